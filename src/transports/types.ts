@@ -1,0 +1,62 @@
+// The source/destination interface every location kind implements; the copy engine knows nothing else.
+import type { Location } from '../location/parse.js';
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
+
+export type Bytes = AsyncIterable<Uint8Array>;
+
+export interface SourceCaps {
+  /** Blobs may be read concurrently (false for a tar read sequentially). */
+  concurrentReads: boolean;
+}
+
+export interface DestinationCaps {
+  /** Blobs may be written concurrently. */
+  concurrentWrites: boolean;
+  /** 1 when the destination holds one platform only (docker-archive). */
+  maxPlatforms?: 1;
+  /** Whether an index can be stored as such (false: copy one platform's image). */
+  keepsIndex: boolean;
+}
+
+/**
+ * Call order for a source: resolve → getManifest (root, then children) → getBlob (any order, concurrently when
+ * caps.concurrentReads) → close.
+ */
+export interface ImageSource {
+  readonly location: Location;
+  readonly caps: SourceCaps;
+  /** The root descriptor without fetching the manifest body where possible (HEAD; index.json). undefined: not found. */
+  resolve(signal: AbortSignal): Promise<Descriptor | undefined>;
+  /** The manifest by digest, or the root one when digest is undefined. Bytes are verified against the digest. */
+  getManifest(digest: Digest | undefined, signal: AbortSignal): Promise<FetchedManifest>;
+  /** A blob's bytes from `offset` (for resume). Callers verify them. */
+  getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes>;
+  /** The registry host and repository, for cross-repository mounts (registry sources only). */
+  readonly registryRepo?: { host: string; repository: string };
+  close(): Promise<void>;
+}
+
+/**
+ * Call order for a destination: resolve → (hasBlob | mountBlob | putBlob)* → putManifest (children first, root last
+ * with its tag) → commit; abort on failure or interrupt (idempotent; after abort nothing is left half-written).
+ */
+export interface ImageDestination {
+  readonly location: Location;
+  readonly caps: DestinationCaps;
+  /** The descriptor currently stored under the destination's tag, or undefined. */
+  resolve(signal: AbortSignal): Promise<Descriptor | undefined>;
+  hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean>;
+  /** Cross-repository mount from a source in the same registry; false when refused (then upload). */
+  mountBlob?(desc: Descriptor, from: ImageSource, signal: AbortSignal): Promise<boolean>;
+  /** Stores a blob. `open` is a thunk so a failed upload can restart with fresh bytes; the bytes it yields are verified. */
+  putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void>;
+  /** Stores a manifest's exact bytes; `tag` is given for the root only. */
+  putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void>;
+  /** Makes the written image visible (local: rename into place, update index.json under a lock). */
+  commit(signal: AbortSignal): Promise<void>;
+  /** Cancels upload sessions and removes temporary files. Idempotent. */
+  abort(): Promise<void>;
+  /** The reference to print after a copy (`host/repo@digest`, `oci:path@digest`). */
+  describe(digest: Digest): string;
+}
