@@ -1,0 +1,136 @@
+// The command line: global flags, one AbortController for SIGINT/SIGTERM, run a CommandDef, print its result, map errors to exit codes.
+import { Command, CommanderError, Option } from 'commander';
+import { commands } from './commands/index.js';
+import type { CommandDef } from './commands/types.js';
+import { RegctlError, isAbortError } from './errors.js';
+
+export const VERSION = '0.1.0';
+export const DEFAULT_JOBS = 8;
+
+function intOption(name: string, min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new RegctlError('USAGE', `${name} takes a whole number from ${min} to ${max}`, { exitCode: 2 });
+    return n;
+  };
+}
+
+function addGlobals(cmd: Command): Command {
+  return cmd
+    .option('-j, --jobs <n>', 'concurrent blob transfers', intOption('--jobs', 1, 64), DEFAULT_JOBS)
+    .option('--creds <user:pass>', 'credentials for every registry')
+    .option('--src-creds <user:pass>', 'credentials for the source registry')
+    .option('--dest-creds <user:pass>', 'credentials for the destination registry')
+    .option('--plain-http', 'use HTTP, not HTTPS', false)
+    .option('--insecure', 'skip TLS certificate verification', false)
+    .option('--retries <n>', 'retries for failed requests', intOption('--retries', 0, 20), 3)
+    .option('--timeout <seconds>', 'give up on a connection or a stalled response after this long', intOption('--timeout', 1, 86400))
+    .option('--json', 'machine-readable output', false)
+    .option('-q, --quiet', 'no progress output', false)
+    .option('--debug', 'trace HTTP requests to stderr (secrets redacted)', false)
+    .addOption(new Option('--create-repo', 'create missing ECR repositories on push (default)').default(true))
+    .addOption(new Option('--no-create-repo', 'fail instead of creating a missing ECR repository'));
+}
+
+function useColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+  return isTTY && !('NO_COLOR' in env) && env.TERM !== 'dumb';
+}
+
+async function execute(def: CommandDef, args: string[], opts: Record<string, unknown>, signal: AbortSignal): Promise<number> {
+  const [{ createContext }, { createLogger }] = await Promise.all([import('./context.js'), import('./output/log.js')]);
+  const isTTY = Boolean(process.stderr.isTTY) && !process.env.CI;
+  const io = { stdout: process.stdout, stderr: process.stderr, isTTY, color: useColor(process.env, isTTY) };
+  const globals = {
+    jobs: opts.jobs as number,
+    creds: opts.creds as string | undefined,
+    srcCreds: opts.srcCreds as string | undefined,
+    destCreds: opts.destCreds as string | undefined,
+    plainHttp: Boolean(opts.plainHttp),
+    insecure: Boolean(opts.insecure),
+    retries: opts.retries as number,
+    timeout: opts.timeout ? (opts.timeout as number) * 1000 : undefined,
+    json: Boolean(opts.json),
+    quiet: Boolean(opts.quiet),
+    debug: Boolean(opts.debug),
+    createRepo: opts.createRepo !== false,
+  };
+  const log = createLogger(process.stderr, { quiet: globals.quiet || globals.json, debug: globals.debug, color: io.color });
+  const ctx = createContext(io, process.env, globals, log, signal);
+  try {
+    const result = await def.run(ctx, args, opts);
+    if (globals.json && result.json !== undefined) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+    else if (result.stdout) process.stdout.write(`${result.stdout}\n`);
+    return result.exitCode ?? 0;
+  } finally {
+    await ctx.close();
+  }
+}
+
+function printError(err: unknown, signalName: string | undefined): number {
+  if (signalName || isAbortError(err)) {
+    process.stderr.write('regctl: interrupted\n');
+    return signalName === 'SIGTERM' ? 143 : 130;
+  }
+  if (err instanceof RegctlError) {
+    process.stderr.write(`regctl: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`regctl: ${e?.message ?? String(err)}\n`);
+  if (process.env.REGCTL_STACK) process.stderr.write(`${e?.stack}\n`);
+  return 1;
+}
+
+export function buildProgram(onRun: (def: CommandDef, args: string[], opts: Record<string, unknown>) => void): Command {
+  const program = addGlobals(new Command('regctl'))
+    .description('Copy, pull, push, tag and inspect container images between registries and local files, without a daemon.')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`regctl: ${str.replace(/^error: /, '')}`) });
+  for (const def of commands) {
+    const cmd = addGlobals(new Command(def.name))
+      .description(def.summary)
+      .arguments(def.args)
+      .exitOverride()
+      .configureOutput({ outputError: (str, write) => write(`regctl ${def.name}: ${str.replace(/^error: /, '')}`) })
+      .addHelpText('after', `\nExamples:\n${def.examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+    for (const a of def.aliases ?? []) cmd.alias(a);
+    def.configure?.(cmd);
+    cmd.action((...params: unknown[]) => {
+      const c = params[params.length - 1] as Command;
+      onRun(def, c.args, c.optsWithGlobals());
+    });
+    program.addCommand(cmd);
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const controller = new AbortController();
+  let signalName: string | undefined;
+  const onSignal = (name: NodeJS.Signals) => {
+    if (signalName) process.exit(name === 'SIGTERM' ? 143 : 130);
+    signalName = name;
+    controller.abort(Object.assign(new Error('interrupted'), { name: 'AbortError' }));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let chosen: { def: CommandDef; args: string[]; opts: Record<string, unknown> } | undefined;
+  let code: number;
+  try {
+    const program = buildProgram((def, args, opts) => (chosen = { def, args, opts }));
+    await program.parseAsync(argv, { from: 'user' });
+    code = chosen ? await execute(chosen.def, chosen.args, chosen.opts, controller.signal) : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      code = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
+      if (err.code === 'commander.help') code = argv.length === 0 ? 2 : 0;
+    } else code = printError(err, signalName);
+  }
+  if (signalName && code === 0) code = signalName === 'SIGTERM' ? 143 : 130;
+  process.exitCode = code;
+  // Let stdout and stderr drain, then leave even if a kept-alive socket is still open.
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}

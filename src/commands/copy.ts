@@ -1,0 +1,80 @@
+// `copy SRC DST` (and the engine run that pull and push share): any location to any location.
+import type { AppContext } from '../context.js';
+import { type Location, formatLocation, parseLocation } from '../location/parse.js';
+import { formatReference } from '../location/reference.js';
+import type { Platform } from '../oci/platform.js';
+import { formatBytes } from '../output/render.js';
+import { type CommandDef, type CommandResult, collect } from './types.js';
+import { parsePlatforms } from './shared.js';
+
+/** The tag the root is written under: the destination's own, else the source's (so `pull alpine:3.20 oci:dir` names it 3.20). */
+function tagFor(src: Location, dst: Location): string | undefined {
+  const srcTag = src.kind === 'registry' ? (src.ref.digest ? undefined : src.ref.tag) : src.kind === 'oci' || src.kind === 'oci-archive' ? src.tag : undefined;
+  switch (dst.kind) {
+    case 'registry':
+      return dst.ref.digest ? undefined : dst.ref.tag;
+    case 'oci':
+    case 'oci-archive':
+      return dst.tag ?? srcTag;
+    default:
+      return srcTag;
+  }
+}
+
+export async function runCopy(ctx: AppContext, srcText: string, dst: Location, platforms: Platform[] | undefined): Promise<CommandResult> {
+  const src = parseLocation(srcText);
+  const [{ openSource, openDestination }, { copyImage }, { createSink }] = await Promise.all([
+    import('../transports/open.js'),
+    import('../copy/copy.js'),
+    import('../output/progress.js'),
+  ]);
+  const source = await openSource(src, ctx);
+  try {
+    const defaultName = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+    const dest = await openDestination(dst, ctx, { defaultName });
+    const sink = await createSink(ctx.io, ctx.globals, '');
+    try {
+      const result = await copyImage(source, dest, {
+        jobs: ctx.globals.jobs,
+        platforms,
+        tag: tagFor(src, dst),
+        retries: ctx.globals.retries,
+        signal: ctx.signal,
+        onEvent: (e) => sink.handle(e),
+      });
+      const { sent, existed, mounted } = result.blobs;
+      const parts = [`${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)})`];
+      if (existed) parts.push(`${existed} already there`);
+      if (mounted) parts.push(`${mounted} mounted`);
+      sink.finish(result.upToDate ? `${formatLocation(dst)} is up to date` : `copied: ${parts.join(', ')}`);
+      if (!result.upToDate && sent === 0) ctx.log.info('no blob bytes were sent');
+      return {
+        stdout: result.reference,
+        json: { reference: result.reference, digest: result.digest, mediaType: result.mediaType, upToDate: result.upToDate, bytesSent: result.bytesSent, blobs: result.blobs },
+      };
+    } catch (err) {
+      sink.fail();
+      throw err;
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+export const copyCommand: CommandDef = {
+  name: 'copy',
+  aliases: ['cp'],
+  args: '<src> <dst>',
+  summary: 'copy an image (or a whole multi-arch index) from any location to any location',
+  examples: [
+    'regctl copy docker.io/library/alpine:3.20 123456789012.dkr.ecr.us-east-1.amazonaws.com/alpine:3.20',
+    'regctl copy --platform linux/arm64 alpine:3.20 localhost:5000/alpine:3.20-arm64',
+    'regctl copy alpine:3.20 oci:./layout:3.20',
+  ],
+  configure(cmd) {
+    cmd.option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: a new index of those)', collect);
+  },
+  run(ctx, [src, dst], opts) {
+    return runCopy(ctx, src, parseLocation(dst), parsePlatforms(opts.platform));
+  },
+};

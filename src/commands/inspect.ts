@@ -1,0 +1,124 @@
+// `inspect REF`: name, digest, media type, platforms, created, layers and sizes, labels, entrypoint/cmd; --raw, --config, --json.
+import type { AppContext } from '../context.js';
+import { RegctlError } from '../errors.js';
+import { parseLocation, formatLocation } from '../location/parse.js';
+import type { FetchedManifest } from '../oci/manifest.js';
+import { formatPlatform } from '../oci/platform.js';
+import { formatBytes, table } from '../output/render.js';
+import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
+import type { ImageSource } from '../transports/types.js';
+import { parsePlatforms, readSmallBlob } from './shared.js';
+import type { CommandDef } from './types.js';
+
+export function warnRateLimit(ctx: AppContext, registry: string): void {
+  const rl = ctx.lastRateLimit.get(registry);
+  if (rl && isLow(rl)) ctx.log.warn(`${registry} rate limit: ${formatRateLimit(rl)}`);
+}
+
+interface ImageConfig {
+  created?: string;
+  architecture?: string;
+  os?: string;
+  variant?: string;
+  config?: { Labels?: Record<string, string>; Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[]; WorkingDir?: string; User?: string };
+}
+
+async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManifest) {
+  if (m.manifest.kind !== 'image') throw new Error('not an image');
+  const configBytes = await readSmallBlob(ctx, src, m.manifest.config);
+  let cfg: ImageConfig = {};
+  try {
+    cfg = JSON.parse(Buffer.from(configBytes).toString('utf8'));
+  } catch {
+    /* an artifact whose config is not an image config */
+  }
+  const layers = m.manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
+  return {
+    digest: m.desc.digest,
+    mediaType: m.desc.mediaType,
+    configDigest: m.manifest.config.digest,
+    platform: cfg.os ? formatPlatform({ os: cfg.os, architecture: cfg.architecture ?? '', variant: cfg.variant }) : undefined,
+    created: cfg.created,
+    layers,
+    totalSize: layers.reduce((n, l) => n + l.size, 0) + m.manifest.config.size + m.desc.size,
+    labels: cfg.config?.Labels ?? {},
+    entrypoint: cfg.config?.Entrypoint ?? null,
+    cmd: cfg.config?.Cmd ?? null,
+    env: cfg.config?.Env ?? [],
+    workingDir: cfg.config?.WorkingDir || undefined,
+    user: cfg.config?.User || undefined,
+    config: cfg,
+  };
+}
+
+export const inspectCommand: CommandDef = {
+  name: 'inspect',
+  args: '<ref>',
+  summary: 'show an image: digest, media type, platforms, created, layers and sizes, labels, entrypoint and cmd',
+  examples: ['regctl inspect alpine:3.20', 'regctl inspect --platform linux/arm64 --json alpine:3.20', 'regctl inspect --raw alpine:3.20 | jq .', 'regctl inspect --config oci:./layout:3.20'],
+  configure(cmd) {
+    cmd.option('--raw', 'print the manifest bytes exactly as stored');
+    cmd.option('--config', 'print the image config JSON');
+    cmd.option('--platform <os/arch[/variant]>', 'inspect one platform of an index');
+  },
+  async run(ctx, [refText], opts) {
+    const loc = parseLocation(refText);
+    const { openSource } = await import('../transports/open.js');
+    const src = await openSource(loc, ctx);
+    try {
+      const desc = await src.resolve(ctx.signal);
+      if (!desc) throw new RegctlError('NOT_FOUND', `${refText}: image not found`);
+      let m = await src.getManifest(desc.digest, ctx.signal);
+      const platforms = parsePlatforms(opts.platform);
+      if (platforms || (opts.config && m.manifest.kind === 'index')) {
+        const { selectRoot } = await import('../copy/plan.js');
+        const { hostPlatform } = await import('../oci/platform.js');
+        m = await selectRoot(src, m, { platforms, singleImage: true, defaultPlatform: hostPlatform(), jobs: 1, signal: ctx.signal, where: refText });
+      }
+      if (loc.kind === 'registry') warnRateLimit(ctx, loc.ref.registry);
+      if (opts.raw) return { stdout: Buffer.from(m.bytes).toString('utf8').replace(/\n$/, ''), json: JSON.parse(Buffer.from(m.bytes).toString('utf8')) };
+      const name = formatLocation(loc);
+      if (m.manifest.kind === 'index') {
+        const entries = m.manifest.manifests.map((d) => ({
+          platform: formatPlatform(d.platform),
+          digest: d.digest,
+          mediaType: d.mediaType,
+          size: d.size,
+          ...(d.annotations?.['vnd.docker.reference.type'] ? { type: d.annotations['vnd.docker.reference.type'] } : {}),
+        }));
+        const json = { name, digest: m.desc.digest, mediaType: m.desc.mediaType, manifests: entries };
+        const lines = [
+          `Name:        ${name}`,
+          `Digest:      ${m.desc.digest}`,
+          `MediaType:   ${m.desc.mediaType}`,
+          `Platforms:`,
+          table(entries.map((e) => [`  ${e.platform}${'type' in e ? ` (${e.type})` : ''}`, e.digest, formatBytes(e.size)])),
+        ];
+        return { stdout: lines.join('\n'), json };
+      }
+      const info = await describeImage(ctx, src, m);
+      if (opts.config) return { stdout: JSON.stringify(info.config, null, 2), json: info.config };
+      const { config: _config, ...rest } = info;
+      const json = { name, ...rest };
+      const lines = [
+        `Name:        ${name}`,
+        `Digest:      ${info.digest}`,
+        `MediaType:   ${info.mediaType}`,
+        `Platform:    ${info.platform ?? 'unknown'}`,
+        `Created:     ${info.created ?? 'unknown'}`,
+        `Config:      ${info.configDigest}`,
+        `Entrypoint:  ${info.entrypoint ? JSON.stringify(info.entrypoint) : '-'}`,
+        `Cmd:         ${info.cmd ? JSON.stringify(info.cmd) : '-'}`,
+      ];
+      if (info.workingDir) lines.push(`WorkingDir:  ${info.workingDir}`);
+      if (info.user) lines.push(`User:        ${info.user}`);
+      const labels = Object.entries(info.labels);
+      lines.push(`Labels:${labels.length ? '' : '      -'}`, ...labels.map(([k, v]) => `  ${k}=${v}`));
+      lines.push(`Layers:      ${info.layers.length}`, table(info.layers.map((l) => [`  ${l.digest}`, formatBytes(l.size)])));
+      lines.push(`Total size:  ${formatBytes(info.totalSize)}`);
+      return { stdout: lines.join('\n'), json };
+    } finally {
+      await src.close();
+    }
+  },
+};

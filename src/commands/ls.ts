@@ -1,0 +1,29 @@
+// `ls REPO` (every tag across pages) and `catalog HOST` (the repositories, where the registry allows).
+import { UsageError } from '../errors.js';
+import { normalizeRegistry, parseRepository } from '../location/reference.js';
+import type { CommandDef } from './types.js';
+
+export const lsCommand: CommandDef = {
+  name: 'ls',
+  aliases: ['tags'],
+  args: '<repo>',
+  summary: 'list every tag of a repository, across all pages',
+  examples: ['regctl ls alpine', 'regctl ls --json localhost:5000/app'],
+  async run(ctx, [repoText]) {
+    const ref = parseRepository(repoText);
+    const tags = await ctx.client('any').listTags({ registry: ref.registry, repository: ref.repository }, ctx.signal);
+    return { stdout: tags.join('\n'), json: tags };
+  },
+};
+
+export const catalogCommand: CommandDef = {
+  name: 'catalog',
+  args: '<host>',
+  summary: "list a registry's repositories (where the registry allows it)",
+  examples: ['regctl catalog localhost:5000', 'regctl catalog --json registry.example.com'],
+  async run(ctx, [host]) {
+    if (!host || host.includes('/') || host.includes('@')) throw new UsageError(`catalog takes a registry host, got ${JSON.stringify(host)}`);
+    const repos = await ctx.client('any').catalog(normalizeRegistry(host), ctx.signal);
+    return { stdout: repos.join('\n'), json: repos };
+  },
+};

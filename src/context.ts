@@ -1,0 +1,111 @@
+// AppContext: what a command may use — io, the interrupt signal, global options, config, and registry clients built lazily.
+import type { Writable } from 'node:stream';
+import { type RegctlConfig, loadConfig } from './config.js';
+import { type Credential, type CredentialSource, chain, fixedSource, parseUserPass } from './credentials/index.js';
+import { dockerAuthEnvSource, dockerConfigSource } from './credentials/docker-config.js';
+import { UsageError } from './errors.js';
+import type { Logger } from './output/log.js';
+import { RegistryClient } from './registry-client/client.js';
+import { Hosts } from './registry-client/hosts.js';
+import { type HttpContext, newHttpContext } from './registry-client/http.js';
+import type { RateLimit } from './registry-client/ratelimit.js';
+
+export interface GlobalOptions {
+  jobs: number;
+  creds?: string;
+  srcCreds?: string;
+  destCreds?: string;
+  plainHttp: boolean;
+  insecure: boolean;
+  retries: number;
+  timeout?: number;
+  json: boolean;
+  quiet: boolean;
+  debug: boolean;
+  createRepo: boolean;
+}
+
+export interface IO {
+  stdout: Writable;
+  stderr: Writable;
+  /** stderr is a terminal: live progress. */
+  isTTY: boolean;
+  color: boolean;
+}
+
+export type Role = 'src' | 'dst' | 'any';
+
+export interface AppContext {
+  io: IO;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  globals: GlobalOptions;
+  log: Logger;
+  config(): RegctlConfig;
+  hosts(): Hosts;
+  /** A registry client whose credentials follow the role's flags (--src-creds / --dest-creds). */
+  client(role: Role): RegistryClient;
+  /** Extra credential sources (ECR, keychain) registered by later layers, consulted after the flags. */
+  credentialSources: CredentialSource[];
+  lastRateLimit: Map<string, RateLimit>;
+  close(): Promise<void>;
+}
+
+export const VERSION = '0.1.0';
+
+export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions, log: Logger, signal: AbortSignal): AppContext {
+  let config: RegctlConfig | undefined;
+  let hosts: Hosts | undefined;
+  const clients = new Map<Role, RegistryClient>();
+  const flagCred = (text: string | undefined, flag: string): Credential | undefined => {
+    if (text === undefined) return undefined;
+    if (!text.includes(':')) throw new UsageError(`${flag} takes USER:PASS`);
+    return parseUserPass(text);
+  };
+  const ctx: AppContext = {
+    io,
+    env,
+    signal,
+    globals,
+    log,
+    credentialSources: [],
+    lastRateLimit: new Map(),
+    config: () => (config ??= loadConfig(env)),
+    hosts: () =>
+      (hosts ??= new Hosts({
+        config: ctx.config(),
+        plainHttp: globals.plainHttp,
+        insecure: globals.insecure,
+        connections: globals.jobs + 4,
+        timeoutMs: globals.timeout,
+      })),
+    client(role) {
+      let c = clients.get(role);
+      if (c) return c;
+      const roleCred = role === 'src' ? flagCred(globals.srcCreds, '--src-creds') : role === 'dst' ? flagCred(globals.destCreds, '--dest-creds') : undefined;
+      const anyCred = flagCred(globals.creds, '--creds');
+      const sources: CredentialSource[] = [];
+      if (roleCred) sources.push(fixedSource(roleCred, 'all'));
+      if (anyCred) sources.push(fixedSource(anyCred, 'all'));
+      sources.push(async (registry, s) => chain(...ctx.credentialSources)(registry, s));
+      sources.push(dockerAuthEnvSource(env), dockerConfigSource(env));
+      const http: HttpContext = newHttpContext({
+        hosts: ctx.hosts(),
+        credentials: chain(...sources),
+        retries: globals.retries,
+        maxRetryAfterMs: 120_000,
+        userAgent: `regctl-js/${VERSION}`,
+        debug: globals.debug ? (line) => log.debug(line) : undefined,
+        onRetry: (r) => log.info(`retrying ${r.what} in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt}: ${r.reason})`),
+        onRateLimit: (registry, rl) => ctx.lastRateLimit.set(registry, rl),
+      });
+      c = new RegistryClient(http);
+      clients.set(role, c);
+      return c;
+    },
+    async close() {
+      await hosts?.close();
+    },
+  };
+  return ctx;
+}

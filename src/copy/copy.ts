@@ -1,0 +1,149 @@
+// copyImage: resolve both sides (HEAD first), plan, move blobs largest first, write manifests children-first, tag last, commit.
+import { RegctlError, isAbortError } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { type Platform, hostPlatform } from '../oci/platform.js';
+import type { ImageDestination, ImageSource } from '../transports/types.js';
+import type { EventSink } from './events.js';
+import { expand, selectRoot } from './plan.js';
+import { runPool } from './pool.js';
+import { resumable, verified } from './verify.js';
+
+export interface CopyOptions {
+  jobs: number;
+  platforms?: Platform[];
+  /** The tag to write the root under (registry: the destination's tag; layouts: the ref name). */
+  tag?: string;
+  retries?: number;
+  signal: AbortSignal;
+  onEvent?: EventSink;
+}
+
+export interface CopyResult {
+  digest: Digest;
+  mediaType: string;
+  upToDate: boolean;
+  bytesSent: number;
+  blobs: { sent: number; existed: number; mounted: number };
+  /** `ref@digest` of the destination, to print. */
+  reference: string;
+}
+
+type BlobOutcome = 'exists' | 'mounted' | 'sent';
+
+async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
+  const emit = opts.onEvent ?? (() => {});
+  if (await dst.hasBlob(desc, signal)) {
+    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
+    return 'exists';
+  }
+  if (dst.mountBlob && (await dst.mountBlob(desc, src, signal))) {
+    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
+    return 'mounted';
+  }
+  emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'start' });
+  let sentBefore = 0;
+  await dst.putBlob(
+    desc,
+    async () => {
+      // A restarted upload re-reads from the start: take back what the failed attempt reported.
+      if (sentBefore) emit({ type: 'bytes', digest: desc.digest, n: -sentBefore });
+      sentBefore = 0;
+      const stream = resumable((offset) => src.getBlob(desc, { offset, signal }), desc, {
+        retries: opts.retries ?? 3,
+        signal,
+        onBytes: (n) => {
+          sentBefore += n;
+          emit({ type: 'bytes', digest: desc.digest, n });
+        },
+        onRetry: (attempt, delayMs, reason) => emit({ type: 'retry', what: `blob ${desc.digest}`, attempt, delayMs, reason }),
+      });
+      return verified(stream, desc);
+    },
+    signal,
+  );
+  emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'done' });
+  return 'sent';
+}
+
+export async function copyImage(src: ImageSource, dst: ImageDestination, opts: CopyOptions): Promise<CopyResult> {
+  const emit = opts.onEvent ?? (() => {});
+  const signal = opts.signal;
+  emit({ type: 'resolving' });
+  const [existing, srcDesc] = await Promise.all([dst.resolve(signal), src.resolve(signal)]);
+  if (!srcDesc) throw new RegctlError('NOT_FOUND', `${describeSource(src)}: image not found`);
+  const selecting = Boolean(opts.platforms?.length) || dst.caps.maxPlatforms === 1 || !dst.caps.keepsIndex;
+  const upToDate = (digest: Digest, mediaType: string): CopyResult => {
+    emit({ type: 'up-to-date', digest });
+    return { digest, mediaType, upToDate: true, bytesSent: 0, blobs: { sent: 0, existed: 0, mounted: 0 }, reference: dst.describe(digest) };
+  };
+  // Cheap first: the destination already holds what the source's tag names, and no selection can change the root.
+  if (existing && existing.digest === srcDesc.digest && (!selecting || isImageDesc(existing))) return upToDate(existing.digest, existing.mediaType);
+
+  const fetchedRoot = await src.getManifest(srcDesc.digest, signal);
+  const root = await selectRoot(src, fetchedRoot, {
+    platforms: opts.platforms,
+    singleImage: dst.caps.maxPlatforms === 1 || !dst.caps.keepsIndex,
+    defaultPlatform: hostPlatform(),
+    jobs: opts.jobs,
+    signal,
+    where: describeSource(src),
+  });
+  if (existing && existing.digest === root.desc.digest) return upToDate(root.desc.digest, root.desc.mediaType);
+
+  const plan = await expand(src, root, { jobs: opts.jobs, signal });
+  emit({ type: 'plan', blobs: plan.blobs.length, bytes: plan.blobs.reduce((n, b) => n + b.size, 0) });
+  const counts = { sent: 0, existed: 0, mounted: 0 };
+  let bytesSent = 0;
+  try {
+    const limit = src.caps.concurrentReads && dst.caps.concurrentWrites ? opts.jobs : 1;
+    const outcomes = await runPool(
+      plan.blobs.map((b) => ({ weight: b.size, run: (s: AbortSignal) => copyBlob(src, dst, b, opts, s) })),
+      limit,
+      signal,
+    );
+    outcomes.forEach((o, i) => {
+      if (o === 'sent') {
+        counts.sent++;
+        bytesSent += plan.blobs[i].size;
+      } else if (o === 'exists') counts.existed++;
+      else counts.mounted++;
+    });
+    // Children before their index; the deepest were collected first.
+    await runPool(
+      plan.children.map((m) => ({
+        weight: 0,
+        run: async (s: AbortSignal) => {
+          await dst.putManifest(m, undefined, s);
+          emit({ type: 'manifest', digest: m.desc.digest, state: 'pushed' });
+        },
+      })),
+      opts.jobs,
+      signal,
+    );
+    await dst.putManifest(root, opts.tag, signal);
+    emit({ type: 'manifest', digest: root.desc.digest, state: 'pushed' });
+    await dst.commit(signal);
+  } catch (err) {
+    await dst.abort().catch(() => {});
+    throw isAbortError(err) && signal.aborted ? signal.reason ?? err : err;
+  }
+  return {
+    digest: root.desc.digest,
+    mediaType: root.desc.mediaType,
+    upToDate: false,
+    bytesSent,
+    blobs: counts,
+    reference: dst.describe(root.desc.digest),
+  };
+}
+
+function isImageDesc(d: Descriptor): boolean {
+  return !d.mediaType.includes('index') && !d.mediaType.includes('list');
+}
+
+function describeSource(src: ImageSource): string {
+  const l = src.location;
+  if (l.kind === 'registry') return `${l.ref.registry}/${l.ref.repository}${l.ref.digest ? `@${l.ref.digest}` : `:${l.ref.tag}`}`;
+  return l.path;
+}

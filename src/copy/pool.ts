@@ -1,0 +1,39 @@
+// Runs tasks under a concurrency limit, largest first; the first failure aborts the rest and is the one reported.
+import pLimit from 'p-limit';
+import { isAbortError } from '../errors.js';
+
+export interface Task<T> {
+  weight: number;
+  run: (signal: AbortSignal) => Promise<T>;
+}
+
+export async function runPool<T>(tasks: Task<T>[], limit: number, signal: AbortSignal): Promise<T[]> {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal.reason);
+  if (signal.aborted) controller.abort(signal.reason);
+  else signal.addEventListener('abort', onAbort, { once: true });
+  const limiter = pLimit(Math.max(1, limit));
+  const order = tasks.map((t, i) => ({ t, i })).sort((a, b) => b.t.weight - a.t.weight);
+  const results = new Array<T>(tasks.length);
+  let firstError: unknown;
+  try {
+    await Promise.all(
+      order.map(({ t, i }) =>
+        limiter(async () => {
+          if (controller.signal.aborted) return;
+          try {
+            results[i] = await t.run(controller.signal);
+          } catch (err) {
+            if (firstError === undefined || (isAbortError(firstError) && !isAbortError(err))) firstError = err;
+            controller.abort(err);
+          }
+        }),
+      ),
+    );
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  if (firstError !== undefined) throw signal.aborted && isAbortError(firstError) ? signal.reason ?? firstError : firstError;
+  if (signal.aborted) throw signal.reason;
+  return results;
+}

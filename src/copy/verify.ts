@@ -1,0 +1,54 @@
+// Byte streams checked while they flow: size and digest verified, a broken read resumed at its offset.
+import { createHash } from 'node:crypto';
+import { DigestError, isAbortError } from '../errors.js';
+import { algorithmOf } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
+import { backoffMs, isRetryableError, sleep } from '../registry-client/retry.js';
+import type { Bytes } from '../transports/types.js';
+
+/** Yields the bytes of `src` while hashing them; throws DigestError on a size or digest mismatch (before the last chunk is passed on). */
+export async function* verified(src: Bytes, desc: Descriptor, side = 'source'): Bytes {
+  const hash = createHash(algorithmOf(desc.digest));
+  let n = 0;
+  let held: Uint8Array | undefined;
+  for await (const chunk of src) {
+    n += chunk.byteLength;
+    if (n > desc.size) throw new DigestError('SIZE_EXCEEDED', desc.digest, desc.size, n, side);
+    hash.update(chunk);
+    // Hold one chunk back so the consumer never sees the final bytes of a blob that fails verification.
+    if (held) yield held;
+    held = chunk;
+  }
+  if (n !== desc.size) throw new DigestError('SHORT_READ', desc.digest, desc.size, n, side);
+  if (`${algorithmOf(desc.digest)}:${hash.digest('hex')}` !== desc.digest) throw new DigestError('MISMATCH', desc.digest, desc.size, n, side);
+  if (held) yield held;
+}
+
+export interface ResumeOptions {
+  retries: number;
+  signal: AbortSignal;
+  onBytes?: (n: number) => void;
+  onRetry?: (attempt: number, delayMs: number, reason: string) => void;
+}
+
+/** Reads a blob through `open(offset)`, reopening at the current offset (Range) when the stream breaks. */
+export async function* resumable(open: (offset: number) => Promise<Bytes>, desc: Descriptor, opts: ResumeOptions): Bytes {
+  let offset = 0;
+  for (let attempt = 0; ; ) {
+    try {
+      const body = await open(offset);
+      for await (const chunk of body) {
+        offset += chunk.byteLength;
+        opts.onBytes?.(chunk.byteLength);
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      if (isAbortError(err) || !isRetryableError(err) || attempt >= opts.retries || offset >= desc.size) throw err;
+      attempt++;
+      const delayMs = backoffMs(attempt - 1);
+      opts.onRetry?.(attempt, delayMs, `${(err as Error).message} at byte ${offset}`);
+      await sleep(delayMs, opts.signal);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// Login storage: verify credentials with the registry, then keep them in docker's config.json (0600, other keys kept).
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { AppContext } from '../context.js';
+import { RegctlError } from '../errors.js';
+import { newHttpContext, send } from '../registry-client/http.js';
+import { RegistryError } from '../registry-client/errors.js';
+import { DOCKER_HUB_KEY, dockerConfigPath, keyForRegistry, readDockerConfig, registryOfKey } from './docker-config.js';
+import { helperErase, helperStore } from './helper.js';
+import type { Credential } from './index.js';
+
+export async function verifyLogin(ctx: AppContext, registry: string, cred: { username: string; password: string }): Promise<void> {
+  const http = newHttpContext({
+    hosts: ctx.hosts(),
+    credentials: async () => cred as Credential,
+    retries: ctx.globals.retries,
+    maxRetryAfterMs: 30_000,
+    userAgent: 'regctl-js',
+  });
+  try {
+    const res = await send(http, { registry, method: 'GET', path: '/v2/', scopes: [], expect: [200], idempotent: true, signal: ctx.signal, what: `login to ${registry}` });
+    await res.body.dump();
+    if (!http.challenges.has(registry)) ctx.log.warn(`${registry} asked for no credentials; storing them anyway`);
+  } catch (err) {
+    if (err instanceof RegistryError && (err.status === 401 || err.status === 403)) {
+      throw new RegctlError('LOGIN_FAILED', `login to ${registry}: the registry refused the credentials`, { hint: 'check the user name and password or token' });
+    }
+    throw err;
+  }
+}
+
+async function writeConfig(path: string, doc: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(doc, null, '\t')}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}
+
+/** Stores credentials; answers where (for the message). The keychain layer is tried first when available. */
+export async function storeLogin(ctx: AppContext, registry: string, cred: { username: string; password: string }): Promise<string> {
+  const path = dockerConfigPath(ctx.env);
+  const cfg = (await readDockerConfig(path)) ?? {};
+  const helper = cfg.credHelpers?.[keyForRegistry(registry)] ?? cfg.credHelpers?.[registry] ?? cfg.credsStore;
+  if (helper) {
+    await helperStore(helper, keyForRegistry(registry), cred);
+    return `docker-credential-${helper}`;
+  }
+  const auths = { ...(cfg.auths ?? {}) };
+  for (const key of Object.keys(auths)) if (registryOfKey(key) === registry) delete auths[key];
+  auths[keyForRegistry(registry)] = { auth: Buffer.from(`${cred.username}:${cred.password}`).toString('base64') };
+  await writeConfig(path, { ...cfg, auths });
+  return path;
+}
+
+export async function removeLogin(ctx: AppContext, registry: string): Promise<string[]> {
+  const removed: string[] = [];
+  const path = dockerConfigPath(ctx.env);
+  const cfg = await readDockerConfig(path);
+  if (!cfg) return removed;
+  const helper = cfg.credHelpers?.[keyForRegistry(registry)] ?? cfg.credHelpers?.[registry] ?? cfg.credsStore;
+  if (helper) {
+    await helperErase(helper, keyForRegistry(registry)).then(
+      () => removed.push(`docker-credential-${helper}`),
+      () => {},
+    );
+  }
+  const auths = { ...(cfg.auths ?? {}) };
+  let changed = false;
+  for (const key of Object.keys(auths)) {
+    if (registryOfKey(key) === registry || (registry === 'docker.io' && key === DOCKER_HUB_KEY)) {
+      delete auths[key];
+      changed = true;
+    }
+  }
+  if (changed) {
+    await writeConfig(path, { ...cfg, auths });
+    removed.push(path);
+  }
+  return removed;
+}

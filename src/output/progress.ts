@@ -1,0 +1,124 @@
+// Progress sinks for copy events: a live TTY view (ora spinner, per-layer bytes and speed), plain lines for CI, or nothing.
+import type { CopyEvent } from '../copy/events.js';
+import type { IO } from '../context.js';
+import { shortDigest } from '../oci/digest.js';
+import { formatBytes, formatDuration, formatSpeed } from './render.js';
+
+export interface ProgressSink {
+  handle(e: CopyEvent): void;
+  /** Stop any live rendering; `summary` is printed as the last line. */
+  finish(summary?: string): void;
+  /** Stops live rendering before an error is printed. */
+  fail(): void;
+}
+
+interface Active {
+  size: number;
+  done: number;
+  started: number;
+}
+
+export const quietSink: ProgressSink = { handle() {}, finish() {}, fail() {} };
+
+export function plainSink(io: IO, label: string): ProgressSink {
+  const active = new Map<string, Active>();
+  const started = Date.now();
+  return {
+    handle(e) {
+      if (e.type === 'blob') {
+        if (e.state === 'start') active.set(e.digest, { size: e.size, done: 0, started: Date.now() });
+        else if (e.state === 'done') {
+          const a = active.get(e.digest);
+          active.delete(e.digest);
+          const ms = a ? Date.now() - a.started : 0;
+          io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  copied in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}\n`);
+        } else io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'exists' ? 'already there' : 'mounted'}\n`);
+      } else if (e.type === 'retry') io.stderr.write(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}\n`);
+      else if (e.type === 'warning') io.stderr.write(`warning: ${e.message}\n`);
+    },
+    finish(summary) {
+      if (summary) io.stderr.write(`${label}${summary} in ${formatDuration(Date.now() - started)}\n`);
+    },
+    fail() {},
+  };
+}
+
+/** Live view on a terminal: a spinner line with totals and one line per layer in flight, redrawn at most 10 times a second. */
+export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
+  const { default: ora } = await import('ora');
+  const spinner = ora({ stream: io.stderr as NodeJS.WriteStream, text: `${label}resolving…`, color: 'cyan', isEnabled: true }).start();
+  const active = new Map<string, Active>();
+  const started = Date.now();
+  let total = 0;
+  let moved = 0;
+  let blobs = 0;
+  let finished = 0;
+  let last = 0;
+  const render = (force = false) => {
+    const now = Date.now();
+    if (!force && now - last < 100) return;
+    last = now;
+    const lines = [`${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`];
+    for (const [d, a] of [...active.entries()].slice(0, 12)) {
+      const pct = a.size ? Math.floor((a.done / a.size) * 100) : 100;
+      lines.push(`  ${shortDigest(d)}  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${String(pct).padStart(3)}%  ${formatSpeed(a.done, now - a.started)}`);
+    }
+    if (active.size > 12) lines.push(`  … ${active.size - 12} more`);
+    spinner.text = lines.join('\n');
+  };
+  const persist = (line: string) => {
+    spinner.clear();
+    io.stderr.write(`${line}\n`);
+    spinner.render();
+  };
+  return {
+    handle(e) {
+      switch (e.type) {
+        case 'plan':
+          blobs = e.blobs;
+          total = e.bytes;
+          render(true);
+          break;
+        case 'blob':
+          if (e.state === 'start') active.set(e.digest, { size: e.size, done: 0, started: Date.now() });
+          else {
+            const a = active.get(e.digest);
+            active.delete(e.digest);
+            finished++;
+            if (e.state !== 'done') moved += e.size;
+            const ms = a ? Date.now() - a.started : 0;
+            persist(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'done' ? `copied ${formatSpeed(e.size, ms)}` : e.state === 'exists' ? 'already there' : 'mounted'}`);
+          }
+          render(true);
+          break;
+        case 'bytes': {
+          const a = active.get(e.digest);
+          if (a) a.done += e.n;
+          moved += e.n;
+          render();
+          break;
+        }
+        case 'retry':
+          persist(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}`);
+          break;
+        case 'warning':
+          persist(`warning: ${e.message}`);
+          break;
+        default:
+          break;
+      }
+    },
+    finish(summary) {
+      if (summary) spinner.succeed(`${label}${summary} in ${formatDuration(Date.now() - started)}`);
+      else spinner.stop();
+    },
+    fail() {
+      spinner.stop();
+    },
+  };
+}
+
+export async function createSink(io: IO, opts: { quiet: boolean; json: boolean }, label = ''): Promise<ProgressSink> {
+  if (opts.quiet || opts.json) return quietSink;
+  return io.isTTY ? ttySink(io, label) : plainSink(io, label);
+}

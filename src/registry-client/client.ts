@@ -1,0 +1,312 @@
+// RegistryClient: the distribution API (manifests, blobs, uploads, mounts, tags, catalog) over the one request path.
+import { RegctlError } from '../errors.js';
+import { type Digest, isDigest } from '../oci/digest.js';
+import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
+import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
+import { RegistryError } from './errors.js';
+import { type HttpContext, type RegResponse, header, send } from './http.js';
+
+export interface Repo {
+  registry: string;
+  repository: string;
+}
+
+const pull = (r: Repo) => `repository:${r.repository}:pull`;
+const push = (r: Repo) => `repository:${r.repository}:pull,push`;
+
+/** Reads a response body into memory, refusing more than `cap` bytes. */
+export async function readCapped(res: RegResponse, cap: number, what: string): Promise<Uint8Array> {
+  const declared = Number(header(res.headers, 'content-length'));
+  if (Number.isFinite(declared) && declared > cap) {
+    await res.body.dump().catch(() => {});
+    throw new RegctlError('TOO_LARGE', `${what}: ${declared} bytes is over the ${cap / 1024 / 1024} MiB limit`);
+  }
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of res.body) {
+    n += (chunk as Buffer).byteLength;
+    if (n > cap) {
+      res.body.destroy();
+      throw new RegctlError('TOO_LARGE', `${what}: over the ${cap / 1024 / 1024} MiB limit`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks, n));
+}
+
+function descriptorFromHead(res: RegResponse, what: string): Descriptor {
+  const digest = header(res.headers, 'docker-content-digest');
+  if (!digest || !isDigest(digest)) throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent no valid Docker-Content-Digest`);
+  const size = Number(header(res.headers, 'content-length'));
+  const mediaType = (header(res.headers, 'content-type') ?? '').split(';')[0].trim();
+  return { mediaType, digest, size: Number.isSafeInteger(size) ? size : -1 };
+}
+
+export class RegistryClient {
+  constructor(readonly http: HttpContext) {}
+
+  private manifestPath(r: Repo, reference: string): string {
+    return `/v2/${r.repository}/manifests/${reference}`;
+  }
+
+  /** HEAD a manifest: its descriptor, or undefined when not found. No pull is counted on Docker Hub. */
+  async headManifest(r: Repo, reference: string, signal: AbortSignal): Promise<Descriptor | undefined> {
+    const what = `manifest ${r.registry}/${r.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'HEAD',
+      path: this.manifestPath(r, reference),
+      headers: { accept: ACCEPT_MANIFESTS },
+      scopes: [pull(r)],
+      expect: [200, 404],
+      idempotent: true,
+      signal,
+      what,
+    });
+    await res.body.dump().catch(() => {});
+    if (res.status === 404) return undefined;
+    const desc = descriptorFromHead(res, what);
+    if (isDigest(reference) && desc.digest !== reference) {
+      throw new RegctlError('DIGEST_MISMATCH', `${what}: the registry answered for ${desc.digest}`);
+    }
+    return desc;
+  }
+
+  /** GET a manifest; bytes capped at 4 MiB and verified against the requested digest (or the header's). */
+  async getManifest(r: Repo, reference: string, signal: AbortSignal): Promise<FetchedManifest> {
+    const what = `manifest ${r.registry}/${r.repository}${isDigest(reference) ? '@' : ':'}${reference}`;
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'GET',
+      path: this.manifestPath(r, reference),
+      headers: { accept: ACCEPT_MANIFESTS },
+      scopes: [pull(r)],
+      expect: [200],
+      idempotent: true,
+      signal,
+      what,
+    });
+    const bytes = await readCapped(res, MAX_MANIFEST_BYTES, what);
+    const headerDigest = header(res.headers, 'docker-content-digest');
+    const expected = isDigest(reference) ? reference : headerDigest && isDigest(headerDigest) ? headerDigest : undefined;
+    try {
+      return toFetched(bytes, header(res.headers, 'content-type'), expected);
+    } catch (err) {
+      if (err instanceof RegctlError) throw new RegctlError(err.code, `${what}: ${err.message}`, { hint: err.hint });
+      throw err;
+    }
+  }
+
+  async putManifest(r: Repo, reference: string, m: FetchedManifest, signal: AbortSignal): Promise<Digest> {
+    const what = `push manifest ${r.registry}/${r.repository}${isDigest(reference) ? '@' : ':'}${reference}`;
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'PUT',
+      path: this.manifestPath(r, reference),
+      headers: { 'content-type': m.desc.mediaType },
+      body: m.bytes,
+      scopes: [push(r)],
+      expect: [200, 201, 202],
+      idempotent: true,
+      signal,
+      what,
+    });
+    await res.body.dump().catch(() => {});
+    const got = header(res.headers, 'docker-content-digest');
+    if (got && isDigest(got) && got !== m.desc.digest && got.startsWith('sha256:') === m.desc.digest.startsWith('sha256:')) {
+      throw new RegctlError('DIGEST_MISMATCH', `${what}: the registry stored ${got}, not ${m.desc.digest}`);
+    }
+    return m.desc.digest;
+  }
+
+  async deleteManifest(r: Repo, digest: Digest, signal: AbortSignal): Promise<void> {
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'DELETE',
+      path: this.manifestPath(r, digest),
+      scopes: [`repository:${r.repository}:delete`, pull(r)],
+      expect: [200, 202],
+      idempotent: true,
+      signal,
+      what: `delete ${r.registry}/${r.repository}@${digest}`,
+    });
+    await res.body.dump().catch(() => {});
+  }
+
+  async hasBlob(r: Repo, digest: Digest, signal: AbortSignal, scopes?: string[]): Promise<boolean> {
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'HEAD',
+      path: `/v2/${r.repository}/blobs/${digest}`,
+      scopes: scopes ?? [pull(r)],
+      expect: [200, 404],
+      idempotent: true,
+      signal,
+      followRedirects: true,
+      what: `blob ${r.registry}/${r.repository}@${digest}`,
+    });
+    await res.body.dump().catch(() => {});
+    return res.status === 200;
+  }
+
+  /** GET a blob from `offset`; `offset` in the answer says where the bytes really start (0 when Range was ignored). */
+  async getBlob(r: Repo, desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<{ body: AsyncIterable<Uint8Array>; offset: number }> {
+    const offset = opts.offset ?? 0;
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'GET',
+      path: `/v2/${r.repository}/blobs/${desc.digest}`,
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      scopes: [pull(r)],
+      expect: offset > 0 ? [200, 206] : [200],
+      idempotent: true,
+      followRedirects: true,
+      signal: opts.signal,
+      what: `blob ${r.registry}/${r.repository}@${desc.digest}`,
+    });
+    if (res.status === 206) {
+      const m = /^bytes (\d+)-/.exec(header(res.headers, 'content-range') ?? '');
+      if (!m || Number(m[1]) !== offset) {
+        res.body.destroy();
+        throw new RegctlError('BAD_RANGE', `blob ${desc.digest}: the registry answered a range from the wrong offset`);
+      }
+      return { body: res.body, offset };
+    }
+    return { body: res.body, offset: 0 };
+  }
+
+  /** Cross-repository mount. true: mounted (201). false: refused; any session the registry opened instead is cancelled. */
+  async mountBlob(r: Repo, from: Repo, digest: Digest, signal: AbortSignal): Promise<boolean> {
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'POST',
+      path: `/v2/${r.repository}/blobs/uploads/`,
+      query: { mount: digest, from: from.repository },
+      scopes: [push(r), pull(from)],
+      expect: [201, 202],
+      idempotent: false,
+      signal,
+      what: `mount ${digest} from ${from.repository} into ${r.repository}`,
+    });
+    await res.body.dump().catch(() => {});
+    if (res.status === 201) return true;
+    const location = header(res.headers, 'location');
+    if (location) await this.cancelUpload(r, location, signal).catch(() => {});
+    return false;
+  }
+
+  /** Opens an upload session; answers its absolute Location. */
+  async startUpload(r: Repo, signal: AbortSignal): Promise<string> {
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'POST',
+      path: `/v2/${r.repository}/blobs/uploads/`,
+      scopes: [push(r)],
+      expect: [202],
+      idempotent: true,
+      signal,
+      what: `start upload to ${r.registry}/${r.repository}`,
+    });
+    await res.body.dump().catch(() => {});
+    const location = header(res.headers, 'location');
+    if (!location) throw new RegctlError('BAD_RESPONSE', `start upload to ${r.registry}/${r.repository}: no Location in the answer`);
+    return new URL(location, res.url).toString();
+  }
+
+  /**
+   * Streams a blob into an open session. 'put': one PUT with the body (distribution); 'patch': one PATCH with the body
+   * then an empty PUT (ECR, whose chunked uploads are unreliable; a 201 to the PATCH is accepted).
+   */
+  async finishUpload(r: Repo, location: string, desc: Descriptor, body: AsyncIterable<Uint8Array>, mode: 'put' | 'patch', signal: AbortSignal): Promise<void> {
+    const what = `upload ${desc.digest} to ${r.registry}/${r.repository}`;
+    let putUrl = location;
+    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what };
+    if (mode === 'patch') {
+      const res = await send(this.http, {
+        ...common,
+        method: 'PATCH',
+        url: location,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+        body,
+        expect: [201, 202, 204],
+      });
+      await res.body.dump().catch(() => {});
+      if (res.status === 201) return;
+      putUrl = new URL(header(res.headers, 'location') ?? location, res.url).toString();
+    }
+    const res = await send(this.http, {
+      ...common,
+      method: 'PUT',
+      url: putUrl,
+      query: { digest: desc.digest },
+      headers:
+        mode === 'put'
+          ? { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) }
+          : { 'content-length': '0' },
+      body: mode === 'put' ? body : undefined,
+      expect: [201, 204],
+    });
+    await res.body.dump().catch(() => {});
+  }
+
+  async cancelUpload(r: Repo, location: string, signal: AbortSignal): Promise<void> {
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'DELETE',
+      url: location,
+      scopes: [push(r)],
+      expect: [200, 202, 204, 404],
+      idempotent: true,
+      signal,
+      what: `cancel upload to ${r.repository}`,
+    });
+    await res.body.dump().catch(() => {});
+  }
+
+  /** Every tag, following `Link` across pages (`n` at most 1000). */
+  async listTags(r: Repo, signal: AbortSignal, pageSize = 1000): Promise<string[]> {
+    return this.paged(r.registry, `/v2/${r.repository}/tags/list`, 'tags', [pull(r)], pageSize, signal, `tags of ${r.registry}/${r.repository}`);
+  }
+
+  async catalog(registry: string, signal: AbortSignal, pageSize = 1000): Promise<string[]> {
+    return this.paged(registry, '/v2/_catalog', 'repositories', ['registry:catalog:*'], pageSize, signal, `catalog of ${registry}`);
+  }
+
+  private async paged(registry: string, path: string, field: string, scopes: string[], n: number, signal: AbortSignal, what: string): Promise<string[]> {
+    const out: string[] = [];
+    let next: string | undefined = undefined;
+    const seen = new Set<string>();
+    for (let page = 0; page < 100_000; page++) {
+      const res: RegResponse = await send(this.http, {
+        registry,
+        method: 'GET',
+        ...(next ? { url: next } : { path, query: { n: String(Math.min(n, 1000)) } }),
+        scopes,
+        expect: [200],
+        idempotent: true,
+        signal,
+        what,
+      });
+      const bytes = await readCapped(res, MAX_MANIFEST_BYTES * 4, what);
+      let doc: Record<string, unknown>;
+      try {
+        doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+      } catch {
+        throw new RegctlError('BAD_RESPONSE', `${what}: invalid JSON`);
+      }
+      const items = doc[field];
+      if (Array.isArray(items)) for (const t of items) if (typeof t === 'string') out.push(t);
+      const link = header(res.headers, 'link');
+      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
+      if (!m) return out;
+      next = new URL(m[1], res.url).toString();
+      if (seen.has(next)) return out;
+      seen.add(next);
+    }
+    return out;
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof RegistryError && (err.status === 404 || err.has('MANIFEST_UNKNOWN') || err.has('NAME_UNKNOWN'));
+}

@@ -1,0 +1,106 @@
+// RegistryError: an HTTP answer the caller did not expect, with the registry's error codes and a redacted URL.
+import { RegctlError } from '../errors.js';
+import type { RateLimit } from './ratelimit.js';
+
+export interface OciErrorEntry {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** Removes credentials and signed query parameters from a URL before it is shown. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = u.username ? '***' : '';
+      u.password = u.password ? '***' : '';
+    }
+    for (const key of [...u.searchParams.keys()]) {
+      if (/sig|signature|token|credential|secret|password|key|auth|expires|policy/i.test(key)) u.searchParams.set(key, '***');
+    }
+    return u.toString().replace(/%2A%2A%2A/g, '***');
+  } catch {
+    return url.replace(/\?.*$/, '?***');
+  }
+}
+
+export class RegistryError extends RegctlError {
+  readonly status: number;
+  readonly ociCodes: string[];
+  readonly method: string;
+  readonly url: string;
+  readonly rateLimit?: RateLimit;
+
+  constructor(opts: {
+    status: number;
+    method: string;
+    url: string;
+    errors?: OciErrorEntry[];
+    what?: string;
+    hint?: string;
+    rateLimit?: RateLimit;
+    bodyText?: string;
+  }) {
+    const errors = opts.errors ?? [];
+    const codes = errors.map((e) => e.code).filter(Boolean);
+    const detail = errors.length
+      ? errors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ')
+      : opts.bodyText
+        ? opts.bodyText.replace(/\s+/g, ' ').trim().slice(0, 200)
+        : '';
+    const what = opts.what ?? `${opts.method} ${redactUrl(opts.url)}`;
+    const message = `${what}: ${statusText(opts.status)}${detail ? ` (${detail})` : ''}`;
+    super(codes[0] ?? `HTTP_${opts.status}`, message, { hint: opts.hint ?? defaultHint(opts.status, codes) });
+    this.name = 'RegistryError';
+    this.status = opts.status;
+    this.ociCodes = codes;
+    this.method = opts.method;
+    this.url = redactUrl(opts.url);
+    this.rateLimit = opts.rateLimit;
+  }
+
+  has(code: string): boolean {
+    return this.ociCodes.includes(code);
+  }
+}
+
+function statusText(status: number): string {
+  const names: Record<number, string> = {
+    400: 'bad request',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'not found',
+    405: 'method not allowed',
+    409: 'conflict',
+    413: 'too large',
+    416: 'range not satisfiable',
+    429: 'too many requests',
+    500: 'server error',
+    502: 'bad gateway',
+    503: 'service unavailable',
+    504: 'gateway timeout',
+  };
+  return `${status} ${names[status] ?? 'unexpected status'}`;
+}
+
+function defaultHint(status: number, codes: string[]): string | undefined {
+  if (status === 401 || codes.includes('UNAUTHORIZED')) return 'log in with `regctl login HOST` or pass --creds USER:PASS';
+  if (status === 403 || codes.includes('DENIED')) return 'the credentials lack access to this repository';
+  if (status === 429 || codes.includes('TOOMANYREQUESTS')) return 'rate limited: wait, or log in to raise the limit';
+  if (codes.includes('UNSUPPORTED') && status === 405) return 'the registry does not allow this operation (is deletion enabled?)';
+  return undefined;
+}
+
+/** Parses a distribution error body `{errors:[{code,message,detail}]}` defensively. */
+export function parseErrorBody(text: string): OciErrorEntry[] {
+  try {
+    const doc = JSON.parse(text) as { errors?: unknown };
+    if (!Array.isArray(doc.errors)) return [];
+    return doc.errors
+      .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+      .map((e) => ({ code: String(e.code ?? ''), message: typeof e.message === 'string' ? e.message : undefined, detail: e.detail }));
+  } catch {
+    return [];
+  }
+}

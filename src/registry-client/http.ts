@@ -1,0 +1,223 @@
+// The one request path to registries: origin, auth on 401, manual redirects, retries with backoff, error mapping.
+import { request, type Dispatcher } from 'undici';
+import type { Credential, CredentialSource } from '../credentials/index.js';
+import { RegctlError, isAbortError } from '../errors.js';
+import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
+import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
+import { type Hosts, connectError } from './hosts.js';
+import { parseRateLimit, type RateLimit } from './ratelimit.js';
+import { RETRYABLE_STATUS, backoffMs, isRetryableError, parseRetryAfter, sleep } from './retry.js';
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+export type Headers = Record<string, string | string[] | undefined>;
+
+export interface RegRequest {
+  /** The registry's logical name (`docker.io`), used for credentials and the hosts config. */
+  registry: string;
+  method: Method;
+  /** Path under the origin (`/v2/library/alpine/manifests/3.20`), or `url` for an absolute upload Location. */
+  path?: string;
+  url?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  /** Only Uint8Array (or no) bodies are replayed by retries; a streamed body fails over to the caller. */
+  body?: Uint8Array | AsyncIterable<Uint8Array>;
+  scopes: readonly string[];
+  expect: readonly number[];
+  idempotent: boolean;
+  signal: AbortSignal;
+  /** What the request is, for errors: `manifest alpine:3.20`. */
+  what?: string;
+  /** Follow redirects (blob GETs to a CDN). */
+  followRedirects?: boolean;
+}
+
+export interface RegResponse {
+  status: number;
+  headers: Headers;
+  body: Dispatcher.ResponseData['body'];
+  url: string;
+  rateLimit?: RateLimit;
+}
+
+export interface RetryInfo {
+  what: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export interface HttpContext {
+  hosts: Hosts;
+  credentials: CredentialSource;
+  tokens: TokenCache;
+  /** Retries after the first try, for idempotent requests. */
+  retries: number;
+  /** Longest Retry-After we wait for before failing. */
+  maxRetryAfterMs: number;
+  userAgent: string;
+  onRetry?: (info: RetryInfo) => void;
+  onRateLimit?: (registry: string, rl: RateLimit) => void;
+  debug?: (line: string) => void;
+  /** Per-registry challenge learned from the first 401, so later requests authenticate up front. */
+  challenges: Map<string, Challenge>;
+  creds: Map<string, Promise<Credential | undefined>>;
+}
+
+const MAX_REDIRECTS = 5;
+const MAX_ERROR_BODY = 64 * 1024;
+
+export function header(h: Headers, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function credentialsFor(ctx: HttpContext, registry: string, signal: AbortSignal): Promise<Credential | undefined> {
+  let p = ctx.creds.get(registry);
+  if (!p) {
+    p = ctx.credentials(registry, signal);
+    ctx.creds.set(registry, p);
+    p.catch(() => ctx.creds.delete(registry));
+  }
+  return p;
+}
+
+async function authorization(ctx: HttpContext, req: RegRequest, refresh: string | undefined): Promise<string | undefined> {
+  const challenge = ctx.challenges.get(req.registry);
+  if (!challenge) return undefined;
+  const cred = await credentialsFor(ctx, req.registry, req.signal);
+  if (challenge.scheme === 'basic') return cred ? basicHeader(cred) : undefined;
+  if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
+  if (refresh) ctx.tokens.invalidate(req.registry, refresh.replace(/^Bearer /, ''));
+  const scopes = req.scopes.length ? req.scopes : [];
+  const cached = refresh ? undefined : ctx.tokens.find(req.registry, scopes);
+  if (cached) return `Bearer ${cached}`;
+  const token = await ctx.tokens.get(req.registry, scopes, (s) =>
+    fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
+  );
+  return `Bearer ${token}`;
+}
+
+async function readErrorText(body: RegResponse['body']): Promise<string> {
+  let text = '';
+  for await (const chunk of body) {
+    if (text.length < MAX_ERROR_BODY) text += Buffer.from(chunk as Uint8Array).toString('utf8');
+  }
+  return text.slice(0, MAX_ERROR_BODY);
+}
+
+function describe(req: RegRequest): string {
+  return req.what ?? `${req.method} ${req.path ?? req.url ?? ''}`;
+}
+
+/** Sends one registry request through auth, redirects and retries; answers with a status in `expect` or throws. */
+export async function send(ctx: HttpContext, req: RegRequest): Promise<RegResponse> {
+  const origin = await ctx.hosts.origin(req.registry, req.signal).catch((err) => {
+    throw isAbortError(err) ? err : connectError(req.registry, err);
+  });
+  const base = new URL(req.url ?? `${origin}${req.path}`, origin);
+  for (const [k, v] of Object.entries(req.query ?? {})) base.searchParams.set(k, v);
+  const replayable = req.body === undefined || req.body instanceof Uint8Array;
+  let authTried = false;
+  let lastAuth: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    let res: RegResponse;
+    try {
+      const auth = await authorization(ctx, req, authTried ? lastAuth : undefined);
+      lastAuth = auth;
+      res = await exchange(ctx, req, base, auth);
+    } catch (err) {
+      if (isAbortError(err) || err instanceof RegctlError) throw err;
+      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < ctx.retries) {
+        const delayMs = backoffMs(attempt);
+        ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: (err as Error).message });
+        await sleep(delayMs, req.signal);
+        continue;
+      }
+      throw connectError(req.registry, err);
+    }
+    if (res.rateLimit) ctx.onRateLimit?.(req.registry, res.rateLimit);
+    if (res.status === 401 && !authTried) {
+      const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
+      await res.body.dump().catch(() => {});
+      if (challenge && replayable) {
+        ctx.challenges.set(req.registry, challenge);
+        authTried = true;
+        attempt--;
+        continue;
+      }
+    }
+    if (req.expect.includes(res.status)) return res;
+    const retryable = RETRYABLE_STATUS.has(res.status) && replayable && (req.idempotent || res.status === 429 || res.status === 503);
+    if (retryable && attempt < ctx.retries) {
+      const after = parseRetryAfter(header(res.headers, 'retry-after'));
+      await res.body.dump().catch(() => {});
+      if (after !== undefined && after > ctx.maxRetryAfterMs) {
+        throw new RegistryError({
+          status: res.status,
+          method: req.method,
+          url: base.toString(),
+          what: describe(req),
+          rateLimit: res.rateLimit,
+          hint: `the registry asks to wait ${Math.ceil(after / 1000)} s; try again later`,
+        });
+      }
+      const delayMs = after ?? backoffMs(attempt);
+      ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
+      await sleep(delayMs, req.signal);
+      continue;
+    }
+    const text = req.method === 'HEAD' ? '' : await readErrorText(res.body).catch(() => '');
+    if (req.method === 'HEAD') await res.body.dump().catch(() => {});
+    throw new RegistryError({
+      status: res.status,
+      method: req.method,
+      url: res.url,
+      what: describe(req),
+      errors: parseErrorBody(text),
+      bodyText: text.startsWith('{') ? undefined : text,
+      rateLimit: res.rateLimit,
+      hint: res.status === 429 && res.rateLimit ? rateLimitHint(res) : undefined,
+    });
+  }
+}
+
+function rateLimitHint(res: RegResponse): string {
+  const after = parseRetryAfter(header(res.headers, 'retry-after'));
+  const when = after !== undefined ? `retry in ${Math.ceil(after / 1000)} s` : 'retry later';
+  return `rate limit reached (${res.rateLimit?.remaining ?? 0} of ${res.rateLimit?.limit ?? '?'} left): ${when}, or log in to raise the limit`;
+}
+
+/** One exchange, following redirects by hand: hop cap, no HTTPS→HTTP downgrade, Authorization only to the same origin. */
+async function exchange(ctx: HttpContext, req: RegRequest, start: URL, auth: string | undefined): Promise<RegResponse> {
+  let url = start;
+  for (let hop = 0; ; hop++) {
+    const headers: Record<string, string> = { 'user-agent': ctx.userAgent, ...req.headers };
+    if (auth && url.origin === start.origin) headers.authorization = auth;
+    ctx.debug?.(`> ${req.method} ${redactUrl(url.toString())}${headers.range ? ` range=${headers.range}` : ''}`);
+    const t0 = Date.now();
+    const r = await request(url, {
+      method: req.method,
+      headers,
+      body: hop === 0 ? (req.body as Dispatcher.DispatchOptions['body']) : undefined,
+      dispatcher: ctx.hosts.dispatcherFor(url.origin === start.origin ? req.registry : undefined),
+      signal: req.signal,
+    });
+    ctx.debug?.(`< ${r.statusCode} ${req.method} ${redactUrl(url.toString())} (${Date.now() - t0} ms)`);
+    const res: RegResponse = { status: r.statusCode, headers: r.headers, body: r.body, url: url.toString(), rateLimit: parseRateLimit(r.headers) };
+    const location = header(r.headers, 'location');
+    if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(r.statusCode) || !location) return res;
+    await r.body.dump().catch(() => {});
+    if (hop >= MAX_REDIRECTS) throw new RegctlError('REDIRECT', `${describe(req)}: more than ${MAX_REDIRECTS} redirects`);
+    const next = new URL(location, url);
+    if (url.protocol === 'https:' && next.protocol !== 'https:') {
+      throw new RegctlError('REDIRECT', `${describe(req)}: refused a redirect from HTTPS to ${next.protocol.replace(':', '')}`);
+    }
+    if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new RegctlError('REDIRECT', `${describe(req)}: refused a redirect to ${next.protocol}`);
+    url = next;
+  }
+}
+
+export function newHttpContext(opts: Omit<HttpContext, 'tokens' | 'challenges' | 'creds'>): HttpContext {
+  return { ...opts, tokens: new TokenCache(), challenges: new Map(), creds: new Map() };
+}

@@ -1,0 +1,48 @@
+// Docker Hub rate-limit headers (`ratelimit-limit: 100;w=21600`), parsed defensively.
+export interface RateLimit {
+  limit?: number;
+  remaining?: number;
+  windowSeconds?: number;
+  source?: string;
+}
+
+function parseValue(v: string | undefined): { n?: number; w?: number } {
+  if (!v) return {};
+  const [first, ...params] = v.split(';');
+  const n = Number.parseInt(first.trim(), 10);
+  let w: number | undefined;
+  for (const p of params) {
+    const m = /^\s*w\s*=\s*(\d+)\s*$/.exec(p);
+    if (m) w = Number.parseInt(m[1], 10);
+  }
+  return { n: Number.isFinite(n) && n >= 0 ? n : undefined, w };
+}
+
+export function parseRateLimit(headers: Record<string, string | string[] | undefined>): RateLimit | undefined {
+  const get = (k: string) => {
+    const v = headers[k];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const limit = parseValue(get('ratelimit-limit'));
+  const remaining = parseValue(get('ratelimit-remaining'));
+  if (limit.n === undefined && remaining.n === undefined) return undefined;
+  const rl: RateLimit = {};
+  if (limit.n !== undefined) rl.limit = limit.n;
+  if (remaining.n !== undefined) rl.remaining = remaining.n;
+  const w = remaining.w ?? limit.w;
+  if (w !== undefined) rl.windowSeconds = w;
+  const src = get('docker-ratelimit-source');
+  if (src) rl.source = src;
+  return rl;
+}
+
+/** Low: under 10% of the limit or under 10 pulls. */
+export function isLow(rl: RateLimit | undefined): boolean {
+  if (!rl || rl.remaining === undefined) return false;
+  return rl.remaining < 10 || (rl.limit !== undefined && rl.remaining < rl.limit / 10);
+}
+
+export function formatRateLimit(rl: RateLimit): string {
+  const window = rl.windowSeconds ? ` per ${Math.round(rl.windowSeconds / 3600)}h` : '';
+  return `${rl.remaining ?? '?'} of ${rl.limit ?? '?'} pulls left${window}`;
+}

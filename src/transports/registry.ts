@@ -1,0 +1,157 @@
+// Registry source and destination over RegistryClient: HEAD-first resolve, Range-aware reads, fresh-session uploads.
+import { DigestError, RegctlError, isAbortError } from '../errors.js';
+import type { HostConfig } from '../config.js';
+import { parseEcrHost } from '../credentials/ecr-host.js';
+import type { Location } from '../location/parse.js';
+import { type ImageRef, formatReference } from '../location/reference.js';
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
+import { RegistryClient, type Repo } from '../registry-client/client.js';
+import type { Bytes, ImageDestination, ImageSource } from './types.js';
+
+async function* skip(body: AsyncIterable<Uint8Array>, n: number): Bytes {
+  let left = n;
+  for await (const chunk of body) {
+    if (left >= chunk.byteLength) {
+      left -= chunk.byteLength;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+export class RegistrySource implements ImageSource {
+  readonly location: Location;
+  readonly caps = { concurrentReads: true };
+  readonly registryRepo: { host: string; repository: string };
+  private readonly repo: Repo;
+
+  constructor(
+    private readonly client: RegistryClient,
+    readonly ref: ImageRef,
+  ) {
+    this.location = { kind: 'registry', ref };
+    this.repo = { registry: ref.registry, repository: ref.repository };
+    this.registryRepo = { host: ref.registry, repository: ref.repository };
+  }
+
+  private reference(): string {
+    return this.ref.digest ?? this.ref.tag ?? 'latest';
+  }
+
+  async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {
+    return this.client.headManifest(this.repo, this.reference(), signal);
+  }
+
+  getManifest(digest: Digest | undefined, signal: AbortSignal): Promise<FetchedManifest> {
+    return this.client.getManifest(this.repo, digest ?? this.reference(), signal);
+  }
+
+  async getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes> {
+    const want = opts.offset ?? 0;
+    const { body, offset } = await this.client.getBlob(this.repo, desc, opts);
+    return offset === want ? body : skip(body, want - offset);
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface RegistryDestinationOptions {
+  retries: number;
+  hostConfig?: HostConfig;
+  /** Called when a registry answers NAME_UNKNOWN on push; true when the repository now exists (ECR create-on-push). */
+  onMissingRepository?: (repo: Repo, signal: AbortSignal) => Promise<boolean>;
+}
+
+export class RegistryDestination implements ImageDestination {
+  readonly location: Location;
+  readonly caps = { concurrentWrites: true, keepsIndex: true };
+  private readonly repo: Repo;
+  private readonly sessions = new Set<string>();
+  private readonly uploadMode: 'put' | 'patch';
+
+  constructor(
+    private readonly client: RegistryClient,
+    readonly ref: ImageRef,
+    private readonly opts: RegistryDestinationOptions,
+  ) {
+    this.location = { kind: 'registry', ref };
+    this.repo = { registry: ref.registry, repository: ref.repository };
+    this.uploadMode = parseEcrHost(ref.registry) || opts.hostConfig?.type === 'ecr' ? 'patch' : 'put';
+  }
+
+  async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {
+    const reference = this.ref.tag ?? this.ref.digest;
+    if (!reference) return undefined;
+    return this.client.headManifest(this.repo, reference, signal);
+  }
+
+  hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
+    // Ask with push scope so the token also covers the upload that may follow.
+    return this.client.hasBlob(this.repo, desc.digest, signal, [`repository:${this.repo.repository}:pull,push`]);
+  }
+
+  async mountBlob(desc: Descriptor, from: ImageSource, signal: AbortSignal): Promise<boolean> {
+    const origin = from.registryRepo;
+    if (!origin || origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
+    try {
+      return await this.client.mountBlob(this.repo, { registry: origin.host, repository: origin.repository }, desc.digest, signal);
+    } catch (err) {
+      if (isAbortError(err)) throw err;
+      return false;
+    }
+  }
+
+  async putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const location = await this.startUpload(signal);
+      this.sessions.add(location);
+      try {
+        await this.client.finishUpload(this.repo, location, desc, await open(), this.uploadMode, signal);
+        this.sessions.delete(location);
+        return;
+      } catch (err) {
+        this.sessions.delete(location);
+        await this.client.cancelUpload(this.repo, location, AbortSignal.timeout(5000)).catch(() => {});
+        if (isAbortError(err) || err instanceof DigestError || attempt >= this.opts.retries || !isTransient(err)) throw err;
+      }
+    }
+  }
+
+  private async startUpload(signal: AbortSignal): Promise<string> {
+    try {
+      return await this.client.startUpload(this.repo, signal);
+    } catch (err) {
+      if (this.opts.onMissingRepository && err instanceof RegctlError && err.code === 'NAME_UNKNOWN') {
+        if (await this.opts.onMissingRepository(this.repo, signal)) return this.client.startUpload(this.repo, signal);
+      }
+      throw err;
+    }
+  }
+
+  async putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void> {
+    await this.client.putManifest(this.repo, tag ?? m.desc.digest, m, signal);
+  }
+
+  async commit(): Promise<void> {}
+
+  async abort(): Promise<void> {
+    const open = [...this.sessions];
+    this.sessions.clear();
+    await Promise.all(open.map((l) => this.client.cancelUpload(this.repo, l, AbortSignal.timeout(5000)).catch(() => {})));
+  }
+
+  describe(digest: Digest): string {
+    return formatReference({ ...this.ref, digest: undefined }, {}) + `@${digest}`;
+  }
+}
+
+/** An upload failure worth a fresh session: network errors and 5xx/429, not refusals. */
+function isTransient(err: unknown): boolean {
+  if (err instanceof RegctlError) {
+    const status = (err as { status?: number }).status;
+    return err.code === 'NETWORK' || (status !== undefined && (status >= 500 || status === 429 || status === 408));
+  }
+  return true;
+}
