@@ -4,7 +4,7 @@ import { commands } from './commands/index.js';
 import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
 
 function intOption(name: string, min: number, max: number) {

@@ -3,6 +3,8 @@ import type { Writable } from 'node:stream';
 import { type RegctlConfig, loadConfig } from './config.js';
 import { type Credential, type CredentialSource, chain, fixedSource, parseUserPass } from './credentials/index.js';
 import { dockerAuthEnvSource, dockerConfigSource } from './credentials/docker-config.js';
+import { ecrSource } from './credentials/ecr.js';
+import { keychainSource } from './credentials/keychain.js';
 import { UsageError } from './errors.js';
 import type { Logger } from './output/log.js';
 import { RegistryClient } from './registry-client/client.js';
@@ -45,13 +47,11 @@ export interface AppContext {
   hosts(): Hosts;
   /** A registry client whose credentials follow the role's flags (--src-creds / --dest-creds). */
   client(role: Role): RegistryClient;
-  /** Extra credential sources (ECR, keychain) registered by later layers, consulted after the flags. */
-  credentialSources: CredentialSource[];
   lastRateLimit: Map<string, RateLimit>;
   close(): Promise<void>;
 }
 
-export const VERSION = '0.1.0';
+import { VERSION } from './version.js';
 
 export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions, log: Logger, signal: AbortSignal): AppContext {
   let config: RegctlConfig | undefined;
@@ -68,7 +68,6 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
     signal,
     globals,
     log,
-    credentialSources: [],
     lastRateLimit: new Map(),
     config: () => (config ??= loadConfig(env)),
     hosts: () =>
@@ -87,8 +86,7 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
       const sources: CredentialSource[] = [];
       if (roleCred) sources.push(fixedSource(roleCred, 'all'));
       if (anyCred) sources.push(fixedSource(anyCred, 'all'));
-      sources.push(async (registry, s) => chain(...ctx.credentialSources)(registry, s));
-      sources.push(dockerAuthEnvSource(env), dockerConfigSource(env));
+      sources.push(ecrSource(() => ctx.config().hosts, env), dockerAuthEnvSource(env), dockerConfigSource(env), keychainSource(env));
       const http: HttpContext = newHttpContext({
         hosts: ctx.hosts(),
         credentials: chain(...sources),

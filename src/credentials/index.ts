@@ -8,13 +8,18 @@ export interface Credential {
   registryToken?: string;
 }
 
-export type CredentialSource = (registry: string, signal?: AbortSignal) => Promise<Credential | undefined>;
+export interface LookupOptions {
+  /** The registry refused what was found last time: skip caches (ECR tokens). */
+  refresh?: boolean;
+}
+
+export type CredentialSource = (registry: string, signal?: AbortSignal, opts?: LookupOptions) => Promise<Credential | undefined>;
 
 export const chain =
   (...sources: CredentialSource[]): CredentialSource =>
-  async (registry, signal) => {
+  async (registry, signal, opts) => {
     for (const source of sources) {
-      const c = await source(registry, signal);
+      const c = await source(registry, signal, opts);
       if (c) return c;
     }
     return undefined;

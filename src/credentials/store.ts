@@ -7,6 +7,7 @@ import { newHttpContext, send } from '../registry-client/http.js';
 import { RegistryError } from '../registry-client/errors.js';
 import { DOCKER_HUB_KEY, dockerConfigPath, keyForRegistry, readDockerConfig, registryOfKey } from './docker-config.js';
 import { helperErase, helperStore } from './helper.js';
+import { keychainDelete, keychainSet, readKeychainIndex, writeKeychainIndex } from './keychain.js';
 import type { Credential } from './index.js';
 
 export async function verifyLogin(ctx: AppContext, registry: string, cred: { username: string; password: string }): Promise<void> {
@@ -46,6 +47,14 @@ export async function storeLogin(ctx: AppContext, registry: string, cred: { user
     await helperStore(helper, keyForRegistry(registry), cred);
     return `docker-credential-${helper}`;
   }
+  if (ctx.env.REGCTL_NO_KEYCHAIN === undefined) {
+    const stored = await keychainSet(registry, cred);
+    if (stored === true) {
+      await writeKeychainIndex(ctx.env, [...(await readKeychainIndex(ctx.env)), registry]);
+      return 'the OS keychain';
+    }
+    ctx.log.info(`OS keychain not usable (${stored.message.split('\n')[0]}): storing in ${path}`);
+  }
   const auths = { ...(cfg.auths ?? {}) };
   for (const key of Object.keys(auths)) if (registryOfKey(key) === registry) delete auths[key];
   auths[keyForRegistry(registry)] = { auth: Buffer.from(`${cred.username}:${cred.password}`).toString('base64') };
@@ -55,6 +64,12 @@ export async function storeLogin(ctx: AppContext, registry: string, cred: { user
 
 export async function removeLogin(ctx: AppContext, registry: string): Promise<string[]> {
   const removed: string[] = [];
+  const index = await readKeychainIndex(ctx.env);
+  if (index.includes(registry)) {
+    await keychainDelete(registry);
+    await writeKeychainIndex(ctx.env, index.filter((r) => r !== registry));
+    removed.push('the OS keychain');
+  }
   const path = dockerConfigPath(ctx.env);
   const cfg = await readDockerConfig(path);
   if (!cfg) return removed;

@@ -88,6 +88,7 @@ function defaultHint(status: number, codes: string[]): string | undefined {
   if (status === 401 || codes.includes('UNAUTHORIZED')) return 'log in with `regctl login HOST` or pass --creds USER:PASS';
   if (status === 403 || codes.includes('DENIED')) return 'the credentials lack access to this repository';
   if (status === 429 || codes.includes('TOOMANYREQUESTS')) return 'rate limited: wait, or log in to raise the limit';
+  if (codes.includes('TAG_INVALID')) return 'the tag exists and the repository has immutable tags: push under a new tag';
   if (codes.includes('UNSUPPORTED') && status === 405) return 'the registry does not allow this operation (is deletion enabled?)';
   return undefined;
 }

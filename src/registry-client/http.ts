@@ -72,10 +72,10 @@ export function header(h: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function credentialsFor(ctx: HttpContext, registry: string, signal: AbortSignal): Promise<Credential | undefined> {
-  let p = ctx.creds.get(registry);
+function credentialsFor(ctx: HttpContext, registry: string, signal: AbortSignal, refresh = false): Promise<Credential | undefined> {
+  let p = refresh ? undefined : ctx.creds.get(registry);
   if (!p) {
-    p = ctx.credentials(registry, signal);
+    p = ctx.credentials(registry, signal, { refresh });
     ctx.creds.set(registry, p);
     p.catch(() => ctx.creds.delete(registry));
   }
@@ -85,7 +85,8 @@ function credentialsFor(ctx: HttpContext, registry: string, signal: AbortSignal)
 async function authorization(ctx: HttpContext, req: RegRequest, refresh: string | undefined): Promise<string | undefined> {
   const challenge = ctx.challenges.get(req.registry);
   if (!challenge) return undefined;
-  const cred = await credentialsFor(ctx, req.registry, req.signal);
+  // A Basic login refused once (an expired ECR token): look the credentials up again, past every cache.
+  const cred = await credentialsFor(ctx, req.registry, req.signal, refresh !== undefined && challenge.scheme === 'basic');
   if (challenge.scheme === 'basic') return cred ? basicHeader(cred) : undefined;
   if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
   if (refresh) ctx.tokens.invalidate(req.registry, refresh.replace(/^Bearer /, ''));
