@@ -28,7 +28,8 @@ export function parseLocation(input: string): Location {
     if (!input.startsWith(`${kind}:`)) continue;
     const rest = input.slice(kind.length + 1);
     if (kind === 'docker-archive') {
-      const colon = rest.indexOf(':', rest.lastIndexOf('/') + 1);
+      // PATH[:NAME:TAG] — the first colon, as skopeo: the name is a reference and may hold '/' and ':'.
+      const colon = rest.indexOf(':');
       const path = colon < 0 ? rest : rest.slice(0, colon);
       if (!path) throw new UsageError(`${kind}: needs a path`);
       const loc: Location = { kind, path };

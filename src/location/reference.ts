@@ -70,8 +70,9 @@ export function parseReference(input: string): ImageRef {
     bad(/[A-Z]/.test(rest) ? 'repository name must be lowercase' : 'invalid repository name');
   }
   let repository = parts.join('/');
-  if (repository.length > 255) bad('repository name longer than 255 characters');
   if (registry === DOCKER_HUB && parts.length === 1) repository = `library/${repository}`;
+  // Checked after `library/` is added: the registry limits the name it is sent.
+  if (repository.length > 255) bad('repository name longer than 255 characters');
   if (!tag && !digest) tag = 'latest';
   const ref: ImageRef = { registry, apiHost: apiHostOf(registry), repository };
   if (tag) ref.tag = tag;

@@ -106,11 +106,12 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
 
 /** Builds a FetchedManifest from bytes, checking them against an expected digest when one is known. */
 export function toFetched(bytes: Uint8Array, contentType: string | undefined, expected?: Digest): FetchedManifest {
-  const manifest = parseManifest(bytes, contentType);
+  // Digest first: corrupted bytes are a mismatch, not a parse error, and unverified bytes are never parsed.
   const digest = expected ? digestOf(bytes, expected.startsWith('sha512:') ? 'sha512' : 'sha256') : digestOf(bytes);
   if (expected && digest !== expected) {
     throw new RegctlError('DIGEST_MISMATCH', `manifest content does not match its digest ${expected} (got ${digest})`);
   }
+  const manifest = parseManifest(bytes, contentType);
   return { bytes, manifest, desc: { mediaType: manifest.mediaType, digest, size: bytes.byteLength } };
 }
 

@@ -1,5 +1,5 @@
 // Auth challenges (WWW-Authenticate), Basic and Bearer token flows, and the token cache keyed by host and scope set.
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici-lite.js';
 import type { Credential } from '../credentials/index.js';
 import { RegctlError } from '../errors.js';
 import { RegistryError, parseErrorBody } from './errors.js';

@@ -1,6 +1,6 @@
 // Where a registry's API lives and how to reach it: endpoint mirrors, the HTTPS→HTTP fallback on loopback, TLS modes, CAs.
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from './undici-lite.js';
 import type { HostConfig, RegctlConfig } from '../config.js';
 import { RegctlError, UsageError, isAbortError } from '../errors.js';
 import { apiHostOf } from '../location/reference.js';
@@ -22,7 +22,7 @@ export function isLoopback(host: string): boolean {
 
 /** Keeps one undici Agent per TLS mode/CA, and the scheme each registry answered on. */
 export class Hosts {
-  private agents = new Map<string, Agent>();
+  private agents = new Map<string, InstanceType<typeof Agent>>();
   private origins = new Map<string, Promise<string>>();
 
   constructor(readonly opts: HostOptions) {}

@@ -1,5 +1,5 @@
 // The one request path to registries: origin, auth on 401, manual redirects, retries with backoff, error mapping.
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './undici-lite.js';
 import type { Credential, CredentialSource } from '../credentials/index.js';
 import { RegctlError, isAbortError } from '../errors.js';
 import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
