@@ -1,12 +1,12 @@
 // docker-credential-NAME helpers: `get`, `store`, `erase` over stdin/stdout JSON, with a timeout; secrets never logged.
-import { spawn } from 'node:child_process';
 import { RegctlError } from '../errors.js';
 import type { Credential } from './index.js';
 
 const TIMEOUT_MS = 30_000;
 
-function run(name: string, verb: 'get' | 'store' | 'erase', input: string, signal?: AbortSignal): Promise<{ code: number; stdout: string }> {
-  if (!/^[\w.-]+$/.test(name)) return Promise.reject(new RegctlError('CRED_HELPER', `invalid credential helper name ${JSON.stringify(name)}`));
+async function run(name: string, verb: 'get' | 'store' | 'erase', input: string, signal?: AbortSignal): Promise<{ code: number; stdout: string }> {
+  if (!/^[\w.-]+$/.test(name)) throw new RegctlError('CRED_HELPER', `invalid credential helper name ${JSON.stringify(name)}`);
+  const { spawn } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     const child = spawn(`docker-credential-${name}`, [verb], { stdio: ['pipe', 'pipe', 'pipe'], signal, timeout: TIMEOUT_MS });
     let stdout = '';

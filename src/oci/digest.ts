@@ -1,5 +1,9 @@
 // Content digests: validation, computation and safe use in URLs and paths.
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+// node:crypto is loaded on first use: commands that only HEAD (digest, an up-to-date copy) never pay for it.
+let crypto: typeof import('node:crypto') | undefined;
+const hashOf = (algorithm: string) => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 export type Digest = string & { readonly __brand: 'Digest' };
 
@@ -26,7 +30,7 @@ export function hexOf(digest: Digest): string {
 }
 
 export function digestOf(bytes: Uint8Array, algorithm: 'sha256' | 'sha512' = 'sha256'): Digest {
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}` as Digest;
+  return `${algorithm}:${hashOf(algorithm).update(bytes).digest('hex')}` as Digest;
 }
 
 /** A short form for humans: `sha256:0123456789ab`. */

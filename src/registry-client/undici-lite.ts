@@ -1,14 +1,13 @@
 // undici's Agent and request API without the rest of its index (fetch, WebSocket, mocks), which costs ~30 ms at start-up.
-import { createRequire } from 'node:module';
-import type { Agent as AgentType, Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import api from 'undici/lib/api/index.js';
+import AgentClass from 'undici/lib/dispatcher/agent.js';
+import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
 
-const require = createRequire(import.meta.url);
-const DispatcherClass = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object };
-const api = require('undici/lib/api/index.js') as object;
 // What undici's index.js does: the request/stream/pipeline methods live on Dispatcher.prototype.
 if (!('request' in DispatcherClass.prototype)) Object.assign(DispatcherClass.prototype, api);
 
-export const Agent = require('undici/lib/dispatcher/agent.js') as typeof AgentType;
+export const Agent = AgentClass;
 export type { Dispatcher };
 
 /** `request(url, opts)` on a given dispatcher, as undici's top-level `request` does. */

@@ -1,0 +1,102 @@
+// Running and timing one command.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+const TIME_BIN = '/usr/bin/time';
+export const HAVE_GNU_TIME = (() => {
+  if (process.env.BENCH_NO_GNU_TIME === '1') return false; // force the /proc fallback
+  try {
+    fs.accessSync(TIME_BIN, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+let current = null;
+
+/** Kill the command in flight, if any (for SIGINT). */
+export function killCurrent() {
+  if (current) {
+    try {
+      current.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+function readHwmKB(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs argv[0] with argv[1..]; resolves { ms, code, signal, ok, stdout, stderr, rssKB }.
+ * ms is the wall time from spawn to exit. With { rss: true } the peak RSS is measured with
+ * GNU time (%M, covers the process and the children it waited for), or, without GNU time,
+ * by polling /proc/PID/status VmHWM of the direct process.
+ */
+export async function runTimed(argv, { env, cwd, rss = false, timeoutMs = 30 * 60 * 1000 } = {}) {
+  let cmd = argv[0];
+  let args = argv.slice(1);
+  let rssFile = null;
+  if (rss && HAVE_GNU_TIME) {
+    rssFile = path.join(os.tmpdir(), `regctl-bench-rss-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    args = ['-f', '%M', '-o', rssFile, cmd, ...args];
+    cmd = TIME_BIN;
+  }
+  const cap = (stream, max) => {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d) => {
+      buf += d;
+      if (buf.length > 2 * max) buf = buf.slice(-max);
+    });
+    return () => buf.slice(-max);
+  };
+  const t0 = process.hrtime.bigint();
+  const child = spawn(cmd, args, { env: env ?? process.env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  current = child;
+  const out = cap(child.stdout, 4000);
+  const err = cap(child.stderr, 4000);
+  let hwm = 0;
+  let poll = null;
+  if (rss && !HAVE_GNU_TIME) {
+    poll = setInterval(() => {
+      hwm = Math.max(hwm, readHwmKB(child.pid));
+    }, 20);
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code, signal, spawnError] = await new Promise((resolve) => {
+    child.on('error', (e) => resolve([null, null, e]));
+    child.on('close', (c, s) => resolve([c, s, null]));
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  clearTimeout(timer);
+  if (poll) clearInterval(poll);
+  current = null;
+  let rssKB = null;
+  if (rssFile) {
+    try {
+      const text = await fsp.readFile(rssFile, 'utf8');
+      // GNU time prints "Command exited with non-zero status N" before the format on failure.
+      const lines = text.trim().split('\n');
+      rssKB = Number(lines[lines.length - 1]) || null;
+    } catch {
+      /* no output */
+    }
+    await fsp.rm(rssFile, { force: true });
+  } else if (rss) {
+    rssKB = hwm || null;
+  }
+  const stderr = spawnError ? String(spawnError.message) : err();
+  return { ms, code, signal, ok: code === 0, stdout: out(), stderr, rssKB };
+}
