@@ -1,4 +1,5 @@
 // The command line: global flags, one AbortController for SIGINT/SIGTERM, run a CommandDef, print its result, map errors to exit codes.
+import { setMaxListeners } from 'node:events';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from './commands/index.js';
 import type { CommandDef } from './commands/types.js';
@@ -109,6 +110,7 @@ export function buildProgram(onRun: (def: CommandDef, args: string[], opts: Reco
 
 export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
   let signalName: string | undefined;
   const onSignal = (name: NodeJS.Signals) => {
     if (signalName) process.exit(name === 'SIGTERM' ? 143 : 130);

@@ -1,4 +1,5 @@
 // Runs tasks under a concurrency limit, largest first; the first failure aborts the rest and is the one reported.
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { isAbortError } from '../errors.js';
 
@@ -9,6 +10,8 @@ export interface Task<T> {
 
 export async function runPool<T>(tasks: Task<T>[], limit: number, signal: AbortSignal): Promise<T[]> {
   const controller = new AbortController();
+  // Every request in flight listens on this signal: more than node's default of 10 is expected.
+  setMaxListeners(0, controller.signal);
   const onAbort = () => controller.abort(signal.reason);
   if (signal.aborted) controller.abort(signal.reason);
   else signal.addEventListener('abort', onAbort, { once: true });
