@@ -9,9 +9,14 @@ export const lsCommand: CommandDef = {
   args: '<repo>',
   summary: 'list every tag of a repository, across all pages',
   examples: ['regctl ls alpine', 'regctl ls --json localhost:5000/app'],
-  async run(ctx, [repoText]) {
+  configure(cmd) {
+    cmd.option('--page-size <n>', 'tags asked for per request (the registry may send fewer; at most 1000)', '1000');
+  },
+  async run(ctx, [repoText], opts) {
     const ref = parseRepository(repoText);
-    const tags = await ctx.client('any').listTags({ registry: ref.registry, repository: ref.repository }, ctx.signal);
+    const n = Number(opts.pageSize);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--page-size takes a whole number from 1 to 1000');
+    const tags = await ctx.client('any').listTags({ registry: ref.registry, repository: ref.repository }, ctx.signal, n);
     return { stdout: tags.join('\n'), json: tags };
   },
 };

@@ -1,0 +1,218 @@
+// Local file safety: atomic writes (temp + fsync + rename), lockfiles, temp tracking for abort, and root-confined joins.
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm, stat, unlink, link } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { RegctlError } from '../errors.js';
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
+}
+
+/** A unique temporary name beside `path` (same directory, so a rename is atomic). */
+export function tempNameFor(path: string, tag = 'tmp'): string {
+  return join(dirname(path), `.${basename(path)}.${tag}-${randomBytes(6).toString('hex')}`);
+}
+
+/** Writes `bytes` to `path` atomically: a temp name in the same directory, fsync, rename; the directory is synced too. */
+export async function writeAtomic(path: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal);
+  const tmp = tempNameFor(path);
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    try {
+      await fh.writeFile(bytes, { signal });
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    throwIfAborted(signal);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+  await syncDir(dirname(path));
+}
+
+/** fsync a directory so a rename into it is durable (best effort: not every platform allows it). */
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* not supported here */
+  }
+}
+
+export interface LockOptions {
+  /** A lock older than this is taken over even if its holder seems alive (ms). */
+  staleMs?: number;
+  /** Give up waiting after this long (ms). */
+  timeoutMs?: number;
+}
+
+const inProcess = new Map<string, Promise<unknown>>();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal);
+  await new Promise<void>((done, fail) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      fail(signal?.reason ?? new DOMException('aborted', 'AbortError'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      done();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Whether the lock described by `text` (written by tryAcquire) may be taken over. */
+function isStale(text: string, ageMs: number, staleMs: number): boolean {
+  if (ageMs > staleMs) return true;
+  const [pid, host] = text.split('\n');
+  const n = Number(pid);
+  // A pid only means something on the host that wrote it (containers sharing a volume do not share pids).
+  if (host !== hostname() || !Number.isSafeInteger(n) || n <= 0) return false;
+  return !pidAlive(n);
+}
+
+async function tryAcquire(lockPath: string, token: string): Promise<boolean> {
+  try {
+    const fh = await open(lockPath, 'wx', 0o644);
+    try {
+      await fh.writeFile(token);
+    } finally {
+      await fh.close();
+    }
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/** Removes a stale lock without removing a fresh one that replaced it meanwhile: move it aside, check, put back if not ours. */
+async function steal(lockPath: string, seen: string): Promise<void> {
+  const aside = tempNameFor(lockPath, 'stale');
+  try {
+    await rename(lockPath, aside);
+  } catch {
+    return; // someone else took it first
+  }
+  const now = await readFile(aside, 'utf8').catch(() => '');
+  if (now !== seen) await link(aside, lockPath).catch(() => {}); // a fresh lock: give it back unless replaced already
+  await unlink(aside).catch(() => {});
+}
+
+/**
+ * Runs `fn` holding `PATH.lock` (O_EXCL, holding pid and host). Waits with backoff while another holds it; a lock whose
+ * pid is dead (same host) or older than `staleMs` is taken over. Serialised in-process first, so one process polls once.
+ */
+export async function withLock<T>(path: string, fn: () => Promise<T>, signal?: AbortSignal, opts: LockOptions = {}): Promise<T> {
+  const lockPath = `${resolve(path)}.lock`;
+  const previous = inProcess.get(lockPath) ?? Promise.resolve();
+  const run = previous.catch(() => {}).then(() => holdLock(lockPath, fn, signal, opts));
+  const tail = run.catch(() => {});
+  inProcess.set(lockPath, tail);
+  try {
+    return await run;
+  } finally {
+    if (inProcess.get(lockPath) === tail) inProcess.delete(lockPath);
+  }
+}
+
+async function holdLock<T>(lockPath: string, fn: () => Promise<T>, signal: AbortSignal | undefined, opts: LockOptions): Promise<T> {
+  const staleMs = opts.staleMs ?? 60_000;
+  const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
+  const token = `${process.pid}\n${hostname()}\n${randomBytes(8).toString('hex')}\n`;
+  for (let attempt = 0; ; attempt++) {
+    throwIfAborted(signal);
+    if (await tryAcquire(lockPath, token)) break;
+    const [text, st] = await Promise.all([readFile(lockPath, 'utf8').catch(() => undefined), stat(lockPath).catch(() => undefined)]);
+    if (text !== undefined && st && isStale(text, Date.now() - st.mtimeMs, staleMs)) {
+      await steal(lockPath, text);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new RegctlError('LOCK_TIMEOUT', `${lockPath}: still locked by another process`, {
+        hint: 'if no regctl is running on this layout, remove the .lock file',
+      });
+    }
+    const base = Math.min(200, 5 * 2 ** Math.min(attempt, 6));
+    await sleep(base / 2 + Math.random() * base, signal);
+  }
+  try {
+    return await fn();
+  } finally {
+    // Only remove the lock if it is still ours (a takeover after staleMs would have replaced it).
+    const now = await readFile(lockPath, 'utf8').catch(() => undefined);
+    if (now === token) await unlink(lockPath).catch(() => {});
+  }
+}
+
+/** Temporary files and directories to remove when an operation is aborted. */
+export class TempTracker {
+  private readonly paths = new Set<string>();
+
+  add(path: string): string {
+    this.paths.add(path);
+    return path;
+  }
+
+  /** The path was renamed into place or removed: no longer ours to clean. */
+  forget(path: string): void {
+    this.paths.delete(path);
+  }
+
+  get size(): number {
+    return this.paths.size;
+  }
+
+  async cleanup(): Promise<void> {
+    const all = [...this.paths];
+    this.paths.clear();
+    await Promise.all(all.map((p) => rm(p, { recursive: true, force: true }).catch(() => {})));
+  }
+}
+
+/** An error for hostile names in archives and layouts: bad input, exit status 2. */
+export function unsafePath(what: string): RegctlError {
+  return new RegctlError('UNSAFE_PATH', what, { exitCode: 2 });
+}
+
+/**
+ * Normalises a relative slash-separated name (drops `.` and empty components); refuses absolute names, `..`
+ * components, NUL and backslashes. Returns the cleaned name ('' for the root itself).
+ */
+export function cleanRelative(name: string): string {
+  if (name.includes('\0')) throw unsafePath(`name contains NUL: ${JSON.stringify(name.slice(0, 100))}`);
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || name.includes('\\')) {
+    throw unsafePath(`absolute or non-portable name ${JSON.stringify(name.slice(0, 200))}`);
+  }
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw unsafePath(`name escapes its root: ${JSON.stringify(name.slice(0, 200))}`);
+  return parts.join('/');
+}
+
+/** Joins `name` under `root`, refusing names that would escape it. */
+export function safeJoin(root: string, name: string): string {
+  const clean = cleanRelative(name);
+  if (clean === '') throw unsafePath(`empty name under ${root}`);
+  return join(root, ...clean.split('/'));
+}
