@@ -22,15 +22,16 @@ function addGlobals(cmd: Command): Command {
     .option('--creds <user:pass>', 'credentials for every registry')
     .option('--src-creds <user:pass>', 'credentials for the source registry')
     .option('--dest-creds <user:pass>', 'credentials for the destination registry')
-    .option('--plain-http', 'use HTTP, not HTTPS', false)
-    .option('--insecure', 'skip TLS certificate verification', false)
+    .option('--plain-http', 'use HTTP, not HTTPS')
+    .option('--insecure', 'skip TLS certificate verification')
     .option('--retries <n>', 'retries for failed requests', intOption('--retries', 0, 20), 3)
     .option('--timeout <seconds>', 'give up on a connection or a stalled response after this long', intOption('--timeout', 1, 86400))
-    .option('--json', 'machine-readable output', false)
-    .option('-q, --quiet', 'no progress output', false)
-    .option('--debug', 'trace HTTP requests to stderr (secrets redacted)', false)
-    .addOption(new Option('--create-repo', 'create missing ECR repositories on push (default)').default(true))
-    .addOption(new Option('--no-create-repo', 'fail instead of creating a missing ECR repository'));
+    .option('--json', 'machine-readable output')
+    .option('-q, --quiet', 'no progress output')
+    .option('--debug', 'trace HTTP requests to stderr (secrets redacted)')
+    .addOption(new Option('--create-repo', 'create missing ECR repositories on push (the default)'))
+    .addOption(new Option('--no-create-repo', 'fail instead of creating a missing ECR repository'))
+    .configureHelp({ showGlobalOptions: true });
 }
 
 function useColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
@@ -91,7 +92,8 @@ export function buildProgram(onRun: (def: CommandDef, args: string[], opts: Reco
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`regctl: ${str.replace(/^error: /, '')}`) });
   for (const def of commands) {
-    const cmd = addGlobals(new Command(def.name))
+    const cmd = new Command(def.name)
+      .configureHelp({ showGlobalOptions: true })
       .description(def.summary)
       .arguments(def.args)
       .exitOverride()

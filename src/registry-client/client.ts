@@ -49,15 +49,18 @@ export class RegistryClient {
     return `/v2/${r.repository}/manifests/${reference}`;
   }
 
-  /** HEAD a manifest: its descriptor, or undefined when not found. No pull is counted on Docker Hub. */
-  async headManifest(r: Repo, reference: string, signal: AbortSignal): Promise<Descriptor | undefined> {
+  /**
+   * HEAD a manifest: its descriptor, or undefined when not found. No pull is counted on Docker Hub.
+   * `forPush`: ask for a token that also allows push, so the uploads that follow reuse it.
+   */
+  async headManifest(r: Repo, reference: string, signal: AbortSignal, forPush = false): Promise<Descriptor | undefined> {
     const what = `manifest ${r.registry}/${r.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
     const res = await send(this.http, {
       registry: r.registry,
       method: 'HEAD',
       path: this.manifestPath(r, reference),
       headers: { accept: ACCEPT_MANIFESTS },
-      scopes: [pull(r)],
+      scopes: [forPush ? push(r) : pull(r)],
       expect: [200, 404],
       idempotent: true,
       signal,

@@ -84,7 +84,7 @@ export class RegistryDestination implements ImageDestination {
   async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {
     const reference = this.ref.tag ?? this.ref.digest;
     if (!reference) return undefined;
-    return this.client.headManifest(this.repo, reference, signal);
+    return this.client.headManifest(this.repo, reference, signal, true);
   }
 
   hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {

@@ -85,6 +85,7 @@ async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Whether the lock described by `text` (written by tryAcquire) may be taken over. */
 function isStale(text: string, ageMs: number, staleMs: number): boolean {
   if (ageMs > staleMs) return true;
+  if (text === '') return ageMs > 2000; // created but never written: its writer died at once
   const [pid, host] = text.split('\n');
   const n = Number(pid);
   // A pid only means something on the host that wrote it (containers sharing a volume do not share pids).

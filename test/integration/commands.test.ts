@@ -1,0 +1,162 @@
+// tag, inspect, digest, ls, catalog and rm against the real distribution registry behind a counting proxy.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import { type IndexFixture, type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
+import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
+import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import { runCli } from '../support/run-cli.js';
+
+let reg: RegistryHandle;
+let proxy: FaultProxy;
+let work: string;
+let image: ImageFixture;
+let index: IndexFixture;
+let R: string;
+
+beforeAll(async () => {
+  work = await makeTempDir('commands-test');
+  reg = await startRegistry();
+  proxy = await startFaultProxy(reg.url);
+  R = proxy.host;
+  [image, index] = await Promise.all([
+    makeImageLayout(join(work, 'img'), { layers: [100_000, 50_000], seed: 'cmd-img', tag: 'v1' }),
+    makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [40_000], seed: 'cmd-idx', tag: 'v1' }),
+  ]);
+  await seedImage(`oci:${image.dir}:v1`, `${reg.host}/lib/app:v1`);
+  await seedImage(`oci:${index.dir}:v1`, `${reg.host}/lib/multi:v1`, { all: true });
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await reg?.stop();
+  await removeTempDir(work);
+});
+
+describe('regctl tag', () => {
+  it('adds tags with the same digest and moves no blob', async () => {
+    proxy.reset();
+    const r = await runCli(['tag', `${R}/lib/app:v1`, 'v1.0', 'stable']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([`${R}/lib/app:v1.0@${image.manifestDigest}`, `${R}/lib/app:stable@${image.manifestDigest}`]);
+    expect(proxy.count(['blob-get', 'blob-head', 'upload', 'mount'])).toBe(0);
+    expect(proxy.count('manifest-put')).toBe(2);
+    expect(await registryDigest(reg.host, 'lib/app', 'stable')).toBe(image.manifestDigest);
+    expect(await registryDigest(reg.host, 'lib/app', 'v1.0')).toBe(image.manifestDigest);
+  });
+
+  it('refuses a target in another repository (exit 2)', async () => {
+    const r = await runCli(['tag', `${R}/lib/app:v1`, 'other/repo:x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^regctl: .*same repository/m);
+  });
+});
+
+describe('regctl digest', () => {
+  it('answers by HEAD alone', async () => {
+    proxy.reset();
+    const r = await runCli(['digest', `${R}/lib/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(image.manifestDigest);
+    expect(proxy.count('manifest-get')).toBe(0);
+    expect(proxy.count('manifest-head')).toBe(1);
+  });
+
+  it('--platform gives the digest of that platform in an index', async () => {
+    const arm = index.images.find((i) => i.platform.architecture === 'arm64')!;
+    const r = await runCli(['digest', '--platform', 'linux/arm64', `${R}/lib/multi:v1`]);
+    expect(r.stdout.trim()).toBe(arm.manifestDigest);
+  });
+});
+
+describe('regctl inspect', () => {
+  it('shows digest, platform, layers and sizes as text', async () => {
+    const r = await runCli(['inspect', `${R}/lib/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Digest:      ${image.manifestDigest}`);
+    expect(r.stdout).toMatch(/Platform:\s+linux\/amd64/);
+    for (const l of image.layerDigests) expect(r.stdout).toContain(l);
+  });
+
+  it('--json carries the same facts for scripts', async () => {
+    const r = await runCli(['inspect', '--json', `${R}/lib/app:v1`]);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.digest).toBe(image.manifestDigest);
+    expect(doc.configDigest).toBe(image.configDigest);
+    expect(doc.layers.map((l: { digest: string }) => l.digest)).toEqual(image.layerDigests);
+    expect(doc.layers.map((l: { size: number }) => l.size)).toEqual(image.layerSizes);
+    expect(doc.platform).toBe('linux/amd64');
+  });
+
+  it('--raw prints the manifest bytes exactly as the registry stores them', async () => {
+    const r = await runCli(['inspect', '--raw', `${R}/lib/multi:v1`]);
+    const res = await fetch(`${reg.url}/v2/lib/multi/manifests/v1`, { headers: { accept: index.indexMediaType } });
+    expect(r.stdout).toBe(`${(await res.text()).replace(/\n$/, '')}\n`);
+  });
+
+  it('on an index lists the platforms; --platform and --config reach one child', async () => {
+    const r = await runCli(['inspect', '--json', `${R}/lib/multi:v1`]);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.manifests.map((m: { platform: string }) => m.platform).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    const cfg = await runCli(['inspect', '--config', '--platform', 'linux/arm64', `${R}/lib/multi:v1`]);
+    expect(JSON.parse(cfg.stdout).architecture).toBe('arm64');
+  });
+});
+
+describe('regctl ls and catalog', () => {
+  it('ls follows Link across pages (n at most 1000) and lists every tag', async () => {
+    const tags = ['a1', 'a2', 'b1', 'b2', 'c1'];
+    expect((await runCli(['tag', `${R}/lib/app:v1`, ...tags])).code).toBe(0);
+    proxy.reset();
+    proxy.paginateTags(3);
+    const r = await runCli(['ls', `${R}/lib/app`]).finally(() => proxy.paginateTags(0));
+    expect(r.code).toBe(0);
+    const listed = r.stdout.trim().split('\n');
+    expect(new Set(listed)).toEqual(new Set([...tags, 'v1', 'v1.0', 'stable']));
+    expect(listed.length).toBe(8);
+    expect(proxy.count('tags')).toBe(3);
+    expect(proxy.stats.filter((s) => s.kind === 'tags').map((s) => new URLSearchParams(s.query).get('n'))).toEqual(['1000', '3', '3']);
+  });
+
+  it('catalog lists the repositories', async () => {
+    const r = await runCli(['catalog', '--json', R]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(expect.arrayContaining(['lib/app', 'lib/multi']));
+  });
+});
+
+describe('regctl rm', () => {
+  it('resolves a tag to its digest and deletes the manifest', async () => {
+    expect((await runCli(['copy', `${R}/lib/app:v1`, `${R}/lib/gone:v1`])).code).toBe(0);
+    const r = await runCli(['rm', `${R}/lib/gone:v1`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`deleted ${R}/lib/gone@${image.manifestDigest}`);
+    const head = await fetch(`${reg.url}/v2/lib/gone/manifests/v1`, { method: 'HEAD' });
+    expect(head.status).toBe(404);
+    expect(await registryDigest(reg.host, 'lib/app', 'v1')).toBe(image.manifestDigest);
+  });
+
+  it('a missing image is exit 1', async () => {
+    const r = await runCli(['rm', `${R}/lib/gone:v1`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^regctl: .*not found/m);
+  });
+});
+
+describe('the command line', () => {
+  it('every command has --help with an example', async () => {
+    for (const c of ['copy', 'pull', 'push', 'tag', 'inspect', 'digest', 'ls', 'catalog', 'rm', 'login', 'logout']) {
+      const r = await runCli([c, '--help']);
+      expect(r.code, c).toBe(0);
+      expect(r.stdout, c).toMatch(/Examples:\n\s+\$ .*regctl /);
+    }
+  });
+
+  it('an unknown command or option is exit 2 with one line', async () => {
+    const r = await runCli(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^regctl: unknown command/m);
+    const r2 = await runCli(['copy', '--bogus', 'a', 'b']);
+    expect(r2.code).toBe(2);
+  });
+});
