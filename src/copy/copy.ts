@@ -6,6 +6,7 @@ import { type Platform, hostPlatform } from '../oci/platform.js';
 import type { ImageDestination, ImageSource } from '../transports/types.js';
 import type { EventSink } from './events.js';
 import { expand, selectRoot } from './plan.js';
+import type { SharedBlobs } from './shared.js';
 import { runPool } from './pool.js';
 import { resumable, verified } from './verify.js';
 
@@ -17,6 +18,10 @@ export interface CopyOptions {
   retries?: number;
   signal: AbortSignal;
   onEvent?: EventSink;
+  /** A limiter shared by several copies (sync): blob transfers of all of them run under it. */
+  blobLimit?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Blob work shared by several copies: a blob is uploaded once per registry and mounted elsewhere. */
+  shared?: SharedBlobs;
 }
 
 export interface CopyResult {
@@ -37,10 +42,32 @@ async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descripto
     emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
     return 'exists';
   }
-  if (dst.mountBlob && (await dst.mountBlob(desc, src, signal))) {
+  const here = dst.registryRepo;
+  const mounted = async (from: { host: string; repository: string } | undefined) =>
+    Boolean(from && dst.mountBlob && from.host === here?.host && from.repository !== here.repository && (await dst.mountBlob(desc, from, signal)));
+  if (await mounted(src.registryRepo)) {
     emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
     return 'mounted';
   }
+  // Another copy of this run wrote the blob into this registry (copyImage waited for it, outside the limiter): mount.
+  const other = here && opts.shared?.find(here.host, desc.digest);
+  if (other && (await other.done) && ((other.repo.repository === here!.repository && (await dst.hasBlob(desc, signal))) || (await mounted(other.repo)))) {
+    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: other.repo.repository === here!.repository ? 'exists' : 'mounted' });
+    return other.repo.repository === here!.repository ? 'exists' : 'mounted';
+  }
+  const settle = here ? opts.shared?.claim(here, desc.digest) : undefined;
+  try {
+    await upload(src, dst, desc, opts, signal);
+    settle?.(true);
+  } catch (err) {
+    settle?.(false);
+    throw err;
+  }
+  return 'sent';
+}
+
+async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<void> {
+  const emit = opts.onEvent ?? (() => {});
   emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'start' });
   let sentBefore = 0;
   await dst.putBlob(
@@ -63,7 +90,6 @@ async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descripto
     signal,
   );
   emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'done' });
-  return 'sent';
 }
 
 export async function copyImage(src: ImageSource, dst: ImageDestination, opts: CopyOptions): Promise<CopyResult> {
@@ -97,9 +123,19 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
   let bytesSent = 0;
   try {
     const limit = src.caps.concurrentReads && dst.caps.concurrentWrites ? opts.jobs : 1;
+    const shared = opts.blobLimit;
     const outcomes = await runPool(
-      plan.blobs.map((b) => ({ weight: b.size, run: (s: AbortSignal) => copyBlob(src, dst, b, opts, s) })),
-      limit,
+      plan.blobs.map((b) => ({
+        weight: b.size,
+        run: async (s: AbortSignal) => {
+          if (!shared) return copyBlob(src, dst, b, opts, s);
+          // Wait for another copy's upload of this blob without holding a slot of the shared limiter.
+          const here = dst.registryRepo;
+          await (here && opts.shared?.find(here.host, b.digest))?.done;
+          return shared(() => copyBlob(src, dst, b, opts, s));
+        },
+      })),
+      shared ? plan.blobs.length : limit,
       signal,
     );
     outcomes.forEach((o, i) => {

@@ -7,7 +7,7 @@ import { type ImageRef, formatReference } from '../location/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { RegistryClient, type Repo } from '../registry-client/client.js';
-import type { Bytes, ImageDestination, ImageSource } from './types.js';
+import type { Bytes, ImageDestination, ImageSource, RegistryRepo } from './types.js';
 
 async function* skip(body: AsyncIterable<Uint8Array>, n: number): Bytes {
   let left = n;
@@ -67,6 +67,7 @@ export interface RegistryDestinationOptions {
 export class RegistryDestination implements ImageDestination {
   readonly location: Location;
   readonly caps = { concurrentWrites: true, keepsIndex: true };
+  readonly registryRepo: RegistryRepo;
   private readonly repo: Repo;
   private readonly sessions = new Set<string>();
   private readonly uploadMode: 'put' | 'patch';
@@ -78,6 +79,7 @@ export class RegistryDestination implements ImageDestination {
   ) {
     this.location = { kind: 'registry', ref };
     this.repo = { registry: ref.registry, repository: ref.repository };
+    this.registryRepo = { host: ref.registry, repository: ref.repository };
     this.uploadMode = parseEcrHost(ref.registry) || opts.hostConfig?.type === 'ecr' ? 'patch' : 'put';
   }
 
@@ -92,9 +94,8 @@ export class RegistryDestination implements ImageDestination {
     return this.client.hasBlob(this.repo, desc.digest, signal, [`repository:${this.repo.repository}:pull,push`]);
   }
 
-  async mountBlob(desc: Descriptor, from: ImageSource, signal: AbortSignal): Promise<boolean> {
-    const origin = from.registryRepo;
-    if (!origin || origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
+  async mountBlob(desc: Descriptor, origin: RegistryRepo, signal: AbortSignal): Promise<boolean> {
+    if (origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
     try {
       return await this.client.mountBlob(this.repo, { registry: origin.host, repository: origin.repository }, desc.digest, signal);
     } catch (err) {

@@ -5,6 +5,12 @@ import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 
 export type Bytes = AsyncIterable<Uint8Array>;
 
+/** A repository in a registry: where a blob can be mounted from. */
+export interface RegistryRepo {
+  host: string;
+  repository: string;
+}
+
 export interface SourceCaps {
   /** Blobs may be read concurrently (false for a tar read sequentially). */
   concurrentReads: boolean;
@@ -33,7 +39,7 @@ export interface ImageSource {
   /** A blob's bytes from `offset` (for resume). Callers verify them. */
   getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes>;
   /** The registry host and repository, for cross-repository mounts (registry sources only). */
-  readonly registryRepo?: { host: string; repository: string };
+  readonly registryRepo?: RegistryRepo;
   close(): Promise<void>;
 }
 
@@ -47,8 +53,10 @@ export interface ImageDestination {
   /** The descriptor currently stored under the destination's tag, or undefined. */
   resolve(signal: AbortSignal): Promise<Descriptor | undefined>;
   hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean>;
-  /** Cross-repository mount from a source in the same registry; false when refused (then upload). */
-  mountBlob?(desc: Descriptor, from: ImageSource, signal: AbortSignal): Promise<boolean>;
+  /** Registry destinations: where they are (mounts between images of one registry). */
+  readonly registryRepo?: RegistryRepo;
+  /** Cross-repository mount from another repository of the same registry; false when refused (then upload). */
+  mountBlob?(desc: Descriptor, from: RegistryRepo, signal: AbortSignal): Promise<boolean>;
   /** Stores a blob. `open` is a thunk so a failed upload can restart with fresh bytes; the bytes it yields are verified. */
   putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void>;
   /** Stores a manifest's exact bytes; `tag` is given for the root only. */

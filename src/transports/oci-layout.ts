@@ -1,0 +1,214 @@
+// OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted under a lock.
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { DigestError, RegctlError, UsageError } from '../errors.js';
+import type { Location } from '../location/parse.js';
+import { type Digest, algorithmOf, digestOf } from '../oci/digest.js';
+import { type Descriptor, type FetchedManifest, parseManifest } from '../oci/manifest.js';
+import { MT } from '../oci/media-types.js';
+import { TempTracker, safeJoin, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
+import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
+import { MAX_JSON_BYTES } from './tar-index.js';
+import type { Bytes, ImageDestination, ImageSource } from './types.js';
+
+export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
+}
+
+/** Opens a layout directory for reading; the image is picked by tag, by digest, or as the only one. */
+export async function openOciLayoutSource(loc: { path: string; tag?: string; digest?: Digest }, signal?: AbortSignal): Promise<ImageSource> {
+  const st = await stat(loc.path).catch(() => undefined);
+  if (!st) throw new UsageError(`oci:${loc.path}: no such directory`);
+  if (!st.isDirectory()) throw new UsageError(`oci:${loc.path}: not a directory`, 'use oci-archive: or docker-archive: for a tar file');
+  const files = new DirFiles(loc.path);
+  if (!(await files.exists('oci-layout'))) throw new UsageError(`oci:${loc.path}: not an OCI image layout (no oci-layout file)`);
+  const marker = (await readJsonFile(files, 'oci-layout', signal)) as { imageLayoutVersion?: unknown } | null;
+  if (typeof marker?.imageLayoutVersion !== 'string') throw new UsageError(`oci:${loc.path}: oci-layout has no imageLayoutVersion`);
+  return new LayoutSource({ kind: 'oci', path: loc.path, tag: loc.tag, digest: loc.digest }, files, { tag: loc.tag, digest: loc.digest });
+}
+
+/** Streams `src` to blobs/ALG/HEX under `root` through a temp name, checking size and digest, fsync, then rename. */
+export async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
+  const final = safeJoin(root, blobName(desc.digest));
+  await mkdir(dirname(final), { recursive: true });
+  const tmp = temps.add(tempNameFor(final));
+  try {
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      const hash = createHash(algorithmOf(desc.digest));
+      let n = 0;
+      for await (const chunk of src) {
+        throwIfAborted(signal);
+        n += chunk.byteLength;
+        if (n > desc.size) throw new DigestError('SIZE_EXCEEDED', desc.digest, desc.size, n);
+        hash.update(chunk);
+        for (let off = 0; off < chunk.byteLength; ) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+      }
+      if (n !== desc.size) throw new DigestError('SHORT_READ', desc.digest, desc.size, n);
+      if (`${algorithmOf(desc.digest)}:${hash.digest('hex')}` !== desc.digest) throw new DigestError('MISMATCH', desc.digest, desc.size, n);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    throwIfAborted(signal);
+    await rename(tmp, final);
+    temps.forget(tmp);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    temps.forget(tmp);
+    throw err;
+  }
+}
+
+/** Checks a manifest's bytes against its descriptor before they are stored. */
+export function checkManifest(m: FetchedManifest): void {
+  const digest = digestOf(m.bytes, algorithmOf(m.desc.digest));
+  if (digest !== m.desc.digest || m.bytes.byteLength !== m.desc.size) {
+    throw new DigestError('MISMATCH', m.desc.digest, m.desc.size, m.bytes.byteLength, 'manifest');
+  }
+}
+
+export interface LayoutWriterOptions {
+  /** Extra annotations on the index.json entry (docker-archive adds io.containerd.image.name). */
+  annotations?: Record<string, string>;
+}
+
+/** Writes images into a layout directory; also the staging area of the archive destinations. */
+export class OciLayoutDestination implements ImageDestination {
+  readonly caps = { concurrentWrites: true, keepsIndex: true };
+  readonly temps = new TempTracker();
+  root?: FetchedManifest;
+  private rootTag?: string;
+  private committed?: { tag?: string };
+
+  constructor(
+    readonly location: Location,
+    readonly dir: string,
+    readonly tag?: string,
+    private readonly opts: LayoutWriterOptions = {},
+  ) {}
+
+  /** The tag the root is (or will be) written under: the engine's, else the location's. */
+  get effectiveTag(): string | undefined {
+    return this.rootTag ?? this.tag;
+  }
+
+  async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {
+    if (this.tag === undefined) return undefined;
+    const files = new DirFiles(this.dir);
+    if (!(await files.exists('index.json'))) return undefined;
+    let entry: Descriptor | undefined;
+    try {
+      entry = pickEntry(await readIndex(files, signal), { tag: this.tag }, this.dir);
+    } catch (err) {
+      if ((err as RegctlError).code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+    // Only trust the entry if its manifest is really there.
+    return entry && (await files.size(blobName(entry.digest))) === entry.size ? entry : undefined;
+  }
+
+  async hasBlob(desc: Descriptor): Promise<boolean> {
+    const st = await stat(safeJoin(this.dir, blobName(desc.digest))).catch(() => undefined);
+    return st !== undefined && st.isFile() && st.size === desc.size;
+  }
+
+  async putBlob(desc: Descriptor, openBytes: () => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+    if (await this.hasBlob(desc)) return;
+    await writeVerifiedBlob(this.dir, desc, await openBytes(), this.temps, signal);
+  }
+
+  async putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void> {
+    checkManifest(m);
+    if (!(await this.hasBlob(m.desc))) {
+      const path = safeJoin(this.dir, blobName(m.desc.digest));
+      await mkdir(dirname(path), { recursive: true });
+      await writeAtomic(path, m.bytes, signal);
+    }
+    // The root comes last; the tag is given with it.
+    this.root = m;
+    if (tag !== undefined) this.rootTag = tag;
+  }
+
+  async commit(signal: AbortSignal): Promise<void> {
+    if (!this.root) throw new RegctlError('NOTHING_TO_COMMIT', `${this.dir}: no manifest was written`);
+    const tag = this.effectiveTag;
+    await updateIndex(this.dir, this.root.desc, tag, this.opts.annotations ?? {}, signal);
+    this.committed = { tag };
+  }
+
+  async abort(): Promise<void> {
+    await this.temps.cleanup();
+  }
+
+  describe(digest: Digest): string {
+    const tag = this.committed ? this.committed.tag : this.effectiveTag;
+    return `oci:${(this.location as { path: string }).path}${tag ? `:${tag}` : ''}@${digest}`;
+  }
+}
+
+/** Adds (or replaces, for the same tag) the entry for `desc` in DIR/index.json, atomically under DIR/index.json.lock. */
+export async function updateIndex(
+  dir: string,
+  desc: Descriptor,
+  tag: string | undefined,
+  annotations: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const indexPath = join(dir, 'index.json');
+  await withLock(
+    indexPath,
+    async () => {
+      let raw: Record<string, unknown> = {};
+      const text = await readFile(indexPath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (text) {
+        if (text.byteLength > MAX_JSON_BYTES) throw new RegctlError('TOO_LARGE', `${indexPath} is over the 4 MiB limit`, { exitCode: 2 });
+        try {
+          parseManifest(text); // refuse to rewrite an index.json we cannot read
+          raw = JSON.parse(text.toString('utf8'));
+        } catch (err) {
+          throw new RegctlError('LAYOUT_INVALID', `${indexPath} is not a valid image index; not overwriting it`, { cause: err, exitCode: 2 });
+        }
+      }
+      const old = Array.isArray(raw.manifests) ? (raw.manifests as Array<{ digest?: string; annotations?: Record<string, string> }>) : [];
+      const kept = old.filter((e) =>
+        tag !== undefined ? e.annotations?.[REF_NAME] !== tag : !(e.digest === desc.digest && e.annotations?.[REF_NAME] === undefined),
+      );
+      const entry: Record<string, unknown> = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+      if (desc.platform) entry.platform = desc.platform;
+      const notes = { ...annotations, ...(tag !== undefined ? { [REF_NAME]: tag } : {}) };
+      if (Object.keys(notes).length) entry.annotations = notes;
+      const doc = { schemaVersion: 2, mediaType: MT.ociIndex, ...raw, manifests: [...kept, entry] };
+      const layoutPath = join(dir, 'oci-layout');
+      if (!(await stat(layoutPath).catch(() => undefined))) await writeAtomic(layoutPath, Buffer.from(OCI_LAYOUT_FILE), signal);
+      await writeAtomic(indexPath, Buffer.from(`${JSON.stringify(doc)}\n`), signal);
+    },
+    signal,
+  );
+}
+
+/** Opens (creating if missing) a layout directory to write an image into; refuses a non-empty directory that is not a layout. */
+export async function openOciLayoutDestination(loc: { path: string; tag?: string }, signal?: AbortSignal): Promise<ImageDestination> {
+  throwIfAborted(signal);
+  const st = await stat(loc.path).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UsageError(`oci:${loc.path}: exists and is not a directory`);
+  if (st) {
+    const names = await readdir(loc.path);
+    if (names.length && !names.includes('oci-layout') && !names.includes('index.json') && !names.includes('blobs')) {
+      throw new UsageError(`oci:${loc.path}: a non-empty directory that is not an OCI layout`, 'write into a new or empty directory');
+    }
+  }
+  await mkdir(join(loc.path, 'blobs'), { recursive: true });
+  return new OciLayoutDestination({ kind: 'oci', path: loc.path, tag: loc.tag }, loc.path, loc.tag);
+}
+
+/** Removes now-empty directories left by an aborted write (never a non-empty one). */
+export async function removeEmptyDirs(paths: string[]): Promise<void> {
+  for (const p of paths) await rmdir(p).catch(() => {});
+}
