@@ -1,14 +1,13 @@
 // Byte streams checked while they flow: size and digest verified, a broken read resumed at its offset.
-import { createHash } from 'node:crypto';
 import { DigestError, isAbortError } from '../errors.js';
-import { algorithmOf } from '../oci/digest.js';
+import { algorithmOf, hashOf } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { backoffMs, isRetryableError, sleep } from '../registry-client/retry.js';
 import type { Bytes } from '../transports/types.js';
 
 /** Yields the bytes of `src` while hashing them; throws DigestError on a size or digest mismatch (before the last chunk is passed on). */
 export async function* verified(src: Bytes, desc: Descriptor, side = 'source'): Bytes {
-  const hash = createHash(algorithmOf(desc.digest));
+  const hash = hashOf(algorithmOf(desc.digest));
   let n = 0;
   let held: Uint8Array | undefined;
   for await (const chunk of src) {

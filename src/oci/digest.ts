@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 
 // node:crypto is loaded on first use: commands that only HEAD (digest, an up-to-date copy) never pay for it.
 let crypto: typeof import('node:crypto') | undefined;
-const hashOf = (algorithm: string) => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
+export const hashOf = (algorithm: string) => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
 
 export type Digest = string & { readonly __brand: 'Digest' };
 
