@@ -1,8 +1,8 @@
 // Archive destinations: an OCI layout staged in a directory beside the output, packed to OUT.tmp-XXXX and renamed on commit.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
@@ -11,10 +11,14 @@ import { OciLayoutDestination, type LayoutWriterOptions } from './oci-layout.js'
 import { type PackEntry, packTar } from './tar-write.js';
 import type { Bytes, DestinationCaps, ImageDestination } from './types.js';
 
-/** A fresh staging directory beside `out` (same filesystem, so nothing crosses devices at commit). */
-export async function makeStaging(out: string, what: string): Promise<string> {
+/** Refuses an output path that cannot become an archive file. */
+export async function checkOutput(out: string, what: string): Promise<void> {
   const st = await stat(out).catch(() => undefined);
   if (st?.isDirectory()) throw new UsageError(`${what}:${out}: is a directory; an archive is written to a file`);
+}
+
+/** A fresh staging directory beside `out` (same filesystem, so nothing crosses devices at commit). */
+async function makeStaging(out: string): Promise<string> {
   await mkdir(dirname(out), { recursive: true });
   return mkdtemp(join(dirname(out), `.${basename(out)}.staging-`));
 }
@@ -33,21 +37,27 @@ export async function layoutEntries(staging: string): Promise<PackEntry[]> {
   return entries;
 }
 
+/** Stages the image as an OCI layout (created at the first write, so a copy that fails early leaves nothing), packs it on commit. */
 export abstract class StagedArchiveDestination implements ImageDestination {
   abstract readonly caps: DestinationCaps;
   protected readonly temps = new TempTracker();
-  protected readonly layout: OciLayoutDestination;
-  private done = false;
+  protected layout?: OciLayoutDestination;
+  private staged?: Promise<OciLayoutDestination>;
 
   constructor(
     readonly location: Location,
     readonly out: string,
-    protected readonly staging: string,
-    tag: string | undefined,
-    layoutOpts: LayoutWriterOptions = {},
-  ) {
-    this.temps.add(staging);
-    this.layout = new OciLayoutDestination(location, staging, tag, layoutOpts);
+    private readonly tag: string | undefined,
+    private readonly layoutOpts: LayoutWriterOptions = {},
+  ) {}
+
+  private stage(): Promise<OciLayoutDestination> {
+    this.staged ??= makeStaging(this.out).then((dir) => {
+      this.temps.add(dir);
+      this.layout = new OciLayoutDestination(this.location, dir, this.tag, this.layoutOpts);
+      return this.layout;
+    });
+    return this.staged;
   }
 
   /** An archive is always written whole: nothing to compare against. */
@@ -55,47 +65,45 @@ export abstract class StagedArchiveDestination implements ImageDestination {
     return undefined;
   }
 
-  hasBlob(desc: Descriptor): Promise<boolean> {
-    return this.layout.hasBlob(desc);
+  async hasBlob(desc: Descriptor): Promise<boolean> {
+    return this.layout ? this.layout.hasBlob(desc) : false;
   }
 
-  putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void> {
-    return this.layout.putBlob(desc, open, signal);
+  async putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+    return (await this.stage()).putBlob(desc, open, signal);
   }
 
-  putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void> {
-    return this.layout.putManifest(m, tag, signal);
+  async putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void> {
+    return (await this.stage()).putManifest(m, tag, signal);
   }
 
-  /** What goes into the tar, in order (the staged layout is complete when this is called). */
-  protected abstract entries(signal: AbortSignal): Promise<PackEntry[]>;
+  /** The tag the root is written under in index.json. */
+  protected get effectiveTag(): string | undefined {
+    return this.layout?.effectiveTag ?? this.tag;
+  }
+
+  /** What goes into the tar, in order (the staged layout in `layout.dir` is complete when this is called). */
+  protected abstract entries(layout: OciLayoutDestination, signal: AbortSignal): Promise<PackEntry[]>;
 
   async commit(signal: AbortSignal): Promise<void> {
-    await this.layout.commit(signal);
-    const entries = await this.entries(signal);
+    const layout = this.layout;
+    if (!layout) throw new RegctlError('NOTHING_TO_COMMIT', `${this.out}: no image was written`);
+    await layout.commit(signal);
+    const entries = await this.entries(layout, signal);
     const tmp = this.temps.add(`${this.out}.tmp-${randomBytes(4).toString('hex')}`);
     await packTar(tmp, entries, signal);
     if (signal.aborted) throw signal.reason;
     await rename(tmp, this.out);
     this.temps.forget(tmp);
-    this.done = true;
     await syncDir(dirname(this.out));
     await this.temps.cleanup();
   }
 
   async abort(): Promise<void> {
-    await this.layout.abort();
+    await this.staged?.catch(() => undefined);
+    await this.layout?.abort();
     await this.temps.cleanup();
   }
 
-  get committed(): boolean {
-    return this.done;
-  }
-
   abstract describe(digest: Digest): string;
-}
-
-/** Removes a staging directory and everything in it (used when opening fails half-way). */
-export async function dropStaging(staging: string): Promise<void> {
-  await rm(staging, { recursive: true, force: true });
 }

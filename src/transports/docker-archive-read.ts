@@ -44,7 +44,7 @@ function parseItems(doc: unknown, path: string): ManifestItem[] {
   return (doc as unknown[]).map((raw) => {
     const it = raw as Record<string, unknown>;
     if (typeof it !== 'object' || it === null || typeof it.Config !== 'string' || !Array.isArray(it.Layers)) bad();
-    if (!it.Layers.every((l): l is string => typeof l === 'string')) bad();
+    if (!(it.Layers as unknown[]).every((l) => typeof l === 'string')) bad();
     const tags = Array.isArray(it.RepoTags) ? it.RepoTags.filter((t): t is string => typeof t === 'string') : [];
     return { Config: it.Config as string, Layers: it.Layers as string[], RepoTags: tags };
   });

@@ -1,9 +1,10 @@
 // oci-archive: an OCI image layout inside a tar; read in place through a TarIndex, written staged and packed on commit.
 import { UsageError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import { StagedArchiveDestination, layoutEntries, makeStaging } from './archive-dest.js';
+import { StagedArchiveDestination, checkOutput, layoutEntries } from './archive-dest.js';
 import { LayoutSource, TarFiles } from './layout-read.js';
 import { TarIndex } from './tar-index.js';
+import type { OciLayoutDestination } from './oci-layout.js';
 import type { PackEntry } from './tar-write.js';
 import type { DestinationCaps, ImageDestination, ImageSource } from './types.js';
 
@@ -32,15 +33,15 @@ export async function openOciArchiveSource(loc: { path: string; tag?: string; di
 class OciArchiveDestination extends StagedArchiveDestination {
   readonly caps: DestinationCaps = { concurrentWrites: true, keepsIndex: true };
 
-  protected async entries(): Promise<PackEntry[]> {
-    const all = await layoutEntries(this.staging);
+  protected async entries(layout: OciLayoutDestination): Promise<PackEntry[]> {
+    const all = await layoutEntries(layout.dir);
     // oci-layout and index.json first, so a streaming reader meets them before the blobs.
     const meta = all.filter((e) => e.name === 'oci-layout' || e.name === 'index.json').reverse();
     return [...meta, ...all.filter((e) => !meta.includes(e))];
   }
 
   describe(digest: Digest): string {
-    const tag = this.layout.effectiveTag;
+    const tag = this.effectiveTag;
     return `oci-archive:${this.out}${tag ? `:${tag}` : ''}@${digest}`;
   }
 }
@@ -48,6 +49,6 @@ class OciArchiveDestination extends StagedArchiveDestination {
 /** Opens an oci-archive for writing; the file at `path` is replaced (atomically) on commit, untouched otherwise. */
 export async function openOciArchiveDestination(loc: { path: string; tag?: string }, signal?: AbortSignal): Promise<ImageDestination> {
   if (signal?.aborted) throw signal.reason;
-  const staging = await makeStaging(loc.path, 'oci-archive');
-  return new OciArchiveDestination({ kind: 'oci-archive', path: loc.path, tag: loc.tag }, loc.path, staging, loc.tag);
+  await checkOutput(loc.path, 'oci-archive');
+  return new OciArchiveDestination({ kind: 'oci-archive', path: loc.path, tag: loc.tag }, loc.path, loc.tag);
 }

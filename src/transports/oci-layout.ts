@@ -1,6 +1,6 @@
 // OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted under a lock.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DigestError, RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
@@ -204,11 +204,6 @@ export async function openOciLayoutDestination(loc: { path: string; tag?: string
       throw new UsageError(`oci:${loc.path}: a non-empty directory that is not an OCI layout`, 'write into a new or empty directory');
     }
   }
-  await mkdir(join(loc.path, 'blobs'), { recursive: true });
+  // The directory is created by the first write, so a copy that fails before writing leaves nothing behind.
   return new OciLayoutDestination({ kind: 'oci', path: loc.path, tag: loc.tag }, loc.path, loc.tag);
-}
-
-/** Removes now-empty directories left by an aborted write (never a non-empty one). */
-export async function removeEmptyDirs(paths: string[]): Promise<void> {
-  for (const p of paths) await rmdir(p).catch(() => {});
 }

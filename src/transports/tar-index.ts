@@ -27,6 +27,15 @@ export function tarError(path: string, why: string): RegctlError {
   return new RegctlError('TAR_INVALID', `${path}: ${why}`, { exitCode: 2 });
 }
 
+/** cleanRelative with the archive's path in the message. */
+function cleanIn(path: string, name: string): string {
+  try {
+    return cleanRelative(name);
+  } catch (err) {
+    throw unsafePath(`${path}: ${(err as Error).message}`);
+  }
+}
+
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
 }
@@ -133,12 +142,12 @@ export class TarIndex {
 
   /** The raw entry, links not followed. */
   entry(name: string): TarEntry | undefined {
-    return this.entries.get(cleanRelative(name));
+    return this.entries.get(cleanIn(this.path, name));
   }
 
   /** The regular-file entry `name` designates, following symlinks and hard links inside the archive. */
   resolve(name: string): TarEntry | undefined {
-    let current = cleanRelative(name);
+    let current = cleanIn(this.path, name);
     for (let hops = 0; hops < 40; hops++) {
       const parts = current.split('/');
       let next: string | undefined;
@@ -148,7 +157,7 @@ export class TarIndex {
         if (!e || (e.type !== 'symlink' && e.type !== 'hardlink')) continue;
         const rest = parts.slice(i).join('/');
         const target = e.type === 'symlink' ? posix.join(posix.dirname(prefix), e.linkname ?? '') : (e.linkname ?? '');
-        next = cleanRelative(rest ? `${target}/${rest}` : target);
+        next = cleanIn(this.path, rest ? `${target}/${rest}` : target);
       }
       if (next === undefined) {
         const e = this.entries.get(current);
@@ -256,7 +265,7 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
     pax = {};
     longName = longLink = undefined;
     const type = typeOf(flag, rawName);
-    const name = cleanRelative(rawName);
+    const name = cleanIn(path, rawName);
     const entry: TarEntry = { name, offset: dataOffset, size: type === 'file' ? size : 0, type };
     if (type === 'symlink') {
       if (rawLink.startsWith('/') || rawLink.includes('\0')) throw unsafePath(`${path}: link ${name} points outside the archive (${rawLink})`);
@@ -264,7 +273,7 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
       if (target === '..' || target.startsWith('../')) throw unsafePath(`${path}: link ${name} escapes the archive (${rawLink})`);
       entry.linkname = rawLink;
     } else if (type === 'hardlink') {
-      entry.linkname = cleanRelative(rawLink);
+      entry.linkname = cleanIn(path, rawLink);
       if (entry.linkname === '') throw unsafePath(`${path}: hard link ${name} has no target`);
     }
     if (name !== '') entries.set(name, entry);
