@@ -5,6 +5,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import { type Platform, hostPlatform } from '../oci/platform.js';
 import type { ImageDestination, ImageSource } from '../transports/types.js';
 import type { EventSink } from './events.js';
+import { gzip, gzippedType, withLayers } from './compress.js';
 import { expand, selectRoot } from './plan.js';
 import type { SharedBlobs } from './shared.js';
 import { runPool } from './pool.js';
@@ -22,6 +23,8 @@ export interface CopyOptions {
   blobLimit?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Blob work shared by several copies: a blob is uploaded once per registry and mounted elsewhere. */
   shared?: SharedBlobs;
+  /** With `platforms`, over an index: annotations on the sub-index, and an index even for one platform (sync). */
+  subIndex?: { annotations?: Record<string, string>; alwaysIndex?: boolean };
 }
 
 export interface CopyResult {
@@ -66,6 +69,29 @@ async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descripto
   return 'sent';
 }
 
+/** A layer gzipped while it streams into a registry; its new descriptor is known at the end. */
+async function compressBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<Descriptor> {
+  const emit = opts.onEvent ?? (() => {});
+  emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'start' });
+  const out = await dst.putBlobComputed!(
+    gzippedType(desc.mediaType)!,
+    async () =>
+      gzip(
+        verified(
+          resumable((offset) => src.getBlob(desc, { offset, signal }), desc, {
+            retries: opts.retries ?? 3,
+            signal,
+            onBytes: (n) => emit({ type: 'bytes', digest: desc.digest, n }),
+          }),
+          desc,
+        ),
+      ),
+    signal,
+  );
+  emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'done' });
+  return out;
+}
+
 async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<void> {
   const emit = opts.onEvent ?? (() => {});
   emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'start' });
@@ -93,6 +119,16 @@ async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor,
 }
 
 export async function copyImage(src: ImageSource, dst: ImageDestination, opts: CopyOptions): Promise<CopyResult> {
+  try {
+    return await copyUnguarded(src, dst, opts);
+  } catch (err) {
+    // Whatever failed, cancel upload sessions and remove temporary files; nothing half-written stays.
+    await dst.abort().catch(() => {});
+    throw isAbortError(err) && opts.signal.aborted ? opts.signal.reason ?? err : err;
+  }
+}
+
+async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: CopyOptions): Promise<CopyResult> {
   const emit = opts.onEvent ?? (() => {});
   const signal = opts.signal;
   emit({ type: 'resolving' });
@@ -107,63 +143,77 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
   if (existing && existing.digest === srcDesc.digest && (!selecting || isImageDesc(existing))) return upToDate(existing.digest, existing.mediaType);
 
   const fetchedRoot = await src.getManifest(srcDesc.digest, signal);
-  const root = await selectRoot(src, fetchedRoot, {
+  let root = await selectRoot(src, fetchedRoot, {
     platforms: opts.platforms,
     singleImage: dst.caps.maxPlatforms === 1 || !dst.caps.keepsIndex,
     defaultPlatform: hostPlatform(),
     jobs: opts.jobs,
     signal,
     where: describeSource(src),
+    annotations: opts.subIndex?.annotations,
+    alwaysIndex: opts.subIndex?.alwaysIndex,
   });
   if (existing && existing.digest === root.desc.digest) return upToDate(root.desc.digest, root.desc.mediaType);
 
   const plan = await expand(src, root, { jobs: opts.jobs, signal });
+  // A classic `docker save` holds uncompressed layers: a registry gets them gzipped (new digests).
+  const compress = new Set<Digest>();
+  if (src.caps.compressOnPush && dst.putBlobComputed && root.manifest.kind === 'image') {
+    for (const l of root.manifest.layers) if (gzippedType(l.mediaType)) compress.add(l.digest);
+  }
+  const compressed = new Map<Digest, Descriptor>();
   emit({ type: 'plan', blobs: plan.blobs.length, bytes: plan.blobs.reduce((n, b) => n + b.size, 0) });
   const counts = { sent: 0, existed: 0, mounted: 0 };
   let bytesSent = 0;
-  try {
-    const limit = src.caps.concurrentReads && dst.caps.concurrentWrites ? opts.jobs : 1;
-    const shared = opts.blobLimit;
-    const outcomes = await runPool(
-      plan.blobs.map((b) => ({
-        weight: b.size,
-        run: async (s: AbortSignal) => {
-          if (!shared) return copyBlob(src, dst, b, opts, s);
-          // Wait for another copy's upload of this blob without holding a slot of the shared limiter.
-          const here = dst.registryRepo;
-          await (here && opts.shared?.find(here.host, b.digest))?.done;
-          return shared(() => copyBlob(src, dst, b, opts, s));
-        },
-      })),
-      shared ? plan.blobs.length : limit,
-      signal,
-    );
-    outcomes.forEach((o, i) => {
-      if (o === 'sent') {
-        counts.sent++;
-        bytesSent += plan.blobs[i].size;
-      } else if (o === 'exists') counts.existed++;
-      else counts.mounted++;
-    });
-    // Children before their index; the deepest were collected first.
-    await runPool(
-      plan.children.map((m) => ({
-        weight: 0,
-        run: async (s: AbortSignal) => {
-          await dst.putManifest(m, undefined, s);
-          emit({ type: 'manifest', digest: m.desc.digest, state: 'pushed' });
-        },
-      })),
-      opts.jobs,
-      signal,
-    );
-    await dst.putManifest(root, opts.tag, signal);
-    emit({ type: 'manifest', digest: root.desc.digest, state: 'pushed' });
-    await dst.commit(signal);
-  } catch (err) {
-    await dst.abort().catch(() => {});
-    throw isAbortError(err) && signal.aborted ? signal.reason ?? err : err;
+  const limit = src.caps.concurrentReads && dst.caps.concurrentWrites ? opts.jobs : 1;
+  const shared = opts.blobLimit;
+  const moveBlob = async (b: Descriptor, s: AbortSignal): Promise<BlobOutcome> => {
+    if (!compress.has(b.digest)) return copyBlob(src, dst, b, opts, s);
+    const out = await compressBlob(src, dst, b, opts, s);
+    compressed.set(b.digest, out);
+    bytesSent += out.size - b.size;
+    return 'sent';
+  };
+  const outcomes = await runPool(
+    plan.blobs.map((b) => ({
+      weight: b.size,
+      run: async (s: AbortSignal) => {
+        if (!shared) return moveBlob(b, s);
+        // Wait for another copy's upload of this blob without holding a slot of the shared limiter.
+        const here = dst.registryRepo;
+        await (here && opts.shared?.find(here.host, b.digest))?.done;
+        return shared(() => moveBlob(b, s));
+      },
+    })),
+    shared ? plan.blobs.length : limit,
+    signal,
+  );
+  outcomes.forEach((o, i) => {
+    if (o === 'sent') {
+      counts.sent++;
+      bytesSent += plan.blobs[i].size;
+    } else if (o === 'exists') counts.existed++;
+    else counts.mounted++;
+  });
+  if (compressed.size) {
+    root = withLayers(root, compressed);
+    emit({ type: 'warning', message: `${compressed.size} uncompressed layer${compressed.size === 1 ? ' was' : 's were'} gzipped for the registry: the image digest is now ${root.desc.digest}` });
   }
+  // Children before their index; the deepest were collected first.
+  await runPool(
+    plan.children.map((m) => ({
+      weight: 0,
+      run: async (s: AbortSignal) => {
+        await dst.putManifest(m, undefined, s);
+        emit({ type: 'manifest', digest: m.desc.digest, state: 'pushed' });
+      },
+    })),
+    opts.jobs,
+    signal,
+  );
+  await dst.putManifest(root, opts.tag, signal);
+  emit({ type: 'manifest', digest: root.desc.digest, state: 'pushed' });
+  await dst.commit(signal);
   return {
     digest: root.desc.digest,
     mediaType: root.desc.mediaType,

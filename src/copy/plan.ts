@@ -36,9 +36,10 @@ export function selectPlatforms(index: IndexManifest, want: Platform[], where: s
 }
 
 /** A new index holding only some entries of an original one, of the same media type. */
-export function subIndex(original: FetchedManifest, entries: Descriptor[]): FetchedManifest {
+export function subIndex(original: FetchedManifest, entries: Descriptor[], annotations?: Record<string, string>): FetchedManifest {
   const isOci = original.desc.mediaType !== MT.dockerList;
   const doc: Record<string, unknown> = { schemaVersion: 2, mediaType: isOci ? MT.ociIndex : MT.dockerList, manifests: entries };
+  if (annotations && Object.keys(annotations).length) doc.annotations = annotations;
   const bytes = encodeManifest(doc);
   return toFetched(bytes, doc.mediaType as string, digestOf(bytes));
 }
@@ -51,6 +52,10 @@ export interface PlanOptions {
   jobs: number;
   signal: AbortSignal;
   where: string;
+  /** Annotations on a sub-index written for a platform subset (sync records the source digest there). */
+  annotations?: Record<string, string>;
+  /** A subset of one platform is still written as an index (of one entry), not as that platform's image. */
+  alwaysIndex?: boolean;
 }
 
 /** Narrows the root to what will be copied: the whole index, a sub-index, or one platform's image. */
@@ -60,12 +65,12 @@ export async function selectRoot(src: ImageSource, root: FetchedManifest, opts: 
   if (!want) return root;
   if (opts.singleImage && want.length > 1) throw new UsageError('this destination holds one platform: give one --platform');
   const entries = selectPlatforms(root.manifest, want, opts.where);
-  if (entries.length === 1) {
+  if (entries.length === 1 && !opts.alwaysIndex) {
     const child = await src.getManifest(entries[0].digest, opts.signal);
     if (child.manifest.kind === 'index') return selectRoot(src, child, opts);
     return child;
   }
-  return subIndex(root, entries);
+  return subIndex(root, entries, opts.annotations);
 }
 
 /** Fetches the children of an index (concurrently) and collects every distinct blob. */

@@ -1,8 +1,8 @@
 // Byte streams checked while they flow: size and digest verified, a broken read resumed at its offset.
-import { DigestError, isAbortError } from '../errors.js';
+import { DigestError, RegctlError, isAbortError } from '../errors.js';
 import { algorithmOf, hashOf } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
-import { backoffMs, isRetryableError, sleep } from '../registry-client/retry.js';
+import { backoffMs, isRetryableError, networkReason, sleep } from '../registry-client/retry.js';
 import type { Bytes } from '../transports/types.js';
 
 /** Yields the bytes of `src` while hashing them; throws DigestError on a size or digest mismatch (before the last chunk is passed on). */
@@ -43,10 +43,14 @@ export async function* resumable(open: (offset: number) => Promise<Bytes>, desc:
       }
       return;
     } catch (err) {
-      if (isAbortError(err) || !isRetryableError(err) || attempt >= opts.retries || offset >= desc.size) throw err;
+      if (isAbortError(err) || !isRetryableError(err)) throw err;
+      if (attempt >= opts.retries || offset >= desc.size) {
+        // Named for the source: it travels through the destination's upload request, which must not take the blame.
+        throw new RegctlError('SOURCE_READ', `source blob ${desc.digest}: ${networkReason(err)} at byte ${offset} of ${desc.size}`, { cause: err });
+      }
       attempt++;
       const delayMs = backoffMs(attempt - 1);
-      opts.onRetry?.(attempt, delayMs, `${(err as Error).message} at byte ${offset}`);
+      opts.onRetry?.(attempt, delayMs, `${networkReason(err)} at byte ${offset}`);
       await sleep(delayMs, opts.signal);
     }
   }

@@ -4,7 +4,7 @@ import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
 import { RegistryError } from './errors.js';
-import { type HttpContext, type RegResponse, header, send } from './http.js';
+import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
 
 export interface Repo {
   registry: string;
@@ -78,7 +78,7 @@ export class RegistryClient {
   /** GET a manifest; bytes capped at 4 MiB and verified against the requested digest (or the header's). */
   async getManifest(r: Repo, reference: string, signal: AbortSignal): Promise<FetchedManifest> {
     const what = `manifest ${r.registry}/${r.repository}${isDigest(reference) ? '@' : ':'}${reference}`;
-    const res = await send(this.http, {
+    const { res, value: bytes } = await sendRead(this.http, {
       registry: r.registry,
       method: 'GET',
       path: this.manifestPath(r, reference),
@@ -88,8 +88,7 @@ export class RegistryClient {
       idempotent: true,
       signal,
       what,
-    });
-    const bytes = await readCapped(res, MAX_MANIFEST_BYTES, what);
+    }, (res) => readCapped(res, MAX_MANIFEST_BYTES, what));
     const headerDigest = header(res.headers, 'docker-content-digest');
     const expected = isDigest(reference) ? reference : headerDigest && isDigest(headerDigest) ? headerDigest : undefined;
     try {
@@ -252,6 +251,26 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
   }
 
+  /**
+   * Streams bytes of a size unknown up front into an open session (one chunked PATCH), then commits them under
+   * `digest()`, read once the stream has ended.
+   */
+  async finishUploadStreaming(r: Repo, location: string, body: AsyncIterable<Uint8Array>, digest: () => string, signal: AbortSignal): Promise<void> {
+    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what: `upload to ${r.registry}/${r.repository}` };
+    const patched = await send(this.http, {
+      ...common,
+      method: 'PATCH',
+      url: location,
+      headers: { 'content-type': 'application/octet-stream' },
+      body,
+      expect: [201, 202, 204],
+    });
+    await patched.body.dump().catch(() => {});
+    const putUrl = new URL(header(patched.headers, 'location') ?? location, patched.url).toString();
+    const res = await send(this.http, { ...common, method: 'PUT', url: putUrl, query: { digest: digest() }, headers: { 'content-length': '0' }, expect: [201, 204] });
+    await res.body.dump().catch(() => {});
+  }
+
   async cancelUpload(r: Repo, location: string, signal: AbortSignal): Promise<void> {
     const res = await send(this.http, {
       registry: r.registry,
@@ -280,7 +299,7 @@ export class RegistryClient {
     let next: string | undefined = undefined;
     const seen = new Set<string>();
     for (let page = 0; page < 100_000; page++) {
-      const res: RegResponse = await send(this.http, {
+      const { res, value: bytes }: { res: RegResponse; value: Uint8Array } = await sendRead(this.http, {
         registry,
         method: 'GET',
         ...(next ? { url: next } : { path, query: { n: String(Math.min(n, 1000)) } }),
@@ -289,8 +308,7 @@ export class RegistryClient {
         idempotent: true,
         signal,
         what,
-      });
-      const bytes = await readCapped(res, MAX_MANIFEST_BYTES * 4, what);
+      }, (r) => readCapped(r, MAX_MANIFEST_BYTES * 4, what));
       let doc: Record<string, unknown>;
       try {
         doc = JSON.parse(Buffer.from(bytes).toString('utf8'));

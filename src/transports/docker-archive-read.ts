@@ -77,7 +77,7 @@ function digestFromName(name: string): Digest | undefined {
 }
 
 export class DockerArchiveSource implements ImageSource {
-  readonly caps = { concurrentReads: true };
+  readonly caps = { concurrentReads: true, compressOnPush: true };
   private built?: Promise<FetchedManifest>;
   /** Where each blob of the chosen image lies in the tar. */
   private readonly names = new Map<string, string>();

@@ -7,6 +7,7 @@ import { type ImageRef, formatReference } from '../location/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { RegistryClient, type Repo } from '../registry-client/client.js';
+import { RegistryError } from '../registry-client/errors.js';
 import type { Bytes, ImageDestination, ImageSource, RegistryRepo } from './types.js';
 
 async function* skip(body: AsyncIterable<Uint8Array>, n: number): Bytes {
@@ -120,19 +121,35 @@ export class RegistryDestination implements ImageDestination {
     }
   }
 
-  private async startUpload(signal: AbortSignal): Promise<string> {
+  /** Runs a push step; a repository that does not exist (ECR's NAME_UNKNOWN) is created once, then the step runs again. */
+  private async orCreateRepository<T>(step: () => Promise<T>, signal: AbortSignal): Promise<T> {
     try {
-      return await this.client.startUpload(this.repo, signal);
+      return await step();
     } catch (err) {
-      if (this.opts.onMissingRepository && err instanceof RegctlError && err.code === 'NAME_UNKNOWN') {
-        if (await this.opts.onMissingRepository(this.repo, signal)) return this.client.startUpload(this.repo, signal);
+      if (this.opts.onMissingRepository && err instanceof RegistryError && err.has('NAME_UNKNOWN')) {
+        if (await this.opts.onMissingRepository(this.repo, signal)) return step();
       }
       throw err;
     }
   }
 
+  private startUpload(signal: AbortSignal): Promise<string> {
+    return this.orCreateRepository(() => this.client.startUpload(this.repo, signal), signal);
+  }
+
   async putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void> {
-    await this.client.putManifest(this.repo, tag ?? m.desc.digest, m, signal);
+    try {
+      await this.orCreateRepository(() => this.client.putManifest(this.repo, tag ?? m.desc.digest, m, signal), signal);
+    } catch (err) {
+      // ECR's tag immutability: the copy HEADed the tag first, so this is a different image under an existing tag.
+      if (tag && err instanceof RegistryError && err.has('TAG_INVALID') && err.status === 400) {
+        throw new RegctlError('TAG_INVALID', `${formatReference({ ...this.ref, tag, digest: undefined })}: the tag already names another image and the repository's tags are immutable`, {
+          hint: 'push under a new tag (or set the repository to MUTABLE tags)',
+          cause: err,
+        });
+      }
+      throw err;
+    }
   }
 
   async commit(): Promise<void> {}

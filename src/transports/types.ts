@@ -14,6 +14,8 @@ export interface RegistryRepo {
 export interface SourceCaps {
   /** Blobs may be read concurrently (false for a tar read sequentially). */
   concurrentReads: boolean;
+  /** Uncompressed layers (a classic `docker save`) are gzipped when they go to a registry; their digests change. */
+  compressOnPush?: boolean;
 }
 
 export interface DestinationCaps {
@@ -59,6 +61,11 @@ export interface ImageDestination {
   mountBlob?(desc: Descriptor, from: RegistryRepo, signal: AbortSignal): Promise<boolean>;
   /** Stores a blob. `open` is a thunk so a failed upload can restart with fresh bytes; the bytes it yields are verified. */
   putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void>;
+  /**
+   * Stores a blob whose digest and size are known only once its bytes have streamed (a layer compressed on the
+   * way); answers its descriptor. Registry destinations only.
+   */
+  putBlobComputed?(mediaType: string, open: () => Promise<Bytes>, signal: AbortSignal): Promise<Descriptor>;
   /** Stores a manifest's exact bytes; `tag` is given for the root only. */
   putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void>;
   /** Makes the written image visible (local: rename into place, update index.json under a lock). */
