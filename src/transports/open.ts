@@ -1,8 +1,9 @@
 // Opens a Location as a source or a destination; each local kind's module is imported only when used.
 import type { AppContext } from '../context.js';
-import type { CreateRepoSettings } from '../credentials/ecr.js';
+import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
+import type { Repo } from '../registry-client/client.js';
 import type { ImageDestination, ImageSource } from './types.js';
 
 export interface OpenDestinationOptions {
@@ -36,6 +37,35 @@ export async function openSource(loc: Location, ctx: AppContext): Promise<ImageS
   }
 }
 
+/**
+ * ECR create-on-push: NAME_UNKNOWN → CreateRepository, once per repository however many uploads hit it at once (a
+ * repository another process created meanwhile is fine). `--no-create-repo` makes it an error naming the ways out.
+ */
+function ecrCreateOnPush(ctx: AppContext, ecr: EcrTarget, settings: CreateRepoSettings): (repo: Repo, signal: AbortSignal) => Promise<boolean> {
+  const made = new Map<string, Promise<boolean>>();
+  return (repo, signal) => {
+    if (!ctx.globals.createRepo) {
+      return Promise.reject(
+        new RegctlError('NAME_UNKNOWN', `${repo.registry}/${repo.repository}: the ECR repository does not exist, and --no-create-repo forbids creating it`, {
+          hint: 'drop --no-create-repo to create it on push, create it first (`aws ecr create-repository`), or add an ECR repository creation template applied for CREATE_ON_PUSH so ECR creates it',
+        }),
+      );
+    }
+    let p = made.get(repo.repository);
+    if (!p) {
+      p = (async () => {
+        const { createEcrRepository } = await import('../credentials/ecr.js');
+        const outcome = await createEcrRepository(ecr, repo.repository, settings, signal);
+        ctx.log.info(outcome === 'created' ? `created ECR repository ${repo.repository}` : `ECR repository ${repo.repository} was created meanwhile`);
+        return true;
+      })();
+      made.set(repo.repository, p);
+      p.catch(() => made.delete(repo.repository));
+    }
+    return p;
+  };
+}
+
 export async function openDestination(loc: Location, ctx: AppContext, opts: OpenDestinationOptions = {}): Promise<ImageDestination> {
   switch (loc.kind) {
     case 'registry': {
@@ -46,19 +76,7 @@ export async function openDestination(loc: Location, ctx: AppContext, opts: Open
       return new RegistryDestination(ctx.client('dst'), loc.ref, {
         retries: ctx.globals.retries,
         hostConfig,
-        onMissingRepository: ecr
-          ? async (repo, signal) => {
-              if (!ctx.globals.createRepo) {
-                throw new RegctlError('NAME_UNKNOWN', `${repo.registry}/${repo.repository}: the ECR repository does not exist`, {
-                  hint: 'drop --no-create-repo to create it on push, create it with `regctl repo create`, or set up an ECR create-on-push repository creation template',
-                });
-              }
-              const { createEcrRepository } = await import('../credentials/ecr.js');
-              const made = await createEcrRepository(ecr, repo.repository, { ...hostConfig?.createRepo, ...opts.createRepo }, signal);
-              ctx.log.info(`${made === 'created' ? 'created' : 'found'} ECR repository ${repo.repository}`);
-              return true;
-            }
-          : undefined,
+        onMissingRepository: ecr ? ecrCreateOnPush(ctx, ecr, { ...hostConfig?.createRepo, ...opts.createRepo }) : undefined,
       });
     }
     case 'oci':

@@ -121,6 +121,35 @@ export class RegistryDestination implements ImageDestination {
     }
   }
 
+  /** A blob whose digest is known only at the end (a layer gzipped on the way): one chunked PATCH, then PUT. */
+  async putBlobComputed(mediaType: string, open: () => Promise<Bytes>, signal: AbortSignal): Promise<Descriptor> {
+    const { hashOf } = await import('../oci/digest.js');
+    for (let attempt = 0; ; attempt++) {
+      const location = await this.startUpload(signal);
+      this.sessions.add(location);
+      const hash = hashOf('sha256');
+      let size = 0;
+      const body = await open();
+      async function* measured(): Bytes {
+        for await (const chunk of body) {
+          hash.update(chunk);
+          size += chunk.byteLength;
+          yield chunk;
+        }
+      }
+      let digest: Digest | undefined;
+      try {
+        await this.client.finishUploadStreaming(this.repo, location, measured(), () => (digest = `sha256:${hash.digest('hex')}` as Digest), signal);
+        this.sessions.delete(location);
+        return { mediaType, digest: digest!, size };
+      } catch (err) {
+        this.sessions.delete(location);
+        await this.client.cancelUpload(this.repo, location, AbortSignal.timeout(5000)).catch(() => {});
+        if (isAbortError(err) || err instanceof DigestError || attempt >= this.opts.retries || !isTransient(err)) throw err;
+      }
+    }
+  }
+
   /** Runs a push step; a repository that does not exist (ECR's NAME_UNKNOWN) is created once, then the step runs again. */
   private async orCreateRepository<T>(step: () => Promise<T>, signal: AbortSignal): Promise<T> {
     try {
