@@ -16,9 +16,13 @@ export function gzippedType(mediaType: string): string | undefined {
   return UNCOMPRESSED[mediaType];
 }
 
-/** gzip in the libuv thread pool: several layers compress on several cores at once. */
+/**
+ * gzip in the libuv thread pool, so several layers compress on several cores at once. Level 1 (best speed), as
+ * go-containerregistry writes layers: a push is bounded by compression, and level 6 buys ~10% smaller layers for 3×
+ * the CPU time.
+ */
 export function gzip(src: Bytes): Bytes {
-  return Readable.from(src).pipe(createGzip({ level: constants.Z_DEFAULT_COMPRESSION, chunkSize: 256 * 1024 }));
+  return Readable.from(src).pipe(createGzip({ level: constants.Z_BEST_SPEED, chunkSize: 256 * 1024 }));
 }
 
 /** The image manifest with some layers replaced (same order, annotations kept); new bytes, new digest. */

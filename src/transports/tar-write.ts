@@ -1,6 +1,8 @@
 // Deterministic tar packing (ustar, pax for long names and huge sizes): fixed modes, owners and mtimes, streamed file data.
-import { createReadStream } from 'node:fs';
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface PackEntry {
   name: string;
@@ -65,40 +67,33 @@ export function headerBlocks(name: string, size: number, type: 'file' | 'dir'): 
   return Buffer.concat([header('PaxHeader', data.length, 'x', 0o644), data, padding(data.length), main]);
 }
 
-async function writeAll(fh: FileHandle, buf: Uint8Array): Promise<void> {
-  for (let off = 0; off < buf.byteLength; ) off += (await fh.write(buf, off, buf.byteLength - off)).bytesWritten;
-}
-
-/** Packs `entries`, in the order given, into a new file at `out` (which must not exist), fsynced. */
+/** Packs `entries`, in the order given, into a new file at `out` (which must not exist), in one buffered stream. */
 export async function packTar(out: string, entries: PackEntry[], signal?: AbortSignal): Promise<void> {
-  const fh = await open(out, 'wx', 0o644);
-  try {
+  async function* tarStream(): AsyncGenerator<Uint8Array> {
     for (const e of entries) {
       throwIfAborted(signal);
       if (e.type === 'dir') {
-        await writeAll(fh, headerBlocks(e.name, 0, 'dir'));
+        yield headerBlocks(e.name, 0, 'dir');
         continue;
       }
       if (e.bytes) {
-        await writeAll(fh, headerBlocks(e.name, e.bytes.byteLength, 'file'));
-        await writeAll(fh, e.bytes);
-        await writeAll(fh, padding(e.bytes.byteLength));
+        yield headerBlocks(e.name, e.bytes.byteLength, 'file');
+        yield e.bytes;
+        yield padding(e.bytes.byteLength);
         continue;
       }
       const size = (await stat(e.source as string)).size;
-      await writeAll(fh, headerBlocks(e.name, size, 'file'));
+      yield headerBlocks(e.name, size, 'file');
       let n = 0;
-      for await (const chunk of createReadStream(e.source as string, { signal }) as AsyncIterable<Buffer>) {
+      for await (const chunk of createReadStream(e.source as string, { signal, highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
         n += chunk.byteLength;
         if (n > size) break;
-        await writeAll(fh, chunk);
+        yield chunk;
       }
       if (n !== size) throw new Error(`${e.source} changed size while being packed`);
-      await writeAll(fh, padding(size));
+      yield padding(size);
     }
-    await writeAll(fh, Buffer.alloc(BLOCK * 2));
-    await fh.sync();
-  } finally {
-    await fh.close();
+    yield Buffer.alloc(BLOCK * 2);
   }
+  await pipeline(Readable.from(tarStream()), createWriteStream(out, { flags: 'wx', mode: 0o644, highWaterMark: 4 << 20 }), signal ? { signal } : {});
 }

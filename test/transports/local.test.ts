@@ -6,6 +6,7 @@ import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/prom
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { verified } from '../../src/copy/verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyImage } from '../../src/copy/copy.js';
 import { DigestError, RegctlError, UsageError } from '../../src/errors.js';
@@ -135,12 +136,13 @@ describe('oci layout destination and source', () => {
     expect(new Set(names).size).toBe(30);
   });
 
-  it('verifies blob bytes on write: a wrong digest leaves no blob and no temp', async () => {
+  it('bytes that fail verification leave no blob and no temp; sizes are checked on write', async () => {
     const out = join(tmp, 'badblob');
     const dst = await openOciLayoutDestination({ path: out });
     const bytes = Buffer.from('not what the digest says');
     const desc = { mediaType: MT.ociLayer, digest: sha(Buffer.from('other')), size: bytes.length };
-    await expect(dst.putBlob(desc, async () => [bytes], never())).rejects.toBeInstanceOf(DigestError);
+    // The interface's contract: callers hand over verified() bytes (the engine always does).
+    await expect(dst.putBlob(desc, async () => verified((async function* () { yield bytes; })(), desc), never())).rejects.toBeInstanceOf(DigestError);
     const long = { ...desc, size: 3 };
     await expect(dst.putBlob(long, async () => [bytes], never())).rejects.toThrow(/more than/);
     expect(await readdir(join(out, 'blobs', 'sha256'))).toEqual([]);
