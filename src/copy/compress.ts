@@ -22,7 +22,7 @@ export function gzippedType(mediaType: string): string | undefined {
  * the CPU time.
  */
 export function gzip(src: Bytes): Bytes {
-  return Readable.from(src).pipe(createGzip({ level: constants.Z_BEST_SPEED, chunkSize: 256 * 1024 }));
+  return Readable.from(src).pipe(createGzip({ level: constants.Z_BEST_SPEED, memLevel: 9, chunkSize: 1 << 20 }));
 }
 
 /** The image manifest with some layers replaced (same order, annotations kept); new bytes, new digest. */
