@@ -3,14 +3,19 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { HostConfig } from '../config.js';
-import { RegctlError } from '../errors.js';
+import { RegctlError, isAbortError } from '../errors.js';
+import { hashOf } from '../oci/digest.js';
+import { dockerAuthEnvSource, dockerConfigSource } from './docker-config.js';
 import { parseEcrHost } from './ecr-host.js';
-import type { Credential, CredentialSource } from './index.js';
+import { type Credential, type CredentialSource, chain } from './index.js';
+import { keychainSource } from './keychain.js';
 
 export interface EcrTarget {
   region: string;
   endpoint?: string;
   account?: string;
+  /** The host is a FIPS endpoint (`dkr-ecr-fips`, `dkr.ecr-fips`): so is the API. */
+  fips?: boolean;
 }
 
 /** Whether a registry is ECR (by host pattern or the hosts config), and where its API is. */
@@ -22,6 +27,7 @@ export function ecrTarget(registry: string, cfg: HostConfig | undefined): EcrTar
   const t: EcrTarget = { region };
   if (cfg?.ecrEndpoint) t.endpoint = cfg.ecrEndpoint;
   if (parsed) t.account = parsed.account;
+  if (parsed?.fips) t.fips = true;
   return t;
 }
 
@@ -34,23 +40,33 @@ interface CachedToken {
 
 type EcrModule = typeof import('@aws-sdk/client-ecr');
 let sdk: Promise<EcrModule> | undefined;
-export const loadSdk = (): Promise<EcrModule> => (sdk ??= import('@aws-sdk/client-ecr'));
+export const loadSdk = (): Promise<EcrModule> => {
+  // The SDK's own Node-version notice would land in the middle of our stderr output: regctl states its engines itself.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  return (sdk ??= import('@aws-sdk/client-ecr'));
+};
 
 const clients = new Map<string, InstanceType<EcrModule['ECRClient']>>();
 export async function ecrClient(t: EcrTarget): Promise<InstanceType<EcrModule['ECRClient']>> {
-  const key = `${t.region}|${t.endpoint ?? ''}`;
+  const key = `${t.region}|${t.endpoint ?? ''}|${t.fips ? 'fips' : ''}`;
   let c = clients.get(key);
   if (!c) {
     const { ECRClient } = await loadSdk();
-    c = new ECRClient({ region: t.region, ...(t.endpoint ? { endpoint: t.endpoint } : {}) });
+    c = new ECRClient({ region: t.region, ...(t.endpoint ? { endpoint: t.endpoint } : t.fips ? { useFipsEndpoint: true } : {}) });
     clients.set(key, c);
   }
   return c;
 }
 
-function cacheFile(env: NodeJS.ProcessEnv, registry: string): string {
+/**
+ * One cache file per registry and AWS identity hint (profile, access key, role), so switching identities never reuses
+ * another identity's token; the hash keeps key ids out of file names.
+ */
+function cacheFile(env: NodeJS.ProcessEnv, registry: string, t: EcrTarget): string {
   const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'regctl', 'ecr', `${registry.replace(/[^\w.-]/g, '_')}.json`);
+  const who = [t.region, t.endpoint ?? '', env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE ?? '', env.AWS_ACCESS_KEY_ID ?? '', env.AWS_ROLE_ARN ?? ''].join('|');
+  const id = hashOf('sha256').update(who).digest('hex').slice(0, 16);
+  return join(base, 'regctl', 'ecr', `${registry.replace(/[^\w.-]/g, '_')}-${id}.json`);
 }
 
 const fresh = (t: CachedToken, now = Date.now()) => now < t.issuedAt + (t.expiresAt - t.issuedAt) / 2;
@@ -77,38 +93,69 @@ async function fetchToken(t: EcrTarget, signal?: AbortSignal): Promise<CachedTok
   return { username: decoded.slice(0, i), password: decoded.slice(i + 1), issuedAt: now, expiresAt };
 }
 
-/** The ECR credential source: a registry token per ECR host, from memory, then disk, then the API. */
-export function ecrSource(hosts: () => Record<string, HostConfig>, env: NodeJS.ProcessEnv = process.env): CredentialSource {
-  const memory = new Map<string, CachedToken>();
+async function writeCache(file: string, tok: CachedToken): Promise<void> {
+  try {
+    await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, JSON.stringify(tok), { mode: 0o600 });
+    await rename(tmp, file);
+  } catch {
+    /* the disk cache is an optimisation */
+  }
+}
+
+async function readCache(file: string): Promise<CachedToken | undefined> {
+  try {
+    const disk = JSON.parse(await readFile(file, 'utf8')) as CachedToken;
+    return typeof disk.password === 'string' && typeof disk.issuedAt === 'number' && typeof disk.expiresAt === 'number' ? disk : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Shared by every client of the process (source and destination may both be ECR): one API call per registry and identity.
+const memory = new Map<string, CachedToken>();
+const inflight = new Map<string, Promise<CachedToken>>();
+
+/**
+ * The ECR credential source: a registry token per ECR host, from memory, then disk, then the API (`refresh`: the API).
+ * Without a usable AWS identity, credentials stored for the host the docker way (a token an earlier CI step logged in
+ * with) are used; only when there are none does the API's error surface.
+ */
+export function ecrSource(
+  hosts: () => Record<string, HostConfig>,
+  env: NodeJS.ProcessEnv = process.env,
+  fallback: CredentialSource = chain(dockerAuthEnvSource(env), dockerConfigSource(env), keychainSource(env)),
+): CredentialSource {
   return async (registry, signal, opts) => {
     const target = ecrTarget(registry, hosts()[registry]);
     if (!target) return undefined;
     const toCred = (t: CachedToken): Credential => ({ username: t.username, password: t.password });
-    const mem = memory.get(registry);
-    if (mem && fresh(mem) && !opts?.refresh) return toCred(mem);
-    const file = cacheFile(env, registry);
-    if (!opts?.refresh) {
-      try {
-        const disk = JSON.parse(await readFile(file, 'utf8')) as CachedToken;
-        if (disk.password && fresh(disk)) {
-          memory.set(registry, disk);
-          return toCred(disk);
-        }
-      } catch {
-        /* no usable cache */
-      }
+    const file = cacheFile(env, registry, target);
+    let pending = inflight.get(file);
+    if (!pending) {
+      const mem = memory.get(file);
+      if (mem && fresh(mem) && !opts?.refresh) return toCred(mem);
+      pending = (async () => {
+        const disk = opts?.refresh ? undefined : await readCache(file);
+        if (disk && fresh(disk)) return disk;
+        const tok = await fetchToken(target, signal);
+        await writeCache(file, tok);
+        return tok;
+      })();
+      inflight.set(file, pending);
+      pending.then(
+        (tok) => memory.set(file, tok),
+        () => {},
+      ).finally(() => inflight.delete(file));
     }
-    const tok = await fetchToken(target, signal);
-    memory.set(registry, tok);
     try {
-      await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(tok), { mode: 0o600 });
-      await rename(tmp, file);
-    } catch {
-      /* the disk cache is an optimisation */
+      return toCred(await pending);
+    } catch (err) {
+      const found = isAbortError(err) ? undefined : await fallback(registry, signal).catch(() => undefined);
+      if (found) return found;
+      throw err;
     }
-    return toCred(tok);
   };
 }
 

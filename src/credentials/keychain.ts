@@ -14,23 +14,47 @@ type Keytar = {
 
 let keytar: Promise<Keytar | undefined> | undefined;
 
+/** A keychain that does not answer (a D-Bus service that never replies, a prompt nobody sees) counts as unusable. */
+const TIMEOUT_MS = 10_000;
+
 export function loadKeytar(): Promise<Keytar | undefined> {
   keytar ??= import('keytar' as string).then(
-    (m) => (m.default ?? m) as Keytar,
+    (m) => {
+      const k = (m.default ?? m) as Partial<Keytar>;
+      return typeof k.getPassword === 'function' && typeof k.setPassword === 'function' && typeof k.deletePassword === 'function' ? (k as Keytar) : undefined;
+    },
     () => undefined,
   );
   return keytar;
 }
 
+/** Runs one keytar call: a throw, a rejection or a timeout all come back as an Error value, never as a crash. */
+async function attempt<T>(call: (k: Keytar) => Promise<T>): Promise<T | Error> {
+  const k = await loadKeytar();
+  if (!k) return new Error('keytar is not installed');
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve().then(() => call(k)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the keychain did not answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+        timer.unref();
+      }),
+    ]);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Stored as `{"username":…,"password":…}` under service "regctl", account = registry. */
 export async function keychainGet(registry: string): Promise<Credential | undefined> {
-  const k = await loadKeytar();
-  if (!k) return undefined;
+  const text = await attempt((k) => k.getPassword(SERVICE, registry));
+  if (!text || text instanceof Error) return undefined;
   try {
-    const text = await k.getPassword(SERVICE, registry);
-    if (!text) return undefined;
-    const doc = JSON.parse(text) as { username?: string; password?: string };
-    return doc.username !== undefined && doc.password !== undefined ? { username: doc.username, password: doc.password } : undefined;
+    const doc = JSON.parse(text) as { username?: unknown; password?: unknown };
+    return typeof doc.username === 'string' && typeof doc.password === 'string' ? { username: doc.username, password: doc.password } : undefined;
   } catch {
     return undefined;
   }
@@ -38,24 +62,13 @@ export async function keychainGet(registry: string): Promise<Credential | undefi
 
 /** true when stored; an Error describing why the keychain is unusable otherwise. */
 export async function keychainSet(registry: string, cred: { username: string; password: string }): Promise<true | Error> {
-  const k = await loadKeytar();
-  if (!k) return new Error('keytar is not installed');
-  try {
-    await k.setPassword(SERVICE, registry, JSON.stringify(cred));
-    return true;
-  } catch (err) {
-    return err as Error;
-  }
+  const done = await attempt((k) => k.setPassword(SERVICE, registry, JSON.stringify(cred)));
+  return done instanceof Error ? done : true;
 }
 
-export async function keychainDelete(registry: string): Promise<boolean> {
-  const k = await loadKeytar();
-  if (!k) return false;
-  try {
-    return await k.deletePassword(SERVICE, registry);
-  } catch {
-    return false;
-  }
+/** true when an entry was deleted; an Error when the keychain could not be asked. */
+export async function keychainDelete(registry: string): Promise<boolean | Error> {
+  return attempt((k) => k.deletePassword(SERVICE, registry));
 }
 
 /**

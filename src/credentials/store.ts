@@ -47,16 +47,24 @@ export async function storeLogin(ctx: AppContext, registry: string, cred: { user
     await helperStore(helper, keyForRegistry(registry), cred);
     return `docker-credential-${helper}`;
   }
+  const auths = { ...(cfg.auths ?? {}) };
+  let stale = false;
+  for (const key of Object.keys(auths)) {
+    if (registryOfKey(key) === registry) {
+      delete auths[key];
+      stale = true;
+    }
+  }
   if (ctx.env.REGCTL_NO_KEYCHAIN === undefined) {
     const stored = await keychainSet(registry, cred);
     if (stored === true) {
       await writeKeychainIndex(ctx.env, [...(await readKeychainIndex(ctx.env)), registry]);
+      // An older entry in config.json would be found first and shadow the new login.
+      if (stale) await writeConfig(path, { ...cfg, auths });
       return 'the OS keychain';
     }
-    ctx.log.info(`OS keychain not usable (${stored.message.split('\n')[0]}): storing in ${path}`);
+    ctx.log.warn(`the OS keychain is not usable (${stored.message.split('\n')[0]}): storing the credentials unencrypted in ${path}`);
   }
-  const auths = { ...(cfg.auths ?? {}) };
-  for (const key of Object.keys(auths)) if (registryOfKey(key) === registry) delete auths[key];
   auths[keyForRegistry(registry)] = { auth: Buffer.from(`${cred.username}:${cred.password}`).toString('base64') };
   await writeConfig(path, { ...cfg, auths });
   return path;
@@ -66,9 +74,13 @@ export async function removeLogin(ctx: AppContext, registry: string): Promise<st
   const removed: string[] = [];
   const index = await readKeychainIndex(ctx.env);
   if (index.includes(registry)) {
-    await keychainDelete(registry);
+    const gone = await keychainDelete(registry);
+    // Either way regctl stops using the entry: only registries in the index are looked up in the keychain.
     await writeKeychainIndex(ctx.env, index.filter((r) => r !== registry));
-    removed.push('the OS keychain');
+    if (gone instanceof Error) {
+      ctx.log.warn(`could not delete the OS keychain entry of ${registry} (${gone.message.split('\n')[0]}); regctl no longer uses it`);
+      removed.push("regctl's list of keychain logins");
+    } else removed.push('the OS keychain');
   }
   const path = dockerConfigPath(ctx.env);
   const cfg = await readDockerConfig(path);

@@ -5,8 +5,8 @@ import { RegctlError, isAbortError } from '../errors.js';
 import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
 import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
 import { type Hosts, connectError } from './hosts.js';
-import { parseRateLimit, type RateLimit } from './ratelimit.js';
-import { RETRYABLE_STATUS, backoffMs, isRetryableError, parseRetryAfter, sleep } from './retry.js';
+import { parseRateLimit, type RateLimit, throttleHint } from './ratelimit.js';
+import { RETRYABLE_STATUS, backoffMs, isRetryableError, networkReason, parseRetryAfter, sleep } from './retry.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type Headers = Record<string, string | string[] | undefined>;
@@ -72,10 +72,15 @@ export function header(h: Headers, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function credentialsFor(ctx: HttpContext, registry: string, signal: AbortSignal, refresh = false): Promise<Credential | undefined> {
-  let p = refresh ? undefined : ctx.creds.get(registry);
+/** `stale`: the Basic header the registry refused; those credentials (only those) are looked up again, past every cache. */
+async function credentialsFor(ctx: HttpContext, registry: string, signal: AbortSignal, stale?: string): Promise<Credential | undefined> {
+  let p = ctx.creds.get(registry);
+  if (p && stale !== undefined) {
+    const current = await p.catch(() => undefined);
+    if (!current || basicHeader(current) === stale) p = undefined;
+  }
   if (!p) {
-    p = ctx.credentials(registry, signal, { refresh });
+    p = ctx.credentials(registry, signal, { refresh: stale !== undefined });
     ctx.creds.set(registry, p);
     p.catch(() => ctx.creds.delete(registry));
   }
@@ -86,7 +91,7 @@ async function authorization(ctx: HttpContext, req: RegRequest, refresh: string 
   const challenge = ctx.challenges.get(req.registry);
   if (!challenge) return undefined;
   // A Basic login refused once (an expired ECR token): look the credentials up again, past every cache.
-  const cred = await credentialsFor(ctx, req.registry, req.signal, refresh !== undefined && challenge.scheme === 'basic');
+  const cred = await credentialsFor(ctx, req.registry, req.signal, challenge.scheme === 'basic' ? refresh : undefined);
   if (challenge.scheme === 'basic') return cred ? basicHeader(cred) : undefined;
   if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
   if (refresh) ctx.tokens.invalidate(req.registry, refresh.replace(/^Bearer /, ''));
@@ -114,35 +119,44 @@ function describe(req: RegRequest): string {
 /** Sends one registry request through auth, redirects and retries; answers with a status in `expect` or throws. */
 export async function send(ctx: HttpContext, req: RegRequest): Promise<RegResponse> {
   const origin = await ctx.hosts.origin(req.registry, req.signal).catch((err) => {
-    throw isAbortError(err) ? err : connectError(req.registry, err);
+    throw isAbortError(err) || err instanceof RegctlError ? err : connectError(req.registry, err, ctx.hosts.opts.timeoutMs);
   });
   const base = new URL(req.url ?? `${origin}${req.path}`, origin);
   for (const [k, v] of Object.entries(req.query ?? {})) base.searchParams.set(k, v);
   const replayable = req.body === undefined || req.body instanceof Uint8Array;
   let authTried = false;
   let lastAuth: string | undefined;
+  // The Authorization the registry refused with a 401 (an expired ECR token): replaced once by fresh credentials.
+  let refused: string | undefined;
+  let refreshed = false;
   for (let attempt = 0; ; attempt++) {
     let res: RegResponse;
     try {
-      const auth = await authorization(ctx, req, authTried ? lastAuth : undefined);
+      await ctx.hosts.waitForTurn(req.registry, req.signal);
+      const auth = await authorization(ctx, req, refused);
+      refused = undefined;
       lastAuth = auth;
       res = await exchange(ctx, req, base, auth);
     } catch (err) {
       if (isAbortError(err) || err instanceof RegctlError) throw err;
-      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < ctx.retries) {
+      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < ctx.retries && !ctx.hosts.closed) {
         const delayMs = backoffMs(attempt);
-        ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: (err as Error).message });
+        ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
         await sleep(delayMs, req.signal);
         continue;
       }
-      throw connectError(req.registry, err);
+      throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, req.what);
     }
     if (res.rateLimit) ctx.onRateLimit?.(req.registry, res.rateLimit);
-    if (res.status === 401 && !authTried) {
+    if (res.status === 401 && (!authTried || (lastAuth !== undefined && !refreshed))) {
       const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
       await res.body.dump().catch(() => {});
       if (challenge && replayable) {
         ctx.challenges.set(req.registry, challenge);
+        if (lastAuth !== undefined) {
+          refused = lastAuth;
+          refreshed = true;
+        }
         authTried = true;
         attempt--;
         continue;
@@ -160,10 +174,12 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
           url: base.toString(),
           what: describe(req),
           rateLimit: res.rateLimit,
-          hint: `the registry asks to wait ${Math.ceil(after / 1000)} s; try again later`,
+          hint: throttleHint(res.rateLimit, after),
         });
       }
       const delayMs = after ?? backoffMs(attempt);
+      // The registry is throttling: every worker on this host waits, not only this request.
+      if (after !== undefined || res.status === 429) ctx.hosts.pauseUntil(req.registry, Date.now() + delayMs);
       ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
       await sleep(delayMs, req.signal);
       continue;
@@ -178,15 +194,29 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       errors: parseErrorBody(text),
       bodyText: text.startsWith('{') ? undefined : text,
       rateLimit: res.rateLimit,
-      hint: res.status === 429 && res.rateLimit ? rateLimitHint(res) : undefined,
+      hint: res.status === 429 ? throttleHint(res.rateLimit, parseRetryAfter(header(res.headers, 'retry-after'))) : undefined,
     });
   }
 }
 
-function rateLimitHint(res: RegResponse): string {
-  const after = parseRetryAfter(header(res.headers, 'retry-after'));
-  const when = after !== undefined ? `retry in ${Math.ceil(after / 1000)} s` : 'retry later';
-  return `rate limit reached (${res.rateLimit?.remaining ?? 0} of ${res.rateLimit?.limit ?? '?'} left): ${when}, or log in to raise the limit`;
+/**
+ * send() and read the whole answer with `read`. A body that breaks off or stalls (a network error while reading)
+ * sends an idempotent request again, with backoff, up to `retries` times; then fails as a one-line network error.
+ */
+export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res: RegResponse) => Promise<T>): Promise<{ res: RegResponse; value: T }> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await send(ctx, req);
+    try {
+      return { res, value: await read(res) };
+    } catch (err) {
+      res.body.destroy();
+      if (isAbortError(err) || err instanceof RegctlError || !isRetryableError(err)) throw err;
+      if (!req.idempotent || attempt >= ctx.retries || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
+      const delayMs = backoffMs(attempt);
+      ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
+      await sleep(delayMs, req.signal);
+    }
+  }
 }
 
 /** One exchange, following redirects by hand: hop cap, no HTTPS→HTTP downgrade, Authorization only to the same origin. */

@@ -46,3 +46,22 @@ export function formatRateLimit(rl: RateLimit): string {
   const window = rl.windowSeconds ? ` per ${Math.round(rl.windowSeconds / 3600)}h` : '';
   return `${rl.remaining ?? '?'} of ${rl.limit ?? '?'} pulls left${window}`;
 }
+
+/** A wait as people say it: `45 s`, `12 min`, `6 h`. */
+export function formatWait(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 2 * 3600) return `${Math.ceil(s / 60)} min`;
+  return `${Math.round(s / 3600)} h`;
+}
+
+/**
+ * The hint of a 429 or an over-long Retry-After: what is left of the limit, when to retry (a wait and a UTC time), and
+ * how to raise the limit.
+ */
+export function throttleHint(rl: RateLimit | undefined, retryAfterMs: number | undefined, now = Date.now()): string {
+  const at = retryAfterMs !== undefined ? new Date(now + retryAfterMs).toISOString().slice(11, 16) : undefined;
+  const when = retryAfterMs !== undefined ? `retry in ${formatWait(retryAfterMs)} (after ${at} UTC)` : 'retry later';
+  if (!rl) return `the registry is throttling requests: ${when}`;
+  return `rate limit reached (${formatRateLimit({ ...rl, remaining: rl.remaining ?? 0 })}): ${when}, or log in to raise the limit`;
+}
