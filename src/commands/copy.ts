@@ -6,6 +6,8 @@ import type { Platform } from '../oci/platform.js';
 import { formatBytes } from '../output/render.js';
 import { type CommandDef, type CommandResult, collect } from './types.js';
 import { parsePlatforms } from './shared.js';
+import { addCreateRepoFlags, createRepoSettings } from './repo.js';
+import type { CreateRepoSettings } from '../credentials/ecr.js';
 
 /** The tag the root is written under: the destination's own, else the source's (so `pull alpine:3.20 oci:dir` names it 3.20). */
 function tagFor(src: Location, dst: Location): string | undefined {
@@ -21,7 +23,7 @@ function tagFor(src: Location, dst: Location): string | undefined {
   }
 }
 
-export async function runCopy(ctx: AppContext, srcText: string, dst: Location, platforms: Platform[] | undefined): Promise<CommandResult> {
+export async function runCopy(ctx: AppContext, srcText: string, dst: Location, platforms: Platform[] | undefined, createRepo?: CreateRepoSettings): Promise<CommandResult> {
   const src = parseLocation(srcText);
   const [{ openSource, openDestination }, { copyImage }, { createSink }] = await Promise.all([
     import('../transports/open.js'),
@@ -31,7 +33,7 @@ export async function runCopy(ctx: AppContext, srcText: string, dst: Location, p
   const source = await openSource(src, ctx);
   try {
     const defaultName = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
-    const dest = await openDestination(dst, ctx, { defaultName });
+    const dest = await openDestination(dst, ctx, { defaultName, createRepo });
     const sink = await createSink(ctx.io, ctx.globals, '');
     try {
       const result = await copyImage(source, dest, {
@@ -73,8 +75,9 @@ export const copyCommand: CommandDef = {
   ],
   configure(cmd) {
     cmd.option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: a new index of those)', collect);
+    addCreateRepoFlags(cmd);
   },
   run(ctx, [src, dst], opts) {
-    return runCopy(ctx, src, parseLocation(dst), parsePlatforms(opts.platform));
+    return runCopy(ctx, src, parseLocation(dst), parsePlatforms(opts.platform), createRepoSettings(opts));
   },
 };

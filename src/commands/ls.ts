@@ -1,6 +1,7 @@
 // `ls REPO` (every tag across pages) and `catalog HOST` (the repositories, where the registry allows).
 import { UsageError } from '../errors.js';
 import { normalizeRegistry, parseRepository } from '../location/reference.js';
+import { addImagesFlags } from './images.js';
 import type { CommandDef } from './types.js';
 
 export const lsCommand: CommandDef = {
@@ -11,8 +12,11 @@ export const lsCommand: CommandDef = {
   examples: ['regctl ls alpine', 'regctl ls --json localhost:5000/app'],
   configure(cmd) {
     cmd.option('--page-size <n>', 'tags asked for per request (the registry may send fewer; at most 1000)', '1000');
+    cmd.option('-l, --long', 'one row per image with digest, type, platforms, size, dates (as `regctl images`)');
+    addImagesFlags(cmd);
   },
   async run(ctx, [repoText], opts) {
+    if (opts.long) return (await import('./images.js')).runImages(ctx, repoText, opts);
     const ref = parseRepository(repoText);
     const n = Number(opts.pageSize);
     if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--page-size takes a whole number from 1 to 1000');

@@ -2,6 +2,7 @@
 import { UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import { runCopy } from './copy.js';
+import { addCreateRepoFlags, createRepoSettings } from './repo.js';
 import { parsePlatforms, registryRef } from './shared.js';
 import { type CommandDef, collect } from './types.js';
 
@@ -39,10 +40,11 @@ export const pushCommand: CommandDef = {
   examples: ['regctl push ./alpine.tar localhost:5000/alpine:3.20', 'regctl push oci:./layout:3.20 ghcr.io/me/alpine:3.20'],
   configure(cmd) {
     cmd.option('--platform <os/arch[/variant]>', 'push only this platform of an index', collect);
+    addCreateRepoFlags(cmd);
   },
   run(ctx, [path, ref], opts) {
     const src = parseLocation(path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`);
     if (src.kind === 'registry') throw new UsageError(`push reads a local path, got ${JSON.stringify(path)}`);
-    return runCopy(ctx, path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`, { kind: 'registry', ref: registryRef(ref) }, parsePlatforms(opts.platform));
+    return runCopy(ctx, path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`, { kind: 'registry', ref: registryRef(ref) }, parsePlatforms(opts.platform), createRepoSettings(opts));
   },
 };

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { startEcrFront } from './ecr-front.js';
 import { type EcrOp, type EcrRepository, type EcrState, EcrError, type OpContext, ops as defaultOps } from './ecr-ops.js';
 import type { Front } from './front.js';
+import { imageOps } from './ecr-image-ops.js';
 
 export { ACCOUNT, EcrError, type EcrOp, type EcrRepository } from './ecr-ops.js';
 
@@ -31,6 +32,8 @@ export interface EcrOptions {
   tokenTtlSeconds?: number;
   /** Repositories that exist from the start (as if created with defaults). */
   repositories?: Array<string | { name: string; immutable?: boolean }>;
+  /** The backing registry's storage root (RegistryHandle.root): DescribeImages then lists untagged manifests too. */
+  registryRoot?: string;
 }
 
 export interface EcrHandle {
@@ -50,6 +53,8 @@ export interface EcrHandle {
   hostsEntry(extra?: Record<string, unknown>): Record<string, unknown>;
   /** Fail the next `times` calls of `op` with an ECR error. */
   failNext(op: string, type: string, message: string, times?: number, status?: number): void;
+  /** Say when an image was pushed (DescribeImages' imagePushedAt). */
+  setPushedAt(repo: string, digest: string, at: Date): void;
   /** Invalidate every issued registry password (as if they had all expired). */
   revokeTokens(): void;
   setTokenTtl(seconds: number): void;
@@ -90,10 +95,12 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
     repositories: new Map(),
     passwords: new Map(),
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 12 * 3600,
+    pushedAt: new Map(),
+    ...(opts.registryRoot ? { registryRoot: opts.registryRoot } : {}),
   };
   const registry: OpContext['registry'] = (path, init) => fetch(new URL(path, opts.registryUrl), init);
   const ctx: OpContext = { state, registry };
-  const ops: Record<string, EcrOp> = { ...defaultOps };
+  const ops: Record<string, EcrOp> = { ...defaultOps, ...imageOps };
   const calls: EcrCall[] = [];
   const faults: Array<{ op: string; type: string; message: string; left: number; status: number }> = [];
 
@@ -150,6 +157,7 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
     hostsEntry: (extra = {}) => ({ type: 'ecr', region: state.region, ecrEndpoint: endpoint, ...extra }),
     failNext: (op, type, message, times = 1, status = 400) => void faults.push({ op, type, message, left: times, status }),
     revokeTokens: () => state.passwords.clear(),
+    setPushedAt: (repo, digest, at) => void state.pushedAt!.set(`${repo}@${digest}`, at),
     setTokenTtl: (seconds) => void (state.tokenTtlSeconds = seconds),
     async createRepository(name, o = {}) {
       await ops.CreateRepository!({ repositoryName: name, imageTagMutability: o.immutable ? 'IMMUTABLE' : 'MUTABLE' }, ctx);

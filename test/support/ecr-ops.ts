@@ -37,6 +37,10 @@ export interface EcrState {
   /** Issued registry passwords → expiry (ms since epoch). */
   passwords: Map<string, number>;
   tokenTtlSeconds: number;
+  /** When each image (`repo@digest`) was pushed, for DescribeImages; set on first sight unless a test sets it. */
+  pushedAt?: Map<string, Date>;
+  /** The backing registry's storage root: DescribeImages also lists untagged manifests found there. */
+  registryRoot?: string;
 }
 
 /** What an operation may use besides its input: the state and the plain registry behind the front. */

@@ -1,0 +1,145 @@
+// `prune REPO`: retention on any registry — keep the newest N, expire by age, expire untagged, or an ECR lifecycle policy evaluated here.
+import { readFile } from 'node:fs/promises';
+import pLimit from 'p-limit';
+import type { AppContext } from '../context.js';
+import { RegctlError, UsageError } from '../errors.js';
+import type { Verdict } from '../lifecycle/evaluate.js';
+import { parseRepository } from '../location/reference.js';
+import type { Digest } from '../oci/digest.js';
+import type { Repo } from '../registry-client/client.js';
+import { pageSize } from './images.js';
+import type { CommandDef, CommandResult } from './types.js';
+
+interface Decide {
+  decide(images: import('../lifecycle/evaluate.js').Candidate[], now: number): Verdict[];
+}
+
+async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
+  const [{ evaluateRetention }, { parseDuration }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/duration.js')]);
+  const label: string[] = [];
+  let keep: number | undefined;
+  if (opts.keep !== undefined) {
+    keep = Number(opts.keep);
+    if (!Number.isInteger(keep) || keep < 0) throw new UsageError('--keep takes a whole number (0 or more)');
+    label.push(`--keep ${keep}`);
+  }
+  let match: RegExp | undefined;
+  if (opts.match !== undefined) {
+    try {
+      match = new RegExp(String(opts.match));
+    } catch (err) {
+      throw new UsageError(`--match: ${(err as Error).message}`);
+    }
+    label.push(`--match ${String(opts.match)}`);
+  }
+  let olderThanMs: number | undefined;
+  if (opts.olderThan !== undefined) {
+    olderThanMs = parseDuration(String(opts.olderThan));
+    if (olderThanMs === undefined) throw new UsageError(`--older-than: unreadable duration ${JSON.stringify(opts.olderThan)} (e.g. 30d, 12h, 2w)`);
+    label.push(`--older-than ${String(opts.olderThan)}`);
+  }
+  const untagged = Boolean(opts.untagged);
+  if (untagged) label.push('--untagged');
+  if (!untagged && keep === undefined && olderThanMs === undefined) {
+    throw new UsageError('prune needs a rule: --keep N, --older-than DUR, --untagged, or --from-policy POLICY.json (e.g. prune REPO --keep 10 --dry-run)');
+  }
+  return { decide: (images, now) => evaluateRetention(images, { keep, match, olderThanMs, untagged, label: label.join(' ') }, now) };
+}
+
+async function ruleFromPolicy(path: string): Promise<Decide> {
+  const [{ evaluatePolicy }, { parsePolicy }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/policy.js')]);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const policy = parsePolicy(text, path);
+  return { decide: (images, now) => evaluatePolicy(images, policy, now) };
+}
+
+async function remove(ctx: AppContext, repo: Repo, ecr: import('../credentials/ecr.js').EcrTarget | undefined, digests: string[]): Promise<{ deleted: string[]; failures: string[] }> {
+  if (digests.length === 0) return { deleted: [], failures: [] };
+  if (ecr) return (await import('../images/ecr.js')).batchDeleteImages(ecr, repo.repository, digests, ctx.signal);
+  const client = ctx.client('dst');
+  const limit = pLimit(Math.max(1, Math.min(ctx.globals.jobs, 8)));
+  const deleted: string[] = [];
+  const failures: string[] = [];
+  await Promise.all(
+    digests.map((d) =>
+      limit(async () => {
+        try {
+          await client.deleteManifest(repo, d as Digest, ctx.signal);
+          deleted.push(d);
+        } catch (err) {
+          if (ctx.signal.aborted) throw err;
+          failures.push(`${d}: ${(err as Error).message}`);
+        }
+      }),
+    ),
+  );
+  return { deleted: digests.filter((d) => deleted.includes(d)), failures };
+}
+
+export const pruneCommand: CommandDef = {
+  name: 'prune',
+  args: '<repo>',
+  summary: "delete a repository's old images by retention rules (or an ECR lifecycle policy evaluated here); never an image a kept tag points to",
+  examples: [
+    'regctl prune localhost:5000/app --keep 10 --dry-run',
+    "regctl prune localhost:5000/app --keep 5 --match '^v' --older-than 30d",
+    'regctl prune 123456789012.dkr.ecr.us-east-1.amazonaws.com/app --untagged --older-than 7d',
+    'regctl prune localhost:5000/app --from-policy lifecycle.json --dry-run',
+  ],
+  configure(cmd) {
+    cmd.option('--keep <n>', 'keep the newest N selected images (by push time on ECR, else by created)');
+    cmd.option('--match <re>', 'select images by a tag matching this regex; other tags are kept and keep their digest');
+    cmd.option('--older-than <duration>', 'delete only images older than this (30d, 12h, 2w)');
+    cmd.option('--untagged', 'select untagged images (ECR lists them); with --match, those and the matching tagged ones');
+    cmd.option('--from-policy <file>', 'evaluate an ECR lifecycle policy (JSON) against the repository, as ECR would');
+    cmd.option('--dry-run', 'print what would be deleted and why, delete nothing');
+    cmd.option('--page-size <n>', 'tags (ECR: image details) asked for per request, at most 1000', '1000');
+  },
+  async run(ctx, [repoText], opts): Promise<CommandResult> {
+    const ref = parseRepository(repoText!);
+    const repo: Repo = { registry: ref.registry, repository: ref.repository };
+    const usesFlags = ['keep', 'match', 'olderThan', 'untagged'].filter((k) => opts[k] !== undefined);
+    if (opts.fromPolicy !== undefined && usesFlags.length > 0) throw new UsageError('--from-policy takes its rules from the policy: drop --keep, --match, --older-than and --untagged');
+    const rule = opts.fromPolicy !== undefined ? await ruleFromPolicy(String(opts.fromPolicy)) : await ruleFromFlags(opts);
+    const [{ listImages, ecrOf }, { tagsText, timeOf }, render] = await Promise.all([import('../images/list.js'), import('../images/view.js'), import('../output/render.js')]);
+    const ecr = await ecrOf(ctx, repo.registry);
+    // ECR: DescribeImages has tags and push times; only indexes are read (their children are not images of their own).
+    const listing = await listImages(ctx, repo, { pageSize: pageSize(opts.pageSize), details: !ecr, children: true, signal: ctx.signal });
+    const now = Date.now();
+    const verdicts = rule.decide(listing.rows.map((r) => ({ digest: r.digest, tags: r.tags, ...(timeOf(r) !== undefined ? { time: timeOf(r) } : {}) })), now);
+    const going = verdicts.filter((v) => v.expire);
+    const guarded = verdicts.filter((v) => !v.expire && v.reason.includes('digest stays'));
+    const line = (v: Verdict) => [tagsText(v.tags, 6), v.digest, `${v.rule ?? ''}: ${v.reason}`];
+    const name = `${repo.registry}/${repo.repository}`;
+    const dry = Boolean(opts.dryRun);
+    const json = (deleted: string[], failures: string[]) => ({
+      repository: name,
+      dryRun: dry,
+      images: verdicts.length,
+      expire: going.map((v) => ({ digest: v.digest, tags: v.tags, rule: v.rule, reason: v.reason, ...(dry ? {} : { deleted: deleted.includes(v.digest) }) })),
+      kept: verdicts.filter((v) => !v.expire).map((v) => ({ digest: v.digest, tags: v.tags, ...(v.rule ? { rule: v.rule } : {}), reason: v.reason })),
+      ...(failures.length ? { failures } : {}),
+    });
+    const keptLines = guarded.map((v) => ['kept', ...line(v)]);
+    if (dry) {
+      const rows = [...going.map((v) => ['would delete', ...line(v)]), ...keptLines];
+      ctx.log.info(`${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`);
+      return { stdout: rows.length ? render.table(rows) : '', json: json([], []) };
+    }
+    const { deleted, failures } = await remove(ctx, repo, ecr, going.map((v) => v.digest));
+    const rows = [...going.filter((v) => deleted.includes(v.digest)).map((v) => ['deleted', ...line(v)]), ...keptLines];
+    if (failures.length > 0 && deleted.length === 0) {
+      throw new RegctlError('PRUNE_FAILED', `prune ${name}: no image could be deleted: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}`, {
+        hint: ecr ? undefined : 'the registry may not allow deletes (distribution: storage.delete.enabled)',
+      });
+    }
+    for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${f.replace(/\s*\n\s*/g, ' ')}\n`);
+    ctx.log.info(`deleted ${deleted.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name}${failures.length ? `; ${failures.length} failed` : ''}`);
+    return { stdout: rows.length ? render.table(rows) : '', json: json(deleted, failures), exitCode: failures.length ? 1 : 0 };
+  },
+};
