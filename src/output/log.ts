@@ -1,5 +1,6 @@
 // A leveled stderr logger; --debug lines are already redacted by their producers, and masked again here.
 import type { Writable } from 'node:stream';
+import { redactText } from '../registry-client/errors.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -7,10 +8,9 @@ export interface Logger {
   debug(msg: string): void;
 }
 
-const SECRET_RE = /(authorization:\s*)(basic|bearer)\s+\S+/gi;
-
+/** Masks what must never reach a terminal or a CI log: Authorization values, tokens, URL passwords, signed query strings. */
 export function redactLine(line: string): string {
-  return line.replace(SECRET_RE, '$1$2 ***');
+  return redactText(line);
 }
 
 export function createLogger(stderr: Writable, opts: { quiet: boolean; debug: boolean; color: boolean }): Logger {

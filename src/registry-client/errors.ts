@@ -25,6 +25,27 @@ export function redactUrl(url: string): string {
   }
 }
 
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  // Authorization values: `Bearer eyJ…`, `Basic YWxp…`
+  // (a value has a capital, a digit or base64 punctuation: `a Bearer challenge` is left alone)
+  [/\b([Bb]earer|[Bb]asic|BEARER|BASIC)(\s+)(?!realm\b)(?=[\w.~+/=-]*[A-Z0-9+/=])[\w.~+/=-]{6,}/g, '$1$2***'],
+  // JWTs anywhere (registry tokens)
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '***'],
+  // user:password@ in URLs
+  [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
+  // signed or secret query parameters: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, Signature, sig, token, …
+  [/([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth)[\w.-]*=)[^&\s#"'<>]*/gi, '$1***'],
+  // JSON secrets: "password": "…", "identitytoken": "…"
+  [/("(?:password|secret|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")[^"]*"/gi, '$1***"'],
+];
+
+/** Masks credentials in free text (an error body, a log line): Authorization values, JWTs, URL passwords, signed query strings. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const [re, to] of SECRET_PATTERNS) out = out.replace(re, to);
+  return out;
+}
+
 export class RegistryError extends RegctlError {
   readonly status: number;
   readonly ociCodes: string[];
@@ -50,7 +71,8 @@ export class RegistryError extends RegctlError {
         ? opts.bodyText.replace(/\s+/g, ' ').trim().slice(0, 200)
         : '';
     const what = opts.what ?? `${opts.method} ${redactUrl(opts.url)}`;
-    const message = `${what}: ${statusText(opts.status)}${detail ? ` (${detail})` : ''}`;
+    // A registry may echo the request (headers, URL) in its error: never pass a credential on.
+    const message = redactText(`${what}: ${statusText(opts.status)}${detail ? ` (${detail})` : ''}`);
     super(codes[0] ?? `HTTP_${opts.status}`, message, { hint: opts.hint ?? defaultHint(opts.status, codes) });
     this.name = 'RegistryError';
     this.status = opts.status;

@@ -4,6 +4,8 @@ import { Agent, request, type Dispatcher } from './undici-lite.js';
 import type { HostConfig, RegctlConfig } from '../config.js';
 import { RegctlError, UsageError, isAbortError } from '../errors.js';
 import { apiHostOf } from '../location/reference.js';
+import { redactText } from './errors.js';
+import { networkReason, sleep } from './retry.js';
 
 export interface HostOptions {
   config: RegctlConfig;
@@ -24,8 +26,26 @@ export function isLoopback(host: string): boolean {
 export class Hosts {
   private agents = new Map<string, InstanceType<typeof Agent>>();
   private origins = new Map<string, Promise<string>>();
+  /** registry → time (ms) before which no request may start: one worker's Retry-After holds every worker. */
+  private pauses = new Map<string, number>();
+  /** The agents were closed (the command is over): requests still in flight fail for that, and are not retried. */
+  closed = false;
 
   constructor(readonly opts: HostOptions) {}
+
+  /** Holds every request to `registry` until `until` (ms since the epoch); a later pause extends an earlier one. */
+  pauseUntil(registry: string, until: number): void {
+    if (until > (this.pauses.get(registry) ?? 0)) this.pauses.set(registry, until);
+  }
+
+  /** Resolves when no pause holds `registry` (at once when none does). */
+  async waitForTurn(registry: string, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const wait = (this.pauses.get(registry) ?? 0) - Date.now();
+      if (wait <= 0) return;
+      await sleep(wait, signal);
+    }
+  }
 
   hostConfig(registry: string): HostConfig | undefined {
     return this.opts.config.hosts[registry];
@@ -80,22 +100,70 @@ export class Hosts {
       await res.body.dump();
       return `https://${host}`;
     } catch (err) {
-      if (isAbortError(err)) throw err;
+      if (isAbortError(err) || err instanceof RegctlError) throw err;
+      // Plain HTTP only when the server does not speak TLS at all: a certificate it cannot prove, or no answer,
+      // must not quietly become an unencrypted connection.
+      if (!notSpeakingTls(err)) throw connectError(registry, err, this.opts.timeoutMs);
       return `http://${host}`;
     }
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => {})));
     this.agents.clear();
   }
 }
 
-export function connectError(registry: string, err: unknown): RegctlError {
+/** The first string `code` along an error's cause chain. */
+function codeOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+const NOT_TLS_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'EPROTO',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_HTTP_REQUEST',
+  'ERR_SSL_UNKNOWN_PROTOCOL',
+  'ERR_SSL_RECORD_LAYER_FAILURE',
+]);
+
+/** The TLS handshake failed because the peer is not a TLS server (it answered plain HTTP, or hung up), not for a certificate. */
+export function notSpeakingTls(err: unknown): boolean {
+  const code = codeOf(err);
+  if (code && isCertificateCode(code)) return false;
+  if (code && NOT_TLS_CODES.has(code)) return true;
+  return /wrong version number|packet length too long|http request|unknown protocol|other side closed|socket hang up/i.test(String((err as Error)?.message));
+}
+
+function isCertificateCode(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code);
+}
+
+/** A network failure reaching `registry` as a one-line error; `what` names the request when there was one. */
+export function connectError(registry: string, err: unknown, timeoutMs?: number, what?: string): RegctlError {
+  const code = codeOf(err);
   const msg = err instanceof Error ? err.message : String(err);
-  const code = (err as { code?: string })?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
   let hint: string | undefined;
-  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) hint = 'the TLS certificate is not trusted: set a CA in the hosts config, or --insecure';
-  else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') hint = 'check the registry host name';
-  return new RegctlError('NETWORK', `${registry}: ${code ? `${code} ` : ''}${msg}`.trim(), { hint, cause: err });
+  let reason: string;
+  if (code && isCertificateCode(code)) {
+    reason = `the TLS certificate is not trusted (${redactText(msg)})`;
+    hint = `add the registry's CA to the hosts config ($REGCTL_CONFIG: {"hosts": {"${registry}": {"ca": "/path/ca.pem"}}}), or skip verification with --insecure`;
+  } else {
+    reason = networkReason(err, timeoutMs);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') hint = 'check the registry host name';
+  }
+  return new RegctlError('NETWORK', redactText(`${what ?? registry}: ${reason}`), { hint, cause: err });
 }

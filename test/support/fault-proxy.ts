@@ -36,7 +36,45 @@ export interface ProxyRecord {
   bytesOut: number;
   authorization: 'none' | 'basic' | 'bearer' | 'other';
   range?: string;
-  fault?: 'fail' | 'stall' | 'drop' | 'corrupt' | 'slow';
+  fault?: 'fail' | 'stall' | 'drop' | 'corrupt' | 'slow' | 'rewrite' | 'no-range';
+  /** Date.now() when the request arrived */
+  at: number;
+  /** the Authorization header as sent (tests look for leaks) */
+  authHeader?: string;
+  /** the path of the upstream answer's Location header (an upload session) */
+  location?: string;
+}
+
+/** A response as rewrite() sees it (buffered) and may change. */
+export interface ProxyResponse {
+  status: number;
+  /** lower-cased names; content-length is recomputed unless `chunked` */
+  headers: Record<string, string>;
+  body: Buffer;
+  /** send without content-length (chunked), so the client cannot tell the size up front */
+  chunked?: boolean;
+}
+
+export interface ChaosOptions {
+  /** PRNG seed: the same seed injects the same faults for the same request sequence */
+  seed: number;
+  /** probability of a fault per request (0..1) */
+  rate: number;
+  /**
+   * after a fault on a request (method + path, upload sessions of a repository counted as one), the same request is
+   * spared for this long (default 2000 ms), so its retry succeeds: the faults stay bounded however clients interleave
+   */
+  immuneMs?: number;
+  /** only these requests are eligible (default: every distribution API request but the ping) */
+  sel?: Selector;
+  /** Retry-After (seconds) sent with an injected 429 / 503; default none */
+  retryAfter?: string;
+}
+
+export interface ChaosStats {
+  requests: number;
+  faults: number;
+  byType: Record<string, number>;
 }
 
 export type Selector = Kind | readonly Kind[] | ((r: ProxyRequest) => boolean);
@@ -67,15 +105,40 @@ export interface FaultProxy {
    * distribution 3 do (distribution 2.8 ignores `n` for tags). 0 turns it off.
    */
   paginateTags(pageSize: number): void;
+  /** forward the next `times` matching requests without their Range header (a registry that ignores Range) */
+  ignoreRange(sel: Selector, times?: number): void;
+  /**
+   * buffer the upstream answer of the next `times` matching requests and send what `fn` returns instead
+   * (a hostile or broken registry); `fn` may change status, headers and body
+   */
+  rewrite(sel: Selector, fn: (res: ProxyResponse, req: ProxyRequest) => ProxyResponse, times?: number): void;
+  /** inject random faults (5xx, 429, dropped bodies, reset connections) on a fraction of requests, until clearFaults() */
+  chaos(opts: ChaosOptions): void;
+  /** what chaos() injected so far */
+  readonly chaosStats: ChaosStats;
   stop(): Promise<void>;
 }
 
 type Fault =
   | { type: 'fail'; match: Selector; left: number; status: number; headers: Record<string, string> }
   | { type: 'stall'; match: Selector; left: number }
-  | { type: 'drop'; match: Selector; left: number; n: number }
+  | { type: 'drop'; match: Selector; left: number; n: number; frac?: number }
   | { type: 'slow'; match: Selector; left: number; bps: number }
-  | { type: 'corrupt'; match: Selector; left: number };
+  | { type: 'corrupt'; match: Selector; left: number }
+  | { type: 'no-range'; match: Selector; left: number }
+  | { type: 'rewrite'; match: Selector; left: number; fn: (res: ProxyResponse, req: ProxyRequest) => ProxyResponse };
+
+/** mulberry32: a small seeded PRNG, so chaos runs are reproducible. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
 const ERROR_CODES: Record<number, string> = { 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NAME_UNKNOWN', 429: 'TOOMANYREQUESTS', 503: 'UNAVAILABLE' };
@@ -176,6 +239,36 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const stats: ProxyRecord[] = [];
   let faults: Fault[] = [];
   let tagPage = 0;
+  let chaos: (ChaosOptions & { random: () => number; spared: Map<string, number> }) | undefined;
+  const chaosStats: ChaosStats = { requests: 0, faults: 0, byType: {} };
+
+  type ChaosFault = { type: 'fail'; status: number; headers: Record<string, string> } | { type: 'reset' } | { type: 'drop'; n: number; frac?: number };
+  /** Draws a random fault for this request, or none; a request that just had one is spared for a while. */
+  const chaosFault = (r: ProxyRequest, contentLength: number): ChaosFault | undefined => {
+    if (!chaos || r.kind === 'ping' || r.kind === 'other' || !matches(chaos.sel, r)) return undefined;
+    chaosStats.requests++;
+    // A restarted upload is a new session (a new path): key them all as one, so the restart is spared too.
+    const key = `${r.method} ${r.path.replace(/\/blobs\/uploads\/.+$/, '/blobs/uploads/*')}`;
+    const roll = chaos.random();
+    const pick = chaos.random();
+    const where = chaos.random();
+    if (roll >= chaos.rate || (chaos.spared.get(key) ?? 0) > Date.now()) return undefined;
+    chaos.spared.set(key, Date.now() + (chaos.immuneMs ?? 2000));
+    let f: ChaosFault;
+    const bodyOut = r.method === 'GET' && (r.kind === 'blob-get' || r.kind === 'manifest-get');
+    const bodyIn = ['PUT', 'PATCH'].includes(r.method) && contentLength > 0;
+    // A drop point inside the body: a fraction of the request's content-length, or of the response's (known later).
+    if ((bodyOut || bodyIn) && pick < 0.45) f = bodyIn ? { type: 'drop', n: Math.floor(where * contentLength) } : { type: 'drop', n: 0, frac: where };
+    else if (pick < 0.6) f = { type: 'reset' };
+    else {
+      const status = [500, 502, 503, 504, 429][Math.floor(where * 5)]!;
+      f = { type: 'fail', status, headers: chaos.retryAfter && (status === 429 || status === 503) ? { 'retry-after': chaos.retryAfter } : {} };
+    }
+    const name = f.type === 'fail' ? `fail-${f.status}` : f.type === 'drop' ? (bodyIn ? 'drop-request-body' : 'drop-response-body') : 'reset';
+    chaosStats.faults++;
+    chaosStats.byType[name] = (chaosStats.byType[name] ?? 0) + 1;
+    return f;
+  };
 
   /** One page of the full upstream tag list (sorted, after `last`, at most min(n, tagPage) tags). */
   const servePagedTags = (req: IncomingMessage, res: ServerResponse, u: URL, rec: ProxyRecord): void => {
@@ -224,11 +317,21 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const info: ProxyRequest = { method, path: u.pathname, query: u.searchParams, ...c, headers: req.headers };
     const rec: ProxyRecord = {
       method, path: u.pathname, query: u.searchParams.toString(), kind: c.kind, repo: c.repo, ref: c.ref, status: 0, bytesIn: 0, bytesOut: 0,
-      authorization: authKind(req.headers.authorization), range: req.headers.range,
+      authorization: authKind(req.headers.authorization), range: req.headers.range, at: Date.now(),
+      ...(req.headers.authorization ? { authHeader: req.headers.authorization } : {}),
     };
     stats.push(rec);
 
     if (tagPage > 0 && c.kind === 'tags' && method === 'GET') return servePagedTags(req, res, u, rec);
+    const random = chaosFault(info, Number(req.headers['content-length'] ?? 0));
+    if (random?.type === 'reset') {
+      rec.fault = 'drop';
+      req.socket.destroy();
+      return;
+    }
+    if (random?.type === 'fail') faults.unshift({ type: 'fail', match: () => true, left: 1, status: random.status, headers: random.headers });
+    if (random?.type === 'drop') faults.unshift({ type: 'drop', match: () => true, left: 1, n: random.n, ...(random.frac !== undefined ? { frac: random.frac } : {}) });
+    faults = faults.filter((f) => f.left > 0);
     const [pre] = take(['fail', 'stall'], info, true);
     if (pre?.type === 'fail') {
       rec.fault = 'fail';
@@ -239,6 +342,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       res.end(method === 'HEAD' ? undefined : body);
       return;
     }
+    const [rw] = take(['rewrite'], info, true) as Array<Extract<Fault, { type: 'rewrite' }>>;
+    const [noRange] = take(['no-range'], info, true);
+    if (noRange) rec.fault = 'no-range';
     const mods = take(['drop', 'slow', 'corrupt'], info, false);
     const drop = mods.find((f) => f.type === 'drop');
     const slow = mods.find((f) => f.type === 'slow');
@@ -246,9 +352,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const onRequestBody = ['POST', 'PUT', 'PATCH'].includes(method);
     if (drop || slow || corrupt) rec.fault = drop ? 'drop' : corrupt ? 'corrupt' : 'slow';
 
+    const forwarded = filterRaw(req.rawHeaders);
+    if (noRange) for (let i = forwarded.length - 2; i >= 0; i -= 2) if (forwarded[i]!.toLowerCase() === 'range') forwarded.splice(i, 2);
     const up = request({
       host: upstream.hostname, port: upstream.port, method, path: req.url, agent,
-      headers: filterRaw(req.rawHeaders) as unknown as Record<string, string>,
+      headers: forwarded as unknown as Record<string, string>,
     });
     res.on('close', () => {
       if (!res.writableFinished) up.destroy();
@@ -261,6 +369,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     });
     up.on('response', (ures) => {
       rec.status = ures.statusCode ?? 0;
+      const loc = ures.headers.location;
+      if (loc) rec.location = new URL(loc, 'http://proxy').pathname;
       void (async () => {
         if (pre?.type === 'stall') {
           rec.fault = 'stall';
@@ -271,10 +381,34 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           }
           return; // closed by the client giving up, or by stop()
         }
+        if (rw) {
+          rec.fault = 'rewrite';
+          const chunks: Buffer[] = [];
+          for await (const chunk of ures) chunks.push(chunk as Buffer);
+          const headers: Record<string, string> = {};
+          const raw = filterRaw(ures.rawHeaders);
+          for (let i = 0; i < raw.length; i += 2) headers[raw[i]!.toLowerCase()] = raw[i + 1]!;
+          const out = rw.fn({ status: rec.status, headers, body: Buffer.concat(chunks) }, info);
+          const h = { ...out.headers };
+          delete h['content-length'];
+          if (method === 'HEAD') {
+            if (out.headers['content-length'] !== undefined) h['content-length'] = out.headers['content-length'];
+          } else if (!out.chunked) h['content-length'] = String(out.body.length);
+          rec.status = out.status;
+          res.writeHead(out.status, h);
+          if (method !== 'HEAD') {
+            rec.bytesOut += out.body.length;
+            res.write(out.body);
+          }
+          res.end();
+          return;
+        }
         res.writeHead(rec.status, ures.statusMessage, filterRaw(ures.rawHeaders));
+        const length = Number(ures.headers['content-length'] ?? NaN);
+        const dropAt = drop?.frac !== undefined && Number.isFinite(length) ? Math.floor(drop.frac * length) : drop?.n;
         const outcome = await relay(ures, res, {
           count: (n) => (rec.bytesOut += n),
-          dropAfter: onRequestBody ? undefined : drop?.n,
+          dropAfter: onRequestBody ? undefined : dropAt,
           bps: onRequestBody ? undefined : slow?.bps,
           corrupt,
         });
@@ -324,8 +458,15 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     failWith: (status, times = 1, sel, headers = {}) => void faults.push({ type: 'fail', match: sel ?? (() => true), left: times, status, headers }),
     slowBody: (bps, sel) => void faults.push({ type: 'slow', match: sel ?? (() => true), left: Infinity, bps }),
     stall: (sel, times = 1) => void faults.push({ type: 'stall', match: sel, left: times }),
-    clearFaults: () => void (faults = []),
+    clearFaults: () => {
+      faults = [];
+      chaos = undefined;
+    },
     paginateTags: (n) => void (tagPage = n),
+    ignoreRange: (sel, times = 1) => void faults.push({ type: 'no-range', match: sel, left: times }),
+    rewrite: (sel, fn, times = 1) => void faults.push({ type: 'rewrite', match: sel, left: times, fn }),
+    chaos: (opts) => void (chaos = { ...opts, random: seededRandom(opts.seed), spared: new Map() }),
+    chaosStats,
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,6 +1,7 @@
 // Spawns Debian's `docker-registry` (CNCF distribution 2.8) on 127.0.0.1 with a temp root: plain, htpasswd or token auth.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { freePort } from './ports.js';
@@ -28,12 +29,14 @@ export interface RegistryOptions {
   schema1?: boolean;
   /** Log level of the registry (default 'warn'); its stderr is kept in logs(). */
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /** Serve HTTPS with this certificate and key (PEM files); `url` is then https://. */
+  tls?: { certificate: string; key: string };
 }
 
 export interface RegistryHandle {
   /** '127.0.0.1:PORT' */
   host: string;
-  /** 'http://127.0.0.1:PORT' */
+  /** 'http://127.0.0.1:PORT' ('https://…' with opts.tls) */
   url: string;
   /** storage root directory (filesystem driver) */
   root: string;
@@ -61,7 +64,12 @@ function buildConfig(port: number, root: string, opts: RegistryOptions, htpasswd
       delete: { enabled: true },
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: 'regctl-test-secret', headers: { 'X-Content-Type-Options': ['nosniff'] } },
+    http: {
+      addr: `127.0.0.1:${port}`,
+      secret: 'regctl-test-secret',
+      headers: { 'X-Content-Type-Options': ['nosniff'] },
+      ...(opts.tls ? { tls: { certificate: opts.tls.certificate, key: opts.tls.key } } : {}),
+    },
     health: { storagedriver: { enabled: false } },
     ...(opts.schema1 ? { compatibility: { schema1: { enabled: true } } } : {}),
     ...(Object.keys(auth).length ? { auth } : {}),
@@ -75,6 +83,18 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** GET url with TLS verification off (the test CA is not in node's store): the status code. */
+function insecureStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
 async function waitReady(url: string, child: ChildProcess, logs: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
@@ -82,9 +102,14 @@ async function waitReady(url: string, child: ChildProcess, logs: () => string, t
   for (;;) {
     if (exited) throw new Error(`docker-registry exited during start-up:\n${logs()}`);
     try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
-      await res.body?.cancel();
-      if (res.status === 200 || res.status === 401) return;
+      if (url.startsWith('https:')) {
+        const status = await insecureStatus(`${url}/v2/`);
+        if (status === 200 || status === 401) return;
+      } else {
+        const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        if (res.status === 200 || res.status === 401) return;
+      }
     } catch {
       /* not listening yet */
     }
@@ -117,7 +142,7 @@ async function startOnce(opts: RegistryOptions): Promise<RegistryHandle> {
   child.stdout.on('data', append);
   child.stderr.on('data', append);
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     await killChild(child);
     await removeTempDir(root);
@@ -140,4 +165,25 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
       if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
     }
   }
+}
+
+/**
+ * The upload sessions still open in a registry's storage (their uuids): `_uploads/<uuid>` dirs holding `startedat`,
+ * which is what distribution's Resume looks for. distribution 2.8 re-creates `hashstates/` right after it cancels a
+ * session, so a dir without `startedat` is a cancelled session, not an open one. `repository`: only that one.
+ */
+export async function openUploads(reg: RegistryHandle, repository?: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (!e.isDirectory()) continue;
+      if (e.name === '_uploads') {
+        for (const u of await readdir(join(dir, e.name))) {
+          if ((await readdir(join(dir, e.name, u)).catch(() => [] as string[])).includes('startedat')) out.push(u);
+        }
+      } else if (!e.name.startsWith('_')) await walk(join(dir, e.name));
+    }
+  };
+  await walk(join(reg.root, 'docker/registry/v2/repositories', ...(repository ? repository.split('/') : [])));
+  return out;
 }

@@ -1,0 +1,171 @@
+// Ctrl-C and SIGTERM during a slow copy: every request aborted, upload sessions cancelled, nothing committed, exit 130 / 143.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import { type ImageFixture, makeImageLayout, seedImage } from '../support/images.js';
+import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
+import { type RegistryHandle, openUploads, startRegistry } from '../support/registry.js';
+import { type CliProcess, startCli } from '../support/run-cli.js';
+
+let src: RegistryHandle;
+let dst: RegistryHandle;
+/** in front of the source: slow blob bodies */
+let A: FaultProxy;
+/** in front of the destination: sees the upload sessions and their cancellation */
+let B: FaultProxy;
+let work: string;
+let image: ImageFixture;
+let n = 0;
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Signal the CLI once blob bytes are flowing into open upload sessions; the result and how long it took to exit. */
+async function interrupt(cli: CliProcess, signal: NodeJS.Signals, ready: () => boolean): Promise<{ code: number; stderr: string; stdout: string; exitMs: number }> {
+  await until(ready, 'the copy to be under way');
+  const t0 = Date.now();
+  cli.child.kill(signal);
+  const r = await cli.result;
+  return { ...r, exitMs: Date.now() - t0 };
+}
+
+/** A layer (not just the small config) is streaming into an open upload session. */
+const uploadsInFlight = (): boolean => B.stats.some((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 0 && s.bytesIn > 50_000);
+
+/** Every upload session that was opened and not completed got a DELETE, and none is left open in the registry. */
+async function expectSessionsCancelled(repo: string): Promise<void> {
+  const opened = B.stats.filter((s) => s.kind === 'upload' && s.method === 'POST' && s.status === 202 && s.location).map((s) => s.location!);
+  const completed = new Set(B.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201).map((s) => s.path));
+  const deleted = new Set(B.stats.filter((s) => s.kind === 'upload' && s.method === 'DELETE').map((s) => s.path));
+  const unfinished = opened.filter((l) => !completed.has(l));
+  expect(unfinished.length).toBeGreaterThan(0);
+  for (const path of unfinished) expect(deleted.has(path), `no DELETE for ${path}`).toBe(true);
+  // distribution 2.8 cannot cancel a session whose body was cut mid-way (its DELETE answers BLOB_UPLOAD_INVALID:
+  // the signed _state no longer matches the bytes it kept); every other session is gone.
+  const cut = new Set(B.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.status !== 201 && s.bytesIn > 0).map((s) => s.path.split('/').pop()!));
+  expect((await openUploads(dst, repo)).filter((u) => !cut.has(u))).toEqual([]);
+}
+
+beforeAll(async () => {
+  work = await makeTempDir('sigint-test');
+  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
+  [A, B] = await Promise.all([startFaultProxy(src.url), startFaultProxy(dst.url)]);
+  image = await makeImageLayout(join(work, 'img'), { layers: [900_000, 700_000, 500_000], seed: 'sigint-img', tag: 'v1' });
+  await seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`);
+});
+
+afterAll(async () => {
+  await Promise.all([A?.stop(), B?.stop()]);
+  await Promise.all([src?.stop(), dst?.stop()]);
+  await removeTempDir(work);
+});
+
+beforeEach(() => {
+  for (const p of [A, B]) {
+    p.clearFaults();
+    p.reset();
+  }
+  // ~10 s for the whole image: plenty of time to interrupt it mid-body.
+  A.slowBody(200_000, 'blob-get');
+});
+
+describe('interrupting a copy between registries', () => {
+  it('SIGINT: exit 130 at once, no manifest at the destination, open upload sessions cancelled', async () => {
+    const repo = `sigint/r${++n}`;
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`], { timeoutMs: 30_000 });
+    const r = await interrupt(cli, 'SIGINT', uploadsInFlight);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/^regctl: interrupted$/m);
+    expect(r.stdout).toBe('');
+    expect(r.exitMs).toBeLessThan(5000);
+    expect(B.count('manifest-put')).toBe(0);
+    expect((await fetch(`${dst.url}/v2/${repo}/manifests/v1`, { method: 'HEAD' })).status).toBe(404);
+    await expectSessionsCancelled(repo);
+    // The source downloads were aborted too: nothing keeps reading after the exit.
+    const moved = A.bytes('blob-get');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(A.bytes('blob-get')).toBe(moved);
+  });
+
+  it('SIGTERM: exit 143, the same clean-up', async () => {
+    const repo = `sigterm/r${++n}`;
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`], { timeoutMs: 30_000 });
+    const r = await interrupt(cli, 'SIGTERM', uploadsInFlight);
+    expect(r.code).toBe(143);
+    expect(r.stderr).toMatch(/^regctl: interrupted$/m);
+    expect(r.exitMs).toBeLessThan(5000);
+    expect((await fetch(`${dst.url}/v2/${repo}/manifests/v1`, { method: 'HEAD' })).status).toBe(404);
+    await expectSessionsCancelled(repo);
+  });
+
+  it('SIGINT while waiting out a long Retry-After ends at once', async () => {
+    A.failWith(503, 1, 'manifest-head', { 'retry-after': '60' });
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `${B.host}/wait/r${++n}:v1`], { timeoutMs: 30_000 });
+    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.status === 503));
+    expect(r.code).toBe(130);
+    expect(r.exitMs).toBeLessThan(3000);
+  });
+
+  it('a second Ctrl-C exits at once even if clean-up hangs', async () => {
+    // Upload cancellation (DELETE) stalls: the first SIGINT waits for it, the second does not.
+    B.stall((r) => r.kind === 'upload' && r.method === 'DELETE', 100);
+    const repo = `twice/r${++n}`;
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`], { timeoutMs: 30_000 });
+    await until(uploadsInFlight, 'uploads');
+    const t0 = Date.now();
+    cli.child.kill('SIGINT');
+    await until(() => B.stats.some((s) => s.method === 'DELETE'), 'the cancellation to start');
+    cli.child.kill('SIGINT');
+    const r = await cli.result;
+    expect(r.code).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect((await fetch(`${dst.url}/v2/${repo}/manifests/v1`, { method: 'HEAD' })).status).toBe(404);
+  });
+});
+
+describe('interrupting a pull into local files', () => {
+  const entries = async (dir: string): Promise<string[]> => {
+    const out: string[] = [];
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+        if (e.isDirectory()) await walk(join(d, e.name));
+        else out.push(join(d, e.name).slice(dir.length + 1));
+      }
+    };
+    await walk(dir);
+    return out.sort();
+  };
+
+  it('into an OCI layout: exit 130, no partial blob, no temp file, no index entry', async () => {
+    const out = join(work, `layout-${++n}`);
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `oci:${out}:v1`], { timeoutMs: 30_000 });
+    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.bytesOut > 100_000));
+    expect(r.code).toBe(130);
+    const files = await entries(out);
+    // Whatever was complete may stay (verified blobs, the layout marker); nothing partial, nothing temporary.
+    for (const f of files) expect(f).toMatch(/^(oci-layout|index\.json|blobs\/sha256\/[0-9a-f]{64})$/);
+    const layers = new Set(image.layerDigests.map((d) => `blobs/sha256/${d.slice(7)}`));
+    expect(files.filter((f) => layers.has(f)).length).toBeLessThan(layers.size);
+    if (files.includes('index.json')) {
+      const { readFile } = await import('node:fs/promises');
+      const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { manifests?: unknown[] };
+      expect(index.manifests ?? []).toEqual([]);
+    }
+  });
+
+  it('into a docker-archive tar: exit 130 and no file left at all', async () => {
+    const dir = join(work, `archive-${++n}`);
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(dir);
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `docker-archive:${join(dir, 'app.tar')}:app:v1`], { timeoutMs: 30_000, env: { TMPDIR: dir } });
+    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.bytesOut > 100_000));
+    expect(r.code).toBe(130);
+    expect(await entries(dir)).toEqual([]);
+  });
+});
