@@ -68,6 +68,8 @@ export class RegistryClient {
     });
     await res.body.dump().catch(() => {});
     if (res.status === 404) return undefined;
+    // A registry that names no digest on HEAD (some proxies and old registries): fetch the manifest and hash it.
+    if (header(res.headers, 'docker-content-digest') === undefined) return (await this.getManifest(r, reference, signal)).desc;
     const desc = descriptorFromHead(res, what);
     if (isDigest(reference) && desc.digest !== reference) {
       throw new RegctlError('DIGEST_MISMATCH', `${what}: the registry answered for ${desc.digest}`);
