@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildCase } from './build-case.mjs';
+import { startLatencyProxy } from './lib/latency-proxy.mjs';
 import { ensureLayout } from './lib/oci-gen.mjs';
 import { seedRegistry } from './lib/seed.mjs';
 import { verifyImage } from './lib/registry.mjs';
@@ -77,7 +78,7 @@ export function registryToRegistry({ name, image, description, runs, rss = false
  * `regctl sync SPEC` vs `skopeo sync --src yaml`: many images sharing base layers, registry → registry. Each fresh run
  * writes under a new prefix of the destination (`PREFIX/sync-NN:v1`, as skopeo names them without --scoped).
  */
-export function syncCase({ name, images, description, runs, targets }) {
+export function syncCase({ name, images, description, runs, targets, rttMs = 0 }) {
   const prefix = 'bench/sync';
   return {
     name,
@@ -85,18 +86,20 @@ export function syncCase({ name, images, description, runs, targets }) {
     runs,
     targets,
     async setup(ctx) {
-      const layout = await ensureSyncLayout({ name, images, tag: 'v1', base: [24 * MiB, 8 * MiB], own: [2 * MiB, 512 * KiB] });
+      const layout = await ensureSyncLayout({ name: 'sync', images, tag: 'v1', base: [24 * MiB, 8 * MiB], own: [2 * MiB, 512 * KiB] });
       await seedSyncImages(ctx, layout, ctx.src, prefix);
+      // Both tools reach the registries the same way: directly, or through proxies adding a round trip per request.
+      const [src, dst] = rttMs ? await Promise.all([startLatencyProxy(ctx.src, rttMs), startLatencyProxy(ctx.dst, rttMs)]) : [ctx.src, ctx.dst];
       // skopeo's YAML source: one registry, every repository with its tag.
       const skopeoSpec = path.join(ctx.tmpDir, `${name}-skopeo.yaml`);
-      const lines = [`${ctx.src.host}:`, '  tls-verify: false', '  images:', ...layout.images.map((i) => `    ${prefix}/${i.name}: [${layout.tag}]`)];
+      const lines = [`${src.host}:`, '  tls-verify: false', '  images:', ...layout.images.map((i) => `    ${prefix}/${i.name}: [${layout.tag}]`)];
       fs.writeFileSync(skopeoSpec, `${lines.join('\n')}\n`);
-      return { layout, skopeoSpec };
+      return { layout, skopeoSpec, srcHost: src.host, dstHost: dst.host };
     },
     newDest(ctx, state, tool, label) {
       const repo = `${ctx.runId}/${name}-${tool}-${label}`;
       const spec = path.join(ctx.tmpDir, `${name}-${tool}-${label}.yaml`);
-      const entries = state.layout.images.map((i) => `  - { source: "${ctx.src.host}/${prefix}/${i.name}:${state.layout.tag}", target: "${ctx.dst.host}/${repo}/${i.name}" }`);
+      const entries = state.layout.images.map((i) => `  - { source: "${state.srcHost}/${prefix}/${i.name}:${state.layout.tag}", target: "${state.dstHost}/${repo}/${i.name}" }`);
       fs.writeFileSync(spec, `sync:\n${entries.join('\n')}\n`);
       return { repo, spec };
     },
@@ -104,7 +107,7 @@ export function syncCase({ name, images, description, runs, targets }) {
       return ['sync', d.spec];
     },
     skopeo(ctx, s, d) {
-      return ['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', s.skopeoSpec, `${ctx.dst.host}/${d.repo}`];
+      return ['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', s.skopeoSpec, `${s.dstHost}/${d.repo}`];
     },
     async verify(ctx, s, d) {
       for (const img of s.layout.images) {
@@ -214,6 +217,14 @@ export const CASES = [
     images: 20,
     description: 'sync of 20 images sharing 32 MiB of base layers (+2.5 MiB each) vs skopeo sync --src yaml',
     runs: { fresh: 5, recopy: 5 },
+    targets: { fresh: targetRatio(0.5), recopy: targetRatio(0.2) },
+  }),
+  syncCase({
+    name: 'sync-rtt',
+    images: 20,
+    rttMs: 20,
+    description: 'the sync case through proxies adding a 20 ms round trip to every request (a remote registry)',
+    runs: { fresh: 3, recopy: 3 },
     targets: { fresh: targetRatio(0.5), recopy: targetRatio(0.2) },
   }),
   registryToLocal({

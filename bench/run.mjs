@@ -218,7 +218,8 @@ async function main() {
     // --- cases ------------------------------------------------------------------------------
     const tools = {
       regctl: (c, s, d) => [...regctlCmd, ...c.regctl(ctx, s, d)],
-      skopeo: (c, s, d) => ['skopeo', ...c.skopeo(ctx, s, d)],
+      // A case may compare against another tool than skopeo (build: buildah): its `peer.argv` is the whole command.
+      skopeo: (c, s, d) => (c.peer ? c.peer.argv(ctx, s, d) : ['skopeo', ...c.skopeo(ctx, s, d)]),
     };
     const skopeoEnvs = new WeakMap();
     const runOne = async (c, state, tool, dest, { rss = false } = {}) => {
@@ -227,7 +228,7 @@ async function main() {
       // skopeo: a new blob-info cache per destination, reused when copying to it again
       // (a re-copy sees the cache its first copy left, as a user's second run would).
       let env = process.env;
-      if (tool === 'skopeo') {
+      if (tool === 'skopeo' && !c.peer) {
         env = skopeoEnvs.get(dest) ?? (await skopeoEnv(`${c.name}-${String(dest.repo ?? dest.path ?? '').split('/').pop()}`));
         skopeoEnvs.set(dest, env);
       }
@@ -238,7 +239,7 @@ async function main() {
       if (!r.ok) {
         run.error = `exit ${r.code ?? r.signal}: ${r.stderr.trim().slice(-800)}`;
       } else if (c.verify) {
-        const problem = await c.verify(ctx, state, dest);
+        const problem = await c.verify(ctx, state, dest, tool, r);
         if (problem) {
           run.ok = false;
           run.error = `copied but wrong: ${problem}`;
@@ -291,6 +292,7 @@ async function main() {
         const { pass, limitMs } = evaluate(target, regctl.medianMs, skopeo.medianMs, nodeMs);
         results.cases.push({
           case: c.name,
+          peer: c.peer?.name ?? 'skopeo',
           mode,
           target: { ...target },
           regctl,
@@ -337,7 +339,7 @@ function report(results) {
     if (r.target.type === 'overNode' && r.limitMs != null) target += ` (${fmtSec(r.limitMs)} s)`;
     const note = r.regctl.failedRuns ? ` (${r.regctl.failedRuns} regctl run(s) failed)` : r.skopeo.failedRuns ? ` (${r.skopeo.failedRuns} skopeo run(s) failed)` : '';
     rows.push([
-      `${r.case} ${r.mode === 'fresh' ? 'fresh' : 're-copy'}`,
+      `${r.case} ${r.mode === 'fresh' ? 'fresh' : 're-copy'}${r.peer && r.peer !== 'skopeo' ? ` (vs ${r.peer})` : ''}`,
       fmtSec(r.regctl.medianMs),
       fmtSec(r.skopeo.medianMs),
       r.ratio == null ? '-' : r.ratio.toFixed(2),

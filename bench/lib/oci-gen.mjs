@@ -134,7 +134,7 @@ async function writeImage(dir, spec, platform) {
   };
 }
 
-async function writeJsonBlob(dir, obj) {
+export async function writeJsonBlob(dir, obj) {
   const buf = Buffer.from(JSON.stringify(obj));
   const hex = crypto.createHash('sha256').update(buf).digest('hex');
   await fsp.writeFile(path.join(dir, 'blobs', 'sha256', hex), buf);
@@ -163,7 +163,7 @@ function tarHeader(name, size) {
 }
 
 /** Writes one layer blob; returns { digest, size, diffId }. */
-async function writeLayer(dir, seed, size, i) {
+export async function writeLayer(dir, seed, size, i) {
   const key = crypto.createHash('sha256').update(`regctl-bench:${seed}`).digest();
   const iv = Buffer.alloc(16, 0);
   const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);

@@ -35,7 +35,7 @@ export async function seedRegistry(ctx, layout, reg, repo) {
   await warmBlobs(layout, reg);
 }
 
-async function warmBlobs(layout, reg) {
+export async function warmBlobs(layout, reg) {
   const dir = path.join(layout.dir, 'blobs', 'sha256');
   const buf = Buffer.allocUnsafe(4 << 20);
   for (const hex of await fsp.readdir(dir)) {

@@ -25,6 +25,8 @@ export interface CopyOptions {
   shared?: SharedBlobs;
   /** With `platforms`, over an index: annotations on the sub-index, and an index even for one platform (sync). */
   subIndex?: { annotations?: Record<string, string>; alwaysIndex?: boolean };
+  /** Both sides already resolved by the caller (sync's plan HEADs them): skip the HEADs of step 1. */
+  resolved?: { source: Descriptor; destination: Descriptor | undefined };
 }
 
 export interface CopyResult {
@@ -39,7 +41,7 @@ export interface CopyResult {
 
 type BlobOutcome = 'exists' | 'mounted' | 'sent';
 
-async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
+export async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
   const emit = opts.onEvent ?? (() => {});
   if (await dst.hasBlob(desc, signal)) {
     emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
@@ -132,7 +134,9 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   const emit = opts.onEvent ?? (() => {});
   const signal = opts.signal;
   emit({ type: 'resolving' });
-  const [existing, srcDesc] = await Promise.all([dst.resolve(signal), src.resolve(signal)]);
+  const [existing, srcDesc] = opts.resolved
+    ? [opts.resolved.destination, opts.resolved.source]
+    : await Promise.all([dst.resolve(signal), src.resolve(signal)]);
   if (!srcDesc) throw new RegctlError('NOT_FOUND', `${describeSource(src)}: image not found`);
   const selecting = Boolean(opts.platforms?.length) || dst.caps.maxPlatforms === 1 || !dst.caps.keepsIndex;
   const upToDate = (digest: Digest, mediaType: string): CopyResult => {
@@ -204,7 +208,10 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     plan.children.map((m) => ({
       weight: 0,
       run: async (s: AbortSignal) => {
-        await dst.putManifest(m, undefined, s);
+        // Copies of one run that share a child manifest (sync) push it into a repository once.
+        const here = dst.registryRepo;
+        const push = () => dst.putManifest(m, undefined, s);
+        await (here && opts.shared ? opts.shared.once(`${here.host}/${here.repository}@${m.desc.digest}`, push) : push());
         emit({ type: 'manifest', digest: m.desc.digest, state: 'pushed' });
       },
     })),

@@ -1,0 +1,192 @@
+// COPY and ADD steps: flags, sources (context, --from stage or image, local archives for ADD), owners, one layer each.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { type Owner, planCopy, resolveDest } from './copy-plan.js';
+import { type Instruction, dockerfileError } from './dockerfile.js';
+import { ImageTree } from './image-fs.js';
+import { expand, flagsOf, isUrl, parseChmod, parseChownSpec, refuseUrl } from './instructions.js';
+import { type BuiltLayer, hashLayer, writeLayer } from './layer.js';
+import { type LayerEntry, type Tree, cleanInside, hasWildcard, resolveInTree } from './tree.js';
+import type { Shared } from './types.js';
+
+export interface CopyEnv {
+  vars: Map<string, string>;
+  workdir: string;
+  /** The media type new layers get (OCI or Docker, as the base). */
+  layerMediaType: string;
+  /** The stage's layers end up in the final image (it is the target or one the target starts FROM). */
+  final: boolean;
+  /** The files of an earlier stage or of an image, reading only the wanted files' bytes. */
+  fromTree(name: string, want: (path: string) => boolean): Promise<Tree>;
+  /** The files of the stage being built (for /etc/passwd and /etc/group). */
+  ownTree(want: (path: string) => boolean): Promise<ImageTree>;
+}
+
+export interface CopyOutcome {
+  layer?: BuiltLayer;
+  files: number;
+  bytes: number;
+}
+
+/** A predicate for the paths under the literal prefixes of some sources. */
+function wantUnder(sources: string[]): (path: string) => boolean {
+  const prefixes = sources.map((s) => {
+    const segs = (cleanInside(s) ?? '').split('/').filter(Boolean);
+    const i = segs.findIndex((seg) => hasWildcard(seg));
+    return (i < 0 ? segs : segs.slice(0, i)).join('/');
+  });
+  return (p) => prefixes.some((x) => x === '' || p === x || p.startsWith(`${x}/`));
+}
+
+/** A name's numeric id (and primary group) in passwd/group text. */
+function lookupId(text: string | undefined, name: string): { id: number; gid?: number } | undefined {
+  for (const line of (text ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 3 && /^\d+$/.test(f[2])) return { id: Number(f[2]), gid: /^\d+$/.test(f[3] ?? '') ? Number(f[3]) : undefined };
+  }
+  return undefined;
+}
+
+async function resolveOwner(ins: Instruction, spec: string, env: CopyEnv): Promise<Owner> {
+  const { user, group } = parseChownSpec(ins, spec);
+  const numeric = (s: string) => /^\d+$/.test(s);
+  if (numeric(user) && (group === undefined || numeric(group))) return { uid: Number(user), gid: Number(group ?? user) };
+  // Names: look them up in the image being built, as Docker does (this reads its layers).
+  const tree = await env.ownTree((p) => p === 'etc/passwd' || p === 'etc/group');
+  const passwd = await tree.readText('etc/passwd');
+  let uid: number;
+  let gid: number | undefined;
+  if (numeric(user)) uid = Number(user);
+  else if (user === 'root' && !passwd) uid = 0;
+  else {
+    const u = lookupId(passwd, user);
+    if (!u) throw dockerfileError(ins.line, `${ins.keyword} --chown=${spec}: no user ${JSON.stringify(user)} in the image's /etc/passwd`, 'use numeric ids: --chown=UID:GID');
+    uid = u.id;
+    gid = u.gid;
+  }
+  if (group !== undefined) {
+    if (numeric(group)) gid = Number(group);
+    else if (group === 'root' && !passwd) gid = 0;
+    else {
+      const g = lookupId(await tree.readText('etc/group'), group);
+      if (!g) throw dockerfileError(ins.line, `${ins.keyword} --chown=${spec}: no group ${JSON.stringify(group)} in the image's /etc/group`, 'use numeric ids: --chown=UID:GID');
+      gid = g.id;
+    }
+  }
+  return { uid, gid: gid ?? uid };
+}
+
+/** Whether a context file is a tar archive (plain or gzip'd) that ADD unpacks. */
+function isLocalArchive(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(64 * 1024);
+    const n = readSync(fd, head, 0, head.length, 0);
+    let data = head.subarray(0, n);
+    if (data[0] === 0x42 && data[1] === 0x5a && data[2] === 0x68) return true; // bzip2: refused when read
+    if (data[0] === 0xfd && data.subarray(1, 6).toString('latin1') === '7zXZ\0') return true; // xz: refused when read
+    if (data[0] === 0x1f && data[1] === 0x8b) {
+      try {
+        data = gunzipSync(data, { finishFlush: 2 });
+      } catch {
+        return false;
+      }
+    }
+    return data.length >= 512 && data.subarray(257, 262).toString('latin1') === 'ustar';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function archiveEntries(sh: Shared, ins: Instruction, files: string[], destDir: string): Promise<LayerEntry[]> {
+  const tree = new ImageTree(`archive ${files.join(', ')}`);
+  for (const f of files) {
+    const what = `${ins.keyword} ${f}`;
+    await tree.apply({ what, open: async () => createReadStream(f) }, { spoolDir: sh.opts.tmpDir, signal: sh.opts.signal, whiteouts: false, under: destDir });
+  }
+  return planCopy(tree, { where: `Dockerfile:${ins.line}: ${ins.keyword}`, sources: [destDir || '/'], dest: `/${destDir}/`, workdir: '/' });
+}
+
+export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Promise<CopyOutcome> {
+  const isAdd = ins.keyword === 'ADD';
+  const flags = flagsOf(ins, isAdd ? ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir'] : ['chown', 'chmod', 'from', 'link', 'exclude', 'parents']);
+  const esc = sh.df.escape;
+  const words = ins.json ?? ins.args.split(/\s+/).filter(Boolean);
+  if (words.length < 2) throw dockerfileError(ins.line, `${ins.keyword} needs at least one source and a destination`);
+  const expanded = words.map((w) => expand(ins, w, env.vars, esc));
+  const dest = expanded.pop()!;
+  const sources = expanded;
+  for (const s of sources) if (isAdd && isUrl(s)) refuseUrl(ins, s);
+  if (flags.has('checksum') || flags.has('keep-git-dir')) throw dockerfileError(ins.line, `ADD --${flags.has('checksum') ? 'checksum' : 'keep-git-dir'} applies to downloads, which regctl build does not do`);
+  if (flags.has('exclude') || flags.has('parents')) throw dockerfileError(ins.line, `COPY --${flags.has('exclude') ? 'exclude' : 'parents'} is not supported by regctl build`);
+  const chmodText = flags.get('chmod');
+  const chmod = chmodText === undefined ? undefined : parseChmod(ins, expand(ins, chmodText, env.vars, esc));
+  const chownText = flags.get('chown');
+  const chown = chownText === undefined ? undefined : await resolveOwner(ins, expand(ins, chownText, env.vars, esc), env);
+  const where = `Dockerfile:${ins.line}: ${ins.keyword}`;
+  let entries: LayerEntry[];
+  const fromText = flags.get('from');
+  if (fromText !== undefined) {
+    const from = expand(ins, fromText, env.vars, esc);
+    if (!from) throw dockerfileError(ins.line, 'COPY --from needs a stage name or an image');
+    const want = wantUnder(sources);
+    let tree = await env.fromTree(from, want);
+    entries = await planCopy(tree, { where, sources, dest, workdir: env.workdir, chown, chmod });
+    if (entries.some((e) => e.type === 'file' && e.size > 0 && !e.hostPath)) {
+      // A symlink led outside the sources' directories: read every file this time.
+      tree = await env.fromTree(from, () => true);
+      entries = await planCopy(tree, { where, sources, dest, workdir: env.workdir, chown, chmod });
+    }
+  } else if (isAdd) {
+    const archives: string[] = [];
+    const plain: string[] = [];
+    for (const s of sources) {
+      const rel = cleanInside(s);
+      const r = rel === undefined || hasWildcard(rel) ? undefined : await resolveInTree(sh.context, rel, true, `${where} ${s}`);
+      if (r?.node?.type === 'file' && r.node.hostPath && isLocalArchive(r.node.hostPath)) archives.push(r.node.hostPath);
+      else plain.push(s);
+    }
+    const d = resolveDest(dest, env.workdir);
+    const merged = new Map<string, LayerEntry>();
+    if (archives.length) for (const e of await archiveEntries(sh, ins, archives, d.path)) merged.set(e.path, applyOwner(e, chown, chmod));
+    if (plain.length) {
+      const destText = archives.length && !d.isDir ? `${dest}/` : dest;
+      for (const e of await planCopy(sh.context, { where, sources: plain, dest: destText, workdir: env.workdir, chown, chmod })) merged.set(e.path, e);
+    }
+    entries = [...merged.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  } else {
+    entries = await planCopy(sh.context, { where, sources, dest, workdir: env.workdir, chown, chmod });
+  }
+  const files = entries.filter((e) => e.type === 'file').length;
+  const bytes = entries.reduce((n, e) => n + e.size, 0);
+  if (entries.length === 0) return { files, bytes };
+  // The same entries (same files, owners, modes) make the same layer: write it once for every platform.
+  const key = createHash('sha256').update(JSON.stringify(entries)).digest('hex');
+  let layer = sh.layerCache.get(key);
+  if (!layer) {
+    const onLayer = env.final ? sh.opts.onLayer : undefined;
+    const { epoch, signal, reuse } = sh.opts;
+    layer = (async (): Promise<BuiltLayer> => {
+      await reuse?.ready;
+      if (reuse?.size) {
+        // The destination may hold this very layer: hashing the tar is enough to know, compressing is not needed.
+        const h = await hashLayer(entries, epoch, signal);
+        const hit = reuse.find(h.diffId, env.layerMediaType);
+        if (hit) return { digest: hit.desc.digest, size: hit.desc.size, ...h, entries: entries.length, from: hit.source };
+      }
+      return writeLayer(entries, { dir: sh.opts.tmpDir, mtime: epoch, signal, onStart: onLayer && ((f) => onLayer(f, env.layerMediaType)) });
+    })();
+    sh.layerCache.set(key, layer);
+  }
+  return { layer: await layer, files, bytes };
+}
+
+function applyOwner(e: LayerEntry, chown: Owner | undefined, chmod: number | undefined): LayerEntry {
+  const out = { ...e };
+  if (chown) Object.assign(out, chown);
+  if (chmod !== undefined && e.type !== 'symlink') out.mode = chmod;
+  return out;
+}
+

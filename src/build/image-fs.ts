@@ -1,0 +1,160 @@
+// An image's files as a tree: layers (gzip or plain tar) read in order, whiteouts and opaque directories applied,
+// and only the wanted files' bytes spooled to disk (COPY --from, ADD of a local archive, /etc/passwd for --chown).
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import tar from 'tar-stream';
+import { RegctlError, UsageError } from '../errors.js';
+import type { Bytes } from '../transports/types.js';
+import { type Tree, type TreeNode, cleanInside } from './tree.js';
+
+export interface LayerSource {
+  /** For messages: the layer's digest or file. */
+  what: string;
+  open(signal: AbortSignal): Promise<Bytes>;
+}
+
+export interface ReadOptions {
+  spoolDir: string;
+  /** Whether a file's bytes are needed (its path is relative, clean). Default: every file. */
+  want?: (path: string) => boolean;
+  signal: AbortSignal;
+}
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+let spoolCounter = 0;
+
+/** Decompresses by content: gzip, zstd (where this Node has it) or a plain tar. */
+async function* decompressed(src: Bytes, what: string): AsyncGenerator<Buffer> {
+  const it = src[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const head = Buffer.from(first.value);
+  const rest = (async function* () {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+  })();
+  let transform: NodeJS.ReadWriteStream | undefined;
+  if (head[0] === 0x1f && head[1] === 0x8b) transform = zlib.createGunzip();
+  else if (head.readUInt32LE(0) === 0xfd2fb528) {
+    const z = zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream };
+    if (!z.createZstdDecompress) throw new RegctlError('UNSUPPORTED', `${what}: zstd layers need Node.js 22.15 or later`);
+    transform = z.createZstdDecompress();
+  } else if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) throw new UsageError(`${what}: bzip2 archives are not supported`);
+  else if (head[0] === 0xfd && head.subarray(1, 6).toString('latin1') === '7zXZ\0') throw new UsageError(`${what}: xz archives are not supported`);
+  if (!transform) {
+    yield* rest;
+    return;
+  }
+  yield* Readable.from(rest).pipe(transform) as AsyncIterable<Buffer>;
+}
+
+export class ImageTree implements Tree {
+  readonly keepOwners = true;
+  private readonly nodes = new Map<string, TreeNode>([['', { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 }]]);
+  private readonly kids = new Map<string, Set<string>>([['', new Set()]]);
+
+  constructor(readonly label: string) {}
+
+  async lstat(rel: string): Promise<TreeNode | undefined> {
+    return this.nodes.get(rel);
+  }
+
+  async readdir(rel: string): Promise<string[]> {
+    return [...(this.kids.get(rel) ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  private remove(path: string): void {
+    const node = this.nodes.get(path);
+    if (!node) return;
+    for (const k of this.kids.get(path) ?? []) this.remove(path ? `${path}/${k}` : k);
+    this.kids.delete(path);
+    this.nodes.delete(path);
+    const slash = path.lastIndexOf('/');
+    this.kids.get(slash < 0 ? '' : path.slice(0, slash))?.delete(path.slice(slash + 1));
+  }
+
+  private ensureDir(path: string): void {
+    if (this.nodes.get(path)?.type === 'dir') return;
+    const slash = path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : path.slice(0, slash);
+    this.ensureDir(parent);
+    this.remove(path);
+    this.nodes.set(path, { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 });
+    this.kids.set(path, new Set());
+    this.kids.get(parent)!.add(path.slice(slash + 1));
+  }
+
+  private set(path: string, node: TreeNode): void {
+    const slash = path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : path.slice(0, slash);
+    this.ensureDir(parent);
+    const old = this.nodes.get(path);
+    if (old && !(old.type === 'dir' && node.type === 'dir')) this.remove(path);
+    this.nodes.set(path, node);
+    if (node.type === 'dir' && !this.kids.has(path)) this.kids.set(path, new Set());
+    this.kids.get(parent)!.add(path.slice(slash + 1));
+  }
+
+  /** Applies one layer (or a plain archive, with `whiteouts` false) on top of what is there. */
+  async apply(layer: LayerSource, opts: ReadOptions & { whiteouts?: boolean; under?: string }): Promise<void> {
+    const extract = tar.extract();
+    const feeding = pipeline(Readable.from(decompressed(await layer.open(opts.signal), layer.what)), extract, { signal: opts.signal });
+    feeding.catch(() => {});
+    const whiteouts = opts.whiteouts ?? true;
+    for await (const entry of extract) {
+      const h = entry.header;
+      const inner = cleanInside(h.name);
+      if (inner === undefined) throw new UsageError(`${layer.what}: entry ${JSON.stringify(h.name.slice(0, 200))} escapes the archive's root`);
+      const path = opts.under ? (inner ? `${opts.under}/${inner}` : opts.under) : inner;
+      const slash = path.lastIndexOf('/');
+      const base = path.slice(slash + 1);
+      const dir = slash < 0 ? '' : path.slice(0, slash);
+      let spooled: string | undefined;
+      if (whiteouts && base === OPAQUE) {
+        for (const k of [...(this.kids.get(dir) ?? [])]) this.remove(dir ? `${dir}/${k}` : k);
+      } else if (whiteouts && base.startsWith(WHITEOUT)) {
+        this.remove(dir ? `${dir}/${base.slice(WHITEOUT.length)}` : base.slice(WHITEOUT.length));
+      } else if (path !== '' || h.type === 'directory') {
+        const mode = (h.mode ?? 0o644) & 0o7777;
+        const node: TreeNode = { type: 'file', mode, uid: h.uid ?? 0, gid: h.gid ?? 0, size: 0 };
+        if (h.type === 'directory') node.type = 'dir';
+        else if (h.type === 'symlink') Object.assign(node, { type: 'symlink', linkname: h.linkname ?? '' });
+        else if (h.type === 'link') {
+          const target = cleanInside(h.linkname ?? '');
+          const t = target === undefined ? undefined : this.nodes.get(opts.under ? `${opts.under}/${target}` : target);
+          if (t?.type === 'file') Object.assign(node, { size: t.size, hostPath: t.hostPath, mode: t.mode });
+        } else if (h.type === 'file' || h.type === 'contiguous-file') {
+          node.size = h.size ?? 0;
+          if (!opts.want || opts.want(path)) {
+            spooled = join(opts.spoolDir, `f${++spoolCounter}`);
+            node.hostPath = spooled;
+          }
+        } else Object.assign(node, { type: 'special', special: h.type ?? 'special file' });
+        if (path === '') this.nodes.set('', { ...node, type: 'dir' });
+        else this.set(path, node);
+      }
+      if (spooled) await pipeline(entry, createWriteStream(spooled), { signal: opts.signal });
+      else entry.resume();
+    }
+    await feeding;
+  }
+
+  /** Reads a small file's text (for /etc/passwd, /etc/group); undefined when absent or not spooled. */
+  async readText(path: string): Promise<string | undefined> {
+    const node = this.nodes.get(path);
+    if (node?.type !== 'file' || !node.hostPath) return undefined;
+    const { readFile } = await import('node:fs/promises');
+    return readFile(node.hostPath, 'utf8');
+  }
+}
+
+/** Builds the tree of an image from its layers, bottom first. */
+export async function readImageTree(label: string, layers: LayerSource[], opts: ReadOptions): Promise<ImageTree> {
+  const tree = new ImageTree(label);
+  for (const l of layers) await tree.apply(l, opts);
+  return tree;
+}

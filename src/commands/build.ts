@@ -1,0 +1,158 @@
+// `build CONTEXT`: a Dockerfile without RUN built straight into registries, layouts or archives (-t), no daemon.
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { AppContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { parseLocation } from '../location/parse.js';
+import { formatPlatform } from '../oci/platform.js';
+import { formatBytes } from '../output/render.js';
+import { parsePlatforms } from './shared.js';
+import { type CommandDef, collect } from './types.js';
+
+/** K=V flags (--build-arg K alone takes K from the environment, as docker does). */
+export function keyValueFlags(values: unknown, flag: string, env?: NodeJS.ProcessEnv): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const v of (values as string[] | undefined) ?? []) {
+    const i = v.indexOf('=');
+    if (i === 0) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected KEY=VALUE`);
+    if (i < 0) {
+      if (!env) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected KEY=VALUE`);
+      if (env[v] !== undefined) m.set(v, env[v]!);
+      continue;
+    }
+    m.set(v.slice(0, i), v.slice(i + 1));
+  }
+  return m;
+}
+
+export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  const text = env.SOURCE_DATE_EPOCH;
+  if (text === undefined || text === '') return 0;
+  if (!/^\d+$/.test(text)) throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+async function readDockerfile(ctx: AppContext, file: string | undefined, contextDir: string): Promise<{ text: string; path?: string }> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return { text: Buffer.concat(chunks).toString('utf8') };
+  }
+  const path = file ? (isAbsolute(file) ? file : resolve(file)) : join(contextDir, 'Dockerfile');
+  try {
+    return { text: await readFile(path, 'utf8'), path };
+  } catch {
+    throw new UsageError(`cannot read the Dockerfile ${path}`, file ? undefined : 'name it with -f FILE');
+  }
+}
+
+export const buildCommand: CommandDef = {
+  name: 'build',
+  args: '<context>',
+  summary: 'build an image from a Dockerfile (COPY/ADD, ENV, LABEL…; no RUN) straight into any location, no daemon',
+  examples: [
+    'regctl build -t localhost:5000/app:v1 .',
+    'regctl build -f deploy/Dockerfile --build-arg VERSION=1.2 -t 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.2 .',
+    'regctl build --platform linux/amd64 --platform linux/arm64 -t ghcr.io/o/app:v1 -t oci:./out:v1 .',
+    'SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) regctl build --platform all -t ghcr.io/o/app:v1 .',
+  ],
+  configure(cmd) {
+    cmd
+      .option('-f, --file <path>', 'the Dockerfile (default CONTEXT/Dockerfile; - reads it from stdin)')
+      .option('-t, --tag <dest>', 'where to write the image (repeatable): a registry image, oci:DIR[:TAG], docker-archive:FILE…', collect)
+      .option('--build-arg <key=value>', 'a value for an ARG (repeatable; KEY alone takes it from the environment)', collect)
+      .option('--platform <os/arch[/variant]|all>', 'build for this platform (repeatable: an index of them; all: every platform of the base)', collect)
+      .option('--label <key=value>', 'add a label to the image (repeatable)', collect)
+      .option('--target <stage>', 'build this stage instead of the last');
+  },
+  async run(ctx, [contextArg], opts) {
+    const contextDir = resolve(contextArg);
+    const dests = ((opts.tag as string[] | undefined) ?? []).map((t) => parseLocation(t));
+    const platformFlags = (opts.platform as string[] | undefined) ?? [];
+    const platforms = platformFlags.length === 1 && platformFlags[0] === 'all' ? 'all' : parsePlatforms(platformFlags.length ? platformFlags : undefined);
+    if (platformFlags.includes('all') && platforms !== 'all') throw new UsageError('--platform all cannot be combined with other platforms');
+    const df = await readDockerfile(ctx, opts.file as string | undefined, contextDir);
+    const talk = !ctx.globals.quiet && !ctx.globals.json;
+    const say = (line: string) => talk && ctx.io.stderr.write(`${line}\n`);
+    const [{ build }, { BasePrefetch, LayerStreamer, openDestinations, pushMade }, { DestinationLayers }, { createSink }] = await Promise.all([
+      import('../build/build.js'),
+      import('../build/push.js'),
+      import('../build/reuse.js'),
+      import('../output/progress.js'),
+    ]);
+    const t0 = Date.now();
+    const opened = await openDestinations(ctx, dests);
+    const prefetch = new BasePrefetch(ctx, opened);
+    const streamer = new LayerStreamer(ctx, ctx.signal);
+    streamer.init(dests, opened);
+    const reuse = new DestinationLayers(ctx, dests);
+    let built;
+    try {
+      built = await build(ctx, {
+        contextDir,
+        dockerfileText: df.text,
+        dockerfilePath: df.path,
+        platforms,
+        opts: {
+          buildArgs: keyValueFlags(opts.buildArg, '--build-arg', ctx.env),
+          labels: keyValueFlags(opts.label, '--label'),
+          target: opts.target as string | undefined,
+          epoch: sourceDateEpoch(ctx.env),
+          signal: ctx.signal,
+          onStep: say,
+          warn: (m) => ctx.log.warn(m),
+          onFinalBase: (base) => prefetch.add(base),
+          onLayer: (file, mediaType) => streamer.add(file, mediaType),
+          reuse: dests.length ? reuse : undefined,
+        },
+      });
+    } catch (err) {
+      await Promise.all([prefetch.settle(true), streamer.settle(), reuse.close()]);
+      await Promise.all(opened.map((d) => d.abort().catch(() => {})));
+      throw err;
+    }
+    try {
+      const t1 = Date.now();
+      await Promise.all([prefetch.settle(), streamer.settle()]);
+      for (const s of streamer.streamed) say(`${s.where}: layer ${s.digest.slice(7, 19)} (${formatBytes(s.size)}) sent while it was written`);
+      ctx.log.debug(`build: image made in ${t1 - t0} ms; base layers moved ${Date.now() - t1} ms after that`);
+      const early = prefetch.moved;
+      if (early.blobs || early.mounted) say(`base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ${early.mounted} mounted`);
+      const root = built.image.root.desc;
+      const layers = built.layers.map((l) => ({ digest: l.digest, size: l.size, diffId: l.diffId, uncompressedSize: l.uncompressedSize }));
+      const found = built.layers.filter((l) => l.from).length;
+      say(`built ${root.digest} (${built.platforms.map(formatPlatform).join(', ')}): ${layers.length} layer${layers.length === 1 ? '' : 's'} from the context (${formatBytes(layers.reduce((n, l) => n + l.size, 0))})${found ? `, ${found} already at the destination` : ''}`);
+      if (dests.length === 0) {
+        say('no -t given: nothing written');
+        return { stdout: root.digest, json: { digest: root.digest, mediaType: root.mediaType, platforms: built.platforms.map(formatPlatform), layers, destinations: [] } };
+      }
+      const sink = await createSink(ctx.io, ctx.globals, '');
+      let results;
+      try {
+        results = await pushMade(ctx, built.image, { kind: 'path', path: contextDir }, dests, opened, (e) => sink.handle(e));
+      } catch (err) {
+        sink.fail();
+        throw err;
+      }
+      // Everything sent: by the push, and earlier while building (base layers, streamed layers).
+      const sent = results.reduce((n, r) => n + r.bytesSent, 0) + early.bytes + streamer.streamed.reduce((n, s) => n + s.size, 0);
+      ctx.log.debug(`build: pushed in ${Date.now() - t1} ms`);
+      sink.finish(`pushed to ${dests.length} destination${dests.length === 1 ? '' : 's'}: ${formatBytes(sent)} sent`);
+      if (sent === 0) ctx.log.info('no blob bytes were sent');
+      return {
+        stdout: results.map((r) => r.reference).join('\n'),
+        json: {
+          digest: root.digest,
+          mediaType: root.mediaType,
+          platforms: built.platforms.map(formatPlatform),
+          layers,
+          bytesSent: sent,
+          destinations: results.map((r) => ({ reference: r.reference, upToDate: r.upToDate, bytesSent: r.bytesSent, blobs: r.blobs })),
+        },
+      };
+    } finally {
+      await built.close();
+      await reuse.close();
+    }
+  },
+};
