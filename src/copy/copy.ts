@@ -43,11 +43,18 @@ type BlobOutcome = 'exists' | 'mounted' | 'sent';
 
 export async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
   const emit = opts.onEvent ?? (() => {});
+  const here = dst.registryRepo;
+  // Another copy of this run (sync) wrote the blob into another repository of this registry: mount it without a HEAD
+  // first (a mount is answered 201 even when the repository has the blob already); refused → the usual path.
+  const known = here && opts.shared?.find(here.host, desc.digest);
+  if (known && known.repo.repository !== here!.repository && dst.mountBlob && (await known.done) && (await dst.mountBlob(desc, known.repo, signal))) {
+    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
+    return 'mounted';
+  }
   if (await dst.hasBlob(desc, signal)) {
     emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
     return 'exists';
   }
-  const here = dst.registryRepo;
   const mounted = async (from: { host: string; repository: string } | undefined) =>
     Boolean(from && dst.mountBlob && from.host === here?.host && from.repository !== here.repository && (await dst.mountBlob(desc, from, signal)));
   if (await mounted(src.registryRepo)) {

@@ -18,6 +18,27 @@ export class SharedBlobs {
     return this.work.get(this.key(host, digest));
   }
 
+  private readonly manifests = new Map<string, Promise<void>>();
+
+  /**
+   * Runs `push` once per key (a manifest in one repository) for the whole run; later callers wait for it, and push
+   * themselves only if it failed. Two concurrent PUTs of one manifest make distribution's storage race (a reader
+   * sees a half-written link: MANIFEST_BLOB_UNKNOWN).
+   */
+  async once(key: string, push: () => Promise<void>): Promise<void> {
+    for (let running = this.manifests.get(key); running; running = this.manifests.get(key)) {
+      try {
+        await running;
+        return;
+      } catch {
+        if (this.manifests.get(key) === running) this.manifests.delete(key);
+      }
+    }
+    const p = push();
+    this.manifests.set(key, p);
+    await p;
+  }
+
   /** Claims the blob's upload for `repo`; answers the callback that reports how it ended. */
   claim(repo: RegistryRepo, digest: Digest): (ok: boolean) => void {
     let settle!: (ok: boolean) => void;

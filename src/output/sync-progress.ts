@@ -1,0 +1,158 @@
+// Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+import type { CopyEvent } from '../copy/events.js';
+import type { IO } from '../context.js';
+import { formatLocation } from '../location/parse.js';
+import { shortDigest } from '../oci/digest.js';
+import type { Plan, PlanItem } from '../sync/plan.js';
+import type { ImageReport, RunHooks } from '../sync/run.js';
+import { formatBytes, formatDuration, formatSpeed, table } from './render.js';
+
+export interface SyncSink extends RunHooks {
+  /** Stop live rendering (before the summary or an error is printed). */
+  stop(): void;
+}
+
+export function targetText(item: PlanItem): string {
+  return formatLocation(item.target);
+}
+
+/** One line for a finished image: what happened, where, how much, how long. */
+export function imageLine(r: ImageReport): string {
+  const where = `${r.item.key} → ${targetText(r.item)}`;
+  switch (r.status) {
+    case 'copied': {
+      const b = r.blobs;
+      const parts = b ? [`${b.sent} blob${b.sent === 1 ? '' : 's'} sent`, ...(b.existed ? [`${b.existed} already there`] : []), ...(b.mounted ? [`${b.mounted} mounted`] : [])] : [];
+      return `copied      ${where}  ${formatBytes(r.bytesSent)} in ${formatDuration(r.durationMs)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+    }
+    case 'up-to-date':
+      return `up to date  ${where}`;
+    case 'failed':
+      return `failed      ${where}: ${r.error?.message ?? 'unknown error'}${r.error?.hint ? ` (hint: ${r.error.hint})` : ''}`;
+    default:
+      return `skipped     ${where}`;
+  }
+}
+
+/** The plan as a table: action, source image, target, digest (or why it cannot be copied). */
+export function renderPlan(plan: Plan): string {
+  const rows = plan.items.map((i) => [
+    i.action === 'up-to-date' ? 'up to date' : i.action,
+    i.key,
+    targetText(i),
+    i.action === 'error' ? (i.error?.message ?? '') : i.sourceDigest ? shortDigest(i.sourceDigest) : '',
+  ]);
+  return rows.length ? table(rows, ['ACTION', 'SOURCE', 'TARGET', 'DIGEST']) : '(no images)';
+}
+
+export function planSummary(plan: Plan): string {
+  const n = (a: PlanItem['action']) => plan.items.filter((i) => i.action === a).length;
+  const shard = plan.shard ? ` (shard ${plan.shard.index}/${plan.shard.count}: ${plan.items.length} of ${plan.total} images)` : '';
+  const errors = n('error');
+  return `plan: ${n('copy')} to copy, ${n('up-to-date')} up to date${errors ? `, ${errors} failed` : ''}${shard}`;
+}
+
+export function runSummary(reports: ImageReport[], plan: Plan, ms: number): string {
+  const n = (s: ImageReport['status']) => reports.filter((r) => r.status === s).length;
+  const bytes = reports.reduce((t, r) => t + r.bytesSent, 0);
+  const parts = [`${n('copied')} copied`, `${n('up-to-date')} up to date`];
+  if (n('failed')) parts.push(`${n('failed')} failed`);
+  if (n('skipped')) parts.push(`${n('skipped')} skipped`);
+  const shard = plan.shard ? ` [shard ${plan.shard.index}/${plan.shard.count}: ${plan.items.length} of ${plan.total} images]` : '';
+  return `sync: ${parts.join(', ')}; ${formatBytes(bytes)} sent in ${formatDuration(ms)}${shard}`;
+}
+
+export const quietSyncSink: SyncSink = { stop() {} };
+
+/** CI: a line per finished image, retries and notices as they come; no escape codes. */
+export function plainSyncSink(io: IO): SyncSink {
+  return {
+    done: (r) => {
+      if (r.status !== 'skipped') io.stderr.write(`${imageLine(r)}\n`);
+    },
+    event: (item, e) => {
+      if (e.type === 'retry') io.stderr.write(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}\n`);
+      else if (e.type === 'warning') io.stderr.write(`warning: ${item.key}: ${e.message}\n`);
+    },
+    notice: (m) => io.stderr.write(`${m}\n`),
+    stop() {},
+  };
+}
+
+interface InFlight {
+  total: number;
+  moved: number;
+  blobs: number;
+  finished: number;
+}
+
+/** A terminal: a spinner with the totals and one line per image in flight, redrawn at most 10 times a second. */
+export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
+  const { default: ora } = await import('ora');
+  const spinner = ora({ stream: io.stderr as NodeJS.WriteStream, text: 'sync: starting…', color: 'cyan', isEnabled: true }).start();
+  const active = new Map<PlanItem, InFlight>();
+  const started = Date.now();
+  let done = 0;
+  let moved = 0;
+  let last = 0;
+  const render = (force = false) => {
+    const now = Date.now();
+    if (!force && now - last < 100) return;
+    last = now;
+    const lines = [`sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${formatSpeed(moved, now - started)}`];
+    for (const [item, a] of [...active.entries()].slice(0, 12)) {
+      const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
+      const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';
+      lines.push(`  ${item.key} → ${targetText(item)}  ${size}`);
+    }
+    if (active.size > 12) lines.push(`  … ${active.size - 12} more`);
+    spinner.text = lines.join('\n');
+  };
+  const persist = (line: string) => {
+    spinner.clear();
+    io.stderr.write(`${line}\n`);
+    spinner.render();
+  };
+  return {
+    start(item) {
+      active.set(item, { total: 0, moved: 0, blobs: 0, finished: 0 });
+      render(true);
+    },
+    event(item, e: CopyEvent) {
+      const a = active.get(item);
+      if (!a) return;
+      if (e.type === 'plan') {
+        a.total = e.bytes;
+        a.blobs = e.blobs;
+      } else if (e.type === 'bytes') {
+        a.moved += e.n;
+        moved += e.n;
+      } else if (e.type === 'blob' && e.state !== 'start') {
+        a.finished++;
+        if (e.state !== 'done') a.moved += e.size;
+      } else if (e.type === 'retry') persist(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}`);
+      else if (e.type === 'warning') persist(`warning: ${item.key}: ${e.message}`);
+      render(e.type !== 'bytes');
+    },
+    done(r) {
+      active.delete(r.item);
+      done++;
+      if (r.status !== 'skipped') persist(imageLine(r));
+      render(true);
+    },
+    notice: (m) => persist(m),
+    stop() {
+      spinner.stop();
+    },
+  };
+}
+
+/** A terminal we can redraw: a TTY with a known width (a pty of 0 columns, as `docker run -t` may start with, makes ora clear forever). */
+export function liveTerminal(io: IO): boolean {
+  return io.isTTY && ((io.stderr as NodeJS.WriteStream).columns ?? 0) > 0;
+}
+
+export async function createSyncSink(io: IO, opts: { quiet: boolean; json: boolean }, count: number): Promise<SyncSink> {
+  if (opts.quiet || opts.json) return quietSyncSink;
+  return liveTerminal(io) ? ttySyncSink(io, count) : plainSyncSink(io);
+}

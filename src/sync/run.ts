@@ -1,0 +1,226 @@
+// Sync execution: images in parallel, blobs under one shared limiter and one SharedBlobs, keep-going, rate-limit floor.
+import pLimit from 'p-limit';
+import type { AppContext } from '../context.js';
+import type { CopyEvent } from '../copy/events.js';
+import { isAbortError } from '../errors.js';
+import type { Location } from '../location/parse.js';
+import type { Digest } from '../oci/digest.js';
+import { sleep } from '../registry-client/retry.js';
+import { type ErrorInfo, type Plan, type PlanItem, PLATFORMS_ANNOTATION, SOURCE_DIGEST_ANNOTATION, platformsText, toErrorInfo } from './plan.js';
+
+export type ImageStatus = 'copied' | 'up-to-date' | 'failed' | 'skipped';
+
+export interface ImageReport {
+  item: PlanItem;
+  status: ImageStatus;
+  /** `target@digest` of what the target now holds. */
+  reference?: string;
+  digest?: string;
+  bytesSent: number;
+  blobs?: { sent: number; existed: number; mounted: number };
+  durationMs: number;
+  error?: ErrorInfo;
+}
+
+export interface RunHooks {
+  start?(item: PlanItem): void;
+  event?(item: PlanItem, e: CopyEvent): void;
+  done?(report: ImageReport): void;
+  /** Something the user should see now (a rate-limit pause). */
+  notice?(message: string): void;
+}
+
+export interface RunOptions {
+  /** Images copied at once. */
+  images: number;
+  /** Blob transfers at once, across every image. */
+  jobs: number;
+  keepGoing: boolean;
+  /** Pause or stop when a registry's `ratelimit-remaining` would fall under this (0: off). */
+  rateFloor: number;
+  /** How long to wait for the rate-limit window (0: stop at once). */
+  rateWaitMs: number;
+  signal: AbortSignal;
+  hooks?: RunHooks;
+  /** ECR settings for repositories created on push (--immutable-tags, --scan-on-push, --kms-key). */
+  createRepo?: import('../credentials/ecr.js').CreateRepoSettings;
+}
+
+export interface RunResult {
+  reports: ImageReport[];
+  /** Why images were skipped, when they were. */
+  stopped?: ErrorInfo;
+}
+
+/** The source to copy from: pinned to the digest the plan saw, so the copy (and its annotations) match the plan. */
+function pinned(item: PlanItem): Location {
+  const s = item.source;
+  if (s.kind === 'registry' && item.sourceDigest) return { kind: 'registry', ref: { ...s.ref, digest: item.sourceDigest as Digest } };
+  return s;
+}
+
+/** Admits copies from a registry while its rate limit stays above the floor; waits (polling by HEAD, which costs no pull) or refuses. */
+class RateGate {
+  private readonly inflight = new Map<string, number>();
+  private readonly announced = new Set<string>();
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly opts: RunOptions,
+  ) {}
+
+  async admit(item: PlanItem): Promise<ErrorInfo | undefined> {
+    const src = item.source;
+    if (src.kind !== 'registry' || this.opts.rateFloor <= 0) return undefined;
+    const registry = src.ref.registry;
+    const deadline = Date.now() + this.opts.rateWaitMs;
+    const poll = Math.min(60_000, Math.max(250, this.opts.rateWaitMs / 10));
+    for (;;) {
+      const rl = this.ctx.lastRateLimit.get(registry);
+      const used = this.inflight.get(registry) ?? 0;
+      if (rl?.remaining === undefined || rl.remaining - used >= this.opts.rateFloor) {
+        this.inflight.set(registry, used + 1);
+        this.announced.delete(registry);
+        return undefined;
+      }
+      const left = deadline - Date.now();
+      const window = rl.windowSeconds ? ` per ${Math.round(rl.windowSeconds / 3600)}h` : '';
+      const state = `${registry}: ${rl.remaining} of ${rl.limit ?? '?'} pulls left${window}, under the floor of ${this.opts.rateFloor}`;
+      if (left <= 0) {
+        return {
+          code: 'RATE_LIMIT',
+          message: `${state}: stopped instead of using up the quota`,
+          hint: 'run again later (a re-run does only the work left), log in to raise the limit, wait for the window with --rate-wait 6h, or lower --rate-floor',
+        };
+      }
+      if (!this.announced.has(registry)) {
+        this.announced.add(registry);
+        this.opts.hooks?.notice?.(`${state}: waiting up to ${Math.ceil(left / 1000)} s for the window to allow more`);
+      }
+      await sleep(Math.min(poll, left), this.opts.signal);
+      // A HEAD costs no pull and brings fresh rate-limit headers.
+      await this.ctx
+        .client('src')
+        .headManifest({ registry, repository: src.ref.repository }, item.sourceDigest ?? src.ref.tag ?? 'latest', this.opts.signal)
+        .catch((err) => {
+          if (isAbortError(err) && this.opts.signal.aborted) throw err;
+        });
+    }
+  }
+
+  release(item: PlanItem): void {
+    if (item.source.kind !== 'registry') return;
+    const registry = item.source.ref.registry;
+    this.inflight.set(registry, Math.max(0, (this.inflight.get(registry) ?? 1) - 1));
+  }
+}
+
+export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Promise<RunResult> {
+  const [{ openSource, openDestination }, { copyImage }, { SharedBlobs }] = await Promise.all([
+    import('../transports/open.js'),
+    import('../copy/copy.js'),
+    import('../copy/shared.js'),
+  ]);
+  const hooks = opts.hooks ?? {};
+  const blobLimit = pLimit(Math.max(1, opts.jobs));
+  const shared = new SharedBlobs();
+  const imageLimit = pLimit(Math.max(1, opts.images));
+  const gate = new RateGate(ctx, opts);
+  const reports: ImageReport[] = new Array(plan.items.length);
+  let stopped: ErrorInfo | undefined;
+  const finish = (i: number, r: ImageReport) => {
+    reports[i] = r;
+    hooks.done?.(r);
+  };
+
+  const failedInPlan = plan.items.filter((i) => i.action === 'error');
+  if (failedInPlan.length && !opts.keepGoing) {
+    stopped = { code: 'PLAN_FAILED', message: `${failedInPlan.length} image(s) could not be planned: nothing was copied`, hint: 'fix them, or run with --keep-going to copy the rest' };
+  }
+  plan.items.forEach((item, i) => {
+    if (item.action === 'up-to-date') {
+      finish(i, { item, status: 'up-to-date', digest: item.sourceDigest, reference: referenceOf(item), bytesSent: 0, durationMs: 0 });
+    } else if (item.action === 'error') finish(i, { item, status: 'failed', bytesSent: 0, durationMs: 0, error: item.error });
+  });
+
+  const copyOne = async (item: PlanItem, i: number): Promise<void> => {
+    if (stopped || opts.signal.aborted) return finish(i, { item, status: 'skipped', bytesSent: 0, durationMs: 0 });
+    const refused = await gate.admit(item);
+    if (refused) {
+      stopped ??= refused;
+      return finish(i, { item, status: 'skipped', bytesSent: 0, durationMs: 0 });
+    }
+    if (stopped) {
+      gate.release(item);
+      return finish(i, { item, status: 'skipped', bytesSent: 0, durationMs: 0 });
+    }
+    const started = Date.now();
+    hooks.start?.(item);
+    try {
+      const source = await openSource(pinned(item), ctx);
+      try {
+        const dest = await openDestination(item.target, ctx, { createRepo: opts.createRepo });
+        const subset = Boolean(item.platforms?.length);
+        const result = await copyImage(source, dest, {
+          jobs: opts.jobs,
+          platforms: item.platforms,
+          tag: item.tag,
+          retries: ctx.globals.retries,
+          signal: opts.signal,
+          onEvent: hooks.event ? (e) => hooks.event!(item, e) : undefined,
+          blobLimit,
+          shared,
+          ...(item.resolved ? { resolved: { source: item.resolved.source, destination: item.resolved.target } } : {}),
+          ...(subset && item.sourceDigest
+            ? { subIndex: { annotations: { [SOURCE_DIGEST_ANNOTATION]: item.sourceDigest, [PLATFORMS_ANNOTATION]: platformsText(item.platforms) }, alwaysIndex: true } }
+            : {}),
+        });
+        finish(i, {
+          item,
+          status: result.upToDate ? 'up-to-date' : 'copied',
+          digest: result.digest,
+          reference: result.reference,
+          bytesSent: result.bytesSent,
+          blobs: result.blobs,
+          durationMs: Date.now() - started,
+        });
+      } finally {
+        await source.close();
+      }
+    } catch (err) {
+      if (opts.signal.aborted && isAbortError(err)) throw err;
+      finish(i, { item, status: 'failed', bytesSent: 0, durationMs: Date.now() - started, error: toErrorInfo(err) });
+      if (!opts.keepGoing) stopped ??= { code: 'FAILED', message: `stopped after ${item.key} failed`, hint: 'run with --keep-going to copy the rest anyway' };
+    } finally {
+      gate.release(item);
+    }
+  };
+
+  // Images that are the same manifest going to the same repository (3.20 and 3.20.3) run one after the other: the
+  // second finds everything in place and only tags; pushed at once, the same manifest makes distribution race.
+  const chains = new Map<string, Promise<void>>();
+  const tasks = plan.items.map((item, i) => {
+    if (item.action !== 'copy') return Promise.resolve();
+    const key = `${repoOf(item.target)}|${item.sourceDigest ?? item.key}`;
+    const next = (chains.get(key) ?? Promise.resolve()).then(() => imageLimit(() => copyOne(item, i)));
+    chains.set(key, next.catch(() => {}));
+    return next;
+  });
+  const settled = await Promise.allSettled(tasks);
+  const interrupted = settled.find((s) => s.status === 'rejected');
+  if (interrupted) throw (interrupted as PromiseRejectedResult).reason;
+  return { reports, ...(stopped ? { stopped } : {}) };
+}
+
+function repoOf(loc: Location): string {
+  if (loc.kind === 'registry') return `${loc.ref.registry}/${loc.ref.repository}`;
+  return `${loc.kind}:${loc.path}`;
+}
+
+function referenceOf(item: PlanItem): string | undefined {
+  const t = item.target;
+  if (!item.sourceDigest) return undefined;
+  if (t.kind === 'registry') return `${t.ref.registry}/${t.ref.repository}@${item.targetDigest ?? item.sourceDigest}`;
+  if (t.kind === 'oci') return `oci:${t.path}${t.tag ? `:${t.tag}` : ''}@${item.targetDigest ?? item.sourceDigest}`;
+  return undefined;
+}
