@@ -118,7 +118,12 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   };
 }
 
+/** A terminal we can redraw: a TTY with a known width (with 0 columns, as a pty may start, ora clears lines forever). */
+export function canRedraw(io: IO): boolean {
+  return io.isTTY && ((io.stderr as NodeJS.WriteStream).columns ?? 0) > 0;
+}
+
 export async function createSink(io: IO, opts: { quiet: boolean; json: boolean }, label = ''): Promise<ProgressSink> {
   if (opts.quiet || opts.json) return quietSink;
-  return io.isTTY ? ttySink(io, label) : plainSink(io, label);
+  return canRedraw(io) ? ttySink(io, label) : plainSink(io, label);
 }

@@ -1,4 +1,5 @@
 // Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+import { canRedraw } from './progress.js';
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { formatLocation } from '../location/parse.js';
@@ -147,10 +148,8 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
   };
 }
 
-/** A terminal we can redraw: a TTY with a known width (a pty of 0 columns, as `docker run -t` may start with, makes ora clear forever). */
-export function liveTerminal(io: IO): boolean {
-  return io.isTTY && ((io.stderr as NodeJS.WriteStream).columns ?? 0) > 0;
-}
+/** The same test as copy's progress: a TTY with a known width. */
+export const liveTerminal = canRedraw;
 
 export async function createSyncSink(io: IO, opts: { quiet: boolean; json: boolean }, count: number): Promise<SyncSink> {
   if (opts.quiet || opts.json) return quietSyncSink;
