@@ -2,6 +2,7 @@
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
+import { liveView } from './live.js';
 import { formatBytes, formatDuration, formatSpeed } from './render.js';
 
 export interface ProgressSink {
@@ -45,32 +46,24 @@ export function plainSink(io: IO, label: string): ProgressSink {
 
 /** Live view on a terminal: a spinner line with totals and one line per layer in flight, redrawn at most 10 times a second. */
 export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
-  const { default: ora } = await import('ora');
-  const spinner = ora({ stream: io.stderr as NodeJS.WriteStream, text: `${label}resolving…`, color: 'cyan', isEnabled: true }).start();
   const active = new Map<string, Active>();
   const started = Date.now();
   let total = 0;
   let moved = 0;
   let blobs = 0;
   let finished = 0;
-  let last = 0;
-  const render = (force = false) => {
+  const view = await liveView(io, `${label}resolving…`, () => {
     const now = Date.now();
-    if (!force && now - last < 100) return;
-    last = now;
-    const lines = [`${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`];
-    for (const [d, a] of [...active.entries()].slice(0, 12)) {
-      const pct = a.size ? Math.floor((a.done / a.size) * 100) : 100;
-      lines.push(`  ${shortDigest(d)}  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${String(pct).padStart(3)}%  ${formatSpeed(a.done, now - a.started)}`);
-    }
-    if (active.size > 12) lines.push(`  … ${active.size - 12} more`);
-    spinner.text = lines.join('\n');
-  };
-  const persist = (line: string) => {
-    spinner.clear();
-    io.stderr.write(`${line}\n`);
-    spinner.render();
-  };
+    return [
+      `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`,
+      ...[...active.entries()].map(([d, a]) => {
+        const pct = a.size ? Math.floor((a.done / a.size) * 100) : 100;
+        return `  ${shortDigest(d)}  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${String(pct).padStart(3)}%  ${formatSpeed(a.done, now - a.started)}`;
+      }),
+    ];
+  });
+  const render = (force = false) => view.redraw(force);
+  const persist = (line: string) => view.persist(line);
   return {
     handle(e) {
       switch (e.type) {
@@ -109,11 +102,10 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
       }
     },
     finish(summary) {
-      if (summary) spinner.succeed(`${label}${summary} in ${formatDuration(Date.now() - started)}`);
-      else spinner.stop();
+      view.finish(summary ? `${label}${summary} in ${formatDuration(Date.now() - started)}` : undefined);
     },
     fail() {
-      spinner.stop();
+      view.finish();
     },
   };
 }

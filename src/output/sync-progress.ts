@@ -1,4 +1,5 @@
 // Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+import { liveView } from './live.js';
 import { canRedraw } from './progress.js';
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
@@ -89,31 +90,23 @@ interface InFlight {
 
 /** A terminal: a spinner with the totals and one line per image in flight, redrawn at most 10 times a second. */
 export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
-  const { default: ora } = await import('ora');
-  const spinner = ora({ stream: io.stderr as NodeJS.WriteStream, text: 'sync: starting…', color: 'cyan', isEnabled: true }).start();
   const active = new Map<PlanItem, InFlight>();
   const started = Date.now();
   let done = 0;
   let moved = 0;
-  let last = 0;
-  const render = (force = false) => {
+  const view = await liveView(io, 'sync: starting…', () => {
     const now = Date.now();
-    if (!force && now - last < 100) return;
-    last = now;
-    const lines = [`sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${formatSpeed(moved, now - started)}`];
-    for (const [item, a] of [...active.entries()].slice(0, 12)) {
-      const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
-      const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';
-      lines.push(`  ${item.key} → ${targetText(item)}  ${size}`);
-    }
-    if (active.size > 12) lines.push(`  … ${active.size - 12} more`);
-    spinner.text = lines.join('\n');
-  };
-  const persist = (line: string) => {
-    spinner.clear();
-    io.stderr.write(`${line}\n`);
-    spinner.render();
-  };
+    return [
+      `sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${formatSpeed(moved, now - started)}`,
+      ...[...active.entries()].map(([item, a]) => {
+        const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
+        const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';
+        return `  ${item.key} → ${targetText(item)}  ${size}`;
+      }),
+    ];
+  });
+  const render = (force = false) => view.redraw(force);
+  const persist = (line: string) => view.persist(line);
   return {
     start(item) {
       active.set(item, { total: 0, moved: 0, blobs: 0, finished: 0 });
@@ -143,7 +136,7 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
     },
     notice: (m) => persist(m),
     stop() {
-      spinner.stop();
+      view.finish();
     },
   };
 }
