@@ -3,7 +3,7 @@ import { RegctlError } from '../errors.js';
 import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
-import { RegistryError } from './errors.js';
+import { RegistryError, parseErrorBody } from './errors.js';
 import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
 
 export interface Repo {
@@ -285,6 +285,23 @@ export class RegistryClient {
       what: `cancel upload to ${r.repository}`,
     });
     await res.body.dump().catch(() => {});
+  }
+
+  /** true when the repository does not exist (its tag list answers 404 NAME_UNKNOWN); false when it does or when unsure. */
+  async repositoryMissing(r: Repo, signal: AbortSignal): Promise<boolean> {
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'GET',
+      path: `/v2/${r.repository}/tags/list`,
+      query: { n: '1' },
+      scopes: [push(r)],
+      expect: [200, 404],
+      idempotent: true,
+      signal,
+      what: `tags of ${r.registry}/${r.repository}`,
+    });
+    const text = Buffer.from(await readCapped(res, 64 * 1024, 'tag list')).toString('utf8');
+    return res.status === 404 && parseErrorBody(text).some((e) => e.code === 'NAME_UNKNOWN');
   }
 
   /** Every tag, following `Link` across pages (`n` at most 1000). */

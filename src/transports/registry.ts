@@ -71,6 +71,10 @@ export class RegistryDestination implements ImageDestination {
   readonly registryRepo: RegistryRepo;
   private readonly repo: Repo;
   private readonly sessions = new Set<string>();
+  /** Set by resolve() when the tag is missing: whether the whole repository is (no blob can be there). */
+  private absent?: Promise<boolean>;
+  /** Blobs this destination uploaded or mounted: present whatever `absent` said. */
+  private readonly written = new Set<string>();
   private readonly uploadMode: 'put' | 'patch';
 
   constructor(
@@ -87,10 +91,16 @@ export class RegistryDestination implements ImageDestination {
   async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {
     const reference = this.ref.tag ?? this.ref.digest;
     if (!reference) return undefined;
-    return this.client.headManifest(this.repo, reference, signal, true);
+    const found = await this.client.headManifest(this.repo, reference, signal, true);
+    // The tag is missing: one request tells whether the repository exists at all. A repository that does not
+    // exist holds no blob, so the blob HEADs that would each answer 404 are skipped.
+    if (!found) this.absent = this.client.repositoryMissing(this.repo, signal).catch(() => false);
+    return found;
   }
 
-  hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
+  async hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
+    if (this.written.has(desc.digest)) return true;
+    if (this.absent && (await this.absent)) return false;
     // Ask with push scope so the token also covers the upload that may follow.
     return this.client.hasBlob(this.repo, desc.digest, signal, [`repository:${this.repo.repository}:pull,push`]);
   }
@@ -98,7 +108,9 @@ export class RegistryDestination implements ImageDestination {
   async mountBlob(desc: Descriptor, origin: RegistryRepo, signal: AbortSignal): Promise<boolean> {
     if (origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
     try {
-      return await this.client.mountBlob(this.repo, { registry: origin.host, repository: origin.repository }, desc.digest, signal);
+      const mounted = await this.client.mountBlob(this.repo, { registry: origin.host, repository: origin.repository }, desc.digest, signal);
+      if (mounted) this.written.add(desc.digest);
+      return mounted;
     } catch (err) {
       if (isAbortError(err)) throw err;
       return false;
@@ -112,6 +124,7 @@ export class RegistryDestination implements ImageDestination {
       try {
         await this.client.finishUpload(this.repo, location, desc, await open(), this.uploadMode, signal);
         this.sessions.delete(location);
+        this.written.add(desc.digest);
         return;
       } catch (err) {
         this.sessions.delete(location);
@@ -141,6 +154,7 @@ export class RegistryDestination implements ImageDestination {
       try {
         await this.client.finishUploadStreaming(this.repo, location, measured(), () => (digest = `sha256:${hash.digest('hex')}` as Digest), signal);
         this.sessions.delete(location);
+        this.written.add(digest!);
         return { mediaType, digest: digest!, size };
       } catch (err) {
         this.sessions.delete(location);

@@ -118,6 +118,15 @@ describe('regctl copy between registries', () => {
     expect(proxy.count('manifest-put')).toBe(1);
   });
 
+  it('into a repository that does not exist yet, one tag-list request replaces every blob HEAD', async () => {
+    proxy.reset();
+    const r = await runCli(['copy', `${R}/src/multi:v1`, `${R}/brand-new/multi:v1`]);
+    expect(r.code).toBe(0);
+    expect(proxy.count('tags')).toBe(1);
+    expect(proxy.count('blob-head')).toBe(0);
+    expect(await registryDigest(reg.host, 'brand-new/multi', 'v1')).toBe(index.indexDigest);
+  });
+
   it('within one registry, blobs are mounted across repositories, not downloaded', async () => {
     proxy.reset();
     const r = await runCli(['copy', `${R}/src/app:v1`, `${R}/mounted/app:v1`]);

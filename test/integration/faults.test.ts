@@ -104,7 +104,8 @@ describe('retries', () => {
     A.failWith(502, 1, 'manifest-get');
     A.failWith(503, 2, 'blob-get');
     A.failWith(504, 1, 'blob-get');
-    B.failWith(503, 1, 'blob-head');
+    // A new repository: its blobs are not HEADed (the tag list says it does not exist), so that request gets the 503.
+    B.failWith(503, 1, 'tags');
     B.failWith(500, 1, (r) => r.kind === 'upload' && r.method === 'POST');
     B.failWith(502, 2, 'manifest-put');
     const repo = `burst/r${++n}`;
@@ -113,7 +114,7 @@ describe('retries', () => {
     expect(r.stdout.trim()).toMatch(new RegExp(`@${image.manifestDigest}$`));
     const injected = [...A.stats, ...B.stats].filter((s) => s.fault === 'fail').map((s) => `${s.kind}:${s.status}`);
     expect(injected.sort()).toEqual(
-      ['manifest-head:500', 'manifest-head:500', 'manifest-get:502', 'blob-get:503', 'blob-get:503', 'blob-get:504', 'blob-head:503', 'upload:500', 'manifest-put:502', 'manifest-put:502'].sort(),
+      ['manifest-head:500', 'manifest-head:500', 'manifest-get:502', 'blob-get:503', 'blob-get:503', 'blob-get:504', 'tags:503', 'upload:500', 'manifest-put:502', 'manifest-put:502'].sort(),
     );
     expect(r.stderr).toMatch(/retrying/);
     expect(await registryDigest(dst.host, repo, 'v1')).toBe(image.manifestDigest);
