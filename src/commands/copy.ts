@@ -23,8 +23,8 @@ function tagFor(src: Location, dst: Location): string | undefined {
   }
 }
 
-export async function runCopy(ctx: AppContext, srcText: string, dst: Location, platforms: Platform[] | undefined, createRepo?: CreateRepoSettings): Promise<CommandResult> {
-  const src = parseLocation(srcText);
+export async function runCopy(ctx: AppContext, from: string | Location, dst: Location, platforms: Platform[] | undefined, createRepo?: CreateRepoSettings): Promise<CommandResult> {
+  const src = typeof from === 'string' ? parseLocation(from) : from;
   const [{ openSource, openDestination }, { copyImage }, { createSink }] = await Promise.all([
     import('../transports/open.js'),
     import('../copy/copy.js'),

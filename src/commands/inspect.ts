@@ -1,13 +1,12 @@
 // `inspect REF`: name, digest, media type, platforms, created, layers and sizes, labels, entrypoint/cmd; --raw, --config, --json.
 import type { AppContext } from '../context.js';
-import { RegctlError } from '../errors.js';
-import { parseLocation, formatLocation } from '../location/parse.js';
+import { formatLocation } from '../location/parse.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { formatBytes, table } from '../output/render.js';
 import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
 import type { ImageSource } from '../transports/types.js';
-import { parsePlatforms, readSmallBlob } from './shared.js';
+import { choosePlatform, openResolved, parsePlatforms, readSmallBlob } from './shared.js';
 import type { CommandDef } from './types.js';
 
 export function warnRateLimit(ctx: AppContext, registry: string): void {
@@ -62,19 +61,11 @@ export const inspectCommand: CommandDef = {
     cmd.option('--platform <os/arch[/variant]>', 'inspect one platform of an index');
   },
   async run(ctx, [refText], opts) {
-    const loc = parseLocation(refText);
-    const { openSource } = await import('../transports/open.js');
-    const src = await openSource(loc, ctx);
+    const { loc, src, desc } = await openResolved(ctx, refText);
     try {
-      const desc = await src.resolve(ctx.signal);
-      if (!desc) throw new RegctlError('NOT_FOUND', `${refText}: image not found`);
       let m = await src.getManifest(desc.digest, ctx.signal);
       const platforms = parsePlatforms(opts.platform);
-      if (platforms || (opts.config && m.manifest.kind === 'index')) {
-        const { selectRoot } = await import('../copy/plan.js');
-        const { hostPlatform } = await import('../oci/platform.js');
-        m = await selectRoot(src, m, { platforms, singleImage: true, defaultPlatform: hostPlatform(), jobs: 1, signal: ctx.signal, where: refText });
-      }
+      if (platforms || (opts.config && m.manifest.kind === 'index')) m = await choosePlatform(ctx, src, m, platforms, refText);
       if (loc.kind === 'registry') warnRateLimit(ctx, loc.ref.registry);
       if (opts.raw) return { stdout: Buffer.from(m.bytes).toString('utf8').replace(/\n$/, ''), json: JSON.parse(Buffer.from(m.bytes).toString('utf8')) };
       const name = formatLocation(loc);

@@ -3,17 +3,13 @@ import { UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import { runCopy } from './copy.js';
 import { addCreateRepoFlags, createRepoSettings } from './repo.js';
-import { parsePlatforms, registryRef } from './shared.js';
+import { localLocation, parsePlatforms, registryRef } from './shared.js';
 import { type CommandDef, collect } from './types.js';
 
 const FORMATS = ['docker-archive', 'oci', 'oci-archive'] as const;
 
 function localDestination(path: string, format: unknown): Location {
-  if (format === undefined) {
-    const loc = parseLocation(path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`);
-    if (loc.kind === 'registry') throw new UsageError(`pull writes to a local path, got ${JSON.stringify(path)}`);
-    return loc;
-  }
+  if (format === undefined) return localLocation(path, 'pull writes to');
   if (!FORMATS.includes(format as (typeof FORMATS)[number])) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
   return parseLocation(`${format}:${path}`);
 }
@@ -43,8 +39,7 @@ export const pushCommand: CommandDef = {
     addCreateRepoFlags(cmd);
   },
   run(ctx, [path, ref], opts) {
-    const src = parseLocation(path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`);
-    if (src.kind === 'registry') throw new UsageError(`push reads a local path, got ${JSON.stringify(path)}`);
-    return runCopy(ctx, path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`, { kind: 'registry', ref: registryRef(ref) }, parsePlatforms(opts.platform), createRepoSettings(opts));
+    const src = localLocation(path, 'push reads');
+    return runCopy(ctx, src, { kind: 'registry', ref: registryRef(ref) }, parsePlatforms(opts.platform), createRepoSettings(opts));
   },
 };

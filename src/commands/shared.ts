@@ -3,7 +3,9 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import type { ImageRef } from '../location/reference.js';
+import type { FetchedManifest } from '../oci/manifest.js';
 import { type Platform, parsePlatform } from '../oci/platform.js';
+import type { ImageSource } from '../transports/types.js';
 
 export function parsePlatforms(values: unknown): Platform[] | undefined {
   if (values === undefined) return undefined;
@@ -32,4 +34,35 @@ export async function readSmallBlob(ctx: AppContext, src: import('../transports/
 
 export function locationOf(text: string): Location {
   return parseLocation(text);
+}
+
+/** A local path argument: `./x`, `/x`, or a `kind:` location; a bare name is taken as `./name`. Registry refs are refused. */
+export function localLocation(path: string, verb: string): Location {
+  const loc = parseLocation(path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`);
+  if (loc.kind === 'registry') throw new UsageError(`${verb} a local path, got ${JSON.stringify(path)}`);
+  return loc;
+}
+
+/** Opens a location as a source and resolves it; a missing image is a NOT_FOUND error (and the source is closed). */
+export async function openResolved(ctx: AppContext, refText: string) {
+  const loc = parseLocation(refText);
+  const { openSource } = await import('../transports/open.js');
+  const src = await openSource(loc, ctx);
+  try {
+    const desc = await src.resolve(ctx.signal);
+    if (!desc) {
+      const { RegctlError } = await import('../errors.js');
+      throw new RegctlError('NOT_FOUND', `${refText}: image not found`);
+    }
+    return { loc, src, desc };
+  } catch (err) {
+    await src.close();
+    throw err;
+  }
+}
+
+/** One platform's image of an index (the host's when `platforms` is undefined); an image manifest is returned as is. */
+export async function choosePlatform(ctx: AppContext, src: ImageSource, m: FetchedManifest, platforms: Platform[] | undefined, where: string): Promise<FetchedManifest> {
+  const [{ selectRoot }, { hostPlatform }] = await Promise.all([import('../copy/plan.js'), import('../oci/platform.js')]);
+  return selectRoot(src, m, { platforms, singleImage: true, defaultPlatform: hostPlatform(), jobs: 1, signal: ctx.signal, where });
 }

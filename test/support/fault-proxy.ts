@@ -170,7 +170,8 @@ function matches(sel: Selector | undefined, r: ProxyRequest): boolean {
   return typeof sel === 'string' ? sel === r.kind : sel.includes(r.kind);
 }
 
-function authKind(h: string | undefined): ProxyRecord['authorization'] {
+/** How a request authenticated itself, without keeping the secret. */
+export function authKind(h: string | undefined): ProxyRecord['authorization'] {
   if (!h) return 'none';
   const s = h.split(' ')[0]!.toLowerCase();
   return s === 'basic' || s === 'bearer' ? s : 'other';

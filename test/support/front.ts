@@ -1,29 +1,15 @@
 // A recording HTTP front for a test registry: classifies and counts requests, lets a hook answer or rewrite them, proxies the rest.
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Kind, classify } from './fault-proxy.js';
+import { type Kind, type ProxyRecord, authKind, classify } from './fault-proxy.js';
 
 export type { Kind } from './fault-proxy.js';
 
-export interface FrontRecord {
-  method: string;
-  path: string;
-  /** the query string without '?' */
-  query: string;
-  kind: Kind;
-  repo?: string;
-  /** tag or digest of a manifest, digest of a blob */
-  ref?: string;
-  /** the status answered to the client (0 while waiting) */
-  status: number;
-  /** request body bytes received from the client */
-  bytesIn: number;
-  /** response body bytes sent to the client */
-  bytesOut: number;
-  authorization: 'none' | 'basic' | 'bearer' | 'other';
+/** What a front records of a request: the proxy's fields, and whether the front answered it itself. */
+export type FrontRecord = Pick<ProxyRecord, 'method' | 'path' | 'query' | 'kind' | 'repo' | 'ref' | 'status' | 'bytesIn' | 'bytesOut' | 'authorization'> & {
   /** answered by the front itself, not the registry behind it */
   local?: boolean;
-}
+};
 
 export interface FrontRequest {
   req: IncomingMessage;
@@ -68,11 +54,7 @@ export function filterHeaders(raw: string[], drop: readonly string[] = []): Reco
   return out;
 }
 
-export function authKind(h: string | undefined): FrontRecord['authorization'] {
-  if (!h) return 'none';
-  const s = h.split(' ')[0]!.toLowerCase();
-  return s === 'basic' || s === 'bearer' ? s : 'other';
-}
+export { authKind };
 
 /** A distribution error answer: `{"errors":[{code,message,detail}]}` (no body for HEAD). */
 export function sendRegistryError(r: FrontRequest, status: number, code: string, message: string, headers: Record<string, string> = {}, detail?: unknown): void {
