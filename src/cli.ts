@@ -138,3 +138,21 @@ export async function main(argv: string[]): Promise<void> {
   // Let stdout and stderr drain, then leave even if a kept-alive socket is still open.
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
+
+/**
+ * Loads what most commands run (the context, the copy engine, the registry transport, progress) without running
+ * anything, so that `npm run build` can save their compiled code in the bundle's code cache (bin/load-bundle.cjs).
+ */
+export async function warm(): Promise<void> {
+  buildProgram(() => {});
+  await Promise.all([
+    import('./context.js'),
+    import('./output/log.js'),
+    import('./output/progress.js'),
+    import('./copy/copy.js'),
+    import('./copy/verify.js'),
+    import('./transports/open.js'),
+    import('./transports/registry.js'),
+    import('./credentials/ecr.js'),
+  ]);
+}

@@ -1,5 +1,4 @@
 // Gzips the uncompressed layers of an image on their way to a registry (a classic `docker save`), and rewrites the manifest.
-import { constants, createGzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, encodeManifest, toFetched } from '../oci/manifest.js';
@@ -22,6 +21,8 @@ export function gzippedType(mediaType: string): string | undefined {
  * the CPU time.
  */
 export function gzip(src: Bytes): Bytes {
+  // Loaded here, not at the top: a copy that compresses nothing (nearly all) never needs zlib.
+  const { constants, createGzip } = process.getBuiltinModule('node:zlib');
   return Readable.from(src).pipe(createGzip({ level: constants.Z_BEST_SPEED, memLevel: 9, chunkSize: 1 << 20 }));
 }
 

@@ -1,9 +1,7 @@
 // Content digests: validation, computation and safe use in URLs and paths.
-import { createRequire } from 'node:module';
-
 // node:crypto is loaded on first use: commands that only HEAD (digest, an up-to-date copy) never pay for it.
 let crypto: typeof import('node:crypto') | undefined;
-export const hashOf = (algorithm: string) => (crypto ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).createHash(algorithm);
+export const hashOf = (algorithm: string) => (crypto ??= process.getBuiltinModule('node:crypto')).createHash(algorithm);
 
 export type Digest = string & { readonly __brand: 'Digest' };
 

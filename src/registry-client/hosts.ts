@@ -1,11 +1,12 @@
 // Where a registry's API lives and how to reach it: endpoint mirrors, the HTTPS→HTTP fallback on loopback, TLS modes, CAs.
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from './undici-lite.js';
+import { Agent, type Dispatcher } from './undici-lite.js';
 import type { HostConfig, RegctlConfig } from '../config.js';
 import { RegctlError, UsageError, isAbortError } from '../errors.js';
 import { apiHostOf } from '../location/reference.js';
 import { redactText } from './errors.js';
 import { networkReason, sleep } from './retry.js';
+import { speaksTls } from './tls-probe.js';
 
 export interface HostOptions {
   config: RegctlConfig;
@@ -95,16 +96,15 @@ export class Hosts {
     const host = endpoint ?? apiHostOf(registry);
     if (this.opts.plainHttp || cfg?.tls === 'disabled') return `http://${host}`;
     if (!isLoopback(host)) return `https://${host}`;
+    const { hostname, port } = new URL(`https://${host}`);
     try {
-      const res = await request(`https://${host}/v2/`, { method: 'GET', dispatcher: this.dispatcherFor(registry), signal });
-      await res.body.dump();
-      return `https://${host}`;
+      const tls = await speaksTls(hostname.replace(/^\[|\]$/g, ''), Number(port || 443), signal, this.opts.timeoutMs ?? 10_000);
+      return tls ? `https://${host}` : `http://${host}`;
     } catch (err) {
-      if (isAbortError(err) || err instanceof RegctlError) throw err;
-      // Plain HTTP only when the server does not speak TLS at all: a certificate it cannot prove, or no answer,
-      // must not quietly become an unencrypted connection.
-      if (!notSpeakingTls(err)) throw connectError(registry, err, this.opts.timeoutMs);
-      return `http://${host}`;
+      if (isAbortError(err)) throw err;
+      // Nothing listens: the request itself reports that, naming what it was for.
+      if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') return `http://${host}`;
+      throw connectError(registry, err, this.opts.timeoutMs);
     }
   }
 
@@ -126,28 +126,6 @@ function codeOf(err: unknown): string | undefined {
   return undefined;
 }
 
-const NOT_TLS_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'EPROTO',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
-  'ERR_SSL_HTTP_REQUEST',
-  'ERR_SSL_UNKNOWN_PROTOCOL',
-  'ERR_SSL_RECORD_LAYER_FAILURE',
-]);
-
-/** The TLS handshake failed because the peer is not a TLS server (it answered plain HTTP, or hung up), not for a certificate. */
-export function notSpeakingTls(err: unknown): boolean {
-  const code = codeOf(err);
-  if (code && isCertificateCode(code)) return false;
-  if (code && NOT_TLS_CODES.has(code)) return true;
-  return /wrong version number|packet length too long|http request|unknown protocol|other side closed|socket hang up/i.test(String((err as Error)?.message));
-}
-
 function isCertificateCode(code: string): boolean {
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code);
 }
@@ -159,6 +137,8 @@ export function connectError(registry: string, err: unknown, timeoutMs?: number,
   let hint: string | undefined;
   let reason: string;
   if (code && isCertificateCode(code)) {
+    // About the registry, whichever request met it first.
+    what = undefined;
     reason = `the TLS certificate is not trusted (${redactText(msg)})`;
     hint = `add the registry's CA to the hosts config ($REGCTL_CONFIG: {"hosts": {"${registry}": {"ca": "/path/ca.pem"}}}), or skip verification with --insecure`;
   } else {

@@ -1,7 +1,7 @@
 // Retry classification, Retry-After parsing, backoff bounds, network reasons, the TLS-or-not probe decision, and redaction.
 import { describe, expect, it } from 'vitest';
 import { redactText, redactUrl } from '../../src/registry-client/errors.js';
-import { Hosts, connectError, notSpeakingTls } from '../../src/registry-client/hosts.js';
+import { Hosts, connectError } from '../../src/registry-client/hosts.js';
 import { backoffMs, isRetryableError, networkReason, parseRetryAfter } from '../../src/registry-client/retry.js';
 
 const coded = (code: string, message = code): Error => Object.assign(new Error(message), { code });
@@ -60,24 +60,7 @@ describe('networkReason', () => {
   ])('%s', (code, ms, text) => expect(networkReason(coded(code), ms)).toBe(text));
 });
 
-describe('the loopback HTTPS→HTTP probe falls back only when the server does not speak TLS', () => {
-  it.each([
-    coded('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number'),
-    coded('EPROTO', 'write EPROTO … wrong version number'),
-    coded('ECONNRESET'),
-    coded('ECONNREFUSED'),
-    coded('UND_ERR_SOCKET', 'other side closed'),
-  ])('falls back on %s', (err) => expect(notSpeakingTls(err)).toBe(true));
-  it.each([
-    coded('DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'),
-    coded('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'),
-    coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'),
-    coded('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"),
-    coded('CERT_HAS_EXPIRED', 'certificate has expired'),
-    coded('UND_ERR_CONNECT_TIMEOUT', 'Connect Timeout Error'),
-    coded('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'tlsv1 alert protocol version'),
-  ])('does not fall back on %s', (err) => expect(notSpeakingTls(err)).toBe(false));
-
+describe('network errors', () => {
   it('a certificate error says what to do', () => {
     const e = connectError('127.0.0.1:5000', coded('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'));
     expect(e.message).toBe('127.0.0.1:5000: the TLS certificate is not trusted (self-signed certificate in certificate chain)');
