@@ -62,7 +62,7 @@ async function loadMain() {
 /**
  * Writes dist/bundle/cli.cjs.cache: compiles the bundle, runs its top level and loads every command module
  * (so their code is in the cache too), then saves what V8 compiled. Run by scripts/bundle.mjs in a fresh process
- * with the same V8 flags as bin/regctl sets.
+ * with V8's default flags, as bin/regctl starts.
  */
 async function writeCache() {
   const compiled = compile(false);

@@ -59,9 +59,10 @@ const code = readFileSync(BUNDLE, 'utf8');
 const id = createHash('sha256').update(code).digest('hex').slice(0, 32);
 writeFileSync(BUNDLE, `// regctl-build ${id}\n${code}`);
 
-// The code cache is made in a fresh process under the flags bin/regctl sets (V8 refuses a cache made under others).
+// The code cache is made in a fresh process with V8's default flags, as bin/regctl starts (V8 refuses a cache made
+// under other flags).
 execFileSync(
   process.execPath,
-  ['-e', "require('node:v8').setFlagsFromString('--liftoff-only'); require('./bin/load-bundle.cjs').writeCache().then((n) => { if (!n) process.exit(1); })"],
+  ['-e', "require('./bin/load-bundle.cjs').writeCache().then((n) => { if (!n) process.exit(1); })"],
   { stdio: 'inherit' },
 );

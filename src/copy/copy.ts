@@ -8,7 +8,7 @@ import type { EventSink } from './events.js';
 import { gzip, gzippedType, withLayers } from './compress.js';
 import { expand, selectRoot } from './plan.js';
 import type { SharedBlobs } from './shared.js';
-import { runPool } from './pool.js';
+import { SMALL_TASK, runPool } from './pool.js';
 import { resumable, verified } from './verify.js';
 
 export interface CopyOptions {
@@ -193,7 +193,8 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
         // Wait for another copy's upload of this blob without holding a slot of the shared limiter.
         const here = dst.registryRepo;
         await (here && opts.shared?.find(here.host, b.digest))?.done;
-        return shared(() => moveBlob(b, s));
+        // A small blob takes its image's reserved slots (runPool), not one of the shared limiter's.
+        return b.size < SMALL_TASK ? moveBlob(b, s) : shared(() => moveBlob(b, s));
       },
     })),
     shared ? plan.blobs.length : limit,

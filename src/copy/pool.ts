@@ -8,6 +8,13 @@ export interface Task<T> {
   run: (signal: AbortSignal) => Promise<T>;
 }
 
+/**
+ * Tasks lighter than this (an image config, a small layer) take one of SMALL_SLOTS reserved slots instead of waiting
+ * behind the big ones: their cost is a few round trips, and started last they would add those round trips at the end.
+ */
+export const SMALL_TASK = 256 * 1024;
+const SMALL_SLOTS = 2;
+
 export async function runPool<T>(tasks: Task<T>[], limit: number, signal: AbortSignal): Promise<T[]> {
   const controller = new AbortController();
   // Every request in flight listens on this signal: more than node's default of 10 is expected.
@@ -16,13 +23,15 @@ export async function runPool<T>(tasks: Task<T>[], limit: number, signal: AbortS
   if (signal.aborted) controller.abort(signal.reason);
   else signal.addEventListener('abort', onAbort, { once: true });
   const limiter = pLimit(Math.max(1, limit));
+  // Only when the pool runs things side by side, and there are big tasks for small ones to wait behind.
+  const lane = limit > 1 && tasks.some((t) => t.weight >= SMALL_TASK) ? pLimit(SMALL_SLOTS) : undefined;
   const order = tasks.map((t, i) => ({ t, i })).sort((a, b) => b.t.weight - a.t.weight);
   const results = new Array<T>(tasks.length);
   let firstError: unknown;
   try {
     await Promise.all(
       order.map(({ t, i }) =>
-        limiter(async () => {
+        (lane && t.weight < SMALL_TASK ? lane : limiter)(async () => {
           if (controller.signal.aborted) return;
           try {
             results[i] = await t.run(controller.signal);

@@ -23,6 +23,20 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
+let liftoffOnly = false;
+/**
+ * undici parses HTTP with llhttp in WebAssembly, compiled on the first connection. V8's optimising tier would then
+ * recompile it in the background and hold every short command ~60 ms at exit; the baseline compiler alone is quick and
+ * fast enough for llhttp (the 1 GiB copy runs as fast). Set when the first connection is near, not at start-up: a V8
+ * flag changed at run time makes Node's cached code for its own modules unusable, so every built-in loaded after it
+ * compiles from source (~3× slower); by now the ones a registry command needs are loaded.
+ */
+function baselineWasmOnly(): void {
+  if (liftoffOnly) return;
+  liftoffOnly = true;
+  process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
+}
+
 /** Keeps one undici Agent per TLS mode/CA, and the scheme each registry answered on. */
 export class Hosts {
   private agents = new Map<string, InstanceType<typeof Agent>>();
@@ -67,6 +81,7 @@ export class Hosts {
         }
       }
       const t = this.opts.timeoutMs;
+      baselineWasmOnly();
       agent = new Agent({
         connections: this.opts.connections,
         keepAliveTimeout: 30_000,

@@ -175,10 +175,11 @@ describe('retries', () => {
     expect(r.code, r.stderr).toBe(0);
     const limited = A.stats.find((s) => s.status === 429)!;
     expect(limited).toBeDefined();
-    // Without a shared pause the other worker fetches the 8 small layers within those 2 s; with it, only a request
-    // already on its way when the 429 came back may still arrive.
+    // Without a shared pause the other workers fetch the 8 small layers within those 2 s; with it, only requests
+    // already on their way when the 429 came back may still arrive: one per other slot (the other job and the two
+    // slots small blobs have to themselves).
     const during = A.stats.filter((s) => s !== limited && s.at >= limited.at && s.at < limited.at + 1900);
-    expect(during.length, during.map((s) => `${s.method} ${s.path}`).join('\n')).toBeLessThanOrEqual(1);
+    expect(during.length, during.map((s) => `${s.method} ${s.path}`).join('\n')).toBeLessThanOrEqual(3);
     const after = A.stats.filter((s) => s.at >= limited.at + 1900 && s.kind === 'blob-get');
     expect(after.length).toBeGreaterThan(1);
     expect(await registryDigest(dst.host, to.slice(dst.host.length + 1, -3), 'v1')).toBe(many.manifestDigest);

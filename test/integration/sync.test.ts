@@ -77,6 +77,16 @@ const EXPECTED = [
 const expectedSources = () => EXPECTED.flatMap(([repo, tags]) => tags.map((t) => `${S.host}/${repo}:${t}`));
 const env = () => ({ SRC: S.host });
 
+/** A failed run's stderr and, from a --json report, the images that failed with their errors (not a cut-off report). */
+function explain(r: { stderr: string; stdout: string }): string {
+  try {
+    const failed = (JSON.parse(r.stdout) as { images: Array<{ status: string }> }).images.filter((i) => i.status === 'failed');
+    return `${r.stderr}failed: ${JSON.stringify(failed, null, 1)}`;
+  } catch {
+    return r.stderr + r.stdout.slice(0, 4000);
+  }
+}
+
 interface JsonImage {
   source: string;
   target: string;
@@ -109,7 +119,7 @@ describe('regctl sync', () => {
     D.reset();
     const r = await runCli(['sync', path, '--dry-run', '--json'], { env: env() });
     expect(r.stderr).toBe('');
-    expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(0);
+    expect(r.code, explain(r)).toBe(0);
     const out = JSON.parse(r.stdout) as { summary: Record<string, number>; images: JsonImage[] };
     expect(out.images.map((i) => i.source)).toEqual(expectedSources());
     expect(out.images.every((i) => i.action === 'copy')).toBe(true);
@@ -125,7 +135,7 @@ describe('regctl sync', () => {
     const path = await spec('main.yaml', MAIN_SPEC(`${D.host}/mirror`));
     S.reset();
     const r = await runCli(['sync', path, '--json'], { env: env() });
-    expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(0);
+    expect(r.code, explain(r)).toBe(0);
     const out = JSON.parse(r.stdout) as { summary: Record<string, number>; images: JsonImage[] };
     expect(out.summary, JSON.stringify(out.images.filter((i) => i.status !== 'copied'))).toMatchObject({ images: 15, copied: 15, failed: 0, skipped: 0 });
     for (const [repo, tags] of EXPECTED) {
@@ -142,7 +152,7 @@ describe('regctl sync', () => {
     S.reset();
     D.reset();
     const r = await runCli(['sync', path], { env: env() });
-    expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(0);
+    expect(r.code, explain(r)).toBe(0);
     expect(r.stdout).toMatch(/^sync: 0 copied, 15 up to date; 0 B sent in /);
     expect(r.stderr.match(/^up to date  /gm)).toHaveLength(15);
     for (const p of [S, D]) {
@@ -158,7 +168,7 @@ describe('regctl sync', () => {
     const shards: string[][] = [];
     for (const i of [0, 1, 2]) {
       const r = await runCli(['sync', path, '--dry-run', '--json', '--shard', `${i}/3`], { env: env() });
-      expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(0);
+      expect(r.code, explain(r)).toBe(0);
       const out = JSON.parse(r.stdout) as { shard: unknown; summary: { total: number }; images: JsonImage[] };
       expect(out.shard).toEqual({ index: i, count: 3 });
       expect(out.summary.total).toBe(15);
@@ -195,7 +205,7 @@ sync:
     S.failWith(500, 1000, (q) => q.kind === 'blob-get' && q.ref === own);
     try {
       const r = await runCli(['sync', path, '--json', '--keep-going', '--retries', '0'], {});
-      expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(1);
+      expect(r.code, explain(r)).toBe(1);
       const out = JSON.parse(r.stdout) as { summary: Record<string, number>; images: JsonImage[] };
       expect(out.summary).toMatchObject({ copied: 2, failed: 2, skipped: 0 });
       const by = new Map(out.images.map((i) => [i.source, i]));
@@ -212,7 +222,7 @@ sync:
   it('a malformed spec is exit 2 with the file and line named', async () => {
     const path = await spec('bad.yaml', `sync:\n  - source: ${S.host}/lib/alpine\n    target: ${D.host}/x\n    tags:\n      semver: ">=banana"\n`);
     const r = await runCli(['sync', path], {});
-    expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(2);
+    expect(r.code, explain(r)).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`^regctl: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5: sync\\[0\\]\\.tags\\.semver: invalid semver range ">=banana"`, 'm'));
     expect(r.stdout).toBe('');
     const missing = await runCli(['sync', join(work, 'nope.yaml')], {});
@@ -229,7 +239,7 @@ sync:
     tags: { list: [v1.4.0, v2.0.0] }
 `);
     const r = await runCli(['sync', path, '--json'], {});
-    expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(0);
+    expect(r.code, explain(r)).toBe(0);
     const res = await fetch(`${dst.url}/v2/arm/multi/manifests/v1.4.0`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
     const doc = (await res.json()) as { manifests: Array<{ platform: { architecture: string } }>; annotations: Record<string, string> };
     expect(doc.manifests.map((m) => m.platform.architecture)).toEqual(['arm64']);
@@ -246,7 +256,7 @@ sync:
     const path = await spec('layout.yaml', `sync:\n  - source: ${S.host}/lib/alpine\n    target: oci:${dir}\n    tags: { list: ["3.19", "3.20"] }\n`);
     const r = await runCli(['sync', path], {});
     expect(r.stderr).not.toMatch(/failed/);
-    expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(0);
+    expect(r.code, explain(r)).toBe(0);
     const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
     const byTag = Object.fromEntries(index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
     expect(byTag).toEqual({ '3.19': digests.get('lib/alpine:3.19'), '3.20': digests.get('lib/alpine:3.20') });
@@ -269,7 +279,7 @@ sync:
       while (rl.heads < heads + 2) await new Promise((r) => setTimeout(r, 50)); // the plan's HEAD, then a poll
       rl.remaining = 50;
       const r = await waiting;
-      expect(r.code, r.stderr + r.stdout.slice(0, 4000)).toBe(0);
+      expect(r.code, explain(r)).toBe(0);
       expect(r.stderr).toMatch(/5 of 100 pulls left per 6h, under the floor of 10: waiting up to \d+ s/);
       expect(await registryDigest(dst.host, 'rl/nginx', '1.27.0')).toBe(digests.get('lib/nginx:1.27.0'));
     } finally {

@@ -10,9 +10,9 @@ import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** cacheState() of bin/load-bundle.cjs under root, in a fresh process with bin/regctl's V8 flags. */
+/** cacheState() of bin/load-bundle.cjs under root, in a fresh process (V8's default flags, as bin/regctl starts). */
 async function cacheState(root: string): Promise<string> {
-  const code = `require('node:v8').setFlagsFromString('--liftoff-only'); process.stdout.write(require(${JSON.stringify(join(root, 'bin/load-bundle.cjs'))}).cacheState())`;
+  const code = `process.stdout.write(require(${JSON.stringify(join(root, 'bin/load-bundle.cjs'))}).cacheState())`;
   return (await run(process.execPath, ['-e', code])).stdout;
 }
 

@@ -1,0 +1,100 @@
+// runPool: the limit, largest first, the reserved slots for small tasks, the first failure aborting the rest.
+import { describe, expect, it } from 'vitest';
+import { SMALL_TASK, runPool } from '../../src/copy/pool.js';
+
+const MiB = 1024 * 1024;
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+/** Tasks that record when they start and how many run at once; each is released by `release(name)`. */
+function harness() {
+  const started: string[] = [];
+  const gates = new Map<string, () => void>();
+  let running = 0;
+  let peak = 0;
+  const task = (name: string, weight: number) => ({
+    weight,
+    run: async () => {
+      started.push(name);
+      peak = Math.max(peak, ++running);
+      await new Promise<void>((r) => gates.set(name, r));
+      running--;
+      return name;
+    },
+  });
+  const release = (name: string) => {
+    const g = gates.get(name);
+    if (!g) throw new Error(`${name} has not started`);
+    g();
+  };
+  return { started, task, release, peak: () => peak };
+}
+
+describe('runPool', () => {
+  it('runs at most `limit` tasks, largest first, and returns results in task order', async () => {
+    const h = harness();
+    const tasks = [h.task('a', 1 * MiB), h.task('b', 8 * MiB), h.task('c', 4 * MiB), h.task('d', 2 * MiB)];
+    const done = runPool(tasks, 2, new AbortController().signal);
+    await tick();
+    expect(h.started).toEqual(['b', 'c']);
+    h.release('c');
+    await tick();
+    expect(h.started).toEqual(['b', 'c', 'd']);
+    h.release('b');
+    await tick();
+    h.release('d');
+    await tick();
+    h.release('a');
+    expect(await done).toEqual(['a', 'b', 'c', 'd']);
+    expect(h.peak()).toBe(2);
+  });
+
+  it('small tasks (an image config) start at once on their own slots while big ones hold every slot', async () => {
+    const h = harness();
+    const tasks = [h.task('big1', 64 * MiB), h.task('big2', 64 * MiB), h.task('big3', 64 * MiB), h.task('cfg1', 700), h.task('cfg2', 900), h.task('cfg3', SMALL_TASK - 1)];
+    const done = runPool(tasks, 2, new AbortController().signal);
+    await tick();
+    // Two big tasks fill the limit; two small ones run beside them; the third small one waits for a small slot.
+    expect(h.started.sort()).toEqual(['big1', 'big2', 'cfg3', 'cfg2'].sort());
+    h.release('cfg2');
+    await tick();
+    expect(h.started).toContain('cfg1');
+    expect(h.started).not.toContain('big3');
+    for (const n of ['cfg1', 'cfg3', 'big1', 'big2']) h.release(n);
+    await tick();
+    h.release('big3');
+    expect(await done).toHaveLength(6);
+  });
+
+  it('with no big task, or one slot only, there is no extra lane', async () => {
+    const h = harness();
+    const done = runPool([h.task('x', 100), h.task('y', 200), h.task('z', 300)], 1, new AbortController().signal);
+    await tick();
+    expect(h.started).toEqual(['z']);
+    h.release('z');
+    await tick();
+    h.release('y');
+    await tick();
+    h.release('x');
+    await done;
+    expect(h.peak()).toBe(1);
+  });
+
+  it('the first failure aborts the others and is the error reported', async () => {
+    const seen: string[] = [];
+    const tasks = [
+      { weight: 2, run: async () => Promise.reject(new Error('boom')) },
+      {
+        weight: 1,
+        run: (signal: AbortSignal) =>
+          new Promise<string>((_, reject) =>
+            signal.addEventListener('abort', () => {
+              seen.push('aborted');
+              reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+            }),
+          ),
+      },
+    ];
+    await expect(runPool(tasks, 2, new AbortController().signal)).rejects.toThrow('boom');
+    expect(seen).toEqual(['aborted']);
+  });
+});
