@@ -22,7 +22,8 @@ function compile(useCache) {
     const dist = fs.statSync(path.join(__dirname, '..', 'dist', 'cli.js'), { throwIfNoEntry: false });
     const bundle = fs.statSync(BUNDLE, { throwIfNoEntry: false });
     if (!bundle || (dist && dist.mtimeMs > bundle.mtimeMs)) return undefined;
-    source = fs.readFileSync(BUNDLE, 'utf8');
+    // ASCII, which scripts/bundle.mjs checks: latin1 reads it twice as fast as utf8.
+    source = fs.readFileSync(BUNDLE, 'latin1');
   } catch {
     return undefined;
   }

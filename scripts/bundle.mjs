@@ -56,6 +56,9 @@ await build({
 
 // The build id on the first line ties the code cache to this very bundle (V8 itself compares only lengths).
 const code = readFileSync(BUNDLE, 'utf8');
+// bin/load-bundle.cjs reads the bundle as latin1 (twice as fast as utf8): it must be ASCII, as esbuild writes strings.
+const nonAscii = /[^\x00-\x7f]/.exec(code);
+if (nonAscii) throw new Error(`${BUNDLE} has a non-ASCII character near: ${code.slice(Math.max(0, nonAscii.index - 60), nonAscii.index + 20)} (write it as \\u escape in the source)`);
 const id = createHash('sha256').update(code).digest('hex').slice(0, 32);
 writeFileSync(BUNDLE, `// regctl-build ${id}\n${code}`);
 

@@ -70,7 +70,7 @@ const UNITS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e
 
 /** A Go duration ("30s", "1m30s", "500ms") in nanoseconds. */
 export function parseDuration(ins: Instruction, flag: string, text: string): number {
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  const re = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/gy;
   let total = 0;
   let matched = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
