@@ -3,7 +3,7 @@ import { RegctlError, isAbortError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { type Platform, hostPlatform } from '../oci/platform.js';
-import type { ImageDestination, ImageSource } from '../transports/types.js';
+import type { Bytes, ImageDestination, ImageSource } from '../transports/types.js';
 import type { EventSink } from './events.js';
 import { gzip, gzippedType, withLayers } from './compress.js';
 import { expand, selectRoot } from './plan.js';
@@ -107,11 +107,20 @@ async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor,
   let sentBefore = 0;
   await dst.putBlob(
     desc,
-    async () => {
+    async (abandon) => {
       // A restarted upload re-reads from the start: take back what the failed attempt reported.
       if (sentBefore) emit({ type: 'bytes', digest: desc.digest, n: -sentBefore });
       sentBefore = 0;
-      const stream = resumable((offset) => src.getBlob(desc, { offset, signal }), desc, {
+      const s = abandon ? AbortSignal.any([signal, abandon]) : signal;
+      // Asked for now, while the destination opens its session; read when the upload starts (or dropped by `abandon`).
+      let first: Promise<Bytes> | undefined = src.getBlob(desc, { offset: 0, signal: s });
+      first.catch(() => {});
+      const read = (offset: number): Promise<Bytes> => {
+        const p = offset === 0 && first ? first : src.getBlob(desc, { offset, signal: s });
+        first = undefined;
+        return p;
+      };
+      const stream = resumable(read, desc, {
         retries: opts.retries ?? 3,
         signal,
         onBytes: (n) => {

@@ -59,8 +59,12 @@ export interface ImageDestination {
   readonly registryRepo?: RegistryRepo;
   /** Cross-repository mount from another repository of the same registry; false when refused (then upload). */
   mountBlob?(desc: Descriptor, from: RegistryRepo, signal: AbortSignal): Promise<boolean>;
-  /** Stores a blob. `open` is a thunk so a failed upload can restart with fresh bytes; the bytes it yields are verified. */
-  putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void>;
+  /**
+   * Stores a blob. `open` is a thunk so a failed upload can restart with fresh bytes; the bytes it yields are verified.
+   * It may start reading at once (a registry source sends its GET), so a destination can call it beside its own set-up
+   * (a registry's POST); `abandon`, when given and aborted, drops bytes the destination will not read after all.
+   */
+  putBlob(desc: Descriptor, open: (abandon?: AbortSignal) => Promise<Bytes>, signal: AbortSignal): Promise<void>;
   /**
    * Stores a blob whose digest and size are known only once its bytes have streamed (a layer compressed on the
    * way); answers its descriptor. Registry destinations only.
