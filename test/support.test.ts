@@ -240,6 +240,17 @@ describe('fault proxy', () => {
     await expect(res.arrayBuffer()).rejects.toThrow();
   });
 
+  it('hold answers nothing, not even headers, and forwards nothing; once', async () => {
+    proxy.reset();
+    proxy.hold((r) => r.kind === 'upload' && r.method === 'POST', 1);
+    const url = `${proxy.url}/v2/lib/held/blobs/uploads/`;
+    await expect(fetch(url, { method: 'POST', signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    expect(proxy.stats[0]).toMatchObject({ kind: 'upload', method: 'POST', fault: 'hold', status: 0 });
+    const again = await fetch(url, { method: 'POST' });
+    expect(again.status).toBe(202);
+    await fetch(new URL(again.headers.get('location')!, proxy.url), { method: 'DELETE' });
+  });
+
   it('slowBody throttles the response body', async () => {
     proxy.slowBody(100_000, 'blob-get');
     const t0 = Date.now();

@@ -212,18 +212,17 @@ describe('a broken upload', () => {
 
   it('the source GET goes out beside the POST that opens the session; when that POST never answers, the GET is dropped and nothing is committed', async () => {
     reset();
-    // The first session POST is held forever; --timeout 1 ends it, and --retries 0 ends the copy.
-    B.stall((r) => r.kind === 'upload' && r.method === 'POST', 1);
+    // The first session POST never gets an answer; --timeout 1 ends it, and --retries 0 ends the copy.
+    B.hold((r) => r.kind === 'upload' && r.method === 'POST', 1);
     const repo = `upload/r${++n}`;
     const t0 = Date.now();
     const r = await runCli(['copy', '--timeout', '1', '--retries', '0', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`], { timeoutMs: 30_000 });
     expect(r.code).toBe(1);
     expectOneLineError(r);
     expect(Date.now() - t0).toBeLessThan(10_000);
-    const stalled = B.stats.find((s) => s.fault === 'stall')!;
-    expect(stalled).toMatchObject({ kind: 'upload', method: 'POST' });
-    // Every blob was asked of the source, the one behind the stalled POST too: waiting for the POST first would have
-    // left that GET unsent.
+    expect(B.stats.find((s) => s.fault === 'hold')).toMatchObject({ kind: 'upload', method: 'POST', status: 0 });
+    // Every blob was asked of the source, the one behind the unanswered POST too: waiting for the POST first would
+    // have left that GET unsent.
     const blobs = [image.configDigest, ...image.layerDigests];
     expect(new Set(A.stats.filter((s) => s.kind === 'blob-get').map((s) => s.ref))).toEqual(new Set(blobs));
     expect(B.count('manifest-put')).toBe(0);

@@ -36,7 +36,7 @@ export interface ProxyRecord {
   bytesOut: number;
   authorization: 'none' | 'basic' | 'bearer' | 'other';
   range?: string;
-  fault?: 'fail' | 'stall' | 'drop' | 'corrupt' | 'slow' | 'rewrite' | 'no-range';
+  fault?: 'fail' | 'stall' | 'hold' | 'drop' | 'corrupt' | 'slow' | 'rewrite' | 'no-range';
   /** Date.now() when the request arrived */
   at: number;
   /** the Authorization header as sent (tests look for leaks) */
@@ -99,6 +99,8 @@ export interface FaultProxy {
   slowBody(bytesPerSec: number, sel?: Selector): void;
   /** send the response headers (nothing at all for HEAD), then no body: the client must time out */
   stall(sel: Selector, times?: number): void;
+  /** never answer (not even headers) and forward nothing, for the next `times` matching requests */
+  hold(sel: Selector, times?: number): void;
   clearFaults(): void;
   /**
    * Serve tag lists in pages of at most `pageSize` with `Link: <…?last=…&n=…>; rel="next"`, as Docker Hub, ECR and
@@ -122,6 +124,7 @@ export interface FaultProxy {
 type Fault =
   | { type: 'fail'; match: Selector; left: number; status: number; headers: Record<string, string> }
   | { type: 'stall'; match: Selector; left: number }
+  | { type: 'hold'; match: Selector; left: number }
   | { type: 'drop'; match: Selector; left: number; n: number; frac?: number }
   | { type: 'slow'; match: Selector; left: number; bps: number }
   | { type: 'corrupt'; match: Selector; left: number }
@@ -333,7 +336,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (random?.type === 'fail') faults.unshift({ type: 'fail', match: () => true, left: 1, status: random.status, headers: random.headers });
     if (random?.type === 'drop') faults.unshift({ type: 'drop', match: () => true, left: 1, n: random.n, ...(random.frac !== undefined ? { frac: random.frac } : {}) });
     faults = faults.filter((f) => f.left > 0);
-    const [pre] = take(['fail', 'stall'], info, true);
+    const [pre] = take(['fail', 'stall', 'hold'], info, true);
+    if (pre?.type === 'hold') {
+      rec.fault = 'hold';
+      req.resume();
+      return; // closed by the client giving up, or by stop()
+    }
     if (pre?.type === 'fail') {
       rec.fault = 'fail';
       rec.status = pre.status;
@@ -459,6 +467,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     failWith: (status, times = 1, sel, headers = {}) => void faults.push({ type: 'fail', match: sel ?? (() => true), left: times, status, headers }),
     slowBody: (bps, sel) => void faults.push({ type: 'slow', match: sel ?? (() => true), left: Infinity, bps }),
     stall: (sel, times = 1) => void faults.push({ type: 'stall', match: sel, left: times }),
+    hold: (sel, times = 1) => void faults.push({ type: 'hold', match: sel, left: times }),
     clearFaults: () => {
       faults = [];
       chaos = undefined;
