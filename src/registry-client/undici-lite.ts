@@ -1,11 +1,12 @@
 // undici's Agent and request API without the rest of its index (fetch, WebSocket, mocks), which costs ~30 ms at start-up.
 import type { Dispatcher } from 'undici';
-import api from 'undici/lib/api/index.js';
+import apiRequest from 'undici/lib/api/api-request.js';
 import AgentClass from 'undici/lib/dispatcher/agent.js';
 import DispatcherClass from 'undici/lib/dispatcher/dispatcher.js';
 
-// What undici's index.js does: the request/stream/pipeline methods live on Dispatcher.prototype.
-if (!('request' in DispatcherClass.prototype)) Object.assign(DispatcherClass.prototype, api);
+// What undici's index.js does: its API methods live on Dispatcher.prototype. regctl uses request() only (not stream,
+// pipeline, upgrade or connect, whose modules need not load).
+if (!('request' in DispatcherClass.prototype)) Object.assign(DispatcherClass.prototype, { request: apiRequest });
 
 export const Agent = AgentClass;
 export type { Dispatcher };

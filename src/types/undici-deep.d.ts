@@ -3,9 +3,9 @@ declare module 'undici/lib/dispatcher/dispatcher.js' {
   const Dispatcher: { prototype: object };
   export default Dispatcher;
 }
-declare module 'undici/lib/api/index.js' {
-  const api: object;
-  export default api;
+declare module 'undici/lib/api/api-request.js' {
+  const request: (...args: unknown[]) => unknown;
+  export default request;
 }
 declare module 'undici/lib/dispatcher/agent.js' {
   import type { Agent } from 'undici';
