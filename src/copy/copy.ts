@@ -182,6 +182,7 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     for (const l of root.manifest.layers) if (gzippedType(l.mediaType)) compress.add(l.digest);
   }
   const compressed = new Map<Digest, Descriptor>();
+  await dst.expectBlobs?.(plan.blobs.filter((b) => !compress.has(b.digest)), signal);
   emit({ type: 'plan', blobs: plan.blobs.length, bytes: plan.blobs.reduce((n, b) => n + b.size, 0) });
   const counts = { sent: 0, existed: 0, mounted: 0 };
   let bytesSent = 0;

@@ -113,6 +113,8 @@ export class Hosts {
     if (this.opts.plainHttp || cfg?.tls === 'disabled') return `http://${host}`;
     if (!isLoopback(host)) return `https://${host}`;
     const { hostname, port } = new URL(`https://${host}`);
+    // Plain HTTP only when the server does not speak TLS at all: a TLS server whose certificate cannot be proved, or
+    // a server that does not answer, never quietly becomes an unencrypted connection.
     try {
       const tls = await speaksTls(hostname.replace(/^\[|\]$/g, ''), Number(port || 443), signal, this.opts.timeoutMs ?? 10_000);
       return tls ? `https://${host}` : `http://${host}`;

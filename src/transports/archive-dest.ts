@@ -1,14 +1,15 @@
 // Archive destinations: an OCI layout staged in a directory beside the output, packed to OUT.tmp-XXXX and renamed on commit.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rename, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, mkdtemp, open, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { RegctlError, UsageError } from '../errors.js';
+import { DigestError, RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
-import type { Digest } from '../oci/digest.js';
+import { type Digest, algorithmOf } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { TempTracker, syncDir } from '../util/fs.js';
 import { OciLayoutDestination, type LayoutWriterOptions } from './oci-layout.js';
-import { type PackEntry, packTar } from './tar-write.js';
+import { blobName } from './layout-read.js';
+import { type PackEntry, headerBlocks, packTar } from './tar-write.js';
 import type { Bytes, DestinationCaps, ImageDestination } from './types.js';
 
 /** Refuses an output path that cannot become an archive file. */
@@ -37,12 +38,43 @@ export async function layoutEntries(staging: string): Promise<PackEntry[]> {
   return entries;
 }
 
-/** Stages the image as an OCI layout (created at the first write, so a copy that fails early leaves nothing), packs it on commit. */
+const BLOCK = 512;
+const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
+/** Bytes gathered before one positional write: fewer, larger writes into the output. */
+const WRITE_BATCH = 1 << 20;
+
+/** A blob's place in the output tar: its data starts at `offset`. */
+interface Place {
+  offset: number;
+  size: number;
+  written: boolean;
+  writing?: Promise<void>;
+}
+
+/** The output tar's first part, laid out before the copy: directory entries, then each expected blob at its place. */
+interface Placed {
+  tmp: string;
+  file: FileHandle;
+  blobs: Map<Digest, Place>;
+  /** Entry names already in the tar (the directories and the blobs). */
+  names: Set<string>;
+  /** Where the rest of the tar (staged blobs, metadata) starts. */
+  end: number;
+}
+
+/**
+ * Stages the image as an OCI layout (created at the first write, so a copy that fails early leaves nothing), packs it
+ * on commit. A subclass that puts its blobs first (`placesBlobs`) has the blobs the copy announces written straight into
+ * the output at places laid out in advance, so a gigabyte is neither staged nor copied again by the packing.
+ */
 export abstract class StagedArchiveDestination implements ImageDestination {
   abstract readonly caps: DestinationCaps;
   protected readonly temps = new TempTracker();
   protected layout?: OciLayoutDestination;
   private staged?: Promise<OciLayoutDestination>;
+  /** Whether the tar may start with the blobs (docker-archive); an oci-archive puts its metadata first. */
+  protected readonly placesBlobs: boolean = false;
+  private placed?: Placed;
 
   constructor(
     readonly location: Location,
@@ -66,11 +98,75 @@ export abstract class StagedArchiveDestination implements ImageDestination {
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
+    if (this.placed?.blobs.get(desc.digest)?.written) return true;
     return this.layout ? this.layout.hasBlob(desc) : false;
   }
 
+  async expectBlobs(blobs: Descriptor[], signal: AbortSignal): Promise<void> {
+    if (!this.placesBlobs || this.placed || blobs.length === 0) return;
+    if (signal.aborted) throw signal.reason;
+    // Sorted by name, as the packing would have written them: blobs/, blobs/ALG/, blobs/ALG/HEX…
+    const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()].sort((a, b) => (blobName(a.digest) < blobName(b.digest) ? -1 : 1));
+    await mkdir(dirname(this.out), { recursive: true });
+    const tmp = this.temps.add(`${this.out}.tmp-${randomBytes(4).toString('hex')}`);
+    const file = await open(tmp, 'wx', 0o644);
+    const placed: Placed = { tmp, file, blobs: new Map(), names: new Set(), end: 0 };
+    this.placed = placed;
+    const headers: Array<[Buffer, number]> = [];
+    const entry = (name: string, size: number, type: 'file' | 'dir'): number => {
+      const h = headerBlocks(name, size, type);
+      headers.push([h, placed.end]);
+      placed.names.add(name);
+      placed.end += h.length;
+      const offset = placed.end;
+      placed.end += padded(size);
+      return offset;
+    };
+    entry('blobs', 0, 'dir');
+    let alg = '';
+    for (const b of unique) {
+      if (algorithmOf(b.digest) !== alg) entry(`blobs/${(alg = algorithmOf(b.digest))}`, 0, 'dir');
+      placed.blobs.set(b.digest, { offset: entry(blobName(b.digest), b.size, 'file'), size: b.size, written: false });
+    }
+    // The data goes in later; a padding never written reads as zeros, as a tar's padding is.
+    for (const [h, at] of headers) await file.write(h, 0, h.length, at);
+  }
+
   async putBlob(desc: Descriptor, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void> {
-    return (await this.stage()).putBlob(desc, open, signal);
+    const place = this.placed?.blobs.get(desc.digest);
+    if (!place) return (await this.stage()).putBlob(desc, open, signal);
+    if (place.written) return;
+    if (!place.writing) {
+      place.writing = this.writePlaced(this.placed!.file, desc, place, open, signal);
+      place.writing.then(
+        () => (place.written = true),
+        () => (place.writing = undefined),
+      );
+    }
+    return place.writing;
+  }
+
+  /** Streams a blob's bytes to its place (size checked here; the digest by the copy engine's verified()). */
+  private async writePlaced(file: FileHandle, desc: Descriptor, place: Place, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+    let n = 0;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      if (!batched) return;
+      await file.writev(batch, place.offset + n - batched);
+      batch = [];
+      batched = 0;
+    };
+    for await (const chunk of await open()) {
+      if (signal.aborted) throw signal.reason;
+      n += chunk.byteLength;
+      if (n > desc.size) throw new DigestError('SIZE_EXCEEDED', desc.digest, desc.size, n);
+      batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      batched += chunk.byteLength;
+      if (batched >= WRITE_BATCH) await flush();
+    }
+    if (n !== desc.size) throw new DigestError('SHORT_READ', desc.digest, desc.size, n);
+    await flush();
   }
 
   async putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void> {
@@ -90,8 +186,19 @@ export abstract class StagedArchiveDestination implements ImageDestination {
     if (!layout) throw new RegctlError('NOTHING_TO_COMMIT', `${this.out}: no image was written`);
     await layout.commit(signal);
     const entries = await this.entries(layout, signal);
-    const tmp = this.temps.add(`${this.out}.tmp-${randomBytes(4).toString('hex')}`);
-    await packTar(tmp, entries, signal);
+    const placed = this.placed;
+    let tmp: string;
+    if (placed) {
+      const missing = [...placed.blobs].find(([, p]) => !p.written);
+      if (missing) throw new RegctlError('NOTHING_TO_COMMIT', `${this.out}: blob ${missing[0]} was announced but never written`);
+      await placed.file.close();
+      // After the placed blobs: what was staged (manifests, blobs nobody announced) and the metadata, in their order.
+      tmp = placed.tmp;
+      await packTar(tmp, entries.filter((e) => !placed.names.has(e.name)), signal, placed.end);
+    } else {
+      tmp = this.temps.add(`${this.out}.tmp-${randomBytes(4).toString('hex')}`);
+      await packTar(tmp, entries, signal);
+    }
     if (signal.aborted) throw signal.reason;
     await rename(tmp, this.out);
     this.temps.forget(tmp);
@@ -100,6 +207,7 @@ export abstract class StagedArchiveDestination implements ImageDestination {
   }
 
   async abort(): Promise<void> {
+    await this.placed?.file.close().catch(() => {});
     await this.staged?.catch(() => undefined);
     await this.layout?.abort();
     await this.temps.cleanup();

@@ -16,6 +16,8 @@ type Name = ReturnType<typeof familiarName>;
 
 class DockerArchiveDestination extends StagedArchiveDestination {
   readonly caps: DestinationCaps = { concurrentWrites: true, maxPlatforms: 1, keepsIndex: false };
+  // Its tar starts with blobs/ (sorted by name, as Docker 25+ writes): they can go straight to their places.
+  protected override readonly placesBlobs = true;
 
   constructor(
     path: string,

@@ -67,8 +67,11 @@ export function headerBlocks(name: string, size: number, type: 'file' | 'dir'): 
   return Buffer.concat([header('PaxHeader', data.length, 'x', 0o644), data, padding(data.length), main]);
 }
 
-/** Packs `entries`, in the order given, into a new file at `out` (which must not exist), in one buffered stream. */
-export async function packTar(out: string, entries: PackEntry[], signal?: AbortSignal): Promise<void> {
+/**
+ * Packs `entries`, in the order given, into a new file at `out` (which must not exist), in one buffered stream; or,
+ * with `start`, into the existing file `out` from that offset (the entries before it are already there).
+ */
+export async function packTar(out: string, entries: PackEntry[], signal?: AbortSignal, start?: number): Promise<void> {
   async function* tarStream(): AsyncGenerator<Uint8Array> {
     for (const e of entries) {
       throwIfAborted(signal);
@@ -95,5 +98,6 @@ export async function packTar(out: string, entries: PackEntry[], signal?: AbortS
     }
     yield Buffer.alloc(BLOCK * 2);
   }
-  await pipeline(Readable.from(tarStream()), createWriteStream(out, { flags: 'wx', mode: 0o644, highWaterMark: 4 << 20 }), signal ? { signal } : {});
+  const file = start === undefined ? { flags: 'wx', mode: 0o644 } : { flags: 'r+', start };
+  await pipeline(Readable.from(tarStream()), createWriteStream(out, { ...file, highWaterMark: 4 << 20 }), signal ? { signal } : {});
 }

@@ -66,6 +66,11 @@ export interface ImageDestination {
    */
   putBlob(desc: Descriptor, open: (abandon?: AbortSignal) => Promise<Bytes>, signal: AbortSignal): Promise<void>;
   /**
+   * Told, before any putBlob, which blobs the copy will put (sizes known): a tar destination places them in its output
+   * at once and writes each straight to its place. Optional; blobs it was not told of are stored as usual.
+   */
+  expectBlobs?(blobs: Descriptor[], signal: AbortSignal): Promise<void>;
+  /**
    * Stores a blob whose digest and size are known only once its bytes have streamed (a layer compressed on the
    * way); answers its descriptor. Registry destinations only.
    */

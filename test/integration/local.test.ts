@@ -101,6 +101,41 @@ describe('docker-archive', () => {
     expect((await runCli(['inspect', '--json', tar])).stdout).toContain(image.configDigest);
   });
 
+  it('blobs go straight to their places in the tar: blobs/ first, every blob whole and matching its name, the same bytes on every pull', async () => {
+    const [a, b] = [join(work, 'placed-a.tar'), join(work, 'placed-b.tar')];
+    for (const tar of [a, b]) expect((await runCli(['pull', `${reg.host}/lib/app:v1`, `docker-archive:${tar}:lib/app:v1`])).code).toBe(0);
+    const [bytesA, bytesB] = await Promise.all([readFile(a), readFile(b)]);
+    expect(bytesA.equals(bytesB)).toBe(true);
+    const { stdout } = await run('tar', ['tf', a]);
+    const names = stdout.trim().split('\n');
+    const announced = [image.configDigest, ...image.layerDigests].map((d) => `blobs/sha256/${d.slice(7)}`).sort();
+    // The directories, the blobs the copy announced (sorted), then the manifest and the metadata.
+    expect(names).toEqual(['blobs/', 'blobs/sha256/', ...announced, `blobs/sha256/${image.manifestDigest.slice(7)}`, 'index.json', 'manifest.json', 'oci-layout', 'repositories']);
+    const out = join(work, 'placed-x');
+    await run('mkdir', ['-p', out]);
+    await run('tar', ['xf', a, '-C', out]);
+    const { createHash } = await import('node:crypto');
+    for (const n of names.filter((x) => x.startsWith('blobs/sha256/') && x.length > 20)) {
+      expect(`sha256:${createHash('sha256').update(await readFile(join(out, n))).digest('hex')}`).toBe(`sha256:${n.slice(13)}`);
+    }
+    expect(await configDigest(`docker-archive:${a}`)).toBe(image.configDigest);
+  });
+
+  it('a blob that fails verification on its way into the tar leaves no file and no temp file', async () => {
+    proxy.reset();
+    proxy.corruptBlob(image.layerDigests[1]!);
+    try {
+      const dir = join(work, 'placed-bad');
+      await run('mkdir', ['-p', dir]);
+      const r = await runCli(['pull', `${proxy.host}/lib/app:v1`, `docker-archive:${join(dir, 'app.tar')}`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/regctl: .*sha256:/);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      proxy.clearFaults();
+    }
+  });
+
   it('an index needs one platform: the host default or --platform', async () => {
     const tar = join(work, 'arm.tar');
     const arm = index.images.find((i) => i.platform.architecture === 'arm64')!;
