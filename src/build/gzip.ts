@@ -26,12 +26,33 @@ export interface Compressed {
   uncompressedSize: number;
 }
 
-async function deflateChunk(chunk: Buffer, dictionary: Buffer | undefined, level: number): Promise<Buffer> {
+/** Deflate's most bytes in one stored block. */
+const STORED_MAX = 0xffff;
+
+/**
+ * The chunk as stored (uncompressed) deflate blocks, written here rather than by zlib: no thread-pool round trip and no
+ * copy of the data (the blocks' 5-byte headers go between slices of the chunk). Each block starts on a byte boundary,
+ * as every chunk does after the previous one's sync flush, and ends on one, so the next chunk can follow directly.
+ */
+function storedBlocks(chunk: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off < chunk.length; off += STORED_MAX) {
+    const len = Math.min(STORED_MAX, chunk.length - off);
+    const h = Buffer.alloc(5); // BFINAL 0, BTYPE 00 (stored), then LEN and its one's complement
+    h.writeUInt16LE(len, 1);
+    h.writeUInt16LE(~len & 0xffff, 3);
+    out.push(h, chunk.subarray(off, off + len));
+  }
+  return out;
+}
+
+async function deflateChunk(chunk: Buffer, dictionary: Buffer | undefined, level: number): Promise<Buffer | Buffer[]> {
   if (level > 0 && chunk.length >= SAMPLE) {
     // Random-looking data (already compressed files) costs deflate's full effort for nothing: store it.
     const probe = await deflateRaw(chunk.subarray(0, SAMPLE), { level: 1, chunkSize: SAMPLE * 2 });
     if (probe.length > SAMPLE * 0.97) level = 0;
   }
+  if (level === 0) return storedBlocks(chunk);
   // One output buffer that fits the whole result: zlib's default 16 KiB makes a round trip per 16 KiB (7× slower stored).
   const opts: zlib.ZlibOptions = { level, finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: chunk.length + 64 * 1024 };
   if (dictionary && level > 0) opts.dictionary = dictionary;
@@ -47,7 +68,7 @@ export class ParallelGzip {
   private chunk = Buffer.allocUnsafe(CHUNK);
   private fill = 0;
   private prevTail: Buffer | undefined;
-  private readonly pending: Promise<Buffer>[] = [];
+  private readonly pending: Promise<Buffer | Buffer[]>[] = [];
   private readonly maxPending = availableParallelism() + 1;
   private started = false;
 
@@ -58,12 +79,14 @@ export class ParallelGzip {
     private readonly onGrow?: (written: number) => void,
   ) {}
 
-  private async emit(buf: Buffer): Promise<void> {
-    this.comp.update(buf);
-    this.written += buf.length;
-    // Synchronous writes (into the page cache): the thread pool is left to deflate.
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.out.fd, buf, off, buf.length - off);
+  private async emit(bufs: Buffer | Buffer[]): Promise<void> {
+    for (const buf of Array.isArray(bufs) ? bufs : [bufs]) {
+      this.comp.update(buf);
+      this.written += buf.length;
+      // Synchronous writes (into the page cache): the thread pool is left to deflate.
+      let off = 0;
+      while (off < buf.length) off += writeSync(this.out.fd, buf, off, buf.length - off);
+    }
     this.onGrow?.(this.written);
   }
 
