@@ -137,6 +137,8 @@ export class RegistryDestination implements ImageDestination {
         this.written.add(desc.digest);
         return;
       } catch (err) {
+        // A source answer the failed upload did not read to its end would hold its connection: let it go.
+        abandon.abort(err);
         this.sessions.delete(location);
         await this.client.cancelUpload(this.repo, location, AbortSignal.timeout(5000)).catch(() => {});
         if (isAbortError(err) || err instanceof DigestError || attempt >= this.opts.retries || !isTransient(err)) throw err;
