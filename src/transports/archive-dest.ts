@@ -1,4 +1,5 @@
-// Archive destinations: an OCI layout staged in a directory beside the output, packed to OUT.tmp-XXXX and renamed on commit.
+// Archive destinations: an OCI layout staged in a directory beside the output, packed to OUT.tmp-XXXX and renamed on
+// commit; a docker-archive writes the blobs the copy announces straight into OUT.tmp-XXXX at places laid out first.
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, mkdtemp, open, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
