@@ -16,13 +16,13 @@ import { MiB, WORK_DIR, log } from './util.mjs';
 
 const GEN_VERSION = 1;
 const CHUNK = 1 * MiB;
-const MT = {
+export const MT = {
   index: 'application/vnd.oci.image.index.v1+json',
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   config: 'application/vnd.oci.image.config.v1+json',
   layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
 };
-const REF_NAME = 'org.opencontainers.image.ref.name';
+export const REF_NAME = 'org.opencontainers.image.ref.name';
 const CREATED = '2024-01-01T00:00:00Z';
 
 /**

@@ -5,20 +5,13 @@
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { writeJsonBlob, writeLayer } from './oci-gen.mjs';
+import { MT, REF_NAME, writeJsonBlob, writeLayer } from './oci-gen.mjs';
 import { manifestDigest } from './registry.mjs';
 import { runTimed } from './proc.mjs';
 import { warmBlobs } from './seed.mjs';
 import { WORK_DIR, log } from './util.mjs';
 
 const GEN_VERSION = 1;
-const MT = {
-  index: 'application/vnd.oci.image.index.v1+json',
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  config: 'application/vnd.oci.image.config.v1+json',
-  layer: 'application/vnd.oci.image.layer.v1.tar+gzip',
-};
-const REF_NAME = 'org.opencontainers.image.ref.name';
 
 /**
  * spec: { name, images, tag, base: [bytes…], own: [bytes…] }

@@ -3,12 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, mkdtemp, open, readdir, rename, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DigestError, RegctlError, UsageError } from '../errors.js';
+import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { TempTracker, syncDir } from '../util/fs.js';
-import { OciLayoutDestination, type LayoutWriterOptions } from './oci-layout.js';
+import { OciLayoutDestination, type LayoutWriterOptions, sized } from './oci-layout.js';
 import { blobName } from './layout-read.js';
 import { type PackEntry, headerBlocks, packTar } from './tar-write.js';
 import type { Bytes, DestinationCaps, ImageDestination } from './types.js';
@@ -158,15 +158,13 @@ export abstract class StagedArchiveDestination implements ImageDestination {
       batch = [];
       batched = 0;
     };
-    for await (const chunk of await open()) {
+    for await (const chunk of sized(await open(), desc)) {
       if (signal.aborted) throw signal.reason;
       n += chunk.byteLength;
-      if (n > desc.size) throw new DigestError('SIZE_EXCEEDED', desc.digest, desc.size, n);
       batch.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       batched += chunk.byteLength;
       if (batched >= WRITE_BATCH) await flush();
     }
-    if (n !== desc.size) throw new DigestError('SHORT_READ', desc.digest, desc.size, n);
     await flush();
   }
 

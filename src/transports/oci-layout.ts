@@ -42,16 +42,7 @@ export async function writeVerifiedBlob(root: string, desc: Descriptor, src: Byt
   await mkdir(dirname(final), { recursive: true });
   const tmp = temps.add(tempNameFor(final));
   try {
-    let n = 0;
-    async function* sized(): Bytes {
-      for await (const chunk of src) {
-        n += chunk.byteLength;
-        if (n > desc.size) throw new DigestError('SIZE_EXCEEDED', desc.digest, desc.size, n);
-        yield chunk;
-      }
-      if (n !== desc.size) throw new DigestError('SHORT_READ', desc.digest, desc.size, n);
-    }
-    await pipeline(Readable.from(sized()), createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 }), { signal });
+    await pipeline(Readable.from(sized(src, desc)), createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 }), { signal });
     await rename(tmp, final);
     temps.forget(tmp);
   } catch (err) {
@@ -59,6 +50,17 @@ export async function writeVerifiedBlob(root: string, desc: Descriptor, src: Byt
     temps.forget(tmp);
     throw err;
   }
+}
+
+/** The bytes of `src`, failing (DigestError) as soon as there are more than the descriptor's size, or at the end fewer. */
+export async function* sized(src: Bytes, desc: Descriptor): Bytes {
+  let n = 0;
+  for await (const chunk of src) {
+    n += chunk.byteLength;
+    if (n > desc.size) throw new DigestError('SIZE_EXCEEDED', desc.digest, desc.size, n);
+    yield chunk;
+  }
+  if (n !== desc.size) throw new DigestError('SHORT_READ', desc.digest, desc.size, n);
 }
 
 /** Checks a manifest's bytes against its descriptor before they are stored. */

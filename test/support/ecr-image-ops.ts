@@ -2,14 +2,7 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ACCOUNT, type EcrOp, type EcrRepository, EcrError, type OpContext, page, repositoryOrThrow } from './ecr-ops.js';
-
-const ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
+import { ACCEPT, ACCOUNT, type EcrOp, type EcrRepository, EcrError, type OpContext, page, repositoryOrThrow } from './ecr-ops.js';
 
 interface Manifest {
   mediaType?: string;

@@ -54,7 +54,8 @@ export interface OpContext {
 type Input = Record<string, any>;
 export type EcrOp = (input: Input, ctx: OpContext) => unknown | Promise<unknown>;
 
-const ACCEPT = [
+/** Every manifest type a registry front asks for. */
+export const ACCEPT = [
   'application/vnd.oci.image.manifest.v1+json',
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.docker.distribution.manifest.v2+json',
