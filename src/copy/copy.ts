@@ -42,6 +42,20 @@ export interface CopyResult {
 type BlobOutcome = 'exists' | 'mounted' | 'sent';
 
 export async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
+  const here = dst.registryRepo;
+  if (!here || !opts.shared) return placeBlob(src, dst, desc, opts, signal);
+  // Copies of one run that need a blob in one repository place it there once (upload or mount): two placements at
+  // once rewrite distribution's link file while the other copy's manifest PUT reads it (MANIFEST_BLOB_UNKNOWN).
+  let outcome: BlobOutcome | undefined;
+  await opts.shared.once(`blob:${here.host}/${here.repository}@${desc.digest}`, async () => {
+    outcome = await placeBlob(src, dst, desc, opts, signal);
+  });
+  if (outcome) return outcome;
+  opts.onEvent?.({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
+  return 'exists';
+}
+
+async function placeBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
   const emit = opts.onEvent ?? (() => {});
   const here = dst.registryRepo;
   // Another copy of this run (sync) wrote the blob into another repository of this registry: mount it without a HEAD
@@ -63,9 +77,18 @@ export async function copyBlob(src: ImageSource, dst: ImageDestination, desc: De
   }
   // Another copy of this run wrote the blob into this registry (copyImage waited for it, outside the limiter): mount.
   const other = here && opts.shared?.find(here.host, desc.digest);
-  if (other && (await other.done) && ((other.repo.repository === here!.repository && (await dst.hasBlob(desc, signal))) || (await mounted(other.repo)))) {
-    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: other.repo.repository === here!.repository ? 'exists' : 'mounted' });
-    return other.repo.repository === here!.repository ? 'exists' : 'mounted';
+  if (other && (await other.done)) {
+    // Into this very repository: that upload was answered 201, so the blob is here. Not asked again by HEAD: this
+    // destination may still hold the repository for absent (it was, when this copy began) and would upload the blob
+    // a second time, racing the other copy's manifest PUT on distribution's link file (MANIFEST_BLOB_UNKNOWN).
+    if (other.repo.repository === here!.repository) {
+      emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
+      return 'exists';
+    }
+    if (await mounted(other.repo)) {
+      emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
+      return 'mounted';
+    }
   }
   const settle = here ? opts.shared?.claim(here, desc.digest) : undefined;
   try {
