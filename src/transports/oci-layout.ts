@@ -41,11 +41,14 @@ export async function writeVerifiedBlob(root: string, desc: Descriptor, src: Byt
   const final = safeJoin(root, blobName(desc.digest));
   await mkdir(dirname(final), { recursive: true });
   const tmp = temps.add(tempNameFor(final));
+  const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
   try {
-    await pipeline(Readable.from(sized(src, desc)), createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 }), { signal });
+    await pipeline(Readable.from(sized(src, desc)), out, { signal });
     await rename(tmp, final);
     temps.forget(tmp);
   } catch (err) {
+    // A stream destroyed while its file is still being opened creates the file afterwards: remove it once closed.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await rm(tmp, { force: true }).catch(() => {});
     temps.forget(tmp);
     throw err;
