@@ -159,6 +159,23 @@ export async function fetchBearerToken(opts: {
   }
   const token = doc.token ?? doc.access_token;
   if (!token) throw new RegctlError('AUTH_FAILED', `token server ${realm.host} answered without a token`);
-  const expiresIn = typeof doc.expires_in === 'number' && doc.expires_in >= 60 ? doc.expires_in : 60;
-  return { token, expiresIn };
+  return { token, expiresIn: tokenLifetime(doc.expires_in, token) };
+}
+
+/**
+ * Seconds a token lives: `expires_in` (at least 60, as the distribution token spec says); without it (Azure ACR sends
+ * none), the `exp` claim of a JWT token; else the spec's 60 s default.
+ */
+export function tokenLifetime(expiresIn: unknown, token: string, now = Date.now()): number {
+  if (typeof expiresIn === 'number' && Number.isFinite(expiresIn)) return Math.max(60, expiresIn);
+  const parts = token.split('.');
+  if (parts.length === 3 && parts[1]!.length <= 16_384) {
+    try {
+      const exp = (JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+      if (typeof exp === 'number' && Number.isFinite(exp)) return Math.max(60, Math.floor(exp - now / 1000));
+    } catch {
+      /* not a JWT: the default */
+    }
+  }
+  return 60;
 }

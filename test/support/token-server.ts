@@ -17,6 +17,12 @@ export interface TokenServerOptions {
   service?: string;
   /** Token lifetime in seconds. Default 300. */
   expiresIn?: number;
+  /**
+   * Answer without `expires_in` (the lifetime is then only in the JWT's `exp`): the token spec makes the field optional
+   * (https://distribution.github.io/distribution/spec/auth/token/ "expires_in (Optional)"), and Azure ACR's access
+   * tokens are JWTs whose `exp` carries the lifetime (https://github.com/Azure/acr/issues/191).
+   */
+  omitExpiresIn?: boolean;
 }
 
 export interface Access {
@@ -109,7 +115,8 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
       iss: issuer, sub: user ?? '', aud: service, exp: now + expiresIn, nbf: now - 1, iat: now, jti: randomUUID(),
       access: record.granted,
     });
-    const body: Record<string, unknown> = { token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() };
+    const body: Record<string, unknown> = { token, access_token: token, issued_at: new Date(now * 1000).toISOString() };
+    if (!opts.omitExpiresIn) body.expires_in = expiresIn;
     if (refresh && user !== undefined) {
       const rt = randomUUID();
       refreshTokens.set(rt, user);
