@@ -186,3 +186,19 @@ export async function createEcrRepository(t: EcrTarget, repository: string, sett
     throw new RegctlError('ECR_CREATE', `ECR CreateRepository ${repository}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
   }
 }
+
+/** DescribeRepositories for one name: whether it exists (RepositoryNotFoundException: no). */
+export async function ecrRepositoryExists(t: EcrTarget, repository: string, signal?: AbortSignal): Promise<boolean> {
+  const { DescribeRepositoriesCommand } = await loadSdk();
+  const client = await ecrClient(t);
+  try {
+    await client.send(
+      new DescribeRepositoriesCommand({ repositoryNames: [repository], ...(t.account ? { registryId: t.account } : {}) }),
+      { abortSignal: signal as never },
+    );
+    return true;
+  } catch (err) {
+    if ((err as Error).name === 'RepositoryNotFoundException') return false;
+    throw new RegctlError('ECR_API', `ECR DescribeRepositories ${repository}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+  }
+}

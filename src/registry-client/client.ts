@@ -179,8 +179,11 @@ export class RegistryClient {
     return { body: res.body, offset: 0 };
   }
 
-  /** Cross-repository mount. true: mounted (201). false: refused; any session the registry opened instead is cancelled. */
-  async mountBlob(r: Repo, from: Repo, digest: Digest, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Cross-repository mount. `mounted`: the registry has it (201). Refused: a 202 opens an upload session instead (ECR
+   * answers 202 for a blob no manifest of the source references), whose absolute Location is answered to upload into.
+   */
+  async mountBlob(r: Repo, from: Repo, digest: Digest, signal: AbortSignal): Promise<{ mounted: true } | { mounted: false; session?: string }> {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'POST',
@@ -189,18 +192,21 @@ export class RegistryClient {
       scopes: [push(r), pull(from)],
       expect: [201, 202],
       idempotent: false,
+      retries: 0,
       signal,
       what: `mount ${digest} from ${from.repository} into ${r.repository}`,
     });
     await res.body.dump().catch(() => {});
-    if (res.status === 201) return true;
+    if (res.status === 201) return { mounted: true };
     const location = header(res.headers, 'location');
-    if (location) await this.cancelUpload(r, location, signal).catch(() => {});
-    return false;
+    return location ? { mounted: false, session: new URL(location, res.url).toString() } : { mounted: false };
   }
 
-  /** Opens an upload session; answers its absolute Location. */
-  async startUpload(r: Repo, signal: AbortSignal): Promise<string> {
+  /**
+   * Opens an upload session; answers its absolute Location. `retry: false` leaves a dropped connection to the caller
+   * (ECR hangs up on a POST into a repository that does not exist: asked about, not blindly sent again).
+   */
+  async startUpload(r: Repo, signal: AbortSignal, opts: { retry?: boolean } = {}): Promise<string> {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'POST',
@@ -208,6 +214,7 @@ export class RegistryClient {
       scopes: [push(r)],
       expect: [202],
       idempotent: true,
+      ...(opts.retry === false ? { retries: 0 } : {}),
       signal,
       what: `start upload to ${r.registry}/${r.repository}`,
     });
@@ -219,7 +226,8 @@ export class RegistryClient {
 
   /**
    * Streams a blob into an open session. 'put': one PUT with the body (distribution); 'patch': one PATCH with the body
-   * then an empty PUT (ECR, whose chunked uploads are unreliable; a 201 to the PATCH is accepted).
+   * then an empty `PUT ?digest=` to the Location of the PATCH's answer (ECR: its chunked uploads are unreliable, and it
+   * answers every PATCH 201 yet stores nothing until the PUT, aws/containers-roadmap#2831).
    */
   async finishUpload(r: Repo, location: string, desc: Descriptor, body: AsyncIterable<Uint8Array>, mode: 'put' | 'patch', signal: AbortSignal): Promise<void> {
     const what = `upload ${desc.digest} to ${r.registry}/${r.repository}`;
@@ -235,7 +243,6 @@ export class RegistryClient {
         expect: [201, 202, 204],
       });
       await res.body.dump().catch(() => {});
-      if (res.status === 201) return;
       putUrl = new URL(header(res.headers, 'location') ?? location, res.url).toString();
     }
     const res = await send(this.http, {

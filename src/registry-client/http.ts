@@ -25,6 +25,8 @@ export interface RegRequest {
   scopes: readonly string[];
   expect: readonly number[];
   idempotent: boolean;
+  /** Retries for this request, under the context's (0: a network error goes straight to the caller). */
+  retries?: number;
   signal: AbortSignal;
   /** What the request is, for errors: `manifest alpine:3.20`. */
   what?: string;
@@ -139,7 +141,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       res = await exchange(ctx, req, base, auth);
     } catch (err) {
       if (isAbortError(err) || err instanceof RegctlError) throw err;
-      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < ctx.retries && !ctx.hosts.closed) {
+      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < Math.min(ctx.retries, req.retries ?? ctx.retries) && !ctx.hosts.closed) {
         const delayMs = backoffMs(attempt);
         ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
         await sleep(delayMs, req.signal);

@@ -77,6 +77,9 @@ export async function openDestination(loc: Location, ctx: AppContext, opts: Open
         retries: ctx.globals.retries,
         hostConfig,
         onMissingRepository: ecr ? ecrCreateOnPush(ctx, ecr, { ...hostConfig?.createRepo, ...opts.createRepo }) : undefined,
+        repositoryExists: ecr
+          ? async (repo, signal) => (await import('../credentials/ecr.js')).ecrRepositoryExists(ecr, repo.repository, signal)
+          : undefined,
       });
     }
     case 'oci':

@@ -63,6 +63,11 @@ export interface RegistryDestinationOptions {
   hostConfig?: HostConfig;
   /** Called when a registry answers NAME_UNKNOWN on push; true when the repository now exists (ECR create-on-push). */
   onMissingRepository?: (repo: Repo, signal: AbortSignal) => Promise<boolean>;
+  /**
+   * ECR: whether the repository exists (DescribeRepositories). ECR hangs up on an upload POST into a repository that
+   * does not exist (aws/containers-roadmap#1970): a dropped POST is asked about before it is sent again.
+   */
+  repositoryExists?: (repo: Repo, signal: AbortSignal) => Promise<boolean>;
 }
 
 export class RegistryDestination implements ImageDestination {
@@ -76,6 +81,10 @@ export class RegistryDestination implements ImageDestination {
   /** Blobs this destination uploaded or mounted: present whatever `absent` said. */
   private readonly written = new Set<string>();
   private readonly uploadMode: 'put' | 'patch';
+  /** Upload sessions a refused mount opened (202), by digest: the blob is uploaded into them. */
+  private readonly mountSessions = new Map<string, string>();
+  /** Set once the repository that resolve() found missing has been created (before the first upload). */
+  private ensured?: Promise<void>;
 
   constructor(
     private readonly client: RegistryClient,
@@ -107,14 +116,30 @@ export class RegistryDestination implements ImageDestination {
 
   async mountBlob(desc: Descriptor, origin: RegistryRepo, signal: AbortSignal): Promise<boolean> {
     if (origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
+    await this.ensureRepository(signal);
     try {
-      const mounted = await this.client.mountBlob(this.repo, { registry: origin.host, repository: origin.repository }, desc.digest, signal);
-      if (mounted) this.written.add(desc.digest);
-      return mounted;
+      const answer = await this.client.mountBlob(this.repo, { registry: origin.host, repository: origin.repository }, desc.digest, signal);
+      if (answer.mounted) {
+        this.written.add(desc.digest);
+        return true;
+      }
+      // A refused mount answered 202 opened an upload session: the upload that follows goes into it.
+      if (answer.session) this.keepSession(desc.digest, answer.session);
+      return false;
     } catch (err) {
       if (isAbortError(err)) throw err;
       return false;
     }
+  }
+
+  private keepSession(digest: string, location: string): void {
+    const previous = this.mountSessions.get(digest);
+    if (previous) {
+      this.sessions.delete(previous);
+      void this.client.cancelUpload(this.repo, previous, AbortSignal.timeout(5000)).catch(() => {});
+    }
+    this.mountSessions.set(digest, location);
+    this.sessions.add(location);
   }
 
   async putBlob(desc: Descriptor, open: (abandon?: AbortSignal) => Promise<Bytes>, signal: AbortSignal): Promise<void> {
@@ -123,8 +148,10 @@ export class RegistryDestination implements ImageDestination {
       const abandon = new AbortController();
       const bytes = open(abandon.signal);
       let location: string;
+      const fromMount = attempt === 0 ? this.mountSessions.get(desc.digest) : undefined;
+      this.mountSessions.delete(desc.digest);
       try {
-        location = await this.startUpload(signal);
+        location = fromMount ?? (await this.startUpload(signal));
       } catch (err) {
         abandon.abort(err);
         await bytes.catch(() => {});
@@ -188,8 +215,36 @@ export class RegistryDestination implements ImageDestination {
     }
   }
 
-  private startUpload(signal: AbortSignal): Promise<string> {
-    return this.orCreateRepository(() => this.client.startUpload(this.repo, signal), signal);
+  /**
+   * Before the first upload or mount: a repository that resolve() found missing (its tag list said NAME_UNKNOWN) is
+   * created first, where the registry creates on push (ECR), instead of waiting for an answer ECR never gives.
+   */
+  private ensureRepository(signal: AbortSignal): Promise<void> {
+    const create = this.opts.onMissingRepository;
+    if (!create || !this.absent) return Promise.resolve();
+    this.ensured ??= (async () => {
+      if (await this.absent) await create(this.repo, signal);
+    })();
+    this.ensured.catch(() => (this.ensured = undefined));
+    return this.ensured;
+  }
+
+  private async startUpload(signal: AbortSignal): Promise<string> {
+    await this.ensureRepository(signal);
+    const exists = this.opts.repositoryExists;
+    const open = () => this.client.startUpload(this.repo, signal, exists ? { retry: false } : {});
+    return this.orCreateRepository(async () => {
+      try {
+        return await open();
+      } catch (err) {
+        // ECR hangs up (no status) on a POST into a repository that does not exist: ask before sending it again.
+        if (!exists || !(err instanceof RegctlError) || err.code !== 'NETWORK' || isAbortError(err)) throw err;
+        if (!(await exists(this.repo, signal))) {
+          if (!(await this.opts.onMissingRepository?.(this.repo, signal))) throw err;
+        }
+        return open();
+      }
+    }, signal);
   }
 
   async putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void> {
@@ -207,9 +262,16 @@ export class RegistryDestination implements ImageDestination {
     }
   }
 
-  async commit(): Promise<void> {}
+  /** Sessions that refused mounts opened and no upload used are given back. */
+  async commit(): Promise<void> {
+    const unused = [...this.mountSessions.values()];
+    this.mountSessions.clear();
+    for (const l of unused) this.sessions.delete(l);
+    await Promise.all(unused.map((l) => this.client.cancelUpload(this.repo, l, AbortSignal.timeout(5000)).catch(() => {})));
+  }
 
   async abort(): Promise<void> {
+    this.mountSessions.clear();
     const open = [...this.sessions];
     this.sessions.clear();
     await Promise.all(open.map((l) => this.client.cancelUpload(this.repo, l, AbortSignal.timeout(5000)).catch(() => {})));

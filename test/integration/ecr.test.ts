@@ -161,7 +161,7 @@ async function seedViaRegctl(repo: string): Promise<void> {
 }
 
 describe('ECR create on push', () => {
-  it('a missing repository is created with the hosts config settings and the push goes on; one PATCH + PUT per blob', async () => {
+  it('a missing repository is created before its first upload (ECR hangs up on a POST into it); one PATCH + PUT per blob', async () => {
     const home = await ecrHome({ createRepo: { scanOnPush: true } });
     const created = ecr.count('CreateRepository');
     const r = await cli(['copy', `${S}/app:v1`, `${E}/made/app:v1`], home);
@@ -172,11 +172,27 @@ describe('ECR create on push', () => {
     expect(ecr.state.repositories.get('made/app')).toMatchObject({ imageTagMutability: 'MUTABLE', imageScanningConfiguration: { scanOnPush: true } });
     expect(await registryDigest(reg.host, 'made/app', 'v1')).toBe(image.manifestDigest);
     const uploads = (method: string) => ecr.front.count((s) => s.kind === 'upload' && s.method === method && s.status < 300);
-    expect(ecr.front.count((s) => s.status === 404 && s.kind === 'upload')).toBeGreaterThanOrEqual(1);
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.status === 0), 'no POST was hung up on').toBe(0);
     expect(uploads('PATCH')).toBe(blobCount(image));
     expect(uploads('PUT')).toBe(blobCount(image));
     expect(uploads('POST')).toBe(blobCount(image));
     expect(ecr.front.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT').every((s) => s.bytesIn === 0)).toBe(true);
+    await removeTempDir(home);
+  });
+
+  it('sync into a missing repository (no tag list asked): the hung-up POST is checked with DescribeRepositories, the repository made, the upload sent again', async () => {
+    const home = await ecrHome();
+    const spec = join(home, 'sync.yaml');
+    await writeFile(spec, `sync:\n  - { source: "${S}/app:v1", target: "${E}/synced/app" }\n`);
+    const described = ecr.count('DescribeRepositories');
+    const r = await cli(['sync', spec], home);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(await registryDigest(reg.host, 'synced/app', 'v1')).toBe(image.manifestDigest);
+    expect(ecr.count('CreateRepository') > 0 && ecr.state.repositories.has('synced/app')).toBe(true);
+    expect(ecr.count('DescribeRepositories')).toBeGreaterThan(described);
+    const hungUp = ecr.front.count((s) => s.kind === 'upload' && s.method === 'POST' && s.status === 0);
+    expect(hungUp, 'ECR hung up on the first POST').toBeGreaterThanOrEqual(1);
+    expect(hungUp, 'each hang-up was asked about, not sent again blindly').toBeLessThanOrEqual(ecr.count('DescribeRepositories') - described);
     await removeTempDir(home);
   });
 
@@ -225,18 +241,47 @@ describe('ECR create on push', () => {
     await removeTempDir(home);
   });
 
-  it('an upload that ECR completes on its PATCH (201) is accepted without a PUT', async () => {
+  it('ECR answers every PATCH 201 and stores nothing until PUT ?digest=: each blob is committed by its PUT', async () => {
     await ecr.createRepository('patch201/app');
     const home = await ecrHome();
-    ecr.completeOnPatch(true);
+    const r = await cli(['copy', `${S}/app:v1`, `${E}/patch201/app:v1`], home);
+    expect(r.code, r.stderr).toBe(0);
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PATCH' && s.status === 201)).toBe(blobCount(image));
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201)).toBe(blobCount(image));
+    expect(ecr.front.count((s) => s.kind === 'manifest-put' && s.status >= 400)).toBe(0);
+    expect(await registryDigest(reg.host, 'patch201/app', 'v1')).toBe(image.manifestDigest);
+    await removeTempDir(home);
+  });
+});
+
+describe('ECR mounts', () => {
+  it('a mount ECR refuses (blob mounting off) is answered 202: the blob goes up in that session, with no DELETE and no new POST', async () => {
+    await ecr.createRepository('mnt/a');
+    await seedViaRegctl('mnt/a');
+    const home = await ecrHome();
+    ecr.front.reset();
+    const r = await cli(['copy', `${E}/mnt/a:v1`, `${E}/mnt/b:v1`], home);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await registryDigest(reg.host, 'mnt/b', 'v1')).toBe(image.manifestDigest);
+    expect(ecr.front.count((s) => s.kind === 'mount' && s.status === 202)).toBe(blobCount(image));
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'POST')).toBe(0);
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'DELETE')).toBe(0);
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201)).toBe(blobCount(image));
+    await removeTempDir(home);
+  });
+
+  it('with blob mounting enabled, blobs a manifest of the source repository references are mounted (201), none sent', async () => {
+    ecr.setBlobMounting(true);
+    const home = await ecrHome();
     try {
-      const r = await cli(['copy', `${S}/app:v1`, `${E}/patch201/app:v1`], home);
+      ecr.front.reset();
+      const r = await cli(['copy', `${E}/mnt/a:v1`, `${E}/mnt/c:v1`], home);
       expect(r.code, r.stderr).toBe(0);
-      expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PATCH' && s.status === 201)).toBe(blobCount(image));
-      expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT')).toBe(0);
-      expect(await registryDigest(reg.host, 'patch201/app', 'v1')).toBe(image.manifestDigest);
+      expect(await registryDigest(reg.host, 'mnt/c', 'v1')).toBe(image.manifestDigest);
+      expect(ecr.front.count((s) => s.kind === 'mount' && s.status === 201)).toBe(blobCount(image));
+      expect(ecr.front.count((s) => s.kind === 'upload')).toBe(0);
     } finally {
-      ecr.completeOnPatch(false);
+      ecr.setBlobMounting(false);
       await removeTempDir(home);
     }
   });

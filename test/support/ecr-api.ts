@@ -30,6 +30,8 @@ export interface EcrOptions {
   region?: string;
   /** Lifetime of GetAuthorizationToken tokens; default 12 h, as ECR. */
   tokenTtlSeconds?: number;
+  /** The account's BLOB_MOUNTING setting at the start (default off). */
+  blobMounting?: boolean;
   /** Repositories that exist from the start (as if created with defaults). */
   repositories?: Array<string | { name: string; immutable?: boolean }>;
   /** The backing registry's storage root (RegistryHandle.root): DescribeImages then lists untagged manifests too. */
@@ -58,8 +60,8 @@ export interface EcrHandle {
   /** Invalidate every issued registry password (as if they had all expired). */
   revokeTokens(): void;
   setTokenTtl(seconds: number): void;
-  /** From now on the front completes each blob on its PATCH and answers 201 (ECR does this at times). */
-  completeOnPatch(on: boolean): void;
+  /** The account's BLOB_MOUNTING setting (off unless a test enables it, as on a new account). */
+  setBlobMounting(on: boolean): void;
   createRepository(name: string, opts?: { immutable?: boolean }): Promise<EcrRepository>;
   /** A registry password issued outside regctl, as `aws ecr get-login-password` prints it (not counted as a call). */
   loginPassword(): Promise<string>;
@@ -96,6 +98,7 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
     passwords: new Map(),
     tokenTtlSeconds: opts.tokenTtlSeconds ?? 12 * 3600,
     pushedAt: new Map(),
+    blobMounting: opts.blobMounting ?? false,
     ...(opts.registryRoot ? { registryRoot: opts.registryRoot } : {}),
   };
   const registry: OpContext['registry'] = (path, init) => fetch(new URL(path, opts.registryUrl), init);
@@ -141,8 +144,7 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
     server.listen({ host: '127.0.0.1', port: 0 }, resolve);
   });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  let frontCompletes = false;
-  const front = await startEcrFront(state, ctx, opts.registryUrl, { completeOnPatch: () => frontCompletes });
+  const front = await startEcrFront(state, ctx, opts.registryUrl);
   state.registryHost = front.host;
 
   const handleObj: EcrHandle = {
@@ -167,7 +169,7 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
       const out = (await ops.GetAuthorizationToken!({}, ctx)) as { authorizationData: Array<{ authorizationToken: string }> };
       return Buffer.from(out.authorizationData[0]!.authorizationToken, 'base64').toString('utf8').replace(/^AWS:/, '');
     },
-    completeOnPatch: (on) => void (frontCompletes = on),
+    setBlobMounting: (on) => void (state.blobMounting = on),
     async stop() {
       server.closeAllConnections();
       await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), front.stop()]);

@@ -41,6 +41,10 @@ export interface EcrState {
   pushedAt?: Map<string, Date>;
   /** The backing registry's storage root: DescribeImages also lists untagged manifests found there. */
   registryRoot?: string;
+  /** The account's BLOB_MOUNTING setting (`aws ecr put-account-setting --name BLOB_MOUNTING`); off unless enabled. */
+  blobMounting?: boolean;
+  /** Per repository, the blobs (config and layers) that a manifest pushed there references: what ECR can mount. */
+  referenced?: Map<string, Set<string>>;
 }
 
 /** What an operation may use besides its input: the state and the plain registry behind the front. */
