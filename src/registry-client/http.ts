@@ -5,7 +5,7 @@ import { RegctlError, isAbortError } from '../errors.js';
 import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
 import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
 import { type Hosts, connectError } from './hosts.js';
-import { parseRateLimit, type RateLimit, throttleHint } from './ratelimit.js';
+import { exhaustedForMs, parseRateLimit, type RateLimit, throttleHint } from './ratelimit.js';
 import { RETRYABLE_STATUS, backoffMs, isRetryableError, networkReason, parseRetryAfter, sleep } from './retry.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -167,7 +167,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
     if (req.expect.includes(res.status)) return res;
     const retryable = RETRYABLE_STATUS.has(res.status) && replayable && (req.idempotent || res.status === 429 || res.status === 503);
     if (retryable && attempt < ctx.retries) {
-      const after = parseRetryAfter(header(res.headers, 'retry-after'));
+      const after = retryAfterOf(res);
       await res.body.dump().catch(() => {});
       if (after !== undefined && after > ctx.maxRetryAfterMs) {
         throw new RegistryError({
@@ -196,9 +196,14 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       errors: parseErrorBody(text),
       bodyText: text.startsWith('{') ? undefined : text,
       rateLimit: res.rateLimit,
-      hint: res.status === 429 ? throttleHint(res.rateLimit, parseRetryAfter(header(res.headers, 'retry-after'))) : undefined,
+      hint: res.status === 429 ? throttleHint(res.rateLimit, retryAfterOf(res)) : undefined,
     });
   }
+}
+
+/** Retry-After; on a 429 without one (Docker Hub's pull limit), how long the exhausted rate limit lasts at most. */
+function retryAfterOf(res: RegResponse): number | undefined {
+  return parseRetryAfter(header(res.headers, 'retry-after')) ?? (res.status === 429 ? exhaustedForMs(res.rateLimit) : undefined);
 }
 
 /**

@@ -3,6 +3,8 @@ export interface RateLimit {
   limit?: number;
   remaining?: number;
   windowSeconds?: number;
+  /** `ratelimit-reset` (seconds until the window resets), where a registry sends it. */
+  resetSeconds?: number;
   source?: string;
 }
 
@@ -31,9 +33,21 @@ export function parseRateLimit(headers: Record<string, string | string[] | undef
   if (remaining.n !== undefined) rl.remaining = remaining.n;
   const w = remaining.w ?? limit.w;
   if (w !== undefined) rl.windowSeconds = w;
+  const reset = parseValue(get('ratelimit-reset'));
+  if (reset.n !== undefined) rl.resetSeconds = reset.n;
   const src = get('docker-ratelimit-source');
   if (src) rl.source = src;
   return rl;
+}
+
+/**
+ * How long an exhausted limit (remaining 0) lasts at most: `ratelimit-reset` where sent, else the whole window. Docker
+ * Hub's pull-limit 429 carries no Retry-After, only these headers: they say when to retry.
+ */
+export function exhaustedForMs(rl: RateLimit | undefined): number | undefined {
+  if (rl?.remaining !== 0) return undefined;
+  const s = rl.resetSeconds ?? rl.windowSeconds;
+  return s === undefined ? undefined : s * 1000;
 }
 
 /** Low: under 10% of the limit or under 10 pulls. */

@@ -5,6 +5,7 @@ import type { CopyEvent } from '../copy/events.js';
 import { isAbortError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
+import { isIndexType } from '../oci/media-types.js';
 import { sleep } from '../registry-client/retry.js';
 import { type ErrorInfo, type Plan, type PlanItem, PLATFORMS_ANNOTATION, SOURCE_DIGEST_ANNOTATION, platformsText, toErrorInfo } from './plan.js';
 
@@ -59,9 +60,14 @@ function pinned(item: PlanItem): Location {
   return s;
 }
 
-/** Admits copies from a registry while its rate limit stays above the floor; waits (polling by HEAD, which costs no pull) or refuses. */
+/**
+ * Admits copies from a registry while its rate limit stays above the floor; waits (polling by HEAD, which costs no pull)
+ * or refuses. Each copy reserves the pulls it will count: Docker Hub counts one per platform manifest a multi-arch copy
+ * GETs, none for the index or a HEAD (https://docs.docker.com/docker-hub/usage/pulls/).
+ */
 class RateGate {
   private readonly inflight = new Map<string, number>();
+  private readonly reserved = new Map<PlanItem, number>();
   private readonly announced = new Set<string>();
 
   constructor(
@@ -69,23 +75,45 @@ class RateGate {
     private readonly opts: RunOptions,
   ) {}
 
+  /** Pulls a copy of `item` will count: one per image manifest it GETs (every child of an index it copies whole). */
+  private async pullsOf(item: PlanItem & { source: { kind: 'registry' } }): Promise<number> {
+    const desc = item.resolved?.source;
+    if (!desc || !isIndexType(desc.mediaType)) return 1;
+    if (item.platforms?.length) return item.platforms.length;
+    const { ref } = item.source;
+    // An index GET counts no pull on Docker Hub: read it to know how many manifests the copy will GET.
+    const index = await this.ctx
+      .client('src')
+      .getManifest({ registry: ref.registry, repository: ref.repository }, item.sourceDigest ?? desc.digest, this.opts.signal)
+      .catch((err) => {
+        if (isAbortError(err) && this.opts.signal.aborted) throw err;
+        return undefined;
+      });
+    return index?.manifest.kind === 'index' ? Math.max(1, index.manifest.manifests.length) : 1;
+  }
+
   async admit(item: PlanItem): Promise<ErrorInfo | undefined> {
     const src = item.source;
     if (src.kind !== 'registry' || this.opts.rateFloor <= 0) return undefined;
     const registry = src.ref.registry;
     const deadline = Date.now() + this.opts.rateWaitMs;
     const poll = Math.min(60_000, Math.max(250, this.opts.rateWaitMs / 10));
+    let pulls: number | undefined;
     for (;;) {
       const rl = this.ctx.lastRateLimit.get(registry);
       const used = this.inflight.get(registry) ?? 0;
-      if (rl?.remaining === undefined || rl.remaining - used >= this.opts.rateFloor) {
-        this.inflight.set(registry, used + 1);
+      if (rl?.remaining !== undefined) pulls ??= await this.pullsOf(item as PlanItem & { source: { kind: 'registry' } });
+      // As for one pull before: admitted while the pulls before this copy leave at least the floor.
+      if (rl?.remaining === undefined || rl.remaining - used - (pulls ?? 1) + 1 >= this.opts.rateFloor) {
+        this.inflight.set(registry, used + (pulls ?? 1));
+        this.reserved.set(item, pulls ?? 1);
         this.announced.delete(registry);
         return undefined;
       }
       const left = deadline - Date.now();
       const window = rl.windowSeconds ? ` per ${Math.round(rl.windowSeconds / 3600)}h` : '';
-      const state = `${registry}: ${rl.remaining} of ${rl.limit ?? '?'} pulls left${window}, under the floor of ${this.opts.rateFloor}`;
+      const need = pulls && pulls > 1 ? ` (the image needs ${pulls} pulls)` : '';
+      const state = `${registry}: ${rl.remaining} of ${rl.limit ?? '?'} pulls left${window}, under the floor of ${this.opts.rateFloor}${need}`;
       if (left <= 0) {
         return {
           code: 'RATE_LIMIT',
@@ -111,7 +139,9 @@ class RateGate {
   release(item: PlanItem): void {
     if (item.source.kind !== 'registry') return;
     const registry = item.source.ref.registry;
-    this.inflight.set(registry, Math.max(0, (this.inflight.get(registry) ?? 1) - 1));
+    const n = this.reserved.get(item) ?? 1;
+    this.reserved.delete(item);
+    this.inflight.set(registry, Math.max(0, (this.inflight.get(registry) ?? n) - n));
   }
 }
 

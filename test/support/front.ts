@@ -25,8 +25,8 @@ export interface FrontRequest {
 export interface FrontHooks {
   /** Answer the request (or forward it) here and return true; false lets it through untouched. */
   intercept?(r: FrontRequest): Promise<boolean> | boolean;
-  /** Extra headers on every proxied answer. */
-  responseHeaders?(r: FrontRequest, status: number): Record<string, string> | undefined;
+  /** Extra headers on every proxied answer; `upstream` are the registry's own answer headers. */
+  responseHeaders?(r: FrontRequest, status: number, upstream: IncomingMessage['headers']): Record<string, string> | undefined;
 }
 
 export type RecordSelector = Kind | readonly Kind[] | ((r: FrontRecord) => boolean);
@@ -120,7 +120,7 @@ export async function startFront(target: string, hooks: FrontHooks = {}): Promis
           });
           up.on('response', (ures) => {
             record.status = ures.statusCode ?? 0;
-            const extra = hooks.responseHeaders?.(fr, record.status) ?? {};
+            const extra = hooks.responseHeaders?.(fr, record.status, ures.headers) ?? {};
             res.writeHead(record.status, ures.statusMessage, { ...filterHeaders(ures.rawHeaders), ...extra });
             ures.on('data', (chunk: Buffer) => (record.bytesOut += chunk.length));
             ures.pipe(res);

@@ -1,4 +1,5 @@
-// A Docker Hub stand-in: token server + token-auth registry behind a front that adds rate-limit headers, 429s, and CDN redirects.
+// A Docker Hub stand-in: token server + token-auth registry behind a front that counts pulls as Hub does, adds its
+// rate-limit headers and pull-limit 429s, and redirects blob GETs to a CDN. Evidence: test/support/README.md.
 import { startCdn, type Cdn } from './cdn.js';
 import { type Front, type FrontRequest, sendRegistryError, startFront } from './front.js';
 import { fetchToken } from './http.js';
@@ -29,8 +30,8 @@ export interface Hub {
   rateLimit: RateLimitState;
   /** The hosts config that points docker.io here. */
   hostsConfig(): { hosts: Record<string, { endpoint: string }> };
-  /** Answer the next `times` manifest requests with 429, `Retry-After` and an exhausted rate limit. */
-  tooManyRequests(times: number, retryAfterSeconds: number): void;
+  /** Pull-limit 429s: how many manifest GETs have been refused so far. */
+  readonly refused: number;
   stop(): Promise<void>;
 }
 
@@ -47,13 +48,16 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       `Bearer ${await fetchToken(tokens.realm, tokens.service, [`repository:${repo}:pull`], { username: CDN_USER, password: cdnPassword })}`,
   });
   const rateLimit: RateLimitState = { limit: 100, remaining: 100, windowSeconds: 21600 };
-  let throttle = { left: 0, retryAfter: 0 };
+  let refused = 0;
+  // The headers Docker documents, on GET and HEAD of a manifest alike
+  // (https://docs.docker.com/docker-hub/usage/pulls/#view-pull-rate-and-limit).
   const limitHeaders = (remaining: number) => ({
     'ratelimit-limit': `${rateLimit.limit};w=${rateLimit.windowSeconds}`,
     'ratelimit-remaining': `${remaining};w=${rateLimit.windowSeconds}`,
     'docker-ratelimit-source': '127.0.0.1',
   });
   const isManifest = (r: FrontRequest) => r.record.kind === 'manifest-get' || r.record.kind === 'manifest-head';
+  const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 
   /** A blob GET Docker Hub would serve from its CDN: check access with a HEAD upstream, then 307 to a signed URL. */
   const redirectBlob = async (r: FrontRequest): Promise<boolean> => {
@@ -70,21 +74,24 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
 
   const front = await startFront(registry.url, {
     async intercept(r) {
-      if (isManifest(r) && throttle.left > 0) {
-        throttle.left--;
-        sendRegistryError(r, 429, 'TOOMANYREQUESTS', 'You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit', {
-          'retry-after': String(throttle.retryAfter),
-          ...limitHeaders(0),
-        });
+      // Over the limit, a manifest GET is refused with 429 and this body; Docker documents no Retry-After
+      // (https://docs.docker.com/docker-hub/usage/pulls/#view-pull-rate-and-limit), so none is sent. A HEAD (a version
+      // check) still answers: it counts no pull.
+      if (r.record.kind === 'manifest-get' && rateLimit.remaining <= 0) {
+        refused++;
+        sendRegistryError(r, 429, 'TOOMANYREQUESTS', 'You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limits', limitHeaders(0));
         return true;
       }
       if (r.record.kind === 'blob-get') return redirectBlob(r);
       return false;
     },
-    responseHeaders(r, status) {
+    responseHeaders(r, status, upstream) {
       if (!isManifest(r)) return undefined;
-      // A GET is a pull (it counts); a HEAD is free.
-      if (r.record.kind === 'manifest-get' && status === 200 && rateLimit.remaining > 0) rateLimit.remaining--;
+      // A pull is one GET of an image manifest: a multi-arch pull counts one per platform manifest it GETs, the index
+      // none; a HEAD is a version check and counts none (https://docs.docker.com/docker-hub/usage/pulls/, "a pull for a
+      // multi-arch image will count as one pull for each different architecture"; forums.docker.com/t/134303).
+      const type = String(upstream['content-type'] ?? '').split(';')[0]!.trim();
+      if (r.record.kind === 'manifest-get' && status === 200 && !INDEX_TYPES.includes(type) && rateLimit.remaining > 0) rateLimit.remaining--;
       return limitHeaders(rateLimit.remaining);
     },
   });
@@ -98,7 +105,9 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     cdn,
     rateLimit,
     hostsConfig: () => ({ hosts: { 'docker.io': { endpoint: front.url } } }),
-    tooManyRequests: (times, retryAfterSeconds) => void (throttle = { left: times, retryAfter: retryAfterSeconds }),
+    get refused() {
+      return refused;
+    },
     async stop() {
       await Promise.all([front.stop(), cdn.stop()]);
       await registry.stop();
