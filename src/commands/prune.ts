@@ -7,6 +7,7 @@ import type { Verdict } from '../lifecycle/evaluate.js';
 import { parseRepository } from '../location/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
+import { deletionHint } from '../registry-client/errors.js';
 import { pageSize } from './images.js';
 import type { CommandDef, CommandResult } from './types.js';
 
@@ -135,7 +136,7 @@ export const pruneCommand: CommandDef = {
     const rows = [...going.filter((v) => deleted.includes(v.digest)).map((v) => ['deleted', ...line(v)]), ...keptLines];
     if (failures.length > 0 && deleted.length === 0) {
       throw new RegctlError('PRUNE_FAILED', `prune ${name}: no image could be deleted: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}`, {
-        hint: ecr ? undefined : 'the registry may not allow deletes (distribution: storage.delete.enabled)',
+        hint: ecr ? undefined : deletionHint(repo.registry),
       });
     }
     for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${f.replace(/\s*\n\s*/g, ' ')}\n`);

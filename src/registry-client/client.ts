@@ -3,7 +3,7 @@ import { RegctlError } from '../errors.js';
 import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
-import { RegistryError, parseErrorBody } from './errors.js';
+import { RegistryError, deletionHint, parseErrorBody } from './errors.js';
 import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
 
 export interface Repo {
@@ -124,16 +124,26 @@ export class RegistryClient {
   }
 
   async deleteManifest(r: Repo, digest: Digest, signal: AbortSignal): Promise<void> {
-    const res = await send(this.http, {
-      registry: r.registry,
-      method: 'DELETE',
-      path: this.manifestPath(r, digest),
-      scopes: [`repository:${r.repository}:delete`, pull(r)],
-      expect: [200, 202],
-      idempotent: true,
-      signal,
-      what: `delete ${r.registry}/${r.repository}@${digest}`,
-    });
+    const what = `delete ${r.registry}/${r.repository}@${digest}`;
+    let res: RegResponse;
+    try {
+      res = await send(this.http, {
+        registry: r.registry,
+        method: 'DELETE',
+        path: this.manifestPath(r, digest),
+        scopes: [`repository:${r.repository}:delete`, pull(r)],
+        expect: [200, 202],
+        idempotent: true,
+        signal,
+        what,
+      });
+    } catch (err) {
+      // Refused (405): say how this registry deletes instead (Docker Hub, GHCR) or what to enable (distribution).
+      if (err instanceof RegistryError && err.status === 405) {
+        throw new RegistryError({ status: 405, method: 'DELETE', url: err.url, what, errors: err.ociCodes.map((code) => ({ code })), hint: deletionHint(r.registry) });
+      }
+      throw err;
+    }
     await res.body.dump().catch(() => {});
   }
 

@@ -111,8 +111,23 @@ function defaultHint(status: number, codes: string[]): string | undefined {
   if (status === 403 || codes.includes('DENIED')) return 'the credentials lack access to this repository';
   if (status === 429 || codes.includes('TOOMANYREQUESTS')) return 'rate limited: wait, or log in to raise the limit';
   if (codes.includes('TAG_INVALID')) return 'the tag exists and the repository has immutable tags: push under a new tag';
-  if (codes.includes('UNSUPPORTED') && status === 405) return 'the registry does not allow this operation (is deletion enabled?)';
+  if (codes.includes('UNSUPPORTED') && status === 405) return 'the registry does not allow this operation';
   return undefined;
+}
+
+/**
+ * What to do when a registry refuses a manifest DELETE (405 UNSUPPORTED). Docker Hub and GHCR always refuse it through
+ * the registry API and delete their own way (distribution/distribution#1831, docker/hub-feedback#2360;
+ * containers/skopeo#1880); a distribution registry refuses it until deletes are enabled.
+ */
+export function deletionHint(registry: string): string {
+  if (registry === 'docker.io') {
+    return 'Docker Hub does not delete through the registry API: delete the tag on hub.docker.com (repository → Tags) or with the Hub API (DELETE https://hub.docker.com/v2/namespaces/NAMESPACE/repositories/REPO/tags/TAG)';
+  }
+  if (registry === 'ghcr.io') {
+    return 'GHCR does not delete through the registry API: delete the package version on github.com (package settings) or with the GitHub Packages API (DELETE /user/packages/container/NAME/versions/ID, or /orgs/ORG/packages/…)';
+  }
+  return 'the registry does not allow deletes (distribution: storage.delete.enabled)';
 }
 
 /** Parses a distribution error body `{errors:[{code,message,detail}]}` defensively. */

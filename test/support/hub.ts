@@ -82,6 +82,12 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
         sendRegistryError(r, 429, 'TOOMANYREQUESTS', 'You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limits', limitHeaders(0));
         return true;
       }
+      // Docker Hub refuses every manifest DELETE through the registry API: deletion is the Hub's own
+      // (distribution/distribution#1831, docker/hub-feedback#2360).
+      if (r.record.kind === 'manifest-delete') {
+        sendRegistryError(r, 405, 'UNSUPPORTED', 'The operation is unsupported.');
+        return true;
+      }
       if (r.record.kind === 'blob-get') return redirectBlob(r);
       return false;
     },
