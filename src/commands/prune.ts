@@ -13,6 +13,8 @@ import type { CommandDef, CommandResult } from './types.js';
 
 interface Decide {
   decide(images: import('../lifecycle/evaluate.js').Candidate[], now: number): Verdict[];
+  /** Rules of a policy not evaluated here, named with the reason. */
+  notes?: string[];
 }
 
 async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
@@ -48,7 +50,7 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
 }
 
 async function ruleFromPolicy(path: string): Promise<Decide> {
-  const [{ evaluatePolicy }, { parsePolicy }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/policy.js')]);
+  const [{ evaluatePolicy, unevaluatedRules }, { parsePolicy }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/policy.js')]);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -56,7 +58,7 @@ async function ruleFromPolicy(path: string): Promise<Decide> {
     throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const policy = parsePolicy(text, path);
-  return { decide: (images, now) => evaluatePolicy(images, policy, now) };
+  return { decide: (images, now) => evaluatePolicy(images, policy, now), notes: unevaluatedRules(policy) };
 }
 
 async function remove(ctx: AppContext, repo: Repo, ecr: import('../credentials/ecr.js').EcrTarget | undefined, digests: string[]): Promise<{ deleted: string[]; failures: string[] }> {
@@ -107,6 +109,7 @@ export const pruneCommand: CommandDef = {
     const usesFlags = ['keep', 'match', 'olderThan', 'untagged'].filter((k) => opts[k] !== undefined);
     if (opts.fromPolicy !== undefined && usesFlags.length > 0) throw new UsageError('--from-policy takes its rules from the policy: drop --keep, --match, --older-than and --untagged');
     const rule = opts.fromPolicy !== undefined ? await ruleFromPolicy(String(opts.fromPolicy)) : await ruleFromFlags(opts);
+    for (const note of rule.notes ?? []) ctx.log.warn(note);
     const [{ listImages, ecrOf }, { tagsText, timeOf }, render] = await Promise.all([import('../images/list.js'), import('../images/view.js'), import('../output/render.js')]);
     const ecr = await ecrOf(ctx, repo.registry);
     // ECR: DescribeImages has tags and push times; only indexes are read (their children are not images of their own).
@@ -114,7 +117,7 @@ export const pruneCommand: CommandDef = {
     const now = Date.now();
     const verdicts = rule.decide(listing.rows.map((r) => ({ digest: r.digest, tags: r.tags, ...(timeOf(r) !== undefined ? { time: timeOf(r) } : {}) })), now);
     const going = verdicts.filter((v) => v.expire);
-    const guarded = verdicts.filter((v) => !v.expire && v.reason.includes('digest stays'));
+    const guarded = verdicts.filter((v) => !v.expire && (v.reason.includes('digest stays') || v.reason.includes('not evaluated here')));
     const line = (v: Verdict) => [tagsText(v.tags, 6), v.digest, `${v.rule ?? ''}: ${v.reason}`];
     const name = `${repo.registry}/${repo.repository}`;
     const dry = Boolean(opts.dryRun);

@@ -100,8 +100,9 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
     } catch (err) {
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    const { parsePolicy } = await import('../lifecycle/policy.js');
-    parsePolicy(text, file === '-' ? 'the policy' : file!, false); // refuse a bad policy before any request
+    // JSON with a `rules` list is checked here; the rest is ECR's to judge (its message is shown): ECR adds fields
+    // (archive transitions, storage classes) faster than a client can follow.
+    checkPolicyShape(text, file === '-' ? 'the policy' : file!);
   }
   const { ecr, repository, name } = await ecrFor(ctx, repoText, `lifecycle ${verb}`);
   const api = await import('../images/ecr.js');
@@ -113,6 +114,17 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
   }
   await api.putLifecyclePolicy(ecr, repository, JSON.stringify(JSON.parse(text!)), ctx.signal);
   return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) } };
+}
+
+function checkPolicyShape(text: string, where: string): void {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${where} is not valid JSON: ${(err as Error).message}`);
+  }
+  const rules = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as { rules?: unknown }).rules : undefined;
+  if (!Array.isArray(rules) || rules.length === 0) throw new UsageError(`${where}: a lifecycle policy needs a non-empty "rules" list`);
 }
 
 async function readStdin(): Promise<string> {

@@ -4,7 +4,7 @@
 // rule sees every image its selection matches (counting images other rules already decided, "as if they haven't been
 // expired") and marks, oldest first, those beyond its count or age; an image's fate is decided by the first rule whose
 // tag requirements it meets — a later rule never expires it. Count rules order by push time, newest kept.
-import { type LifecyclePolicy, type LifecycleRule, describeRule, selects } from './policy.js';
+import { type LifecyclePolicy, type LifecycleRule, describeRule, notEvaluable, selects } from './policy.js';
 import { formatAge } from './duration.js';
 
 const DAY = 86_400_000;
@@ -43,13 +43,31 @@ function marks(rule: LifecycleRule, selected: Candidate[], now: number): Map<str
   return out;
 }
 
-/** Evaluate a (validated) policy: one verdict per image, in the images' order. */
+/** The rules of a policy regctl cannot evaluate here, each named with the reason. */
+export function unevaluatedRules(policy: LifecyclePolicy): string[] {
+  return policy.rules.flatMap((r) => {
+    const why = notEvaluable(r);
+    return why ? [`${describeRule(r)} is not evaluated here: ${why}`] : [];
+  });
+}
+
+/**
+ * Evaluate a (validated) policy: one verdict per image, in the images' order. Rules regctl cannot evaluate (archive
+ * transitions, last-pull ages) still decide the images they select first, as ECR's first matching rule does: those
+ * are kept, never expired by a later rule on a guess. Rules of the archive storage class see no listed image.
+ */
 export function evaluatePolicy(images: readonly Candidate[], policy: LifecyclePolicy, now: number): Verdict[] {
   const decided = new Map<string, Verdict>();
   for (const rule of [...policy.rules].sort((a, b) => a.rulePriority - b.rulePriority)) {
+    if (rule.selection.storageClass === 'archive') continue;
     const selected = images.filter((img) => selects(rule, img.tags));
-    const marked = marks(rule, selected, now);
     const name = describeRule(rule);
+    const why = notEvaluable(rule);
+    if (why) {
+      for (const img of selected) if (!decided.has(img.digest)) decided.set(img.digest, { ...img, expire: false, rule: name, reason: `kept: the rule is not evaluated here (${why})` });
+      continue;
+    }
+    const marked = marks(rule, selected, now);
     for (const img of selected) {
       if (decided.has(img.digest)) continue;
       const why = marked.get(img.digest);

@@ -1,4 +1,6 @@
 // ECR lifecycle policies as data: parse and validate the JSON (as ECR would before accepting it), and tag wildcards.
+// The fields are those of ECR's lifecycle policy parameter docs
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html), archive transitions included.
 import { UsageError } from '../errors.js';
 
 export type TagStatus = 'tagged' | 'untagged' | 'any';
@@ -10,11 +12,26 @@ export interface LifecycleRule {
     tagStatus: TagStatus;
     tagPrefixList?: string[];
     tagPatternList?: string[];
-    countType: 'imageCountMoreThan' | 'sinceImagePushed';
+    /** The storage class the rule looks at (default standard): archived images are out of reach of a pull. */
+    storageClass?: 'standard' | 'archive';
+    countType: CountType;
     countUnit?: 'days';
     countNumber: number;
   };
-  action: { type: 'expire' };
+  action: { type: 'expire' } | { type: 'transition'; targetStorageClass: 'archive' };
+}
+
+export type CountType = 'imageCountMoreThan' | 'sinceImagePushed' | 'sinceImagePulled' | 'sinceImageTransitioned';
+const COUNT_TYPES: readonly string[] = ['imageCountMoreThan', 'sinceImagePushed', 'sinceImagePulled', 'sinceImageTransitioned'];
+
+/** Why regctl cannot evaluate a rule here (undefined: it can): ECR alone knows pulls, transitions and the archive. */
+export function notEvaluable(rule: LifecycleRule): string | undefined {
+  const s = rule.selection;
+  if (s.storageClass === 'archive') return 'it selects archived images, which regctl cannot list';
+  if (rule.action.type === 'transition') return 'it moves images to the archive, which only ECR does';
+  if (s.countType === 'sinceImagePulled') return 'ECR does not share when an image was last pulled';
+  if (s.countType === 'sinceImageTransitioned') return 'it counts from an archive transition';
+  return undefined;
 }
 
 export interface LifecyclePolicy {
@@ -36,13 +53,15 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
   const { rulePriority, description, selection, action } = raw;
   if (!Number.isInteger(rulePriority) || (rulePriority as number) < 1) throw new UsageError(`${at}.rulePriority must be a whole number from 1`);
   if (description !== undefined && typeof description !== 'string') throw new UsageError(`${at}.description must be a string`);
-  if (!isObject(action) || action.type !== 'expire') throw new UsageError(`${at}.action.type must be "expire"`);
+  if (!isObject(action) || (action.type !== 'expire' && action.type !== 'transition')) throw new UsageError(`${at}.action.type must be "expire" or "transition"`);
+  if (action.type === 'transition' && action.targetStorageClass !== 'archive') throw new UsageError(`${at}.action: a transition needs targetStorageClass "archive"`);
+  if (action.type === 'expire' && action.targetStorageClass !== undefined) throw new UsageError(`${at}.action: targetStorageClass goes only with type "transition"`);
   if (!isObject(selection)) throw new UsageError(`${at}.selection must be an object`);
   const s = selection;
   const sel = `${at}.selection`;
   for (const key of strict ? Object.keys(s) : []) {
-    if (!['tagStatus', 'tagPrefixList', 'tagPatternList', 'countType', 'countUnit', 'countNumber'].includes(key)) {
-      throw new UsageError(`${sel}.${key} is not a selection field regctl evaluates (tagStatus, tagPrefixList, tagPatternList, countType, countUnit, countNumber)`);
+    if (!['tagStatus', 'tagPrefixList', 'tagPatternList', 'storageClass', 'countType', 'countUnit', 'countNumber'].includes(key)) {
+      throw new UsageError(`${sel}.${key} is not a lifecycle selection field (tagStatus, tagPrefixList, tagPatternList, storageClass, countType, countUnit, countNumber)`);
     }
   }
   if (s.tagStatus !== 'tagged' && s.tagStatus !== 'untagged' && s.tagStatus !== 'any') throw new UsageError(`${sel}.tagStatus must be tagged, untagged or any`);
@@ -55,13 +74,13 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
     throw new UsageError(`${sel}: tagPrefixList and tagPatternList go only with tagStatus "tagged"`);
   }
   for (const p of patterns ?? []) if ((p.match(/\*/g) ?? []).length > 4) throw new UsageError(`${sel}.tagPatternList: ${JSON.stringify(p)} has more than 4 wildcards`);
+  if (s.storageClass !== undefined && s.storageClass !== 'standard' && s.storageClass !== 'archive') throw new UsageError(`${sel}.storageClass must be standard or archive`);
   if (!Number.isInteger(s.countNumber) || (s.countNumber as number) < 1) throw new UsageError(`${sel}.countNumber must be a whole number from 1`);
+  if (typeof s.countType !== 'string' || !COUNT_TYPES.includes(s.countType)) throw new UsageError(`${sel}.countType must be one of ${COUNT_TYPES.join(', ')}`);
   if (s.countType === 'imageCountMoreThan') {
-    if (s.countUnit !== undefined) throw new UsageError(`${sel}: countUnit goes only with countType "sinceImagePushed"`);
-  } else if (s.countType === 'sinceImagePushed') {
-    if (s.countUnit !== 'days') throw new UsageError(`${sel}: countType "sinceImagePushed" needs countUnit "days"`);
-  } else {
-    throw new UsageError(`${sel}.countType must be imageCountMoreThan or sinceImagePushed`);
+    if (s.countUnit !== undefined) throw new UsageError(`${sel}: countUnit does not go with countType "imageCountMoreThan"`);
+  } else if (s.countUnit !== 'days') {
+    throw new UsageError(`${sel}: countType "${s.countType}" needs countUnit "days"`);
   }
   return {
     rulePriority: rulePriority as number,
@@ -70,16 +89,19 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
       tagStatus: s.tagStatus,
       ...(prefixes ? { tagPrefixList: prefixes } : {}),
       ...(patterns ? { tagPatternList: patterns } : {}),
-      countType: s.countType,
+      ...(s.storageClass ? { storageClass: s.storageClass as 'standard' | 'archive' } : {}),
+      countType: s.countType as CountType,
       ...(s.countUnit ? { countUnit: 'days' as const } : {}),
       countNumber: s.countNumber as number,
     },
-    action: { type: 'expire' },
+    action: action.type === 'transition' ? { type: 'transition', targetStorageClass: 'archive' } : { type: 'expire' },
   };
 }
 
-/** Parse and validate a policy; every problem is a UsageError naming the field (exit 2), before anything is sent. */
-/** `strict`: refuse selection fields regctl cannot evaluate (for --from-policy); off, ECR judges them (for `repo lifecycle set`). */
+/**
+ * Parse and validate a policy; every problem is a UsageError naming the field (exit 2). `strict`: refuse selection
+ * fields ECR does not know; off, they are let through.
+ */
 export function parsePolicy(text: string, where = 'policy', strict = true): LifecyclePolicy {
   let doc: unknown;
   try {
@@ -104,9 +126,13 @@ export function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
     seen.add(r.rulePriority);
   }
   const sorted = [...rules].sort((a, b) => a.rulePriority - b.rulePriority);
-  const anyRule = sorted.findIndex((r) => r.selection.tagStatus === 'any');
-  if (anyRule !== -1 && anyRule !== sorted.length - 1) throw new UsageError('a rule with tagStatus "any" must have the highest rulePriority');
-  if (sorted.filter((r) => r.selection.tagStatus === 'untagged').length > 1) throw new UsageError('only one rule may select untagged images');
+  // Per storage class (ECR: "Rule for tagStatus=ANY must have the lowest priority per storage class").
+  for (const cls of ['standard', 'archive']) {
+    const mine = sorted.filter((r) => (r.selection.storageClass ?? 'standard') === cls);
+    const anyRule = mine.findIndex((r) => r.selection.tagStatus === 'any');
+    if (anyRule !== -1 && anyRule !== mine.length - 1) throw new UsageError(`a rule with tagStatus "any" must have the highest rulePriority (of the ${cls} storage class)`);
+    if (mine.filter((r) => r.selection.tagStatus === 'untagged').length > 1) throw new UsageError(`only one rule may select untagged images (of the ${cls} storage class)`);
+  }
   return { rules: sorted };
 }
 
@@ -130,6 +156,11 @@ export function describeRule(rule: LifecycleRule): string {
   const s = rule.selection;
   const which =
     s.tagStatus === 'untagged' ? 'untagged images' : s.tagStatus === 'any' ? 'all images' : s.tagPrefixList ? `tags with prefix ${s.tagPrefixList.join(' and ')}` : `tags matching ${s.tagPatternList!.join(' and ')}`;
-  const what = s.countType === 'imageCountMoreThan' ? `keep the newest ${s.countNumber} of ${which}` : `expire ${which} pushed over ${s.countNumber} days ago`;
+  const verb = rule.action.type === 'transition' ? 'archive' : 'expire';
+  const since: Record<string, string> = { sinceImagePushed: 'pushed', sinceImagePulled: 'last pulled', sinceImageTransitioned: 'archived' };
+  const what =
+    s.countType === 'imageCountMoreThan'
+      ? `${rule.action.type === 'transition' ? 'archive all but' : 'keep'} the newest ${s.countNumber} of ${which}`
+      : `${verb} ${which} ${since[s.countType]} over ${s.countNumber} days ago`;
   return `rule ${rule.rulePriority}${rule.description ? ` "${rule.description}"` : ''} (${what})`;
 }

@@ -146,18 +146,28 @@ describe('repo create, rm and lifecycle on ECR', () => {
     expectRefusal(await cli(['repo', 'rm', `${E}/gone/app`]), 1, /no such repository/);
   });
 
-  it('lifecycle set validates the JSON before sending; get prints what was set', async () => {
+  it('lifecycle set checks JSON with rules, lets ECR judge the rest (its message shown), accepts archive transitions; get prints what was set', async () => {
     await ecr.createRepository('life/app');
-    const bad = join(work, 'bad.json');
-    await writeFile(bad, JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }] }));
     const puts = ecr.count('PutLifecyclePolicy');
-    expectRefusal(await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, bad]), 2, /bad\.json: rules\[0\]\.selection: tagStatus "tagged" needs a tagPrefixList or a tagPatternList/);
     await writeFile(join(work, 'notjson.json'), '{"rules": [');
     expectRefusal(await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, join(work, 'notjson.json')]), 2, /not valid JSON/);
+    await writeFile(join(work, 'norules.json'), '{"rule": []}');
+    expectRefusal(await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, join(work, 'norules.json')]), 2, /needs a non-empty "rules" list/);
     expect(ecr.count('PutLifecyclePolicy')).toBe(puts);
+
+    const bad = join(work, 'bad.json');
+    await writeFile(bad, JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }] }));
+    expectRefusal(await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, bad]), 1, /InvalidParameterException: .*Must specify tagPrefixList or tagPatternList when tagStatus=TAGGED/);
+    expect(ecr.count('PutLifecyclePolicy')).toBe(puts + 1);
     expectRefusal(await cli(['repo', 'lifecycle', 'get', `${E}/life/app`]), 1, /has no lifecycle policy/);
 
-    const policy = { rules: [{ rulePriority: 1, description: 'keep 3', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }] };
+    const policy = {
+      rules: [
+        { rulePriority: 1, description: 'archive unpulled', selection: { tagStatus: 'tagged', tagPatternList: ['v*'], storageClass: 'standard', countType: 'sinceImagePulled', countUnit: 'days', countNumber: 30 }, action: { type: 'transition', targetStorageClass: 'archive' } },
+        { rulePriority: 2, selection: { tagStatus: 'any', storageClass: 'archive', countType: 'sinceImageTransitioned', countUnit: 'days', countNumber: 365 }, action: { type: 'expire' } },
+        { rulePriority: 3, description: 'keep 3', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } },
+      ],
+    };
     await writeFile(join(work, 'good.json'), JSON.stringify(policy));
     const set = await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, join(work, 'good.json')]);
     expect(set.code, set.stderr).toBe(0);
@@ -245,6 +255,15 @@ describe('prune', () => {
     ],
   };
   const policyAny = { rules: [{ rulePriority: 5, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }] };
+  // ECR's archive rules: regctl cannot know pulls or the archive; the images such a rule selects first are kept.
+  const policyArchive = {
+    rules: [
+      { rulePriority: 1, selection: { tagStatus: 'tagged', tagPrefixList: ['v'], countType: 'sinceImagePulled', countUnit: 'days', countNumber: 7 }, action: { type: 'transition', targetStorageClass: 'archive' } },
+      { rulePriority: 2, selection: { tagStatus: 'tagged', tagPatternList: ['dev-*'], countType: 'sinceImagePushed', countUnit: 'days', countNumber: 30 }, action: { type: 'expire' } },
+      { rulePriority: 3, selection: { tagStatus: 'any', storageClass: 'archive', countType: 'sinceImageTransitioned', countUnit: 'days', countNumber: 90 }, action: { type: 'expire' } },
+      { rulePriority: 4, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } },
+    ],
+  };
 
   it.each([
     ['--keep 2', ['--keep', '2'], ['v1', 'v2', 'v3', 'dev']],
@@ -253,10 +272,12 @@ describe('prune', () => {
     ['--keep 1 --match ^dev --older-than 30d', ['--keep', '0', '--match', '^dev', '--older-than', '30d'], ['dev']],
     ['--from-policy, ordered rules (prefix count, pattern age)', ['--from-policy', 'two-rules.json'], ['v1', 'v2', 'v3', 'dev']],
     ['--from-policy, any', ['--from-policy', 'any.json'], ['v1', 'v2', 'dev']],
+    ['--from-policy, archive rules keep what they select', ['--from-policy', 'archive.json'], ['dev']],
   ])('%s: the dry run lists exactly what a real run removes, and nothing else goes', async (name, flags, want) => {
     const repo = `prune/${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 40)}`;
     await writeFile(join(work, 'two-rules.json'), JSON.stringify(policyTwoRules));
     await writeFile(join(work, 'any.json'), JSON.stringify(policyAny));
+    await writeFile(join(work, 'archive.json'), JSON.stringify(policyArchive));
     const digests: Record<string, string> = {};
     for (const [k, s] of Object.entries(fixture)) digests[k] = (await pushImage(repo, { seed: `${repo}-${k}`, ...s })).digest;
     const args = flags.map((f) => (f.endsWith('.json') ? join(work, f) : f));
@@ -277,6 +298,20 @@ describe('prune', () => {
     const done = JSON.parse(real.stdout) as { expire: Array<{ digest: string; deleted: boolean }> };
     expect(done.expire.filter((e) => e.deleted).map((e) => e.digest).sort()).toEqual(wantDigests);
     for (const [k, d] of Object.entries(digests)) expect(await manifestExists(repo, d), k).toBe(!want.includes(k));
+  });
+
+  it('--from-policy names each rule it cannot evaluate (archive transitions, last pulls, archived images) and why', async () => {
+    const repo = 'prune/archive-notes';
+    await pushImage(repo, { seed: 'notes-v1', daysAgo: 3, tags: ['v1'] });
+    await writeFile(join(work, 'archive.json'), JSON.stringify(policyArchive));
+    const r = await cli(['prune', '--dry-run', '--from-policy', join(work, 'archive.json'), `${reg.host}/${repo}`]);
+    expect(r.code, r.stderr).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
+    expect(warnings).toEqual([
+      expect.stringMatching(/^warning: rule 1 \(archive tags with prefix v last pulled over 7 days ago\) is not evaluated here: it moves images to the archive/),
+      expect.stringMatching(/^warning: rule 3 .* is not evaluated here: it selects archived images/),
+    ]);
+    expect(r.stdout).toMatch(/kept.*v1.*rule 1.*not evaluated here/);
   });
 
   it('a digest that a kept tag points to is never deleted, and the output says so', async () => {

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ACCEPT, ACCOUNT, type EcrOp, type EcrRepository, EcrError, type OpContext, page, repositoryOrThrow } from './ecr-ops.js';
+import { validateLifecyclePolicy } from './ecr-lifecycle.js';
 
 interface Manifest {
   mediaType?: string;
@@ -122,13 +123,7 @@ export const imageOps: Record<string, EcrOp> = {
   PutLifecyclePolicy(input, { state }) {
     const repo = repositoryOrThrow(state, input.repositoryName, input.registryId);
     const text = input.lifecyclePolicyText;
-    let doc: { rules?: unknown } | undefined;
-    try {
-      doc = typeof text === 'string' ? (JSON.parse(text) as { rules?: unknown }) : undefined;
-    } catch {
-      doc = undefined;
-    }
-    if (!doc || !Array.isArray(doc.rules) || doc.rules.length === 0) throw new EcrError('InvalidParameterException', "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure'");
+    validateLifecyclePolicy(text);
     repo.lifecyclePolicyText = text as string;
     return { registryId: ACCOUNT, repositoryName: repo.repositoryName, lifecyclePolicyText: text };
   },

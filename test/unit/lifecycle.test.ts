@@ -1,7 +1,7 @@
 // The retention engine: ECR lifecycle policies (ordered rules, tag lists, count and age), the prune flags, durations, image filters.
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/lifecycle/duration.js';
-import { type Candidate, evaluatePolicy, evaluateRetention } from '../../src/lifecycle/evaluate.js';
+import { type Candidate, evaluatePolicy, evaluateRetention, unevaluatedRules } from '../../src/lifecycle/evaluate.js';
 import { parsePolicy, wildcardMatch } from '../../src/lifecycle/policy.js';
 import { parseFilters, sortRows } from '../../src/images/view.js';
 import type { ImageRow } from '../../src/images/list.js';
@@ -14,6 +14,39 @@ type Sel = Record<string, unknown>;
 const rule = (rulePriority: number, selection: Sel) => ({ rulePriority, selection, action: { type: 'expire' } });
 const policy = (...rules: object[]) => parsePolicy(JSON.stringify({ rules }));
 const expired = (images: Candidate[], p: ReturnType<typeof policy>) => evaluatePolicy(images, p, NOW).filter((v) => v.expire).map((v) => v.digest).sort();
+
+describe('ECR lifecycle policies with archive rules', () => {
+  const transition = (rulePriority: number, selection: Sel) => ({ rulePriority, selection, action: { type: 'transition', targetStorageClass: 'archive' } });
+  const p = () =>
+    policy(
+      transition(1, { tagStatus: 'tagged', tagPrefixList: ['prod'], countType: 'sinceImagePulled', countUnit: 'days', countNumber: 30 }),
+      rule(2, { tagStatus: 'any', storageClass: 'archive', countType: 'sinceImageTransitioned', countUnit: 'days', countNumber: 90 }),
+      rule(3, { tagStatus: 'tagged', tagPrefixList: ['beta'], countType: 'sinceImagePulled', countUnit: 'days', countNumber: 10 }),
+      rule(4, { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }),
+    );
+
+  it('parses every field ECR documents (transition, storageClass, sinceImagePulled, sinceImageTransitioned)', () => {
+    expect(p().rules.map((r) => [r.action.type, r.selection.storageClass ?? 'standard', r.selection.countType])).toEqual([
+      ['transition', 'standard', 'sinceImagePulled'],
+      ['expire', 'archive', 'sinceImageTransitioned'],
+      ['expire', 'standard', 'sinceImagePulled'],
+      ['expire', 'standard', 'imageCountMoreThan'],
+    ]);
+  });
+
+  it('images a rule it cannot evaluate selects first are kept; the other rules still decide; each such rule is named', () => {
+    const images = [img('P', ['prod-1'], 100), img('B', ['beta-1'], 100), img('N', ['x'], 1), img('O', ['y'], 50)];
+    const verdicts = evaluatePolicy(images, p(), NOW);
+    expect(verdicts.filter((v) => v.expire).map((v) => v.digest)).toEqual(['O']);
+    expect(verdicts.find((v) => v.digest === 'P')!.reason).toMatch(/kept: the rule is not evaluated here \(it moves images to the archive/);
+    expect(verdicts.find((v) => v.digest === 'B')!.reason).toMatch(/not evaluated here \(ECR does not share when an image was last pulled\)/);
+    expect(unevaluatedRules(p())).toEqual([
+      expect.stringMatching(/^rule 1 .* is not evaluated here: it moves images to the archive/),
+      expect.stringMatching(/^rule 2 .* is not evaluated here: it selects archived images/),
+      expect.stringMatching(/^rule 3 .* is not evaluated here: ECR does not share when an image was last pulled/),
+    ]);
+  });
+});
 
 describe('ECR lifecycle policy evaluation', () => {
   // ECR docs, "Filtering on multiple rules", examples A and B.
@@ -100,10 +133,10 @@ describe('ECR lifecycle policy evaluation', () => {
     [JSON.stringify({ rules: [rule(1, { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }), rule(2, { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 1 })] }), /"any" must have the highest/],
     [JSON.stringify({ rules: [rule(1, { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 1 }), rule(1, { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 })] }), /used twice/],
     [JSON.stringify({ rules: [rule(1, { tagStatus: 'untagged', countType: 'sinceImagePushed', countNumber: 1 })] }), /countUnit "days"/],
-    [JSON.stringify({ rules: [rule(1, { tagStatus: 'untagged', countType: 'imageCountMoreThan', countUnit: 'days', countNumber: 1 })] }), /countUnit goes only/],
+    [JSON.stringify({ rules: [rule(1, { tagStatus: 'untagged', countType: 'imageCountMoreThan', countUnit: 'days', countNumber: 1 })] }), /countUnit does not go with countType "imageCountMoreThan"/],
     [JSON.stringify({ rules: [rule(1, { tagStatus: 'untagged', countType: 'imageCountMoreThan', countNumber: 0 })] }), /countNumber/],
     [JSON.stringify({ rules: [rule(1, { tagStatus: 'tagged', tagPatternList: ['*a*b*c*d*e'], countType: 'imageCountMoreThan', countNumber: 1 })] }), /more than 4 wildcards/],
-    [JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'transition' } }] }), /action.type/],
+    [JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'transition' } }] }), /a transition needs targetStorageClass "archive"/],
   ])('refuses an invalid policy: %s', (text, message) => {
     expect(() => parsePolicy(text, 'p.json')).toThrow(message);
     try {
