@@ -39,6 +39,17 @@ export class SharedBlobs {
     await p;
   }
 
+  private readonly referencedIn = new Set<string>();
+
+  /** The image whose manifests `repo` now holds references these blobs (ECR mounts only such blobs). */
+  referenced(repo: RegistryRepo, digests: Iterable<string>): void {
+    for (const d of digests) this.referencedIn.add(`${repo.host}/${repo.repository}@${d}`);
+  }
+
+  isReferenced(repo: RegistryRepo, digest: Digest): boolean {
+    return this.referencedIn.has(`${repo.host}/${repo.repository}@${digest}`);
+  }
+
   /** Claims the blob's upload for `repo`; answers the callback that reports how it ended. */
   claim(repo: RegistryRepo, digest: Digest): (ok: boolean) => void {
     let settle!: (ok: boolean) => void;

@@ -72,7 +72,7 @@ export interface RegistryDestinationOptions {
 
 export class RegistryDestination implements ImageDestination {
   readonly location: Location;
-  readonly caps = { concurrentWrites: true, keepsIndex: true };
+  readonly caps: { concurrentWrites: boolean; keepsIndex: boolean; mountsReferencedOnly: boolean };
   readonly registryRepo: RegistryRepo;
   private readonly repo: Repo;
   private readonly sessions = new Set<string>();
@@ -94,7 +94,9 @@ export class RegistryDestination implements ImageDestination {
     this.location = { kind: 'registry', ref };
     this.repo = { registry: ref.registry, repository: ref.repository };
     this.registryRepo = { host: ref.registry, repository: ref.repository };
-    this.uploadMode = parseEcrHost(ref.registry) || opts.hostConfig?.type === 'ecr' ? 'patch' : 'put';
+    const ecr = Boolean(parseEcrHost(ref.registry)) || opts.hostConfig?.type === 'ecr';
+    this.uploadMode = ecr ? 'patch' : 'put';
+    this.caps = { concurrentWrites: true, keepsIndex: true, mountsReferencedOnly: ecr };
   }
 
   async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {

@@ -25,6 +25,11 @@ export interface DestinationCaps {
   maxPlatforms?: 1;
   /** Whether an index can be stored as such (false: copy one platform's image). */
   keepsIndex: boolean;
+  /**
+   * The registry mounts only blobs a manifest in the source repository already references (ECR, whose blob-mounting
+   * docs and aws/containers-roadmap#2860 say so); elsewhere a mount needs only the blob.
+   */
+  mountsReferencedOnly?: boolean;
 }
 
 /**

@@ -287,6 +287,28 @@ describe('ECR mounts', () => {
   });
 });
 
+describe('ECR mounts in sync', () => {
+  it('sync mounts from a repository only once the image there has its manifest written: no mount is refused', async () => {
+    await Promise.all(['twin/a', 'twin/b', 'twin/c'].map((r) => ecr.createRepository(r)));
+    ecr.setBlobMounting(true);
+    const home = await ecrHome();
+    try {
+      const spec = join(home, 'twins.yaml');
+      const entries = ['a', 'b', 'c'].map((r) => `  - { source: "${S}/app:v1", target: "${E}/twin/${r}" }`).join('\n');
+      await writeFile(spec, `sync:\n${entries}\n`);
+      ecr.front.reset();
+      const r = await cli(['sync', '--images', '3', spec], home);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      for (const repo of ['twin/a', 'twin/b', 'twin/c']) expect(await registryDigest(reg.host, repo, 'v1')).toBe(image.manifestDigest);
+      expect(ecr.front.count((s) => s.kind === 'mount' && s.status === 202), 'a mount ECR would refuse').toBe(0);
+      expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'DELETE')).toBe(0);
+    } finally {
+      ecr.setBlobMounting(false);
+      await removeTempDir(home);
+    }
+  });
+});
+
 describe('ECR uploads', () => {
   it('a PATCH cut off mid-body opens a new upload session and the copy completes', async () => {
     await ecr.createRepository('dropped/app');
