@@ -26,7 +26,7 @@ let work: string;
 beforeAll(async () => {
   work = await makeTempDir('standins');
   reg = await startRegistry();
-  ecr = await startEcr({ registryUrl: reg.url, repositories: ['seeded/app'] });
+  ecr = await startEcr({ registryUrl: reg.url, registryRoot: reg.root, repositories: ['seeded/app', 'twotags/app'] });
   sdk = new ECRClient({ region: 'us-east-1', endpoint: ecr.endpoint, credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'x' } });
 });
 
@@ -84,6 +84,18 @@ describe('ECR API stand-in (through the real SDK)', () => {
       nextToken = page.nextToken;
     } while (nextToken);
     expect(names).toEqual([...ecr.state.repositories.keys()].sort());
+  });
+
+  it('BatchDeleteImage by tag only untags an image that keeps other tags; its last tag deletes it', async () => {
+    const img = await makeImageLayout(join(work, 'img2'), { layers: [1000], seed: 'standin-two', tag: 'v1' });
+    await seedImage(`oci:${img.dir}:v1`, `${reg.host}/twotags/app:v1`);
+    await seedImage(`oci:${img.dir}:v1`, `${reg.host}/twotags/app:v2`);
+    const first = await sdk.send(new BatchDeleteImageCommand({ repositoryName: 'twotags/app', imageIds: [{ imageTag: 'v1' }] }));
+    expect(first.imageIds).toEqual([{ imageDigest: img.manifestDigest, imageTag: 'v1' }]);
+    await expect(registryDigest(reg.host, 'twotags/app', 'v1')).rejects.toThrow(/404/);
+    expect(await registryDigest(reg.host, 'twotags/app', 'v2')).toBe(img.manifestDigest);
+    await sdk.send(new BatchDeleteImageCommand({ repositoryName: 'twotags/app', imageIds: [{ imageTag: 'v2' }] }));
+    await expect(registryDigest(reg.host, 'twotags/app', img.manifestDigest)).rejects.toThrow(/404/);
   });
 
   it('BatchDeleteImage deletes by tag or digest in the registry behind, and reports what it could not find', async () => {

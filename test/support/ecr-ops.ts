@@ -1,5 +1,8 @@
 // The ECR stand-in's state and its operation table: one function per AWS JSON 1.1 operation, input object → output object.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export const ACCOUNT = '123456789012';
 const REPO_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -100,6 +103,24 @@ export async function resolveImage(ctx: OpContext, repo: string, reference: stri
   return res.status === 200 ? (res.headers.get('docker-content-digest') ?? undefined) : undefined;
 }
 
+/** The repository's other tags that name `digest`. */
+async function otherTags(ctx: OpContext, repo: string, tag: string, digest: string): Promise<string[]> {
+  const res = await ctx.registry(`/v2/${repo}/tags/list`);
+  const tags = res.status === 200 ? (((await res.json()) as { tags?: string[] | null }).tags ?? []) : [];
+  const out: string[] = [];
+  for (const t of tags) if (t !== tag && (await resolveImage(ctx, repo, t)) === digest) out.push(t);
+  return out;
+}
+
+/** Removes one tag in the backing registry's storage (distribution 2.8 has no tag DELETE): its tag directory. */
+async function untag(state: EcrState, repo: string, tag: string): Promise<void> {
+  if (!state.registryRoot) throw new EcrError('ServerException', 'the ECR stand-in untags only with registryRoot (the backing storage)', 500);
+  for (const base of [join(state.registryRoot, 'data'), state.registryRoot]) {
+    const dir = join(base, 'docker', 'registry', 'v2', 'repositories', repo, '_manifests', 'tags', tag);
+    if (existsSync(dir)) return rm(dir, { recursive: true, force: true });
+  }
+}
+
 export const ops: Record<string, EcrOp> = {
   GetAuthorizationToken(_input, { state }) {
     const password = randomBytes(48).toString('base64');
@@ -168,7 +189,14 @@ export const ops: Record<string, EcrOp> = {
         failures.push({ imageId: id, failureCode: 'ImageTagDoesNotMatchDigest', failureReason: 'Invalid image tag for the image digest' });
         continue;
       }
-      // distribution deletes by digest: every tag of the image goes (ECR would untag only, when the image keeps other tags).
+      // By tag, ECR removes only that tag while the image has others; the last tag's removal deletes the image. By
+      // digest, the image and all its tags go (BatchDeleteImage API reference,
+      // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchDeleteImage.html).
+      if (id.imageTag && !id.imageDigest && (await otherTags(ctx, repo.repositoryName, id.imageTag, digest)).length > 0) {
+        await untag(ctx.state, repo.repositoryName, id.imageTag);
+        deleted.push({ imageDigest: digest, imageTag: id.imageTag });
+        continue;
+      }
       const res = await ctx.registry(`/v2/${repo.repositoryName}/manifests/${digest}`, { method: 'DELETE' });
       if (res.status !== 202) {
         failures.push({ imageId: id, failureCode: 'UnknownError', failureReason: `registry answered ${res.status}` });
