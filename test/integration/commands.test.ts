@@ -1,4 +1,6 @@
 // tag, inspect, digest, ls, catalog and rm against the real distribution registry behind a counting proxy.
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
@@ -88,10 +90,17 @@ describe('regctl inspect', () => {
     expect(doc.platform).toBe('linux/amd64');
   });
 
-  it('--raw prints the manifest bytes exactly as the registry stores them', async () => {
+  it('--raw prints the manifest bytes exactly as the registry stores them, no newline added off a terminal', async () => {
     const r = await runCli(['inspect', '--raw', `${R}/lib/multi:v1`]);
     const res = await fetch(`${reg.url}/v2/lib/multi/manifests/v1`, { headers: { accept: index.indexMediaType } });
-    expect(r.stdout).toBe(`${(await res.text()).replace(/\n$/, '')}\n`);
+    expect(r.stdout).toBe(await res.text());
+    // `inspect --raw REF | sha256sum` is `regctl digest REF`.
+    const d = await runCli(['digest', `${R}/lib/multi:v1`]);
+    expect(`sha256:${createHash('sha256').update(r.stdout).digest('hex')}`).toBe(d.stdout.trim());
+    for (const ref of [`${R}/lib/app:v1`, `oci:${image.dir}:v1`]) {
+      const one = await runCli(['inspect', '--raw', ref]);
+      expect(`sha256:${createHash('sha256').update(one.stdout).digest('hex')}`, ref).toBe(image.manifestDigest);
+    }
   });
 
   it('on an index lists the platforms; --platform and --config reach one child', async () => {
@@ -140,6 +149,23 @@ describe('regctl rm', () => {
     const r = await runCli(['rm', `${R}/lib/gone:v1`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^regctl: .*not found/m);
+  });
+});
+
+describe('REGCTL_CONFIG', () => {
+  it('naming a file that does not exist is an empty config (as DOCKER_CONFIG is for docker)', async () => {
+    const r = await runCli(['digest', `${R}/lib/app:v1`], { env: { REGCTL_CONFIG: join(work, 'no-such-dir', 'config.json') } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(image.manifestDigest);
+  });
+
+  it('naming a file that does not parse is exit 2 with one line naming the file', async () => {
+    const bad = join(work, 'bad-config.json');
+    await writeFile(bad, '{"hosts": ');
+    const r = await runCli(['digest', `${R}/lib/app:v1`], { env: { REGCTL_CONFIG: bad } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`regctl: config ${bad} is not valid JSON\n`);
   });
 });
 
