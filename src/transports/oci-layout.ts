@@ -225,7 +225,8 @@ async function publishLayout(
     await syncDir(dirname(final));
     return;
   } catch (err) {
-    if (!['EEXIST', 'ENOTEMPTY', 'EBUSY', 'EXDEV', 'EPERM', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (!['EEXIST', 'ENOTEMPTY', 'EBUSY', 'EXDEV', 'EPERM', 'EISDIR'].includes(code)) throw err;
   }
   for (const alg of await readdir(join(staging, 'blobs')).catch(() => [] as string[])) {
     await mkdir(join(final, 'blobs', alg), { recursive: true });
@@ -262,7 +263,8 @@ export async function openOciLayoutDestination(loc: { path: string; tag?: string
   // A new layout is built beside its path and renamed there when complete: a failure or Ctrl-C leaves nothing at it.
   const parent = dirname(resolve(loc.path));
   await mkdir(parent, { recursive: true });
-  const dest = new OciLayoutDestination(location, tempNameFor(resolve(loc.path), 'new'), loc.tag, { finalPath: loc.path });
+  const staging = tempNameFor(resolve(loc.path), 'new');
+  const dest = new OciLayoutDestination(location, staging, loc.tag, { finalPath: loc.path });
   dest.temps.add(dest.dir);
   return dest;
 }
