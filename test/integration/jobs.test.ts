@@ -26,7 +26,10 @@ beforeAll(async () => {
     makeImageLayout(join(work, 'a'), { layers: LAYERS, seed: 'jobs-a', tag: 'v1' }),
     makeImageLayout(join(work, 'b'), { layers: LAYERS, seed: 'jobs-b', tag: 'v1' }),
   ]);
-  await Promise.all([seedImage(`oci:${a.dir}:v1`, `${src.host}/src/a:v1`), seedImage(`oci:${b.dir}:v1`, `${src.host}/src/b:v1`)]);
+  await Promise.all([
+    seedImage(`oci:${a.dir}:v1`, `${src.host}/src/a:v1`),
+    seedImage(`oci:${b.dir}:v1`, `${src.host}/src/b:v1`),
+  ]);
 });
 
 afterAll(async () => {
@@ -44,7 +47,8 @@ beforeEach(() => {
 
 describe('--jobs bounds blob transfers, the small-blob lane included', () => {
   it.each([1, 2])('copy --jobs %i: at most that many blob GETs in flight at the source', async (jobs) => {
-    const r = await runCli(['copy', '--jobs', String(jobs), `${S.host}/src/a:v1`, `${dst.host}/copy${jobs}/r${++n}:v1`]);
+    const target = `${dst.host}/copy${jobs}/r${++n}:v1`;
+    const r = await runCli(['copy', '--jobs', String(jobs), `${S.host}/src/a:v1`, target]);
     expect(r.stderr).not.toMatch(/^regctl:/m);
     expect(r.code).toBe(0);
     expect(S.count('blob-get')).toBe(LAYERS.length + 1);
