@@ -61,6 +61,10 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
   try {
     const result = await def.run(ctx, args, opts);
     if (globals.json && result.json !== undefined) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+    else if (result.raw) {
+      process.stdout.write(result.raw);
+      if (process.stdout.isTTY) process.stdout.write('\n');
+    }
     else if (result.stdout) process.stdout.write(`${result.stdout}\n`);
     return result.exitCode ?? 0;
   } finally {

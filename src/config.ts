@@ -31,7 +31,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RegctlConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !env.REGCTL_CONFIG) return { hosts: {} };
+    // A named file that is not there yet is an empty config, as docker treats DOCKER_CONFIG and kubectl KUBECONFIG.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { hosts: {} };
     throw new UsageError(`cannot read config ${path}: ${(err as Error).message}`);
   }
   let doc: unknown;

@@ -67,7 +67,8 @@ export const inspectCommand: CommandDef = {
       const platforms = parsePlatforms(opts.platform);
       if (platforms || (opts.config && m.manifest.kind === 'index')) m = await choosePlatform(ctx, src, m, platforms, refText);
       if (loc.kind === 'registry') warnRateLimit(ctx, loc.ref.registry);
-      if (opts.raw) return { stdout: Buffer.from(m.bytes).toString('utf8').replace(/\n$/, ''), json: JSON.parse(Buffer.from(m.bytes).toString('utf8')) };
+      // The bytes as stored, nothing added: `inspect --raw REF | sha256sum` is `regctl digest REF`.
+      if (opts.raw) return { raw: m.bytes, json: JSON.parse(Buffer.from(m.bytes).toString('utf8')) };
       const name = formatLocation(loc);
       if (m.manifest.kind === 'index') {
         const entries = m.manifest.manifests.map((d) => ({

@@ -2,7 +2,11 @@
 import type { Command } from 'commander';
 import type { AppContext } from '../context.js';
 
-export type CommandResult = { stdout?: string; json?: unknown; exitCode?: 0 | 1 };
+/**
+ * `stdout` is printed with a newline; `raw` is printed byte for byte (a newline follows only on a terminal, so that
+ * `inspect --raw REF | sha256sum` is the digest).
+ */
+export type CommandResult = { stdout?: string; raw?: Uint8Array; json?: unknown; exitCode?: 0 | 1 };
 
 export interface CommandDef {
   name: string;

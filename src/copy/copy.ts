@@ -8,7 +8,7 @@ import type { EventSink } from './events.js';
 import { gzip, gzippedType, withLayers } from './compress.js';
 import { expand, selectRoot } from './plan.js';
 import type { SharedBlobs } from './shared.js';
-import { SMALL_TASK, runPool } from './pool.js';
+import { type Slots, runPool } from './pool.js';
 import { resumable, verified } from './verify.js';
 
 export interface CopyOptions {
@@ -19,8 +19,8 @@ export interface CopyOptions {
   retries?: number;
   signal: AbortSignal;
   onEvent?: EventSink;
-  /** A limiter shared by several copies (sync): blob transfers of all of them run under it. */
-  blobLimit?: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Blob slots shared by several copies (sync): blob transfers of all of them, small ones included, run on them. */
+  blobSlots?: Slots;
   /** Blob work shared by several copies: a blob is uploaded once per registry and mounted elsewhere. */
   shared?: SharedBlobs;
   /** With `platforms`, over an index: annotations on the sub-index, and an index even for one platform (sync). */
@@ -213,7 +213,6 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   const counts = { sent: 0, existed: 0, mounted: 0 };
   let bytesSent = 0;
   const limit = src.caps.concurrentReads && dst.caps.concurrentWrites ? opts.jobs : 1;
-  const shared = opts.blobLimit;
   const moveBlob = async (b: Descriptor, s: AbortSignal): Promise<BlobOutcome> => {
     if (!compress.has(b.digest)) return copyBlob(src, dst, b, opts, s);
     const out = await compressBlob(src, dst, b, opts, s);
@@ -221,19 +220,15 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     bytesSent += out.size - b.size;
     return 'sent';
   };
+  const here = dst.registryRepo;
   const outcomes = await runPool(
     plan.blobs.map((b) => ({
       weight: b.size,
-      run: async (s: AbortSignal) => {
-        if (!shared) return moveBlob(b, s);
-        // Wait for another copy's upload of this blob without holding a slot of the shared limiter.
-        const here = dst.registryRepo;
-        await (here && opts.shared?.find(here.host, b.digest))?.done;
-        // A small blob takes its image's reserved slots (runPool), not one of the shared limiter's.
-        return b.size < SMALL_TASK ? moveBlob(b, s) : shared(() => moveBlob(b, s));
-      },
+      run: (s: AbortSignal) => moveBlob(b, s),
+      // Wait for another copy's upload of this blob (sync) without holding a slot.
+      ...(here && opts.shared ? { before: async () => opts.shared?.find(here.host, b.digest)?.done } : {}),
     })),
-    shared ? plan.blobs.length : limit,
+    opts.blobSlots ?? limit,
     signal,
   );
   outcomes.forEach((o, i) => {

@@ -1,46 +1,111 @@
 // Runs tasks under a concurrency limit, largest first; the first failure aborts the rest and is the one reported.
 import { setMaxListeners } from 'node:events';
-import pLimit from 'p-limit';
 import { isAbortError } from '../errors.js';
 
 export interface Task<T> {
   weight: number;
   run: (signal: AbortSignal) => Promise<T>;
+  /** Waited for before the task takes a slot (another copy's upload of the same blob), holding none meanwhile. */
+  before?: (signal: AbortSignal) => Promise<unknown>;
 }
 
 /**
- * Tasks lighter than this (an image config, a small layer) take one of SMALL_SLOTS reserved slots instead of waiting
- * behind the big ones: their cost is a few round trips, and started last they would add those round trips at the end.
+ * Tasks lighter than this (an image config, a small layer) need not wait behind the big ones: their cost is a few
+ * round trips, and started last they would add those round trips at the end. While such a task is still to come,
+ * big tasks leave one of the slots to them (the lane is one of the `limit` slots, never an extra one).
  */
 export const SMALL_TASK = 256 * 1024;
-const SMALL_SLOTS = 2;
 
-export async function runPool<T>(tasks: Task<T>[], limit: number, signal: AbortSignal): Promise<T[]> {
+/** At most `limit` tasks at once, shared by every pool that runs on them (sync: all images of a run). */
+export class Slots {
+  readonly limit: number;
+  private running = 0;
+  private bigRunning = 0;
+  /** small tasks announced and not yet finished: while there are any, big tasks keep a slot free */
+  private smallAhead = 0;
+  private readonly queue: Array<{ small: boolean; start: () => void }> = [];
+
+  constructor(limit: number) {
+    this.limit = Math.max(1, Math.floor(limit));
+  }
+
+  /** Announces `n` small tasks: from now until each has run (or been settled), one slot is theirs. */
+  expectSmall(n: number): void {
+    this.smallAhead += n;
+  }
+
+  /** An announced small task that will not run after all. */
+  settleSmall(): void {
+    this.smallAhead = Math.max(0, this.smallAhead - 1);
+    this.pump();
+  }
+
+  async run<T>(weight: number, fn: () => Promise<T>): Promise<T> {
+    const small = weight < SMALL_TASK;
+    await new Promise<void>((start) => {
+      this.queue.push({ small, start });
+      this.pump();
+    });
+    try {
+      return await fn();
+    } finally {
+      this.running--;
+      if (small) this.smallAhead = Math.max(0, this.smallAhead - 1);
+      else this.bigRunning--;
+      this.pump();
+    }
+  }
+
+  /** Starts queued tasks in order while slots allow; a small one may pass big ones that must wait. */
+  private pump(): void {
+    for (let i = 0; i < this.queue.length && this.running < this.limit; ) {
+      const { small, start } = this.queue[i]!;
+      const bigCap = this.limit > 1 && this.smallAhead > 0 ? this.limit - 1 : this.limit;
+      if (!small && this.bigRunning >= bigCap) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.running++;
+      if (!small) this.bigRunning++;
+      start();
+    }
+  }
+}
+
+export async function runPool<T>(tasks: Task<T>[], limit: number | Slots, signal: AbortSignal): Promise<T[]> {
   const controller = new AbortController();
   // Every request in flight listens on this signal: more than node's default of 10 is expected.
   setMaxListeners(0, controller.signal);
   const onAbort = () => controller.abort(signal.reason);
   if (signal.aborted) controller.abort(signal.reason);
   else signal.addEventListener('abort', onAbort, { once: true });
-  const limiter = pLimit(Math.max(1, limit));
-  // Only when the pool runs things side by side, and there are big tasks for small ones to wait behind.
-  const lane = limit > 1 && tasks.some((t) => t.weight >= SMALL_TASK) ? pLimit(SMALL_SLOTS) : undefined;
+  const slots = typeof limit === 'number' ? new Slots(limit) : limit;
   const order = tasks.map((t, i) => ({ t, i })).sort((a, b) => b.t.weight - a.t.weight);
+  slots.expectSmall(tasks.filter((t) => t.weight < SMALL_TASK).length);
   const results = new Array<T>(tasks.length);
   let firstError: unknown;
+  const fail = (err: unknown) => {
+    if (firstError === undefined || (isAbortError(firstError) && !isAbortError(err))) firstError = err;
+    controller.abort(err);
+  };
   try {
     await Promise.all(
-      order.map(({ t, i }) =>
-        (lane && t.weight < SMALL_TASK ? lane : limiter)(async () => {
-          if (controller.signal.aborted) return;
-          try {
+      order.map(async ({ t, i }) => {
+        let announced = t.weight < SMALL_TASK;
+        try {
+          if (t.before) await t.before(controller.signal);
+          announced = false; // slots.run settles it from here
+          await slots.run(t.weight, async () => {
+            if (controller.signal.aborted) return;
             results[i] = await t.run(controller.signal);
-          } catch (err) {
-            if (firstError === undefined || (isAbortError(firstError) && !isAbortError(err))) firstError = err;
-            controller.abort(err);
-          }
-        }),
-      ),
+          });
+        } catch (err) {
+          fail(err);
+        } finally {
+          if (announced) slots.settleSmall();
+        }
+      }),
     );
   } finally {
     signal.removeEventListener('abort', onAbort);

@@ -15,7 +15,14 @@ const MAX_LINES = 12;
 /** `lines()` gives the head line then one line per item in flight; more than 12 items are summarised. */
 export async function liveView(io: IO, first: string, lines: () => [string, ...string[]]): Promise<LiveView> {
   const { default: ora } = await import('ora');
-  const spinner = ora({ stream: io.stderr as NodeJS.WriteStream, text: first, color: 'cyan', isEnabled: true }).start();
+  // discardStdin off: ora would put the terminal in raw mode (no isig), so a typed Ctrl-C would never be SIGINT.
+  const stream = io.stderr as NodeJS.WriteStream;
+  const spinner = ora({ stream, text: first, color: 'cyan', isEnabled: true, discardStdin: false }).start();
+  // Whatever way the process ends (a second Ctrl-C exits at once), the view is cleared and the cursor shown again.
+  const onExit = () => {
+    if (spinner.isSpinning) spinner.stop();
+  };
+  process.once('exit', onExit);
   let last = 0;
   return {
     redraw(force = false) {
@@ -33,6 +40,7 @@ export async function liveView(io: IO, first: string, lines: () => [string, ...s
       spinner.render();
     },
     finish(text) {
+      process.off('exit', onExit);
       if (text) spinner.succeed(text);
       else spinner.stop();
     },

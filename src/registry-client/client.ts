@@ -147,6 +147,27 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
   }
 
+  /**
+   * DELETE of a tag alone (OCI distribution 1.1). 'deleted': the tag is gone. 'by-digest-only': the registry deletes
+   * manifests but not tags (distribution 2.8 answers 400 DIGEST_INVALID, others 404). 'unsupported': it deletes
+   * nothing (405 UNSUPPORTED: distribution without storage.delete.enabled, Docker Hub, GHCR).
+   */
+  async deleteTag(r: Repo, tag: string, signal: AbortSignal): Promise<'deleted' | 'by-digest-only' | 'unsupported'> {
+    const res = await send(this.http, {
+      registry: r.registry,
+      method: 'DELETE',
+      path: this.manifestPath(r, tag),
+      scopes: [`repository:${r.repository}:delete`, pull(r)],
+      expect: [200, 202, 400, 404, 405, 501],
+      idempotent: true,
+      signal,
+      what: `delete ${r.registry}/${r.repository}:${tag}`,
+    });
+    await res.body.dump().catch(() => {});
+    if (res.status === 200 || res.status === 202) return 'deleted';
+    return res.status === 405 || res.status === 501 ? 'unsupported' : 'by-digest-only';
+  }
+
   async hasBlob(r: Repo, digest: Digest, signal: AbortSignal, scopes?: string[]): Promise<boolean> {
     const res = await send(this.http, {
       registry: r.registry,

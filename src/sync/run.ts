@@ -6,6 +6,7 @@ import { isAbortError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
+import { Slots } from '../copy/pool.js';
 import { sleep } from '../registry-client/retry.js';
 import { type ErrorInfo, type Plan, type PlanItem, PLATFORMS_ANNOTATION, SOURCE_DIGEST_ANNOTATION, platformsText, toErrorInfo } from './plan.js';
 
@@ -152,7 +153,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
     import('../copy/shared.js'),
   ]);
   const hooks = opts.hooks ?? {};
-  const blobLimit = pLimit(Math.max(1, opts.jobs));
+  const blobSlots = new Slots(opts.jobs);
   const shared = new SharedBlobs();
   const imageLimit = pLimit(Math.max(1, opts.images));
   const gate = new RateGate(ctx, opts);
@@ -198,7 +199,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
           retries: ctx.globals.retries,
           signal: opts.signal,
           onEvent: hooks.event ? (e) => hooks.event!(item, e) : undefined,
-          blobLimit,
+          blobSlots,
           shared,
           ...(item.resolved ? { resolved: { source: item.resolved.source, destination: item.resolved.target } } : {}),
           ...(subset && item.sourceDigest

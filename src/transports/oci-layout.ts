@@ -1,7 +1,7 @@
 // OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted under a lock.
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestError, RegctlError, UsageError } from '../errors.js';
@@ -9,7 +9,7 @@ import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, digestOf } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, parseManifest } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';
-import { TempTracker, safeJoin, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
+import { TempTracker, safeJoin, syncDir, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
 import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
 import { MAX_JSON_BYTES } from './tar-index.js';
 import type { Bytes, ImageDestination, ImageSource } from './types.js';
@@ -77,6 +77,11 @@ export function checkManifest(m: FetchedManifest): void {
 export interface LayoutWriterOptions {
   /** Extra annotations on the index.json entry (docker-archive adds io.containerd.image.name). */
   annotations?: Record<string, string>;
+  /**
+   * `dir` is a staging directory for a new layout at this path: built there, renamed to it by commit() (merged into
+   * it, if another writer created it meanwhile), removed by abort(). Nothing appears at the path before commit.
+   */
+  finalPath?: string;
 }
 
 /** Writes images into a layout directory; also the staging area of the archive destinations. */
@@ -139,7 +144,12 @@ export class OciLayoutDestination implements ImageDestination {
   async commit(signal: AbortSignal): Promise<void> {
     if (!this.root) throw new RegctlError('NOTHING_TO_COMMIT', `${this.dir}: no manifest was written`);
     const tag = this.effectiveTag;
-    await updateIndex(this.dir, this.root.desc, tag, this.opts.annotations ?? {}, signal);
+    const final = this.opts.finalPath;
+    if (final === undefined) await updateIndex(this.dir, this.root.desc, tag, this.opts.annotations ?? {}, signal);
+    else {
+      await publishLayout(this.dir, final, this.root.desc, tag, this.opts.annotations ?? {}, signal);
+      this.temps.forget(this.dir);
+    }
     this.committed = { tag };
   }
 
@@ -196,6 +206,46 @@ export async function updateIndex(
   );
 }
 
+/**
+ * Puts the complete layout built in `staging` at `final`: one rename when `final` is missing or an empty directory;
+ * else (another writer got there first) its verified blobs are moved in and the image added to final's index.json.
+ */
+async function publishLayout(
+  staging: string,
+  final: string,
+  desc: Descriptor,
+  tag: string | undefined,
+  annotations: Record<string, string>,
+  signal: AbortSignal,
+): Promise<void> {
+  await updateIndex(staging, desc, tag, annotations, signal);
+  throwIfAborted(signal);
+  try {
+    await rename(staging, final);
+    await syncDir(dirname(final));
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (!['EEXIST', 'ENOTEMPTY', 'EBUSY', 'EXDEV', 'EPERM', 'EISDIR'].includes(code)) throw err;
+  }
+  for (const alg of await readdir(join(staging, 'blobs')).catch(() => [] as string[])) {
+    await mkdir(join(final, 'blobs', alg), { recursive: true });
+    for (const name of await readdir(join(staging, 'blobs', alg))) {
+      const to = join(final, 'blobs', alg, name);
+      if (await stat(to).catch(() => undefined)) continue;
+      const from = join(staging, 'blobs', alg, name);
+      await rename(from, to).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EXDEV') throw err;
+        const tmp = tempNameFor(to);
+        await copyFile(from, tmp);
+        await rename(tmp, to);
+      });
+    }
+  }
+  await updateIndex(final, desc, tag, annotations, signal);
+  await rm(staging, { recursive: true, force: true });
+}
+
 /** Opens (creating if missing) a layout directory to write an image into; refuses a non-empty directory that is not a layout. */
 export async function openOciLayoutDestination(loc: { path: string; tag?: string }, signal?: AbortSignal): Promise<ImageDestination> {
   throwIfAborted(signal);
@@ -207,6 +257,14 @@ export async function openOciLayoutDestination(loc: { path: string; tag?: string
       throw new UsageError(`oci:${loc.path}: a non-empty directory that is not an OCI layout`, 'write into a new or empty directory');
     }
   }
-  // The directory is created by the first write, so a copy that fails before writing leaves nothing behind.
-  return new OciLayoutDestination({ kind: 'oci', path: loc.path, tag: loc.tag }, loc.path, loc.tag);
+  const location: Location = { kind: 'oci', path: loc.path, tag: loc.tag };
+  // An existing layout gets whole, verified blobs only (each renamed into place), and its index.json last.
+  if (st && (await readdir(loc.path)).length) return new OciLayoutDestination(location, loc.path, loc.tag);
+  // A new layout is built beside its path and renamed there when complete: a failure or Ctrl-C leaves nothing at it.
+  const parent = dirname(resolve(loc.path));
+  await mkdir(parent, { recursive: true });
+  const staging = tempNameFor(resolve(loc.path), 'new');
+  const dest = new OciLayoutDestination(location, staging, loc.tag, { finalPath: loc.path });
+  dest.temps.add(dest.dir);
+  return dest;
 }

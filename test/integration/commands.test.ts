@@ -1,4 +1,6 @@
 // tag, inspect, digest, ls, catalog and rm against the real distribution registry behind a counting proxy.
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
@@ -88,10 +90,17 @@ describe('regctl inspect', () => {
     expect(doc.platform).toBe('linux/amd64');
   });
 
-  it('--raw prints the manifest bytes exactly as the registry stores them', async () => {
+  it('--raw prints the manifest bytes exactly as the registry stores them, no newline added off a terminal', async () => {
     const r = await runCli(['inspect', '--raw', `${R}/lib/multi:v1`]);
     const res = await fetch(`${reg.url}/v2/lib/multi/manifests/v1`, { headers: { accept: index.indexMediaType } });
-    expect(r.stdout).toBe(`${(await res.text()).replace(/\n$/, '')}\n`);
+    expect(r.stdout).toBe(await res.text());
+    // `inspect --raw REF | sha256sum` is `regctl digest REF`.
+    const d = await runCli(['digest', `${R}/lib/multi:v1`]);
+    expect(`sha256:${createHash('sha256').update(r.stdout).digest('hex')}`).toBe(d.stdout.trim());
+    for (const ref of [`${R}/lib/app:v1`, `oci:${image.dir}:v1`]) {
+      const one = await runCli(['inspect', '--raw', ref]);
+      expect(`sha256:${createHash('sha256').update(one.stdout).digest('hex')}`, ref).toBe(image.manifestDigest);
+    }
   });
 
   it('on an index lists the platforms; --platform and --config reach one child', async () => {
@@ -136,10 +145,74 @@ describe('regctl rm', () => {
     expect(await registryDigest(reg.host, 'lib/app', 'v1')).toBe(image.manifestDigest);
   });
 
+  const tagsOf = async (url: string, repo: string): Promise<string[]> =>
+    (((await (await fetch(`${url}/v2/${repo}/tags/list`)).json()) as { tags: string[] | null }).tags ?? []).sort();
+
+  it('rm REPO:TAG of an image that other tags name removes that tag alone (a placeholder where DELETE of a tag is refused)', async () => {
+    expect((await runCli(['copy', `${R}/lib/app:v1`, `${R}/lib/untag:v1.2`])).code).toBe(0);
+    expect((await runCli(['tag', `${R}/lib/untag:v1.2`, 'v1.2.0', 'stable'])).code).toBe(0);
+    proxy.reset();
+    const r = await runCli(['rm', `${R}/lib/untag:v1.2.0`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`untagged ${R}/lib/untag:v1.2.0 (${image.manifestDigest} is kept: stable, v1.2 still name it)\n`);
+    expect(await tagsOf(reg.url, 'lib/untag')).toEqual(['stable', 'v1.2']);
+    expect(await registryDigest(reg.host, 'lib/untag', 'v1.2')).toBe(image.manifestDigest);
+    expect(await registryDigest(reg.host, 'lib/untag', 'stable')).toBe(image.manifestDigest);
+    // distribution 2.8 refuses the tag DELETE (400); the image itself was never the target of a DELETE.
+    const deletes = proxy.stats.filter((s) => s.kind === 'manifest-delete');
+    expect(deletes.map((d) => [d.ref, d.status])).toEqual([['v1.2.0', 400], [expect.stringMatching(/^sha256:/), 202]]);
+    expect(deletes[1]!.ref).not.toBe(image.manifestDigest);
+    // The other tags were found by listing and HEADs, not GETs.
+    expect(proxy.count('manifest-get')).toBe(0);
+  });
+
+  it('rm --force REPO:TAG deletes the image and says which tags went with it', async () => {
+    expect((await runCli(['copy', `${R}/lib/app:v1`, `${R}/lib/forced:a`])).code).toBe(0);
+    expect((await runCli(['tag', `${R}/lib/forced:a`, 'b', 'c'])).code).toBe(0);
+    const r = await runCli(['rm', '--force', `${R}/lib/forced:a`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`deleted ${R}/lib/forced@${image.manifestDigest}\nthe tags b, c named it too and went with it\n`);
+    expect(await tagsOf(reg.url, 'lib/forced')).toEqual([]);
+  });
+
+  it('a registry that deletes nothing (405): rm REPO:TAG of a shared image refuses in one line naming the other tags', async () => {
+    const ro = await startRegistry({ deleteEnabled: false });
+    try {
+      expect((await runCli(['copy', `${R}/lib/app:v1`, `${ro.host}/lib/app:v1`])).code).toBe(0);
+      expect((await runCli(['tag', `${ro.host}/lib/app:v1`, 'v1.0'])).code).toBe(0);
+      const r = await runCli(['rm', `${ro.host}/lib/app:v1`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^regctl: ${ro.host}/lib/app:v1: v1\\.0 also names this image, and the registry cannot remove one tag alone .*\nhint: regctl rm --force `));
+      expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(2);
+      expect(await tagsOf(ro.url, 'lib/app')).toEqual(['v1', 'v1.0']);
+      expect(await registryDigest(ro.host, 'lib/app', 'v1')).toBe(image.manifestDigest);
+    } finally {
+      await ro.stop();
+    }
+  });
+
   it('a missing image is exit 1', async () => {
     const r = await runCli(['rm', `${R}/lib/gone:v1`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^regctl: .*not found/m);
+  });
+});
+
+describe('REGCTL_CONFIG', () => {
+  it('naming a file that does not exist is an empty config (as DOCKER_CONFIG is for docker)', async () => {
+    const r = await runCli(['digest', `${R}/lib/app:v1`], { env: { REGCTL_CONFIG: join(work, 'no-such-dir', 'config.json') } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(image.manifestDigest);
+  });
+
+  it('naming a file that does not parse is exit 2 with one line naming the file', async () => {
+    const bad = join(work, 'bad-config.json');
+    await writeFile(bad, '{"hosts": ');
+    const r = await runCli(['digest', `${R}/lib/app:v1`], { env: { REGCTL_CONFIG: bad } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`regctl: config ${bad} is not valid JSON\n`);
   });
 });
 

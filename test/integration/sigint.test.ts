@@ -1,5 +1,6 @@
 // Ctrl-C and SIGTERM during a slow copy: every request aborted, upload sessions cancelled, nothing committed, exit 130 / 143.
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { cp, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
@@ -16,6 +17,8 @@ let A: FaultProxy;
 let B: FaultProxy;
 let work: string;
 let image: ImageFixture;
+/** a small layout that is already there when a copy goes into it */
+let other: ImageFixture;
 let n = 0;
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
@@ -57,6 +60,7 @@ beforeAll(async () => {
   [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
   [A, B] = await Promise.all([startFaultProxy(src.url), startFaultProxy(dst.url)]);
   image = await makeImageLayout(join(work, 'img'), { layers: [900_000, 700_000, 500_000], seed: 'sigint-img', tag: 'v1' });
+  other = await makeImageLayout(join(work, 'other'), { layers: [2_000], seed: 'sigint-other', tag: 'old' });
   await seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`);
 });
 
@@ -142,21 +146,35 @@ describe('interrupting a pull into local files', () => {
     return out.sort();
   };
 
-  it('into an OCI layout: exit 130, no partial blob, no temp file, no index entry', async () => {
-    const out = join(work, `layout-${++n}`);
+  it('into a new OCI layout: exit 130 and nothing at PATH, nor beside it', async () => {
+    const name = `layout-${++n}`;
+    const out = join(work, name);
     const cli = await startCli(['copy', `${A.host}/src/app:v1`, `oci:${out}:v1`], { timeoutMs: 30_000 });
-    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.bytesOut > 100_000));
+    // A blob is complete (the config, at least) and a layer is under way.
+    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.status === 200 && s.bytesOut > 100_000));
+    expect(r.code).toBe(130);
+    expect(await stat(out).catch(() => 'missing')).toBe('missing');
+    expect((await readdir(work)).filter((f) => f.includes(name))).toEqual([]);
+  });
+
+  it('into an existing OCI layout: exit 130, only whole verified blobs added, index.json untouched', async () => {
+    const out = join(work, `existing-${++n}`);
+    await cp(other.dir, out, { recursive: true });
+    const before = await entries(out);
+    const index = await readFile(join(out, 'index.json'));
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `oci:${out}:v1`], { timeoutMs: 30_000 });
+    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.status === 200 && s.bytesOut > 100_000));
     expect(r.code).toBe(130);
     const files = await entries(out);
-    // Whatever was complete may stay (verified blobs, the layout marker); nothing partial, nothing temporary.
-    for (const f of files) expect(f).toMatch(/^(oci-layout|index\.json|blobs\/sha256\/[0-9a-f]{64})$/);
+    expect(files).toEqual(expect.arrayContaining(before));
+    for (const f of files.filter((f) => !before.includes(f))) {
+      expect(f).toMatch(/^blobs\/sha256\/[0-9a-f]{64}$/);
+      const bytes = await readFile(join(out, f));
+      expect(createHash('sha256').update(bytes).digest('hex'), f).toBe(f.slice('blobs/sha256/'.length));
+    }
     const layers = new Set(image.layerDigests.map((d) => `blobs/sha256/${d.slice(7)}`));
     expect(files.filter((f) => layers.has(f)).length).toBeLessThan(layers.size);
-    if (files.includes('index.json')) {
-      const { readFile } = await import('node:fs/promises');
-      const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8')) as { manifests?: unknown[] };
-      expect(index.manifests ?? []).toEqual([]);
-    }
+    expect(await readFile(join(out, 'index.json'))).toEqual(index);
   });
 
   it('into a docker-archive tar: exit 130 and no file left at all', async () => {

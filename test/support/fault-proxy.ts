@@ -43,6 +43,9 @@ export interface ProxyRecord {
   authHeader?: string;
   /** the path of the upstream answer's Location header (an upload session) */
   location?: string;
+  /** when the request arrived and when its answer closed, on one counter shared by all requests (an order, not a time) */
+  openedAt: number;
+  closedAt?: number;
 }
 
 /** A response as rewrite() sees it (buffered) and may change. */
@@ -87,6 +90,8 @@ export interface FaultProxy {
   count(sel?: Selector): number;
   /** bytesIn + bytesOut of the matching requests */
   bytes(sel?: Selector): number;
+  /** the most matching requests that were open (arrived, answer not yet closed) at one moment */
+  peakConcurrent(sel?: Selector): number;
   reset(): void;
   readonly seenAuthorization: Array<{ method: string; path: string; kind: Kind; authorization: ProxyRecord['authorization'] }>;
   /** flip the first body byte of every GET of this blob */
@@ -227,10 +232,11 @@ async function relay(src: Readable, dst: Writable, o: RelayOpts): Promise<'done'
     const slice = o.bps ? Math.max(1, Math.floor(o.bps / 20)) : chunk.length || 1;
     for (let off = 0; off < chunk.length; off += slice) {
       const part = chunk.subarray(off, off + slice);
+      // The pause comes before the part, so the answer ends with its last byte (peakConcurrent sees it closed then).
+      if (o.bps) await sleep((part.length / o.bps) * 1000);
       await write(dst, part);
       o.count(part.length);
       sent += part.length;
-      if (o.bps) await sleep((part.length / o.bps) * 1000);
     }
     if (dropping) return 'dropped';
   }
@@ -243,6 +249,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const stats: ProxyRecord[] = [];
   let faults: Fault[] = [];
   let tagPage = 0;
+  let order = 0;
   let chaos: (ChaosOptions & { random: () => number; spared: Map<string, number> }) | undefined;
   const chaosStats: ChaosStats = { requests: 0, faults: 0, byType: {} };
 
@@ -323,8 +330,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       method, path: u.pathname, query: u.searchParams.toString(), kind: c.kind, repo: c.repo, ref: c.ref, status: 0, bytesIn: 0, bytesOut: 0,
       authorization: authKind(req.headers.authorization), range: req.headers.range, at: Date.now(),
       ...(req.headers.authorization ? { authHeader: req.headers.authorization } : {}),
+      openedAt: ++order,
     };
     stats.push(rec);
+    res.once('close', () => (rec.closedAt = ++order));
 
     if (tagPage > 0 && c.kind === 'tags' && method === 'GET') return servePagedTags(req, res, u, rec);
     const random = chaosFault(info, Number(req.headers['content-length'] ?? 0));
@@ -458,6 +467,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     stats,
     count: (sel) => pick(sel).length,
     bytes: (sel) => pick(sel).reduce((n, r) => n + r.bytesIn + r.bytesOut, 0),
+    peakConcurrent: (sel) => {
+      const edges = pick(sel).flatMap((r) => [{ at: r.openedAt, d: 1 }, { at: r.closedAt ?? Infinity, d: -1 }]);
+      let open = 0;
+      let peak = 0;
+      for (const e of edges.sort((a, b) => a.at - b.at)) peak = Math.max(peak, (open += e.d));
+      return peak;
+    },
     reset: () => void (stats.length = 0),
     get seenAuthorization() {
       return stats.map((r) => ({ method: r.method, path: r.path, kind: r.kind, authorization: r.authorization }));

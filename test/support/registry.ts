@@ -31,6 +31,8 @@ export interface RegistryOptions {
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   /** Serve HTTPS with this certificate and key (PEM files); `url` is then https://. */
   tls?: { certificate: string; key: string };
+  /** storage.delete.enabled (default true); off, every manifest DELETE answers 405 UNSUPPORTED */
+  deleteEnabled?: boolean;
 }
 
 export interface RegistryHandle {
@@ -61,7 +63,7 @@ function buildConfig(port: number, root: string, opts: RegistryOptions, htpasswd
     log: { level: opts.logLevel ?? 'warn', formatter: 'text', accesslog: { disabled: true } },
     storage: {
       filesystem: { rootdirectory: join(root, 'data') },
-      delete: { enabled: true },
+      delete: { enabled: opts.deleteEnabled ?? true },
       maintenance: { uploadpurging: { enabled: false } },
     },
     http: {

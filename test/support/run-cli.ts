@@ -33,7 +33,7 @@ export interface CliProcess {
 }
 
 /** Variables of the developer's shell that would change what the CLI does. */
-const SCRUB = /^(REGCTL_|DOCKER_|AWS_|REGISTRY_AUTH_FILE$|FORCE_COLOR$|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|XDG_)/;
+export const SCRUB = /^(REGCTL_|DOCKER_|AWS_|REGISTRY_AUTH_FILE$|FORCE_COLOR$|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|XDG_)/;
 
 /**
  * Start `node bin/regctl ARGS`. HOME and DOCKER_CONFIG point at a fresh temp dir (removed when the process

@@ -15,7 +15,7 @@ import { MT } from '../../src/oci/media-types.js';
 import { toFetched } from '../../src/oci/manifest.js';
 import { openDockerArchiveDestination, openDockerArchiveSource } from '../../src/transports/docker-archive.js';
 import { openOciArchiveDestination, openOciArchiveSource } from '../../src/transports/oci-archive.js';
-import { openOciLayoutDestination, openOciLayoutSource } from '../../src/transports/oci-layout.js';
+import { type OciLayoutDestination, openOciLayoutDestination, openOciLayoutSource } from '../../src/transports/oci-layout.js';
 import { detectLocalKind, kindForWrite } from '../../src/transports/sniff.js';
 import { makeImageLayout, makeIndexLayout, makeLayerTar, type ImageFixture, type IndexFixture } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
@@ -69,6 +69,17 @@ describe('oci layout destination and source', () => {
     const got = await back.getManifest(undefined, never());
     expect(Buffer.from(got.bytes)).toEqual(await readFile(join(idx.dir, 'blobs', 'sha256', idx.indexDigest.slice(7))));
     await sameContent(src, back);
+  });
+
+  it('two writers of one new layout: the first renames its staging into place, the second merges into it', async () => {
+    const out = join(tmp, 'racing');
+    const [d1, d2] = [await openOciLayoutDestination({ path: out, tag: 'a' }), await openOciLayoutDestination({ path: out, tag: 'b' })];
+    await transfer(await openOciLayoutSource({ path: img.dir }), d1);
+    await transfer(await openOciLayoutSource({ path: img2.dir }), d2);
+    expect((await index(out)).manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name'])).toEqual(['a', 'b']);
+    await sameContent(await openOciLayoutSource({ path: img2.dir }), await openOciLayoutSource({ path: out, tag: 'b' }));
+    await sameContent(await openOciLayoutSource({ path: img.dir }), await openOciLayoutSource({ path: out, tag: 'a' }));
+    expect((await readdir(tmp)).filter((n) => n.startsWith('.racing'))).toEqual([]);
   });
 
   it('holds several images; a source without a tag names the tags it has', async () => {
@@ -145,7 +156,9 @@ describe('oci layout destination and source', () => {
     await expect(dst.putBlob(desc, async () => verified((async function* () { yield bytes; })(), desc), never())).rejects.toBeInstanceOf(DigestError);
     const long = { ...desc, size: 3 };
     await expect(dst.putBlob(long, async () => [bytes], never())).rejects.toThrow(/more than/);
-    expect(await readdir(join(out, 'blobs', 'sha256'))).toEqual([]);
+    // A new layout is staged beside its path until commit: nothing is at the path yet.
+    expect(await readdir(join((dst as OciLayoutDestination).dir, 'blobs', 'sha256'))).toEqual([]);
+    expect(await readdir(out).catch(() => 'missing')).toBe('missing');
     const m = toFetched(Buffer.from('{"schemaVersion":2,"manifests":[]}'), MT.ociIndex);
     await expect(dst.putManifest({ ...m, desc: { ...m.desc, digest: sha(Buffer.from('x')) } }, 't', never())).rejects.toBeInstanceOf(DigestError);
   });

@@ -1,6 +1,6 @@
 // runPool: the limit, largest first, the reserved slots for small tasks, the first failure aborting the rest.
 import { describe, expect, it } from 'vitest';
-import { SMALL_TASK, runPool } from '../../src/copy/pool.js';
+import { SMALL_TASK, Slots, runPool } from '../../src/copy/pool.js';
 
 const MiB = 1024 * 1024;
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
@@ -48,21 +48,49 @@ describe('runPool', () => {
     expect(h.peak()).toBe(2);
   });
 
-  it('small tasks (an image config) start at once on their own slots while big ones hold every slot', async () => {
+  it('small tasks (an image config) have one of the `limit` slots kept for them, never an extra one', async () => {
     const h = harness();
     const tasks = [h.task('big1', 64 * MiB), h.task('big2', 64 * MiB), h.task('big3', 64 * MiB), h.task('cfg1', 700), h.task('cfg2', 900), h.task('cfg3', SMALL_TASK - 1)];
     const done = runPool(tasks, 2, new AbortController().signal);
     await tick();
-    // Two big tasks fill the limit; two small ones run beside them; the third small one waits for a small slot.
-    expect(h.started.sort()).toEqual(['big1', 'big2', 'cfg3', 'cfg2'].sort());
+    // One big task, and the largest small one in the slot kept for small tasks: two in all.
+    expect(h.started).toEqual(['big1', 'cfg3']);
+    h.release('cfg3');
+    await tick();
+    // The next small one passes the big ones waiting.
+    expect(h.started).toEqual(['big1', 'cfg3', 'cfg2']);
     h.release('cfg2');
     await tick();
-    expect(h.started).toContain('cfg1');
-    expect(h.started).not.toContain('big3');
-    for (const n of ['cfg1', 'cfg3', 'big1', 'big2']) h.release(n);
+    h.release('cfg1');
     await tick();
+    // No small task left to come: big tasks may take every slot.
+    expect(h.started.slice(3)).toEqual(['cfg1', 'big2']);
+    h.release('big1');
+    await tick();
+    expect(h.started).toContain('big3');
+    h.release('big2');
     h.release('big3');
     expect(await done).toHaveLength(6);
+    expect(h.peak()).toBe(2);
+  });
+
+  it('pools sharing one Slots (sync) stay under its limit together', async () => {
+    const h = harness();
+    const slots = new Slots(2);
+    const a = runPool([h.task('a-big', 8 * MiB), h.task('a-cfg', 1000)], slots, new AbortController().signal);
+    const b = runPool([h.task('b-big', 8 * MiB), h.task('b-cfg', 1000)], slots, new AbortController().signal);
+    await tick();
+    expect(h.started).toEqual(['a-big', 'a-cfg']);
+    h.release('a-cfg');
+    await tick();
+    expect(h.started).toEqual(['a-big', 'a-cfg', 'b-cfg']);
+    h.release('b-cfg');
+    await tick();
+    expect(h.started).toEqual(['a-big', 'a-cfg', 'b-cfg', 'b-big']);
+    h.release('a-big');
+    h.release('b-big');
+    await Promise.all([a, b]);
+    expect(h.peak()).toBe(2);
   });
 
   it('with no big task, or one slot only, there is no extra lane', async () => {
