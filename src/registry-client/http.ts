@@ -2,6 +2,7 @@
 import { request, type Dispatcher } from './undici-lite.js';
 import type { Credential, CredentialSource } from '../credentials/index.js';
 import { RegctlError, isAbortError } from '../errors.js';
+import { rememberLogin, rememberSecret } from '../util/secrets.js';
 import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
 import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
 import { type Hosts, connectError } from './hosts.js';
@@ -81,7 +82,15 @@ async function credentialsFor(ctx: HttpContext, registry: string, signal: AbortS
     if (!current || basicHeader(current) === stale) p = undefined;
   }
   if (!p) {
-    p = ctx.credentials(registry, signal, { refresh: stale !== undefined });
+    p = ctx.credentials(registry, signal, { refresh: stale !== undefined }).then((c) => {
+      // Known by value from now on: masked wherever it would be shown (an error body echoing it, a debug line).
+      if (c) {
+        rememberLogin(c.username, c.password);
+        rememberSecret(c.identityToken);
+        rememberSecret(c.registryToken);
+      }
+      return c;
+    });
     ctx.creds.set(registry, p);
     p.catch(() => ctx.creds.delete(registry));
   }
@@ -103,6 +112,7 @@ async function authorization(ctx: HttpContext, req: RegRequest, refresh: string 
   const token = await ctx.tokens.get(req.registry, scopes, (s) =>
     fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
   );
+  rememberSecret(token);
   return `Bearer ${token}`;
 }
 
