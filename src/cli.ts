@@ -61,7 +61,8 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
   const ctx = createContext(io, process.env, globals, log, signal);
   try {
     const result = await def.run(ctx, args, opts);
-    if (globals.json && result.json !== undefined) process.stdout.write(`${maskSecrets(JSON.stringify(result.json, null, 2))}\n`);
+    const json = globals.json && result.json !== undefined ? JSON.stringify(result.json, null, 2) : undefined;
+    if (json !== undefined) process.stdout.write(`${maskSecrets(json)}\n`);
     else if (result.stdout) process.stdout.write(`${maskSecrets(result.stdout)}\n`);
     return result.exitCode ?? 0;
   } finally {

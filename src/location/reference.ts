@@ -20,7 +20,7 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DOMAIN_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$/;
 const IPV6_RE = /^\[[0-9a-fA-F:.]+\](?::[0-9]+)?$/;
 
-/** A tag by the distribution grammar (`[\w][\w.-]{0,127}`): what a name from a server must be before it becomes a path. */
+/** A tag by the distribution grammar (`[\w][\w.-]{0,127}`): what a server's name must be before it is a path. */
 export function isTag(s: string): boolean {
   return TAG_RE.test(s);
 }

@@ -145,7 +145,8 @@ export async function fetchBearerToken(opts: {
   const { bytes, over } = await readUpTo(res.body, MAX_TOKEN_BYTES);
   const text = bytes.toString('utf8');
   if (over && res.statusCode === 200) {
-    throw new RegctlError('TOO_LARGE', `token server ${realm.host}: the answer is over the ${MAX_TOKEN_BYTES / 1024 / 1024} MiB limit`);
+    const mib = MAX_TOKEN_BYTES / 1024 / 1024;
+    throw new RegctlError('TOO_LARGE', `token server ${realm.host}: the answer is over the ${mib} MiB limit`);
   }
   if (res.statusCode !== 200) {
     throw new RegistryError({

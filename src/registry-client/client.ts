@@ -20,7 +20,10 @@ export interface Repo {
  * climb out of its place (`..`) or add a query.
  */
 function v2Path(r: Repo, ...rest: string[]): string {
-  if (!isRepositoryName(r.repository)) throw new RegctlError('INVALID_NAME', `invalid repository name ${JSON.stringify(r.repository.slice(0, 300))}`, { exitCode: 2 });
+  if (!isRepositoryName(r.repository)) {
+    const shown = JSON.stringify(r.repository.slice(0, 300));
+    throw new RegctlError('INVALID_NAME', `invalid repository name ${shown}`, { exitCode: 2 });
+  }
   const enc = (seg: string) => encodeURIComponent(seg).replace(/%3A/g, ':');
   return `/v2/${r.repository.split('/').map(enc).join('/')}/${rest.map(enc).join('/')}`;
 }
@@ -28,7 +31,8 @@ function v2Path(r: Repo, ...rest: string[]): string {
 /** A manifest reference: a tag or a digest, nothing else. */
 function checkReference(reference: string): string {
   if (!isTag(reference) && !isDigest(reference)) {
-    throw new RegctlError('INVALID_NAME', `invalid tag or digest ${JSON.stringify(reference.slice(0, 300))}`, { exitCode: 2 });
+    const shown = JSON.stringify(reference.slice(0, 300));
+    throw new RegctlError('INVALID_NAME', `invalid tag or digest ${shown}`, { exitCode: 2 });
   }
   return reference;
 }
@@ -217,7 +221,9 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
     if (res.status === 201) return true;
     const location = header(res.headers, 'location');
-    if (location) await this.cancelUpload(r, resolveHanded(location, res.url, 'mount').toString(), signal).catch(() => {});
+    if (location) {
+      await this.cancelUpload(r, resolveHanded(location, res.url, 'mount').toString(), signal).catch(() => {});
+    }
     return false;
   }
 
@@ -328,7 +334,8 @@ export class RegistryClient {
 
   /** Every tag, following `Link` across pages (`n` at most 1000). */
   async listTags(r: Repo, signal: AbortSignal, pageSize = 1000): Promise<string[]> {
-    return this.paged(r.registry, v2Path(r, 'tags', 'list'), 'tags', [pull(r)], pageSize, signal, `tags of ${r.registry}/${r.repository}`);
+    const what = `tags of ${r.registry}/${r.repository}`;
+    return this.paged(r.registry, v2Path(r, 'tags', 'list'), 'tags', [pull(r)], pageSize, signal, what);
   }
 
   async catalog(registry: string, signal: AbortSignal, pageSize = 1000): Promise<string[]> {
@@ -355,7 +362,8 @@ export class RegistryClient {
       }, (r) => readCapped(r, MAX_LIST_PAGE_BYTES, what));
       total += bytes.byteLength;
       if (total > MAX_LIST_TOTAL_BYTES) {
-        throw new RegctlError('TOO_LARGE', `${what}: the pages together are over the ${MAX_LIST_TOTAL_BYTES / 1024 / 1024} MiB limit`);
+        const mib = MAX_LIST_TOTAL_BYTES / 1024 / 1024;
+        throw new RegctlError('TOO_LARGE', `${what}: the pages together are over the ${mib} MiB limit`);
       }
       let doc: Record<string, unknown>;
       try {
@@ -368,10 +376,13 @@ export class RegistryClient {
       const link = header(res.headers, 'link');
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
       if (!m) return out;
-      // The next page is the same list with other parameters (distribution's `?n=…&last=…`): nothing else is followed.
+      // The next page is the same list with other parameters (`?n=…&last=…`): nothing else is followed.
       const nextUrl = resolveHanded(m[1], res.url, what);
       listPath ??= new URL(res.url).pathname;
-      if (nextUrl.pathname !== listPath) throw new RegctlError('BAD_RESPONSE', `${what}: the Link to the next page names another path (${nextUrl.pathname.slice(0, 200)})`);
+      if (nextUrl.pathname !== listPath) {
+        const shown = nextUrl.pathname.slice(0, 200);
+        throw new RegctlError('BAD_RESPONSE', `${what}: the Link to the next page names another path (${shown})`);
+      }
       next = nextUrl.toString();
       if (seen.has(next)) return out;
       seen.add(next);

@@ -18,7 +18,8 @@ export function redactUrl(url: string): string {
       u.password = u.password ? '***' : '';
     }
     for (const key of [...u.searchParams.keys()]) {
-      if (/sig|signature|token|credential|secret|password|key|auth|expires|policy|verify/i.test(key)) u.searchParams.set(key, '***');
+      const secret = /sig|signature|token|credential|secret|password|key|auth|expires|policy|verify/i.test(key);
+      if (secret) u.searchParams.set(key, '***');
     }
     return u.toString().replace(/%2A%2A%2A/g, '***');
   } catch {
@@ -36,7 +37,8 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
   // signed or secret query parameters: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, Signature, sig, token, …
   // and Docker Hub's CDN `verify=` (Cloudflare signed URLs)
-  [/([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth|verify)[\w.-]*=)[^&\s#"'<>]*/gi, '$1***'],
+  [/([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth|verify)[\w.-]*=)[^&\s#"'<>]*/gi,
+    '$1***'],
   // JSON secrets: "password": "…", "identitytoken": "…"
   [/("(?:password|secret|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")[^"]*"/gi, '$1***"'],
 ];

@@ -97,10 +97,17 @@ async function credentialsFor(ctx: HttpContext, registry: string, signal: AbortS
   return p;
 }
 
-async function authorization(ctx: HttpContext, req: RegRequest, refresh: string | undefined, origin: string): Promise<string | undefined> {
+async function authorization(
+  ctx: HttpContext,
+  req: RegRequest,
+  refresh: string | undefined,
+  origin: string,
+): Promise<string | undefined> {
   const challenge = ctx.challenges.get(req.registry);
   if (!challenge) return undefined;
-  if (challenge.scheme === 'bearer') checkRealm(req.registry, origin, challenge.realm, ctx.hosts.hostConfig(req.registry)?.allowHttpRealm === true);
+  if (challenge.scheme === 'bearer') {
+    checkRealm(req.registry, origin, challenge.realm, ctx.hosts.hostConfig(req.registry)?.allowHttpRealm === true);
+  }
   // A Basic login refused once (an expired ECR token): look the credentials up again, past every cache.
   const cred = await credentialsFor(ctx, req.registry, req.signal, challenge.scheme === 'basic' ? refresh : undefined);
   if (challenge.scheme === 'basic') return cred ? basicHeader(cred) : undefined;
@@ -229,8 +236,14 @@ export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res:
   }
 }
 
-/** One exchange, following redirects by hand: hop cap, no HTTPS→HTTP downgrade, Authorization only to the registry's origin. */
-async function exchange(ctx: HttpContext, req: RegRequest, start: URL, auth: string | undefined, own: string): Promise<RegResponse> {
+/** One exchange, redirects followed by hand: hop cap, no HTTPS→HTTP, Authorization only to the registry's origin. */
+async function exchange(
+  ctx: HttpContext,
+  req: RegRequest,
+  start: URL,
+  auth: string | undefined,
+  own: string,
+): Promise<RegResponse> {
   let url = start;
   for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = { 'user-agent': ctx.userAgent, ...req.headers };

@@ -1,4 +1,4 @@
-// Where credentials may go: only to the registry's own origin (and its token realm), never downgraded to plain HTTP.
+// Where credentials may go: only to the registry's own origin (and its token realm), never down to plain HTTP.
 // go-containerregistry's transports are the model: Authorization is set only when the request's host and scheme
 // match the registry's, whatever URL (an upload Location, a Link, a redirect) the request was sent to.
 import { RegctlError } from '../errors.js';
@@ -22,7 +22,8 @@ export function resolveHanded(raw: string, base: string | URL, what: string): UR
     throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent an invalid URL`);
   }
   if (path.split('/').some((seg) => /^(?:\.|%2e){1,2}$/i.test(seg))) {
-    throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent a URL with "." or ".." path segments (${redactUrl(url.toString())})`);
+    const shown = redactUrl(url.toString());
+    throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent a URL with "." or ".." path segments (${shown})`);
   }
   return url;
 }
@@ -33,11 +34,13 @@ export function resolveHanded(raw: string, base: string | URL, what: string): UR
  */
 export function checkHandedUrl(registryOrigin: string, url: URL, what: string, from?: URL): void {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent a ${url.protocol.replace(':', '')} URL; only http(s) is followed`);
+    const scheme = url.protocol.replace(':', '');
+    throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent a ${scheme} URL; only http(s) is followed`);
   }
   if ((registryOrigin.startsWith('https:') || from?.protocol === 'https:') && url.protocol === 'http:') {
-    throw new RegctlError('INSECURE_URL', `${what}: refused to move from HTTPS to plain HTTP (${redactUrl(url.toString())})`, {
-      hint: 'the registry pointed at an http:// URL; regctl never sends requests (or credentials) of an HTTPS registry unencrypted',
+    const shown = redactUrl(url.toString());
+    throw new RegctlError('INSECURE_URL', `${what}: refused to move from HTTPS to plain HTTP (${shown})`, {
+      hint: 'the registry pointed at an http:// URL; regctl never sends an HTTPS registry\'s requests unencrypted',
     });
   }
 }
@@ -46,17 +49,20 @@ export function checkHandedUrl(registryOrigin: string, url: URL, what: string, f
  * A Bearer realm over plain HTTP would receive the password (Basic) in cleartext: refused for an HTTPS registry
  * unless the hosts config allows it for this registry (`"allowHttpRealm": true`).
  */
-export function checkRealm(registry: string, registryOrigin: string, realm: string | undefined, allowHttp: boolean): void {
-  if (!realm || allowHttp || !registryOrigin.startsWith('https:')) return;
+export function checkRealm(registry: string, origin: string, realm: string | undefined, allowHttp: boolean): void {
+  if (!realm || allowHttp || !origin.startsWith('https:')) return;
   let u: URL;
   try {
     u = new URL(realm);
   } catch {
     throw new RegctlError('AUTH_FAILED', `${registry}: the registry's token realm is not a URL`);
   }
-  if (u.protocol === 'http:') {
-    throw new RegctlError('INSECURE_REALM', `${registry}: refused the token realm ${redactUrl(`${u.origin}${u.pathname}`)}: plain HTTP for an HTTPS registry`, {
-      hint: `credentials would cross the network unencrypted; if this is intended, set {"hosts": {"${registry}": {"allowHttpRealm": true}}} in the hosts config ($REGCTL_CONFIG)`,
-    });
-  }
+  if (u.protocol !== 'http:') return;
+  const shown = redactUrl(`${u.origin}${u.pathname}`);
+  const message = `${registry}: refused the token realm ${shown}: plain HTTP for an HTTPS registry`;
+  throw new RegctlError('INSECURE_REALM', message, {
+    hint:
+      'credentials would cross the network unencrypted; if that is intended, set ' +
+      `{"hosts": {"${registry}": {"allowHttpRealm": true}}} in the hosts config ($REGCTL_CONFIG)`,
+  });
 }

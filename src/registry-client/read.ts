@@ -1,4 +1,4 @@
-// Bounded reads of what a registry or token server sends back: every metadata answer has a cap, and reading stops there.
+// Bounded reads of what registries and token servers send: every metadata answer has a cap; reading stops there.
 import type { Dispatcher } from './undici-lite.js';
 
 /** A token server's answer (a JWT and a few fields; Docker Hub's are ~4 KiB). */

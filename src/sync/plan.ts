@@ -109,13 +109,15 @@ function tagOf(loc: Location): string | undefined {
  * The source's tags that are tags: a name a registry or a layout lists may be anything (`v1/../../x`, a newline);
  * those are reported (the first few) and skipped, never requested.
  */
-async function listValidTags(entry: SpecEntry, ctx: AppContext, signal: AbortSignal, warnings: string[]): Promise<string[]> {
+async function listValidTags(entry: SpecEntry, ctx: AppContext, signal: AbortSignal, warnings: string[]) {
   const listed = await listSourceTags(entry, ctx, signal);
   const bad = listed.filter((t) => !isTag(t));
   if (bad.length) {
     const some = bad.slice(0, 3).map((t) => JSON.stringify(t.slice(0, 140))).join(', ');
     const where = formatLocation(entry.source).replace(/:latest$/, '');
-    warnings.push(`sync[${entry.index}] (${where}): skipped ${bad.length} listed name(s) that are not valid tags: ${some}${bad.length > 3 ? ', …' : ''}`);
+    const more = bad.length > 3 ? ', …' : '';
+    const what = `skipped ${bad.length} listed name(s) that are not valid tags`;
+    warnings.push(`sync[${entry.index}] (${where}): ${what}: ${some}${more}`);
   }
   return listed.filter(isTag);
 }

@@ -1,6 +1,6 @@
-// The secret values regctl holds (passwords, tokens, and their base64 and URL forms), masked by value wherever text is shown.
-// Patterns (`Bearer …`, `?X-Amz-Signature=…`) catch secrets by shape; this catches them by value, so a registry that
-// echoes a password or a Basic value in its own words (`bad password Hunter2…`, `creds YWxp…`) cannot print it.
+// The secrets regctl holds (passwords, tokens, their base64 and URL forms), masked by value wherever text is shown.
+// Patterns (`Bearer …`, `?X-Amz-Signature=…`) catch secrets by shape; this catches them by value, so a registry
+// that echoes a password or a Basic value in its own words (`bad password Hunter2…`, `creds YWxp…`) can't print it.
 
 /** Shorter values are not masked by value (they would mask ordinary words); patterns still mask them in headers. */
 const MIN_LENGTH = 6;

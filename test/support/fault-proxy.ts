@@ -118,9 +118,12 @@ export interface FaultProxy {
   /**
    * answer the next `times` matching requests with `status` and a body that does not end: `head`, then `chunk` over and
    * over (chunked, no Content-Length) until the client goes away — a hostile server trying to exhaust the client's
-   * memory. `maxBytes` (default 64 MiB) stops it anyway, so a client without a cap fails its test instead of the machine.
+   * memory. `maxBytes` (default 64 MiB) stops it anyway: a client without a cap fails its test, not the machine.
    */
-  endless(sel: Selector, status: number, headers: Record<string, string>, head: string, chunk: string, times?: number, maxBytes?: number): void;
+  endless(
+    sel: Selector, status: number, headers: Record<string, string>, head: string, chunk: string,
+    times?: number, maxBytes?: number,
+  ): void;
   /** inject random faults (5xx, 429, dropped bodies, reset connections) on a fraction of requests, until clearFaults() */
   chaos(opts: ChaosOptions): void;
   /** what chaos() injected so far */
@@ -137,7 +140,10 @@ type Fault =
   | { type: 'corrupt'; match: Selector; left: number }
   | { type: 'no-range'; match: Selector; left: number }
   | { type: 'rewrite'; match: Selector; left: number; fn: (res: ProxyResponse, req: ProxyRequest) => ProxyResponse }
-  | { type: 'endless'; match: Selector; left: number; status: number; headers: Record<string, string>; head: Buffer; chunk: Buffer; max: number };
+  | {
+      type: 'endless'; match: Selector; left: number; status: number; headers: Record<string, string>;
+      head: Buffer; chunk: Buffer; max: number;
+    };
 
 /** mulberry32: a small seeded PRNG, so chaos runs are reproducible. */
 export function seededRandom(seed: number): () => number {
@@ -246,7 +252,8 @@ async function relay(src: Readable, dst: Writable, o: RelayOpts): Promise<'done'
 }
 
 /** Serves `chunk` after `head` until the client closes the connection or `max` bytes went out. */
-async function serveEndless(res: ServerResponse, rec: ProxyRecord, f: Extract<Fault, { type: 'endless' }>, method: string): Promise<void> {
+type Endless = Extract<Fault, { type: 'endless' }>;
+async function serveEndless(res: ServerResponse, rec: ProxyRecord, f: Endless, method: string): Promise<void> {
   rec.fault = 'endless';
   rec.status = f.status;
   res.writeHead(f.status, f.headers);
@@ -514,7 +521,9 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     ignoreRange: (sel, times = 1) => void faults.push({ type: 'no-range', match: sel, left: times }),
     rewrite: (sel, fn, times = 1) => void faults.push({ type: 'rewrite', match: sel, left: times, fn }),
     endless: (sel, status, headers, head, chunk, times = 1, maxBytes = 64 * 1024 * 1024) =>
-      void faults.push({ type: 'endless', match: sel, left: times, status, headers, head: Buffer.from(head), chunk: Buffer.from(chunk), max: maxBytes }),
+      void faults.push({
+        type: 'endless', match: sel, left: times, status, headers, head: Buffer.from(head), chunk: Buffer.from(chunk), max: maxBytes,
+      }),
     chaos: (opts) => void (chaos = { ...opts, random: seededRandom(opts.seed), spared: new Map() }),
     chaosStats,
     async stop() {
