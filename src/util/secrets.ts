@@ -14,11 +14,18 @@ function add(v: string): void {
   ordered = [...known].sort((a, b) => b.length - a.length);
 }
 
+/** base64 with its padding (masked whole) and without it (where it is cut or re-encoded). */
+function addBase64(value: string): void {
+  const b64 = Buffer.from(value).toString('base64');
+  add(b64);
+  add(b64.replace(/=+$/, ''));
+}
+
 /** Remembers a secret for masking: the value, its base64 (and base64url) and its URL-encoded form. */
 export function rememberSecret(value: string | undefined): void {
   if (!value || value.length < MIN_LENGTH) return;
   add(value);
-  add(Buffer.from(value).toString('base64').replace(/=+$/, ''));
+  addBase64(value);
   add(Buffer.from(value).toString('base64url'));
   add(encodeURIComponent(value));
 }
@@ -27,7 +34,7 @@ export function rememberSecret(value: string | undefined): void {
 export function rememberLogin(username: string | undefined, password: string | undefined): void {
   if (!password) return;
   rememberSecret(password);
-  if (username !== undefined) add(Buffer.from(`${username}:${password}`).toString('base64').replace(/=+$/, ''));
+  if (username !== undefined) addBase64(`${username}:${password}`);
 }
 
 /** `text` with every remembered secret replaced by `***`. */
