@@ -43,7 +43,8 @@ describe('origin rules', () => {
     expect(() => checkRealm('r.example.com', OWN, 'http://auth.example.com/token', false)).toThrow(/plain HTTP/);
     expect(() => checkRealm('r.example.com', OWN, 'http://auth.example.com/token', true)).not.toThrow();
     expect(() => checkRealm('r.example.com', OWN, 'https://auth.example.com/token', false)).not.toThrow();
-    expect(() => checkRealm('127.0.0.1:5000', 'http://127.0.0.1:5000', 'http://127.0.0.1:5001/token', false)).not.toThrow();
+    const plainReg = 'http://127.0.0.1:5000';
+    expect(() => checkRealm('127.0.0.1:5000', plainReg, 'http://127.0.0.1:5001/token', false)).not.toThrow();
   });
 });
 
