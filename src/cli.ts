@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { commands } from './commands/index.js';
 import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
+import { maskSecrets } from './util/secrets.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
@@ -60,12 +61,12 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
   const ctx = createContext(io, process.env, globals, log, signal);
   try {
     const result = await def.run(ctx, args, opts);
-    if (globals.json && result.json !== undefined) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
-    else if (result.raw) {
+    if (globals.json && result.json !== undefined) {
+      process.stdout.write(`${maskSecrets(JSON.stringify(result.json, null, 2))}\n`);
+    } else if (result.raw) {
       process.stdout.write(result.raw);
       if (process.stdout.isTTY) process.stdout.write('\n');
-    }
-    else if (result.stdout) process.stdout.write(`${result.stdout}\n`);
+    } else if (result.stdout) process.stdout.write(`${maskSecrets(result.stdout)}\n`);
     return result.exitCode ?? 0;
   } finally {
     await ctx.close();
@@ -78,12 +79,12 @@ function printError(err: unknown, signalName: string | undefined): number {
     return signalName === 'SIGTERM' ? 143 : 130;
   }
   if (err instanceof RegctlError) {
-    process.stderr.write(`regctl: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    process.stderr.write(`regctl: ${maskSecrets(err.message.replace(/\s*\n\s*/g, ' '))}\n`);
+    if (err.hint) process.stderr.write(`hint: ${maskSecrets(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`regctl: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`regctl: ${maskSecrets(e?.message ?? String(err))}\n`);
   if (process.env.REGCTL_STACK) process.stderr.write(`${e?.stack}\n`);
   return 1;
 }

@@ -11,6 +11,8 @@ export interface HostConfig {
   tls?: 'enabled' | 'insecure' | 'disabled';
   /** PEM file of extra CAs to trust for this host. */
   ca?: string;
+  /** Accept a plain-HTTP token realm for this HTTPS registry (the password then crosses the network unencrypted). */
+  allowHttpRealm?: boolean;
   type?: 'ecr';
   region?: string;
   ecrEndpoint?: string;
@@ -49,6 +51,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RegctlConfig {
     const h = raw as HostConfig;
     if (h.tls !== undefined && !['enabled', 'insecure', 'disabled'].includes(h.tls)) {
       throw new UsageError(`config ${path}: hosts.${name}.tls must be enabled, insecure or disabled`);
+    }
+    if (h.allowHttpRealm !== undefined && typeof h.allowHttpRealm !== 'boolean') {
+      throw new UsageError(`config ${path}: hosts.${name}.allowHttpRealm must be true or false`);
     }
     if (h.type !== undefined && h.type !== 'ecr') throw new UsageError(`config ${path}: hosts.${name}.type must be "ecr"`);
     out[normalizeRegistry(name)] = h;

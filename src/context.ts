@@ -6,6 +6,7 @@ import { dockerAuthEnvSource, dockerConfigSource } from './credentials/docker-co
 import { ecrSource } from './credentials/ecr.js';
 import { keychainSource } from './credentials/keychain.js';
 import { UsageError } from './errors.js';
+import { rememberLogin } from './util/secrets.js';
 import type { Logger } from './output/log.js';
 import { RegistryClient } from './registry-client/client.js';
 import { Hosts } from './registry-client/hosts.js';
@@ -60,7 +61,9 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
   const flagCred = (text: string | undefined, flag: string): Credential | undefined => {
     if (text === undefined) return undefined;
     if (!text.includes(':')) throw new UsageError(`${flag} takes USER:PASS`);
-    return parseUserPass(text);
+    const cred = parseUserPass(text);
+    rememberLogin(cred.username, cred.password);
+    return cred;
   };
   const ctx: AppContext = {
     io,

@@ -1,6 +1,7 @@
 // `login HOST` / `logout HOST`: check credentials against the registry, then store or drop them.
 import { RegctlError, UsageError } from '../errors.js';
 import { normalizeRegistry } from '../location/reference.js';
+import { rememberLogin } from '../util/secrets.js';
 import type { CommandDef } from './types.js';
 
 async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
@@ -28,6 +29,7 @@ export const loginCommand: CommandDef = {
     if (password !== undefined) ctx.log.warn('a password on the command line is visible to other users and kept in shell history: use --password-stdin');
     if (opts.passwordStdin) password = await readStdin(process.stdin);
     if (!password) throw new UsageError('no password given: use --password-stdin');
+    rememberLogin(username, password);
     const { verifyLogin, storeLogin } = await import('../credentials/store.js');
     await verifyLogin(ctx, registry, { username, password });
     const where = await storeLogin(ctx, registry, { username, password });

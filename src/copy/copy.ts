@@ -260,7 +260,6 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   await dst.putManifest(root, opts.tag, signal);
   emit({ type: 'manifest', digest: root.desc.digest, state: 'pushed' });
   // Its manifests written, this repository may now be mounted from (ECR mounts only referenced blobs).
-  const here = dst.registryRepo;
   if (here && opts.shared) opts.shared.referenced(here, plan.blobs.map((b) => compressed.get(b.digest)?.digest ?? b.digest));
   await dst.commit(signal);
   return {

@@ -20,6 +20,16 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DOMAIN_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$/;
 const IPV6_RE = /^\[[0-9a-fA-F:.]+\](?::[0-9]+)?$/;
 
+/** A tag by the distribution grammar (`[\w][\w.-]{0,127}`): what a server's name must be before it is a path. */
+export function isTag(s: string): boolean {
+  return TAG_RE.test(s);
+}
+
+/** A repository name by the distribution grammar (lowercase path components, at most 255 characters). */
+export function isRepositoryName(s: string): boolean {
+  return s.length <= 255 && s.split('/').every((p) => PATH_COMPONENT.test(p));
+}
+
 function isRegistryPart(part: string): boolean {
   return part.includes('.') || part.includes(':') || part === 'localhost' || part.startsWith('[') || /[A-Z]/.test(part);
 }

@@ -3,6 +3,7 @@ import { request, type Dispatcher } from './undici-lite.js';
 import type { Credential } from '../credentials/index.js';
 import { RegctlError } from '../errors.js';
 import { RegistryError, parseErrorBody } from './errors.js';
+import { MAX_TOKEN_BYTES, readUpTo } from './read.js';
 
 export interface Challenge {
   scheme: 'basic' | 'bearer';
@@ -140,7 +141,13 @@ export async function fetchBearerToken(opts: {
     if (basic) headers.authorization = basic;
     res = await request(realm, { method: 'GET', dispatcher: opts.dispatcher, signal: opts.signal, headers });
   }
-  const text = await res.body.text();
+  // Capped: a realm that streams without end must not fill memory (read stops past 1 MiB).
+  const { bytes, over } = await readUpTo(res.body, MAX_TOKEN_BYTES);
+  const text = bytes.toString('utf8');
+  if (over && res.statusCode === 200) {
+    const mib = MAX_TOKEN_BYTES / 1024 / 1024;
+    throw new RegctlError('TOO_LARGE', `token server ${realm.host}: the answer is over the ${mib} MiB limit`);
+  }
   if (res.statusCode !== 200) {
     throw new RegistryError({
       status: res.statusCode,

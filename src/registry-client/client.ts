@@ -3,12 +3,38 @@ import { RegctlError } from '../errors.js';
 import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
+import { isRepositoryName, isTag } from '../location/reference.js';
 import { RegistryError, deletionHint, parseErrorBody } from './errors.js';
 import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
+import { resolveHanded } from './origin.js';
+import { MAX_LIST_PAGE_BYTES, MAX_LIST_TOTAL_BYTES } from './read.js';
 
 export interface Repo {
   registry: string;
   repository: string;
+}
+
+/**
+ * `/v2/<repository>/<rest…>` from names that may have come from a server or a file: each is checked against the
+ * distribution grammar (a tag, a digest, a repository) and every segment percent-encoded, so that no name can
+ * climb out of its place (`..`) or add a query.
+ */
+function v2Path(r: Repo, ...rest: string[]): string {
+  if (!isRepositoryName(r.repository)) {
+    const shown = JSON.stringify(r.repository.slice(0, 300));
+    throw new RegctlError('INVALID_NAME', `invalid repository name ${shown}`, { exitCode: 2 });
+  }
+  const enc = (seg: string) => encodeURIComponent(seg).replace(/%3A/g, ':');
+  return `/v2/${r.repository.split('/').map(enc).join('/')}/${rest.map(enc).join('/')}`;
+}
+
+/** A manifest reference: a tag or a digest, nothing else. */
+function checkReference(reference: string): string {
+  if (!isTag(reference) && !isDigest(reference)) {
+    const shown = JSON.stringify(reference.slice(0, 300));
+    throw new RegctlError('INVALID_NAME', `invalid tag or digest ${shown}`, { exitCode: 2 });
+  }
+  return reference;
 }
 
 const pull = (r: Repo) => `repository:${r.repository}:pull`;
@@ -46,7 +72,7 @@ export class RegistryClient {
   constructor(readonly http: HttpContext) {}
 
   private manifestPath(r: Repo, reference: string): string {
-    return `/v2/${r.repository}/manifests/${reference}`;
+    return v2Path(r, 'manifests', checkReference(reference));
   }
 
   /**
@@ -172,7 +198,7 @@ export class RegistryClient {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'HEAD',
-      path: `/v2/${r.repository}/blobs/${digest}`,
+      path: v2Path(r, 'blobs', digest),
       scopes: scopes ?? [pull(r)],
       expect: [200, 404],
       idempotent: true,
@@ -190,7 +216,7 @@ export class RegistryClient {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'GET',
-      path: `/v2/${r.repository}/blobs/${desc.digest}`,
+      path: v2Path(r, 'blobs', desc.digest),
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       scopes: [pull(r)],
       expect: offset > 0 ? [200, 206] : [200],
@@ -218,7 +244,7 @@ export class RegistryClient {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'POST',
-      path: `/v2/${r.repository}/blobs/uploads/`,
+      path: v2Path(r, 'blobs', 'uploads', ''),
       query: { mount: digest, from: from.repository },
       scopes: [push(r), pull(from)],
       expect: [201, 202],
@@ -230,7 +256,7 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
     if (res.status === 201) return { mounted: true };
     const location = header(res.headers, 'location');
-    return location ? { mounted: false, session: new URL(location, res.url).toString() } : { mounted: false };
+    return location ? { mounted: false, session: resolveHanded(location, res.url, 'mount').toString() } : { mounted: false };
   }
 
   /**
@@ -241,7 +267,7 @@ export class RegistryClient {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'POST',
-      path: `/v2/${r.repository}/blobs/uploads/`,
+      path: v2Path(r, 'blobs', 'uploads', ''),
       scopes: [push(r)],
       expect: [202],
       idempotent: true,
@@ -252,7 +278,7 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
     const location = header(res.headers, 'location');
     if (!location) throw new RegctlError('BAD_RESPONSE', `start upload to ${r.registry}/${r.repository}: no Location in the answer`);
-    return new URL(location, res.url).toString();
+    return resolveHanded(location, res.url, `start upload to ${r.registry}/${r.repository}`).toString();
   }
 
   /**
@@ -274,7 +300,7 @@ export class RegistryClient {
         expect: [201, 202, 204],
       });
       await res.body.dump().catch(() => {});
-      putUrl = new URL(header(res.headers, 'location') ?? location, res.url).toString();
+      putUrl = resolveHanded(header(res.headers, 'location') ?? location, res.url, what).toString();
     }
     const res = await send(this.http, {
       ...common,
@@ -306,7 +332,7 @@ export class RegistryClient {
       expect: [201, 202, 204],
     });
     await patched.body.dump().catch(() => {});
-    const putUrl = new URL(header(patched.headers, 'location') ?? location, patched.url).toString();
+    const putUrl = resolveHanded(header(patched.headers, 'location') ?? location, patched.url, common.what).toString();
     const res = await send(this.http, { ...common, method: 'PUT', url: putUrl, query: { digest: digest() }, headers: { 'content-length': '0' }, expect: [201, 204] });
     await res.body.dump().catch(() => {});
   }
@@ -330,7 +356,7 @@ export class RegistryClient {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'GET',
-      path: `/v2/${r.repository}/tags/list`,
+      path: v2Path(r, 'tags', 'list'),
       query: { n: '1' },
       scopes: [push(r)],
       expect: [200, 404],
@@ -344,7 +370,8 @@ export class RegistryClient {
 
   /** Every tag, following `Link` across pages (`n` at most 1000). */
   async listTags(r: Repo, signal: AbortSignal, pageSize = 1000): Promise<string[]> {
-    return this.paged(r.registry, `/v2/${r.repository}/tags/list`, 'tags', [pull(r)], pageSize, signal, `tags of ${r.registry}/${r.repository}`);
+    const what = `tags of ${r.registry}/${r.repository}`;
+    return this.paged(r.registry, v2Path(r, 'tags', 'list'), 'tags', [pull(r)], pageSize, signal, what);
   }
 
   async catalog(registry: string, signal: AbortSignal, pageSize = 1000): Promise<string[]> {
@@ -355,6 +382,9 @@ export class RegistryClient {
     const out: string[] = [];
     let next: string | undefined = undefined;
     const seen = new Set<string>();
+    // Every page together is bounded too: a registry paging without end is cut off, not followed forever.
+    let total = 0;
+    let listPath: string | undefined;
     for (let page = 0; page < 100_000; page++) {
       const { res, value: bytes }: { res: RegResponse; value: Uint8Array } = await sendRead(this.http, {
         registry,
@@ -365,7 +395,12 @@ export class RegistryClient {
         idempotent: true,
         signal,
         what,
-      }, (r) => readCapped(r, MAX_MANIFEST_BYTES * 4, what));
+      }, (r) => readCapped(r, MAX_LIST_PAGE_BYTES, what));
+      total += bytes.byteLength;
+      if (total > MAX_LIST_TOTAL_BYTES) {
+        const mib = MAX_LIST_TOTAL_BYTES / 1024 / 1024;
+        throw new RegctlError('TOO_LARGE', `${what}: the pages together are over the ${mib} MiB limit`);
+      }
       let doc: Record<string, unknown>;
       try {
         doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -377,7 +412,14 @@ export class RegistryClient {
       const link = header(res.headers, 'link');
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
       if (!m) return out;
-      next = new URL(m[1], res.url).toString();
+      // The next page is the same list with other parameters (`?n=…&last=…`): nothing else is followed.
+      const nextUrl = resolveHanded(m[1], res.url, what);
+      listPath ??= new URL(res.url).pathname;
+      if (nextUrl.pathname !== listPath) {
+        const shown = nextUrl.pathname.slice(0, 200);
+        throw new RegctlError('BAD_RESPONSE', `${what}: the Link to the next page names another path (${shown})`);
+      }
+      next = nextUrl.toString();
       if (seen.has(next)) return out;
       seen.add(next);
     }

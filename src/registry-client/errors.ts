@@ -1,5 +1,6 @@
 // RegistryError: an HTTP answer the caller did not expect, with the registry's error codes and a redacted URL.
 import { RegctlError } from '../errors.js';
+import { maskSecrets } from '../util/secrets.js';
 import type { RateLimit } from './ratelimit.js';
 
 export interface OciErrorEntry {
@@ -17,7 +18,8 @@ export function redactUrl(url: string): string {
       u.password = u.password ? '***' : '';
     }
     for (const key of [...u.searchParams.keys()]) {
-      if (/sig|signature|token|credential|secret|password|key|auth|expires|policy/i.test(key)) u.searchParams.set(key, '***');
+      const secret = /sig|signature|token|credential|secret|password|key|auth|expires|policy|verify/i.test(key);
+      if (secret) u.searchParams.set(key, '***');
     }
     return u.toString().replace(/%2A%2A%2A/g, '***');
   } catch {
@@ -34,7 +36,9 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   // user:password@ in URLs
   [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
   // signed or secret query parameters: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, Signature, sig, token, …
-  [/([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth)[\w.-]*=)[^&\s#"'<>]*/gi, '$1***'],
+  // and Docker Hub's CDN `verify=` (Cloudflare signed URLs)
+  [/([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth|verify)[\w.-]*=)[^&\s#"'<>]*/gi,
+    '$1***'],
   // JSON secrets: "password": "…", "identitytoken": "…"
   [/("(?:password|secret|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")[^"]*"/gi, '$1***"'],
 ];
@@ -43,7 +47,7 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
 export function redactText(text: string): string {
   let out = text;
   for (const [re, to] of SECRET_PATTERNS) out = out.replace(re, to);
-  return out;
+  return maskSecrets(out);
 }
 
 export class RegistryError extends RegctlError {

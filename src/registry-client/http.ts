@@ -2,9 +2,12 @@
 import { request, type Dispatcher } from './undici-lite.js';
 import type { Credential, CredentialSource } from '../credentials/index.js';
 import { RegctlError, isAbortError } from '../errors.js';
+import { rememberLogin, rememberSecret } from '../util/secrets.js';
 import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
 import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
 import { type Hosts, connectError } from './hosts.js';
+import { checkHandedUrl, checkRealm, isOwnOrigin, resolveHanded } from './origin.js';
+import { readErrorText } from './read.js';
 import { exhaustedForMs, parseRateLimit, type RateLimit, throttleHint } from './ratelimit.js';
 import { RETRYABLE_STATUS, backoffMs, isRetryableError, networkReason, parseRetryAfter, sleep } from './retry.js';
 
@@ -67,7 +70,6 @@ export interface HttpContext {
 }
 
 const MAX_REDIRECTS = 5;
-const MAX_ERROR_BODY = 64 * 1024;
 
 export function header(h: Headers, name: string): string | undefined {
   const v = h[name];
@@ -82,16 +84,32 @@ async function credentialsFor(ctx: HttpContext, registry: string, signal: AbortS
     if (!current || basicHeader(current) === stale) p = undefined;
   }
   if (!p) {
-    p = ctx.credentials(registry, signal, { refresh: stale !== undefined });
+    p = ctx.credentials(registry, signal, { refresh: stale !== undefined }).then((c) => {
+      // Known by value from now on: masked wherever it would be shown (an error body echoing it, a debug line).
+      if (c) {
+        rememberLogin(c.username, c.password);
+        rememberSecret(c.identityToken);
+        rememberSecret(c.registryToken);
+      }
+      return c;
+    });
     ctx.creds.set(registry, p);
     p.catch(() => ctx.creds.delete(registry));
   }
   return p;
 }
 
-async function authorization(ctx: HttpContext, req: RegRequest, refresh: string | undefined): Promise<string | undefined> {
+async function authorization(
+  ctx: HttpContext,
+  req: RegRequest,
+  refresh: string | undefined,
+  origin: string,
+): Promise<string | undefined> {
   const challenge = ctx.challenges.get(req.registry);
   if (!challenge) return undefined;
+  if (challenge.scheme === 'bearer') {
+    checkRealm(req.registry, origin, challenge.realm, ctx.hosts.hostConfig(req.registry)?.allowHttpRealm === true);
+  }
   // A Basic login refused once (an expired ECR token): look the credentials up again, past every cache.
   const cred = await credentialsFor(ctx, req.registry, req.signal, challenge.scheme === 'basic' ? refresh : undefined);
   if (challenge.scheme === 'basic') return cred ? basicHeader(cred) : undefined;
@@ -103,15 +121,8 @@ async function authorization(ctx: HttpContext, req: RegRequest, refresh: string 
   const token = await ctx.tokens.get(req.registry, scopes, (s) =>
     fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
   );
+  rememberSecret(token);
   return `Bearer ${token}`;
-}
-
-async function readErrorText(body: RegResponse['body']): Promise<string> {
-  let text = '';
-  for await (const chunk of body) {
-    if (text.length < MAX_ERROR_BODY) text += Buffer.from(chunk as Uint8Array).toString('utf8');
-  }
-  return text.slice(0, MAX_ERROR_BODY);
 }
 
 function describe(req: RegRequest): string {
@@ -123,8 +134,12 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
   const origin = await ctx.hosts.origin(req.registry, req.signal).catch((err) => {
     throw isAbortError(err) || err instanceof RegctlError ? err : connectError(req.registry, err, ctx.hosts.opts.timeoutMs);
   });
+  // Credentials and challenges belong to this origin only; a URL the registry handed over may name another.
+  const own = new URL(origin).origin;
   const base = new URL(req.url ?? `${origin}${req.path}`, origin);
+  if (req.url !== undefined) checkHandedUrl(own, base, describe(req));
   for (const [k, v] of Object.entries(req.query ?? {})) base.searchParams.set(k, v);
+  const toOwn = isOwnOrigin(own, base);
   const replayable = req.body === undefined || req.body instanceof Uint8Array;
   let authTried = false;
   let lastAuth: string | undefined;
@@ -135,10 +150,10 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
     let res: RegResponse;
     try {
       await ctx.hosts.waitForTurn(req.registry, req.signal);
-      const auth = await authorization(ctx, req, refused);
+      const auth = toOwn ? await authorization(ctx, req, refused, own) : undefined;
       refused = undefined;
       lastAuth = auth;
-      res = await exchange(ctx, req, base, auth);
+      res = await exchange(ctx, req, base, auth, own);
     } catch (err) {
       if (isAbortError(err) || err instanceof RegctlError) throw err;
       if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < Math.min(ctx.retries, req.retries ?? ctx.retries) && !ctx.hosts.closed) {
@@ -150,7 +165,9 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, req.what);
     }
     if (res.rateLimit) ctx.onRateLimit?.(req.registry, res.rateLimit);
-    if (res.status === 401 && (!authTried || (lastAuth !== undefined && !refreshed))) {
+    // A 401 from another origin (a CDN the blob redirected to, an upload Location elsewhere) is that origin's
+    // business: it never becomes the registry's challenge, so it cannot switch a Bearer registry to Basic.
+    if (res.status === 401 && isOwnOrigin(own, res.url) && (!authTried || (lastAuth !== undefined && !refreshed))) {
       const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
       await res.body.dump().catch(() => {});
       if (challenge && replayable) {
@@ -226,19 +243,25 @@ export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res:
   }
 }
 
-/** One exchange, following redirects by hand: hop cap, no HTTPS→HTTP downgrade, Authorization only to the same origin. */
-async function exchange(ctx: HttpContext, req: RegRequest, start: URL, auth: string | undefined): Promise<RegResponse> {
+/** One exchange, redirects followed by hand: hop cap, no HTTPS→HTTP, Authorization only to the registry's origin. */
+async function exchange(
+  ctx: HttpContext,
+  req: RegRequest,
+  start: URL,
+  auth: string | undefined,
+  own: string,
+): Promise<RegResponse> {
   let url = start;
   for (let hop = 0; ; hop++) {
     const headers: Record<string, string> = { 'user-agent': ctx.userAgent, ...req.headers };
-    if (auth && url.origin === start.origin) headers.authorization = auth;
+    if (auth && isOwnOrigin(own, url)) headers.authorization = auth;
     ctx.debug?.(`> ${req.method} ${redactUrl(url.toString())}${headers.range ? ` range=${headers.range}` : ''}`);
     const t0 = Date.now();
     const r = await request(url, {
       method: req.method,
       headers,
       body: hop === 0 ? (req.body as Dispatcher.DispatchOptions['body']) : undefined,
-      dispatcher: ctx.hosts.dispatcherFor(url.origin === start.origin ? req.registry : undefined),
+      dispatcher: ctx.hosts.dispatcherFor(isOwnOrigin(own, url) ? req.registry : undefined),
       signal: req.signal,
     });
     ctx.debug?.(`< ${r.statusCode} ${req.method} ${redactUrl(url.toString())} (${Date.now() - t0} ms)`);
@@ -247,11 +270,8 @@ async function exchange(ctx: HttpContext, req: RegRequest, start: URL, auth: str
     if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(r.statusCode) || !location) return res;
     await r.body.dump().catch(() => {});
     if (hop >= MAX_REDIRECTS) throw new RegctlError('REDIRECT', `${describe(req)}: more than ${MAX_REDIRECTS} redirects`);
-    const next = new URL(location, url);
-    if (url.protocol === 'https:' && next.protocol !== 'https:') {
-      throw new RegctlError('REDIRECT', `${describe(req)}: refused a redirect from HTTPS to ${next.protocol.replace(':', '')}`);
-    }
-    if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new RegctlError('REDIRECT', `${describe(req)}: refused a redirect to ${next.protocol}`);
+    const next = resolveHanded(location, url, describe(req));
+    checkHandedUrl(own, next, describe(req), url);
     url = next;
   }
 }

@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import type { AppContext } from '../context.js';
 import { UsageError, isAbortError, isRegctlError } from '../errors.js';
 import { type Location, formatLocation } from '../location/parse.js';
+import { isTag } from '../location/reference.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { type Platform, formatPlatform } from '../oci/platform.js';
@@ -90,7 +91,9 @@ export function toErrorInfo(err: unknown): ErrorInfo {
   return { code: 'ERROR', message: err instanceof Error ? err.message : String(err) };
 }
 
+/** `loc` under `tag`; a tag that is not one by the grammar never becomes a reference (nor a URL path). */
 function withTag(loc: Location, tag: string): Location {
+  if (!isTag(tag)) throw new UsageError(`invalid tag ${JSON.stringify(tag.slice(0, 140))}`);
   if (loc.kind === 'registry') return { kind: 'registry', ref: { ...loc.ref, tag, digest: undefined } };
   if (loc.kind === 'oci' || loc.kind === 'path') return { kind: 'oci', path: loc.path, tag };
   return loc;
@@ -100,6 +103,23 @@ function tagOf(loc: Location): string | undefined {
   if (loc.kind === 'registry') return loc.ref.tag;
   if (loc.kind === 'oci' || loc.kind === 'oci-archive') return loc.tag;
   return undefined;
+}
+
+/**
+ * The source's tags that are tags: a name a registry or a layout lists may be anything (`v1/../../x`, a newline);
+ * those are reported (the first few) and skipped, never requested.
+ */
+async function listValidTags(entry: SpecEntry, ctx: AppContext, signal: AbortSignal, warnings: string[]) {
+  const listed = await listSourceTags(entry, ctx, signal);
+  const bad = listed.filter((t) => !isTag(t));
+  if (bad.length) {
+    const some = bad.slice(0, 3).map((t) => JSON.stringify(t.slice(0, 140))).join(', ');
+    const where = formatLocation(entry.source).replace(/:latest$/, '');
+    const more = bad.length > 3 ? ', …' : '';
+    const what = `skipped ${bad.length} listed name(s) that are not valid tags`;
+    warnings.push(`sync[${entry.index}] (${where}): ${what}: ${some}${more}`);
+  }
+  return listed.filter(isTag);
 }
 
 async function listSourceTags(entry: SpecEntry, ctx: AppContext, signal: AbortSignal): Promise<string[]> {
@@ -123,7 +143,7 @@ async function expandEntry(entry: SpecEntry, ctx: AppContext, signal: AbortSigna
   let tags: string[];
   try {
     const { needsListing, selectTags } = await import('./select.js');
-    tags = selectTags(needsListing(entry.tags) ? await listSourceTags(entry, ctx, signal) : [], entry.tags);
+    tags = selectTags(needsListing(entry.tags) ? await listValidTags(entry, ctx, signal, warnings) : [], entry.tags);
   } catch (err) {
     if (isAbortError(err) && signal.aborted) throw err;
     const key = formatLocation(entry.source).replace(/:latest$/, '');

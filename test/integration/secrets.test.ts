@@ -100,9 +100,37 @@ describe('--debug traces', () => {
     expect(r.stderr).toMatch(/X-Amz-Credential=\*\*\*/);
     expectNoSecret(r, [P]);
   });
+
+  it('mask the verify= signature of a Docker Hub CDN redirect', async () => {
+    P.clearFaults();
+    P.reset();
+    const layer = image.layerDigests[0]!;
+    // Docker Hub's blob redirects are Cloudflare URLs signed by one query parameter: `…/data?verify=<expiry>-<sig>`.
+    const verify = 'S1gnedByTheCdnOnly-Zm9vYmFyLWNkbg';
+    const location = `${plain.url}/v2/lib/app/blobs/${layer}?verify=1733300000-${verify}`;
+    const redirect = { status: 307, headers: { location }, body: Buffer.alloc(0) };
+    P.rewrite((r) => r.kind === 'blob-get' && r.ref === layer, () => redirect);
+    const r = await runCli(['copy', '--debug', `${P.host}/lib/app:v1`, `${plain.host}/verify/app${++n}:v1`]);
+    expect(r.stderr).not.toContain(verify);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^debug: > GET http:\/\/127\.0\.0\.1:\d+\/v2\/lib\/app\/blobs\/\S+\?verify=\*\*\*/m);
+  });
 });
 
 describe('error messages', () => {
+  it('a registry error that echoes the password or the Basic value in its own words does not pass it on', async () => {
+    B.clearFaults();
+    B.reset();
+    const message = `creds ${BASIC} refused: bad password ${PASS}`;
+    const body = Buffer.from(JSON.stringify({ errors: [{ code: 'DENIED', message }] }));
+    B.rewrite('manifest-get', () => ({ status: 403, headers: { 'content-type': 'application/json' }, body }), 5);
+    const dest = `${plain.host}/echo/app${++n}:v1`;
+    const r = await runCli(['copy', '--debug', '--creds', creds, `${B.host}/lib/app:v1`, dest]);
+    expectNoSecret(r, [B]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^regctl: .*403 forbidden \(DENIED: creds \*\*\* refused: bad password \*\*\*\)$/m);
+  });
+
   it('a registry error that echoes the Authorization header does not pass it on', async () => {
     T.clearFaults();
     T.reset();

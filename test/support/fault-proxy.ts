@@ -1,5 +1,6 @@
 // An HTTP proxy in front of a test registry that counts distribution API calls and injects faults on demand.
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
@@ -36,7 +37,7 @@ export interface ProxyRecord {
   bytesOut: number;
   authorization: 'none' | 'basic' | 'bearer' | 'other';
   range?: string;
-  fault?: 'fail' | 'stall' | 'hold' | 'drop' | 'corrupt' | 'slow' | 'rewrite' | 'no-range';
+  fault?: 'fail' | 'stall' | 'hold' | 'drop' | 'corrupt' | 'slow' | 'rewrite' | 'no-range' | 'endless';
   /** Date.now() when the request arrived */
   at: number;
   /** the Authorization header as sent (tests look for leaks) */
@@ -119,6 +120,15 @@ export interface FaultProxy {
    * (a hostile or broken registry); `fn` may change status, headers and body
    */
   rewrite(sel: Selector, fn: (res: ProxyResponse, req: ProxyRequest) => ProxyResponse, times?: number): void;
+  /**
+   * answer the next `times` matching requests with `status` and a body that does not end: `head`, then `chunk` over and
+   * over (chunked, no Content-Length) until the client goes away — a hostile server trying to exhaust the client's
+   * memory. `maxBytes` (default 64 MiB) stops it anyway: a client without a cap fails its test, not the machine.
+   */
+  endless(
+    sel: Selector, status: number, headers: Record<string, string>, head: string, chunk: string,
+    times?: number, maxBytes?: number,
+  ): void;
   /** inject random faults (5xx, 429, dropped bodies, reset connections) on a fraction of requests, until clearFaults() */
   chaos(opts: ChaosOptions): void;
   /** what chaos() injected so far */
@@ -134,7 +144,11 @@ type Fault =
   | { type: 'slow'; match: Selector; left: number; bps: number }
   | { type: 'corrupt'; match: Selector; left: number }
   | { type: 'no-range'; match: Selector; left: number }
-  | { type: 'rewrite'; match: Selector; left: number; fn: (res: ProxyResponse, req: ProxyRequest) => ProxyResponse };
+  | { type: 'rewrite'; match: Selector; left: number; fn: (res: ProxyResponse, req: ProxyRequest) => ProxyResponse }
+  | {
+      type: 'endless'; match: Selector; left: number; status: number; headers: Record<string, string>;
+      head: Buffer; chunk: Buffer; max: number;
+    };
 
 /** mulberry32: a small seeded PRNG, so chaos runs are reproducible. */
 export function seededRandom(seed: number): () => number {
@@ -243,7 +257,32 @@ async function relay(src: Readable, dst: Writable, o: RelayOpts): Promise<'done'
   return 'done';
 }
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+/** Serves `chunk` after `head` until the client closes the connection or `max` bytes went out. */
+type Endless = Extract<Fault, { type: 'endless' }>;
+async function serveEndless(res: ServerResponse, rec: ProxyRecord, f: Endless, method: string): Promise<void> {
+  rec.fault = 'endless';
+  rec.status = f.status;
+  res.writeHead(f.status, f.headers);
+  if (method === 'HEAD') return void res.end();
+  try {
+    await write(res, f.head);
+    rec.bytesOut += f.head.length;
+    while (rec.bytesOut < f.max) {
+      await write(res, f.chunk);
+      rec.bytesOut += f.chunk.length;
+    }
+    res.end();
+  } catch {
+    res.destroy(); // the client went away: what it did not read is not counted
+  }
+}
+
+export interface FaultProxyOptions {
+  /** Serve HTTPS with this certificate and key (PEM text): an HTTPS registry in front of a plain one. */
+  tls?: { cert: string; key: string };
+}
+
+export async function startFaultProxy(target: string, opts: FaultProxyOptions = {}): Promise<FaultProxy> {
   const upstream = new URL(target);
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const stats: ProxyRecord[] = [];
@@ -345,7 +384,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (random?.type === 'fail') faults.unshift({ type: 'fail', match: () => true, left: 1, status: random.status, headers: random.headers });
     if (random?.type === 'drop') faults.unshift({ type: 'drop', match: () => true, left: 1, n: random.n, ...(random.frac !== undefined ? { frac: random.frac } : {}) });
     faults = faults.filter((f) => f.left > 0);
-    const [pre] = take(['fail', 'stall', 'hold'], info, true);
+    const [pre] = take(['fail', 'stall', 'hold', 'endless'], info, true);
+    if (pre?.type === 'endless') {
+      req.resume();
+      return serveEndless(res, rec, pre, method);
+    }
     if (pre?.type === 'hold') {
       rec.fault = 'hold';
       req.resume();
@@ -452,7 +495,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
   };
 
-  const server = createServer((req, res) => void handle(req, res));
+  const server = opts.tls
+    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, (req, res) => void handle(req, res))
+    : createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: 0 }, resolve);
@@ -463,7 +508,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   return {
     host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     stats,
     count: (sel) => pick(sel).length,
     bytes: (sel) => pick(sel).reduce((n, r) => n + r.bytesIn + r.bytesOut, 0),
@@ -491,6 +536,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     paginateTags: (n) => void (tagPage = n),
     ignoreRange: (sel, times = 1) => void faults.push({ type: 'no-range', match: sel, left: times }),
     rewrite: (sel, fn, times = 1) => void faults.push({ type: 'rewrite', match: sel, left: times, fn }),
+    endless: (sel, status, headers, head, chunk, times = 1, maxBytes = 64 * 1024 * 1024) =>
+      void faults.push({
+        type: 'endless', match: sel, left: times, status, headers, head: Buffer.from(head), chunk: Buffer.from(chunk), max: maxBytes,
+      }),
     chaos: (opts) => void (chaos = { ...opts, random: seededRandom(opts.seed), spared: new Map() }),
     chaosStats,
     async stop() {
