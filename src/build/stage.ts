@@ -3,12 +3,17 @@ import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import { type Platform, formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { DEFAULT_PATH, type ImageConfigDoc, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
-import { copyStep } from './copy-step.js';
+import { LayerPlan } from './copy-plan.js';
+import { copyStep, layerFor } from './copy-step.js';
+import { layerIndex } from './layer-index.js';
 import { type Instruction, type StageDef, type StagedDockerfile, dockerfileError, parseInstruction } from './dockerfile.js';
 import { ImageTree, type LayerSource } from './image-fs.js';
 import { argDecls, execOrShell, expand, expandList, flagsOf, keyValues, parseHealthcheck, parsePorts, refuse } from './instructions.js';
 import { readLayerFile } from './layer.js';
 import { verified } from '../copy/verify.js';
+import type { BuiltLayer } from './layer.js';
+import type { MetaEntry } from './layer-index.js';
+import type { LayerEntry } from './tree.js';
 import type { LayerRef, Shared, StageResult } from './types.js';
 
 const CONFIG_ONLY = new Set(['ENV', 'LABEL', 'WORKDIR', 'USER', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'CMD', 'ENTRYPOINT', 'HEALTHCHECK', 'SHELL', 'ONBUILD', 'MAINTAINER']);
@@ -169,6 +174,7 @@ export class PlatformBuild {
         const w = expand(ins, ins.args, vars(), esc);
         if (!w) throw dockerfileError(ins.line, 'WORKDIR needs a path');
         c.WorkingDir = posix.normalize(posix.isAbsolute(w) ? w : posix.join(c.WorkingDir || '/', w)).replace(/(.)\/$/, '$1');
+        if (await this.workdir(def, result, ins, trigger)) return;
         break;
       }
       case 'USER':
@@ -222,6 +228,49 @@ export class PlatformBuild {
     this.step(`${trigger ? 'ONBUILD ' : ''}${ins.original}`);
   }
 
+  /**
+   * WORKDIR makes its directory (and missing parents) 0755 root as Docker's builder does, in a layer of its own;
+   * a directory the image has already costs nothing. True when a layer was added.
+   */
+  private async workdir(def: StageDef, result: StageResult, ins: Instruction, trigger: boolean): Promise<boolean> {
+    const dir = result.config.config.WorkingDir ?? '/';
+    const plan = new LayerPlan(`Dockerfile:${ins.line}: WORKDIR`, await this.destFs(result));
+    const target = await plan.resolve(dir.replace(/^\/+/, ''));
+    if (target.path === '' || target.node?.type === 'dir') return false;
+    await plan.ensureDir(target.path, { uid: 0, gid: 0 });
+    const entries = plan.entries();
+    const l = await layerFor(this.sh, entries, { final: this.sh.finalChain.has(def.index), layerMediaType: mediaTypes(result.flavor).layer });
+    this.addLayer(result, l, entries);
+    this.history(result, ins, false);
+    this.step(`${trigger ? 'ONBUILD ' : ''}${ins.original}: made /${target.path} → layer ${l.digest.slice(7, 19)}`);
+    return true;
+  }
+
+  private addLayer(result: StageResult, l: BuiltLayer, entries: LayerEntry[]): void {
+    result.layers.push({ desc: { mediaType: mediaTypes(result.flavor).layer, digest: l.digest, size: l.size }, diffId: l.diffId, built: l, entries });
+    result.config.rootfs.diff_ids.push(l.diffId);
+  }
+
+  /** The stage's directory tree so far: base layers from their indexes (cached), this build's from their entries. */
+  private async destFs(r: StageResult): Promise<ImageTree | undefined> {
+    if (r.layers.length === 0) return undefined;
+    const { sh } = this;
+    const tree = new ImageTree(`the image being built`);
+    const indexes = r.layers.map((l) => {
+      if (l.entries) return Promise.resolve(l.entries.map((e) => ({ path: e.path, type: e.type === 'file' ? 'f' : e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : 'h', mode: e.mode, uid: e.uid, gid: e.gid, size: e.size, link: e.linkname }) as MetaEntry));
+      const key = l.desc.digest;
+      let p = sh.indexes.get(key);
+      if (!p) {
+        const src = l.built?.from ?? l.base!.source;
+        p = layerIndex(sh.indexCache, l.desc, async (s) => verified(await src.getBlob(l.desc, { signal: s }), l.desc), `layer ${l.desc.digest}`, sh.opts.signal);
+        sh.indexes.set(key, p);
+      }
+      return p;
+    });
+    for (const p of indexes) tree.applyIndex(await p);
+    return tree;
+  }
+
   private async copy(def: StageDef, result: StageResult, args: Map<string, string>, ins: Instruction): Promise<void> {
     const { sh } = this;
     const vars = this.vars(result, args);
@@ -232,6 +281,7 @@ export class PlatformBuild {
       final: sh.finalChain.has(def.index),
       fromTree: (name, want) => this.fromTree(name, def.index, want, ins),
       ownTree: (want) => this.treeOf(`stage ${def.name ?? def.index}`, result, want),
+      destFs: () => this.destFs(result),
     });
     const { formatBytes } = await import('../output/render.js');
     const what = `${out.files} file${out.files === 1 ? '' : 's'}, ${formatBytes(out.bytes)}`;
@@ -241,8 +291,7 @@ export class PlatformBuild {
       return;
     }
     const l = out.layer;
-    result.layers.push({ desc: { mediaType: mediaTypes(result.flavor).layer, digest: l.digest, size: l.size }, diffId: l.diffId, built: l });
-    result.config.rootfs.diff_ids.push(l.diffId);
+    this.addLayer(result, l, out.entries ?? []);
     this.history(result, ins, false);
     this.step(`${ins.original}: ${what} → layer ${l.digest.slice(7, 19)} (${formatBytes(l.size)}${l.from ? ', already at the destination' : ''})`);
   }
