@@ -100,12 +100,18 @@ async function isLocalArchive(path: string, signal: AbortSignal): Promise<boolea
   return data.length >= 512 && data.subarray(257, 262).toString('latin1') === 'ustar';
 }
 
+/** A size in whole MiB or GiB where it is one (as --max-add-size takes it), else formatted. */
+function sizeText(n: number, space: string): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20]] as const) if (n % size === 0) return `${n / size}${space}${unit}`;
+  return formatBytes(n);
+}
+
 async function archiveEntries(sh: Shared, ins: Instruction, files: string[], destDir: string, plan: LayerPlan, chown?: Owner, chmod?: number): Promise<void> {
   const tree = new ImageTree(`archive ${files.join(', ')}`);
   const cap = sh.opts.maxAddBytes;
   const counter = { n: 0 };
   const overCap = () =>
-    new UsageError(`Dockerfile:${ins.line}: ${ins.keyword}: the archives unpack to more than ${formatBytes(cap)}, the most one ADD may extract`, `raise the limit with --max-add-size (e.g. --max-add-size ${formatBytes(cap * 4).replace(/\s/g, '')})`);
+    new UsageError(`Dockerfile:${ins.line}: ${ins.keyword}: the archives unpack to more than ${sizeText(cap, ' ')}, the most one ADD may extract`, `raise the limit with --max-add-size (e.g. --max-add-size ${sizeText(cap * 4, '')})`);
   for (const f of files) {
     const what = `${ins.keyword} ${f}`;
     const decompress = { archives: true, cap, counter, overCap };
