@@ -93,10 +93,11 @@ describeDocker('docker-archive between regctl and docker', () => {
     const id = await dockerBuild('saved/one:1', 'LABEL org.example.saved=one');
     const tar = join(d.dir, 'one.tar');
     await d.docker(['save', '-o', tar, 'saved/one:1']);
-    await regctl(['push', tar, `${reg.host}/lib/one:1`]);
+    const pushed = (await regctl(['push', tar, `${reg.host}/lib/one:1`])).stdout.trim();
     await d.docker(['rmi', 'saved/one:1']);
     expect(await d.inspectImage(id)).toBeUndefined();
-    await d.docker(['pull', `${reg.host}/lib/one:1`]);
+    const pulled = await d.docker(['pull', `${reg.host}/lib/one:1`]);
+    expect(pushed).toBe(`${reg.host}/lib/one:1@${/Digest: (\S+)/.exec(pulled.stdout)?.[1]}`);
     const img = await d.inspectImage(`${reg.host}/lib/one:1`);
     expect(img?.Id).toBe(id);
     expect(img?.Config.Labels).toEqual({ 'org.example.saved': 'one' });

@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  BUSYBOX_GREETING, type BusyboxFixture, type DockerHandle, describeDocker, hostPlatform, makeBusyboxLayout, startDocker,
+  BUSYBOX_GREETING, type BusyboxFixture, type DockerHandle, describeDocker, hostPlatform, makeBusyboxContext, makeBusyboxLayout,
+  startDocker,
 } from '../support/docker.js';
 import { makeIndexLayout } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
@@ -99,5 +100,40 @@ describeDocker('docker pulls what regctl writes', () => {
     expect(img?.Id).toBe(child.configDigest);
     expect(img?.Architecture).toBe(host.architecture);
     expect(img?.RepoDigests).toContain(`${reg.host}/lib/multi@${digest}`);
+  });
+  it('regctl tag, then docker pull of the new tag: the same digest, which regctl digest prints too', async () => {
+    await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/tagged:v1`]);
+    const r = await runCli(['tag', `${reg.host}/lib/tagged:v1`, 'stable']);
+    expect(r.code, r.stderr).toBe(0);
+    const pulled = await d.docker(['pull', `${reg.host}/lib/tagged:stable`]);
+    expect(pulled.stdout).toContain(`Digest: ${bb.manifestDigest}`);
+    expect((await runCli(['digest', `${reg.host}/lib/tagged:stable`])).stdout.trim()).toBe(bb.manifestDigest);
+  });
+
+  it('regctl mutate of an image docker built and pushed (Docker media types): docker runs it with the new config', async () => {
+    const ctx = join(work, 'ctx');
+    await makeBusyboxContext(ctx, 'FROM scratch\nCOPY bin/busybox /bin/busybox\nENV A=1\nENTRYPOINT ["/bin/busybox"]\n');
+    const src = `${reg.host}/lib/dbuilt:1`;
+    await d.docker(['build', '-q', '-t', src, ctx]);
+    await d.docker(['push', src]);
+    const digest = await regctl(['mutate', src, '-t', `${reg.host}/lib/dbuilt:2`, '--env', 'B=2', '--user', '4321', '--workdir', '/bin', '--cmd', '["sh","-c","echo $A$B $(id -u) $(pwd)"]']);
+    const pulled = await d.docker(['pull', `${reg.host}/lib/dbuilt:2`]);
+    expect(pulled.stdout).toContain(`Digest: ${digest}`);
+    const ran = await d.docker(['run', '--rm', '--network', 'none', `${reg.host}/lib/dbuilt:2`]);
+    expect(ran.stdout.trim()).toBe('12 4321 /bin');
+  });
+
+  it('regctl copy --platform of one platform of an index: docker pulls exactly that image', async () => {
+    const host = hostPlatform();
+    const other = host.architecture === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    const idx = await makeIndexLayout(join(work, 'idx1'), {
+      layers: [1000], seed: 'dk-one', tag: 'multi', platforms: [other, `linux/${host.architecture}`], gzipLevel: 6, mediaTypes: 'docker',
+    });
+    const child = idx.images.find((i) => i.platform.architecture === host.architecture)!;
+    const digest = await regctl(['copy', '--platform', `linux/${host.architecture}`, `oci:${idx.dir}:multi`, `${reg.host}/lib/one:p`]);
+    expect(digest).toBe(child.manifestDigest);
+    const pulled = await d.docker(['pull', `${reg.host}/lib/one:p`]);
+    expect(pulled.stdout).toContain(`Digest: ${child.manifestDigest}`);
+    expect((await d.inspectImage(`${reg.host}/lib/one:p`))?.Id).toBe(child.configDigest);
   });
 });
