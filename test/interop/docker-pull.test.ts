@@ -63,7 +63,7 @@ describeDocker('docker pulls what regctl writes', () => {
     expect((await d.inspectImage(`${reg.host}/other/dst:copied`))?.Id).toBe(bb.configDigest);
   });
 
-  it('regctl mutate: docker image inspect shows the labels, env, entrypoint, cmd, user and workdir regctl wrote', async () => {
+  it('regctl mutate: docker image inspect shows the labels, env, entrypoint, cmd, user and workdir regctl wrote (and regctl inspect shows)', async () => {
     await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/mut:v1`]);
     const digest = await regctl([
       'mutate', `${reg.host}/lib/mut:v1`, '-t', `${reg.host}/lib/mut:v2`,
@@ -81,6 +81,11 @@ describeDocker('docker pulls what regctl writes', () => {
     expect(img?.Config.Cmd).toEqual(['echo "$GREETING" from $(pwd) as $(id -u)']);
     expect(img?.Config.User).toBe('1234:5678');
     expect(img?.Config.WorkingDir).toBe('/bin');
+    const ours = JSON.parse((await runCli(['inspect', '--json', `${reg.host}/lib/mut:v2`])).stdout) as Record<string, unknown>;
+    expect(ours).toMatchObject({
+      configDigest: img?.Id, labels: img?.Config.Labels, env: img?.Config.Env, entrypoint: img?.Config.Entrypoint,
+      cmd: img?.Config.Cmd, user: img?.Config.User, workingDir: img?.Config.WorkingDir,
+    });
     const ran = await d.docker(['run', '--rm', '--network', 'none', `${reg.host}/lib/mut:v2`]);
     expect(ran.stdout.trim()).toBe('hi there from /bin as 1234');
   });
@@ -101,13 +106,19 @@ describeDocker('docker pulls what regctl writes', () => {
     expect(img?.Architecture).toBe(host.architecture);
     expect(img?.RepoDigests).toContain(`${reg.host}/lib/multi@${digest}`);
   });
-  it('regctl tag, then docker pull of the new tag: the same digest, which regctl digest prints too', async () => {
-    await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/tagged:v1`]);
+  it('regctl tag, then docker pull of the new tag: the same digest, which regctl digest prints; inspect --raw = docker manifest inspect', async () => {
+    // Docker media types: `docker manifest inspect` of 20.10 does not accept OCI manifests, and distribution answers
+    // such a GET with MANIFEST_UNKNOWN ("OCI manifest found, but accept header does not support OCI manifests").
+    const dbb = await makeBusyboxLayout(join(work, 'dbb'), { tag: 'v1', mediaTypes: 'docker' });
+    await regctl(['push', `oci:${dbb.dir}:v1`, `${reg.host}/lib/tagged:v1`]);
     const r = await runCli(['tag', `${reg.host}/lib/tagged:v1`, 'stable']);
     expect(r.code, r.stderr).toBe(0);
     const pulled = await d.docker(['pull', `${reg.host}/lib/tagged:stable`]);
-    expect(pulled.stdout).toContain(`Digest: ${bb.manifestDigest}`);
-    expect((await runCli(['digest', `${reg.host}/lib/tagged:stable`])).stdout.trim()).toBe(bb.manifestDigest);
+    expect(pulled.stdout).toContain(`Digest: ${dbb.manifestDigest}`);
+    expect((await runCli(['digest', `${reg.host}/lib/tagged:stable`])).stdout.trim()).toBe(dbb.manifestDigest);
+    const theirs = await d.docker(['manifest', 'inspect', '--insecure', `${reg.host}/lib/tagged:stable`]);
+    const ours = await runCli(['inspect', '--raw', `${reg.host}/lib/tagged:stable`]);
+    expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
   });
 
   it('regctl mutate of an image docker built and pushed (Docker media types): docker runs it with the new config', async () => {
