@@ -5,14 +5,13 @@ import { type Platform, formatPlatform, hostPlatform, parsePlatform } from '../o
 import { DEFAULT_PATH, type ImageConfigDoc, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
 import { LayerPlan } from './copy-plan.js';
 import { copyStep, layerFor } from './copy-step.js';
-import { layerIndex } from './layer-index.js';
+import { baseIndex, stageTree } from './stage-fs.js';
 import { type Instruction, type StageDef, type StagedDockerfile, dockerfileError, parseInstruction } from './dockerfile.js';
 import { ImageTree, type LayerSource } from './image-fs.js';
 import { argDecls, execOrShell, expand, expandList, flagsOf, keyValues, parseHealthcheck, parsePorts, refuse } from './instructions.js';
 import { readLayerFile } from './layer.js';
 import { verified } from '../copy/verify.js';
 import type { BuiltLayer } from './layer.js';
-import type { MetaEntry } from './layer-index.js';
 import type { LayerEntry } from './tree.js';
 import type { LayerRef, Shared, StageResult } from './types.js';
 
@@ -125,6 +124,8 @@ export class PlatformBuild {
       triggers = config.config.OnBuild ?? [];
       config.config.OnBuild = null;
       result = { platform: base.platform, config, flavor: base.flavor, layers, base };
+      // COPY, ADD and WORKDIR need the base's directory tree: start reading it now.
+      if (def.body.some((i) => i.keyword === 'COPY' || i.keyword === 'ADD' || i.keyword === 'WORKDIR')) for (const l of layers) baseIndex(this.sh, l);
       if (sh.finalChain.has(def.index)) sh.opts.onFinalBase?.(base);
     }
     if (!result.config.config.Env?.some((e) => e.startsWith('PATH=')) && result.config.os !== 'windows') {
@@ -251,24 +252,8 @@ export class PlatformBuild {
     result.config.rootfs.diff_ids.push(l.diffId);
   }
 
-  /** The stage's directory tree so far: base layers from their indexes (cached), this build's from their entries. */
-  private async destFs(r: StageResult): Promise<ImageTree | undefined> {
-    if (r.layers.length === 0) return undefined;
-    const { sh } = this;
-    const tree = new ImageTree(`the image being built`);
-    const indexes = r.layers.map((l) => {
-      if (l.entries) return Promise.resolve(l.entries.map((e) => ({ path: e.path, type: e.type === 'file' ? 'f' : e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : 'h', mode: e.mode, uid: e.uid, gid: e.gid, size: e.size, link: e.linkname }) as MetaEntry));
-      const key = l.desc.digest;
-      let p = sh.indexes.get(key);
-      if (!p) {
-        const src = l.built?.from ?? l.base!.source;
-        p = layerIndex(sh.indexCache, l.desc, async (s) => verified(await src.getBlob(l.desc, { signal: s }), l.desc), `layer ${l.desc.digest}`, sh.opts.signal);
-        sh.indexes.set(key, p);
-      }
-      return p;
-    });
-    for (const p of indexes) tree.applyIndex(await p);
-    return tree;
+  private destFs(r: StageResult): Promise<ImageTree | undefined> {
+    return stageTree(this.sh, r.layers);
   }
 
   private async copy(def: StageDef, result: StageResult, args: Map<string, string>, ins: Instruction): Promise<void> {
