@@ -48,7 +48,8 @@ export async function locateImage(text: string, contextDir: string, named?: Map<
   const path = resolve(contextDir, loc.path);
   const real = await realpath(path).catch(() => path);
   if (!isUnder(await realpath(contextDir).catch(() => resolve(contextDir)), real)) {
-    throw new UsageError(`${text}: the path is outside the build context`, `name it on the command line: --build-context base=${loc.kind}:PATH, then FROM base`);
+    const hint = `name it on the command line: --build-context base=${loc.kind}:PATH, then FROM base`;
+    throw new UsageError(`${text}: the path is outside the build context`, hint);
   }
   return { ...loc, path } as Location;
 }

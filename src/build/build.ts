@@ -126,7 +126,9 @@ export async function build(ctx: AppContext, req: BuildRequest): Promise<BuildRe
     }
     const steps = { total: perPlatform * platforms.length, done: 0 };
     const indexCache = { dir: opts.indexDir, read: { layers: 0, bytes: 0 } };
-    const sh: Shared = { df, context, resolver, opts, layerCache: new Map(), consumedArgs: new Set(), finalChain, steps, indexes: new Map(), indexCache };
+    const sh: Shared = {
+      df, context, resolver, opts, layerCache: new Map(), consumedArgs: new Set(), finalChain, steps, indexes: new Map(), indexCache,
+    };
     const children: Array<{ m: FetchedManifest; platform: Platform; flavor: Flavor }> = [];
     const blobs = new Map<Digest, BlobOrigin>();
     const baseDigests = new Set<Digest>();

@@ -35,7 +35,12 @@ export async function readTextInside(root: string, path: string, what: string): 
     return undefined;
   }
   const realRoot = await realpath(root);
-  if (!isUnder(realRoot, real)) throw new UsageError(`${what} ${path}: a symlink to a place outside ${root}`, 'files outside the build context are read only when named on the command line (-f)');
+  if (!isUnder(realRoot, real)) {
+    throw new UsageError(
+      `${what} ${path}: a symlink to a place outside ${root}`,
+      'files outside the build context are read only when named on the command line (-f)',
+    );
+  }
   return readSmallText(real, what);
 }
 
@@ -77,7 +82,10 @@ export class BuildContext implements Tree {
     if (!st?.isDirectory()) throw new UsageError(`build context ${dir}: not a directory`);
     let text: string | undefined;
     // Each ignore file stays where it belongs: beside the Dockerfile, or in the context; a symlink out is refused.
-    if (dockerfilePath) text = await readTextInside(dirname(resolve(dockerfilePath)), join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`), 'ignore file');
+    if (dockerfilePath) {
+      const beside = join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`);
+      text = await readTextInside(dirname(resolve(dockerfilePath)), beside, 'ignore file');
+    }
     text ??= await readTextInside(root, join(root, '.dockerignore'), '.dockerignore');
     let ignore: IgnoreMatcher;
     try {

@@ -1,5 +1,6 @@
-// COPY/ADD semantics as Docker's builder applies them: sources (globs, directories, files), the destination looked up in
-// the image (symlinks followed, an existing directory receives files), parent directories, --chown/--chmod, hard links.
+// COPY/ADD semantics as Docker's builder applies them: sources (globs, directories, files), the destination looked
+// up in the image (symlinks followed, an existing directory receives files), parent directories, --chown/--chmod,
+// hard links.
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import { type LayerEntry, type Tree, type TreeNode, cleanInside, globTree, hasWildcard, resolveInTree } from './tree.js';
@@ -76,8 +77,12 @@ export class LayerPlan {
         continue;
       }
       const n = await this.destFs?.lstat(p);
-      if (n && n.type !== 'dir') throw new UsageError(`${this.where}: /${p} is not a directory in the image (it is a ${n.type === 'symlink' ? `symlink to ${n.linkname}` : n.type})`);
-      this.put(n ? { path: p, type: 'dir', mode: n.mode, uid: n.uid, gid: n.gid, size: 0 } : { path: p, type: 'dir', mode: 0o755, ...owner, size: 0 });
+      if (n && n.type !== 'dir') {
+        const is = n.type === 'symlink' ? `symlink to ${n.linkname}` : n.type;
+        throw new UsageError(`${this.where}: /${p} is not a directory in the image (it is a ${is})`);
+      }
+      const meta = n ? { mode: n.mode, uid: n.uid, gid: n.gid } : { mode: 0o755, ...owner };
+      this.put({ path: p, type: 'dir', ...meta, size: 0 });
     }
   }
 
@@ -106,7 +111,11 @@ export class LayerPlan {
   }
 }
 
-export async function planCopy(tree: Tree, req: CopyRequest, plan = new LayerPlan(req.where, req.destFs)): Promise<LayerEntry[]> {
+export async function planCopy(
+  tree: Tree,
+  req: CopyRequest,
+  plan = new LayerPlan(req.where, req.destFs),
+): Promise<LayerEntry[]> {
   const { where } = req;
   const dest = resolveDest(req.dest, req.workdir);
   const matches: Array<{ rel: string; node: TreeNode; name: string }> = [];
@@ -127,8 +136,12 @@ export async function planCopy(tree: Tree, req: CopyRequest, plan = new LayerPla
     const r = await resolveInTree(tree, rel, true, `${where} ${src}`);
     if (!r.node) {
       const wd = req.workdir.replace(/\/$/, '');
-      const why = req.fromOther && !src.startsWith('/') && wd !== '' ? ` (--from sources start at the root of ${tree.label}, not at this stage's WORKDIR ${wd})` : '';
-      throw new UsageError(`${where} ${src}: not found in ${tree.label}${tree.keepOwners ? '' : ' (or excluded by .dockerignore)'}${why}`);
+      const why =
+        req.fromOther && !src.startsWith('/') && wd !== ''
+          ? ` (--from sources start at the root of ${tree.label}, not at this stage's WORKDIR ${wd})`
+          : '';
+      const ignored = tree.keepOwners ? '' : ' (or excluded by .dockerignore)';
+      throw new UsageError(`${where} ${src}: not found in ${tree.label}${ignored}${why}`);
     }
     matches.push({ rel: r.path, node: r.node, name: posix.basename(rel) });
   }
@@ -168,8 +181,9 @@ export async function planCopy(tree: Tree, req: CopyRequest, plan = new LayerPla
       await plan.ensureDir(parent, ROOT);
       if (target.path !== '') {
         const have = await plan.at(target.path);
-        if (have?.type === 'dir') plan.put({ path: target.path, type: 'dir', mode: have.mode, uid: have.uid, gid: have.gid, size: 0 });
-        else plan.put({ path: target.path, type: 'dir', mode: 0o755, ...(req.chown ?? ROOT), size: 0 });
+        const kept = have?.type === 'dir' ? { mode: have.mode, uid: have.uid, gid: have.gid } : undefined;
+        const meta = kept ?? { mode: 0o755, ...(req.chown ?? ROOT) };
+        plan.put({ path: target.path, type: 'dir', ...meta, size: 0 });
       }
       await walk(m.rel, target.path, String(walkNo++));
     } else {

@@ -82,42 +82,58 @@ async function resolveOwner(ins: Instruction, spec: string, env: CopyEnv): Promi
   return { uid, gid: gid ?? uid };
 }
 
-/** Whether a context file is a tar archive (plain, gzip, bzip2 or xz) that ADD unpacks: its first block is a tar header. */
+/** Whether a context file is a tar archive (plain, gzip, bzip2 or xz) that ADD unpacks: a tar header first. */
 async function isLocalArchive(path: string, signal: AbortSignal): Promise<boolean> {
   const { decompressed } = await import('./decompress.js');
-  const head: Buffer[] = [];
+  const got: Buffer[] = [];
   let n = 0;
   try {
-    for await (const c of decompressed(createReadStream(path, { end: 1024 * 1024 }), path, { archives: true, signal })) {
-      head.push(c);
+    const head = createReadStream(path, { end: 1024 * 1024 });
+    for await (const c of decompressed(head, path, { archives: true, signal })) {
+      got.push(c);
       n += c.byteLength;
       if (n >= 512) break;
     }
   } catch {
     return false;
   }
-  const data = Buffer.concat(head);
+  const data = Buffer.concat(got);
   return data.length >= 512 && data.subarray(257, 262).toString('latin1') === 'ustar';
 }
 
 /** A size in whole MiB or GiB where it is one (as --max-add-size takes it), else formatted. */
 function sizeText(n: number, space: string): string {
-  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20]] as const) if (n % size === 0) return `${n / size}${space}${unit}`;
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20]] as const) {
+    if (n % size === 0) return `${n / size}${space}${unit}`;
+  }
   return formatBytes(n);
 }
 
-async function archiveEntries(sh: Shared, ins: Instruction, files: string[], destDir: string, plan: LayerPlan, chown?: Owner, chmod?: number): Promise<void> {
+async function archiveEntries(
+  sh: Shared,
+  ins: Instruction,
+  files: string[],
+  destDir: string,
+  plan: LayerPlan,
+  chown?: Owner,
+  chmod?: number,
+): Promise<void> {
   const tree = new ImageTree(`archive ${files.join(', ')}`);
   const cap = sh.opts.maxAddBytes;
   const counter = { n: 0 };
   const overCap = () =>
-    new UsageError(`Dockerfile:${ins.line}: ${ins.keyword}: the archives unpack to more than ${sizeText(cap, ' ')}, the most one ADD may extract`, `raise the limit with --max-add-size (e.g. --max-add-size ${sizeText(cap * 4, '')})`);
+    new UsageError(
+      `Dockerfile:${ins.line}: ${ins.keyword}: the archives unpack to more than ${sizeText(cap, ' ')}, the most one ADD may extract`,
+      `raise the limit with --max-add-size (e.g. --max-add-size ${sizeText(cap * 4, '')})`,
+    );
   for (const f of files) {
     const what = `${ins.keyword} ${f}`;
     const decompress = { archives: true, cap, counter, overCap };
-    await tree.apply({ what, open: async () => createReadStream(f) }, { spoolDir: sh.opts.tmpDir, signal: sh.opts.signal, whiteouts: false, under: destDir, decompress });
+    const read = { spoolDir: sh.opts.tmpDir, signal: sh.opts.signal, whiteouts: false, under: destDir, decompress };
+    await tree.apply({ what, open: async () => createReadStream(f) }, read);
   }
-  await planCopy(tree, { where: `Dockerfile:${ins.line}: ${ins.keyword}`, sources: [destDir || '/'], dest: `/${destDir}/`, workdir: '/', chown, chmod }, plan);
+  const where = `Dockerfile:${ins.line}: ${ins.keyword}`;
+  await planCopy(tree, { where, sources: [destDir || '/'], dest: `/${destDir}/`, workdir: '/', chown, chmod }, plan);
 }
 
 export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Promise<CopyOutcome> {
@@ -131,7 +147,9 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
   const sources = expanded;
   for (const s of sources) if (isAdd && isUrl(s)) refuseUrl(ins, s);
   // Docker's own words for it.
-  for (const s of sources) if (!isAdd && isUrl(s)) throw dockerfileError(ins.line, `${s}: source can't be a URL for COPY`, 'download it first, or use ADD with a local archive');
+  for (const s of sources) {
+    if (!isAdd && isUrl(s)) throw dockerfileError(ins.line, `${s}: source can't be a URL for COPY`, 'download it first');
+  }
   if (flags.has('checksum') || flags.has('keep-git-dir')) throw dockerfileError(ins.line, `ADD --${flags.has('checksum') ? 'checksum' : 'keep-git-dir'} applies to downloads, which regctl build does not do`);
   if (flags.has('exclude') || flags.has('parents')) throw dockerfileError(ins.line, `COPY --${flags.has('exclude') ? 'exclude' : 'parents'} is not supported by regctl build`);
   const chmodText = flags.get('chmod');
@@ -160,7 +178,8 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
     for (const s of sources) {
       const rel = cleanInside(s);
       const r = rel === undefined || hasWildcard(rel) ? undefined : await resolveInTree(sh.context, rel, true, `${where} ${s}`);
-      if (r?.node?.type === 'file' && r.node.hostPath && (await isLocalArchive(r.node.hostPath, sh.opts.signal))) archives.push(r.node.hostPath);
+      const file = r?.node?.type === 'file' ? r.node.hostPath : undefined;
+      if (file && (await isLocalArchive(file, sh.opts.signal))) archives.push(file);
       else plain.push(s);
     }
     const d = resolveDest(dest, env.workdir);
@@ -170,7 +189,8 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
     }
     if (plain.length) {
       const destText = archives.length && !d.isDir ? `${dest}/` : dest;
-      await planCopy(sh.context, { where, sources: plain, dest: destText, workdir: env.workdir, chown, chmod, destFs }, plan);
+      const req = { where, sources: plain, dest: destText, workdir: env.workdir, chown, chmod, destFs };
+      await planCopy(sh.context, req, plan);
     }
     entries = plan.entries();
   } else {
@@ -183,7 +203,11 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
 }
 
 /** The layer of some entries: written once per build for the same entries, or found at a destination by its diffID. */
-export async function layerFor(sh: Shared, entries: LayerEntry[], env: Pick<CopyEnv, 'final' | 'layerMediaType'>): Promise<BuiltLayer> {
+export async function layerFor(
+  sh: Shared,
+  entries: LayerEntry[],
+  env: Pick<CopyEnv, 'final' | 'layerMediaType'>,
+): Promise<BuiltLayer> {
   // The same entries (same files, owners, modes) make the same layer: write it once for every platform.
   const key = createHash('sha256').update(JSON.stringify(entries)).digest('hex');
   let layer = sh.layerCache.get(key);

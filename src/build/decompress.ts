@@ -29,7 +29,12 @@ export function sniffCompression(head: Uint8Array): Compression {
 }
 
 /** Pipes bytes through `bzip2 -dc` / `xz -dc`; the tool's failure (or absence) is one clear error. */
-async function* throughTool(tool: 'bzip2' | 'xz', src: AsyncIterable<Uint8Array>, what: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function* throughTool(
+  tool: 'bzip2' | 'xz',
+  src: AsyncIterable<Uint8Array>,
+  what: string,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
   const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'], signal });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -43,7 +48,9 @@ async function* throughTool(tool: 'bzip2' | 'xz', src: AsyncIterable<Uint8Array>
   try {
     await spawned;
   } catch (err) {
-    throw new RegctlError('UNSUPPORTED', `${what}: a ${tool} archive needs the ${tool} tool, which did not start (${(err as Error).message})`, { exitCode: 2 });
+    const why = (err as Error).message;
+    const msg = `${what}: a ${tool} archive needs the ${tool} tool, which did not start (${why})`;
+    throw new RegctlError('UNSUPPORTED', msg, { exitCode: 2 });
   }
   const feeding = pipeline(Readable.from(src), child.stdin).catch(() => {});
   let complete = false;
@@ -55,7 +62,9 @@ async function* throughTool(tool: 'bzip2' | 'xz', src: AsyncIterable<Uint8Array>
     await feeding;
   }
   const code = await exited;
-  if (code !== 0) throw new UsageError(`${what}: ${tool} could not unpack it: ${stderr.trim().split('\n')[0] ?? `exit ${code}`}`);
+  if (code !== 0) {
+    throw new UsageError(`${what}: ${tool} could not unpack it: ${stderr.trim().split('\n')[0] || `exit ${code}`}`);
+  }
 }
 
 /** The decompressed bytes of a layer or archive (plain bytes pass through). */
@@ -73,7 +82,9 @@ export async function* decompressed(src: Bytes, what: string, opts: DecompressOp
   if (kind === 'gzip') out = Readable.from(rest).pipe(zlib.createGunzip()) as AsyncIterable<Buffer>;
   else if (kind === 'zstd') {
     const z = zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream };
-    if (!z.createZstdDecompress) throw new RegctlError('UNSUPPORTED', `${what}: zstd layers need Node.js 22.15 or later`);
+    if (!z.createZstdDecompress) {
+      throw new RegctlError('UNSUPPORTED', `${what}: zstd layers need Node.js 22.15 or later`);
+    }
     out = Readable.from(rest).pipe(z.createZstdDecompress()) as AsyncIterable<Buffer>;
   } else if (kind === 'bzip2' || kind === 'xz') {
     if (!opts.archives) throw new UsageError(`${what}: ${kind} layers are not supported`);
@@ -82,7 +93,9 @@ export async function* decompressed(src: Bytes, what: string, opts: DecompressOp
   const counter = opts.counter ?? { n: 0 };
   for await (const c of out) {
     counter.n += c.byteLength;
-    if (opts.cap !== undefined && counter.n > opts.cap) throw opts.overCap?.() ?? new UsageError(`${what}: unpacks to more than ${opts.cap} bytes`);
+    if (opts.cap !== undefined && counter.n > opts.cap) {
+      throw opts.overCap?.() ?? new UsageError(`${what}: unpacks to more than ${opts.cap} bytes`);
+    }
     yield c;
   }
 }

@@ -80,7 +80,8 @@ export class ImageTree implements Tree {
   /** Applies one layer (or a plain archive, with `whiteouts` false) on top of what is there. */
   async apply(layer: LayerSource, opts: ReadOptions & { whiteouts?: boolean; under?: string }): Promise<void> {
     const extract = tar.extract();
-    const feeding = pipeline(Readable.from(decompressed(await layer.open(opts.signal), layer.what, { ...opts.decompress, signal: opts.signal })), extract, { signal: opts.signal });
+    const bytes = decompressed(await layer.open(opts.signal), layer.what, { ...opts.decompress, signal: opts.signal });
+    const feeding = pipeline(Readable.from(bytes), extract, { signal: opts.signal });
     feeding.catch(() => {});
     const whiteouts = opts.whiteouts ?? true;
     for await (const entry of extract) {
@@ -101,7 +102,8 @@ export class ImageTree implements Tree {
         const node: TreeNode = { type: 'file', mode, uid: h.uid ?? 0, gid: h.gid ?? 0, size: 0 };
         if (h.type === 'directory') node.type = 'dir';
         else if (h.type === 'symlink') Object.assign(node, { type: 'symlink', linkname: h.linkname ?? '' });
-        else if (h.type === 'link') this.hardLink(node, h.linkname ?? '', opts.under); else if (h.type === 'file' || h.type === 'contiguous-file') {
+        else if (h.type === 'link') this.hardLink(node, h.linkname ?? '', opts.under);
+        else if (h.type === 'file' || h.type === 'contiguous-file') {
           node.size = h.size ?? 0;
           if (!opts.want || opts.want(path)) {
             spooled = join(opts.spoolDir, `f${++spoolCounter}`);
@@ -124,7 +126,8 @@ export class ImageTree implements Tree {
     const t = path === undefined ? undefined : this.nodes.get(path);
     if (t?.type !== 'file') return;
     t.linkKey ??= `${this.label}\0${path}`;
-    Object.assign(node, { size: t.size, hostPath: t.hostPath, mode: t.mode, uid: t.uid, gid: t.gid, linkKey: t.linkKey });
+    const { size, hostPath, mode, uid, gid, linkKey } = t;
+    Object.assign(node, { size, hostPath, mode, uid, gid, linkKey });
   }
 
   /** Applies a layer's index (no file bytes): whiteouts and opaque directories as a layer's tar would. */

@@ -41,7 +41,14 @@ function valid(x: unknown): x is { v: number; digest: string; entries: MetaEntry
   if (typeof x !== 'object' || x === null) return false;
   const o = x as { v?: unknown; entries?: unknown };
   if (o.v !== VERSION || !Array.isArray(o.entries)) return false;
-  return o.entries.every((e: MetaEntry) => typeof e?.path === 'string' && 'fdlhs'.includes(e.type) && e.type.length === 1 && Number.isInteger(e.mode) && Number.isInteger(e.uid) && Number.isInteger(e.gid));
+  return o.entries.every(
+    (e: MetaEntry) =>
+      typeof e?.path === 'string' &&
+      typeof e.type === 'string' &&
+      e.type.length === 1 &&
+      'fdlhs'.includes(e.type) &&
+      [e.mode, e.uid, e.gid].every(Number.isInteger),
+  );
 }
 
 /** Reads a cached index: a regular file (never through a symlink), capped; anything else counts as absent. */
@@ -75,7 +82,8 @@ export async function indexLayer(what: string, bytes: Bytes, signal: AbortSignal
   const out: MetaEntry[] = [];
   for await (const entry of extract) {
     const h = entry.header;
-    const e: MetaEntry = { path: h.name, type: 'f', mode: (h.mode ?? 0o644) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0 };
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    const e: MetaEntry = { path: h.name, type: 'f', mode, uid: h.uid ?? 0, gid: h.gid ?? 0 };
     if (h.type === 'directory') e.type = 'd';
     else if (h.type === 'symlink') Object.assign(e, { type: 'l', link: h.linkname ?? '' });
     else if (h.type === 'link') Object.assign(e, { type: 'h', link: h.linkname ?? '' });
@@ -96,7 +104,13 @@ export interface IndexCache {
 }
 
 /** The index of one layer: from the cache, else made from the layer's bytes (then cached). */
-export async function layerIndex(cache: IndexCache, desc: Descriptor, open: (s: AbortSignal) => Promise<Bytes>, what: string, signal: AbortSignal): Promise<MetaEntry[]> {
+export async function layerIndex(
+  cache: IndexCache,
+  desc: Descriptor,
+  open: (s: AbortSignal) => Promise<Bytes>,
+  what: string,
+  signal: AbortSignal,
+): Promise<MetaEntry[]> {
   const file = cache.dir ? cachePath(cache.dir, desc) : undefined;
   if (file) {
     const hit = await readCached(file, desc);

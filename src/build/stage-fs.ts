@@ -9,7 +9,7 @@ import type { LayerRef, Shared } from './types.js';
 const TYPES = { file: 'f', dir: 'd', symlink: 'l', link: 'h' } as const;
 
 function metaOf(entries: LayerEntry[]): MetaEntry[] {
-  return entries.map((e) => ({ path: e.path, type: TYPES[e.type], mode: e.mode, uid: e.uid, gid: e.gid, size: e.size, link: e.linkname }));
+  return entries.map((e) => ({ ...e, type: TYPES[e.type], link: e.linkname, linkname: undefined, hostPath: undefined }));
 }
 
 /** A base layer's index, fetched once per build; callers may start every layer's at once (they run in parallel). */
@@ -18,7 +18,8 @@ export function baseIndex(sh: Shared, l: LayerRef): Promise<MetaEntry[]> {
   let p = sh.indexes.get(key);
   if (!p) {
     const src = l.built?.from ?? l.base!.source;
-    p = layerIndex(sh.indexCache, l.desc, async (s) => verified(await src.getBlob(l.desc, { signal: s }), l.desc), `layer ${l.desc.digest}`, sh.opts.signal);
+    const open = async (s: AbortSignal) => verified(await src.getBlob(l.desc, { signal: s }), l.desc);
+    p = layerIndex(sh.indexCache, l.desc, open, `layer ${l.desc.digest}`, sh.opts.signal);
     p.catch(() => {}); // awaited (and its error reported) by the instruction that needs it
     sh.indexes.set(key, p);
   }

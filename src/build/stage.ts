@@ -125,7 +125,8 @@ export class PlatformBuild {
       config.config.OnBuild = null;
       result = { platform: base.platform, config, flavor: base.flavor, layers, base };
       // COPY, ADD and WORKDIR need the base's directory tree: start reading it now.
-      if (def.body.some((i) => i.keyword === 'COPY' || i.keyword === 'ADD' || i.keyword === 'WORKDIR')) for (const l of layers) baseIndex(this.sh, l);
+      const writes = def.body.some((i) => ['COPY', 'ADD', 'WORKDIR'].includes(i.keyword));
+      if (writes) for (const l of layers) baseIndex(this.sh, l);
       if (sh.finalChain.has(def.index)) sh.opts.onFinalBase?.(base);
     }
     if (!result.config.config.Env?.some((e) => e.startsWith('PATH=')) && result.config.os !== 'windows') {
@@ -240,7 +241,8 @@ export class PlatformBuild {
     if (target.path === '' || target.node?.type === 'dir') return false;
     await plan.ensureDir(target.path, { uid: 0, gid: 0 });
     const entries = plan.entries();
-    const l = await layerFor(this.sh, entries, { final: this.sh.finalChain.has(def.index), layerMediaType: mediaTypes(result.flavor).layer });
+    const final = this.sh.finalChain.has(def.index);
+    const l = await layerFor(this.sh, entries, { final, layerMediaType: mediaTypes(result.flavor).layer });
     this.addLayer(result, l, entries);
     this.history(result, ins, false);
     this.step(`${trigger ? 'ONBUILD ' : ''}${ins.original}: made /${target.path} → layer ${l.digest.slice(7, 19)}`);
@@ -248,7 +250,8 @@ export class PlatformBuild {
   }
 
   private addLayer(result: StageResult, l: BuiltLayer, entries: LayerEntry[]): void {
-    result.layers.push({ desc: { mediaType: mediaTypes(result.flavor).layer, digest: l.digest, size: l.size }, diffId: l.diffId, built: l, entries });
+    const desc = { mediaType: mediaTypes(result.flavor).layer, digest: l.digest, size: l.size };
+    result.layers.push({ desc, diffId: l.diffId, built: l, entries });
     result.config.rootfs.diff_ids.push(l.diffId);
   }
 

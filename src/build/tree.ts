@@ -71,7 +71,13 @@ export function clampInside(path: string): string {
  * Resolves every symlink on the way to `rel` inside the tree (the final component too when `followLast`), never
  * leaving the tree's root: an absolute link target is taken from the tree's root, as Docker scopes them.
  */
-export async function resolveInTree(tree: Tree, rel: string, followLast: boolean, what: string, clamp = false): Promise<{ path: string; node: TreeNode | undefined }> {
+export async function resolveInTree(
+  tree: Tree,
+  rel: string,
+  followLast: boolean,
+  what: string,
+  clamp = false,
+): Promise<{ path: string; node: TreeNode | undefined }> {
   let hops = 0;
   let todo = rel.split('/').filter(Boolean);
   let done: string[] = [];

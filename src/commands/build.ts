@@ -48,8 +48,12 @@ async function readDockerfile(ctx: AppContext, file: string | undefined, context
   const path = file ? (isAbsolute(file) ? file : resolve(file)) : join(contextDir, 'Dockerfile');
   // The context's own Dockerfile stays inside the context (a symlink out of it is refused); -f names any file.
   const { readTextInside } = await import('../build/context.js');
-  const text = file ? await readFile(path, 'utf8').catch(() => undefined) : await readTextInside(contextDir, path, 'Dockerfile');
-  if (text === undefined) throw new UsageError(`cannot read the Dockerfile ${path}`, file ? undefined : 'name it with -f FILE');
+  const text = file
+    ? await readFile(path, 'utf8').catch(() => undefined)
+    : await readTextInside(contextDir, path, 'Dockerfile');
+  if (text === undefined) {
+    throw new UsageError(`cannot read the Dockerfile ${path}`, file ? undefined : 'name it with -f FILE');
+  }
   return { text, path };
 }
 
@@ -72,7 +76,11 @@ export const buildCommand: CommandDef = {
       .option('--label <key=value>', 'add a label to the image (repeatable)', collect)
       .option('--target <stage>', 'build this stage instead of the last')
       .option('--max-add-size <size>', 'the most one ADD may unpack from local archives', '512MiB')
-      .option('--build-context <name=location>', 'FROM/COPY --from NAME reads this image (e.g. oci:../base:1): paths outside the context only this way (repeatable)', collect);
+      .option(
+        '--build-context <name=location>',
+        'FROM/COPY --from NAME reads this image (e.g. oci:../base:1); paths outside the context only so (repeatable)',
+        collect,
+      );
   },
   async run(ctx, [contextArg], opts) {
     const contextDir = resolve(contextArg);
@@ -130,7 +138,9 @@ export const buildCommand: CommandDef = {
       for (const s of streamer.streamed) say(`${s.where}: layer ${s.digest.slice(7, 19)} (${formatBytes(s.size)}) sent while it was written`);
       ctx.log.debug(`build: image made in ${t1 - t0} ms; base layers moved ${Date.now() - t1} ms after that`);
       const ix = built.indexed;
-      if (ix.layers) say(`base layers read once to index their directories (kept in the cache): ${ix.layers} (${formatBytes(ix.bytes)})`);
+      if (ix.layers) {
+        say(`base layers read once to index their directories (kept in the cache): ${ix.layers} (${formatBytes(ix.bytes)})`);
+      }
       const early = prefetch.moved;
       if (early.blobs || early.mounted) say(`base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ${early.mounted} mounted`);
       const root = built.image.root.desc;
