@@ -5,7 +5,8 @@
 // tools must move the base layers (regctl copies the blobs; buildah pulls, unpacks and pushes them). The context is
 // generated once into bench/.work/build-context-v1 (seeded bytes: the 100 MiB file is incompressible).
 // Each fresh buildah run gets an empty storage root (no cached base), like a clean CI runner; a re-build reuses the root
-// of the destination's first build. regctl keeps no state: its re-build recomputes the layer and uploads nothing.
+// of the destination's first build. regctl's fresh run starts with an empty user cache, so it reads each base layer
+// once to index its directories; its re-build reuses that cache, recomputes the layer and uploads nothing.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -77,12 +78,16 @@ export function buildCase({ name, image, description, runs, targets }) {
     },
     newDest(ctx, state, tool, label) {
       const repo = `${ctx.runId}/${name}-${tool}-${label}`;
-      if (tool === 'regctl') return { repo, label };
+      // regctl's fresh run starts with an empty user cache (no base layer index yet), as buildah with an empty root.
+      if (tool === 'regctl') return { repo, label, cache: path.join(ctx.tmpDir, 'regctl-cache', label) };
       // buildah's vfs storage holds every layer unpacked (GiBs): keep only the newest root (a re-build reuses it).
       for (const r of roots) for (const p of [r, `${r}-run`]) fs.rmSync(p, { recursive: true, force: true });
       const root = path.join(ctx.tmpDir, 'buildah', label);
       roots = [root];
       return { repo, label, root };
+    },
+    regctlEnv(ctx, s, d) {
+      return { ...process.env, XDG_CACHE_HOME: d.cache };
     },
     regctl(ctx, s, d) {
       return ['build', '--json', '-f', s.dockerfile, '-t', `${ctx.dst.host}/${d.repo}:v1`, s.context];

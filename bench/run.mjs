@@ -228,6 +228,8 @@ async function main() {
       // skopeo: a new blob-info cache per destination, reused when copying to it again
       // (a re-copy sees the cache its first copy left, as a user's second run would).
       let env = process.env;
+      // A case may give regctl its own environment per destination (build: a fresh user cache per fresh run).
+      if (tool === 'regctl' && c.regctlEnv) env = c.regctlEnv(ctx, state, dest);
       if (tool === 'skopeo' && !c.peer) {
         env = skopeoEnvs.get(dest) ?? (await skopeoEnv(`${c.name}-${String(dest.repo ?? dest.path ?? '').split('/').pop()}`));
         skopeoEnvs.set(dest, env);

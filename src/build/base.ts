@@ -1,5 +1,6 @@
 // Base images of FROM and COPY --from: opened once per location, one platform's manifest and config read (never its layers).
-import { isAbsolute, resolve } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { AppContext } from '../context.js';
 import { verified } from '../copy/verify.js';
 import { RegctlError, UsageError } from '../errors.js';
@@ -9,6 +10,7 @@ import { MT } from '../oci/media-types.js';
 import { type Platform, formatPlatform, platformMatches } from '../oci/platform.js';
 import { selectPlatforms } from '../copy/plan.js';
 import type { ImageSource } from '../transports/types.js';
+import { isUnder } from './context.js';
 import { type Flavor, type ImageConfigDoc, configFromBase, configPlatform } from './config.js';
 
 export interface BaseImage {
@@ -31,11 +33,25 @@ export async function readBlobBytes(source: ImageSource, desc: Descriptor, signa
   return Buffer.concat(chunks);
 }
 
-/** A location named in a Dockerfile; local paths are taken from the build context's directory. */
-export function locateImage(text: string, contextDir: string): Location {
+/**
+ * A location named in a Dockerfile. A --build-context name maps to what the command line gave; a local path written in
+ * the Dockerfile is taken from the build context's directory and must stay inside it (symlinks resolved).
+ */
+export async function locateImage(text: string, contextDir: string, named?: Map<string, string>): Promise<Location> {
+  const given = named?.get(text) ?? named?.get(text.toLowerCase());
+  if (given !== undefined) {
+    const loc = parseLocation(given);
+    return loc.kind !== 'registry' ? ({ ...loc, path: resolve(loc.path) } as Location) : loc;
+  }
   const loc = parseLocation(text);
-  if (loc.kind !== 'registry' && !isAbsolute(loc.path)) return { ...loc, path: resolve(contextDir, loc.path) } as Location;
-  return loc;
+  if (loc.kind === 'registry') return loc;
+  const path = resolve(contextDir, loc.path);
+  const real = await realpath(path).catch(() => path);
+  if (!isUnder(await realpath(contextDir).catch(() => resolve(contextDir)), real)) {
+    const hint = `name it on the command line: --build-context base=${loc.kind}:PATH, then FROM base`;
+    throw new UsageError(`${text}: the path is outside the build context`, hint);
+  }
+  return { ...loc, path } as Location;
 }
 
 export class BaseResolver {
@@ -47,6 +63,7 @@ export class BaseResolver {
     private readonly ctx: AppContext,
     private readonly contextDir: string,
     private readonly warn: (message: string) => void,
+    private readonly named?: Map<string, string>,
   ) {}
 
   private source(name: string): Promise<ImageSource> {
@@ -54,7 +71,7 @@ export class BaseResolver {
     if (!s) {
       s = (async () => {
         const { openSource } = await import('../transports/open.js');
-        return openSource(locateImage(name, this.contextDir), this.ctx);
+        return openSource(await locateImage(name, this.contextDir, this.named), this.ctx);
       })();
       this.sources.set(name, s);
     }

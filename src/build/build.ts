@@ -33,6 +33,8 @@ export interface BuildResult {
   platforms: Platform[];
   /** The layers this build wrote that the image holds (distinct). */
   layers: BuiltLayer[];
+  /** Base layers read to index their directory trees (not in the cache yet): how many, their bytes. */
+  indexed: { layers: number; bytes: number };
   /** Removes the temporary layer files. */
   close(): Promise<void>;
 }
@@ -97,7 +99,7 @@ export async function build(ctx: AppContext, req: BuildRequest): Promise<BuildRe
   const df = toStages(parseDockerfile(req.dockerfileText));
   const tmpDir = await mkdtemp(join(tmpdir(), 'regctl-build-'));
   const opts: BuildOptions = { ...req.opts, tmpDir };
-  const resolver = new BaseResolver(ctx, req.contextDir, opts.warn);
+  const resolver = new BaseResolver(ctx, req.contextDir, opts.warn, opts.namedContexts);
   // Base sources stay open until the image is pushed: base layers may still have to be copied from them.
   const close = async () => {
     await resolver.close().catch(() => {});
@@ -123,7 +125,10 @@ export async function build(ctx: AppContext, req: BuildRequest): Promise<BuildRe
       i = dep !== undefined && dep < i ? dep : undefined;
     }
     const steps = { total: perPlatform * platforms.length, done: 0 };
-    const sh: Shared = { df, context, resolver, opts, layerCache: new Map(), consumedArgs: new Set(), finalChain, steps };
+    const indexCache = { dir: opts.indexDir, read: { layers: 0, bytes: 0 } };
+    const sh: Shared = {
+      df, context, resolver, opts, layerCache: new Map(), consumedArgs: new Set(), finalChain, steps, indexes: new Map(), indexCache,
+    };
     const children: Array<{ m: FetchedManifest; platform: Platform; flavor: Flavor }> = [];
     const blobs = new Map<Digest, BlobOrigin>();
     const baseDigests = new Set<Digest>();
@@ -158,6 +163,7 @@ export async function build(ctx: AppContext, req: BuildRequest): Promise<BuildRe
       image: { root, children: children.length === 1 ? [] : children.map((c) => c.m), blobs, baseRepo, baseDigests },
       platforms: children.map((c) => c.platform),
       layers,
+      indexed: indexCache.read,
       close,
     };
   } catch (err) {

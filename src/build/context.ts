@@ -1,8 +1,8 @@
 // The build context: a directory read through .dockerignore, never left (symlinks stay links), special files named and refused.
 import type { Dirent, Stats } from 'node:fs';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { open, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import { IgnoreMatcher, readIgnoreFile } from './ignore.js';
 import type { Tree, TreeNode } from './tree.js';
@@ -13,6 +13,52 @@ function specialName(s: Stats | Dirent): string {
   if (s.isCharacterDevice()) return 'character device';
   if (s.isBlockDevice()) return 'block device';
   return 'special file';
+}
+
+const MAX_TEXT = 4 * 1024 * 1024;
+
+/** Whether `path` is `root` or under it (both real paths). */
+export function isUnder(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/**
+ * Reads a small text file (Dockerfile, ignore file) that must stay inside `root`: symlinks are followed only while
+ * they lead to a place inside it; a regular file, at most 4 MiB. Undefined when it does not exist.
+ */
+export async function readTextInside(root: string, path: string, what: string): Promise<string | undefined> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch {
+    return undefined;
+  }
+  const realRoot = await realpath(root);
+  if (!isUnder(realRoot, real)) {
+    throw new UsageError(
+      `${what} ${path}: a symlink to a place outside ${root}`,
+      'files outside the build context are read only when named on the command line (-f)',
+    );
+  }
+  return readSmallText(real, what);
+}
+
+/** Reads a regular file of at most 4 MiB as UTF-8. */
+export async function readSmallText(path: string, what: string): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
+    if (st.size > MAX_TEXT) throw new UsageError(`${what} ${path}: over the 4 MiB limit`);
+    const buf = Buffer.alloc(MAX_TEXT + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n <= MAX_TEXT; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+    if (n > MAX_TEXT) throw new UsageError(`${what} ${path}: over the 4 MiB limit`);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    await fh.close();
+  }
 }
 
 export class BuildContext implements Tree {
@@ -35,8 +81,12 @@ export class BuildContext implements Tree {
     const st = await stat(root).catch(() => undefined);
     if (!st?.isDirectory()) throw new UsageError(`build context ${dir}: not a directory`);
     let text: string | undefined;
-    if (dockerfilePath) text = await readFile(join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`), 'utf8').catch(() => undefined);
-    text ??= await readFile(join(root, '.dockerignore'), 'utf8').catch(() => undefined);
+    // Each ignore file stays where it belongs: beside the Dockerfile, or in the context; a symlink out is refused.
+    if (dockerfilePath) {
+      const beside = join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`);
+      text = await readTextInside(dirname(resolve(dockerfilePath)), beside, 'ignore file');
+    }
+    text ??= await readTextInside(root, join(root, '.dockerignore'), '.dockerignore');
     let ignore: IgnoreMatcher;
     try {
       ignore = new IgnoreMatcher(text ? readIgnoreFile(text) : []);
@@ -68,7 +118,10 @@ export class BuildContext implements Tree {
     }
     if (s && !this.hidden(rel, s.isDirectory())) {
       const mode = rel === '' ? 0o755 : s.mode & 0o7777;
-      if (s.isFile()) node = { type: 'file', mode, uid: 0, gid: 0, size: s.size, hostPath: this.abs(rel) };
+      if (s.isFile()) {
+        node = { type: 'file', mode, uid: 0, gid: 0, size: s.size, hostPath: this.abs(rel) };
+        if (s.nlink > 1) node.linkKey = `${s.dev}:${s.ino}`;
+      }
       else if (s.isDirectory()) node = { type: 'dir', mode, uid: 0, gid: 0, size: 0 };
       else if (s.isSymbolicLink()) node = { type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, linkname: readlinkSync(this.abs(rel)) };
       else node = { type: 'special', mode, uid: 0, gid: 0, size: 0, special: specialName(s) };
@@ -98,8 +151,4 @@ export class BuildContext implements Tree {
     return names;
   }
 
-  /** Reads a context file (the Dockerfile when it lives in the context), refusing paths outside it. */
-  async readText(rel: string): Promise<string> {
-    return readFile(this.abs(rel), 'utf8');
-  }
 }

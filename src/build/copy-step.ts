@@ -1,9 +1,9 @@
 // COPY and ADD steps: flags, sources (context, --from stage or image, local archives for ADD), owners, one layer each.
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { type Owner, planCopy, resolveDest } from './copy-plan.js';
+import { UsageError } from '../errors.js';
+import { formatBytes } from '../output/render.js';
+import { LayerPlan, type Owner, planCopy, resolveDest } from './copy-plan.js';
 import { type Instruction, dockerfileError } from './dockerfile.js';
 import { ImageTree } from './image-fs.js';
 import { expand, flagsOf, isUrl, parseChmod, parseChownSpec, refuseUrl } from './instructions.js';
@@ -22,10 +22,14 @@ export interface CopyEnv {
   fromTree(name: string, want: (path: string) => boolean): Promise<Tree>;
   /** The files of the stage being built (for /etc/passwd and /etc/group). */
   ownTree(want: (path: string) => boolean): Promise<ImageTree>;
+  /** The stage's directory tree (names, types, modes, owners; no bytes): where destinations land. */
+  destFs(): Promise<Tree | undefined>;
 }
 
 export interface CopyOutcome {
   layer?: BuiltLayer;
+  /** What the layer holds (for the directory tree of later instructions). */
+  entries?: LayerEntry[];
   files: number;
   bytes: number;
 }
@@ -78,35 +82,58 @@ async function resolveOwner(ins: Instruction, spec: string, env: CopyEnv): Promi
   return { uid, gid: gid ?? uid };
 }
 
-/** Whether a context file is a tar archive (plain or gzip'd) that ADD unpacks. */
-function isLocalArchive(path: string): boolean {
-  const fd = openSync(path, 'r');
+/** Whether a context file is a tar archive (plain, gzip, bzip2 or xz) that ADD unpacks: a tar header first. */
+async function isLocalArchive(path: string, signal: AbortSignal): Promise<boolean> {
+  const { decompressed } = await import('./decompress.js');
+  const got: Buffer[] = [];
+  let n = 0;
   try {
-    const head = Buffer.alloc(64 * 1024);
-    const n = readSync(fd, head, 0, head.length, 0);
-    let data = head.subarray(0, n);
-    if (data[0] === 0x42 && data[1] === 0x5a && data[2] === 0x68) return true; // bzip2: refused when read
-    if (data[0] === 0xfd && data.subarray(1, 6).toString('latin1') === '7zXZ\0') return true; // xz: refused when read
-    if (data[0] === 0x1f && data[1] === 0x8b) {
-      try {
-        data = gunzipSync(data, { finishFlush: 2 });
-      } catch {
-        return false;
-      }
+    const head = createReadStream(path, { end: 1024 * 1024 });
+    for await (const c of decompressed(head, path, { archives: true, signal })) {
+      got.push(c);
+      n += c.byteLength;
+      if (n >= 512) break;
     }
-    return data.length >= 512 && data.subarray(257, 262).toString('latin1') === 'ustar';
-  } finally {
-    closeSync(fd);
+  } catch {
+    return false;
   }
+  const data = Buffer.concat(got);
+  return data.length >= 512 && data.subarray(257, 262).toString('latin1') === 'ustar';
 }
 
-async function archiveEntries(sh: Shared, ins: Instruction, files: string[], destDir: string): Promise<LayerEntry[]> {
+/** A size in whole MiB or GiB where it is one (as --max-add-size takes it), else formatted. */
+function sizeText(n: number, space: string): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20]] as const) {
+    if (n % size === 0) return `${n / size}${space}${unit}`;
+  }
+  return formatBytes(n);
+}
+
+async function archiveEntries(
+  sh: Shared,
+  ins: Instruction,
+  files: string[],
+  destDir: string,
+  plan: LayerPlan,
+  chown?: Owner,
+  chmod?: number,
+): Promise<void> {
   const tree = new ImageTree(`archive ${files.join(', ')}`);
+  const cap = sh.opts.maxAddBytes;
+  const counter = { n: 0 };
+  const overCap = () =>
+    new UsageError(
+      `Dockerfile:${ins.line}: ${ins.keyword}: the archives unpack to more than ${sizeText(cap, ' ')}, the most one ADD may extract`,
+      `raise the limit with --max-add-size (e.g. --max-add-size ${sizeText(cap * 4, '')})`,
+    );
   for (const f of files) {
     const what = `${ins.keyword} ${f}`;
-    await tree.apply({ what, open: async () => createReadStream(f) }, { spoolDir: sh.opts.tmpDir, signal: sh.opts.signal, whiteouts: false, under: destDir });
+    const decompress = { archives: true, cap, counter, overCap };
+    const read = { spoolDir: sh.opts.tmpDir, signal: sh.opts.signal, whiteouts: false, under: destDir, decompress };
+    await tree.apply({ what, open: async () => createReadStream(f) }, read);
   }
-  return planCopy(tree, { where: `Dockerfile:${ins.line}: ${ins.keyword}`, sources: [destDir || '/'], dest: `/${destDir}/`, workdir: '/' });
+  const where = `Dockerfile:${ins.line}: ${ins.keyword}`;
+  await planCopy(tree, { where, sources: [destDir || '/'], dest: `/${destDir}/`, workdir: '/', chown, chmod }, plan);
 }
 
 export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Promise<CopyOutcome> {
@@ -119,6 +146,10 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
   const dest = expanded.pop()!;
   const sources = expanded;
   for (const s of sources) if (isAdd && isUrl(s)) refuseUrl(ins, s);
+  // Docker's own words for it.
+  for (const s of sources) {
+    if (!isAdd && isUrl(s)) throw dockerfileError(ins.line, `${s}: source can't be a URL for COPY`, 'download it first');
+  }
   if (flags.has('checksum') || flags.has('keep-git-dir')) throw dockerfileError(ins.line, `ADD --${flags.has('checksum') ? 'checksum' : 'keep-git-dir'} applies to downloads, which regctl build does not do`);
   if (flags.has('exclude') || flags.has('parents')) throw dockerfileError(ins.line, `COPY --${flags.has('exclude') ? 'exclude' : 'parents'} is not supported by regctl build`);
   const chmodText = flags.get('chmod');
@@ -126,18 +157,20 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
   const chownText = flags.get('chown');
   const chown = chownText === undefined ? undefined : await resolveOwner(ins, expand(ins, chownText, env.vars, esc), env);
   const where = `Dockerfile:${ins.line}: ${ins.keyword}`;
+  const destFs = await env.destFs();
   let entries: LayerEntry[];
   const fromText = flags.get('from');
   if (fromText !== undefined) {
     const from = expand(ins, fromText, env.vars, esc);
     if (!from) throw dockerfileError(ins.line, 'COPY --from needs a stage name or an image');
     const want = wantUnder(sources);
+    const req = { where, sources, dest, workdir: env.workdir, chown, chmod, destFs, fromOther: true };
     let tree = await env.fromTree(from, want);
-    entries = await planCopy(tree, { where, sources, dest, workdir: env.workdir, chown, chmod });
+    entries = await planCopy(tree, req);
     if (entries.some((e) => e.type === 'file' && e.size > 0 && !e.hostPath)) {
       // A symlink led outside the sources' directories: read every file this time.
       tree = await env.fromTree(from, () => true);
-      entries = await planCopy(tree, { where, sources, dest, workdir: env.workdir, chown, chmod });
+      entries = await planCopy(tree, req);
     }
   } else if (isAdd) {
     const archives: string[] = [];
@@ -145,23 +178,36 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
     for (const s of sources) {
       const rel = cleanInside(s);
       const r = rel === undefined || hasWildcard(rel) ? undefined : await resolveInTree(sh.context, rel, true, `${where} ${s}`);
-      if (r?.node?.type === 'file' && r.node.hostPath && isLocalArchive(r.node.hostPath)) archives.push(r.node.hostPath);
+      const file = r?.node?.type === 'file' ? r.node.hostPath : undefined;
+      if (file && (await isLocalArchive(file, sh.opts.signal))) archives.push(file);
       else plain.push(s);
     }
     const d = resolveDest(dest, env.workdir);
-    const merged = new Map<string, LayerEntry>();
-    if (archives.length) for (const e of await archiveEntries(sh, ins, archives, d.path)) merged.set(e.path, applyOwner(e, chown, chmod));
+    const plan = new LayerPlan(where, destFs);
+    if (archives.length) {
+      await archiveEntries(sh, ins, archives, d.path, plan, chown, chmod);
+    }
     if (plain.length) {
       const destText = archives.length && !d.isDir ? `${dest}/` : dest;
-      for (const e of await planCopy(sh.context, { where, sources: plain, dest: destText, workdir: env.workdir, chown, chmod })) merged.set(e.path, e);
+      const req = { where, sources: plain, dest: destText, workdir: env.workdir, chown, chmod, destFs };
+      await planCopy(sh.context, req, plan);
     }
-    entries = [...merged.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    entries = plan.entries();
   } else {
-    entries = await planCopy(sh.context, { where, sources, dest, workdir: env.workdir, chown, chmod });
+    entries = await planCopy(sh.context, { where, sources, dest, workdir: env.workdir, chown, chmod, destFs });
   }
-  const files = entries.filter((e) => e.type === 'file').length;
+  const files = entries.filter((e) => e.type === 'file' || e.type === 'link').length;
   const bytes = entries.reduce((n, e) => n + e.size, 0);
   if (entries.length === 0) return { files, bytes };
+  return { layer: await layerFor(sh, entries, env), files, bytes, entries };
+}
+
+/** The layer of some entries: written once per build for the same entries, or found at a destination by its diffID. */
+export async function layerFor(
+  sh: Shared,
+  entries: LayerEntry[],
+  env: Pick<CopyEnv, 'final' | 'layerMediaType'>,
+): Promise<BuiltLayer> {
   // The same entries (same files, owners, modes) make the same layer: write it once for every platform.
   const key = createHash('sha256').update(JSON.stringify(entries)).digest('hex');
   let layer = sh.layerCache.get(key);
@@ -180,13 +226,5 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
     })();
     sh.layerCache.set(key, layer);
   }
-  return { layer: await layer, files, bytes };
+  return layer;
 }
-
-function applyOwner(e: LayerEntry, chown: Owner | undefined, chmod: number | undefined): LayerEntry {
-  const out = { ...e };
-  if (chown) Object.assign(out, chown);
-  if (chmod !== undefined && e.type !== 'symlink') out.mode = chmod;
-  return out;
-}
-

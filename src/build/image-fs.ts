@@ -4,10 +4,11 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import tar from 'tar-stream';
-import { RegctlError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { Bytes } from '../transports/types.js';
+import { type DecompressOptions, decompressed } from './decompress.js';
+import type { MetaEntry } from './layer-index.js';
 import { type Tree, type TreeNode, cleanInside } from './tree.js';
 
 export interface LayerSource {
@@ -21,36 +22,13 @@ export interface ReadOptions {
   /** Whether a file's bytes are needed (its path is relative, clean). Default: every file. */
   want?: (path: string) => boolean;
   signal: AbortSignal;
+  /** How the stream may be compressed, and the cap on what it unpacks to (ADD archives). */
+  decompress?: DecompressOptions;
 }
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 let spoolCounter = 0;
-
-/** Decompresses by content: gzip, zstd (where this Node has it) or a plain tar. */
-async function* decompressed(src: Bytes, what: string): AsyncGenerator<Buffer> {
-  const it = src[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) return;
-  const head = Buffer.from(first.value);
-  const rest = (async function* () {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
-  })();
-  let transform: NodeJS.ReadWriteStream | undefined;
-  if (head[0] === 0x1f && head[1] === 0x8b) transform = zlib.createGunzip();
-  else if (head.readUInt32LE(0) === 0xfd2fb528) {
-    const z = zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream };
-    if (!z.createZstdDecompress) throw new RegctlError('UNSUPPORTED', `${what}: zstd layers need Node.js 22.15 or later`);
-    transform = z.createZstdDecompress();
-  } else if (head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68) throw new UsageError(`${what}: bzip2 archives are not supported`);
-  else if (head[0] === 0xfd && head.subarray(1, 6).toString('latin1') === '7zXZ\0') throw new UsageError(`${what}: xz archives are not supported`);
-  if (!transform) {
-    yield* rest;
-    return;
-  }
-  yield* Readable.from(rest).pipe(transform) as AsyncIterable<Buffer>;
-}
 
 export class ImageTree implements Tree {
   readonly keepOwners = true;
@@ -102,7 +80,8 @@ export class ImageTree implements Tree {
   /** Applies one layer (or a plain archive, with `whiteouts` false) on top of what is there. */
   async apply(layer: LayerSource, opts: ReadOptions & { whiteouts?: boolean; under?: string }): Promise<void> {
     const extract = tar.extract();
-    const feeding = pipeline(Readable.from(decompressed(await layer.open(opts.signal), layer.what)), extract, { signal: opts.signal });
+    const bytes = decompressed(await layer.open(opts.signal), layer.what, { ...opts.decompress, signal: opts.signal });
+    const feeding = pipeline(Readable.from(bytes), extract, { signal: opts.signal });
     feeding.catch(() => {});
     const whiteouts = opts.whiteouts ?? true;
     for await (const entry of extract) {
@@ -123,11 +102,8 @@ export class ImageTree implements Tree {
         const node: TreeNode = { type: 'file', mode, uid: h.uid ?? 0, gid: h.gid ?? 0, size: 0 };
         if (h.type === 'directory') node.type = 'dir';
         else if (h.type === 'symlink') Object.assign(node, { type: 'symlink', linkname: h.linkname ?? '' });
-        else if (h.type === 'link') {
-          const target = cleanInside(h.linkname ?? '');
-          const t = target === undefined ? undefined : this.nodes.get(opts.under ? `${opts.under}/${target}` : target);
-          if (t?.type === 'file') Object.assign(node, { size: t.size, hostPath: t.hostPath, mode: t.mode });
-        } else if (h.type === 'file' || h.type === 'contiguous-file') {
+        else if (h.type === 'link') this.hardLink(node, h.linkname ?? '', opts.under);
+        else if (h.type === 'file' || h.type === 'contiguous-file') {
           node.size = h.size ?? 0;
           if (!opts.want || opts.want(path)) {
             spooled = join(opts.spoolDir, `f${++spoolCounter}`);
@@ -141,6 +117,44 @@ export class ImageTree implements Tree {
       else entry.resume();
     }
     await feeding;
+  }
+
+  /** A hard link shares its target's bytes, and both get one link key (the layer writes a hard-link entry). */
+  private hardLink(node: TreeNode, linkname: string, under?: string): void {
+    const target = cleanInside(linkname);
+    const path = target === undefined ? undefined : under ? (target ? `${under}/${target}` : under) : target;
+    const t = path === undefined ? undefined : this.nodes.get(path);
+    if (t?.type !== 'file') return;
+    t.linkKey ??= `${this.label}\0${path}`;
+    const { size, hostPath, mode, uid, gid, linkKey } = t;
+    Object.assign(node, { size, hostPath, mode, uid, gid, linkKey });
+  }
+
+  /** Applies a layer's index (no file bytes): whiteouts and opaque directories as a layer's tar would. */
+  applyIndex(entries: MetaEntry[]): void {
+    for (const e of entries) {
+      const path = cleanInside(e.path);
+      if (path === undefined) continue;
+      const slash = path.lastIndexOf('/');
+      const base = path.slice(slash + 1);
+      const dir = slash < 0 ? '' : path.slice(0, slash);
+      if (base === OPAQUE) {
+        for (const k of [...(this.kids.get(dir) ?? [])]) this.remove(dir ? `${dir}/${k}` : k);
+        continue;
+      }
+      if (base.startsWith(WHITEOUT)) {
+        this.remove(dir ? `${dir}/${base.slice(WHITEOUT.length)}` : base.slice(WHITEOUT.length));
+        continue;
+      }
+      const node: TreeNode = { type: 'file', mode: e.mode, uid: e.uid, gid: e.gid, size: e.size ?? 0 };
+      if (e.type === 'd') node.type = 'dir';
+      else if (e.type === 'l') Object.assign(node, { type: 'symlink', linkname: e.link ?? '' });
+      else if (e.type === 'h') this.hardLink(node, e.link ?? '');
+      else if (e.type === 's') Object.assign(node, { type: 'special', special: 'special file' });
+      if (path === '') {
+        if (node.type === 'dir') this.nodes.set('', node);
+      } else this.set(path, node);
+    }
   }
 
   /** Reads a small file's text (for /etc/passwd, /etc/group); undefined when absent or not spooled. */

@@ -3,12 +3,16 @@ import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import { type Platform, formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { DEFAULT_PATH, type ImageConfigDoc, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
-import { copyStep } from './copy-step.js';
+import { LayerPlan } from './copy-plan.js';
+import { copyStep, layerFor } from './copy-step.js';
+import { baseIndex, stageTree } from './stage-fs.js';
 import { type Instruction, type StageDef, type StagedDockerfile, dockerfileError, parseInstruction } from './dockerfile.js';
 import { ImageTree, type LayerSource } from './image-fs.js';
 import { argDecls, execOrShell, expand, expandList, flagsOf, keyValues, parseHealthcheck, parsePorts, refuse } from './instructions.js';
 import { readLayerFile } from './layer.js';
 import { verified } from '../copy/verify.js';
+import type { BuiltLayer } from './layer.js';
+import type { LayerEntry } from './tree.js';
 import type { LayerRef, Shared, StageResult } from './types.js';
 
 const CONFIG_ONLY = new Set(['ENV', 'LABEL', 'WORKDIR', 'USER', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'CMD', 'ENTRYPOINT', 'HEALTHCHECK', 'SHELL', 'ONBUILD', 'MAINTAINER']);
@@ -120,6 +124,9 @@ export class PlatformBuild {
       triggers = config.config.OnBuild ?? [];
       config.config.OnBuild = null;
       result = { platform: base.platform, config, flavor: base.flavor, layers, base };
+      // COPY, ADD and WORKDIR need the base's directory tree: start reading it now.
+      const writes = def.body.some((i) => ['COPY', 'ADD', 'WORKDIR'].includes(i.keyword));
+      if (writes) for (const l of layers) baseIndex(this.sh, l);
       if (sh.finalChain.has(def.index)) sh.opts.onFinalBase?.(base);
     }
     if (!result.config.config.Env?.some((e) => e.startsWith('PATH=')) && result.config.os !== 'windows') {
@@ -169,6 +176,7 @@ export class PlatformBuild {
         const w = expand(ins, ins.args, vars(), esc);
         if (!w) throw dockerfileError(ins.line, 'WORKDIR needs a path');
         c.WorkingDir = posix.normalize(posix.isAbsolute(w) ? w : posix.join(c.WorkingDir || '/', w)).replace(/(.)\/$/, '$1');
+        if (await this.workdir(def, result, ins, trigger)) return;
         break;
       }
       case 'USER':
@@ -222,6 +230,35 @@ export class PlatformBuild {
     this.step(`${trigger ? 'ONBUILD ' : ''}${ins.original}`);
   }
 
+  /**
+   * WORKDIR makes its directory (and missing parents) 0755 root as Docker's builder does, in a layer of its own;
+   * a directory the image has already costs nothing. True when a layer was added.
+   */
+  private async workdir(def: StageDef, result: StageResult, ins: Instruction, trigger: boolean): Promise<boolean> {
+    const dir = result.config.config.WorkingDir ?? '/';
+    const plan = new LayerPlan(`Dockerfile:${ins.line}: WORKDIR`, await this.destFs(result));
+    const target = await plan.resolve(dir.replace(/^\/+/, ''));
+    if (target.path === '' || target.node?.type === 'dir') return false;
+    await plan.ensureDir(target.path, { uid: 0, gid: 0 });
+    const entries = plan.entries();
+    const final = this.sh.finalChain.has(def.index);
+    const l = await layerFor(this.sh, entries, { final, layerMediaType: mediaTypes(result.flavor).layer });
+    this.addLayer(result, l, entries);
+    this.history(result, ins, false);
+    this.step(`${trigger ? 'ONBUILD ' : ''}${ins.original}: made /${target.path} → layer ${l.digest.slice(7, 19)}`);
+    return true;
+  }
+
+  private addLayer(result: StageResult, l: BuiltLayer, entries: LayerEntry[]): void {
+    const desc = { mediaType: mediaTypes(result.flavor).layer, digest: l.digest, size: l.size };
+    result.layers.push({ desc, diffId: l.diffId, built: l, entries });
+    result.config.rootfs.diff_ids.push(l.diffId);
+  }
+
+  private destFs(r: StageResult): Promise<ImageTree | undefined> {
+    return stageTree(this.sh, r.layers);
+  }
+
   private async copy(def: StageDef, result: StageResult, args: Map<string, string>, ins: Instruction): Promise<void> {
     const { sh } = this;
     const vars = this.vars(result, args);
@@ -232,6 +269,7 @@ export class PlatformBuild {
       final: sh.finalChain.has(def.index),
       fromTree: (name, want) => this.fromTree(name, def.index, want, ins),
       ownTree: (want) => this.treeOf(`stage ${def.name ?? def.index}`, result, want),
+      destFs: () => this.destFs(result),
     });
     const { formatBytes } = await import('../output/render.js');
     const what = `${out.files} file${out.files === 1 ? '' : 's'}, ${formatBytes(out.bytes)}`;
@@ -241,8 +279,7 @@ export class PlatformBuild {
       return;
     }
     const l = out.layer;
-    result.layers.push({ desc: { mediaType: mediaTypes(result.flavor).layer, digest: l.digest, size: l.size }, diffId: l.diffId, built: l });
-    result.config.rootfs.diff_ids.push(l.diffId);
+    this.addLayer(result, l, out.entries ?? []);
     this.history(result, ins, false);
     this.step(`${ins.original}: ${what} → layer ${l.digest.slice(7, 19)} (${formatBytes(l.size)}${l.from ? ', already at the destination' : ''})`);
   }

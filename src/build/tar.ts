@@ -4,7 +4,7 @@ import { posix } from 'node:path';
 export interface TarHeader {
   /** Relative path, no leading slash; directories get their trailing slash here. */
   name: string;
-  type: 'file' | 'dir' | 'symlink';
+  type: 'file' | 'dir' | 'symlink' | 'link';
   mode: number;
   uid: number;
   gid: number;
@@ -74,7 +74,7 @@ function block(h: { name: string; prefix: string; typeflag: string; mode: number
 /** The header block(s) of one entry: a PAX extended header first when needed. */
 export function encodeHeader(h: TarHeader): Buffer {
   const name = h.type === 'dir' ? `${h.name}/` : h.name;
-  const typeflag = h.type === 'dir' ? '5' : h.type === 'symlink' ? '2' : '0';
+  const typeflag = h.type === 'dir' ? '5' : h.type === 'symlink' ? '2' : h.type === 'link' ? '1' : '0';
   const linkname = h.linkname ?? '';
   const pax: Array<[string, string]> = [];
   const split = splitUstar(name);

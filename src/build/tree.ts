@@ -16,6 +16,8 @@ export interface TreeNode {
   hostPath?: string;
   /** What the special file is, for messages. */
   special?: string;
+  /** Files with the same key are hard links to one another (same inode in the context, a tar's hard link). */
+  linkKey?: string;
 }
 
 export interface Tree {
@@ -32,7 +34,8 @@ export interface Tree {
 /** One entry of a layer tar: a path relative to the image root, without a leading or trailing slash. */
 export interface LayerEntry {
   path: string;
-  type: 'file' | 'dir' | 'symlink';
+  /** 'link' is a hard link to `linkname`, a path written earlier in the same layer. */
+  type: 'file' | 'dir' | 'symlink' | 'link';
   mode: number;
   uid: number;
   gid: number;
@@ -54,11 +57,27 @@ export function cleanInside(path: string): string | undefined {
   return parts.join('/');
 }
 
+/** Like cleanInside, but `..` at the root stays there. */
+export function clampInside(path: string): string {
+  const parts: string[] = [];
+  for (const p of path.split('/')) {
+    if (p === '..') parts.pop();
+    else if (p !== '' && p !== '.') parts.push(p);
+  }
+  return parts.join('/');
+}
+
 /**
  * Resolves every symlink on the way to `rel` inside the tree (the final component too when `followLast`), never
  * leaving the tree's root: an absolute link target is taken from the tree's root, as Docker scopes them.
  */
-export async function resolveInTree(tree: Tree, rel: string, followLast: boolean, what: string): Promise<{ path: string; node: TreeNode | undefined }> {
+export async function resolveInTree(
+  tree: Tree,
+  rel: string,
+  followLast: boolean,
+  what: string,
+  clamp = false,
+): Promise<{ path: string; node: TreeNode | undefined }> {
   let hops = 0;
   let todo = rel.split('/').filter(Boolean);
   let done: string[] = [];
@@ -80,7 +99,8 @@ export async function resolveInTree(tree: Tree, rel: string, followLast: boolean
     if (++hops > 40) throw new UsageError(`${what}: too many levels of symbolic links in ${tree.label}`);
     const target = node.linkname ?? '';
     const joined = target.startsWith('/') ? target : posix.join(done.join('/'), target);
-    const inside = cleanInside(joined);
+    // In an image, `..` at the root stays at the root (Docker's FollowSymlinkInScope); the context refuses it.
+    const inside = clamp ? clampInside(joined) : cleanInside(joined);
     if (inside === undefined) {
       throw new UsageError(`${what}: the symbolic link /${candidate} points outside ${tree.label} (${target})`, 'symlinks are never followed out of the build context');
     }

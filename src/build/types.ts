@@ -7,7 +7,9 @@ import type { BuildContext } from './context.js';
 import type { StagedDockerfile } from './dockerfile.js';
 import type { GrowingFile } from './growing.js';
 import type { BuiltLayer } from './layer.js';
+import type { IndexCache, MetaEntry } from './layer-index.js';
 import type { LayerReuse } from './reuse.js';
+import type { LayerEntry } from './tree.js';
 
 export interface BuildOptions {
   /** --build-arg values. */
@@ -28,13 +30,20 @@ export interface BuildOptions {
   reuse?: LayerReuse;
   /** Called when a new layer starts being written, with its file as it grows and its media type. */
   onLayer?: (file: GrowingFile, mediaType: string) => void;
+  /** The most one ADD may unpack from local archives (bytes). */
+  maxAddBytes: number;
+  /** Where base layers' directory indexes are kept (the user's cache); undefined: in memory for this build only. */
+  indexDir?: string;
+  /** --build-context NAME=LOCATION: what FROM NAME and COPY --from=NAME read (local paths from the working dir). */
+  namedContexts?: Map<string, string>;
 }
 
 export interface LayerRef {
   desc: Descriptor;
   diffId: string;
-  /** A layer this build wrote. */
+  /** A layer this build wrote, and its entries. */
   built?: BuiltLayer;
+  entries?: LayerEntry[];
   /** A layer of a base image, read through that image's source. */
   base?: BaseImage;
 }
@@ -60,4 +69,7 @@ export interface Shared {
   finalChain: Set<number>;
   /** Total steps and the counter, for `[n/N]`. */
   steps: { total: number; done: number };
+  /** Base layers' directory indexes, by layer digest (read once per build, cached across builds). */
+  indexes: Map<string, Promise<MetaEntry[]>>;
+  indexCache: IndexCache;
 }

@@ -25,6 +25,13 @@ export function keyValueFlags(values: unknown, flag: string, env?: NodeJS.Proces
   return m;
 }
 
+/** A size such as 512MiB, 2g, 1048576 (bytes); binary units. */
+export function parseSize(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a size such as 512MiB or 2GiB`);
+  return Math.floor(Number(m[1]) * 1024 ** ' kmgt'.indexOf(m[2].toLowerCase() || ' '));
+}
+
 export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
   const text = env.SOURCE_DATE_EPOCH;
   if (text === undefined || text === '') return 0;
@@ -39,11 +46,15 @@ async function readDockerfile(ctx: AppContext, file: string | undefined, context
     return { text: Buffer.concat(chunks).toString('utf8') };
   }
   const path = file ? (isAbsolute(file) ? file : resolve(file)) : join(contextDir, 'Dockerfile');
-  try {
-    return { text: await readFile(path, 'utf8'), path };
-  } catch {
+  // The context's own Dockerfile stays inside the context (a symlink out of it is refused); -f names any file.
+  const { readTextInside } = await import('../build/context.js');
+  const text = file
+    ? await readFile(path, 'utf8').catch(() => undefined)
+    : await readTextInside(contextDir, path, 'Dockerfile');
+  if (text === undefined) {
     throw new UsageError(`cannot read the Dockerfile ${path}`, file ? undefined : 'name it with -f FILE');
   }
+  return { text, path };
 }
 
 export const buildCommand: CommandDef = {
@@ -63,7 +74,13 @@ export const buildCommand: CommandDef = {
       .option('--build-arg <key=value>', 'a value for an ARG (repeatable; KEY alone takes it from the environment)', collect)
       .option('--platform <os/arch[/variant]|all>', 'build for this platform (repeatable: an index of them; all: every platform of the base)', collect)
       .option('--label <key=value>', 'add a label to the image (repeatable)', collect)
-      .option('--target <stage>', 'build this stage instead of the last');
+      .option('--target <stage>', 'build this stage instead of the last')
+      .option('--max-add-size <size>', 'the most one ADD may unpack from local archives', '512MiB')
+      .option(
+        '--build-context <name=location>',
+        'FROM/COPY --from NAME reads this image (e.g. oci:../base:1); paths outside the context only so (repeatable)',
+        collect,
+      );
   },
   async run(ctx, [contextArg], opts) {
     const contextDir = resolve(contextArg);
@@ -74,6 +91,7 @@ export const buildCommand: CommandDef = {
     const df = await readDockerfile(ctx, opts.file as string | undefined, contextDir);
     const talk = !ctx.globals.quiet && !ctx.globals.json;
     const say = (line: string) => talk && ctx.io.stderr.write(`${line}\n`);
+    const { layerIndexDir } = await import('../build/layer-index.js');
     const [{ build }, { BasePrefetch, LayerStreamer, openDestinations, pushMade }, { DestinationLayers }, { createSink }] = await Promise.all([
       import('../build/build.js'),
       import('../build/push.js'),
@@ -104,6 +122,9 @@ export const buildCommand: CommandDef = {
           onFinalBase: (base) => prefetch.add(base),
           onLayer: (file, mediaType) => streamer.add(file, mediaType),
           reuse: dests.length ? reuse : undefined,
+          maxAddBytes: parseSize(String(opts.maxAddSize), '--max-add-size'),
+          indexDir: layerIndexDir(ctx.env),
+          namedContexts: keyValueFlags(opts.buildContext, '--build-context'),
         },
       });
     } catch (err) {
@@ -116,6 +137,10 @@ export const buildCommand: CommandDef = {
       await Promise.all([prefetch.settle(), streamer.settle()]);
       for (const s of streamer.streamed) say(`${s.where}: layer ${s.digest.slice(7, 19)} (${formatBytes(s.size)}) sent while it was written`);
       ctx.log.debug(`build: image made in ${t1 - t0} ms; base layers moved ${Date.now() - t1} ms after that`);
+      const ix = built.indexed;
+      if (ix.layers) {
+        say(`base layers read once to index their directories (kept in the cache): ${ix.layers} (${formatBytes(ix.bytes)})`);
+      }
       const early = prefetch.moved;
       if (early.blobs || early.mounted) say(`base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ${early.mounted} mounted`);
       const root = built.image.root.desc;

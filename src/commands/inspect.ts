@@ -6,6 +6,7 @@ import { formatPlatform } from '../oci/platform.js';
 import { formatBytes, table } from '../output/render.js';
 import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
 import type { ImageSource } from '../transports/types.js';
+import { inspectArchiveList } from './inspect-archive.js';
 import { choosePlatform, openResolved, parsePlatforms, readSmallBlob } from './shared.js';
 import type { CommandDef } from './types.js';
 
@@ -61,6 +62,8 @@ export const inspectCommand: CommandDef = {
     cmd.option('--platform <os/arch[/variant]>', 'inspect one platform of an index');
   },
   async run(ctx, [refText], opts) {
+    const listed = await inspectArchiveList(ctx, refText, opts);
+    if (listed) return listed;
     const { loc, src, desc } = await openResolved(ctx, refText);
     try {
       let m = await src.getManifest(desc.digest, ctx.signal);

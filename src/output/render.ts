@@ -32,3 +32,8 @@ export function table(rows: string[][], header?: string[]): string {
 export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }
+
+/** Text from outside (names in an archive, labels) with control characters escaped, safe to print on a terminal. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}

@@ -185,6 +185,38 @@ export class DockerArchiveSource implements ImageSource {
   async close(): Promise<void> {}
 }
 
+/** One image of a `docker save` tarball, as `regctl inspect` lists them. */
+export interface ArchiveImage {
+  /** RepoTags as docker wrote them (`docker save` of several images) */
+  names: string[];
+  /** the config digest: the image ID docker shows */
+  id: Digest;
+  platform?: string;
+  created?: string;
+  layers: number;
+}
+
+/** The images docker's manifest.json lists, in its order; undefined for a tar without one (an OCI layout). */
+export async function listDockerArchive(path: string, signal?: AbortSignal): Promise<ArchiveImage[] | undefined> {
+  const tar = await loadTar('docker-archive', path, signal);
+  if (!tar.has('manifest.json')) return undefined;
+  const out: ArchiveImage[] = [];
+  for (const item of parseItems(await tar.readJson('manifest.json', signal), path)) {
+    if (!tar.resolve(item.Config)) throw tarError(path, `config ${item.Config} named in manifest.json is missing`);
+    const bytes = await tar.readBytes(item.Config, MAX_JSON_BYTES, signal);
+    let cfg: { os?: unknown; architecture?: unknown; variant?: unknown; created?: unknown } = {};
+    try {
+      cfg = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof cfg;
+    } catch {
+      throw tarError(path, `${item.Config} is not valid JSON`);
+    }
+    const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+    const platform = [str(cfg.os), str(cfg.architecture), str(cfg.variant)].filter(Boolean).join('/') || undefined;
+    out.push({ names: item.RepoTags, id: digestOf(bytes), platform, created: str(cfg.created), layers: item.Layers.length });
+  }
+  return out;
+}
+
 /** Opens a docker-archive for reading: the image named `NAME:TAG`, or the only one. */
 export async function openDockerArchiveSource(loc: { path: string; name?: string }, signal?: AbortSignal): Promise<ImageSource> {
   const tar = await loadTar('docker-archive', loc.path, signal);

@@ -33,7 +33,8 @@ async function configOf(repo: string, m: Record<string, any>): Promise<Record<st
 
 async function buildWith(dockerfile: string, args: string[]) {
   await writeFile(join(ctxDir, 'Dockerfile'), dockerfile);
-  return runCli(['build', ...args, ctxDir]);
+  // One user cache for the file: base layers' directory indexes are kept there between builds.
+  return runCli(['build', ...args, ctxDir], { env: { XDG_CACHE_HOME: join(work, 'cache') } });
 }
 
 /** The rootfs of a registry image, unpacked by umoci. */
@@ -65,9 +66,10 @@ afterAll(async () => {
 });
 
 describe('regctl build, multi-platform', () => {
-  it('--platform all over a 2-platform base writes a 2-platform index, each image over its own base, base layers not downloaded', async () => {
+  it('--platform all over a 2-platform base writes a 2-platform index, each image over its own base, base layers read once (indexed)', async () => {
     proxy.reset();
-    const r = await buildWith(`FROM ${R}/base/multi:v1\nARG TARGETARCH\nENV ARCH=$TARGETARCH\nCOPY app/ /app/\n`, ['--platform', 'all', '-t', `${R}/built/multi:v1`]);
+    const dockerfile = `FROM ${R}/base/multi:v1\nARG TARGETARCH\nENV ARCH=$TARGETARCH\nCOPY app/ /app/\n`;
+    const r = await buildWith(dockerfile, ['--platform', 'all', '-t', `${R}/built/multi:v1`]);
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);
     const idx = await manifestOf('built/multi', 'v1');
@@ -86,8 +88,16 @@ describe('regctl build, multi-platform', () => {
     }
     expect(newLayers.size).toBe(1);
     const baseLayers = new Set(multi.images.flatMap((i) => i.layerDigests));
-    expect(proxy.count((q) => q.kind === 'blob-get' && baseLayers.has(q.ref ?? ''))).toBe(0);
+    // Each base layer was read once, to index its directories (COPY needs to know what /app's parents are).
+    for (const d of baseLayers) expect(proxy.count((q) => q.kind === 'blob-get' && q.ref === d)).toBe(1);
+    expect(r.stderr).toMatch(/base layers read once to index their directories \(kept in the cache\): 4 /);
     expect(proxy.count((q) => q.kind === 'mount' && baseLayers.has(q.ref ?? ''))).toBe(baseLayers.size);
+    // A later build over the same base reads no base layer: the indexes are in the user's cache.
+    proxy.reset();
+    const again = await buildWith(dockerfile.replace('/app/', '/app2/'), ['--platform', 'all', '-t', `${R}/built/multi:v2`]);
+    expect(again.code).toBe(0);
+    expect(proxy.count((q) => q.kind === 'blob-get' && baseLayers.has(q.ref ?? ''))).toBe(0);
+    expect(again.stderr).not.toMatch(/read once to index/);
   });
 
   it('one --platform builds that platform’s single image; a platform the base lacks is refused with exit 2', async () => {
@@ -105,8 +115,8 @@ describe('regctl build, multi-platform', () => {
 describe('regctl build, stages and other images', () => {
   it('COPY --from an image takes its files with whiteouts and opaque directories applied; --chown names come from /etc/passwd', async () => {
     const r = await buildWith(
-      `FROM oci:${whiteout}:v1 AS users\nCOPY --chown=app:staff notes.txt /home/app/\nFROM scratch\nCOPY --from=oci:${whiteout}:v1 /data /data\nCOPY --from=users /home/app/notes.txt /notes.txt\n`,
-      ['-t', `${R}/built/from:v1`],
+      `FROM wh AS users\nCOPY --chown=app:staff notes.txt /home/app/\nFROM scratch\nCOPY --from=wh /data /data\nCOPY --from=users /home/app/notes.txt /notes.txt\n`,
+      ['--build-context', `wh=oci:${whiteout}:v1`, '-t', `${R}/built/from:v1`],
     );
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);

@@ -72,11 +72,13 @@ afterAll(async () => {
 });
 
 const baseBlobs = () => new Set(base.layerDigests);
+/** regctl build with one user cache for the file (base layers' directory indexes are kept there). */
+const buildCli = (args: string[]) => runCli(['build', ...args], { env: { XDG_CACHE_HOME: join(work, 'cache') } });
 
 describe('regctl build into a registry', () => {
-  it('builds a Dockerfile using every supported instruction, mounting the base layers without downloading them', async () => {
+  it('builds a Dockerfile using every supported instruction, mounting the base layers, reading each once for its index', async () => {
     proxy.reset();
-    const r = await runCli(['build', '--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v1`, ctxDir]);
+    const r = await buildCli(['--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v1`, ctxDir]);
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);
     const m = /^(\S+)@(sha256:[a-f0-9]{64})$/.exec(r.stdout.trim());
@@ -85,9 +87,9 @@ describe('regctl build into a registry', () => {
     expect(await registryDigest(reg.host, 'built/app', 'v1')).toBe(builtDigest);
     expect(r.stderr).toMatch(/^\[1\/\d+\] FROM /m);
     expect(r.stderr).toMatch(/COPY --chown=1000:1000 app\/ \.\/: 3 files, .* → layer [a-f0-9]{12} \(/);
-    // The base layers: no GET, no upload; mounted from base/single.
+    // The base layers: one GET each (their directory index, for where COPY lands), no upload; mounted from base/single.
     const base = baseBlobs();
-    expect(proxy.count((q) => q.kind === 'blob-get' && base.has(q.ref ?? ''))).toBe(0);
+    for (const d of base) expect(proxy.count((q) => q.kind === 'blob-get' && q.ref === d)).toBe(1);
     expect(proxy.count((q) => q.kind === 'upload' && [...base].some((d) => q.query.get('digest') === d))).toBe(0);
     expect(proxy.count((q) => q.kind === 'mount' && base.has(q.ref ?? ''))).toBe(base.size);
     expect(proxy.count((q) => q.kind === 'mount' && !base.has(q.ref ?? ''))).toBe(0);
@@ -117,8 +119,9 @@ describe('regctl build into a registry', () => {
     expect(cfg.author).toBe('team@example.com');
     expect(cfg.created).toBe('1970-01-01T00:00:00Z');
     expect(cfg.rootfs.diff_ids.slice(0, 2)).toEqual(base.diffIds);
-    expect(cfg.rootfs.diff_ids).toHaveLength(2 + 7);
-    expect(cfg.history.filter((h: { empty_layer?: boolean }) => !h.empty_layer)).toHaveLength(2 + 7);
+    // Seven COPY/ADD layers and WORKDIR's, which made /app.
+    expect(cfg.rootfs.diff_ids).toHaveLength(2 + 8);
+    expect(cfg.history.filter((h: { empty_layer?: boolean }) => !h.empty_layer)).toHaveLength(2 + 8);
   });
 
   it('holds exactly the context’s files with the asked modes and owners (umoci unpack), and passes oci-image-tool validate', async () => {
@@ -143,7 +146,8 @@ describe('regctl build into a registry', () => {
     expect(own('app/run.sh')).toEqual([1000, 1000, '755']);
     expect(own('app/lib/util.js')).toEqual([1000, 1000, '600']);
     expect(own('app/lib')).toEqual([1000, 1000, '755']);
-    expect(at('app').uid).toBe(1000);
+    // WORKDIR made /app (root's, as Docker's builder makes it); COPY into it keeps its owner.
+    expect(own('app')).toEqual([0, 0, '755']);
     expect(at('app/current')).toMatchObject({ type: 'symlink', target: 'server.js', uid: 1000 });
     expect(own('etc/app/config.json')).toEqual([0, 0, '600']);
     expect(own('usr/local/bin/tool-a')).toEqual([0, 0, '755']);
@@ -155,7 +159,7 @@ describe('regctl build into a registry', () => {
 
   it('gives the same digest on a re-build, which uploads nothing', async () => {
     proxy.reset();
-    const r = await runCli(['build', '--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v1`, ctxDir]);
+    const r = await buildCli(['--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v1`, ctxDir]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`${R}/built/app:v1@${builtDigest}`);
     expect(proxy.count('upload')).toBe(0);
@@ -166,13 +170,13 @@ describe('regctl build into a registry', () => {
     expect(r.stderr).toMatch(/already at the destination/);
     expect(proxy.bytes(['upload', 'manifest-put'])).toBe(0);
     // Into another repository: the same digest again (nothing host- or time-dependent went in).
-    const again = await runCli(['build', '--json', '--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', ctxDir]);
+    const again = await buildCli(['--json', '--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', ctxDir]);
     expect(JSON.parse(again.stdout).digest).toBe(builtDigest);
   });
 
   it('a new tag in a repository that holds the layers sends none of them again', async () => {
     proxy.reset();
-    const r = await runCli(['build', '--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v2`, ctxDir]);
+    const r = await buildCli(['--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v2`, ctxDir]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`${R}/built/app:v2@${builtDigest}`);
     expect(proxy.count('upload')).toBe(0);
@@ -185,7 +189,7 @@ describe('regctl build into a registry', () => {
     await writeFile(notes, 'changed notes\n');
     try {
       proxy.reset();
-      const r = await runCli(['build', '--build-arg', `REG=${R}`, '-t', `${R}/built/app:v1`, ctxDir]);
+      const r = await buildCli(['--build-arg', `REG=${R}`, '-t', `${R}/built/app:v1`, ctxDir]);
       expect(r.code).toBe(0);
       expect(r.stdout).not.toContain(builtDigest);
       // ADD notes.txt and COPY . /ctx/ changed; the five other layers of the context were found by their diffIDs.
@@ -198,14 +202,14 @@ describe('regctl build into a registry', () => {
   });
 
   it('copies the base layers through the copy engine when the destination is another registry', async () => {
-    const r = await runCli(['build', '--build-arg', `REG=${reg.host}`, '-t', `${other.host}/elsewhere/app:v1`, ctxDir]);
+    const r = await buildCli(['--build-arg', `REG=${reg.host}`, '-t', `${other.host}/elsewhere/app:v1`, ctxDir]);
     expect(r.code).toBe(0);
     for (const d of base.layerDigests) expect((await fetch(`${other.url}/v2/elsewhere/app/blobs/${d}`, { method: 'HEAD' })).status).toBe(200);
   });
 
   it('writes to an OCI layout and to several destinations in one run', async () => {
     const out = join(work, 'out-layout');
-    const r = await runCli(['build', '--build-arg', `REG=${R}`, '-t', `oci:${out}:v1`, '-t', `${R}/built/second:v1`, ctxDir]);
+    const r = await buildCli(['--build-arg', `REG=${R}`, '-t', `oci:${out}:v1`, '-t', `${R}/built/second:v1`, ctxDir]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
@@ -221,7 +225,7 @@ describe('regctl build refusals', () => {
     await makeContext(dir);
     await writeFile(join(dir, 'Dockerfile'), dockerfile);
     try {
-      return await runCli(['build', ...extra, dir]);
+      return await buildCli([...extra, dir]);
     } finally {
       await removeTempDir(dir);
     }

@@ -7,9 +7,18 @@ import { join } from 'node:path';
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
+const hooks = new Set<() => void>();
 let installed = false;
 
 function cleanupNow(): void {
+  for (const hook of hooks) {
+    try {
+      hook();
+    } catch {
+      /* the rest still runs */
+    }
+  }
+  hooks.clear();
   for (const child of children) {
     try {
       child.kill('SIGKILL');
@@ -18,7 +27,13 @@ function cleanupNow(): void {
     }
   }
   children.clear();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of dirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* e.g. a mount point left busy: the other dirs still go */
+    }
+  }
   dirs.clear();
 }
 
@@ -34,6 +49,16 @@ function install(): void {
   installed = true;
   process.on('exit', cleanupNow);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+}
+
+/**
+ * Run `fn` (synchronous) first when the test process ends before it was cancelled, ahead of the child kills and
+ * dir removals (e.g. unmounting what a daemon left mounted in its dir). Returns the cancel function.
+ */
+export function atCleanup(fn: () => void): () => void {
+  install();
+  hooks.add(fn);
+  return () => hooks.delete(fn);
 }
 
 /** Kill this child (SIGKILL) if the test process exits before it was stopped. */

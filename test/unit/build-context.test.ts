@@ -120,7 +120,7 @@ describe('the build context', () => {
   });
 
   it('expands globs; several sources need a directory destination', async () => {
-    expect((await plan(['*.txt'], '/d/')).map((x) => x.path)).toEqual(['d/a.txt', 'd/b.txt']);
+    expect((await plan(['*.txt'], '/d/')).map((x) => x.path)).toEqual(['d', 'd/a.txt', 'd/b.txt']);
     await expect(plan(['*.txt'], '/file')).rejects.toThrow(/must be a directory/);
     expect((await plan(['a.txt'], '/renamed')).map((x) => x.path)).toEqual(['renamed']);
   });
@@ -142,7 +142,7 @@ describe('the build context', () => {
 
   it('follows a top-level symlink inside the context and keeps the source name', async () => {
     const e = await plan(['src/link'], '/d/');
-    expect(e.map((x) => [x.path, x.type, x.size])).toEqual([['d/link', 'file', 4]]);
+    expect(e.map((x) => [x.path, x.type, x.size])).toEqual([['d', 'dir', 0], ['d/link', 'file', 4]]);
   });
 });
 
