@@ -114,7 +114,7 @@ export async function fetchBearerToken(opts: {
   cred: Credential | undefined;
   dispatcher: Dispatcher;
   signal: AbortSignal;
-}): Promise<{ token: string; expiresIn: number }> {
+}): Promise<{ token: string; expiresIn: number; scope?: string }> {
   const { challenge, scopes, cred } = opts;
   if (!challenge.realm) throw new RegctlError('AUTH_FAILED', 'the registry sent a Bearer challenge without a realm');
   const realm = new URL(challenge.realm);
@@ -151,7 +151,7 @@ export async function fetchBearerToken(opts: {
       hint: res.statusCode === 401 ? 'the credentials were refused: check them, or `regctl login HOST`' : undefined,
     });
   }
-  let doc: { token?: string; access_token?: string; expires_in?: number };
+  let doc: { token?: string; access_token?: string; expires_in?: number; scope?: unknown };
   try {
     doc = JSON.parse(text);
   } catch {
@@ -160,5 +160,6 @@ export async function fetchBearerToken(opts: {
   const token = doc.token ?? doc.access_token;
   if (!token) throw new RegctlError('AUTH_FAILED', `token server ${realm.host} answered without a token`);
   const expiresIn = typeof doc.expires_in === 'number' && doc.expires_in >= 60 ? doc.expires_in : 60;
-  return { token, expiresIn };
+  // The scope granted (OAuth2 answers carry it; it may be a subset of what was asked), for messages and --debug.
+  return { token, expiresIn, ...(typeof doc.scope === 'string' ? { scope: doc.scope } : {}) };
 }

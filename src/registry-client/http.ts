@@ -4,6 +4,8 @@ import type { Credential, CredentialSource } from '../credentials/index.js';
 import { RegctlError, isAbortError } from '../errors.js';
 import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
 import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
+import { headerLines } from './debug-trace.js';
+import { permissionDenied, tracedToken } from './grants.js';
 import { type Hosts, connectError } from './hosts.js';
 import { parseRateLimit, type RateLimit, throttleHint } from './ratelimit.js';
 import { RETRYABLE_STATUS, backoffMs, isRetryableError, networkReason, parseRetryAfter, sleep } from './retry.js';
@@ -99,7 +101,9 @@ async function authorization(ctx: HttpContext, req: RegRequest, refresh: string 
   const cached = refresh ? undefined : ctx.tokens.find(req.registry, scopes);
   if (cached) return `Bearer ${cached}`;
   const token = await ctx.tokens.get(req.registry, scopes, (s) =>
-    fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
+    tracedToken(ctx, req.registry, challenge.realm, s, cred, () =>
+      fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
+    ),
   );
   return `Bearer ${token}`;
 }
@@ -186,6 +190,9 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
     }
     const text = req.method === 'HEAD' ? '' : await readErrorText(res.body).catch(() => '');
     if (req.method === 'HEAD') await res.body.dump().catch(() => {});
+    // Valid credentials without the right (a 403, or a token granted less than asked) are not a failed login.
+    const denied = permissionDenied(ctx, req, { status: res.status, url: res.url, challenge: header(res.headers, 'www-authenticate'), bodyText: text }, lastAuth);
+    if (denied) throw denied;
     throw new RegistryError({
       status: res.status,
       method: req.method,
@@ -226,6 +233,7 @@ async function exchange(ctx: HttpContext, req: RegRequest, start: URL, auth: str
     const headers: Record<string, string> = { 'user-agent': ctx.userAgent, ...req.headers };
     if (auth && url.origin === start.origin) headers.authorization = auth;
     ctx.debug?.(`> ${req.method} ${redactUrl(url.toString())}${headers.range ? ` range=${headers.range}` : ''}`);
+    if (ctx.debug) for (const line of headerLines('>', headers)) ctx.debug(line);
     const t0 = Date.now();
     const r = await request(url, {
       method: req.method,
@@ -235,6 +243,7 @@ async function exchange(ctx: HttpContext, req: RegRequest, start: URL, auth: str
       signal: req.signal,
     });
     ctx.debug?.(`< ${r.statusCode} ${req.method} ${redactUrl(url.toString())} (${Date.now() - t0} ms)`);
+    if (ctx.debug) for (const line of headerLines('<', r.headers)) ctx.debug(line);
     const res: RegResponse = { status: r.statusCode, headers: r.headers, body: r.body, url: url.toString(), rateLimit: parseRateLimit(r.headers) };
     const location = header(r.headers, 'location');
     if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(r.statusCode) || !location) return res;
