@@ -150,7 +150,7 @@ async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor,
           sentBefore += n;
           emit({ type: 'bytes', digest: desc.digest, n });
         },
-        onRetry: (attempt, delayMs, reason) => emit({ type: 'retry', what: `blob ${desc.digest}`, attempt, delayMs, reason }),
+        onRetry: (attempt, delayMs, reason) => emit({ type: 'retry', what: `read of blob ${desc.digest} from the source ${sourceHost(src)}`, attempt, delayMs, reason }),
       });
       return verified(stream, desc);
     },
@@ -274,6 +274,12 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
 
 function isImageDesc(d: Descriptor): boolean {
   return !d.mediaType.includes('index') && !d.mediaType.includes('list');
+}
+
+/** The source's host (a registry) or path (a local location), for retry lines. */
+function sourceHost(src: ImageSource): string {
+  const l = src.location;
+  return l.kind === 'registry' ? l.ref.registry : l.path;
 }
 
 function describeSource(src: ImageSource): string {

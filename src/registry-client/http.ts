@@ -32,6 +32,8 @@ export interface RegRequest {
   what?: string;
   /** Follow redirects (blob GETs to a CDN). */
   followRedirects?: boolean;
+  /** At most this many retries instead of the context's (best-effort cleanup, such as cancelling an upload: 0). */
+  retries?: number;
 }
 
 export interface RegResponse {
@@ -44,6 +46,8 @@ export interface RegResponse {
 
 export interface RetryInfo {
   what: string;
+  /** The registry retried (its logical name), so a report can say which host failed. */
+  registry?: string;
   attempt: number;
   delayMs: number;
   reason: string;
@@ -143,9 +147,9 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       res = await exchange(ctx, req, base, auth);
     } catch (err) {
       if (isAbortError(err) || err instanceof RegctlError) throw err;
-      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < ctx.retries && !ctx.hosts.closed) {
+      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < (req.retries ?? ctx.retries) && !ctx.hosts.closed) {
         const delayMs = backoffMs(attempt);
-        ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
+        ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
         await sleep(delayMs, req.signal);
         continue;
       }
@@ -168,7 +172,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
     }
     if (req.expect.includes(res.status)) return res;
     const retryable = RETRYABLE_STATUS.has(res.status) && replayable && (req.idempotent || res.status === 429 || res.status === 503);
-    if (retryable && attempt < ctx.retries) {
+    if (retryable && attempt < (req.retries ?? ctx.retries)) {
       const after = parseRetryAfter(header(res.headers, 'retry-after'));
       await res.body.dump().catch(() => {});
       if (after !== undefined && after > ctx.maxRetryAfterMs) {
@@ -184,7 +188,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       const delayMs = after ?? backoffMs(attempt);
       // The registry is throttling: every worker on this host waits, not only this request.
       if (after !== undefined || res.status === 429) ctx.hosts.pauseUntil(req.registry, Date.now() + delayMs);
-      ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
+      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
       await sleep(delayMs, req.signal);
       continue;
     }
@@ -218,9 +222,9 @@ export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res:
     } catch (err) {
       res.body.destroy();
       if (isAbortError(err) || err instanceof RegctlError || !isRetryableError(err)) throw err;
-      if (!req.idempotent || attempt >= ctx.retries || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
+      if (!req.idempotent || attempt >= (req.retries ?? ctx.retries) || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
       const delayMs = backoffMs(attempt);
-      ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
+      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
       await sleep(delayMs, req.signal);
     }
   }
