@@ -6,6 +6,7 @@ import { type Platform, hostPlatform } from '../oci/platform.js';
 import type { Bytes, ImageDestination, ImageSource } from '../transports/types.js';
 import type { EventSink } from './events.js';
 import { gzip, gzippedType, withLayers } from './compress.js';
+import { compressedUpToDate } from './compressed-up-to-date.js';
 import { expand, selectRoot } from './plan.js';
 import type { SharedBlobs } from './shared.js';
 import { SMALL_TASK, runPool } from './pool.js';
@@ -197,6 +198,8 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     alwaysIndex: opts.subIndex?.alwaysIndex,
   });
   if (existing && existing.digest === root.desc.digest) return upToDate(root.desc.digest, root.desc.mediaType);
+  // A classic `docker save` the registry already holds gzipped: same config and diff_ids, nothing to compress or send.
+  if (existing && isImageDesc(existing) && (await compressedUpToDate(src, dst, root, existing, signal))) return upToDate(existing.digest, existing.mediaType);
 
   const plan = await expand(src, root, { jobs: opts.jobs, signal });
   // A classic `docker save` holds uncompressed layers: a registry gets them gzipped (new digests).
