@@ -4,21 +4,7 @@ import { isAbortError } from '../errors.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import type { ImageDestination, ImageSource } from '../transports/types.js';
 import { gzippedType } from './compress.js';
-import { verified } from './verify.js';
-
-const MAX_CONFIG = 4 * 1024 * 1024;
-
-async function diffIdsOf(src: ImageSource, config: Descriptor, signal: AbortSignal): Promise<unknown[] | undefined> {
-  if (config.size > MAX_CONFIG) return undefined;
-  const chunks: Uint8Array[] = [];
-  for await (const c of verified(await src.getBlob(config, { signal }), config)) chunks.push(c);
-  try {
-    const ids = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
-    return Array.isArray(ids) ? ids : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { readImageConfig } from './image-config.js';
 
 /**
  * True when `existing` (what the destination's tag names) is `root` with its uncompressed layers gzipped: the same
@@ -26,7 +12,13 @@ async function diffIdsOf(src: ImageSource, config: Descriptor, signal: AbortSign
  * very blob the destination names). Nothing is compressed to find out: one manifest GET at the destination and the
  * archive's config.
  */
-export async function compressedUpToDate(src: ImageSource, dst: ImageDestination, root: FetchedManifest, existing: Descriptor, signal: AbortSignal): Promise<boolean> {
+export async function compressedUpToDate(
+  src: ImageSource,
+  dst: ImageDestination,
+  root: FetchedManifest,
+  existing: Descriptor,
+  signal: AbortSignal,
+): Promise<boolean> {
   if (!src.caps.compressOnPush || !dst.getManifest || root.manifest.kind !== 'image') return false;
   const layers = root.manifest.layers;
   if (!layers.some((l) => gzippedType(l.mediaType))) return false;
@@ -40,9 +32,11 @@ export async function compressedUpToDate(src: ImageSource, dst: ImageDestination
   if (held.manifest.kind !== 'image' || held.manifest.config.digest !== root.manifest.config.digest) return false;
   const heldLayers = held.manifest.layers;
   if (heldLayers.length !== layers.length) return false;
-  const diffIds = await diffIdsOf(src, root.manifest.config, signal);
-  if (!diffIds || diffIds.length !== layers.length) return false;
+  const diffIds = (await readImageConfig(src, root.manifest.config, signal))?.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== layers.length) return false;
   return layers.every((l, i) =>
-    gzippedType(l.mediaType) ? diffIds[i] === l.digest && heldLayers[i].digest !== l.digest : heldLayers[i].digest === l.digest,
+    gzippedType(l.mediaType)
+      ? diffIds[i] === l.digest && heldLayers[i].digest !== l.digest
+      : heldLayers[i].digest === l.digest,
   );
 }

@@ -151,7 +151,10 @@ async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor,
           sentBefore += n;
           emit({ type: 'bytes', digest: desc.digest, n });
         },
-        onRetry: (attempt, delayMs, reason) => emit({ type: 'retry', what: `read of blob ${desc.digest} from the source ${sourceHost(src)}`, attempt, delayMs, reason }),
+        onRetry: (attempt, delayMs, reason) => {
+          const what = `read of blob ${desc.digest} from the source ${sourceHost(src)}`;
+          emit({ type: 'retry', what, attempt, delayMs, reason });
+        },
       });
       return verified(stream, desc);
     },
@@ -199,7 +202,9 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   });
   if (existing && existing.digest === root.desc.digest) return upToDate(root.desc.digest, root.desc.mediaType);
   // A classic `docker save` the registry already holds gzipped: same config and diff_ids, nothing to compress or send.
-  if (existing && isImageDesc(existing) && (await compressedUpToDate(src, dst, root, existing, signal))) return upToDate(existing.digest, existing.mediaType);
+  if (existing && isImageDesc(existing) && (await compressedUpToDate(src, dst, root, existing, signal))) {
+    return upToDate(existing.digest, existing.mediaType);
+  }
 
   const plan = await expand(src, root, { jobs: opts.jobs, signal });
   // A classic `docker save` holds uncompressed layers: a registry gets them gzipped (new digests).

@@ -5,7 +5,7 @@ import { MT } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, type IndexManifest, blobsOf, encodeManifest, toFetched } from '../oci/manifest.js';
 import { type Platform, formatPlatform, isAttestationEntry, platformMatches } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
-import { checkImagePlatform } from './image-platform.js';
+import { checkImagePlatform } from './image-config.js';
 import { runPool } from './pool.js';
 
 export interface CopyPlan {

@@ -7,7 +7,8 @@ const MAX_HEADERS = 64;
 const MAX_VALUE = 512;
 
 /** Headers whose whole value is a secret: only the auth scheme (if any) is kept. */
-const SECRET = /^(authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|x-registry-auth|x-api-key)$/i;
+const SECRET =
+  /^(authorization|proxy-authorization|cookie|set-cookie|x-amz-security-token|x-registry-auth|x-api-key)$/i;
 /** Other names that smell of a secret (a vendor's token header): masked whole. */
 const SECRETISH = /token|secret|password|passwd|credential|signature|api-?key|session/i;
 

@@ -65,7 +65,8 @@ export async function tracedToken<T extends { token: string; scope?: string }>(
     } catch {
       /* shown as given */
     }
-    ctx.debug(`> token ${cred?.identityToken ? 'POST' : 'GET'} ${where} for ${host}: scope ${asked.join(' ') || '(none)'}`);
+    const method = cred?.identityToken ? 'POST' : 'GET';
+    ctx.debug(`> token ${method} ${where} for ${host}: scope ${asked.join(' ') || '(none)'}`);
   }
   let out: T;
   try {
@@ -85,19 +86,25 @@ export async function tracedToken<T extends { token: string; scope?: string }>(
 }
 
 export function grantLine(host: string, g: Grant, cred: Credential | undefined): string {
-  const who = cred?.identityToken ? 'identity token' : cred?.username !== undefined ? `user ${cred.username}` : 'anonymous';
-  const granted = g.granted === undefined ? 'not stated by the server' : g.granted.length ? g.granted.join(' ') : 'nothing';
+  const user = cred?.username !== undefined ? `user ${cred.username}` : 'anonymous';
+  const who = cred?.identityToken ? 'identity token' : user;
+  const granted =
+    g.granted === undefined ? 'not stated by the server' : g.granted.length ? g.granted.join(' ') : 'nothing';
   return `token for ${host} (${who}): asked ${g.asked.join(' ') || '(no scope)'}; granted ${granted}`;
 }
 
 /** Actions asked for but not granted, by resource name: `{ 'lib/app': ['push'] }`. */
 function missing(asked: string[], granted: string[]): Map<string, string[]> {
-  const have = new Map(granted.map((s) => [s.slice(0, s.lastIndexOf(':')), s.slice(s.lastIndexOf(':') + 1).split(',')]));
+  const split = (s: string): [string, string[]] => {
+    const i = s.lastIndexOf(':');
+    return [s.slice(0, i), s.slice(i + 1).split(',')];
+  };
+  const have = new Map(granted.map(split));
   const out = new Map<string, string[]>();
   for (const s of asked) {
-    const res = s.slice(0, s.lastIndexOf(':'));
+    const [res, want] = split(s);
     const acts = have.get(res) ?? [];
-    const lack = s.slice(s.lastIndexOf(':') + 1).split(',').filter((a) => a && !acts.includes(a) && !acts.includes('*'));
+    const lack = want.filter((a) => a && !acts.includes(a) && !acts.includes('*'));
     if (lack.length && res.startsWith('repository:')) out.set(res.slice('repository:'.length), lack);
   }
   return out;
@@ -137,16 +144,20 @@ export function permissionDenied(
   const wanted = WRITES.has(req.method) ? 'push' : req.method === 'DELETE' ? 'delete' : 'pull';
   let repo: string | undefined;
   for (const [r, acts] of lacking) if (acts.includes(wanted) || repo === undefined) repo = r;
-  repo ??= asked.find((s) => s.startsWith('repository:') && s.includes(wanted))?.replace(/^repository:(.*):[^:]*$/, '$1');
+  repo ??= asked
+    .find((s) => s.startsWith('repository:') && s.includes(wanted))
+    ?.replace(/^repository:(.*):[^:]*$/, '$1');
   const anonymous = grant?.anonymous ?? authorization === undefined;
   const hint = anonymous
     ? `you are not logged in to ${req.registry}: \`regctl login ${req.registry}\` or pass --creds USER:PASS`
-    : `the credentials are valid but lack ${wanted} access${repo ? ` to ${repo}` : ''}: ask for it, or check the repository name`;
+    : `the credentials are valid but lack ${wanted} access${repo ? ` to ${repo}` : ''}: ask for it, or check the name`;
   const body = parseErrorBody(res.bodyText);
   const codes = body.some((e) => e.code === 'DENIED') ? body : [{ code: 'DENIED' }, ...body];
-  const err = new RegistryError({ status: res.status, method: req.method, url: res.url, what: req.what, errors: codes, hint });
+  const { status, url } = res;
+  const err = new RegistryError({ status, method: req.method, url, what: req.what, errors: codes, hint });
   // A 403 keeps what the registry said (GHCR's `permission_denied: write_package`); a 401 body only says "log in".
   const said = body.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code)).join('; ');
-  err.message = redactText(`${sentence(wanted, req.registry, repo)}${res.status === 403 ? `: 403 forbidden${said ? ` (${said})` : ''}` : ''}`);
+  const registrySaid = status === 403 ? `: 403 forbidden${said ? ` (${said})` : ''}` : '';
+  err.message = redactText(`${sentence(wanted, req.registry, repo)}${registrySaid}`);
   return err;
 }

@@ -149,7 +149,8 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       if (isAbortError(err) || err instanceof RegctlError) throw err;
       if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < (req.retries ?? ctx.retries) && !ctx.hosts.closed) {
         const delayMs = backoffMs(attempt);
-        ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
+        const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
+        ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
         await sleep(delayMs, req.signal);
         continue;
       }
@@ -195,7 +196,9 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
     const text = req.method === 'HEAD' ? '' : await readErrorText(res.body).catch(() => '');
     if (req.method === 'HEAD') await res.body.dump().catch(() => {});
     // Valid credentials without the right (a 403, or a token granted less than asked) are not a failed login.
-    const denied = permissionDenied(ctx, req, { status: res.status, url: res.url, challenge: header(res.headers, 'www-authenticate'), bodyText: text }, lastAuth);
+    const challenge = header(res.headers, 'www-authenticate');
+    const refusal = { status: res.status, url: res.url, challenge, bodyText: text };
+    const denied = permissionDenied(ctx, req, refusal, lastAuth);
     if (denied) throw denied;
     throw new RegistryError({
       status: res.status,
@@ -224,7 +227,8 @@ export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res:
       if (isAbortError(err) || err instanceof RegctlError || !isRetryableError(err)) throw err;
       if (!req.idempotent || attempt >= (req.retries ?? ctx.retries) || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
       const delayMs = backoffMs(attempt);
-      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
+      const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
+      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
       await sleep(delayMs, req.signal);
     }
   }

@@ -22,7 +22,8 @@ beforeAll(async () => {
   await seedImage(`oci:${image.dir}:v1`, `${reg.host}/lib/app:v1`);
   tar = join(work, 'classic.tar');
   // skopeo writes the classic `docker save` layout: uncompressed layer tars named by the config's diff_ids.
-  await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/lib/app:v1`, `docker-archive:${tar}:lib/app:v1`]);
+  const from = `docker://${reg.host}/lib/app:v1`;
+  await skopeo(['copy', '--src-tls-verify=false', from, `docker-archive:${tar}:lib/app:v1`]);
 });
 
 afterAll(async () => {

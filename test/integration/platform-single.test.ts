@@ -13,7 +13,8 @@ let image: ImageFixture;
 beforeAll(async () => {
   work = await makeTempDir('platform-single');
   reg = await startRegistry();
-  image = await makeImageLayout(join(work, 'img'), { layers: [30_000], seed: 'platform-single', tag: 'v1', platform: { os: 'linux', architecture: 'amd64' } });
+  const platform = { os: 'linux', architecture: 'amd64' };
+  image = await makeImageLayout(join(work, 'img'), { layers: [30_000], seed: 'platform-single', tag: 'v1', platform });
   await seedImage(`oci:${image.dir}:v1`, `${reg.host}/lib/amd:v1`);
 });
 

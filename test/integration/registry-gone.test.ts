@@ -16,7 +16,8 @@ let image: ImageFixture;
 beforeAll(async () => {
   work = await makeTempDir('registry-gone');
   [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
-  image = await makeImageLayout(join(work, 'img'), { layers: [200_000, 100_000, 50_000, 20_000, 10_000, 5_000], seed: 'gone', tag: 'v1' });
+  const layers = [200_000, 100_000, 50_000, 20_000, 10_000, 5_000];
+  image = await makeImageLayout(join(work, 'img'), { layers, seed: 'gone', tag: 'v1' });
   await seedImage(`oci:${image.dir}:v1`, `${src.host}/lib/app:v1`);
 });
 

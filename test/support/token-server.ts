@@ -24,8 +24,10 @@ export interface TokenServerOptions {
    * access it must not be considered an error ... It is this intersected set of access which is placed in the
    * returned token"), as Docker Hub, GHCR and Harbor do for a read-only account. Users not listed hold everything.
    */
-  userActions?: Record<string, string[]>;
+  userActions?: UserActions;
 }
+
+type UserActions = Record<string, string[]>;
 
 export interface Access {
   type: string;
@@ -67,7 +69,7 @@ export function parseScope(scope: string): Access | undefined {
 }
 
 /** What a caller may do: users everything they ask for; anonymous callers `pull` on repositories only. */
-function grant(access: Access, user: string | undefined, anonymousPull: boolean, held?: Record<string, string[]>): Access {
+function grant(access: Access, user: string | undefined, anonymousPull: boolean, held?: UserActions): Access {
   if (user !== undefined) {
     const mine = held?.[user];
     if (!mine || access.type !== 'repository') return access;
@@ -113,8 +115,18 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
   const log: TokenRequestRecord[] = [];
   let requests = 0;
 
-  const issue = (res: ServerResponse, scopes: string[], user: string | undefined, record: TokenRequestRecord, refresh: boolean, oauth = false): void => {
-    const granted = scopes.map(parseScope).filter((a): a is Access => a !== undefined).map((a) => grant(a, user, anonymousPull, opts.userActions));
+  const issue = (
+    res: ServerResponse,
+    scopes: string[],
+    user: string | undefined,
+    record: TokenRequestRecord,
+    refresh: boolean,
+    oauth = false,
+  ): void => {
+    const granted = scopes
+      .map(parseScope)
+      .filter((a): a is Access => a !== undefined)
+      .map((a) => grant(a, user, anonymousPull, opts.userActions));
     record.granted = granted.filter((a) => a.actions.length > 0);
     const now = Math.floor(Date.now() / 1000);
     const token = signJwt(key, certDer, {
