@@ -144,13 +144,17 @@ export function permissionDenied(
   const wanted = WRITES.has(req.method) ? 'push' : req.method === 'DELETE' ? 'delete' : 'pull';
   let repo: string | undefined;
   for (const [r, acts] of lacking) if (acts.includes(wanted) || repo === undefined) repo = r;
-  repo ??= asked
-    .find((s) => s.startsWith('repository:') && s.includes(wanted))
-    ?.replace(/^repository:(.*):[^:]*$/, '$1');
+  const repos = asked.filter((s) => s.startsWith('repository:'));
+  const actionsOf = (s: string) => s.slice(s.lastIndexOf(':') + 1).split(',');
+  repo ??= (repos.find((s) => actionsOf(s).includes(wanted)) ?? repos[0])?.replace(/^repository:(.*):[^:]*$/, '$1');
   const anonymous = grant?.anonymous ?? authorization === undefined;
+  // Registries answer a pull of a repository that does not exist as they answer one you may not see.
+  const maybeMissing = wanted === 'pull' ? 'the repository may not exist, or ' : '';
+  const login = `\`regctl login ${req.registry}\` or pass --creds USER:PASS`;
+  const lack = `lack ${wanted} access${repo ? ` to ${repo}` : ''}`;
   const hint = anonymous
-    ? `you are not logged in to ${req.registry}: \`regctl login ${req.registry}\` or pass --creds USER:PASS`
-    : `the credentials are valid but lack ${wanted} access${repo ? ` to ${repo}` : ''}: ask for it, or check the name`;
+    ? `${maybeMissing}you are not logged in to ${req.registry}: ${login}`
+    : `${maybeMissing}the credentials are valid but ${lack}: ask for it, or check the name`;
   const body = parseErrorBody(res.bodyText);
   const codes = body.some((e) => e.code === 'DENIED') ? body : [{ code: 'DENIED' }, ...body];
   const { status, url } = res;

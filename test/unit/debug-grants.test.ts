@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { RetryReport, operationOf } from '../../src/output/retry-report.js';
 import { headerLines, printable } from '../../src/registry-client/debug-trace.js';
-import { grantedScopes } from '../../src/registry-client/grants.js';
+import { grantedScopes, permissionDenied } from '../../src/registry-client/grants.js';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64url');
 const jwt = (claims: object): string => `${b64('{"alg":"RS256"}')}.${b64(JSON.stringify(claims))}.c2ln`;
@@ -66,5 +66,30 @@ describe('RetryReport', () => {
     expect(r.line({ what: `upload sha256:${'b'.repeat(64)} to h/r`, reason: 'reset', ...at })).toBeUndefined();
     expect(r.line({ what: 'upload to h/r', reason: 'x', side: 'source', host: 'h' })).toBeDefined();
     expect(operationOf(`blob h/r@sha256:${'c'.repeat(64)}`)).toBe('blob h/r');
+  });
+});
+
+describe('permissionDenied', () => {
+  const req = { registry: 'r.example', method: 'GET', scopes: ['repository:lib/x:pull'] };
+  const insufficient = 'Bearer realm="https://auth",scope="repository:lib/x:pull",error="insufficient_scope"';
+  const basic = 'Basic YWxpY2U6cHc=';
+
+  it('an anonymous 401 insufficient_scope is a denial that points to a login (and to a missing repository)', () => {
+    const url = 'https://r.example/v2/lib/x/manifests/1';
+    const err = permissionDenied({}, req, { status: 401, url, challenge: insufficient, bodyText: '' }, undefined);
+    expect(err?.message).toBe('denied: you may not pull from r.example/lib/x');
+    expect(err?.code).toBe('DENIED');
+    expect(err?.hint).toMatch(/may not exist, or you are not logged in to r\.example: `regctl login r\.example`/);
+  });
+
+  it('a plain 401 (a refused login) is not a denial; a 403 keeps what the registry said', () => {
+    const url = 'https://r.example/v2/lib/x/blobs/uploads/';
+    const refused = { status: 401, url, challenge: 'Basic realm="r"', bodyText: '' };
+    expect(permissionDenied({}, req, refused, basic)).toBeUndefined();
+    const body = JSON.stringify({ errors: [{ code: 'DENIED', message: 'permission_denied: write_package' }] });
+    const err = permissionDenied({}, { ...req, method: 'POST' }, { status: 403, url, bodyText: body }, basic);
+    const said = '403 forbidden (DENIED: permission_denied: write_package)';
+    expect(err?.message).toBe(`denied: you may not push to r.example/lib/x: ${said}`);
+    expect(err?.hint).toMatch(/credentials are valid but lack push access to lib\/x/);
   });
 });
