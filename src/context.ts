@@ -99,7 +99,7 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
         onRetry: (r) => {
           // One line per retried operation, naming the side and host; every attempt is still in --debug.
           const side = role === 'src' ? 'source' : role === 'dst' ? 'destination' : undefined;
-          const line = retryReport.line({ what: r.what, reason: r.reason, side, host: r.registry });
+          const line = retryReport.line({ what: r.what, reason: r.reason, side, host: r.registry, delayMs: r.delayMs });
           log.debug(`retry ${r.what} in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt}: ${r.reason})`);
           if (line) log.info(line);
         },

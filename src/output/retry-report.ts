@@ -9,6 +9,8 @@ export interface RetryNote {
   reason: string;
   side?: Side;
   host?: string;
+  /** The wait before the next try: said when it is a second or more (a Retry-After), so a pause is explained. */
+  delayMs?: number;
 }
 
 /** The operation without the digests that tell one blob's attempt from another's. */
@@ -27,6 +29,7 @@ export class RetryReport {
     if (this.seen.has(key)) return undefined;
     if (this.seen.size > 1000) this.seen.clear();
     this.seen.add(key);
-    return `retrying ${op}${where ? ` (${where})` : ''}: ${n.reason}`;
+    const wait = n.delayMs !== undefined && n.delayMs >= 1000 ? `; next try in ${(n.delayMs / 1000).toFixed(1)} s` : '';
+    return `retrying ${op}${where ? ` (${where})` : ''}: ${n.reason}${wait}`;
   }
 }

@@ -66,6 +66,8 @@ describe('RetryReport', () => {
     expect(r.line({ what: `upload sha256:${'b'.repeat(64)} to h/r`, reason: 'reset', ...at })).toBeUndefined();
     expect(r.line({ what: 'upload to h/r', reason: 'x', side: 'source', host: 'h' })).toBeDefined();
     expect(operationOf(`blob h/r@sha256:${'c'.repeat(64)}`)).toBe('blob h/r');
+    const throttled = r.line({ what: 'manifest h/r:1', reason: 'HTTP 429', side: 'source', host: 'h', delayMs: 2000 });
+    expect(throttled).toBe('retrying manifest h/r:1 (source h): HTTP 429; next try in 2.0 s');
   });
 });
 
