@@ -26,8 +26,12 @@ afterAll(async () => {
   await removeTempDir(work);
 });
 
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+/** Waits for `cond`, or for the CLI to end first (then the assertions that follow say why). */
+async function until(cond: () => boolean, ended: Promise<unknown>): Promise<void> {
+  let done = false;
+  const end = () => void (done = true);
+  ended.then(end, end);
+  while (!cond() && !done) await new Promise((r) => setTimeout(r, 10));
 }
 
 describe('a destination that goes away mid-copy', () => {
@@ -38,7 +42,7 @@ describe('a destination that goes away mid-copy', () => {
       // Every blob upload hangs at the destination; once they are in flight the registry goes away.
       B.hold((r) => r.kind === 'upload' && r.method !== 'DELETE', 1000);
       const cli = await startCli(['copy', '--retries', '3', `${src.host}/lib/app:v1`, `${B.host}/gone/app:v1`]);
-      await until(() => B.stats.filter((r) => r.fault === 'hold').length >= 3);
+      await until(() => B.stats.filter((r) => r.fault === 'hold').length >= 3, cli.result);
       await B.stop();
       stopped = true;
       const r = await cli.result;
@@ -65,7 +69,7 @@ describe('a destination that goes away mid-copy', () => {
     try {
       A.hold('blob-get', 1000);
       const cli = await startCli(['copy', '--retries', '3', `${A.host}/lib/app:v1`, `${dst.host}/gone/from-src:v1`]);
-      await until(() => A.stats.filter((r) => r.fault === 'hold').length >= 3);
+      await until(() => A.stats.filter((r) => r.fault === 'hold').length >= 3, cli.result);
       await A.stop();
       stopped = true;
       const r = await cli.result;
