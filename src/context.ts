@@ -8,6 +8,7 @@ import { keychainSource } from './credentials/keychain.js';
 import { UsageError } from './errors.js';
 import { rememberLogin } from './util/secrets.js';
 import type { Logger } from './output/log.js';
+import { RetryReport } from './output/retry-report.js';
 import { RegistryClient } from './registry-client/client.js';
 import { Hosts } from './registry-client/hosts.js';
 import { type HttpContext, newHttpContext } from './registry-client/http.js';
@@ -58,6 +59,7 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
   let config: RegctlConfig | undefined;
   let hosts: Hosts | undefined;
   const clients = new Map<Role, RegistryClient>();
+  const retryReport = new RetryReport();
   const flagCred = (text: string | undefined, flag: string): Credential | undefined => {
     if (text === undefined) return undefined;
     if (!text.includes(':')) throw new UsageError(`${flag} takes USER:PASS`);
@@ -97,7 +99,13 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
         maxRetryAfterMs: 120_000,
         userAgent: `regctl-js/${VERSION}`,
         debug: globals.debug ? (line) => log.debug(line) : undefined,
-        onRetry: (r) => log.info(`retrying ${r.what} in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt}: ${r.reason})`),
+        onRetry: (r) => {
+          // One line per retried operation, naming the side and host; every attempt is still in --debug.
+          const side = role === 'src' ? 'source' : role === 'dst' ? 'destination' : undefined;
+          const line = retryReport.line({ what: r.what, reason: r.reason, side, host: r.registry, delayMs: r.delayMs });
+          log.debug(`retry ${r.what} in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt}: ${r.reason})`);
+          if (line) log.info(line);
+        },
         onRateLimit: (registry, rl) => ctx.lastRateLimit.set(registry, rl),
       });
       c = new RegistryClient(http);

@@ -6,6 +6,7 @@ import { type Platform, hostPlatform } from '../oci/platform.js';
 import type { Bytes, ImageDestination, ImageSource } from '../transports/types.js';
 import type { EventSink } from './events.js';
 import { gzip, gzippedType, withLayers } from './compress.js';
+import { compressedUpToDate } from './compressed-up-to-date.js';
 import { expand, selectRoot } from './plan.js';
 import type { SharedBlobs } from './shared.js';
 import { type Slots, runPool } from './pool.js';
@@ -153,7 +154,10 @@ async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor,
           sentBefore += n;
           emit({ type: 'bytes', digest: desc.digest, n });
         },
-        onRetry: (attempt, delayMs, reason) => emit({ type: 'retry', what: `blob ${desc.digest}`, attempt, delayMs, reason }),
+        onRetry: (attempt, delayMs, reason) => {
+          const what = `read of blob ${desc.digest} from the source ${sourceHost(src)}`;
+          emit({ type: 'retry', what, attempt, delayMs, reason });
+        },
       });
       return verified(stream, desc);
     },
@@ -200,6 +204,10 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     alwaysIndex: opts.subIndex?.alwaysIndex,
   });
   if (existing && existing.digest === root.desc.digest) return upToDate(root.desc.digest, root.desc.mediaType);
+  // A classic `docker save` the registry already holds gzipped: same config and diff_ids, nothing to compress or send.
+  if (existing && isImageDesc(existing) && (await compressedUpToDate(src, dst, root, existing, signal))) {
+    return upToDate(existing.digest, existing.mediaType);
+  }
 
   const plan = await expand(src, root, { jobs: opts.jobs, signal });
   // A classic `docker save` holds uncompressed layers: a registry gets them gzipped (new digests).
@@ -274,6 +282,12 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
 
 function isImageDesc(d: Descriptor): boolean {
   return !d.mediaType.includes('index') && !d.mediaType.includes('list');
+}
+
+/** The source's host (a registry) or path (a local location), for retry lines. */
+function sourceHost(src: ImageSource): string {
+  const l = src.location;
+  return l.kind === 'registry' ? l.ref.registry : l.path;
 }
 
 function describeSource(src: ImageSource): string {

@@ -5,6 +5,7 @@ import { MT } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, type IndexManifest, blobsOf, encodeManifest, toFetched } from '../oci/manifest.js';
 import { type Platform, formatPlatform, isAttestationEntry, platformMatches } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
+import { checkImagePlatform } from './image-config.js';
 import { runPool } from './pool.js';
 
 export interface CopyPlan {
@@ -58,9 +59,13 @@ export interface PlanOptions {
   alwaysIndex?: boolean;
 }
 
-/** Narrows the root to what will be copied: the whole index, a sub-index, or one platform's image. */
+/** Narrows the root to what will be copied: the whole index, a sub-index, or one platform's image (checked). */
 export async function selectRoot(src: ImageSource, root: FetchedManifest, opts: PlanOptions): Promise<FetchedManifest> {
-  if (root.manifest.kind !== 'index') return root;
+  if (root.manifest.kind !== 'index') {
+    // One platform's image named with --platform: it must be that platform (docker refuses a mismatch too).
+    if (opts.platforms?.length) await checkImagePlatform(src, root, opts.platforms, opts.where, opts.signal);
+    return root;
+  }
   const want = opts.platforms?.length ? opts.platforms : opts.singleImage ? [opts.defaultPlatform] : undefined;
   if (!want) return root;
   if (opts.singleImage && want.length > 1) throw new UsageError('this destination holds one platform: give one --platform');

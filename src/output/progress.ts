@@ -4,6 +4,7 @@ import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
 import { liveView } from './live.js';
 import { formatBytes, formatDuration, formatSpeed } from './render.js';
+import { RetryReport } from './retry-report.js';
 
 export interface ProgressSink {
   handle(e: CopyEvent): void;
@@ -23,6 +24,7 @@ export const quietSink: ProgressSink = { handle() {}, finish() {}, fail() {} };
 
 export function plainSink(io: IO, label: string): ProgressSink {
   const active = new Map<string, Active>();
+  const retries = new RetryReport();
   const started = Date.now();
   return {
     handle(e) {
@@ -34,7 +36,10 @@ export function plainSink(io: IO, label: string): ProgressSink {
           const ms = a ? Date.now() - a.started : 0;
           io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  copied in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}\n`);
         } else io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'exists' ? 'already there' : 'mounted'}\n`);
-      } else if (e.type === 'retry') io.stderr.write(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}\n`);
+      } else if (e.type === 'retry') {
+        const line = retries.line(e);
+        if (line) io.stderr.write(`${line}\n`);
+      }
       else if (e.type === 'warning') io.stderr.write(`warning: ${e.message}\n`);
     },
     finish(summary) {
@@ -47,6 +52,7 @@ export function plainSink(io: IO, label: string): ProgressSink {
 /** Live view on a terminal: a spinner line with totals and one line per layer in flight, redrawn at most 10 times a second. */
 export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   const active = new Map<string, Active>();
+  const retries = new RetryReport();
   const started = Date.now();
   let total = 0;
   let moved = 0;
@@ -91,9 +97,11 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
           render();
           break;
         }
-        case 'retry':
-          persist(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}`);
+        case 'retry': {
+          const line = retries.line(e);
+          if (line) persist(line);
           break;
+        }
         case 'warning':
           persist(`warning: ${e.message}`);
           break;

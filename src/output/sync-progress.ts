@@ -8,6 +8,7 @@ import { shortDigest } from '../oci/digest.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunHooks } from '../sync/run.js';
 import { formatBytes, formatDuration, formatSpeed, table } from './render.js';
+import { RetryReport } from './retry-report.js';
 
 export interface SyncSink extends RunHooks {
   /** Stop live rendering (before the summary or an error is printed). */
@@ -68,12 +69,16 @@ export const quietSyncSink: SyncSink = { stop() {} };
 
 /** CI: a line per finished image, retries and notices as they come; no escape codes. */
 export function plainSyncSink(io: IO): SyncSink {
+  const retries = new RetryReport();
   return {
     done: (r) => {
       if (r.status !== 'skipped') io.stderr.write(`${imageLine(r)}\n`);
     },
     event: (item, e) => {
-      if (e.type === 'retry') io.stderr.write(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}\n`);
+      if (e.type === 'retry') {
+        const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
+        if (line) io.stderr.write(`${line}\n`);
+      }
       else if (e.type === 'warning') io.stderr.write(`warning: ${item.key}: ${e.message}\n`);
     },
     notice: (m) => io.stderr.write(`${m}\n`),
@@ -90,6 +95,7 @@ interface InFlight {
 
 /** A terminal: a spinner with the totals and one line per image in flight, redrawn at most 10 times a second. */
 export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
+  const retries = new RetryReport();
   const active = new Map<PlanItem, InFlight>();
   const started = Date.now();
   let done = 0;
@@ -124,7 +130,10 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
       } else if (e.type === 'blob' && e.state !== 'start') {
         a.finished++;
         if (e.state !== 'done') a.moved += e.size;
-      } else if (e.type === 'retry') persist(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}`);
+      } else if (e.type === 'retry') {
+        const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
+        if (line) persist(line);
+      }
       else if (e.type === 'warning') persist(`warning: ${item.key}: ${e.message}`);
       render(e.type !== 'bytes');
     },

@@ -115,7 +115,7 @@ export async function fetchBearerToken(opts: {
   cred: Credential | undefined;
   dispatcher: Dispatcher;
   signal: AbortSignal;
-}): Promise<{ token: string; expiresIn: number }> {
+}): Promise<{ token: string; expiresIn: number; scope?: string }> {
   const { challenge, scopes, cred } = opts;
   if (!challenge.realm) throw new RegctlError('AUTH_FAILED', 'the registry sent a Bearer challenge without a realm');
   const realm = new URL(challenge.realm);
@@ -158,7 +158,7 @@ export async function fetchBearerToken(opts: {
       hint: res.statusCode === 401 ? 'the credentials were refused: check them, or `regctl login HOST`' : undefined,
     });
   }
-  let doc: { token?: string; access_token?: string; expires_in?: number };
+  let doc: { token?: string; access_token?: string; expires_in?: number; scope?: unknown };
   try {
     doc = JSON.parse(text);
   } catch {
@@ -166,7 +166,8 @@ export async function fetchBearerToken(opts: {
   }
   const token = doc.token ?? doc.access_token;
   if (!token) throw new RegctlError('AUTH_FAILED', `token server ${realm.host} answered without a token`);
-  return { token, expiresIn: tokenLifetime(doc.expires_in, token) };
+  // The scope granted (OAuth2 answers carry it; it may be a subset of what was asked), for messages and --debug.
+  return { token, expiresIn: tokenLifetime(doc.expires_in, token), ...(typeof doc.scope === 'string' ? { scope: doc.scope } : {}) };
 }
 
 /**

@@ -346,6 +346,8 @@ export class RegistryClient {
       expect: [200, 202, 204, 404],
       idempotent: true,
       signal,
+      // Best-effort cleanup after a failure: one try, no retry lines (the registry may be gone).
+      retries: 0,
       what: `cancel upload to ${r.repository}`,
     });
     await res.body.dump().catch(() => {});

@@ -5,6 +5,8 @@ import { RegctlError, isAbortError } from '../errors.js';
 import { rememberLogin, rememberSecret } from '../util/secrets.js';
 import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
 import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
+import { headerLines } from './debug-trace.js';
+import { permissionDenied, tracedToken } from './grants.js';
 import { type Hosts, connectError } from './hosts.js';
 import { checkHandedUrl, checkRealm, isOwnOrigin, resolveHanded } from './origin.js';
 import { readErrorText } from './read.js';
@@ -28,7 +30,7 @@ export interface RegRequest {
   scopes: readonly string[];
   expect: readonly number[];
   idempotent: boolean;
-  /** Retries for this request, under the context's (0: a network error goes straight to the caller). */
+  /** At most this many retries, under the context's (0: best-effort cleanup, or a network error goes to the caller). */
   retries?: number;
   signal: AbortSignal;
   /** What the request is, for errors: `manifest alpine:3.20`. */
@@ -47,6 +49,8 @@ export interface RegResponse {
 
 export interface RetryInfo {
   what: string;
+  /** The registry retried (its logical name), so a report can say which host failed. */
+  registry?: string;
   attempt: number;
   delayMs: number;
   reason: string;
@@ -119,7 +123,9 @@ async function authorization(
   const cached = refresh ? undefined : ctx.tokens.find(req.registry, scopes);
   if (cached) return `Bearer ${cached}`;
   const token = await ctx.tokens.get(req.registry, scopes, (s) =>
-    fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
+    tracedToken(ctx, req.registry, challenge.realm, s, cred, () =>
+      fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
+    ),
   );
   rememberSecret(token);
   return `Bearer ${token}`;
@@ -158,7 +164,8 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       if (isAbortError(err) || err instanceof RegctlError) throw err;
       if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < Math.min(ctx.retries, req.retries ?? ctx.retries) && !ctx.hosts.closed) {
         const delayMs = backoffMs(attempt);
-        ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
+        const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
+        ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
         await sleep(delayMs, req.signal);
         continue;
       }
@@ -183,7 +190,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
     }
     if (req.expect.includes(res.status)) return res;
     const retryable = RETRYABLE_STATUS.has(res.status) && replayable && (req.idempotent || res.status === 429 || res.status === 503);
-    if (retryable && attempt < ctx.retries) {
+    if (retryable && attempt < Math.min(ctx.retries, req.retries ?? ctx.retries)) {
       const after = retryAfterOf(res);
       await res.body.dump().catch(() => {});
       if (after !== undefined && after > ctx.maxRetryAfterMs) {
@@ -199,12 +206,17 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       const delayMs = after ?? backoffMs(attempt);
       // The registry is throttling: every worker on this host waits, not only this request.
       if (after !== undefined || res.status === 429) ctx.hosts.pauseUntil(req.registry, Date.now() + delayMs);
-      ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
+      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
       await sleep(delayMs, req.signal);
       continue;
     }
     const text = req.method === 'HEAD' ? '' : await readErrorText(res.body).catch(() => '');
     if (req.method === 'HEAD') await res.body.dump().catch(() => {});
+    // Valid credentials without the right (a 403, or a token granted less than asked) are not a failed login.
+    const challenge = header(res.headers, 'www-authenticate');
+    const refusal = { status: res.status, url: res.url, challenge, bodyText: text };
+    const denied = permissionDenied(ctx, req, refusal, lastAuth);
+    if (denied) throw denied;
     throw new RegistryError({
       status: res.status,
       method: req.method,
@@ -235,9 +247,10 @@ export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res:
     } catch (err) {
       res.body.destroy();
       if (isAbortError(err) || err instanceof RegctlError || !isRetryableError(err)) throw err;
-      if (!req.idempotent || attempt >= ctx.retries || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
+      if (!req.idempotent || attempt >= (req.retries ?? ctx.retries) || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
       const delayMs = backoffMs(attempt);
-      ctx.onRetry?.({ what: describe(req), attempt: attempt + 1, delayMs, reason: networkReason(err, ctx.hosts.opts.timeoutMs) });
+      const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
+      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
       await sleep(delayMs, req.signal);
     }
   }
@@ -256,6 +269,7 @@ async function exchange(
     const headers: Record<string, string> = { 'user-agent': ctx.userAgent, ...req.headers };
     if (auth && isOwnOrigin(own, url)) headers.authorization = auth;
     ctx.debug?.(`> ${req.method} ${redactUrl(url.toString())}${headers.range ? ` range=${headers.range}` : ''}`);
+    if (ctx.debug) for (const line of headerLines('>', headers)) ctx.debug(line);
     const t0 = Date.now();
     const r = await request(url, {
       method: req.method,
@@ -265,6 +279,7 @@ async function exchange(
       signal: req.signal,
     });
     ctx.debug?.(`< ${r.statusCode} ${req.method} ${redactUrl(url.toString())} (${Date.now() - t0} ms)`);
+    if (ctx.debug) for (const line of headerLines('<', r.headers)) ctx.debug(line);
     const res: RegResponse = { status: r.statusCode, headers: r.headers, body: r.body, url: url.toString(), rateLimit: parseRateLimit(r.headers) };
     const location = header(r.headers, 'location');
     if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(r.statusCode) || !location) return res;

@@ -109,6 +109,10 @@ export class RegistryDestination implements ImageDestination {
     return found;
   }
 
+  getManifest(digest: Digest, signal: AbortSignal): Promise<FetchedManifest> {
+    return this.client.getManifest(this.repo, digest, signal);
+  }
+
   async hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
     if (this.written.has(desc.digest)) return true;
     if (this.absent && (await this.absent)) return false;

@@ -80,6 +80,11 @@ export interface ImageDestination {
    * way); answers its descriptor. Registry destinations only.
    */
   putBlobComputed?(mediaType: string, open: () => Promise<Bytes>, signal: AbortSignal): Promise<Descriptor>;
+  /**
+   * A manifest the destination holds, by digest (registry destinations): lets a re-push of a classic `docker save`,
+   * whose layers the registry holds gzipped, be told up to date by its config and diff_ids.
+   */
+  getManifest?(digest: Digest, signal: AbortSignal): Promise<FetchedManifest>;
   /** Stores a manifest's exact bytes; `tag` is given for the root only. */
   putManifest(m: FetchedManifest, tag: string | undefined, signal: AbortSignal): Promise<void>;
   /** Makes the written image visible (local: rename into place, update index.json under a lock). */

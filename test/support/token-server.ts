@@ -23,7 +23,17 @@ export interface TokenServerOptions {
    * tokens are JWTs whose `exp` carries the lifetime (https://github.com/Azure/acr/issues/191).
    */
   omitExpiresIn?: boolean;
+  /**
+   * Per-user grant policy: user → the actions that user holds on every repository (e.g. `{ reader: ['pull'] }`).
+   * The token then carries the intersection of what was asked and what is held, and the answer is still 200:
+   * distribution's token spec (docs/content/spec/auth/token.md, "If the client only has a subset of the requested
+   * access it must not be considered an error ... It is this intersected set of access which is placed in the
+   * returned token"), as Docker Hub, GHCR and Harbor do for a read-only account. Users not listed hold everything.
+   */
+  userActions?: UserActions;
 }
+
+type UserActions = Record<string, string[]>;
 
 export interface Access {
   type: string;
@@ -65,8 +75,12 @@ export function parseScope(scope: string): Access | undefined {
 }
 
 /** What a caller may do: users everything they ask for; anonymous callers `pull` on repositories only. */
-function grant(access: Access, user: string | undefined, anonymousPull: boolean): Access {
-  if (user !== undefined) return access;
+function grant(access: Access, user: string | undefined, anonymousPull: boolean, held?: UserActions): Access {
+  if (user !== undefined) {
+    const mine = held?.[user];
+    if (!mine || access.type !== 'repository') return access;
+    return { ...access, actions: access.actions.filter((a) => mine.includes(a) || mine.includes('*')) };
+  }
   const ok = access.type === 'repository' && anonymousPull ? access.actions.filter((a) => a === 'pull') : [];
   return { ...access, actions: ok };
 }
@@ -107,8 +121,18 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
   const log: TokenRequestRecord[] = [];
   let requests = 0;
 
-  const issue = (res: ServerResponse, scopes: string[], user: string | undefined, record: TokenRequestRecord, refresh: boolean): void => {
-    const granted = scopes.map(parseScope).filter((a): a is Access => a !== undefined).map((a) => grant(a, user, anonymousPull));
+  const issue = (
+    res: ServerResponse,
+    scopes: string[],
+    user: string | undefined,
+    record: TokenRequestRecord,
+    refresh: boolean,
+    oauth = false,
+  ): void => {
+    const granted = scopes
+      .map(parseScope)
+      .filter((a): a is Access => a !== undefined)
+      .map((a) => grant(a, user, anonymousPull, opts.userActions));
     record.granted = granted.filter((a) => a.actions.length > 0);
     const now = Math.floor(Date.now() / 1000);
     const token = signJwt(key, certDer, {
@@ -117,6 +141,10 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
     });
     const body: Record<string, unknown> = { token, access_token: token, issued_at: new Date(now * 1000).toISOString() };
     if (!opts.omitExpiresIn) body.expires_in = expiresIn;
+    // The OAuth2 form (POST) answers with the scope granted, a subset of the asked one where access is lacking
+    // (distribution's docs/content/spec/auth/oauth.md: "scope (REQUIRED) The scope granted inside the access token.
+    // This may be the same scope as requested or a subset").
+    if (oauth) body.scope = record.granted.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`).join(' ');
     if (refresh && user !== undefined) {
       const rt = randomUUID();
       refreshTokens.set(rt, user);
@@ -157,7 +185,7 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
         }
         record.account = user;
         record.anonymous = false;
-        return issue(res, record.scope, user, record, form.get('access_type') === 'offline');
+        return issue(res, record.scope, user, record, form.get('access_type') === 'offline', true);
       }
       if (req.method !== 'GET') {
         record.status = 405;
