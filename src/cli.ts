@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { commands } from './commands/index.js';
 import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
+import { fromFsError } from './util/fs-errors.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
@@ -73,6 +74,7 @@ function printError(err: unknown, signalName: string | undefined): number {
     process.stderr.write('regctl: interrupted\n');
     return signalName === 'SIGTERM' ? 143 : 130;
   }
+  err = fromFsError(err) ?? err;
   if (err instanceof RegctlError) {
     process.stderr.write(`regctl: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
