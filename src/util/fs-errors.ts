@@ -1,5 +1,5 @@
 // Node's own file-system errors (EACCES, ENOENT, ENOSPC, EISDIR…) as one line naming the user's path and what to do.
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { RegctlError } from '../errors.js';
 
 type Known = [why: string, hint: (path: string, writing: boolean) => string, exitCode: 1 | 2];
@@ -27,15 +27,12 @@ const KNOWN: Record<string, Known> = {
  * `.OUT.staging-XXXX/…` beside OUT, `CONFIG.PID.tmp`. Answers whether the path was a temp (so: a write).
  */
 export function userPath(path: string): { path: string; temp: boolean } {
-  const staging = /^(.*?)\/?\.([^/]+)\.staging-[^/]+(\/.*)?$/.exec(path);
-  if (staging) return { path: staging[1] ? join(staging[1], staging[2]) : staging[2], temp: true };
-  const dir = dirname(path);
+  const staging = /^(.*\/)?\.([^/]+)\.staging-[^/]+(\/.*)?$/.exec(path);
+  if (staging) return { path: `${staging[1] ?? ''}${staging[2]}`, temp: true };
   const name = basename(path);
-  const hidden = /^\.(.+)\.(tmp|part|lock)-[0-9a-f]+$/.exec(name);
-  if (hidden) return { path: dir === '.' && !path.startsWith('./') ? hidden[1] : join(dir, hidden[1]), temp: true };
-  const plain = /^(.+)\.tmp-[0-9a-f]+$/.exec(name) ?? /^(.+)\.\d+\.tmp$/.exec(name);
-  if (plain) return { path: dir === '.' && !path.startsWith('./') ? plain[1] : join(dir, plain[1]), temp: true };
-  return { path, temp: false };
+  const dir = path.slice(0, path.length - name.length);
+  const real = /^\.(.+)\.(tmp|part|lock)-[0-9a-f]+$/.exec(name) ?? /^(.+)\.tmp-[0-9a-f]+$/.exec(name) ?? /^(.+)\.\d+\.tmp$/.exec(name);
+  return real ? { path: `${dir}${real[1]}`, temp: true } : { path, temp: false };
 }
 
 /** A RegctlError for a Node file-system error with a path; undefined for anything else. */

@@ -1,0 +1,189 @@
+// A new user's first hour (issue 16): bare names, other tools' locations, compressed-tar names, file-system errors,
+// login on a terminal, and what pull prints — each against the real registry, the built CLI and a real pty.
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ImageFixture, makeImageLayout, seedImage } from '../support/images.js';
+import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
+import { runOnPty } from '../support/pty.js';
+import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import { REGCTL_BIN, runCli } from '../support/run-cli.js';
+
+const run = promisify(execFile);
+const USER = 'bob';
+const PASS = 'b0b-secret-pw';
+
+let reg: RegistryHandle;
+let basic: RegistryHandle;
+let work: string;
+let image: ImageFixture;
+
+beforeAll(async () => {
+  work = await makeTempDir('first-hour');
+  await chmod(work, 0o755);
+  [reg, basic, image] = await Promise.all([
+    startRegistry(),
+    startRegistry({ mode: 'htpasswd', users: { [USER]: PASS } }),
+    makeImageLayout(join(work, 'img'), { layers: [30_000, 10_000], seed: 'first-hour', tag: 'v1' }),
+  ]);
+  await seedImage(`oci:${image.dir}:v1`, `${reg.host}/lib/app:v1`);
+});
+
+afterAll(async () => {
+  await Promise.all([reg?.stop(), basic?.stop()]);
+  await removeTempDir(work);
+});
+
+/** Runs regctl under a command prefix (unshare, setpriv), with a clean environment; never throws. */
+async function runWrapped(prefix: string[], args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, DOCKER_CONFIG: join(work, '.docker-none'), NO_COLOR: '1', CI: 'true' };
+  try {
+    const { stdout, stderr } = await run(prefix[0], [...prefix.slice(1), process.execPath, REGCTL_BIN, ...args], { env, cwd, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('a bare file name (item 3)', () => {
+  it('inspect and copy of a bare name that is a local file ask "did you mean ./NAME?" (exit 2), asking no registry', async () => {
+    const dir = join(work, 'bare');
+    await mkdir(dir, { recursive: true });
+    const saved = await runCli(['pull', `${reg.host}/lib/app:v1`, join(dir, 'saved.tar')]);
+    expect(saved.code, saved.stderr).toBe(0);
+    for (const args of [['inspect', 'saved.tar'], ['copy', 'saved.tar', `${reg.host}/lib/copy:v1`], ['copy', `${reg.host}/lib/app:v1`, 'saved.tar']]) {
+      const r = await runCli(['--retries', '0', ...args], { cwd: dir });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^regctl: saved\.tar: did you mean \.\/saved\.tar\?/m);
+      expect(r.stderr).not.toMatch(/ENOTFOUND|getaddrinfo|registry-1\.docker\.io/);
+    }
+    const ok = await runCli(['inspect', './saved.tar'], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  it('a host that does not resolve with no network reachable says so (not "check the registry host name")', async () => {
+    const r = await runWrapped(['unshare', '-rn'], ['--retries', '0', 'inspect', 'registry.example.com/team/app:v1']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^regctl: .*no network is reachable/m);
+    expect(r.stderr).not.toMatch(/check the registry host name/);
+  });
+});
+
+describe("other tools' locations (item 12)", () => {
+  it.each([
+    ['docker-daemon:alpine:3.20', /cannot read or write a Docker daemon/, /docker save/],
+    ['containers-storage:localhost/app:v1', /cannot read or write Podman/, /podman save/],
+    ['dir:/tmp/img', /cannot read or write skopeo's dir:/, /oci:/],
+  ])('%s names what is supported (exit 2)', async (loc, what, how) => {
+    const r = await runCli(['copy', loc, `${reg.host}/lib/x:v1`]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(what);
+    expect(r.stderr).toMatch(/docker-archive:PATH, oci:PATH, oci-archive:PATH/);
+    expect(r.stderr).toMatch(how);
+    expect(r.stderr).not.toMatch(/invalid (repository name|registry host)/);
+  });
+
+  it('http://host/repo:tag says to write the host and add --plain-http', async () => {
+    const r = await runCli(['inspect', `http://${reg.host}/lib/app:v1`]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/not a URL/);
+    expect(r.stderr).toContain(`hint: write ${reg.host}/lib/app:v1 and add --plain-http`);
+  });
+
+  it('dir:1.0 without a path is still the Docker Hub image library/dir (a valid reference)', async () => {
+    const r = await runCli(['--retries', '0', 'copy', 'dir:1.0', `oci:${join(work, 'never')}`], { env: { HTTPS_PROXY: undefined } });
+    expect(r.stderr).not.toMatch(/cannot read or write/);
+  });
+});
+
+describe('pull to a compressed-tar name (item 7)', () => {
+  it.each(['out.tar.gz', 'out.tgz', 'out.tar.zst', 'out.tar.xz'])('pull REF %s is refused (exit 2) and nothing is written', async (name) => {
+    const dir = join(work, `gz-${name}`);
+    await mkdir(dir, { recursive: true });
+    for (const args of [['pull', `${reg.host}/lib/app:v1`, name], ['pull', '--format', 'oci', `${reg.host}/lib/app:v1`, name], ['copy', `${reg.host}/lib/app:v1`, `oci:${name}`]]) {
+      const r = await runCli(args, { cwd: dir });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^regctl: .*writes no compressed tar/m);
+      expect(r.stderr).toMatch(/^hint: write (\.\/)?out\.tar /m);
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
+
+describe("file-system errors (item 9)", () => {
+  it("a directory one may not write in: one line naming the user's path (no temp name), what to do, exit 2", async () => {
+    const ro = join(work, 'ro');
+    await mkdir(ro, { recursive: true });
+    await chmod(ro, 0o555);
+    await chmod(image.dir, 0o755);
+    // root writes anywhere: drop to nobody for this one run
+    const prefix = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : ['env'];
+    const r = await runWrapped(prefix, ['copy', `oci:${image.dir}:v1`, './ro/x.tar'], work);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^regctl: \.\/ro\/x\.tar: permission denied$/m);
+    expect(r.stderr).toMatch(/^hint: you may not write in \.\/ro/m);
+    expect(r.stderr).not.toMatch(/tmp-|staging-|EACCES/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('a 3-byte file is "too short to be a tar archive", not "empty"', async () => {
+    const three = join(work, 'three.tar');
+    await writeFile(three, 'abc');
+    for (const src of [three, `docker-archive:${three}`]) {
+      const r = await runCli(['inspect', src]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/too short to be a tar archive/);
+      expect(r.stderr).not.toMatch(/empty/);
+    }
+  });
+});
+
+describe('login and logout (item 8)', () => {
+  it('on a terminal, login asks for the user name and a hidden password, checks and stores them', async () => {
+    const home = await makeTempDir('pty-login');
+    try {
+      const env = { HOME: home, DOCKER_CONFIG: join(home, '.docker'), XDG_CONFIG_HOME: join(home, '.config'), REGCTL_NO_KEYCHAIN: '1' };
+      const r = await runOnPty(['login', basic.host], { env, steps: [['Username: ', `${USER}\r`], ['Password: ', `${PASS}\r`]] });
+      expect(r.unanswered).toEqual([]);
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toContain('Login Succeeded');
+      expect(r.output).toContain(USER);
+      expect(r.output).not.toContain(PASS);
+      const cfg = JSON.parse(await readFile(join(home, '.docker', 'config.json'), 'utf8'));
+      expect(Buffer.from(cfg.auths[basic.host].auth, 'base64').toString()).toBe(`${USER}:${PASS}`);
+      expect((await stat(join(home, '.docker', 'config.json'))).mode & 0o777).toBe(0o600);
+    } finally {
+      await removeTempDir(home);
+    }
+  });
+
+  it('--password-stdin with empty stdin says "no password on stdin" (exit 2)', async () => {
+    const r = await runCli(['login', '-u', USER, '--password-stdin', basic.host], { env: { REGCTL_NO_KEYCHAIN: '1' }, input: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^regctl: no password on stdin$/m);
+  });
+
+  it('not on a terminal, login without -u names the flag (exit 2)', async () => {
+    const r = await runCli(['login', basic.host], { env: { REGCTL_NO_KEYCHAIN: '1' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^regctl: login needs a user name/m);
+  });
+
+  it('logout of a host with nothing stored exits 0 with a note', async () => {
+    const r = await runCli(['logout', basic.host], { env: { REGCTL_NO_KEYCHAIN: '1' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`Not logged in to ${basic.host.replace(/[.]/g, '\\.')}`));
+  });
+});
+
+describe('what pull and copy to a docker-archive print (item 14)', () => {
+  it('docker-archive:PATH:NAME@DIGEST, the image digest as ref@digest', async () => {
+    const out = join(work, 'printed.tar');
+    const r = await runCli(['pull', `${reg.host}/lib/app:v1`, out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`docker-archive:${out}:${reg.host}/lib/app:v1@${image.manifestDigest}`);
+  });
+});
