@@ -187,3 +187,27 @@ describe('what pull and copy to a docker-archive print (item 14)', () => {
     expect(r.stdout.trim()).toBe(`docker-archive:${out}:${reg.host}/lib/app:v1@${image.manifestDigest}`);
   });
 });
+
+describe('mutate of a docker-archive (item 5)', () => {
+  async function repoTags(tar: string): Promise<string[]> {
+    const { stdout } = await run('tar', ['-xOf', tar, 'manifest.json']);
+    return JSON.parse(stdout)[0].RepoTags;
+  }
+
+  it('keeps the name (RepoTags) in place, or takes a new one from -t docker-archive:PATH:NAME', async () => {
+    const dir = join(work, 'mutate');
+    await mkdir(dir, { recursive: true });
+    const saved = join(dir, 'saved.tar');
+    expect((await runCli(['pull', `${reg.host}/lib/app:v1`, saved])).code).toBe(0);
+    expect(await repoTags(saved)).toEqual([`${reg.host}/lib/app:v1`]);
+    const inPlace = await runCli(['mutate', saved, '--label', 'stage=two']);
+    expect(inPlace.code, inPlace.stderr).toBe(0);
+    expect(await repoTags(saved)).toEqual([`${reg.host}/lib/app:v1`]);
+    const renamed = await runCli(['mutate', saved, '--env', 'A=1', '-t', `docker-archive:${join(dir, 'new.tar')}:myapp:v2`]);
+    expect(renamed.code, renamed.stderr).toBe(0);
+    expect(await repoTags(join(dir, 'new.tar'))).toEqual(['myapp:v2']);
+    const copied = await runCli(['copy', saved, join(dir, 'copy.tar')]);
+    expect(copied.code, copied.stderr).toBe(0);
+    expect(await repoTags(join(dir, 'copy.tar'))).toEqual([`${reg.host}/lib/app:v1`]);
+  });
+});
