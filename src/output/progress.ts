@@ -3,7 +3,7 @@ import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
 import { liveView } from './live.js';
-import { formatBytes, formatDuration, formatSpeed } from './render.js';
+import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth } from './render.js';
 
 export interface ProgressSink {
   handle(e: CopyEvent): void;
@@ -54,11 +54,16 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   let finished = 0;
   const view = await liveView(io, `${label}resolving…`, () => {
     const now = Date.now();
+    // Rows never wrap (a wrapped row breaks the redraw): they fit the terminal's width at each redraw.
+    const width = rowWidth(io.stderr);
     return [
-      `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`,
+      cutMiddle(`${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`, width - 2),
       ...[...active.entries()].map(([d, a]) => {
-        const pct = a.size ? Math.floor((a.done / a.size) * 100) : 100;
-        return `  ${shortDigest(d)}  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${String(pct).padStart(3)}%  ${formatSpeed(a.done, now - a.started)}`;
+        const pct = `${Math.floor(a.size ? (a.done / a.size) * 100 : 100)}%`;
+        const speed = formatSpeed(a.done, now - a.started);
+        const padded = `  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${pct.padStart(4)}  ${speed}`;
+        const tight = width >= 56 ? ` ${formatBytes(a.done)}/${formatBytes(a.size)} ${pct} ${speed}` : ` ${formatBytes(a.done)}/${formatBytes(a.size)} ${pct}`;
+        return fitRow(`  ${shortDigest(d)}`, padded, tight, width);
       }),
     ];
   });

@@ -32,3 +32,25 @@ export function table(rows: string[][], header?: string[]): string {
 export function toJson(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }
+
+/** `text` in at most `width` columns: the middle of a long name gives way to `…`, keeping its start and its end. */
+export function cutMiddle(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  if (width <= 1) return chars.slice(0, Math.max(0, width)).join('');
+  const head = Math.ceil((width - 1) / 2);
+  return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (width - 1 - head)).join('')}`;
+}
+
+/** The columns a live row may use on this stream (one less than the width: a full last column wraps on some terminals). */
+export function rowWidth(stream: unknown): number {
+  const cols = (stream as { columns?: number }).columns;
+  return Math.max(20, (cols && cols > 0 ? cols : 80) - 1);
+}
+
+/** A row from `parts` that fits `width`: padded columns when they fit, else single spaces, else the name cut in the middle. */
+export function fitRow(name: string, padded: string, tight: string, width: number): string {
+  if (Array.from(name).length + padded.length <= width) return `${name}${padded}`;
+  if (Array.from(name).length + tight.length <= width) return `${name}${tight}`;
+  return `${cutMiddle(name, Math.max(8, width - tight.length))}${tight}`.slice(0, width);
+}

@@ -5,6 +5,7 @@ import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, seedImage } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { runOnPty } from '../support/pty.js';
@@ -209,5 +210,60 @@ describe('mutate of a docker-archive (item 5)', () => {
     const copied = await runCli(['copy', saved, join(dir, 'copy.tar')]);
     expect(copied.code, copied.stderr).toBe(0);
     expect(await repoTags(join(dir, 'copy.tar'))).toEqual([`${reg.host}/lib/app:v1`]);
+  });
+});
+
+describe('inspect shows Env and annotations (item 13)', () => {
+  it('as text (Env:, Annotations:) and in --json (annotations)', async () => {
+    const made = await runCli(['mutate', `${reg.host}/lib/app:v1`, '-t', `${reg.host}/lib/ann:v1`, '--env', 'GREETING=hello', '--annotation', 'org.example.team=blue']);
+    expect(made.code, made.stderr).toBe(0);
+    const text = await runCli(['inspect', `${reg.host}/lib/ann:v1`]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^Env:\n(  .*\n)*  GREETING=hello$/m);
+    expect(text.stdout).toMatch(/^  PATH=\/usr\/local\/bin/m);
+    expect(text.stdout).toMatch(/^Annotations:\n  org\.example\.team=blue$/m);
+    const json = await runCli(['inspect', '--json', `${reg.host}/lib/ann:v1`]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ annotations: { 'org.example.team': 'blue' }, env: expect.arrayContaining(['GREETING=hello']) });
+  });
+});
+
+describe('live rows fit a 60-column terminal (item 13)', () => {
+  let slow: FaultProxy;
+  beforeAll(async () => {
+    slow = await startFaultProxy(reg.url);
+    // Blobs crawl, so the live view draws its rows while they are in flight.
+    slow.slowBody(25_000, 'blob-get');
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  /** What the terminal showed, line by line: escape sequences removed, split at CR and LF. */
+  const screenLines = (output: string) =>
+    output
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '\n')
+      .split(/\r|\n/)
+      .filter((l) => l.trim());
+
+  it('copy: per-blob rows do not wrap', async () => {
+    const dir = join(work, 'narrow-copy');
+    const r = await runOnPty(['copy', `${slow.host}/lib/app:v1`, `oci:${dir}:v1`], { cols: 60 });
+    expect(r.code, r.output).toBe(0);
+    const lines = screenLines(r.output);
+    expect(lines.some((l) => /^\s+sha256:[0-9a-f]{12}\s.*\d+%\s.*\/s$/.test(l)), lines.join("\n")).toBe(true);
+    // stdout's `ref@digest` (a result, not a live row) may be as long as the path is
+    for (const l of lines.filter((x) => !x.startsWith('oci:'))) expect(Array.from(l).length, l).toBeLessThanOrEqual(60);
+  });
+
+  it('sync: rows with long names are cut in the middle, not wrapped', async () => {
+    const spec = join(work, 'narrow.yaml');
+    const target = `${reg.host}/a-rather-long/mirror-path/for-the-team/app`;
+    await writeFile(spec, `sync:\n  - source: ${slow.host}/lib/app\n    target: ${target}\n    tags: { list: ["v1"] }\n`);
+    const r = await runOnPty(['sync', spec], { cols: 60 });
+    expect(r.code, r.output).toBe(0);
+    const lines = screenLines(r.output);
+    expect(lines.some((l) => l.includes('…')), r.output).toBe(true);
+    for (const l of lines) expect(Array.from(l).length, l).toBeLessThanOrEqual(60);
   });
 });
