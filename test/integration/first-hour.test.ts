@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
-import { type ImageFixture, makeImageLayout, seedImage } from '../support/images.js';
+import { type ImageFixture, fillSeeded, makeImageLayout, seedImage } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { runOnPty } from '../support/pty.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
@@ -265,5 +265,38 @@ describe('live rows fit a 60-column terminal (item 13)', () => {
     const lines = screenLines(r.output);
     expect(lines.some((l) => l.includes('…')), r.output).toBe(true);
     for (const l of lines) expect(Array.from(l).length, l).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('build summaries count each byte once (item 10)', () => {
+  let other: RegistryHandle;
+  beforeAll(async () => {
+    other = await startRegistry();
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('layers sent while building are not "already there" at the push, and the push summary counts only its own bytes', async () => {
+    const dir = join(work, 'build-ctx');
+    await mkdir(dir, { recursive: true });
+    const big = Buffer.alloc(300_000);
+    fillSeeded(big, 'first-hour-build'); // incompressible
+    await writeFile(join(dir, 'big.bin'), big);
+    await writeFile(join(dir, 'Dockerfile'), `FROM ${reg.host}/lib/app:v1\nCOPY big.bin /big.bin\n`);
+    const r = await runCli(['build', '--json', '-t', `${other.host}/fresh/app:v1`, dir]);
+    const text = await runCli(['build', '-t', `${other.host}/fresh/two:v1`, dir]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
+    // The new layer went up while it was written, the base layers while building: said once, each.
+    expect(text.stderr).toMatch(/: layer [a-f0-9]{12} \(.*\) sent while it was written/);
+    expect(text.stderr).toMatch(/base layers moved while building: 2 copied/);
+    expect(text.stderr).not.toMatch(/already there/);
+    const summary = /^pushed to 1 destination: ([\d.]+) (B|KiB|MiB) sent in /m.exec(text.stderr);
+    expect(summary, text.stderr).not.toBeNull();
+    const bytes = Number(summary![1]) * { B: 1, KiB: 1024, MiB: 1 << 20 }[summary![2] as 'B' | 'KiB' | 'MiB'];
+    expect(bytes).toBeLessThan(10_000); // the config (and nothing sent earlier)
+    // --json still counts every byte the build sent, once.
+    expect(JSON.parse(r.stdout).bytesSent).toBeGreaterThan(300_000);
   });
 });
