@@ -33,7 +33,9 @@ export async function runCopy(ctx: AppContext, from: string | Location, dst: Loc
   ]);
   const source = await openSource(src, ctx);
   try {
-    const defaultName = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : source.imageName;
+    const fromRef = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+    // A docker-archive written from another keeps its name (RepoTags).
+    const defaultName = fromRef ?? source.imageName;
     const dest = await openDestination(dst, ctx, { defaultName, createRepo });
     const sink = await createSink(ctx.io, ctx.globals, '');
     try {

@@ -35,7 +35,8 @@ function annotationsOf(m: FetchedManifest): Record<string, string> {
 
 /** `Title:` then `  key=value` rows, or `Title:  -` when there are none. */
 function section(title: string, rows: string[]): string[] {
-  return [`${title}:${rows.length ? '' : ' '.repeat(Math.max(1, 12 - title.length)) + '-'}`, ...rows.map((r) => `  ${r}`)];
+  const none = ' '.repeat(Math.max(1, 12 - title.length)) + '-';
+  return [`${title}:${rows.length ? '' : none}`, ...rows.map((r) => `  ${r}`)];
 }
 
 async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManifest) {

@@ -14,7 +14,10 @@ export const loginCommand: CommandDef = {
   args: '<host>',
   summary: 'check credentials against a registry and store them (OS keychain where usable, else docker config.json)',
   examples: [
-    'regctl login ghcr.io   # on a terminal: asks for the user name and a hidden password','echo "$TOKEN" | regctl login ghcr.io -u me --password-stdin', 'regctl login -u AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com'],
+    'regctl login ghcr.io   # on a terminal: asks for the user name and a hidden password',
+    'echo "$TOKEN" | regctl login ghcr.io -u me --password-stdin',
+    'regctl login -u AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com',
+  ],
   configure(cmd) {
     cmd.option('-u, --username <user>', 'user name');
     cmd.option('-p, --password <password>', 'password (visible in the process list and shell history: prefer --password-stdin)');
@@ -31,11 +34,13 @@ export const loginCommand: CommandDef = {
     let username = opts.username as string | undefined;
     if (!username && prompt) username = (await ask('Username: ', { signal: ctx.signal })).trim();
     if (!username) {
-      throw new UsageError('login needs a user name', opts.passwordStdin ? 'give -u USER with --password-stdin' : 'give -u USER (on a terminal, regctl asks for it)');
+      const hint = opts.passwordStdin ? 'give -u USER with --password-stdin' : 'give -u USER (on a terminal, regctl asks for it)';
+      throw new UsageError('login needs a user name', hint);
     }
     if (opts.passwordStdin) {
       password = await readStdin(process.stdin);
-      if (!password) throw new UsageError('no password on stdin', `pipe it in: echo "$TOKEN" | regctl login -u ${username} --password-stdin ${registry}`);
+      const hint = `pipe it in: echo "$TOKEN" | regctl login -u ${username} --password-stdin ${registry}`;
+      if (!password) throw new UsageError('no password on stdin', hint);
     }
     if (password === undefined && prompt) password = await ask('Password: ', { hidden: true, signal: ctx.signal });
     if (!password) throw new UsageError('no password given', 'use --password-stdin (on a terminal, regctl asks for it)');
@@ -57,7 +62,9 @@ export const logoutCommand: CommandDef = {
     const { removeLogin } = await import('../credentials/store.js');
     const removed = await removeLogin(ctx, registry);
     // As docker: nothing to drop is not a failure.
-    if (!removed.length) return { stdout: `Not logged in to ${registry}: no stored credentials`, json: { registry, removedFrom: [] } };
+    if (!removed.length) {
+      return { stdout: `Not logged in to ${registry}: no stored credentials`, json: { registry, removedFrom: [] } };
+    }
     return { stdout: `Removed login credentials for ${registry}`, json: { registry, removedFrom: removed } };
   },
 };

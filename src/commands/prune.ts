@@ -36,7 +36,8 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
   if (opts.olderThan !== undefined) {
     // A bare number is refused: 30 could be days (as ECR counts) or seconds (as sleep does).
     if (/^\s*\d+(\.\d+)?\s*$/.test(String(opts.olderThan))) {
-      throw new UsageError(`--older-than ${String(opts.olderThan)}: give a unit: s, m, h, d or w (e.g. ${String(opts.olderThan).trim()}d for days)`);
+      const n = String(opts.olderThan).trim();
+      throw new UsageError(`--older-than ${n}: give a unit: s, m, h, d or w (e.g. ${n}d for days)`);
     }
     olderThanMs = parseDuration(String(opts.olderThan));
     if (olderThanMs === undefined) throw new UsageError(`--older-than: unreadable duration ${JSON.stringify(opts.olderThan)} (e.g. 30d, 12h, 2w)`);
@@ -89,13 +90,15 @@ async function remove(ctx: AppContext, repo: Repo, ecr: import('../credentials/e
  * Deleting asks first: on a terminal, the list of what is about to go and a y/N question; elsewhere a refusal (exit
  * 2) unless --yes. `rows`: [tags, digest, why] per image.
  */
+const cutEnd = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
 async function confirmed(ctx: AppContext, name: string, rows: string[][], of: number): Promise<boolean> {
   const n = `${rows.length} of ${of} image${of === 1 ? '' : 's'}`;
   const { canPrompt, confirm } = await import('../output/prompt.js');
   if (!canPrompt()) {
     const tags = rows.flatMap((r) => (r[0] && r[0] !== '-' ? [r[0]] : [])).join(', ');
     throw new UsageError(
-      `prune ${name} would delete ${n}${tags ? ` (${tags.length > 80 ? `${tags.slice(0, 79)}…` : tags})` : ''}, and there is no terminal to ask`,
+      `prune ${name} would delete ${n}${tags ? ` (${cutEnd(tags, 80)})` : ''}, and there is no terminal to ask`,
       'add --yes to delete without asking, or --dry-run to list what would go',
     );
   }
@@ -118,7 +121,7 @@ export const pruneCommand: CommandDef = {
   configure(cmd) {
     cmd.option('--keep <n>', 'keep the newest N selected images (by push time on ECR, else by created)');
     cmd.option('--match <re>', 'select images by a tag matching this regex; other tags are kept and keep their digest');
-    cmd.option('--older-than <duration>', 'delete only images older than this; a unit is required: s, m, h, d, w (30d, 12h, 2w, 1d12h)');
+    cmd.option('--older-than <duration>', 'delete only images older than this; with a unit: s, m, h, d, w (30d, 12h, 1d12h)');
     cmd.option('--untagged', 'select untagged images (ECR lists them); with --match, those and the matching tagged ones');
     cmd.option('--from-policy <file>', 'evaluate an ECR lifecycle policy (JSON) against the repository, as ECR would');
     cmd.option('--dry-run', 'print what would be deleted and why, delete nothing');

@@ -40,7 +40,8 @@ export async function readSmallBlob(ctx: AppContext, src: import('../transports/
  */
 export function locationOf(text: string): Location {
   const loc = parseLocation(text);
-  if (loc.kind !== 'registry' || loc.ref.registry !== 'docker.io' || /^(docker:\/\/|([\w-]+\.)*docker\.(io|com)\/)/.test(text)) return loc;
+  if (loc.kind !== 'registry' || loc.ref.registry !== 'docker.io') return loc;
+  if (/^(docker:\/\/|([\w-]+\.)*docker\.(io|com)\/)/.test(text)) return loc;
   const local = text.replace(/@.*$/, '');
   let st;
   try {
@@ -52,7 +53,8 @@ export function locationOf(text: string): Location {
   if (!st.isFile() && !/\.[^/]*$/.test(local.replace(/\/+$/, ''))) return loc;
   throw new UsageError(
     `${text}: did you mean ./${local}? A name without ./ is a Docker Hub image (docker.io/${loc.ref.repository})`,
-    `write ./${local} for the local ${st.isDirectory() ? 'directory' : 'file'}, or docker.io/${loc.ref.repository} for the Docker Hub image`,
+    `write ./${local} for the local ${st.isDirectory() ? 'directory' : 'file'}, ` +
+      `or docker.io/${loc.ref.repository} for the Docker Hub image`,
   );
 }
 

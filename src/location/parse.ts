@@ -22,7 +22,9 @@ function splitPathAndRef(rest: string): [string, string | undefined] {
   return [rest.slice(0, colon), rest.slice(colon + 1)];
 }
 
-const SUPPORTED = 'regctl reads and writes registry images (HOST/REPO:TAG, docker://…), docker-archive:PATH, oci:PATH, oci-archive:PATH and ./paths';
+const SUPPORTED =
+  'regctl reads and writes registry images (HOST/REPO:TAG, docker://…), ' +
+  'docker-archive:PATH, oci:PATH, oci-archive:PATH and ./paths';
 
 /** Transports of other tools (skopeo's containers/image, Podman) regctl cannot use: what each is, and the way round. */
 const FOREIGN: Record<string, [what: string, instead: string]> = {
@@ -39,7 +41,8 @@ function foreignLocation(input: string): UsageError | undefined {
   const url = /^(https?):\/\/([^/]*)(\/.*)?$/i.exec(input);
   if (url) {
     const ref = `${url[2]}${url[3] ?? ''}`;
-    const hint = url[1].toLowerCase() === 'http' ? `write ${ref} and add --plain-http to use HTTP` : `write ${ref} (HTTPS is the default)`;
+    const http = url[1].toLowerCase() === 'http';
+    const hint = http ? `write ${ref} and add --plain-http to use HTTP` : `write ${ref} (HTTPS is the default)`;
     return new UsageError(`${input}: a location is an image reference, not a URL`, hint);
   }
   const scheme = /^([a-z][a-z-]*):/.exec(input)?.[1];
@@ -54,7 +57,8 @@ function foreignLocation(input: string): UsageError | undefined {
     }
   }
   const [what, instead] = FOREIGN[scheme];
-  return new UsageError(`${input}: regctl cannot read or write ${what} (${scheme}:) locations`, `${SUPPORTED}; use ${instead}`);
+  const message = `${input}: regctl cannot read or write ${what} (${scheme}:) locations`;
+  return new UsageError(message, `${SUPPORTED}; use ${instead}`);
 }
 
 export function parseLocation(input: string): Location {

@@ -52,17 +52,21 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   let moved = 0;
   let blobs = 0;
   let finished = 0;
+  const speedSoFar = (now: number) => formatSpeed(moved, now - started);
   const view = await liveView(io, `${label}resolving…`, () => {
     const now = Date.now();
     // Rows never wrap (a wrapped row breaks the redraw): they fit the terminal's width at each redraw.
     const width = rowWidth(io.stderr);
     return [
-      cutMiddle(`${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`, width - 2),
+      // ora puts its spinner and a space before the first line
+      cutMiddle(`${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${speedSoFar(now)}`, width - 2),
       ...[...active.entries()].map(([d, a]) => {
         const pct = `${Math.floor(a.size ? (a.done / a.size) * 100 : 100)}%`;
         const speed = formatSpeed(a.done, now - a.started);
-        const padded = `  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${pct.padStart(4)}  ${speed}`;
-        const tight = width >= 56 ? ` ${formatBytes(a.done)}/${formatBytes(a.size)} ${pct} ${speed}` : ` ${formatBytes(a.done)}/${formatBytes(a.size)} ${pct}`;
+        const [done, size] = [formatBytes(a.done), formatBytes(a.size)];
+        const padded = `  ${done.padStart(10)} / ${size.padEnd(10)} ${pct.padStart(4)}  ${speed}`;
+        // Narrow: no padding; narrower still, no speed.
+        const tight = ` ${done}/${size} ${pct}${width >= 56 ? ` ${speed}` : ''}`;
         return fitRow(`  ${shortDigest(d)}`, padded, tight, width);
       }),
     ];

@@ -37,8 +37,18 @@ export function ask(question: string, opts: { hidden?: boolean; signal?: AbortSi
       else resolve(chars.join(''));
     };
     const onAbort = () => end(interrupted());
+    let escape = false;
     const onData = (chunk: string) => {
       for (const ch of chunk) {
+        // An escape sequence (an arrow key, a function key) is no part of the answer: skip it to its final letter.
+        if (escape) {
+          escape = !/[A-Za-z~]/.test(ch);
+          continue;
+        }
+        if (ch === '\x1b') {
+          escape = true;
+          continue;
+        }
         if (ch === '\r' || ch === '\n') return end();
         if (ch === '\u0003') return end(interrupted());
         if (ch === '\u0004') {

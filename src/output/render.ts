@@ -42,13 +42,13 @@ export function cutMiddle(text: string, width: number): string {
   return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (width - 1 - head)).join('')}`;
 }
 
-/** The columns a live row may use on this stream (one less than the width: a full last column wraps on some terminals). */
+/** The columns a live row may use on this stream: one less than its width (a full last column wraps on some terminals). */
 export function rowWidth(stream: unknown): number {
   const cols = (stream as { columns?: number }).columns;
   return Math.max(20, (cols && cols > 0 ? cols : 80) - 1);
 }
 
-/** A row from `parts` that fits `width`: padded columns when they fit, else single spaces, else the name cut in the middle. */
+/** `name` then `padded` when that fits `width`, else `name` then `tight`, else that with the name cut in the middle. */
 export function fitRow(name: string, padded: string, tight: string, width: number): string {
   if (Array.from(name).length + padded.length <= width) return `${name}${padded}`;
   if (Array.from(name).length + tight.length <= width) return `${name}${tight}`;

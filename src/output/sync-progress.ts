@@ -24,10 +24,13 @@ export function imageLine(r: ImageReport, width?: number): string {
   let tail = '';
   if (r.status === 'copied') {
     const b = r.blobs;
-    const parts = b ? [`${b.sent} blob${b.sent === 1 ? '' : 's'} sent`, ...(b.existed ? [`${b.existed} already there`] : []), ...(b.mounted ? [`${b.mounted} mounted`] : [])] : [];
+    const parts = b ? [`${b.sent} blob${b.sent === 1 ? '' : 's'} sent`] : [];
+    if (b?.existed) parts.push(`${b.existed} already there`);
+    if (b?.mounted) parts.push(`${b.mounted} mounted`);
     tail = `  ${formatBytes(r.bytesSent)} in ${formatDuration(r.durationMs)}`;
+    const counts = parts.length ? ` (${parts.join(', ')})` : '';
     // On a terminal the blob counts go first, then the names give way, so that the line does not wrap.
-    if (parts.length && (width === undefined || 12 + 24 + tail.length + parts.join(', ').length + 3 <= width)) tail += ` (${parts.join(', ')})`;
+    if (width === undefined || 12 + 24 + tail.length + counts.length <= width) tail += counts;
   }
   const where = width === undefined ? full : cutMiddle(full, Math.max(16, width - 12 - tail.length));
   switch (r.status) {
@@ -100,12 +103,13 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
   const started = Date.now();
   let done = 0;
   let moved = 0;
+  const speedSoFar = (now: number) => formatSpeed(moved, now - started);
   const view = await liveView(io, 'sync: starting…', () => {
     const now = Date.now();
     // Rows never wrap (a wrapped row breaks the redraw): long names are cut in the middle to the terminal's width.
     const width = rowWidth(io.stderr);
     return [
-      cutMiddle(`sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${formatSpeed(moved, now - started)}`, width - 2),
+      cutMiddle(`sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${speedSoFar(now)}`, width - 2),
       ...[...active.entries()].map(([item, a]) => {
         const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
         const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';

@@ -150,7 +150,7 @@ function isCertificateCode(code: string): boolean {
 }
 
 
-/** True when no interface but loopback has an address: a name that does not resolve then says nothing about the name. */
+/** True when no interface but loopback is up: a name that does not resolve then says nothing about the name. */
 function offline(): boolean {
   try {
     return Object.values(networkInterfaces()).every((addrs) => (addrs ?? []).every((a) => a.internal));

@@ -235,7 +235,11 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
       if (pos === fileSize && pos > 0) break; // ends on an entry boundary without the end-of-archive blocks (as Go's reader allows)
       throw tarError(
         path,
-        fileSize === 0 ? 'empty file, not a tar archive' : pos === 0 ? `${fileSize} bytes: too short to be a tar archive` : `truncated tar (header at byte ${pos} is cut short)`,
+        fileSize === 0
+          ? 'empty file, not a tar archive'
+          : pos === 0
+            ? `${fileSize} bytes: too short to be a tar archive`
+            : `truncated tar (header at byte ${pos} is cut short)`,
       );
     }
     const h = await readAt(fh, pos, BLOCK);
