@@ -9,6 +9,8 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   return text.replace(/\r?\n$/, '');
 }
 
+const ASKS = 'on a terminal, regctl asks for it';
+
 export const loginCommand: CommandDef = {
   name: 'login',
   args: '<host>',
@@ -34,7 +36,7 @@ export const loginCommand: CommandDef = {
     let username = opts.username as string | undefined;
     if (!username && prompt) username = (await ask('Username: ', { signal: ctx.signal })).trim();
     if (!username) {
-      const hint = opts.passwordStdin ? 'give -u USER with --password-stdin' : 'give -u USER (on a terminal, regctl asks for it)';
+      const hint = opts.passwordStdin ? 'give -u USER with --password-stdin' : `give -u USER (${ASKS})`;
       throw new UsageError('login needs a user name', hint);
     }
     if (opts.passwordStdin) {
@@ -43,7 +45,7 @@ export const loginCommand: CommandDef = {
       if (!password) throw new UsageError('no password on stdin', hint);
     }
     if (password === undefined && prompt) password = await ask('Password: ', { hidden: true, signal: ctx.signal });
-    if (!password) throw new UsageError('no password given', 'use --password-stdin (on a terminal, regctl asks for it)');
+    if (!password) throw new UsageError('no password given', `use --password-stdin (${ASKS})`);
     const { verifyLogin, storeLogin } = await import('../credentials/store.js');
     await verifyLogin(ctx, registry, { username, password });
     const where = await storeLogin(ctx, registry, { username, password });

@@ -121,7 +121,7 @@ export const pruneCommand: CommandDef = {
   configure(cmd) {
     cmd.option('--keep <n>', 'keep the newest N selected images (by push time on ECR, else by created)');
     cmd.option('--match <re>', 'select images by a tag matching this regex; other tags are kept and keep their digest');
-    cmd.option('--older-than <duration>', 'delete only images older than this; with a unit: s, m, h, d, w (30d, 12h, 1d12h)');
+    cmd.option('--older-than <duration>', 'delete only images older than this, with a unit: s m h d w (30d, 12h, 1d12h)');
     cmd.option('--untagged', 'select untagged images (ECR lists them); with --match, those and the matching tagged ones');
     cmd.option('--from-policy <file>', 'evaluate an ECR lifecycle policy (JSON) against the repository, as ECR would');
     cmd.option('--dry-run', 'print what would be deleted and why, delete nothing');

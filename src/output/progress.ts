@@ -59,7 +59,10 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
     const width = rowWidth(io.stderr);
     return [
       // ora puts its spinner and a space before the first line
-      cutMiddle(`${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${speedSoFar(now)}`, width - 2),
+      cutMiddle(
+        `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${speedSoFar(now)}`,
+        width - 2,
+      ),
       ...[...active.entries()].map(([d, a]) => {
         const pct = `${Math.floor(a.size ? (a.done / a.size) * 100 : 100)}%`;
         const speed = formatSpeed(a.done, now - a.started);

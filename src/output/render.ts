@@ -42,7 +42,7 @@ export function cutMiddle(text: string, width: number): string {
   return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (width - 1 - head)).join('')}`;
 }
 
-/** The columns a live row may use on this stream: one less than its width (a full last column wraps on some terminals). */
+/** The columns a live row may use: one less than the stream's width (a full last column wraps on some terminals). */
 export function rowWidth(stream: unknown): number {
   const cols = (stream as { columns?: number }).columns;
   return Math.max(20, (cols && cols > 0 ? cols : 80) - 1);

@@ -109,7 +109,10 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
     // Rows never wrap (a wrapped row breaks the redraw): long names are cut in the middle to the terminal's width.
     const width = rowWidth(io.stderr);
     return [
-      cutMiddle(`sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${speedSoFar(now)}`, width - 2),
+      cutMiddle(
+        `sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${speedSoFar(now)}`,
+        width - 2,
+      ),
       ...[...active.entries()].map(([item, a]) => {
         const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
         const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';

@@ -16,13 +16,13 @@ const KNOWN: Record<string, Known> = {
   ],
   EPERM: ['operation not permitted', perms, 2],
   ENOENT: ['no such file or directory', () => 'check the path (relative paths start from the current directory)', 2],
-  ENOTDIR: ['a part of the path is not a directory', () => 'check the path: each name before the last must be a directory', 2],
+  ENOTDIR: ['a part of the path is not a directory', () => 'check the path: each name but the last must be a directory', 2],
   EISDIR: ['is a directory', () => 'name a file, or for an OCI layout directory write oci:PATH', 2],
   EROFS: ['read-only file system', () => 'write to a path on a writable file system', 2],
   ENAMETOOLONG: ['file name too long', () => 'use a shorter path', 2],
   ELOOP: ['too many symbolic links', () => 'check the symbolic links on the path', 2],
   EEXIST: ['already exists', () => 'remove it or choose another path', 2],
-  ENOSPC: ['no space left on the device', (p) => `free space on the file system of ${inDir(p)} or write elsewhere; ${kept}`, 1],
+  ENOSPC: ['no space left on the device', (p) => `free space where ${inDir(p)} is, or write elsewhere; ${kept}`, 1],
   EDQUOT: ['disk quota exceeded', (p) => `free space in your quota or write elsewhere than ${inDir(p)}; ${kept}`, 1],
   EMFILE: ['too many open files', () => 'raise the limit (ulimit -n) or lower --jobs', 1],
   EIO: ['input/output error', () => 'the disk or file system reported an error; check it (dmesg)', 1],
@@ -37,8 +37,9 @@ export function userPath(path: string): { path: string; temp: boolean } {
   if (staging) return { path: `${staging[1] ?? ''}${staging[2]}`, temp: true };
   const name = basename(path);
   const dir = path.slice(0, path.length - name.length);
-  const real =
-    /^\.(.+)\.(tmp|part|lock)-[0-9a-f]+$/.exec(name) ?? /^(.+)\.tmp-[0-9a-f]+$/.exec(name) ?? /^(.+)\.\d+\.tmp$/.exec(name);
+  const real = [/^\.(.+)\.(?:tmp|part|lock)-[0-9a-f]+$/, /^(.+)\.tmp-[0-9a-f]+$/, /^(.+)\.\d+\.tmp$/]
+    .map((re) => re.exec(name))
+    .find((m) => m);
   return real ? { path: `${dir}${real[1]}`, temp: true } : { path, temp: false };
 }
 
