@@ -38,10 +38,12 @@ afterAll(async () => {
 });
 
 /** Runs regctl under a command prefix (unshare, setpriv), with a clean environment; never throws. */
-async function runWrapped(prefix: string[], args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, DOCKER_CONFIG: join(work, '.docker-none'), NO_COLOR: '1', CI: 'true' };
+type Ran = { code: number; stdout: string; stderr: string };
+async function runWrapped(prefix: string[], args: string[], cwd?: string): Promise<Ran> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, DOCKER_CONFIG: join(work, '.none'), CI: 'true' };
+  const argv = [...prefix.slice(1), process.execPath, REGCTL_BIN, ...args];
   try {
-    const { stdout, stderr } = await run(prefix[0], [...prefix.slice(1), process.execPath, REGCTL_BIN, ...args], { env, cwd, timeout: 60_000 });
+    const { stdout, stderr } = await run(prefix[0], argv, { env, cwd, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -50,12 +52,14 @@ async function runWrapped(prefix: string[], args: string[], cwd?: string): Promi
 }
 
 describe('a bare file name (item 3)', () => {
-  it('inspect and copy of a bare name that is a local file ask "did you mean ./NAME?" (exit 2), asking no registry', async () => {
+  it('inspect and copy of a bare name that is a local file ask "did you mean ./NAME?" (exit 2), no registry asked', async () => {
     const dir = join(work, 'bare');
     await mkdir(dir, { recursive: true });
     const saved = await runCli(['pull', `${reg.host}/lib/app:v1`, join(dir, 'saved.tar')]);
     expect(saved.code, saved.stderr).toBe(0);
-    for (const args of [['inspect', 'saved.tar'], ['copy', 'saved.tar', `${reg.host}/lib/copy:v1`], ['copy', `${reg.host}/lib/app:v1`, 'saved.tar']]) {
+    const app = `${reg.host}/lib/app:v1`;
+    const copy = `${reg.host}/lib/copy:v1`;
+    for (const args of [['inspect', 'saved.tar'], ['copy', 'saved.tar', copy], ['copy', app, 'saved.tar']]) {
       const r = await runCli(['--retries', '0', ...args], { cwd: dir });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/^regctl: saved\.tar: did you mean \.\/saved\.tar\?/m);
@@ -65,7 +69,7 @@ describe('a bare file name (item 3)', () => {
     expect(ok.code, ok.stderr).toBe(0);
   });
 
-  it('a host that does not resolve with no network reachable says so (not "check the registry host name")', async () => {
+  it('a host that does not resolve while no network is reachable says so (not "check the host name")', async () => {
     const r = await runWrapped(['unshare', '-rn'], ['--retries', '0', 'inspect', 'registry.example.com/team/app:v1']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^regctl: .*no network is reachable/m);
@@ -95,16 +99,17 @@ describe("other tools' locations (item 12)", () => {
   });
 
   it('dir:1.0 without a path is still the Docker Hub image library/dir (a valid reference)', async () => {
-    const r = await runCli(['--retries', '0', 'copy', 'dir:1.0', `oci:${join(work, 'never')}`], { env: { HTTPS_PROXY: undefined } });
+    const r = await runCli(['--retries', '0', 'copy', 'dir:1.0', `oci:${join(work, 'never')}`]);
     expect(r.stderr).not.toMatch(/cannot read or write/);
   });
 });
 
 describe('pull to a compressed-tar name (item 7)', () => {
-  it.each(['out.tar.gz', 'out.tgz', 'out.tar.zst', 'out.tar.xz'])('pull REF %s is refused (exit 2) and nothing is written', async (name) => {
+  it.each(['out.tar.gz', 'out.tgz', 'out.tar.zst', 'out.tar.xz'])('pull REF %s is refused (exit 2)', async (name) => {
     const dir = join(work, `gz-${name}`);
     await mkdir(dir, { recursive: true });
-    for (const args of [['pull', `${reg.host}/lib/app:v1`, name], ['pull', '--format', 'oci', `${reg.host}/lib/app:v1`, name], ['copy', `${reg.host}/lib/app:v1`, `oci:${name}`]]) {
+    const ref = `${reg.host}/lib/app:v1`;
+    for (const args of [['pull', ref, name], ['pull', '--format', 'oci', ref, name], ['copy', ref, `oci:${name}`]]) {
       const r = await runCli(args, { cwd: dir });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/^regctl: .*writes no compressed tar/m);
@@ -115,7 +120,7 @@ describe('pull to a compressed-tar name (item 7)', () => {
 });
 
 describe("file-system errors (item 9)", () => {
-  it("a directory one may not write in: one line naming the user's path (no temp name), what to do, exit 2", async () => {
+  it("a directory one may not write in: one line naming the user's path (no temp name) and what to do", async () => {
     const ro = join(work, 'ro');
     await mkdir(ro, { recursive: true });
     await chmod(ro, 0o555);
@@ -146,8 +151,9 @@ describe('login and logout (item 8)', () => {
   it('on a terminal, login asks for the user name and a hidden password, checks and stores them', async () => {
     const home = await makeTempDir('pty-login');
     try {
-      const env = { HOME: home, DOCKER_CONFIG: join(home, '.docker'), XDG_CONFIG_HOME: join(home, '.config'), REGCTL_NO_KEYCHAIN: '1' };
-      const r = await runOnPty(['login', basic.host], { env, steps: [['Username: ', `${USER}\r`], ['Password: ', `${PASS}\r`]] });
+      const env = { HOME: home, DOCKER_CONFIG: join(home, '.docker'), REGCTL_NO_KEYCHAIN: '1' };
+      const steps: Array<[string, string]> = [['Username: ', `${USER}\r`], ['Password: ', `${PASS}\r`]];
+      const r = await runOnPty(['login', basic.host], { env, steps });
       expect(r.unanswered).toEqual([]);
       expect(r.code, r.output).toBe(0);
       expect(r.output).toContain('Login Succeeded');
@@ -162,7 +168,8 @@ describe('login and logout (item 8)', () => {
   });
 
   it('--password-stdin with empty stdin says "no password on stdin" (exit 2)', async () => {
-    const r = await runCli(['login', '-u', USER, '--password-stdin', basic.host], { env: { REGCTL_NO_KEYCHAIN: '1' }, input: '' });
+    const env = { REGCTL_NO_KEYCHAIN: '1' };
+    const r = await runCli(['login', '-u', USER, '--password-stdin', basic.host], { env, input: '' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^regctl: no password on stdin$/m);
   });
@@ -204,7 +211,7 @@ describe('mutate of a docker-archive (item 5)', () => {
     const inPlace = await runCli(['mutate', saved, '--label', 'stage=two']);
     expect(inPlace.code, inPlace.stderr).toBe(0);
     expect(await repoTags(saved)).toEqual([`${reg.host}/lib/app:v1`]);
-    const renamed = await runCli(['mutate', saved, '--env', 'A=1', '-t', `docker-archive:${join(dir, 'new.tar')}:myapp:v2`]);
+    const renamed = await runCli(['mutate', saved, '--env', 'A=1', '-t', `docker-archive:${dir}/new.tar:myapp:v2`]);
     expect(renamed.code, renamed.stderr).toBe(0);
     expect(await repoTags(join(dir, 'new.tar'))).toEqual(['myapp:v2']);
     const copied = await runCli(['copy', saved, join(dir, 'copy.tar')]);
@@ -215,7 +222,8 @@ describe('mutate of a docker-archive (item 5)', () => {
 
 describe('inspect shows Env and annotations (item 13)', () => {
   it('as text (Env:, Annotations:) and in --json (annotations)', async () => {
-    const made = await runCli(['mutate', `${reg.host}/lib/app:v1`, '-t', `${reg.host}/lib/ann:v1`, '--env', 'GREETING=hello', '--annotation', 'org.example.team=blue']);
+    const changes = ['--env', 'GREETING=hello', '--annotation', 'org.example.team=blue'];
+    const made = await runCli(['mutate', `${reg.host}/lib/app:v1`, '-t', `${reg.host}/lib/ann:v1`, ...changes]);
     expect(made.code, made.stderr).toBe(0);
     const text = await runCli(['inspect', `${reg.host}/lib/ann:v1`]);
     expect(text.code, text.stderr).toBe(0);
@@ -223,7 +231,10 @@ describe('inspect shows Env and annotations (item 13)', () => {
     expect(text.stdout).toMatch(/^  PATH=\/usr\/local\/bin/m);
     expect(text.stdout).toMatch(/^Annotations:\n  org\.example\.team=blue$/m);
     const json = await runCli(['inspect', '--json', `${reg.host}/lib/ann:v1`]);
-    expect(JSON.parse(json.stdout)).toMatchObject({ annotations: { 'org.example.team': 'blue' }, env: expect.arrayContaining(['GREETING=hello']) });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      annotations: { 'org.example.team': 'blue' },
+      env: expect.arrayContaining(['GREETING=hello']),
+    });
   });
 });
 
@@ -259,7 +270,7 @@ describe('live rows fit a 60-column terminal (item 13)', () => {
   it('sync: rows with long names are cut in the middle, not wrapped', async () => {
     const spec = join(work, 'narrow.yaml');
     const target = `${reg.host}/a-rather-long/mirror-path/for-the-team/app`;
-    await writeFile(spec, `sync:\n  - source: ${slow.host}/lib/app\n    target: ${target}\n    tags: { list: ["v1"] }\n`);
+    await writeFile(spec, `sync:\n  - source: ${slow.host}/lib/app\n    target: ${target}\n    tags: { list: [v1] }\n`);
     const r = await runOnPty(['sync', spec], { cols: 60 });
     expect(r.code, r.output).toBe(0);
     const lines = screenLines(r.output);
@@ -277,7 +288,7 @@ describe('build summaries count each byte once (item 10)', () => {
     await other?.stop();
   });
 
-  it('layers sent while building are not "already there" at the push, and the push summary counts only its own bytes', async () => {
+  it('layers sent while building are not "already there" at the push; its summary counts its own bytes', async () => {
     const dir = join(work, 'build-ctx');
     await mkdir(dir, { recursive: true });
     const big = Buffer.alloc(300_000);

@@ -368,7 +368,8 @@ describe('prune', () => {
   });
 
   it('--older-than 30 (no unit) is refused: it names the units (exit 2)', async () => {
-    expectRefusal(await cli(['prune', '--dry-run', '--older-than', '30', `${reg.host}/prune/shared`]), 2, /--older-than 30: give a unit: s, m, h, d or w \(e\.g\. 30d/);
+    const r = await cli(['prune', '--dry-run', '--older-than', '30', `${reg.host}/prune/shared`]);
+    expectRefusal(r, 2, /--older-than 30: give a unit: s, m, h, d or w \(e\.g\. 30d/);
   });
 
   it('deleting without a terminal and without --yes is refused (exit 2), naming what would go; nothing is deleted', async () => {

@@ -51,17 +51,33 @@ export interface PtyResult {
   unanswered: string[];
 }
 
-/** `regctl ARGS` on a pty of `cols` columns; each step: [regex source to wait for, text to type]. HOME is a temp dir. */
-export async function runOnPty(args: string[], opts: { steps?: Array<[string, string]>; cols?: number; env?: Record<string, string>; cwd?: string } = {}): Promise<PtyResult> {
-  const home = opts.env?.HOME === undefined ? await makeTempDir('pty-home') : undefined;
+export interface PtyOptions {
+  /** each: [regex source to wait for, text to type] */
+  steps?: Array<[string, string]>;
+  /** the terminal's width (80) */
+  cols?: number;
+  /** extra environment; without HOME, a temp HOME; DOCKER_CONFIG and XDG_CONFIG_HOME are in HOME unless given */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** Variables of the developer's shell (or CI) that would change what the CLI does. */
+const SCRUB = /^(REGCTL_|DOCKER_|AWS_|XDG_|CI$|NO_COLOR$|FORCE_COLOR$|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$)/;
+
+/** `regctl ARGS` on a pty: a terminal as a user has one (not CI, colours allowed). */
+export async function runOnPty(args: string[], opts: PtyOptions = {}): Promise<PtyResult> {
+  const tempHome = opts.env?.HOME === undefined ? await makeTempDir('pty-home') : undefined;
+  const home = opts.env?.HOME ?? tempHome!;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(REGCTL_|DOCKER_|AWS_|CI$|NO_COLOR$|FORCE_COLOR$)/.test(k)) env[k] = v;
-  if (home) Object.assign(env, { HOME: home, DOCKER_CONFIG: join(home, '.docker'), XDG_CONFIG_HOME: join(home, '.config') });
-  Object.assign(env, { TERM: 'xterm', PTY_STEPS: JSON.stringify(opts.steps ?? []), PTY_COLS: String(opts.cols ?? 80) }, opts.env ?? {});
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUB.test(k)) env[k] = v;
+  Object.assign(env, { HOME: home, DOCKER_CONFIG: join(home, '.docker'), XDG_CONFIG_HOME: join(home, '.config') });
+  Object.assign(env, { TERM: 'xterm', PTY_STEPS: JSON.stringify(opts.steps ?? []), PTY_COLS: String(opts.cols ?? 80) });
+  Object.assign(env, opts.env ?? {});
+  const argv = ['-c', SCRIPT, process.execPath, REGCTL_BIN, ...args];
   try {
-    const { stdout } = await run('python3', ['-c', SCRIPT, process.execPath, REGCTL_BIN, ...args], { env, cwd: opts.cwd, timeout: 90_000, maxBuffer: 16 << 20 });
+    const { stdout } = await run('python3', argv, { env, cwd: opts.cwd, timeout: 90_000, maxBuffer: 16 << 20 });
     return JSON.parse(stdout) as PtyResult;
   } finally {
-    if (home) await removeTempDir(home);
+    if (tempHome) await removeTempDir(tempHome);
   }
 }
