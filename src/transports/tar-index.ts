@@ -238,7 +238,7 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
         fileSize === 0
           ? 'empty file, not a tar archive'
           : pos === 0
-            ? `${fileSize} bytes: too short to be a tar archive`
+            ? `${fileSize} byte${fileSize === 1 ? '' : 's'}: too short to be a tar archive`
             : `truncated tar (header at byte ${pos} is cut short)`,
       );
     }

@@ -52,7 +52,7 @@ async function runWrapped(prefix: string[], args: string[], cwd?: string): Promi
 }
 
 describe('a bare file name (item 3)', () => {
-  it('inspect and copy of a bare name that is a local file ask "did you mean ./NAME?" (exit 2), no registry asked', async () => {
+  it('inspect and copy of a bare name that is a local file ask "did you mean ./NAME?", exit 2', async () => {
     const dir = join(work, 'bare');
     await mkdir(dir, { recursive: true });
     const saved = await runCli(['pull', `${reg.host}/lib/app:v1`, join(dir, 'saved.tar')]);
