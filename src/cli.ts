@@ -5,6 +5,7 @@ import { commands } from './commands/index.js';
 import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
 import { maskSecrets } from './util/secrets.js';
+import { fromFsError } from './util/fs-errors.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
@@ -78,6 +79,7 @@ function printError(err: unknown, signalName: string | undefined): number {
     process.stderr.write('regctl: interrupted\n');
     return signalName === 'SIGTERM' ? 143 : 130;
   }
+  err = fromFsError(err) ?? err;
   if (err instanceof RegctlError) {
     process.stderr.write(`regctl: ${maskSecrets(err.message.replace(/\s*\n\s*/g, ' '))}\n`);
     if (err.hint) process.stderr.write(`hint: ${maskSecrets(err.hint)}\n`);

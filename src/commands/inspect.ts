@@ -23,6 +23,23 @@ interface ImageConfig {
   config?: { Labels?: Record<string, string>; Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[]; WorkingDir?: string; User?: string };
 }
 
+/** The manifest's (or index's) own annotations, from its bytes; {} when it has none. */
+function annotationsOf(m: FetchedManifest): Record<string, string> {
+  try {
+    const a = (JSON.parse(Buffer.from(m.bytes).toString('utf8')) as { annotations?: unknown }).annotations;
+    if (!a || typeof a !== 'object' || Array.isArray(a)) return {};
+    return Object.fromEntries(Object.entries(a).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
+}
+
+/** `Title:` then `  key=value` rows, or `Title:  -` when there are none. */
+function section(title: string, rows: string[]): string[] {
+  const none = ' '.repeat(Math.max(1, 12 - title.length)) + '-';
+  return [`${title}:${rows.length ? '' : none}`, ...rows.map((r) => `  ${r}`)];
+}
+
 async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManifest) {
   if (m.manifest.kind !== 'image') throw new Error('not an image');
   const configBytes = await readSmallBlob(ctx, src, m.manifest.config);
@@ -45,6 +62,7 @@ async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManife
     entrypoint: cfg.config?.Entrypoint ?? null,
     cmd: cfg.config?.Cmd ?? null,
     env: cfg.config?.Env ?? [],
+    annotations: annotationsOf(m),
     workingDir: cfg.config?.WorkingDir || undefined,
     user: cfg.config?.User || undefined,
     config: cfg,
@@ -81,13 +99,15 @@ export const inspectCommand: CommandDef = {
           size: d.size,
           ...(d.annotations?.['vnd.docker.reference.type'] ? { type: d.annotations['vnd.docker.reference.type'] } : {}),
         }));
-        const json = { name, digest: m.desc.digest, mediaType: m.desc.mediaType, manifests: entries };
+        const annotations = annotationsOf(m);
+        const json = { name, digest: m.desc.digest, mediaType: m.desc.mediaType, annotations, manifests: entries };
         const lines = [
           `Name:        ${name}`,
           `Digest:      ${m.desc.digest}`,
           `MediaType:   ${m.desc.mediaType}`,
           `Platforms:`,
           table(entries.map((e) => [`  ${e.platform}${'type' in e ? ` (${e.type})` : ''}`, e.digest, formatBytes(e.size)])),
+          ...section('Annotations', Object.entries(annotations).map(([k, v]) => `${k}=${v}`)),
         ];
         return { stdout: lines.join('\n'), json };
       }
@@ -107,8 +127,9 @@ export const inspectCommand: CommandDef = {
       ];
       if (info.workingDir) lines.push(`WorkingDir:  ${info.workingDir}`);
       if (info.user) lines.push(`User:        ${info.user}`);
-      const labels = Object.entries(info.labels);
-      lines.push(`Labels:${labels.length ? '' : '      -'}`, ...labels.map(([k, v]) => `  ${k}=${v}`));
+      lines.push(...section('Env', info.env));
+      lines.push(...section('Labels', Object.entries(info.labels).map(([k, v]) => `${k}=${v}`)));
+      lines.push(...section('Annotations', Object.entries(info.annotations).map(([k, v]) => `${k}=${v}`)));
       lines.push(`Layers:      ${info.layers.length}`, table(info.layers.map((l) => [`  ${l.digest}`, formatBytes(l.size)])));
       lines.push(`Total size:  ${formatBytes(info.totalSize)}`);
       return { stdout: lines.join('\n'), json };

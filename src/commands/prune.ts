@@ -37,6 +37,11 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
   }
   let olderThanMs: number | undefined;
   if (opts.olderThan !== undefined) {
+    // A bare number is refused: 30 could be days (as ECR counts) or seconds (as sleep does).
+    if (/^\s*\d+(\.\d+)?\s*$/.test(String(opts.olderThan))) {
+      const n = String(opts.olderThan).trim();
+      throw new UsageError(`--older-than ${n}: give a unit: s, m, h, d or w (e.g. ${n}d for days)`);
+    }
     olderThanMs = parseDuration(String(opts.olderThan));
     if (olderThanMs === undefined) throw new UsageError(`--older-than: unreadable duration ${JSON.stringify(opts.olderThan)} (e.g. 30d, 12h, 2w)`);
     label.push(`--older-than ${String(opts.olderThan)}`);
@@ -84,12 +89,34 @@ async function remove(ctx: AppContext, repo: Repo, ecr: import('../credentials/e
   return { deleted: digests.filter((d) => deleted.includes(d)), failures };
 }
 
+/**
+ * Deleting asks first: on a terminal, the list of what is about to go and a y/N question; elsewhere a refusal (exit
+ * 2) unless --yes. `rows`: [tags, digest, why] per image.
+ */
+const cutEnd = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+async function confirmed(ctx: AppContext, name: string, rows: string[][], of: number): Promise<boolean> {
+  const n = `${rows.length} of ${of} image${of === 1 ? '' : 's'}`;
+  const { canPrompt, confirm } = await import('../output/prompt.js');
+  if (!canPrompt()) {
+    const tags = rows.flatMap((r) => (r[0] && r[0] !== '-' ? [r[0]] : [])).join(', ');
+    throw new UsageError(
+      `prune ${name} would delete ${n}${tags ? ` (${cutEnd(tags, 80)})` : ''}, and there is no terminal to ask`,
+      'add --yes to delete without asking, or --dry-run to list what would go',
+    );
+  }
+  const { table } = await import('../output/render.js');
+  ctx.io.stderr.write(`About to delete ${n} in ${name}:\n${table(rows.map((r) => ['  ' + r[0], ...r.slice(1)]))}\n`);
+  return confirm(`Delete ${rows.length === 1 ? 'it' : `these ${rows.length}`}?`, ctx.signal);
+}
+
 export const pruneCommand: CommandDef = {
   name: 'prune',
   args: '<repo>',
   summary: "delete a repository's old images by retention rules (or an ECR lifecycle policy evaluated here); never an image a kept tag points to",
   examples: [
     'regctl prune localhost:5000/app --keep 10 --dry-run',
+    'regctl prune localhost:5000/app --keep 10 --yes   # in a script: no question asked',
     "regctl prune localhost:5000/app --keep 5 --match '^v' --older-than 30d",
     'regctl prune 123456789012.dkr.ecr.us-east-1.amazonaws.com/app --untagged --older-than 7d',
     'regctl prune localhost:5000/app --from-policy lifecycle.json --dry-run',
@@ -97,10 +124,11 @@ export const pruneCommand: CommandDef = {
   configure(cmd) {
     cmd.option('--keep <n>', 'keep the newest N selected images (by push time on ECR, else by created)');
     cmd.option('--match <re>', 'select images by a tag matching this regex; other tags are kept and keep their digest');
-    cmd.option('--older-than <duration>', 'delete only images older than this (30d, 12h, 2w)');
+    cmd.option('--older-than <duration>', 'delete only images older than this, with a unit: s m h d w (30d, 12h, 1d12h)');
     cmd.option('--untagged', 'select untagged images (ECR lists them); with --match, those and the matching tagged ones');
     cmd.option('--from-policy <file>', 'evaluate an ECR lifecycle policy (JSON) against the repository, as ECR would');
     cmd.option('--dry-run', 'print what would be deleted and why, delete nothing');
+    cmd.option('-y, --yes', 'delete without asking (needed where there is no terminal to ask: scripts, CI)');
     cmd.option('--page-size <n>', 'tags (ECR: image details) asked for per request, at most 1000', '1000');
   },
   async run(ctx, [repoText], opts): Promise<CommandResult> {
@@ -134,6 +162,10 @@ export const pruneCommand: CommandDef = {
       const rows = [...going.map((v) => ['would delete', ...line(v)]), ...keptLines];
       ctx.log.info(`${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`);
       return { stdout: rows.length ? render.table(rows) : '', json: json([], []) };
+    }
+    if (going.length && !opts.yes && !(await confirmed(ctx, name, going.map((v) => line(v)), verdicts.length))) {
+      ctx.log.info(`prune ${name}: nothing deleted`);
+      return { stdout: '', json: json([], []) };
     }
     const { deleted, failures } = await remove(ctx, repo, ecr, going.map((v) => v.digest));
     const rows = [...going.filter((v) => deleted.includes(v.digest)).map((v) => ['deleted', ...line(v)]), ...keptLines];

@@ -3,7 +3,7 @@ import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
 import { liveView } from './live.js';
-import { formatBytes, formatDuration, formatSpeed } from './render.js';
+import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth } from './render.js';
 import { RetryReport } from './retry-report.js';
 
 export interface ProgressSink {
@@ -58,13 +58,25 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   let moved = 0;
   let blobs = 0;
   let finished = 0;
+  const speedSoFar = (now: number) => formatSpeed(moved, now - started);
   const view = await liveView(io, `${label}resolving…`, () => {
     const now = Date.now();
+    // Rows never wrap (a wrapped row breaks the redraw): they fit the terminal's width at each redraw.
+    const width = rowWidth(io.stderr);
     return [
-      `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`,
+      // ora puts its spinner and a space before the first line
+      cutMiddle(
+        `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${speedSoFar(now)}`,
+        width - 2,
+      ),
       ...[...active.entries()].map(([d, a]) => {
-        const pct = a.size ? Math.floor((a.done / a.size) * 100) : 100;
-        return `  ${shortDigest(d)}  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${String(pct).padStart(3)}%  ${formatSpeed(a.done, now - a.started)}`;
+        const pct = `${Math.floor(a.size ? (a.done / a.size) * 100 : 100)}%`;
+        const speed = formatSpeed(a.done, now - a.started);
+        const [done, size] = [formatBytes(a.done), formatBytes(a.size)];
+        const padded = `  ${done.padStart(10)} / ${size.padEnd(10)} ${pct.padStart(4)}  ${speed}`;
+        // Narrow: no padding; narrower still, no speed.
+        const tight = ` ${done}/${size} ${pct}${width >= 56 ? ` ${speed}` : ''}`;
+        return fitRow(`  ${shortDigest(d)}`, padded, tight, width);
       }),
     ];
   });

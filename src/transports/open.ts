@@ -2,7 +2,7 @@
 import type { AppContext } from '../context.js';
 import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, UsageError } from '../errors.js';
-import type { Location } from '../location/parse.js';
+import { type Location, refuseCompressedOutput } from '../location/parse.js';
 import type { Repo } from '../registry-client/client.js';
 import type { ImageDestination, ImageSource } from './types.js';
 
@@ -67,6 +67,7 @@ function ecrCreateOnPush(ctx: AppContext, ecr: EcrTarget, settings: CreateRepoSe
 }
 
 export async function openDestination(loc: Location, ctx: AppContext, opts: OpenDestinationOptions = {}): Promise<ImageDestination> {
+  refuseCompressedOutput(loc);
   switch (loc.kind) {
     case 'registry': {
       const { RegistryDestination } = await import('./registry.js');

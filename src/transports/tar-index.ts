@@ -233,7 +233,14 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
     if (count % 256 === 0) throwIfAborted(signal);
     if (pos + BLOCK > fileSize) {
       if (pos === fileSize && pos > 0) break; // ends on an entry boundary without the end-of-archive blocks (as Go's reader allows)
-      throw tarError(path, pos === 0 ? 'empty file, not a tar archive' : `truncated tar (header at byte ${pos} is cut short)`);
+      throw tarError(
+        path,
+        fileSize === 0
+          ? 'empty file, not a tar archive'
+          : pos === 0
+            ? `${fileSize} byte${fileSize === 1 ? '' : 's'}: too short to be a tar archive`
+            : `truncated tar (header at byte ${pos} is cut short)`,
+      );
     }
     const h = await readAt(fh, pos, BLOCK);
     if (h.every((b) => b === 0)) break; // end-of-archive marker
