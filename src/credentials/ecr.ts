@@ -1,11 +1,12 @@
 // ECR: GetAuthorizationToken through the lazily loaded AWS SDK, cached in memory and on disk, refreshed at half its life; CreateRepository.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { HostConfig } from '../config.js';
 import { RegctlError, isAbortError } from '../errors.js';
 import { hashOf } from '../oci/digest.js';
 import { dockerAuthEnvSource, dockerConfigSource } from './docker-config.js';
+import { writeAtomic } from '../util/fs.js';
 import { parseEcrHost } from './ecr-host.js';
 import { type Credential, type CredentialSource, chain } from './index.js';
 import { keychainSource } from './keychain.js';
@@ -96,9 +97,7 @@ async function fetchToken(t: EcrTarget, signal?: AbortSignal): Promise<CachedTok
 async function writeCache(file: string, tok: CachedToken): Promise<void> {
   try {
     await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, JSON.stringify(tok), { mode: 0o600 });
-    await rename(tmp, file);
+    await writeAtomic(file, Buffer.from(JSON.stringify(tok)), undefined, { mode: 0o600 });
   } catch {
     /* the disk cache is an optimisation */
   }
