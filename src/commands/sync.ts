@@ -1,6 +1,5 @@
 // `sync SPEC`: mirror many images from a YAML spec — plan (tags listed, digests by HEAD), shard, copy in parallel, report.
-import { readFile } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { RegctlError, UsageError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
@@ -107,14 +106,19 @@ function reportJson(specPath: string, plan: Plan, result: RunResult, ms: number,
   };
 }
 
+/** A spec is a regular file (not a FIFO or a device: those are refused, not read forever) of at most 4 MiB. */
 async function readSpec(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    const { readRegular } = await import('../util/read.js');
+    return (await readRegular(path, SPEC_MAX_BYTES)).toString('utf8');
   } catch (err) {
+    if (err instanceof RegctlError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
 }
+
+const SPEC_MAX_BYTES = 4 * 1024 * 1024;
 
 export const syncCommand: CommandDef = {
   name: 'sync',
