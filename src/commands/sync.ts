@@ -15,7 +15,8 @@ const PLAN_CONCURRENCY = 16;
 export const DEFAULT_RATE_FLOOR = 10;
 
 const SPEC_HELP = `
-Spec (YAML; \${VAR} and \${VAR:-default} are taken from the environment):
+Spec (YAML; \${VAR} and \${VAR:-default} are taken from the environment, only for the variables env: lists):
+  env: [ECR]                     # the variables \${...} may read (also --env NAME); any other is an error
   defaults:                      # all optional; command-line flags win
     jobs: 8                      # blob transfers at once, across all images
     images: 4                    # images at once
@@ -46,6 +47,11 @@ function intFlag(name: string, min: number, max: number) {
     if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} takes a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+function envName(v: string, all: string[]): string[] {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new UsageError(`--env takes an environment variable name, not ${JSON.stringify(v.slice(0, 60))}`);
+  return [...all, v];
 }
 
 function itemJson(i: PlanItem) {
@@ -139,6 +145,7 @@ export const syncCommand: CommandDef = {
       .option('--keep-going', 'after a failure, copy the rest (exit 1 at the end)')
       .option('--rate-floor <n>', `pause or stop when a registry's ratelimit-remaining falls under n; 0 turns it off (default ${DEFAULT_RATE_FLOOR})`, intFlag('--rate-floor', 0, 1_000_000))
       .option('--rate-wait <duration>', 'wait up to this long for the rate-limit window (e.g. 30m, 6h) instead of stopping')
+      .option('--env <name>', 'let ${NAME} in the spec read this environment variable (repeatable; or list it under env: in the spec)', envName, [])
       .addHelpText('after', SPEC_HELP);
     addCreateRepoFlags(cmd)
       .hook('preAction', (self) => {
@@ -149,7 +156,7 @@ export const syncCommand: CommandDef = {
   async run(ctx, [specPath], opts) {
     const started = Date.now();
     const { parseDuration, parseSpec } = await import('../sync/spec.js');
-    const spec = parseSpec(await readSpec(specPath), specPath, ctx.env);
+    const spec = parseSpec(await readSpec(specPath), specPath, ctx.env, { allowEnv: opts.env as string[] });
     const d = spec.defaults;
     let rateWaitMs = d.rateWaitMs ?? 0;
     if (opts.rateWait !== undefined) {
