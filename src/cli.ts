@@ -4,6 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { commands } from './commands/index.js';
 import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
+import { escapeControl, jsonForTerminal } from './output/escape.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
@@ -60,12 +61,18 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
   const ctx = createContext(io, process.env, globals, log, signal);
   try {
     const result = await def.run(ctx, args, opts);
-    if (globals.json && result.json !== undefined) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
-    else if (result.stdout) process.stdout.write(`${result.stdout}\n`);
+    // Results hold what registries and files said (labels, tags, annotations): no control character reaches the terminal.
+    if (globals.json && result.json !== undefined) process.stdout.write(`${jsonForTerminal(result.json)}\n`);
+    else if (result.stdout) process.stdout.write(`${result.raw && !process.stdout.isTTY ? result.stdout : escapeControl(result.stdout)}\n`);
     return result.exitCode ?? 0;
   } finally {
     await ctx.close();
   }
+}
+
+/** An error's text (often a registry's or a file's words) as one line with control characters escaped. */
+function errorText(text: string): string {
+  return escapeControl(text.replace(/\s*\n\s*/g, ' '), { oneLine: true });
 }
 
 function printError(err: unknown, signalName: string | undefined): number {
@@ -74,12 +81,12 @@ function printError(err: unknown, signalName: string | undefined): number {
     return signalName === 'SIGTERM' ? 143 : 130;
   }
   if (err instanceof RegctlError) {
-    process.stderr.write(`regctl: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    process.stderr.write(`regctl: ${errorText(err.message)}\n`);
+    if (err.hint) process.stderr.write(`hint: ${errorText(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`regctl: ${e?.message ?? String(err)}\n`);
+  process.stderr.write(`regctl: ${errorText(e?.message ?? String(err))}\n`);
   if (process.env.REGCTL_STACK) process.stderr.write(`${e?.stack}\n`);
   return 1;
 }

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { formatLocation } from '../location/parse.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
+import { jsonForTerminal } from '../output/escape.js';
 import { formatBytes, table } from '../output/render.js';
 import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
 import type { ImageSource } from '../transports/types.js';
@@ -67,7 +68,7 @@ export const inspectCommand: CommandDef = {
       const platforms = parsePlatforms(opts.platform);
       if (platforms || (opts.config && m.manifest.kind === 'index')) m = await choosePlatform(ctx, src, m, platforms, refText);
       if (loc.kind === 'registry') warnRateLimit(ctx, loc.ref.registry);
-      if (opts.raw) return { stdout: Buffer.from(m.bytes).toString('utf8').replace(/\n$/, ''), json: JSON.parse(Buffer.from(m.bytes).toString('utf8')) };
+      if (opts.raw) return { stdout: Buffer.from(m.bytes).toString('utf8').replace(/\n$/, ''), json: JSON.parse(Buffer.from(m.bytes).toString('utf8')), raw: true };
       const name = formatLocation(loc);
       if (m.manifest.kind === 'index') {
         const entries = m.manifest.manifests.map((d) => ({
@@ -88,7 +89,7 @@ export const inspectCommand: CommandDef = {
         return { stdout: lines.join('\n'), json };
       }
       const info = await describeImage(ctx, src, m);
-      if (opts.config) return { stdout: JSON.stringify(info.config, null, 2), json: info.config };
+      if (opts.config) return { stdout: jsonForTerminal(info.config), json: info.config };
       const { config: _config, ...rest } = info;
       const json = { name, ...rest };
       const lines = [

@@ -8,6 +8,7 @@ import { parseRepository } from '../location/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { pageSize } from './images.js';
+import { escapeControl } from '../output/escape.js';
 import type { CommandDef, CommandResult } from './types.js';
 
 interface Decide {
@@ -138,7 +139,7 @@ export const pruneCommand: CommandDef = {
         hint: ecr ? undefined : 'the registry may not allow deletes (distribution: storage.delete.enabled)',
       });
     }
-    for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${f.replace(/\s*\n\s*/g, ' ')}\n`);
+    for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${escapeControl(f.replace(/\s*\n\s*/g, ' '), { oneLine: true })}\n`);
     ctx.log.info(`deleted ${deleted.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name}${failures.length ? `; ${failures.length} failed` : ''}`);
     return { stdout: rows.length ? render.table(rows) : '', json: json(deleted, failures), exitCode: failures.length ? 1 : 0 };
   },

@@ -6,6 +6,7 @@ import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, UsageError } from '../errors.js';
 import type { EcrRepoSettings } from '../images/ecr.js';
 import { parseRepository } from '../location/reference.js';
+import { jsonForTerminal } from '../output/escape.js';
 import type { CommandDef, CommandResult } from './types.js';
 
 /** The ECR settings flags, for `repo create` and the commands that create repositories on push (copy, push, sync). */
@@ -109,7 +110,7 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
     const policy = await api.getLifecyclePolicy(ecr, repository, ctx.signal);
     if (policy === undefined) throw new RegctlError('NOT_FOUND', `repo lifecycle get ${name}: the repository has no lifecycle policy`);
     const doc = JSON.parse(policy) as unknown;
-    return { stdout: JSON.stringify(doc, null, 2), json: doc };
+    return { stdout: jsonForTerminal(doc), json: doc };
   }
   await api.putLifecyclePolicy(ecr, repository, JSON.stringify(JSON.parse(text!)), ctx.signal);
   return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) } };

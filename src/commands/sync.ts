@@ -1,6 +1,7 @@
 // `sync SPEC`: mirror many images from a YAML spec — plan (tags listed, digests by HEAD), shard, copy in parallel, report.
 import { RegctlError, UsageError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
+import { escapeControl } from '../output/escape.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunResult } from '../sync/run.js';
@@ -202,8 +203,8 @@ export const syncCommand: CommandDef = {
     }
     const ms = Date.now() - started;
     if (result.stopped) {
-      ctx.io.stderr.write(`regctl: sync stopped: ${result.stopped.message}\n`);
-      if (result.stopped.hint) ctx.io.stderr.write(`hint: ${result.stopped.hint}\n`);
+      ctx.io.stderr.write(`regctl: sync stopped: ${escapeControl(result.stopped.message, { oneLine: true })}\n`);
+      if (result.stopped.hint) ctx.io.stderr.write(`hint: ${escapeControl(result.stopped.hint, { oneLine: true })}\n`);
     }
     const bad = result.reports.some((r) => r.status === 'failed' || r.status === 'skipped');
     return { stdout: render.runSummary(result.reports, plan, ms), json: reportJson(specPath, plan, result, ms, planMs), exitCode: bad ? 1 : 0 };

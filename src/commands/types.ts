@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import type { AppContext } from '../context.js';
 
-export type CommandResult = { stdout?: string; json?: unknown; exitCode?: 0 | 1 };
+/** `raw`: stdout is data to be written exactly (`inspect --raw`); control characters are escaped only on a terminal. */
+export type CommandResult = { stdout?: string; json?: unknown; exitCode?: 0 | 1; raw?: boolean };
 
 export interface CommandDef {
   name: string;

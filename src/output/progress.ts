@@ -2,6 +2,7 @@
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
 import { formatBytes, formatDuration, formatSpeed } from './render.js';
 
@@ -34,8 +35,8 @@ export function plainSink(io: IO, label: string): ProgressSink {
           const ms = a ? Date.now() - a.started : 0;
           io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  copied in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}\n`);
         } else io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'exists' ? 'already there' : 'mounted'}\n`);
-      } else if (e.type === 'retry') io.stderr.write(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}\n`);
-      else if (e.type === 'warning') io.stderr.write(`warning: ${e.message}\n`);
+      } else if (e.type === 'retry') io.stderr.write(`${escapeControl(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}`)}\n`);
+      else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${e.message}`)}\n`);
     },
     finish(summary) {
       if (summary) io.stderr.write(`${label}${summary} in ${formatDuration(Date.now() - started)}\n`);

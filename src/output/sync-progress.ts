@@ -1,4 +1,5 @@
 // Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
 import { canRedraw } from './progress.js';
 import type { CopyEvent } from '../copy/events.js';
@@ -70,13 +71,13 @@ export const quietSyncSink: SyncSink = { stop() {} };
 export function plainSyncSink(io: IO): SyncSink {
   return {
     done: (r) => {
-      if (r.status !== 'skipped') io.stderr.write(`${imageLine(r)}\n`);
+      if (r.status !== 'skipped') io.stderr.write(`${escapeControl(imageLine(r))}\n`);
     },
     event: (item, e) => {
-      if (e.type === 'retry') io.stderr.write(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}\n`);
-      else if (e.type === 'warning') io.stderr.write(`warning: ${item.key}: ${e.message}\n`);
+      if (e.type === 'retry') io.stderr.write(`${escapeControl(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}`)}\n`);
+      else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${item.key}: ${e.message}`)}\n`);
     },
-    notice: (m) => io.stderr.write(`${m}\n`),
+    notice: (m) => io.stderr.write(`${escapeControl(m)}\n`),
     stop() {},
   };
 }
