@@ -1,0 +1,82 @@
+// Hostile text from registries (issue 14, items 10 and 12): control characters in labels and error messages never reach
+// the terminal raw; a user regex that backtracks forever on a listed tag does not stop SIGTERM from working.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import { makeImageLayout, seedImage } from '../support/images.js';
+import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
+import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import { runCli, startCli } from '../support/run-cli.js';
+
+let reg: RegistryHandle;
+let proxy: FaultProxy;
+let work: string;
+
+/** Retitles the terminal (OSC 0 … BEL), clears it (CSI 2J), and a C1 CSI (U+009B) some terminals obey. */
+const HOSTILE = '\u001b]0;pwned\u0007\u001b[2J\u009b31mred';
+const ESCAPED = '\\x1b]0;pwned\\x07\\x1b[2J\\x9b31mred';
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+/** 34 a's and a character `^(a+)+$` cannot match: the backtracking doubles with every a. */
+const EVIL_TAG = `${'a'.repeat(34)}_`;
+
+beforeAll(async () => {
+  work = await makeTempDir('hostile-text');
+  reg = await startRegistry();
+  proxy = await startFaultProxy(reg.url);
+  const img = await makeImageLayout(join(work, 'img'), { layers: [10_000], seed: 'hostile-text', tag: 'v1' });
+  await seedImage(`oci:${img.dir}:v1`, `${reg.host}/lib/app:v1`);
+  await seedImage(`oci:${img.dir}:v1`, `${reg.host}/lib/evil:${EVIL_TAG}`);
+  const m = await runCli(['mutate', `${reg.host}/lib/app:v1`, '--label', `title=${HOSTILE}`, '-t', `${reg.host}/lib/app:label`]);
+  expect(m.code, m.stderr).toBe(0);
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await reg?.stop();
+  await removeTempDir(work);
+});
+
+describe('control characters from outside are escaped before they reach a terminal', () => {
+  it('a label: inspect shows it escaped; --json keeps it as JSON escapes (the same value)', async () => {
+    const r = await runCli(['inspect', `${reg.host}/lib/app:label`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(CONTROL);
+    expect(r.stdout).toContain(`title=${ESCAPED}`);
+    const j = await runCli(['inspect', '--json', `${reg.host}/lib/app:label`]);
+    expect(j.code, j.stderr).toBe(0);
+    expect(j.stdout).not.toMatch(CONTROL);
+    expect(JSON.parse(j.stdout).labels.title).toBe(HOSTILE);
+    const c = await runCli(['inspect', '--config', `${reg.host}/lib/app:label`]);
+    expect(c.stdout).not.toMatch(CONTROL);
+    expect(JSON.parse(c.stdout).config.Labels.title).toBe(HOSTILE);
+  });
+
+  it("a registry's error message: one line, escaped", async () => {
+    // The distribution spec's error `message` is free text ("a human readable message"); a hostile registry fills it.
+    const body = Buffer.from(JSON.stringify({ errors: [{ code: 'DENIED', message: `no ${HOSTILE} way` }] }));
+    proxy.rewrite('tags', () => ({ status: 403, headers: { 'content-type': 'application/json', 'content-length': String(body.length) }, body }), 10);
+    const r = await runCli(['ls', `${proxy.host}/lib/app`], { timeoutMs: 30_000 });
+    proxy.clearFaults();
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(CONTROL);
+    expect(r.stderr).toContain(`no ${ESCAPED} way`);
+  });
+});
+
+describe('ReDoS: a user regex against a hostile listed tag', () => {
+  it('SIGTERM during tag selection with ^(a+)+$ ends the sync promptly (exit 143)', async () => {
+    const spec = join(work, 'redos.yaml');
+    await writeFile(spec, `sync:\n  - source: ${proxy.host}/lib/evil\n    target: ${reg.host}/mirror/evil\n    tags: { allow: ["^(a+)+$"] }\n`);
+    proxy.reset();
+    const cli = await startCli(['sync', spec, '--dry-run'], { timeoutMs: 60_000 });
+    // The tag list has been answered: selection (the regex) is what runs next.
+    for (let i = 0; i < 1500 && !proxy.stats.some((s) => s.kind === 'tags' && s.status === 200); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(proxy.stats.some((s) => s.kind === 'tags' && s.status === 200)).toBe(true);
+    cli.child.kill('SIGTERM');
+    const r = await cli.result; // rejects (the test fails) if the CLI has to be killed after 60 s
+    expect(r.code, r.stderr).toBe(143);
+    expect(r.stderr).toContain('regctl: interrupted');
+  });
+});
