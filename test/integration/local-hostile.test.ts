@@ -79,6 +79,18 @@ describe('an OCI layout source sends no byte of a blob it should not', () => {
     expect(sentBytes()).toBeLessThan(4_000);
   });
 
+  it('FROM oci: in a build takes the same path: a symlinked base layer is refused, none of its bytes sent', async () => {
+    const ctxDir = join(work, `build${++n}`);
+    const base = await makeImageLayout(join(ctxDir, 'base'), { layers: [200_000], seed: `lh-b${n}`, tag: 'v1' });
+    const layer = blobPath(base, base.layerDigests[0]!);
+    await rm(layer);
+    await symlink(secret, layer);
+    await writeFile(join(ctxDir, 'Dockerfile'), 'FROM oci:./base:v1\nLABEL a=b\n');
+    const r = await runCli(['build', ctxDir, '-t', `${proxy.host}/leak/build${n}:v1`], { timeoutMs: 30_000 });
+    refused(r, /is a symbolic link; regctl does not follow it/);
+    expect(sentBytes()).toBeLessThan(4_000);
+  });
+
   it('blobs/sha256 linked to a directory outside the layout is refused (paths stay inside the layout)', async () => {
     const img = await layout();
     const outside = join(work, `outside${n}`);
