@@ -65,6 +65,30 @@ describe('control characters from outside are escaped before they reach a termin
   });
 });
 
+describe('sync spec variables', () => {
+  const SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
+
+  it('${AWS_SECRET_ACCESS_KEY} not in env: is an error: no request carries it, no message shows it', async () => {
+    const spec = join(work, 'leak.yaml');
+    await writeFile(spec, `sync:\n  - source: ${reg.host}/lib/app:v1\n    target: ${proxy.host}/leak/\${AWS_SECRET_ACCESS_KEY}:v1\n`);
+    proxy.reset();
+    const r = await runCli(['sync', spec], { env: { AWS_SECRET_ACCESS_KEY: SECRET } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/\$\{AWS_SECRET_ACCESS_KEY\} is not allowed: list it under `env:` in the spec, or pass --env AWS_SECRET_ACCESS_KEY/);
+    expect(r.stderr + r.stdout).not.toContain(SECRET);
+    expect(proxy.stats).toEqual([]);
+  });
+
+  it('--env NAME allows one variable', async () => {
+    const spec = join(work, 'allowed.yaml');
+    await writeFile(spec, `sync:\n  - source: \${SRC}/lib/app:v1\n    target: ${reg.host}/mirror/app\n`);
+    const r = await runCli(['sync', spec, '--dry-run', '--env', 'SRC'], { env: { SRC: reg.host } });
+    expect(r.code, r.stderr).toBe(0);
+    const refusedRun = await runCli(['sync', spec, '--dry-run', '--env', 'OTHER'], { env: { SRC: reg.host } });
+    expect(refusedRun.code).toBe(2);
+  });
+});
+
 describe('ReDoS: a user regex against a hostile listed tag', () => {
   it('SIGTERM during tag selection with ^(a+)+$ ends the sync promptly (exit 143)', async () => {
     const spec = join(work, 'redos.yaml');
