@@ -61,9 +61,13 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
   const ctx = createContext(io, process.env, globals, log, signal);
   try {
     const result = await def.run(ctx, args, opts);
-    // Results hold what registries and files said (labels, tags, annotations): no control character reaches the terminal.
+    // Results hold what registries and files said (labels, tags, annotations): no control character reaches a
+    // terminal. `--raw` data is written exactly when it goes to a pipe or a file.
     if (globals.json && result.json !== undefined) process.stdout.write(`${jsonForTerminal(result.json)}\n`);
-    else if (result.stdout) process.stdout.write(`${result.raw && !process.stdout.isTTY ? result.stdout : escapeControl(result.stdout)}\n`);
+    else if (result.stdout) {
+      const text = result.raw && !process.stdout.isTTY ? result.stdout : escapeControl(result.stdout);
+      process.stdout.write(`${text}\n`);
+    }
     return result.exitCode ?? 0;
   } finally {
     await ctx.close();

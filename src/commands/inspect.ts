@@ -68,7 +68,10 @@ export const inspectCommand: CommandDef = {
       const platforms = parsePlatforms(opts.platform);
       if (platforms || (opts.config && m.manifest.kind === 'index')) m = await choosePlatform(ctx, src, m, platforms, refText);
       if (loc.kind === 'registry') warnRateLimit(ctx, loc.ref.registry);
-      if (opts.raw) return { stdout: Buffer.from(m.bytes).toString('utf8').replace(/\n$/, ''), json: JSON.parse(Buffer.from(m.bytes).toString('utf8')), raw: true };
+      if (opts.raw) {
+        const text = Buffer.from(m.bytes).toString('utf8');
+        return { stdout: text.replace(/\n$/, ''), json: JSON.parse(text), raw: true };
+      }
       const name = formatLocation(loc);
       if (m.manifest.kind === 'index') {
         const entries = m.manifest.manifests.map((d) => ({

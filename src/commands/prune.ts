@@ -139,7 +139,10 @@ export const pruneCommand: CommandDef = {
         hint: ecr ? undefined : 'the registry may not allow deletes (distribution: storage.delete.enabled)',
       });
     }
-    for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${escapeControl(f.replace(/\s*\n\s*/g, ' '), { oneLine: true })}\n`);
+    for (const f of failures) {
+      const why = escapeControl(f.replace(/\s*\n\s*/g, ' '), { oneLine: true });
+      ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${why}\n`);
+    }
     ctx.log.info(`deleted ${deleted.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name}${failures.length ? `; ${failures.length} failed` : ''}`);
     return { stdout: rows.length ? render.table(rows) : '', json: json(deleted, failures), exitCode: failures.length ? 1 : 0 };
   },

@@ -51,7 +51,9 @@ function intFlag(name: string, min: number, max: number) {
 }
 
 function envName(v: string, all: string[]): string[] {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) throw new UsageError(`--env takes an environment variable name, not ${JSON.stringify(v.slice(0, 60))}`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
+    throw new UsageError(`--env takes an environment variable name, not ${JSON.stringify(v.slice(0, 60))}`);
+  }
   return [...all, v];
 }
 
@@ -146,7 +148,7 @@ export const syncCommand: CommandDef = {
       .option('--keep-going', 'after a failure, copy the rest (exit 1 at the end)')
       .option('--rate-floor <n>', `pause or stop when a registry's ratelimit-remaining falls under n; 0 turns it off (default ${DEFAULT_RATE_FLOOR})`, intFlag('--rate-floor', 0, 1_000_000))
       .option('--rate-wait <duration>', 'wait up to this long for the rate-limit window (e.g. 30m, 6h) instead of stopping')
-      .option('--env <name>', 'let ${NAME} in the spec read this environment variable (repeatable; or list it under env: in the spec)', envName, [])
+      .option('--env <name>', 'let ${NAME} in the spec read it (repeatable; or list it in env:)', envName, [])
       .addHelpText('after', SPEC_HELP);
     addCreateRepoFlags(cmd)
       .hook('preAction', (self) => {

@@ -35,7 +35,9 @@ export function plainSink(io: IO, label: string): ProgressSink {
           const ms = a ? Date.now() - a.started : 0;
           io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  copied in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}\n`);
         } else io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'exists' ? 'already there' : 'mounted'}\n`);
-      } else if (e.type === 'retry') io.stderr.write(`${escapeControl(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}`)}\n`);
+      } else if (e.type === 'retry') {
+        io.stderr.write(`${escapeControl(`retrying ${e.what} (attempt ${e.attempt}): ${e.reason}`)}\n`);
+      }
       else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${e.message}`)}\n`);
     },
     finish(summary) {

@@ -74,8 +74,9 @@ export function plainSyncSink(io: IO): SyncSink {
       if (r.status !== 'skipped') io.stderr.write(`${escapeControl(imageLine(r))}\n`);
     },
     event: (item, e) => {
-      if (e.type === 'retry') io.stderr.write(`${escapeControl(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}`)}\n`);
-      else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${item.key}: ${e.message}`)}\n`);
+      if (e.type === 'retry') {
+        io.stderr.write(`${escapeControl(`retrying ${e.what} for ${item.key} (attempt ${e.attempt}): ${e.reason}`)}\n`);
+      } else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${item.key}: ${e.message}`)}\n`);
     },
     notice: (m) => io.stderr.write(`${escapeControl(m)}\n`),
     stop() {},

@@ -123,7 +123,8 @@ async function expandEntry(entry: SpecEntry, ctx: AppContext, signal: AbortSigna
   let tags: string[];
   try {
     const { needsListing, selectTags } = await import('./select.js');
-    tags = await selectTags(needsListing(entry.tags) ? await listSourceTags(entry, ctx, signal) : [], entry.tags, signal);
+    const listed = needsListing(entry.tags) ? await listSourceTags(entry, ctx, signal) : [];
+    tags = await selectTags(listed, entry.tags, signal);
   } catch (err) {
     if (isAbortError(err) && signal.aborted) throw err;
     const key = formatLocation(entry.source).replace(/:latest$/, '');

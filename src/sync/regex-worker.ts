@@ -60,7 +60,11 @@ async function getWorker(): Promise<Worker> {
  * For each pattern, a byte per tag: 1 where it matches. Runs in a worker thread; `signal` terminates the worker (and
  * rejects with its reason) even in the middle of a match that would not end.
  */
-export async function testAll(patterns: readonly RegExp[], tags: readonly string[], signal?: AbortSignal): Promise<Uint8Array[]> {
+export async function testAll(
+  patterns: readonly RegExp[],
+  tags: readonly string[],
+  signal?: AbortSignal,
+): Promise<Uint8Array[]> {
   if (patterns.length === 0 || tags.length === 0) return patterns.map(() => new Uint8Array(tags.length));
   signal?.throwIfAborted();
   const w = await getWorker();

@@ -41,7 +41,7 @@ export function needsListing(rules: TagRules): boolean {
   return Boolean(rules.allow || rules.deny || rules.semver || rules.latest);
 }
 
-/** The longest tag the distribution grammar allows; a longer "tag" from a listing is dropped before any regex sees it. */
+/** The longest tag the grammar allows; a longer "tag" from a listing is dropped before any regex sees it. */
 export const MAX_TAG_LENGTH = 128;
 
 /**
@@ -65,9 +65,14 @@ export async function selectTags(all: readonly string[], rules: TagRules, signal
       return v !== undefined && satisfies(v, rules.semver, { includePrerelease: rules.prerelease ?? false });
     };
     const filtered = rules.allow || rules.semver;
-    let candidates = listed.map((t, i) => ({ t, i })).filter(({ t, i }) => (!filtered || allowedAt(i) || bySemver(t)) && !deniedAt(i));
+    let candidates = listed
+      .map((t, i) => ({ t, i }))
+      .filter(({ t, i }) => (!filtered || allowedAt(i) || bySemver(t)) && !deniedAt(i));
     if (rules.latest !== undefined) {
-      const versions = candidates.filter(({ t }) => tagVersion(t)).sort((a, b) => compareTags(a.t, b.t)).slice(0, rules.latest);
+      const versions = candidates
+        .filter(({ t }) => tagVersion(t))
+        .sort((a, b) => compareTags(a.t, b.t))
+        .slice(0, rules.latest);
       const others = candidates.filter(({ t, i }) => !tagVersion(t) && allowedAt(i));
       candidates = [...versions, ...others];
     }

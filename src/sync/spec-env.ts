@@ -1,5 +1,6 @@
 // `${NAME}` in a sync spec: only variables the spec's `env:` list (or `--env NAME`) allows are read, and the values
-// read are remembered so that no error message ever shows one (a spec can come from anywhere; the environment holds secrets).
+// read are remembered so that no error message shows one (a spec can come from anywhere; the environment holds
+// secrets).
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -19,14 +20,17 @@ export class SpecEnv {
     return text.replace(/\$(\$)?\{([^}]*)\}/g, (whole, escaped: string | undefined, body: string) => {
       if (escaped) return whole.slice(1);
       const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(body);
-      if (!m) return fail(`invalid variable reference ${JSON.stringify(whole)} (expected \${NAME} or \${NAME:-default})`);
+      if (!m) {
+        return fail(`invalid variable reference ${JSON.stringify(whole)} (expected \${NAME} or \${NAME:-default})`);
+      }
       const name = m[1]!;
       if (this.allowed && !this.allowed.has(name)) {
         return fail(`\${${name}} is not allowed: list it under \`env:\` in the spec, or pass --env ${name}`);
       }
       const value = this.env[name];
       if (value !== undefined && value !== '') {
-        // Values of one or two characters are not scrubbed from prose (they would garble it); errors quote the spec's text.
+        // Values of one or two characters are not scrubbed from prose (that would garble it); errors quote the
+        // spec's own text anyway.
         if (value.length >= 3) this.used.set(value, `\${${name}}`);
         return value;
       }
@@ -39,7 +43,8 @@ export class SpecEnv {
   scrub(message: string): string {
     let out = message;
     // Longest first, so a value containing another is replaced whole.
-    for (const [value, name] of [...this.used].sort((a, b) => b[0].length - a[0].length)) out = out.split(value).join(name);
+    const longestFirst = [...this.used].sort((a, b) => b[0].length - a[0].length);
+    for (const [value, name] of longestFirst) out = out.split(value).join(name);
     return out;
   }
 }

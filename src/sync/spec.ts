@@ -1,4 +1,5 @@
-// The sync spec: YAML parsed with line numbers, allowed ${ENV} expanded, validated into plain entries; errors name SPEC:LINE (exit 2).
+// The sync spec: YAML parsed with line numbers, allowed ${ENV} expanded, validated into plain entries; errors name
+// SPEC:LINE (exit 2).
 import validRange from 'semver/ranges/valid.js';
 import { type Document, LineCounter, type Node, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { UsageError } from '../errors.js';
@@ -80,14 +81,20 @@ export interface ParseSpecOptions {
  * Parses and validates a spec. Every problem is a UsageError `PATH:LINE: what` (exit 2). `${NAME}` reads only the
  * variables the spec's `env:` list or `opts.allowEnv` names, and no message shows a value read from the environment.
  */
-export function parseSpec(text: string, path: string, env: NodeJS.ProcessEnv = process.env, opts: ParseSpecOptions = {}): SyncSpec {
+export function parseSpec(
+  text: string,
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ParseSpecOptions = {},
+): SyncSpec {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const lineOf = (offset: number | undefined): number => (offset === undefined ? 1 : lc.linePos(offset).line);
   let vars: SpecEnv | undefined;
   const fail = (at: Node | number | undefined, why: string): never => {
     const offset = typeof at === 'number' ? at : at?.range?.[0];
-    throw new UsageError(`${path}:${lineOf(offset)}: ${vars ? vars.scrub(why) : why}`, 'see `regctl sync --help` for the spec format');
+    const text = vars ? vars.scrub(why) : why;
+    throw new UsageError(`${path}:${lineOf(offset)}: ${text}`, 'see `regctl sync --help` for the spec format');
   };
   const yamlError = doc.errors[0];
   if (yamlError) fail(yamlError.pos[0], `invalid YAML: ${yamlError.message.split('\n')[0]}`);
@@ -159,7 +166,8 @@ class Validator {
 
   private int(node: Node | undefined, at: Node, what: string, min: number, max: number): number {
     const value = node && isScalar(node) ? (node as unknown as { value: unknown }).value : undefined;
-    const n = typeof value === 'string' ? Number(this.env.expand(value, (why) => this.fail(node, `${what}: ${why}`))) : value;
+    const expand = (v: string) => this.env.expand(v, (why) => this.fail(node, `${what}: ${why}`));
+    const n = typeof value === 'string' ? Number(expand(value)) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) this.fail(node ?? at, `${what} must be a whole number from ${min} to ${max}`);
     return n as number;
   }
@@ -175,7 +183,10 @@ class Validator {
     if (node && isScalar(node) && (node as unknown as { value: unknown }).value === 'all') return undefined;
     return this.strings(node, at, what).map(({ text, node: n }) => {
       const p = parsePlatform(text);
-      if (!p) this.fail(n, `${what}: invalid platform ${this.show(text)} (expected os/arch[/variant], e.g. linux/arm64, or "all")`);
+      if (!p) {
+        const hint = '(expected os/arch[/variant], e.g. linux/arm64, or "all")';
+        this.fail(n, `${what}: invalid platform ${this.show(text)} ${hint}`);
+      }
       return p as Platform;
     });
   }
@@ -187,10 +198,13 @@ class Validator {
     const allowed = new Set(allowEnv);
     const e = top.get('env');
     if (e) {
-      const list = e.value && isSeq(e.value) ? (e.value as unknown as { items: unknown[] }).items.map((i) => this.deref(i)) : [e.value];
+      const seq = e.value && isSeq(e.value) ? (e.value as unknown as { items: unknown[] }).items : undefined;
+      const list = seq ? seq.map((i) => this.deref(i)) : [e.value];
       for (const item of list) {
         const name = item && isScalar(item) ? (item as unknown as { value: unknown }).value : undefined;
-        if (typeof name !== 'string' || !ENV_NAME.test(name)) this.fail(item ?? e.key, '`env` must be a list of environment variable names (e.g. [ECR, TEAM])');
+        if (typeof name !== 'string' || !ENV_NAME.test(name)) {
+          this.fail(item ?? e.key, '`env` must be a list of environment variable names (e.g. [ECR, TEAM])');
+        }
         allowed.add(name as string);
       }
     }
@@ -209,7 +223,10 @@ class Validator {
       if (get('rate-wait')) {
         const text = this.string(get('rate-wait')!.value, at('rate-wait'), 'defaults.rate-wait');
         const ms = parseDuration(text);
-        if (ms === undefined) this.fail(get('rate-wait')!.value ?? at('rate-wait'), `defaults.rate-wait: unreadable duration ${this.show(text)} (e.g. 90s, 30m, 6h)`);
+        if (ms === undefined) {
+          const why = `defaults.rate-wait: unreadable duration ${this.show(text)} (e.g. 90s, 30m, 6h)`;
+          this.fail(get('rate-wait')!.value ?? at('rate-wait'), why);
+        }
         defaults.rateWaitMs = ms;
       }
     }
@@ -228,7 +245,10 @@ class Validator {
       return parseLocation(text);
     } catch (err) {
       // The parser's reason quotes the text: with variables in it, name the location as written instead.
-      if (this.raw.has(text)) return this.fail(node ?? at, `${what}: ${this.show(text)} is not a valid location once its variables are expanded`);
+      if (this.raw.has(text)) {
+        const why = `${what}: ${this.show(text)} is not a valid location once its variables are expanded`;
+        return this.fail(node ?? at, why);
+      }
       return this.fail(node ?? at, `${what}: ${(err as Error).message}`);
     }
   }
@@ -248,7 +268,12 @@ class Validator {
     if (tags && source.kind !== 'registry' && source.kind !== 'oci') this.fail(t!.key, `${what}.tags: tag selection needs a registry or oci: source`);
     if (tags && names) this.fail(t!.key, `${what}: the source names a tag or digest and \`tags:\` selects tags too: keep one`);
     if (!tags && !names && (source.kind === 'registry' || source.kind === 'oci')) {
-      this.fail(src.value ?? src.key, `${what}.source names no tag: add one (e.g. ${this.show(sourceText).slice(1, -1)}:1.0), or select tags with \`tags:\` (every tag: \`tags: { allow: [".*"] }\`)`);
+      const example = this.show(sourceText).slice(1, -1);
+      this.fail(
+        src.value ?? src.key,
+        `${what}.source names no tag: add one (e.g. ${example}:1.0), ` +
+          'or select tags with `tags:` (every tag: `tags: { allow: [".*"] }`)',
+      );
     }
     const dstNode = dst.value ?? dst.key;
     if (target.kind === 'docker-archive' || target.kind === 'oci-archive' || (target.kind === 'path' && /\.tar$/i.test(target.path))) {
@@ -264,7 +289,10 @@ class Validator {
     if (targetNamesTag && !single) this.fail(dstNode, `${what}.target names a tag but \`tags:\` may select several: name the repository only`);
     const sourceTag = source.kind === 'registry' ? source.ref.tag : source.kind === 'oci' || source.kind === 'oci-archive' ? source.tag : undefined;
     if (!targetNamesTag && !tags && sourceTag === undefined) {
-      this.fail(dstNode, `${what}.target: the source names no tag to write under: name one on the target (e.g. ${this.show(targetText).slice(1, -1)}:1.0)`);
+      const example = this.show(targetText).slice(1, -1);
+      const why =
+        `${what}.target: the source names no tag to write under: ` + `name one on the target (e.g. ${example}:1.0)`;
+      this.fail(dstNode, why);
     }
     const p = m.get('platforms');
     const platforms = p ? this.platforms(p.value, p.key, `${what}.platforms`) : defaults.platforms;
@@ -291,14 +319,19 @@ class Validator {
         try {
           return new RegExp(text);
         } catch (err) {
-          return this.fail(n, `${what}.${k}: invalid regular expression ${this.show(text)}: ${(err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '')}`);
+          // V8's message quotes the pattern (expanded): keep only its reason.
+          const why = (err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
+          return this.fail(n, `${what}.${k}: invalid regular expression ${this.show(text)}: ${why}`);
         }
       });
     }
     const sv = m.get('semver');
     if (sv) {
       const range = this.string(sv.value, sv.key, `${what}.semver`);
-      if (validRange(range) === null) this.fail(sv.value ?? sv.key, `${what}.semver: invalid semver range ${this.show(range)} (e.g. ">=3.18", "^1.27", "1.x || 2.x")`);
+      if (validRange(range) === null) {
+        const why = `${what}.semver: invalid semver range ${this.show(range)} (e.g. ">=3.18", "^1.27", "1.x || 2.x")`;
+        this.fail(sv.value ?? sv.key, why);
+      }
       rules.semver = range;
     }
     const lt = m.get('latest');

@@ -48,13 +48,15 @@ export class DirFiles implements LayoutFiles {
   }
 
   async readBytes(name: string, cap: number, signal?: AbortSignal): Promise<Uint8Array> {
-    return readRegular(safeJoin(this.where, name), cap, { ...this.opts(name), signal }).catch((err: NodeJS.ErrnoException) => {
+    const path = safeJoin(this.where, name);
+    return readRegular(path, cap, { ...this.opts(name), signal }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? notFound(this.where, name) : err;
     });
   }
 
   async open(name: string, start: number, signal?: AbortSignal, size?: number): Promise<Bytes> {
-    return streamRegular(safeJoin(this.where, name), { ...this.opts(name), start, size, signal }).catch((err: NodeJS.ErrnoException) => {
+    const path = safeJoin(this.where, name);
+    return streamRegular(path, { ...this.opts(name), start, size, signal }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? notFound(this.where, name) : err;
     });
   }
@@ -90,7 +92,8 @@ export class TarFiles implements LayoutFiles {
     const entry = this.tar.resolve(this.name(name));
     if (!entry) throw notFound(this.where, name);
     if (size !== undefined && entry.size !== size) {
-      throw new RegctlError('SIZE_MISMATCH', `${this.where}: ${name} is ${entry.size} bytes, but its descriptor says ${size}`, { exitCode: 2 });
+      const why = `${this.where}: ${name} is ${entry.size} bytes, but its descriptor says ${size}`;
+      throw new RegctlError('SIZE_MISMATCH', why, { exitCode: 2 });
     }
     return this.tar.open(this.name(name), { start, signal }) as Readable;
   }

@@ -167,7 +167,8 @@ export async function updateIndex(
     indexPath,
     async () => {
       let raw: Record<string, unknown> = {};
-      const text = await readRegular(indexPath, MAX_JSON_BYTES, { noFollow: true, signal }).catch((err: NodeJS.ErrnoException) => {
+      const read = readRegular(indexPath, MAX_JSON_BYTES, { noFollow: true, signal });
+      const text = await read.catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
         throw err;
       });

@@ -18,7 +18,12 @@ export function tempNameFor(path: string, tag = 'tmp'): string {
  * Writes `bytes` to `path` atomically: a random temp name in the same directory created with O_CREAT|O_EXCL (a link
  * planted there is never written through), fsync, rename; the directory is synced too. `mode` 0o600 for secrets.
  */
-export async function writeAtomic(path: string, bytes: Uint8Array, signal?: AbortSignal, opts: { mode?: number } = {}): Promise<void> {
+export async function writeAtomic(
+  path: string,
+  bytes: Uint8Array,
+  signal?: AbortSignal,
+  opts: { mode?: number } = {},
+): Promise<void> {
   throwIfAborted(signal);
   const tmp = tempNameFor(path);
   const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
@@ -169,7 +174,8 @@ async function holdLock<T>(lockPath: string, fn: () => Promise<T>, signal: Abort
     if (await tryAcquire(lockPath, token)) break;
     const st = await lstat(lockPath).catch(() => undefined);
     if (st && !st.isFile()) {
-      throw new RegctlError('LOCK_INVALID', `${lockPath} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; regctl does not follow or use it`, {
+      const what = st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
+      throw new RegctlError('LOCK_INVALID', `${lockPath} is ${what}; regctl does not follow or use it`, {
         exitCode: 2,
         hint: 'regctl writes its locks as plain files: remove it if no regctl is writing to this layout',
       });
@@ -259,7 +265,10 @@ export async function mkdirInside(root: string, rel: string): Promise<string> {
       if (err.code !== 'EEXIST') throw err;
     });
     const st = await lstat(dir);
-    if (!st.isDirectory()) throw unsafePath(`${dir} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; not writing through it`);
+    if (!st.isDirectory()) {
+      const what = st.isSymbolicLink() ? 'a symbolic link' : 'not a directory';
+      throw unsafePath(`${dir} is ${what}; not writing through it`);
+    }
   }
   return dir;
 }

@@ -57,7 +57,11 @@ function tooLarge(what: string, cap: number): RegctlError {
  * The whole of a regular file, refused once it is over `cap` bytes. The size a file claims is not trusted (procfs and
  * some FUSE files say 0): reading stops at cap + 1 bytes.
  */
-export async function readRegular(path: string, cap: number, opts: OpenOptions & { signal?: AbortSignal } = {}): Promise<Buffer> {
+export async function readRegular(
+  path: string,
+  cap: number,
+  opts: OpenOptions & { signal?: AbortSignal } = {},
+): Promise<Buffer> {
   const what = opts.what ?? path;
   const fh = await openRegular(path, opts);
   try {
@@ -92,7 +96,8 @@ export async function streamRegular(
   try {
     const { size } = await fh.stat();
     if (opts.size !== undefined && size !== opts.size) {
-      throw new RegctlError('SIZE_MISMATCH', `${what} is ${size} bytes, but its descriptor says ${opts.size}`, { exitCode: 2 });
+      const why = `${what} is ${size} bytes, but its descriptor says ${opts.size}`;
+      throw new RegctlError('SIZE_MISMATCH', why, { exitCode: 2 });
     }
     const start = opts.start ?? 0;
     if (start > size) throw new RegctlError('RANGE', `${what}: offset ${start} is past its end`);
