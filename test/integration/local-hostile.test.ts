@@ -43,7 +43,8 @@ async function layout(): Promise<ImageFixture> {
   return makeImageLayout(join(work, `l${++n}`), { layers: [200_000], seed: `lh-${n}`, tag: 'v1' });
 }
 
-const blobPath = (img: ImageFixture, digest: string) => join(img.dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
+const blobPath = (img: ImageFixture, digest: string) =>
+  join(img.dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
 /** Request body bytes the registry was sent, all requests together. */
 const sentBytes = () => proxy.stats.reduce((t, r) => t + r.bytesIn, 0);
 
@@ -60,7 +61,7 @@ function refused(r: CliResult, why: RegExp): void {
 }
 
 describe('an OCI layout source sends no byte of a blob it should not', () => {
-  it('a layer blob that is a symbolic link to a secret file: refused, the registry is sent none of its bytes', async () => {
+  it('a layer blob that is a symbolic link to a secret file: refused, none of its bytes sent', async () => {
     const img = await layout();
     const layer = blobPath(img, img.layerDigests[0]!);
     await rm(layer);
@@ -79,7 +80,7 @@ describe('an OCI layout source sends no byte of a blob it should not', () => {
     expect(sentBytes()).toBeLessThan(4_000);
   });
 
-  it('FROM oci: in a build takes the same path: a symlinked base layer is refused, none of its bytes sent', async () => {
+  it('FROM oci: in a build a symlinked base layer is refused, none of its bytes sent', async () => {
     const ctxDir = join(work, `build${++n}`);
     const base = await makeImageLayout(join(ctxDir, 'base'), { layers: [200_000], seed: `lh-b${n}`, tag: 'v1' });
     const layer = blobPath(base, base.layerDigests[0]!);
@@ -118,7 +119,7 @@ describe('local metadata must be a regular file, read to its cap and no further'
     expect(sentBytes()).toBe(0);
   });
 
-  it('an oci-archive or docker-archive that is a FIFO, and a sync spec that is a FIFO, are refused, not waited on', async () => {
+  it('an oci-archive, a docker-archive or a sync spec that is a FIFO is refused, not waited on', async () => {
     const fifo = join(work, 'archive.fifo');
     await run('mkfifo', [fifo]);
     for (const kind of ['oci-archive', 'docker-archive']) {
@@ -153,7 +154,7 @@ describe('an OCI layout destination is not written through planted links or bloc
     expect(r.stderr).not.toContain('TOP-SECRET');
   });
 
-  it('index.json.lock that regctl did not write, dated in the future, is taken over (not waited on for 5 minutes)', async () => {
+  it('index.json.lock that regctl did not write, dated in the future, is taken over (not waited on)', async () => {
     const out = join(work, 'dst-lock-foreign');
     await mkdir(out);
     await writeFile(join(out, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');

@@ -1,5 +1,6 @@
 // Files holding credentials (issue 14, item 6): written through writeAtomic — a random temp name created O_EXCL with
-// mode 0600, then renamed — so a link planted at the old predictable temp name `FILE.<pid>.tmp` is never written through.
+// mode 0600, then renamed — so a link planted at the old predictable temp name `FILE.<pid>.tmp` is never written
+// through.
 import { lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,17 +32,19 @@ async function plant(path: string): Promise<void> {
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
 
 describe('credential files are never written through a planted link', () => {
-  it('regctl login (config.json fallback): the link target is untouched, config.json is 0600 and holds the login', async () => {
+  it('regctl login (config.json fallback): the link target is untouched, config.json is 0600', async () => {
     const docker = join(dir, 'docker');
     await mkdir(docker);
     const path = join(docker, 'config.json');
     await plant(path);
-    const ctx = { env: { DOCKER_CONFIG: docker, REGCTL_NO_KEYCHAIN: '1' }, log: { info() {}, warn() {}, debug() {} } } as unknown as AppContext;
+    const log = { info() {}, warn() {}, debug() {} };
+    const ctx = { env: { DOCKER_CONFIG: docker, REGCTL_NO_KEYCHAIN: '1' }, log } as unknown as AppContext;
     expect(await storeLogin(ctx, 'registry.example:5000', { username: 'u', password: 'p4ss' })).toBe(path);
     expect(await readFile(victim, 'utf8')).toBe(VICTIM_TEXT);
     expect((await lstat(path)).isFile()).toBe(true);
     expect(await mode(path)).toBe(0o600);
-    expect(JSON.parse(await readFile(path, 'utf8')).auths['registry.example:5000'].auth).toBe(Buffer.from('u:p4ss').toString('base64'));
+    const doc = JSON.parse(await readFile(path, 'utf8'));
+    expect(doc.auths['registry.example:5000'].auth).toBe(Buffer.from('u:p4ss').toString('base64'));
   });
 
   it("the keychain fallback's list of logins: the link target is untouched, the file is 0600", async () => {

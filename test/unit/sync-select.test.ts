@@ -52,7 +52,7 @@ describe('selectTags', () => {
     expect(await selectTags(shuffled, rules)).toEqual(await selectTags(ALPINE, rules));
   });
 
-  it('a listed "tag" longer than 128 characters (the grammar\'s limit) never reaches a regex and is never selected', async () => {
+  it('a listed "tag" over 128 characters (the grammar\'s limit) never reaches a regex, is never selected', async () => {
     const long = `v${'1'.repeat(128)}`;
     expect(await selectTags([long, 'v1'], { allow: [/^v/] })).toEqual(['v1']);
     expect(await selectTags([long, 'v1'], { deny: [/^x/] })).toEqual(['v1']);

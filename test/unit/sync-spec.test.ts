@@ -104,7 +104,8 @@ describe('parseSpec: ${VAR} reads only what the spec allows, and no error shows 
 
   it('--env NAME (allowEnv) allows a variable the spec does not list', () => {
     const text = 'sync:\n  - source: a:1\n    target: ${ECR}/b\n';
-    expect(parseSpec(text, 'm.yaml', env, { allowEnv: ['ECR'] }).entries[0]!.target).toMatchObject({ ref: { registry: ENV.ECR } });
+    const spec = parseSpec(text, 'm.yaml', env, { allowEnv: ['ECR'] });
+    expect(spec.entries[0]!.target).toMatchObject({ ref: { registry: ENV.ECR } });
     expect(() => parseSpec(text, 'm.yaml', env, { allowEnv: ['TEAM'] })).toThrow(/\$\{ECR\} is not allowed/);
   });
 
@@ -115,7 +116,8 @@ describe('parseSpec: ${VAR} reads only what the spec allows, and no error shows 
     ['a bad semver range', 'target: b\n    tags: { semver: ">=${LEAK}" }', /invalid semver range ">=\$\{LEAK\}"/],
     ['a bad platform', 'target: b:1\n    platforms: ["${LEAK}"]', /invalid platform "\$\{LEAK\}"/],
   ])('%s', (_name, rest, re) => {
-    const err = errorOf(`env: [LEAK]\nsync:\n  - source: alpine${rest.includes('tags') ? '' : ':1'}\n    ${rest}\n`, env);
+    const source = `alpine${rest.includes('tags') ? '' : ':1'}`;
+    const err = errorOf(`env: [LEAK]\nsync:\n  - source: ${source}\n    ${rest}\n`, env);
     expect(err.message).toMatch(re);
     expect(err.message).not.toContain(SECRET);
     expect(err.message.toLowerCase()).not.toContain(SECRET.toLowerCase());
