@@ -1,5 +1,4 @@
 // `prune REPO`: retention on any registry — keep the newest N, expire by age, expire untagged, or an ECR lifecycle policy evaluated here.
-import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { AppContext } from '../context.js';
 import { RegctlError, UsageError } from '../errors.js';
@@ -9,6 +8,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { pageSize } from './images.js';
 import { escapeControl } from '../output/escape.js';
+import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
 
 interface Decide {
@@ -51,8 +51,9 @@ async function ruleFromPolicy(path: string): Promise<Decide> {
   const [{ evaluatePolicy }, { parsePolicy }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/policy.js')]);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
   } catch (err) {
+    if (err instanceof RegctlError) throw new UsageError(`--from-policy: ${err.message}`);
     throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const policy = parsePolicy(text, path);

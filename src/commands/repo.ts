@@ -1,12 +1,12 @@
 // `repo create|rm|lifecycle get|set`: ECR repositories and their settings and lifecycle policies; a clear refusal elsewhere.
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import type { AppContext } from '../context.js';
 import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, UsageError } from '../errors.js';
 import type { EcrRepoSettings } from '../images/ecr.js';
 import { parseRepository } from '../location/reference.js';
 import { jsonForTerminal } from '../output/escape.js';
+import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
 
 /** The ECR settings flags, for `repo create` and the commands that create repositories on push (copy, push, sync). */
@@ -97,8 +97,9 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
   let text: string | undefined;
   if (verb === 'set') {
     try {
-      text = file === '-' ? await readStdin() : await readFile(file!, 'utf8');
+      text = file === '-' ? await readStdin() : (await readRegular(file!, 4 * 1024 * 1024)).toString('utf8');
     } catch (err) {
+      if (err instanceof RegctlError) throw new UsageError(err.message);
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     const { parsePolicy } = await import('../lifecycle/policy.js');

@@ -1,5 +1,5 @@
 // ECR: GetAuthorizationToken through the lazily loaded AWS SDK, cached in memory and on disk, refreshed at half its life; CreateRepository.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { HostConfig } from '../config.js';
@@ -7,6 +7,7 @@ import { RegctlError, isAbortError } from '../errors.js';
 import { hashOf } from '../oci/digest.js';
 import { dockerAuthEnvSource, dockerConfigSource } from './docker-config.js';
 import { writeAtomic } from '../util/fs.js';
+import { readRegular } from '../util/read.js';
 import { parseEcrHost } from './ecr-host.js';
 import { type Credential, type CredentialSource, chain } from './index.js';
 import { keychainSource } from './keychain.js';
@@ -105,7 +106,7 @@ async function writeCache(file: string, tok: CachedToken): Promise<void> {
 
 async function readCache(file: string): Promise<CachedToken | undefined> {
   try {
-    const disk = JSON.parse(await readFile(file, 'utf8')) as CachedToken;
+    const disk = JSON.parse((await readRegular(file, 64 * 1024, { noFollow: true })).toString('utf8')) as CachedToken;
     return typeof disk.password === 'string' && typeof disk.issuedAt === 'number' && typeof disk.expiresAt === 'number' ? disk : undefined;
   } catch {
     return undefined;

@@ -119,7 +119,7 @@ describe('local metadata must be a regular file, read to its cap and no further'
     expect(sentBytes()).toBe(0);
   });
 
-  it('an oci-archive, a docker-archive or a sync spec that is a FIFO is refused, not waited on', async () => {
+  it('archives, sync specs, policies and docker config.json that are FIFOs are refused, not waited on', async () => {
     const fifo = join(work, 'archive.fifo');
     await run('mkfifo', [fifo]);
     for (const kind of ['oci-archive', 'docker-archive']) {
@@ -128,6 +128,14 @@ describe('local metadata must be a regular file, read to its cap and no further'
     }
     const spec = await runCli(['sync', fifo, '--dry-run'], { timeoutMs: 20_000 });
     refused(spec, /archive\.fifo is not a regular file/);
+    const policy = await runCli(['prune', `${reg.host}/lib/app`, '--from-policy', fifo, '--dry-run'], { timeoutMs: 20_000 });
+    refused(policy, /archive\.fifo is not a regular file/);
+    // docker's config.json as a FIFO: refused, not waited on.
+    const home = join(work, 'fifo-home');
+    await mkdir(join(home, '.docker'), { recursive: true });
+    await run('mkfifo', [join(home, '.docker', 'config.json')]);
+    const logout = await runCli(['logout', reg.host], { env: { HOME: home, REGCTL_NO_KEYCHAIN: '1' }, timeoutMs: 20_000 });
+    refused(logout, /config\.json is not a regular file/);
   });
 });
 
