@@ -128,13 +128,15 @@ describe('local metadata must be a regular file, read to its cap and no further'
     }
     const spec = await runCli(['sync', fifo, '--dry-run'], { timeoutMs: 20_000 });
     refused(spec, /archive\.fifo is not a regular file/);
-    const policy = await runCli(['prune', `${reg.host}/lib/app`, '--from-policy', fifo, '--dry-run'], { timeoutMs: 20_000 });
+    const prune = ['prune', `${reg.host}/lib/app`, '--from-policy', fifo, '--dry-run'];
+    const policy = await runCli(prune, { timeoutMs: 20_000 });
     refused(policy, /archive\.fifo is not a regular file/);
     // docker's config.json as a FIFO: refused, not waited on.
     const home = join(work, 'fifo-home');
     await mkdir(join(home, '.docker'), { recursive: true });
     await run('mkfifo', [join(home, '.docker', 'config.json')]);
-    const logout = await runCli(['logout', reg.host], { env: { HOME: home, REGCTL_NO_KEYCHAIN: '1' }, timeoutMs: 20_000 });
+    const env = { HOME: home, REGCTL_NO_KEYCHAIN: '1' };
+    const logout = await runCli(['logout', reg.host], { env, timeoutMs: 20_000 });
     refused(logout, /config\.json is not a regular file/);
   });
 });
