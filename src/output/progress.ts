@@ -2,6 +2,7 @@
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
 import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth } from './render.js';
 import { RetryReport } from './retry-report.js';
@@ -38,9 +39,9 @@ export function plainSink(io: IO, label: string): ProgressSink {
         } else io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'exists' ? 'already there' : 'mounted'}\n`);
       } else if (e.type === 'retry') {
         const line = retries.line(e);
-        if (line) io.stderr.write(`${line}\n`);
+        if (line) io.stderr.write(`${escapeControl(line)}\n`);
       }
-      else if (e.type === 'warning') io.stderr.write(`warning: ${e.message}\n`);
+      else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${e.message}`)}\n`);
     },
     finish(summary) {
       if (summary) io.stderr.write(`${label}${summary} in ${formatDuration(Date.now() - started)}\n`);

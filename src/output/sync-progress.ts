@@ -1,4 +1,5 @@
 // Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
 import { canRedraw } from './progress.js';
 import type { CopyEvent } from '../copy/events.js';
@@ -81,16 +82,15 @@ export function plainSyncSink(io: IO): SyncSink {
   const retries = new RetryReport();
   return {
     done: (r) => {
-      if (r.status !== 'skipped') io.stderr.write(`${imageLine(r)}\n`);
+      if (r.status !== 'skipped') io.stderr.write(`${escapeControl(imageLine(r))}\n`);
     },
     event: (item, e) => {
       if (e.type === 'retry') {
         const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
-        if (line) io.stderr.write(`${line}\n`);
-      }
-      else if (e.type === 'warning') io.stderr.write(`warning: ${item.key}: ${e.message}\n`);
+        if (line) io.stderr.write(`${escapeControl(line)}\n`);
+      } else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${item.key}: ${e.message}`)}\n`);
     },
-    notice: (m) => io.stderr.write(`${m}\n`),
+    notice: (m) => io.stderr.write(`${escapeControl(m)}\n`),
     stop() {},
   };
 }
