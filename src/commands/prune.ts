@@ -56,7 +56,10 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
 }
 
 async function ruleFromPolicy(path: string): Promise<Decide> {
-  const [{ evaluatePolicy, unevaluatedRules }, { parsePolicy }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/policy.js')]);
+  const [{ evaluatePolicy, unevaluatedRules }, { parsePolicy }] = await Promise.all([
+    import('../lifecycle/evaluate.js'),
+    import('../lifecycle/policy.js'),
+  ]);
   let text: string;
   try {
     text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
@@ -147,7 +150,8 @@ export const pruneCommand: CommandDef = {
     const now = Date.now();
     const verdicts = rule.decide(listing.rows.map((r) => ({ digest: r.digest, tags: r.tags, ...(timeOf(r) !== undefined ? { time: timeOf(r) } : {}) })), now);
     const going = verdicts.filter((v) => v.expire);
-    const guarded = verdicts.filter((v) => !v.expire && (v.reason.includes('digest stays') || v.reason.includes('not evaluated here')));
+    const shown = (v: Verdict) => v.reason.includes('digest stays') || v.reason.includes('not evaluated here');
+    const guarded = verdicts.filter((v) => !v.expire && shown(v));
     const line = (v: Verdict) => [tagsText(v.tags, 6), v.digest, `${v.rule ?? ''}: ${v.reason}`];
     const name = `${repo.registry}/${repo.repository}`;
     const dry = Boolean(opts.dryRun);

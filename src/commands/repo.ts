@@ -125,8 +125,11 @@ function checkPolicyShape(text: string, where: string): void {
   } catch (err) {
     throw new UsageError(`${where} is not valid JSON: ${(err as Error).message}`);
   }
-  const rules = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as { rules?: unknown }).rules : undefined;
-  if (!Array.isArray(rules) || rules.length === 0) throw new UsageError(`${where}: a lifecycle policy needs a non-empty "rules" list`);
+  const isObject = typeof doc === 'object' && doc !== null && !Array.isArray(doc);
+  const rules = isObject ? (doc as { rules?: unknown }).rules : undefined;
+  if (!Array.isArray(rules) || rules.length === 0) {
+    throw new UsageError(`${where}: a lifecycle policy needs a non-empty "rules" list`);
+  }
 }
 
 async function readStdin(): Promise<string> {

@@ -193,12 +193,16 @@ export async function ecrRepositoryExists(t: EcrTarget, repository: string, sign
   const client = await ecrClient(t);
   try {
     await client.send(
-      new DescribeRepositoriesCommand({ repositoryNames: [repository], ...(t.account ? { registryId: t.account } : {}) }),
+      new DescribeRepositoriesCommand({
+        repositoryNames: [repository],
+        ...(t.account ? { registryId: t.account } : {}),
+      }),
       { abortSignal: signal as never },
     );
     return true;
   } catch (err) {
     if ((err as Error).name === 'RepositoryNotFoundException') return false;
-    throw new RegctlError('ECR_API', `ECR DescribeRepositories ${repository}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+    const e = err as Error;
+    throw new RegctlError('ECR_API', `ECR DescribeRepositories ${repository}: ${e.name}: ${e.message}`, { cause: err });
   }
 }

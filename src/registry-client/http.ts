@@ -162,7 +162,9 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       res = await exchange(ctx, req, base, auth, own);
     } catch (err) {
       if (isAbortError(err) || err instanceof RegctlError) throw err;
-      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < Math.min(ctx.retries, req.retries ?? ctx.retries) && !ctx.hosts.closed) {
+      const retries = Math.min(ctx.retries, req.retries ?? ctx.retries);
+      const again = attempt < retries && !ctx.hosts.closed;
+      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && again) {
         const delayMs = backoffMs(attempt);
         const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
         ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
@@ -232,7 +234,8 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
 
 /** Retry-After; on a 429 without one (Docker Hub's pull limit), how long the exhausted rate limit lasts at most. */
 function retryAfterOf(res: RegResponse): number | undefined {
-  return parseRetryAfter(header(res.headers, 'retry-after')) ?? (res.status === 429 ? exhaustedForMs(res.rateLimit) : undefined);
+  const after = parseRetryAfter(header(res.headers, 'retry-after'));
+  return after ?? (res.status === 429 ? exhaustedForMs(res.rateLimit) : undefined);
 }
 
 /**
