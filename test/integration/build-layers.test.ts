@@ -230,6 +230,14 @@ describe('a build context reaches nothing outside itself (issue 14 item 11)', ()
     expect(ig.code).toBe(2);
     expect(ig.stderr).toMatch(/\.dockerignore .*: a symlink to a place outside/);
     expect(ig.stderr).not.toContain('secrethash');
+    // A FIFO is refused before it is opened (opening one would wait for a writer forever).
+    const c3 = join(work, 'ctx-fifo');
+    await mkdir(c3);
+    await writeFile(join(c3, 'Dockerfile'), 'FROM scratch\n');
+    execFileSync('mkfifo', [join(c3, '.dockerignore')]);
+    const fifo = await runCli(['build', c3], { env: cache(), timeoutMs: 20_000 });
+    expect(fifo.code).toBe(2);
+    expect(fifo.stderr).toMatch(/\.dockerignore .*: not a regular file/);
   });
 
   it('refuses FROM / COPY --from paths that leave the context; --build-context names them', async () => {
