@@ -30,6 +30,8 @@ export interface RegRequest {
   scopes: readonly string[];
   expect: readonly number[];
   idempotent: boolean;
+  /** Retries are not reported through onRetry (best-effort cleanup after a failure already reported). */
+  quietRetries?: boolean;
   /** At most this many retries, under the context's (0: best-effort cleanup, or a network error goes to the caller). */
   retries?: number;
   signal: AbortSignal;
@@ -167,7 +169,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       if ((req.idempotent || replayable) && replayable && isRetryableError(err) && again) {
         const delayMs = backoffMs(attempt);
         const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
-        ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
+        if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
         await sleep(delayMs, req.signal);
         continue;
       }
@@ -208,7 +210,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       const delayMs = after ?? backoffMs(attempt);
       // The registry is throttling: every worker on this host waits, not only this request.
       if (after !== undefined || res.status === 429) ctx.hosts.pauseUntil(req.registry, Date.now() + delayMs);
-      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
+      if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
       await sleep(delayMs, req.signal);
       continue;
     }
@@ -253,7 +255,7 @@ export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res:
       if (!req.idempotent || attempt >= (req.retries ?? ctx.retries) || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
       const delayMs = backoffMs(attempt);
       const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
-      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
+      if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
       await sleep(delayMs, req.signal);
     }
   }
