@@ -128,6 +128,18 @@ describeDocker('credentials shared by docker and regctl', () => {
     expect(anonymous.code).not.toBe(0);
   });
 
+  it('with credHelpers naming a helper for one registry: regctl login stores there, docker pulls through it', async () => {
+    const cfg = await configDir({ credHelpers: { [basic.host]: helper.name } });
+    const login = await regctl(['login', basic.host, '-u', USER, '--password-stdin'], cfg, { input: PASS, path: helper.path });
+    expect(login.code, login.stderr).toBe(0);
+    expect((await helper.store())[basic.host]).toEqual({ Username: USER, Secret: PASS });
+    const pulled = await docker(['pull', `${basic.host}/lib/bb:v1`], cfg, { path: helper.path });
+    expect(pulled.code, pulled.stderr).toBe(0);
+    await d.docker(['rmi', `${basic.host}/lib/bb:v1`]);
+    expect((await regctl(['logout', basic.host], cfg, { path: helper.path })).code).toBe(0);
+    expect((await helper.store())[basic.host]).toBeUndefined();
+  });
+
   it.each(MODES)('docker login through a credsStore helper (%s): regctl pushes with what docker stored; regctl logout erases it', async (mode) => {
     const reg = registry(mode);
     const cfg = await configDir({ credsStore: helper.name });

@@ -16,7 +16,7 @@
 //     .dir          a scratch dir of this daemon (removed by stop), for contexts and tars
 //     .env          { DOCKER_HOST, DOCKER_CONFIG, DOCKER_BUILDKIT: '0' } to give other processes (e.g. runCli)
 //     .version      the daemon's version, e.g. '20.10.24+dfsg1'
-//     .docker(args, opts?)  run the docker CLI: { code, stdout, stderr }; rejects on a non-zero exit unless
+//     .docker(args, opts?)  run the docker CLI: { code, stdout, stdoutBytes, stderr }; rejects on a non-zero exit unless
 //                   opts.reject === false. opts: input (stdin), env (merged; undefined removes), cwd, timeoutMs.
 //     .inspectImage(ref)    `docker image inspect` parsed (the one object), or undefined when there is no such image
 //     .logs()       dockerd's output so far (tail)
@@ -84,6 +84,8 @@ export function describeDocker(name: string, fn: () => void): void {
 export interface DockerResult {
   code: number;
   stdout: string;
+  /** stdout as bytes (`docker export`, `docker save` without -o) */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -154,9 +156,9 @@ function runProcess(bin: string, args: string[], env: Record<string, string>, op
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { cwd: opts.cwd, env, stdio: 'pipe' });
     trackChild(child);
-    let stdout = '';
+    const out: Buffer[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
@@ -172,9 +174,11 @@ function runProcess(bin: string, args: string[], env: Record<string, string>, op
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      const cmd = `docker ${args.join(' ')}`;
+      const cmd = `${bin} ${args.join(' ')}`;
+      const stdoutBytes = Buffer.concat(out);
+      const stdout = stdoutBytes.toString('utf8');
       if (timedOut) return reject(new Error(`${cmd} timed out after ${timeoutMs} ms\nstderr: ${stderr}`));
-      const result = { code: code ?? 128, stdout, stderr };
+      const result = { code: code ?? 128, stdout, stdoutBytes, stderr };
       if (result.code !== 0 && opts.reject !== false) {
         return reject(new Error(`${cmd} exited ${code ?? signal}\nstdout: ${stdout}\nstderr: ${stderr}`));
       }
