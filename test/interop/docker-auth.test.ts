@@ -71,7 +71,7 @@ describeDocker('credentials shared by docker and regctl', () => {
     await removeTempDir(work);
   });
 
-  it.each(MODES)('docker login (%s) writes config.json, and regctl pushes with it', async (mode) => {
+  it.each(MODES)('docker login (%s) writes config.json, regctl pushes with it, and regctl logout undoes it for docker', async (mode) => {
     const reg = registry(mode);
     const cfg = await configDir();
     const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, { input: PASS });
@@ -84,6 +84,10 @@ describeDocker('credentials shared by docker and regctl', () => {
     const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-docker-login:v1`], cfg);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stdout.trim()).toBe(`${reg.host}/lib/from-docker-login:v1@${bb.manifestDigest}`);
+    // regctl logout drops docker's entry (a refresh token for the token registry): docker's next pull is refused.
+    expect((await regctl(['logout', reg.host], cfg)).code).toBe(0);
+    expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ auths: {} });
+    expect((await docker(['pull', `${reg.host}/lib/bb:v1`], cfg)).code).not.toBe(0);
   });
 
   it.each(MODES)('regctl login (%s, config.json) lets docker pull; regctl logout makes docker pull anonymously, refused', async (mode) => {
