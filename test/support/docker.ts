@@ -252,7 +252,11 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
     log += chunk.toString('utf8');
     if (log.length > LOG_CAP) log = log.slice(-LOG_CAP);
   };
-  const child: ChildProcess = spawn(DOCKERD_BIN!, args, { cwd: dir, env: daemonEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Through util-linux's setpriv (it execs, so the pid is dockerd's): dockerd gets SIGKILL should this test process
+  // die without any cleanup (SIGKILL, OOM); its containerd follows it (Pdeathsig).
+  const setpriv = findExecutable('setpriv');
+  const [bin, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', DOCKERD_BIN!, ...args]] : [DOCKERD_BIN!, args];
+  const child: ChildProcess = spawn(bin, argv, { cwd: dir, env: daemonEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
