@@ -16,8 +16,9 @@
 //     .dir          a scratch dir of this daemon (removed by stop), for contexts and tars
 //     .env          { DOCKER_HOST, DOCKER_CONFIG, DOCKER_BUILDKIT: '0' } to give other processes (e.g. runCli)
 //     .version      the daemon's version, e.g. '20.10.24+dfsg1'
-//     .docker(args, opts?)  run the docker CLI: { code, stdout, stdoutBytes, stderr }; rejects on a non-zero exit unless
-//                   opts.reject === false. opts: input (stdin), env (merged; undefined removes), cwd, timeoutMs.
+//     .docker(args, opts?)  run the docker CLI: { code, stdout, stdoutBytes, stderr }; rejects on a non-zero
+//                   exit unless opts.reject === false. opts: input (stdin), env (merged; undefined removes),
+//                   cwd, timeoutMs.
 //     .inspectImage(ref)    `docker image inspect` parsed (the one object), or undefined when there is no such image
 //     .logs()       dockerd's output so far (tail)
 //     .stop()
@@ -141,18 +142,25 @@ const LOG_CAP = 256 * 1024;
 // sun_path holds 108 bytes with its NUL; keep a margin.
 const SOCKET_PATH_MAX = 100;
 
+const SCRUB = /^(DOCKER_|BUILDKIT_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|ALL_PROXY$)/;
+
 /** The environment of a docker process: no DOCKER_*, proxy or BUILDKIT settings of the developer's shell. */
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !/^(DOCKER_|BUILDKIT_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|ALL_PROXY$)/.test(k)) env[k] = v;
+    if (v !== undefined && !SCRUB.test(k)) env[k] = v;
   }
   const path = (env.PATH ?? '').split(delimiter).filter(Boolean);
   env.PATH = [...path, ...SBIN_PATH.filter((d) => !path.includes(d))].join(delimiter);
   return env;
 }
 
-function runProcess(bin: string, args: string[], env: Record<string, string>, opts: DockerRunOptions): Promise<DockerResult> {
+function runProcess(
+  bin: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: DockerRunOptions,
+): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { cwd: opts.cwd, env, stdio: 'pipe' });
     trackChild(child);
@@ -288,7 +296,11 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
       await removeTempDir(dir);
     })());
 
-  const env: Record<string, string> = { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: configDir, DOCKER_BUILDKIT: '0' };
+  const env: Record<string, string> = {
+    DOCKER_HOST: `unix://${socket}`,
+    DOCKER_CONFIG: configDir,
+    DOCKER_BUILDKIT: '0',
+  };
   const docker = (cliArgs: string[], o: DockerRunOptions = {}): Promise<DockerResult> => {
     const merged: Record<string, string> = { ...baseEnv(), ...env };
     for (const [k, v] of Object.entries(o.env ?? {})) {
@@ -312,7 +324,8 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
       if (r.code !== 0) return undefined;
       return (JSON.parse(r.stdout) as ImageInspect[])[0];
     };
-    return { host: env.DOCKER_HOST!, configDir, dir: scratch, env, version, docker, inspectImage, logs: () => log, stop };
+    const host = env.DOCKER_HOST!;
+    return { host, configDir, dir: scratch, env, version, docker, inspectImage, logs: () => log, stop };
   } catch (err) {
     await stop();
     throw err;
