@@ -313,9 +313,9 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
   try {
     const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
     for (;;) {
-      if (exited) throw new Error(`dockerd exited during start-up:\n${log}`);
+      if (exited) throw new Error(`dockerd (in ${dir}) exited during start-up:\n${log}`);
       if (await ping(socket)) break;
-      if (Date.now() > deadline) throw new Error(`dockerd did not answer on ${socket} in time:\n${log}`);
+      if (Date.now() > deadline) throw new Error(`dockerd (in ${dir}) did not answer on ${socket} in time:\n${log}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const version = (await docker(['version', '--format', '{{.Server.Version}}'])).stdout.trim();
