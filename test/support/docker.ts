@@ -60,12 +60,20 @@ export const DOCKER_BIN = process.env.REGCTL_TEST_DOCKER_BIN ?? findExecutable('
 
 function whyMissing(): string | undefined {
   if (process.platform !== 'linux') return 'dockerd tests need Linux';
-  if (!DOCKERD_BIN) return 'dockerd is not installed (Debian: apt-get install docker.io)';
-  if (!DOCKER_BIN) return 'the docker CLI is not installed (Debian: apt-get install docker.io)';
+  const runnable = (p: string | undefined): boolean => {
+    try {
+      accessSync(p ?? '', fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const at = (p: string | undefined): string => (p ? ` at ${p}` : '');
+  const apt = '(Debian: apt-get install docker.io)';
+  if (!runnable(DOCKERD_BIN)) return `dockerd is not installed${at(DOCKERD_BIN)} ${apt}`;
+  if (!runnable(DOCKER_BIN)) return `the docker CLI is not installed${at(DOCKER_BIN)} ${apt}`;
   if (process.getuid?.() !== 0) return 'dockerd needs root (run the tests as root)';
-  try {
-    accessSync(BUSYBOX_BIN, fsConstants.X_OK);
-  } catch {
+  if (!runnable(BUSYBOX_BIN)) {
     return `no static busybox at ${BUSYBOX_BIN} for the image fixtures (Debian: apt-get install busybox-static)`;
   }
   return undefined;
@@ -75,6 +83,7 @@ export const dockerMissing: string | undefined = whyMissing();
 if (dockerMissing && process.env.REGCTL_REQUIRE_DOCKER === '1') {
   throw new Error(`REGCTL_REQUIRE_DOCKER=1 but the docker tests cannot run: ${dockerMissing}`);
 }
+if (dockerMissing) console.warn(`docker interop tests skipped: ${dockerMissing}`);
 
 /** describe() that runs only where a daemon can start; elsewhere skipped, saying why in its name. */
 export function describeDocker(name: string, fn: () => void): void {
