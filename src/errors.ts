@@ -61,3 +61,14 @@ export function isAbortError(err: unknown): boolean {
     (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR' || (err as { code?: string }).code === 'UND_ERR_ABORTED')
   );
 }
+
+/** The first string `code` along an error's cause chain (four links at most) that `accept` takes. */
+export function codeInChain(err: unknown, accept: (code: string) => boolean = () => true): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && accept(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -7,7 +7,7 @@ import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { Slots } from '../copy/pool.js';
-import { sleep } from '../registry-client/retry.js';
+import { sleep } from '../util/sleep.js';
 import { type ErrorInfo, type Plan, type PlanItem, PLATFORMS_ANNOTATION, SOURCE_DIGEST_ANNOTATION, platformsText, toErrorInfo } from './plan.js';
 
 export type ImageStatus = 'copied' | 'up-to-date' | 'failed' | 'skipped';

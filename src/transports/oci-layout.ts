@@ -17,10 +17,6 @@ import type { Bytes, ImageDestination, ImageSource } from './types.js';
 
 export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
-}
-
 /** Opens a layout directory for reading; the image is picked by tag, by digest, or as the only one. */
 export async function openOciLayoutSource(loc: { path: string; tag?: string; digest?: Digest }, signal?: AbortSignal): Promise<ImageSource> {
   const st = await stat(loc.path).catch(() => undefined);
@@ -220,7 +216,7 @@ async function publishLayout(
   signal: AbortSignal,
 ): Promise<void> {
   await updateIndex(staging, desc, tag, annotations, signal);
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   try {
     await rename(staging, final);
     await syncDir(dirname(final));
@@ -249,7 +245,7 @@ async function publishLayout(
 
 /** Opens (creating if missing) a layout directory to write an image into; refuses a non-empty directory that is not a layout. */
 export async function openOciLayoutDestination(loc: { path: string; tag?: string }, signal?: AbortSignal): Promise<ImageDestination> {
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   const st = await stat(loc.path).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UsageError(`oci:${loc.path}: exists and is not a directory`);
   if (st) {

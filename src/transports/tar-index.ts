@@ -36,10 +36,6 @@ function cleanIn(path: string, name: string): string {
   }
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
-}
-
 function cstring(buf: Buffer, start: number, len: number): string {
   const end = buf.indexOf(0, start);
   return buf.toString('utf8', start, end < 0 || end > start + len ? start + len : end);
@@ -212,7 +208,7 @@ export class TarIndex {
   }
 
   private async readRange(e: TarEntry, n: number, signal?: AbortSignal): Promise<Uint8Array> {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const fh = await open(this.path, 'r');
     try {
       const buf = await readAt(fh, e.offset, n);
@@ -231,7 +227,7 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
   let longLink: string | undefined;
   let pos = 0;
   for (let count = 0; ; count++) {
-    if (count % 256 === 0) throwIfAborted(signal);
+    if (count % 256 === 0) signal?.throwIfAborted();
     if (pos + BLOCK > fileSize) {
       if (pos === fileSize && pos > 0) break; // ends on an entry boundary without the end-of-archive blocks (as Go's reader allows)
       throw tarError(

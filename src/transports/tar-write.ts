@@ -16,10 +16,6 @@ export interface PackEntry {
 const BLOCK = 512;
 const MAX_OCTAL_SIZE = 0o77777777777;
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
-}
-
 function octal(h: Buffer, value: number, start: number, len: number): void {
   h.write(`${value.toString(8).padStart(len - 1, '0')}\0`, start, len, 'latin1');
 }
@@ -74,7 +70,7 @@ export function headerBlocks(name: string, size: number, type: 'file' | 'dir'): 
 export async function packTar(out: string, entries: PackEntry[], signal?: AbortSignal, start?: number): Promise<void> {
   async function* tarStream(): AsyncGenerator<Uint8Array> {
     for (const e of entries) {
-      throwIfAborted(signal);
+      signal?.throwIfAborted();
       if (e.type === 'dir') {
         yield headerBlocks(e.name, 0, 'dir');
         continue;

@@ -4,10 +4,7 @@ import { lstat, mkdir, open, readFile, rename, rm, stat, unlink, link } from 'no
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RegctlError } from '../errors.js';
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
-}
+import { sleep } from './sleep.js';
 
 /** A unique temporary name beside `path` (same directory, so a rename is atomic). */
 export function tempNameFor(path: string, tag = 'tmp'): string {
@@ -24,7 +21,7 @@ export async function writeAtomic(
   signal?: AbortSignal,
   opts: { mode?: number } = {},
 ): Promise<void> {
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   const tmp = tempNameFor(path);
   const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
   try {
@@ -34,7 +31,7 @@ export async function writeAtomic(
     } finally {
       await fh.close();
     }
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
@@ -73,21 +70,6 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  throwIfAborted(signal);
-  await new Promise<void>((done, fail) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      fail(signal?.reason ?? new DOMException('aborted', 'AbortError'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      done();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** What a lock written by tryAcquire holds: pid, host, a random token, one a line. */
@@ -170,7 +152,7 @@ async function holdLock<T>(lockPath: string, fn: () => Promise<T>, signal: Abort
   const token = `${process.pid}\n${hostname()}\n${randomBytes(8).toString('hex')}\n`;
   let seen: { text: string; at: number } | undefined;
   for (let attempt = 0; ; attempt++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     if (await tryAcquire(lockPath, token)) break;
     const st = await lstat(lockPath).catch(() => undefined);
     if (st && !st.isFile()) {
