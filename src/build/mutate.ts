@@ -7,7 +7,8 @@ import { isIndexType } from '../oci/media-types.js';
 import { isAttestationEntry } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
 import { readBlobBytes } from './base.js';
-import { type ImageConfigDoc, setEnv } from './config.js';
+import type { ImageConfigDoc } from '../oci/config.js';
+import { setEnv } from './config.js';
 import type { BlobOrigin, MadeImage } from './source.js';
 
 export interface MutateChanges {

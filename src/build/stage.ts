@@ -2,7 +2,8 @@
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import { type Platform, formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
-import { DEFAULT_PATH, type ImageConfigDoc, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
+import type { ImageConfigDoc } from '../oci/config.js';
+import { DEFAULT_PATH, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
 import { LayerPlan } from './copy-plan.js';
 import { copyStep, layerFor } from './copy-step.js';
 import { baseIndex, stageTree } from './stage-fs.js';

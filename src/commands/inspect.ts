@@ -1,6 +1,7 @@
 // `inspect REF`: name, digest, media type, platforms, created, layers and sizes, labels, entrypoint/cmd; --raw, --config, --json.
 import type { AppContext } from '../context.js';
 import { formatLocation } from '../location/parse.js';
+import type { ImageConfigDoc } from '../oci/config.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { jsonForTerminal } from '../output/escape.js';
@@ -8,20 +9,12 @@ import { formatBytes, table } from '../output/render.js';
 import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
 import type { ImageSource } from '../transports/types.js';
 import { inspectArchiveList } from './inspect-archive.js';
-import { choosePlatform, openResolved, parsePlatforms, readSmallBlob } from './shared.js';
+import { choosePlatform, openResolved, parsePlatforms, readConfigBlob } from './shared.js';
 import type { CommandDef } from './types.js';
 
 export function warnRateLimit(ctx: AppContext, registry: string): void {
   const rl = ctx.lastRateLimit.get(registry);
   if (rl && isLow(rl)) ctx.log.warn(`${registry} rate limit: ${formatRateLimit(rl)}`);
-}
-
-interface ImageConfig {
-  created?: string;
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  config?: { Labels?: Record<string, string>; Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[]; WorkingDir?: string; User?: string };
 }
 
 /** The manifest's (or index's) own annotations, from its bytes; {} when it has none. */
@@ -43,8 +36,8 @@ function section(title: string, rows: string[]): string[] {
 
 async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManifest) {
   if (m.manifest.kind !== 'image') throw new Error('not an image');
-  const configBytes = await readSmallBlob(ctx, src, m.manifest.config);
-  let cfg: ImageConfig = {};
+  const configBytes = await readConfigBlob(ctx, src, m.manifest.config);
+  let cfg: Partial<ImageConfigDoc> = {};
   try {
     cfg = JSON.parse(Buffer.from(configBytes).toString('utf8'));
   } catch {

@@ -11,6 +11,7 @@ import { pageSize } from './images.js';
 import { escapeControl } from '../output/escape.js';
 import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 interface Decide {
   decide(images: import('../lifecycle/evaluate.js').Candidate[], now: number): Verdict[];
@@ -62,7 +63,7 @@ async function ruleFromPolicy(path: string): Promise<Decide> {
   ]);
   let text: string;
   try {
-    text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
+    text = (await readRegular(path, MAX_JSON_BYTES)).toString('utf8');
   } catch (err) {
     if (err instanceof RegctlError) throw new UsageError(`--from-policy: ${err.message}`);
     throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);

@@ -8,6 +8,7 @@ import { parseRepository } from '../location/reference.js';
 import { jsonForTerminal } from '../output/escape.js';
 import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 /** The ECR settings flags, for `repo create` and the commands that create repositories on push (copy, push, sync). */
 export function addCreateRepoFlags(cmd: Command): Command {
@@ -97,7 +98,7 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
   let text: string | undefined;
   if (verb === 'set') {
     try {
-      text = file === '-' ? await readStdin() : (await readRegular(file!, 4 * 1024 * 1024)).toString('utf8');
+      text = file === '-' ? await readStdin() : (await readRegular(file!, MAX_JSON_BYTES)).toString('utf8');
     } catch (err) {
       if (err instanceof RegctlError) throw new UsageError(err.message);
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);

@@ -7,6 +7,7 @@ import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunResult } from '../sync/run.js';
 import { addCreateRepoFlags, createRepoSettings } from './repo.js';
 import type { CommandDef } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 /** Images copied at once unless the spec or --images says otherwise (bench/: 4 was best on the sync case). */
 export const DEFAULT_IMAGES = 4;
@@ -119,15 +120,13 @@ function reportJson(specPath: string, plan: Plan, result: RunResult, ms: number,
 async function readSpec(path: string): Promise<string> {
   try {
     const { readRegular } = await import('../util/read.js');
-    return (await readRegular(path, SPEC_MAX_BYTES)).toString('utf8');
+    return (await readRegular(path, MAX_JSON_BYTES)).toString('utf8');
   } catch (err) {
     if (err instanceof RegctlError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
 }
-
-const SPEC_MAX_BYTES = 4 * 1024 * 1024;
 
 export const syncCommand: CommandDef = {
   name: 'sync',

@@ -2,12 +2,13 @@
 import { RegctlError } from '../errors.js';
 import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
-import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
+import { type Descriptor, type FetchedManifest, toFetched } from '../oci/manifest.js';
 import { isRepositoryName, isTag } from '../location/reference.js';
 import { RegistryError, deletionHint, parseErrorBody } from './errors.js';
 import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
 import { resolveHanded } from './origin.js';
-import { MAX_LIST_PAGE_BYTES, MAX_LIST_TOTAL_BYTES } from './read.js';
+import { MAX_LIST_TOTAL_BYTES } from './read.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 /** A mount's answer: mounted (201), or refused, with the upload session a 202 opened. */
 export type MountAnswer = { mounted: true } | { mounted: false; session?: string };
@@ -119,7 +120,7 @@ export class RegistryClient {
       idempotent: true,
       signal,
       what,
-    }, (res) => readCapped(res, MAX_MANIFEST_BYTES, what));
+    }, (res) => readCapped(res, MAX_JSON_BYTES, what));
     const headerDigest = header(res.headers, 'docker-content-digest');
     const expected = isDigest(reference) ? reference : headerDigest && isDigest(headerDigest) ? headerDigest : undefined;
     try {
@@ -404,7 +405,7 @@ export class RegistryClient {
         idempotent: true,
         signal,
         what,
-      }, (r) => readCapped(r, MAX_LIST_PAGE_BYTES, what));
+      }, (r) => readCapped(r, MAX_JSON_BYTES, what));
       total += bytes.byteLength;
       if (total > MAX_LIST_TOTAL_BYTES) {
         const mib = MAX_LIST_TOTAL_BYTES / 1024 / 1024;

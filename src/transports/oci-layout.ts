@@ -12,8 +12,8 @@ import { MT } from '../oci/media-types.js';
 import { TempTracker, mkdirInside, safeJoin, syncDir, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
 import { readRegular } from '../util/read.js';
 import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
-import { MAX_JSON_BYTES } from './tar-index.js';
 import type { Bytes, ImageDestination, ImageSource } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 

@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { RegctlError } from '../errors.js';
 import { cleanRelative, unsafePath } from '../util/fs.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'other';
 
@@ -17,8 +18,6 @@ export interface TarEntry {
   linkname?: string;
 }
 
-/** Manifests, indexes, configs and archive metadata are capped at 4 MiB (SPEC §4). */
-export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 /** pax extended headers and GNU long names are small; anything bigger is hostile. */
 const MAX_META_BYTES = 1024 * 1024;
 const BLOCK = 512;
