@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildContext } from '../../src/build/context.js';
 import { planCopy, resolveDest } from '../../src/build/copy-plan.js';
 import { IgnoreMatcher, readIgnoreFile } from '../../src/build/ignore.js';
-import { encodeHeader } from '../../src/build/tar.js';
+import { encodeHeader } from '../../src/transports/tar-header.js';
 import { segmentRegex } from '../../src/build/tree.js';
 
 describe('.dockerignore matching (Docker patternmatcher rules)', () => {
