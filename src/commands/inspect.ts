@@ -4,7 +4,7 @@ import { formatLocation } from '../location/parse.js';
 import type { ImageConfigDoc } from '../oci/config.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
-import { jsonForTerminal } from '../output/escape.js';
+import { jsonForTerminal } from '../util/escape.js';
 import { formatBytes, table } from '../output/render.js';
 import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
 import type { ImageSource } from '../transports/types.js';

@@ -8,7 +8,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { deletionHint } from '../registry-client/errors.js';
 import { pageSize } from './images.js';
-import { escapeControl } from '../output/escape.js';
+import { escapeControl } from '../util/escape.js';
 import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
 import { MAX_JSON_BYTES } from '../oci/limits.js';

@@ -5,7 +5,7 @@ import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, UsageError } from '../errors.js';
 import type { EcrRepoSettings } from '../images/ecr.js';
 import { parseRepository } from '../location/reference.js';
-import { jsonForTerminal } from '../output/escape.js';
+import { jsonForTerminal } from '../util/escape.js';
 import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
 import { MAX_JSON_BYTES } from '../oci/limits.js';

@@ -1,7 +1,7 @@
 // `sync SPEC`: mirror many images from a YAML spec — plan (tags listed, digests by HEAD), shard, copy in parallel, report.
 import { RegctlError, UsageError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
-import { escapeControl } from '../output/escape.js';
+import { escapeControl } from '../util/escape.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunResult } from '../sync/run.js';

@@ -1,6 +1,6 @@
 // A live terminal view: an ora spinner whose text is a block of lines, redrawn at most 10 times a second, with lines persisted above it.
 import type { IO } from '../context.js';
-import { escapeControl } from './escape.js';
+import { escapeControl } from '../util/escape.js';
 
 export interface LiveView {
   /** Redraws from `lines()`; throttled unless forced. */

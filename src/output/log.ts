@@ -1,7 +1,7 @@
 // A leveled stderr logger; --debug lines are already redacted by their producers, and masked again here.
 import type { Writable } from 'node:stream';
 import { redactText } from '../registry-client/errors.js';
-import { escapeControl } from './escape.js';
+import { escapeControl } from '../util/escape.js';
 
 export interface Logger {
   info(msg: string): void;
