@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import type { AppContext } from '../context.js';
 import type { CopyEvent } from '../copy/events.js';
 import { isAbortError } from '../errors.js';
-import type { Location } from '../location/parse.js';
+import { type Location, pinnedLocation } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { Slots } from '../copy/pool.js';
@@ -257,8 +257,6 @@ function repoOf(loc: Location): string {
 
 function referenceOf(item: PlanItem): string | undefined {
   const t = item.target;
-  if (!item.sourceDigest) return undefined;
-  if (t.kind === 'registry') return `${t.ref.registry}/${t.ref.repository}@${item.targetDigest ?? item.sourceDigest}`;
-  if (t.kind === 'oci') return `oci:${t.path}${t.tag ? `:${t.tag}` : ''}@${item.targetDigest ?? item.sourceDigest}`;
-  return undefined;
+  if (!item.sourceDigest || (t.kind !== 'registry' && t.kind !== 'oci')) return undefined;
+  return pinnedLocation(t, (item.targetDigest ?? item.sourceDigest) as Digest);
 }
