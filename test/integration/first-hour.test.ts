@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, fillSeeded, makeImageLayout, seedImage } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { runOnPty } from '../support/pty-dialog.js';
+import { runOnPty } from '../support/pty.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { REGCTL_BIN, runCli } from '../support/run-cli.js';
 

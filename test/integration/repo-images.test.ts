@@ -7,7 +7,7 @@ import { type EcrHandle, startEcr } from '../support/ecr-api.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
-import { runOnPty } from '../support/pty-dialog.js';
+import { runOnPty } from '../support/pty.js';
 import { runCli } from '../support/run-cli.js';
 
 const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDREGCTLTEST', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };

@@ -2,9 +2,11 @@
 # terminal window would, and relays what it writes to our stdout. Lines on our stdin type into the terminal:
 #   ctrl-c  the byte 0x03 (the terminal's line discipline makes it SIGINT when isig is on)
 #   stty    prints "@@STTY-NOW <stty -a of the terminal>" while the command runs
+#   type S  types S, a JSON string ("n\r": a key and Enter), into the terminal
 # When the command ends: "@@EXIT <status>" and "@@STTY-AFTER <stty -a>" (the terminal's state as it was left).
 # Usage: python3 pty-run.py COLS ROWS COMMAND [ARG...]
 import fcntl
+import json
 import os
 import select
 import struct
@@ -65,6 +67,8 @@ while child.poll() is None:
             line, pending = pending.split(b'\n', 1)
             if line.strip() == b'ctrl-c':
                 os.write(master, b'\x03')
+            elif line.startswith(b'type '):
+                os.write(master, json.loads(line[5:]).encode())
             elif line.strip() == b'stty':
                 out.write(b'\n@@STTY-NOW ' + stty() + b'\n')
                 out.flush()
