@@ -35,7 +35,7 @@ export async function readBlobBytes(source: ImageSource, desc: Descriptor, signa
  * A location named in a Dockerfile. A --build-context name maps to what the command line gave; a local path written in
  * the Dockerfile is taken from the build context's directory and must stay inside it (symlinks resolved).
  */
-export async function locateImage(text: string, contextDir: string, named?: Map<string, string>): Promise<Location> {
+async function locateImage(text: string, contextDir: string, named?: Map<string, string>): Promise<Location> {
   const given = named?.get(text) ?? named?.get(text.toLowerCase());
   if (given !== undefined) {
     const loc = parseLocation(given);

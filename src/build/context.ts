@@ -45,7 +45,7 @@ export async function readTextInside(root: string, path: string, what: string): 
 }
 
 /** Reads a regular file of at most 4 MiB as UTF-8 (a FIFO or device is refused before it is opened). */
-export async function readSmallText(path: string, what: string): Promise<string> {
+async function readSmallText(path: string, what: string): Promise<string> {
   if (!(await stat(path)).isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
   const { constants } = await import('node:fs');
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);

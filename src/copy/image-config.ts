@@ -18,7 +18,7 @@ export async function readImageConfig(
 }
 
 /** The platform an image's config declares; undefined for an artifact or a config without os/architecture. */
-export async function imagePlatform(
+async function imagePlatform(
   src: ImageSource,
   m: FetchedManifest,
   signal: AbortSignal,

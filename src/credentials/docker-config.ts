@@ -17,7 +17,7 @@ export interface DockerConfig {
 
 export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 
-export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.DOCKER_CONFIG || join(homedir(), '.docker');
 }
 
@@ -75,7 +75,7 @@ function fromAuthEntry(entry: NonNullable<DockerConfig['auths']>[string]): Crede
 }
 
 /** Looks a registry up in one parsed config: credHelpers first, then auths, then credsStore (as docker does). */
-export async function lookupInConfig(cfg: DockerConfig, registry: string, signal?: AbortSignal): Promise<Credential | undefined> {
+async function lookupInConfig(cfg: DockerConfig, registry: string, signal?: AbortSignal): Promise<Credential | undefined> {
   for (const [key, helper] of Object.entries(cfg.credHelpers ?? {})) {
     if (registryOfKey(key) === registry) return helperGet(helper, keyForRegistry(registry), signal);
   }

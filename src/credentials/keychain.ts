@@ -18,7 +18,7 @@ let keytar: Promise<Keytar | undefined> | undefined;
 /** A keychain that does not answer (a D-Bus service that never replies, a prompt nobody sees) counts as unusable. */
 const TIMEOUT_MS = 10_000;
 
-export function loadKeytar(): Promise<Keytar | undefined> {
+function loadKeytar(): Promise<Keytar | undefined> {
   keytar ??= import('keytar' as string).then(
     (m) => {
       const k = (m.default ?? m) as Partial<Keytar>;
@@ -50,7 +50,7 @@ async function attempt<T>(call: (k: Keytar) => Promise<T>): Promise<T | Error> {
 }
 
 /** Stored as `{"username":…,"password":…}` under service "regctl", account = registry. */
-export async function keychainGet(registry: string): Promise<Credential | undefined> {
+async function keychainGet(registry: string): Promise<Credential | undefined> {
   const text = await attempt((k) => k.getPassword(SERVICE, registry));
   if (!text || text instanceof Error) return undefined;
   try {

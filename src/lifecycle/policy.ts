@@ -141,7 +141,7 @@ export function parsePolicy(text: string, where = 'policy', strict = true): Life
   }
 }
 
-export function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
+function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
   if (!isObject(doc) || !Array.isArray(doc.rules) || doc.rules.length === 0) throw new UsageError('a lifecycle policy needs a non-empty "rules" list');
   const rules = doc.rules.map((r, i) => parseRule(r, i, strict));
   const seen = new Set<number>();

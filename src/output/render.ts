@@ -29,10 +29,6 @@ export function table(rows: string[][], header?: string[]): string {
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
 
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2);
-}
-
 /** `text` in at most `width` columns: the middle of a long name gives way to `…`, keeping its start and its end. */
 export function cutMiddle(text: string, width: number): string {
   const chars = Array.from(text);

@@ -436,7 +436,3 @@ export class RegistryClient {
     return out;
   }
 }
-
-export function isNotFound(err: unknown): boolean {
-  return err instanceof RegistryError && (err.status === 404 || err.has('MANIFEST_UNKNOWN') || err.has('NAME_UNKNOWN'));
-}

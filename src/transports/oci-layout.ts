@@ -15,7 +15,7 @@ import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJ
 import type { Bytes, ImageDestination, ImageSource } from './types.js';
 import { MAX_JSON_BYTES } from '../oci/limits.js';
 
-export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
+const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
 /** Opens a layout directory for reading; the image is picked by tag, by digest, or as the only one. */
 export async function openOciLayoutSource(loc: { path: string; tag?: string; digest?: Digest }, signal?: AbortSignal): Promise<ImageSource> {
@@ -34,7 +34,7 @@ export async function openOciLayoutSource(loc: { path: string; tag?: string; dig
  * engine's verified() (src/copy/verify.ts), which fails before the last chunk of a blob that does not match its
  * digest, so the size is checked here and the digest is not hashed a second time.
  */
-export async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
+async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
   const final = safeJoin(root, blobName(desc.digest));
   await mkdirInside(root, dirname(blobName(desc.digest)));
   const tmp = temps.add(tempNameFor(final));
@@ -64,7 +64,7 @@ export async function* sized(src: Bytes, desc: Descriptor): Bytes {
 }
 
 /** Checks a manifest's bytes against its descriptor before they are stored. */
-export function checkManifest(m: FetchedManifest): void {
+function checkManifest(m: FetchedManifest): void {
   const digest = digestOf(m.bytes, algorithmOf(m.desc.digest));
   if (digest !== m.desc.digest || m.bytes.byteLength !== m.desc.size) {
     throw new DigestError('MISMATCH', m.desc.digest, m.desc.size, m.bytes.byteLength, 'manifest');
@@ -161,7 +161,7 @@ export class OciLayoutDestination implements ImageDestination {
 }
 
 /** Adds (or replaces, for the same tag) the entry for `desc` in DIR/index.json, atomically under DIR/index.json.lock. */
-export async function updateIndex(
+async function updateIndex(
   dir: string,
   desc: Descriptor,
   tag: string | undefined,
