@@ -1,11 +1,11 @@
 // `copy SRC DST` (and the engine run that pull and push share): any location to any location.
 import type { AppContext } from '../context.js';
-import { type Location, formatLocation, parseLocation } from '../location/parse.js';
+import { type Location, formatLocation, refuseCompressedOutput } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
 import type { Platform } from '../oci/platform.js';
 import { formatBytes } from '../output/render.js';
 import { type CommandDef, type CommandResult, collect } from './types.js';
-import { parsePlatforms } from './shared.js';
+import { locationOf, parsePlatforms } from './shared.js';
 import { addCreateRepoFlags, createRepoSettings } from './repo.js';
 import type { CreateRepoSettings } from '../credentials/ecr.js';
 
@@ -24,7 +24,8 @@ function tagFor(src: Location, dst: Location): string | undefined {
 }
 
 export async function runCopy(ctx: AppContext, from: string | Location, dst: Location, platforms: Platform[] | undefined, createRepo?: CreateRepoSettings): Promise<CommandResult> {
-  const src = typeof from === 'string' ? parseLocation(from) : from;
+  const src = typeof from === 'string' ? locationOf(from) : from;
+  refuseCompressedOutput(dst);
   const [{ openSource, openDestination }, { copyImage }, { createSink }] = await Promise.all([
     import('../transports/open.js'),
     import('../copy/copy.js'),
@@ -32,7 +33,9 @@ export async function runCopy(ctx: AppContext, from: string | Location, dst: Loc
   ]);
   const source = await openSource(src, ctx);
   try {
-    const defaultName = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+    const fromRef = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+    // A docker-archive written from another keeps its name (RepoTags).
+    const defaultName = fromRef ?? source.imageName;
     const dest = await openDestination(dst, ctx, { defaultName, createRepo });
     const sink = await createSink(ctx.io, ctx.globals, '');
     try {
@@ -78,6 +81,6 @@ export const copyCommand: CommandDef = {
     addCreateRepoFlags(cmd);
   },
   run(ctx, [src, dst], opts) {
-    return runCopy(ctx, src, parseLocation(dst), parsePlatforms(opts.platform), createRepoSettings(opts));
+    return runCopy(ctx, src, locationOf(dst), parsePlatforms(opts.platform), createRepoSettings(opts));
   },
 };

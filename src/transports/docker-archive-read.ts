@@ -93,6 +93,12 @@ export class DockerArchiveSource implements ImageSource {
     return this.built;
   }
 
+  /** The image's first name in manifest.json (or the one asked for), kept when it is written again. */
+  get imageName(): string | undefined {
+    const asked = this.location.kind === 'docker-archive' ? this.location.name : undefined;
+    return asked ?? this.item.RepoTags[0];
+  }
+
   async resolve(signal: AbortSignal): Promise<Descriptor> {
     return (await this.root(signal)).desc;
   }
