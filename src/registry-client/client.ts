@@ -4,7 +4,7 @@ import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
 import { isRepositoryName, isTag } from '../location/reference.js';
-import { RegistryError, deletionHint, parseErrorBody } from './errors.js';
+import { RegistryError, bodyHas, deletionHint, parseErrorBody } from './errors.js';
 import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
 import { resolveHanded } from './origin.js';
 import type { RetryBudget } from './retry.js';
@@ -396,7 +396,7 @@ export class RegistryClient {
       what: `tags of ${r.registry}/${r.repository}`,
     });
     const text = Buffer.from(await readCapped(res, 64 * 1024, 'tag list')).toString('utf8');
-    return res.status === 404 && parseErrorBody(text).some((e) => e.code === 'NAME_UNKNOWN');
+    return res.status === 404 && bodyHas(parseErrorBody(text), 'NAME_UNKNOWN');
   }
 
   /** Every tag, following `Link` across pages (`n` at most 1000). */

@@ -1,5 +1,5 @@
 // Registry source and destination over RegistryClient: HEAD-first resolve, Range-aware reads, fresh-session uploads.
-import { DigestError, RegctlError, isAbortError } from '../errors.js';
+import { DigestError, RegctlError, hasCode, isAbortError } from '../errors.js';
 import type { HostConfig } from '../config.js';
 import { parseEcrHost } from '../credentials/ecr-host.js';
 import type { Location } from '../location/parse.js';
@@ -7,7 +7,7 @@ import { type ImageRef, formatReference } from '../location/reference.js';
 import { type Digest, hashOf } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { RegistryClient, type Repo } from '../registry-client/client.js';
-import { RegistryError } from '../registry-client/errors.js';
+import { hasOciCode } from '../registry-client/errors.js';
 import { RetryBudget } from '../registry-client/retry.js';
 import type { Bytes, ImageDestination, ImageSource, RegistryRepo } from './types.js';
 
@@ -219,7 +219,7 @@ export class RegistryDestination implements ImageDestination {
     try {
       return await step();
     } catch (err) {
-      if (this.opts.onMissingRepository && err instanceof RegistryError && err.has('NAME_UNKNOWN')) {
+      if (this.opts.onMissingRepository && hasOciCode(err, 'NAME_UNKNOWN')) {
         if (await this.opts.onMissingRepository(this.repo, signal)) return step();
       }
       throw err;
@@ -249,7 +249,7 @@ export class RegistryDestination implements ImageDestination {
         return await open();
       } catch (err) {
         // ECR hangs up (no status) on a POST into a repository that does not exist: ask before sending it again.
-        if (!exists || !(err instanceof RegctlError) || err.code !== 'NETWORK' || isAbortError(err)) throw err;
+        if (!exists || !hasCode(err, 'NETWORK') || isAbortError(err)) throw err;
         if (!(await exists(this.repo, signal))) {
           if (!(await this.opts.onMissingRepository?.(this.repo, signal))) throw err;
         }
@@ -263,7 +263,7 @@ export class RegistryDestination implements ImageDestination {
       await this.orCreateRepository(() => this.client.putManifest(this.repo, tag ?? m.desc.digest, m, signal), signal);
     } catch (err) {
       // ECR's tag immutability: the copy HEADed the tag first, so this is a different image under an existing tag.
-      if (tag && err instanceof RegistryError && err.has('TAG_INVALID') && err.status === 400) {
+      if (tag && hasOciCode(err, 'TAG_INVALID') && err.status === 400) {
         throw new RegctlError('TAG_INVALID', `${formatReference({ ...this.ref, tag, digest: undefined })}: the tag already names another image and the repository's tags are immutable`, {
           hint: 'push under a new tag (or set the repository to MUTABLE tags)',
           cause: err,
