@@ -275,7 +275,11 @@ export class RegistryClient {
    * (ECR hangs up on a POST into a repository that does not exist: asked about, not blindly sent again). `budget`: the
    * upload's, shared with the fresh sessions its caller may open.
    */
-  async startUpload(r: Repo, signal: AbortSignal, opts: { retry?: boolean; budget?: RetryBudget } = {}): Promise<string> {
+  async startUpload(
+    r: Repo,
+    signal: AbortSignal,
+    opts: { retry?: boolean; budget?: RetryBudget } = {},
+  ): Promise<string> {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'POST',
@@ -310,7 +314,8 @@ export class RegistryClient {
   ): Promise<void> {
     const what = `upload ${desc.digest} to ${r.registry}/${r.repository}`;
     let putUrl = location;
-    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what, ...(budget ? { budget } : {}) };
+    const shared = budget ? { budget } : {};
+    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what, ...shared };
     if (mode === 'patch') {
       const res = await send(this.http, {
         ...common,
@@ -351,7 +356,8 @@ export class RegistryClient {
     budget?: RetryBudget,
   ): Promise<void> {
     const what = `upload to ${r.registry}/${r.repository}`;
-    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what, ...(budget ? { budget } : {}) };
+    const shared = budget ? { budget } : {};
+    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what, ...shared };
     const patched = await send(this.http, {
       ...common,
       method: 'PATCH',

@@ -81,7 +81,8 @@ export class RegistryError extends RegctlError {
     // A registry may echo the request (headers, URL) in its error: never pass a credential on.
     const message = redactText(`${what}: ${statusText(opts.status)}${detail ? ` (${detail})` : ''}`);
     // A registry's own code outside the spec is kept as sent (shown by --json); OciErrorCode covers the ones we act on.
-    super((codes[0] ?? `HTTP_${opts.status}`) as ErrorCode, message, { hint: opts.hint ?? defaultHint(opts.status, codes) });
+    const code = (codes[0] ?? `HTTP_${opts.status}`) as ErrorCode;
+    super(code, message, { hint: opts.hint ?? defaultHint(opts.status, codes) });
     this.name = 'RegistryError';
     this.status = opts.status;
     this.ociCodes = codes;

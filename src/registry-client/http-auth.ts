@@ -7,7 +7,10 @@ import { tracedToken } from './grants.js';
 import { type Answer, type HttpContext, type RegRequest, type RegResponse, type Target, header } from './http.js';
 import { checkRealm, isOwnOrigin } from './origin.js';
 
-/** `stale`: the Basic header the registry refused; those credentials (only those) are looked up again, past every cache. */
+/**
+ * `stale`: the Basic header the registry refused; those credentials (only those) are looked up again, past every
+ * cache.
+ */
 async function credentialsFor(
   ctx: HttpContext,
   registry: string,

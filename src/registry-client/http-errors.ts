@@ -22,7 +22,8 @@ export async function mapErrors(ctx: HttpContext, req: RegRequest, next: () => P
   if (waitTooLong !== undefined) {
     await res.body.dump().catch(() => {});
     const hint = throttleHint(res.rateLimit, waitTooLong);
-    throw new RegistryError({ status: res.status, method: req.method, url: res.url, what: describe(req), rateLimit: res.rateLimit, hint });
+    const { status, url, rateLimit } = res;
+    throw new RegistryError({ status, method: req.method, url, what: describe(req), rateLimit, hint });
   }
   if (req.expect.includes(res.status)) return res;
   const text = req.method === 'HEAD' ? '' : await readErrorText(res.body).catch(() => '');

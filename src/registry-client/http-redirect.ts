@@ -12,7 +12,14 @@ export const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** One request on the wire: waits out a pause on the host, sends, traces, and notes the rate limit answered. */
-async function dispatch(ctx: HttpContext, req: RegRequest, url: URL, headers: Record<string, string>, own: string, first: boolean): Promise<RegResponse> {
+async function dispatch(
+  ctx: HttpContext,
+  req: RegRequest,
+  url: URL,
+  headers: Record<string, string>,
+  own: string,
+  first: boolean,
+): Promise<RegResponse> {
   ctx.debug?.(`> ${req.method} ${redactUrl(url.toString())}${headers.range ? ` range=${headers.range}` : ''}`);
   if (ctx.debug) for (const line of headerLines('>', headers)) ctx.debug(line);
   const t0 = Date.now();
@@ -50,7 +57,9 @@ export async function exchange(
       return res;
     }
     await res.body.dump().catch(() => {});
-    if (hop >= MAX_REDIRECTS) throw new RegctlError('REDIRECT', `${describe(req)}: more than ${MAX_REDIRECTS} redirects`);
+    if (hop >= MAX_REDIRECTS) {
+      throw new RegctlError('REDIRECT', `${describe(req)}: more than ${MAX_REDIRECTS} redirects`);
+    }
     const next = resolveHanded(location, url, describe(req));
     checkHandedUrl(own, next, describe(req), url);
     url = next;

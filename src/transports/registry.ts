@@ -50,7 +50,10 @@ export class RegistrySource implements ImageSource {
     return this.client.getManifest(this.repo, digest ?? this.reference(), signal);
   }
 
-  async getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal; budget?: RetryBudget }): Promise<Bytes> {
+  async getBlob(
+    desc: Descriptor,
+    opts: { offset?: number; signal: AbortSignal; budget?: RetryBudget },
+  ): Promise<Bytes> {
     const want = opts.offset ?? 0;
     const { body, offset } = await this.client.getBlob(this.repo, desc, opts);
     return offset === want ? body : skip(body, want - offset);

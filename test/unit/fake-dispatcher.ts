@@ -33,7 +33,9 @@ export class FakeDispatcher extends (DispatcherClass as unknown as new () => Dis
     const next = this.script.shift() ?? { error: 'ECONNREFUSED' };
     setImmediate(() => {
       h.onConnect?.call(handler, () => {});
-      if ('error' in next) return h.onError!.call(handler, Object.assign(new Error(`fake ${next.error}`), { code: next.error }));
+      if ('error' in next) {
+        return h.onError!.call(handler, Object.assign(new Error(`fake ${next.error}`), { code: next.error }));
+      }
       const rawHeaders = Object.entries(next.headers ?? {}).flatMap(([k, v]) => [Buffer.from(k), Buffer.from(v)]);
       h.onHeaders!.call(handler, next.status, rawHeaders, () => {}, '');
       if (next.body) h.onData!.call(handler, Buffer.from(next.body));

@@ -26,7 +26,8 @@ const quick = () => vi.spyOn(Math, 'random').mockReturnValue(0);
 
 describe('auth stage', () => {
   it('answers a Bearer challenge with a token from the realm, then sends the request again with it', async () => {
-    const fake = new FakeDispatcher([{ status: 401, headers: { 'www-authenticate': bearer } }, token('tok1'), { status: 200, body: '{}' }]);
+    const challenge = { status: 401, headers: { 'www-authenticate': bearer } };
+    const fake = new FakeDispatcher([challenge, token('tok1'), { status: 200, body: '{}' }]);
     const ctx = fakeContext(fake, { cred: { username: 'u', password: 'p' } });
     const res = await send(ctx, get());
     expect(res.status).toBe(200);
@@ -38,10 +39,12 @@ describe('auth stage', () => {
   });
 
   it('sends no credentials to an upload Location on another origin', async () => {
-    const fake = new FakeDispatcher([{ status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } }, { status: 200 }, { status: 201 }]);
+    const basic = { status: 401, headers: { 'www-authenticate': 'Basic realm="r"' } };
+    const fake = new FakeDispatcher([basic, { status: 200 }, { status: 201 }]);
     const ctx = fakeContext(fake, { cred: { username: 'u', password: 'p' } });
     await send(ctx, get({ method: 'HEAD', path: '/v2/', expect: [200] }));
-    await send(ctx, get({ method: 'PUT', path: undefined, url: 'https://uploads.other.test/s/1', expect: [201], idempotent: false }));
+    const elsewhere = 'https://uploads.other.test/s/1';
+    await send(ctx, get({ method: 'PUT', path: undefined, url: elsewhere, expect: [201], idempotent: false }));
     expect(fake.seen[1]!.headers.authorization).toMatch(/^Basic /);
     expect(fake.seen[2]!.url).toBe('https://uploads.other.test/s/1');
     expect(fake.seen[2]!.headers.authorization).toBeUndefined();
@@ -80,12 +83,14 @@ describe('retry stage', () => {
     expect(ctx.retried).toHaveLength(0);
   });
 
-  it('retries a 429 of a non-idempotent request (not processed), waiting its Retry-After, with one retry report', async () => {
+  it('retries a 429 of a non-idempotent request (not processed), after its Retry-After, with one report', async () => {
     const fake = new FakeDispatcher([{ status: 429, headers: { 'retry-after': '0' } }, { status: 202 }]);
     const ctx = fakeContext(fake);
-    const res = await send(ctx, get({ method: 'POST', path: '/v2/lib/app/blobs/uploads/', expect: [202], idempotent: false }));
+    const post = get({ method: 'POST', path: '/v2/lib/app/blobs/uploads/', expect: [202], idempotent: false });
+    const res = await send(ctx, post);
     expect(res.status).toBe(202);
-    expect(ctx.retried).toEqual([{ what: 'manifest reg.test/lib/app:1', registry: 'reg.test', attempt: 1, delayMs: 0, reason: 'HTTP 429' }]);
+    const what = 'manifest reg.test/lib/app:1';
+    expect(ctx.retried).toEqual([{ what, registry: 'reg.test', attempt: 1, delayMs: 0, reason: 'HTTP 429' }]);
   });
 
   it('a Retry-After longer than the context waits fails at once with the throttling hint', async () => {
@@ -106,7 +111,7 @@ describe('retry stage', () => {
 
   it('a budget given by the caller is shared: two sends together spend at most its retries', async () => {
     quick();
-    const fake = new FakeDispatcher([{ status: 502 }, { status: 200 }, { status: 502 }, { status: 502 }, { status: 200 }]);
+    const fake = new FakeDispatcher([502, 200, 502, 502, 200].map((status) => ({ status })));
     const ctx = fakeContext(fake, { retries: 3 });
     const budget = new RetryBudget(2);
     expect((await send(ctx, get({ budget }))).status).toBe(200);
@@ -119,7 +124,8 @@ describe('retry stage', () => {
   it('sendRead: a body that breaks off and the request\'s own retries spend one budget, not one each', async () => {
     quick();
     // Before: the request retried its 503s up to --retries and the read did too, for up to (n+1)² requests.
-    const fake = new FakeDispatcher([{ status: 503 }, { status: 200, breakAfter: '{"a"' }, { status: 503 }, { status: 200, body: '{}' }]);
+    const broken = { status: 200, breakAfter: '{"a"' };
+    const fake = new FakeDispatcher([{ status: 503 }, broken, { status: 503 }, { status: 200, body: '{}' }]);
     const ctx = fakeContext(fake, { retries: 2 });
     const read = async (res: { body: AsyncIterable<unknown> }) => {
       for await (const _ of res.body) void _;
@@ -171,7 +177,8 @@ describe('error stage', () => {
       { status: 403, body: '{"errors":[{"code":"DENIED","message":"no"}]}' },
     ]);
     const ctx = fakeContext(fake, { cred: { username: 'u', password: 'p' } });
-    const err = (await send(ctx, get({ method: 'PUT', body: new Uint8Array(1), expect: [201] })).catch((e: unknown) => e)) as RegistryError;
+    const put = get({ method: 'PUT', body: new Uint8Array(1), expect: [201] });
+    const err = (await send(ctx, put).catch((e: unknown) => e)) as RegistryError;
     expect(err.message).toMatch(/^denied: you may not push to reg\.test\/lib\/app: 403 forbidden \(DENIED: no\)/);
     expect(err.hint).toMatch(/credentials are valid/);
   });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resumable } from '../../src/copy/verify.js';
 import type { Digest } from '../../src/oci/digest.js';
 import { RegistryClient } from '../../src/registry-client/client.js';
+import type { RetryBudget } from '../../src/registry-client/retry.js';
 import { RegistryDestination, RegistrySource } from '../../src/transports/registry.js';
 import { FakeDispatcher, fakeContext } from './fake-dispatcher.js';
 
@@ -16,11 +17,13 @@ describe('one retry budget per operation', () => {
   it('a blob read that breaks, then whose Range requests drop, sends --retries + 1 requests in all', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(0);
     // Before: 1 + (1 + 2) + (1 + 2) = 7 requests (resume retries × request retries).
-    const fake = new FakeDispatcher([{ status: 200, breakAfter: 'ab' }, { error: 'ECONNRESET' }, { error: 'ECONNRESET' }, { error: 'ECONNRESET' }]);
+    const reset = { error: 'ECONNRESET' };
+    const fake = new FakeDispatcher([{ status: 200, breakAfter: 'ab' }, reset, reset, reset]);
     const ctx = fakeContext(fake, { retries: 2 });
     const src = new RegistrySource(new RegistryClient(ctx), ref);
     const signal = AbortSignal.timeout(30_000);
-    const read = resumable((offset, budget) => src.getBlob(desc, { offset, signal, budget }), desc, { retries: 2, signal });
+    const open = (offset: number, budget: RetryBudget) => src.getBlob(desc, { offset, signal, budget });
+    const read = resumable(open, desc, { retries: 2, signal });
     const err = await (async () => {
       for await (const _ of read) void _;
     })().catch((e: unknown) => e);
@@ -33,7 +36,8 @@ describe('one retry budget per operation', () => {
     const started = { status: 202, headers: { location: '/v2/lib/app/blobs/uploads/s1' } };
     // start 503 (retry 1), start 202, PUT 500 (not idempotent: to the caller), DELETE session, fresh session (retry 2)
     // start 202, PUT 500, DELETE: the budget of 2 is spent, the error goes to the caller.
-    const fake = new FakeDispatcher([{ status: 503 }, started, { status: 500 }, { status: 204 }, started, { status: 500 }, { status: 204 }, started]);
+    const [s500, s503, s204] = [{ status: 500 }, { status: 503 }, { status: 204 }];
+    const fake = new FakeDispatcher([s503, started, s500, s204, started, s500, s204, started]);
     const ctx = fakeContext(fake, { retries: 2 });
     const dst = new RegistryDestination(new RegistryClient(ctx), ref, { retries: 2 });
     const bytes = async function* () {

@@ -7,7 +7,7 @@ import { RegctlError, hasCode } from '../../src/errors.js';
 import { RegistryError, bodyHas, hasOciCode, parseErrorBody } from '../../src/registry-client/errors.js';
 
 const notFound = () =>
-  new RegistryError({ status: 404, method: 'GET', url: 'https://r.test/v2/a/tags/list', errors: [{ code: 'NAME_UNKNOWN' }] });
+  new RegistryError({ status: 404, method: 'GET', url: 'https://r.test/v2/a/tags', errors: [{ code: 'NAME_UNKNOWN' }] });
 
 describe('typed error codes', () => {
   it('hasCode matches a RegctlError by code, and nothing else', () => {

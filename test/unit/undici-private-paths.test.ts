@@ -41,7 +41,8 @@ describe('undici private paths', () => {
 
   it('undici is pinned to the exact installed version in package.json and package-lock.json', () => {
     const installed = (require('undici/package.json') as { version: string }).version;
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const text = readFileSync(join(ROOT, 'package.json'), 'utf8');
+    const pkg = JSON.parse(text) as { dependencies: Record<string, string> };
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version?: string; dependencies?: Record<string, string> }>;
     };
@@ -58,7 +59,9 @@ describe('V8 flags', () => {
       for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
         const rel = `${dir}/${e.name}`;
         if (e.isDirectory()) walk(rel);
-        else if (rel.endsWith('.ts') && readFileSync(join(ROOT, rel), 'utf8').includes('setFlagsFromString')) setters.push(rel);
+        else if (rel.endsWith('.ts') && readFileSync(join(ROOT, rel), 'utf8').includes('setFlagsFromString')) {
+          setters.push(rel);
+        }
       }
     };
     walk('src');
