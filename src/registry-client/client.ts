@@ -381,8 +381,10 @@ export class RegistryClient {
       expect: [200, 202, 204, 404],
       idempotent: true,
       signal,
-      // Best-effort cleanup after a failure: one try, no retry lines (the registry may be gone).
-      retries: 0,
+      // Cleanup after a failure: a short retry budget (a session left open holds storage on the registry), and no
+      // retry lines (the failure that led here was reported; the registry may be gone).
+      retries: 2,
+      quietRetries: true,
       what: `cancel upload to ${r.repository}`,
     });
     await res.body.dump().catch(() => {});

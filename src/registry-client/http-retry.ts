@@ -34,6 +34,7 @@ export async function retrying(
   const limit = retryLimit(ctx, req);
   const retryable = { idempotent: req.idempotent, replayable: t.replayable };
   const report = (delayMs: number, reason: string) =>
+    !req.quietRetries &&
     ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: budget.used, delayMs, reason });
   for (let attempt = 0; ; attempt++) {
     let answer: Answer;

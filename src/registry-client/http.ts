@@ -40,6 +40,8 @@ export interface RegRequest {
   expect: readonly number[];
   /** false: a network error is not retried (the registry may have acted on it); 429/503 still are. */
   idempotent: boolean;
+  /** Retries are not reported through onRetry (best-effort cleanup after a failure already reported). */
+  quietRetries?: boolean;
   /** At most this many retries, under the context's (0: best-effort cleanup, or a network error goes to the caller). */
   retries?: number;
   /** The operation's retry budget when the caller retries too (a body read, a fresh upload session): shared. */
@@ -162,7 +164,8 @@ export async function sendRead<T>(
       }
       const delayMs = backoffMs(budget.used - 1);
       const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
-      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: budget.used, delayMs, reason });
+      const info = { what: describe(req), registry: req.registry, attempt: budget.used, delayMs, reason };
+      if (!req.quietRetries) ctx.onRetry?.(info);
       await sleep(delayMs, req.signal);
     }
   }

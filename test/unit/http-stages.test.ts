@@ -197,3 +197,15 @@ describe('error stage', () => {
     expect(err.message).toBe('manifest reg.test/lib/app:1: connection refused');
   });
 });
+
+describe('quiet retries', () => {
+  it('quietRetries: retried on the same policy, reported to no one', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0);
+    const fake = new FakeDispatcher([{ error: 'ECONNRESET' }, { status: 204 }]);
+    const ctx = fakeContext(fake);
+    const del = get({ method: 'DELETE', path: '/v2/lib/app/blobs/uploads/1', expect: [204], quietRetries: true });
+    expect((await send(ctx, del)).status).toBe(204);
+    expect(fake.seen).toHaveLength(2);
+    expect(ctx.retried).toEqual([]);
+  });
+});
