@@ -45,7 +45,9 @@ export const IMAGES = {
  */
 async function reach(ctx, rttMs) {
   if (!rttMs) return { srcHost: ctx.src.host, dstHost: ctx.dst.host, proxies: null };
-  const proxies = await Promise.all([startLatencyProxy(ctx.src, rttMs), startLatencyProxy(ctx.dst, rttMs)]);
+  // BENCH_RTT_CONNECT=1: a new connection costs one more RTT (TCP's handshake), as on a real network.
+  const opts = { connectRtt: process.env.BENCH_RTT_CONNECT === '1' };
+  const proxies = await Promise.all([startLatencyProxy(ctx.src, rttMs, opts), startLatencyProxy(ctx.dst, rttMs, opts)]);
   return { srcHost: proxies[0].host, dstHost: proxies[1].host, proxies };
 }
 

@@ -1,26 +1,51 @@
 // A TCP proxy on 127.0.0.1 that delays every chunk by half a round trip each way: a loopback registry that answers
 // like a remote one (each HTTP request costs one RTT), for both tools alike. Bandwidth is not limited. It also counts
 // what a client pays in latency: round trips (a client's turn to speak on a connection after the server spoke, or
-// its first bytes: one per HTTP/1.1 request, one more for a body sent after `100 Continue`) and connections. A new
-// connection costs no extra delay here, though on a real network its TCP (and TLS) handshake costs 1 (2–3) RTT more.
+// its first bytes: one per HTTP/1.1 request, one more for a body sent after `100 Continue`) and connections. By
+// default a new connection costs no extra delay; with { connectRtt: true } a client's first bytes wait one more RTT,
+// as TCP's handshake makes them wait on a real network (TLS would add 1–2 more).
 import net from 'node:net';
 
-/** Starts a proxy to `target` ({ host: '127.0.0.1:PORT' }); rttMs 0 only counts. Returns { host, counts, reset, stop }. */
-export async function startLatencyProxy(target, rttMs) {
+/**
+ * A relay from one socket to another delaying each chunk (and the end) until `at(now)`; deliveries stay in order.
+ * `onData` is told of each chunk as it arrives.
+ */
+function relay(from, to, at, onData) {
+  const queue = [];
+  let timer = null;
+  const pump = () => {
+    timer = null;
+    const now = performance.now();
+    while (queue.length && queue[0].at <= now) {
+      const { chunk } = queue.shift();
+      if (!to.destroyed) chunk ? to.write(chunk) : to.end();
+    }
+    if (queue.length) timer = setTimeout(pump, queue[0].at - now);
+  };
+  let last = 0;
+  const push = (chunk) => {
+    last = Math.max(last, at(performance.now()));
+    queue.push({ at: last, chunk });
+    timer ??= setTimeout(pump, Math.max(0, queue[0].at - performance.now()));
+  };
+  from.on('data', (chunk) => {
+    onData();
+    push(chunk);
+  });
+  from.on('end', () => push(null));
+}
+
+/**
+ * Starts a proxy to `target` ({ host: '127.0.0.1:PORT' }); rttMs 0 only counts. Returns { host, counts, reset, stop }.
+ */
+export async function startLatencyProxy(target, rttMs, { connectRtt = false } = {}) {
   const [upHost, upPort] = target.host.split(':');
   const oneWay = rttMs / 2;
   const sockets = new Set();
   let counts = { roundTrips: 0, connections: 0 };
-  const relay = (from, to, onData) => {
-    from.on('data', (chunk) => {
-      onData();
-      if (oneWay) setTimeout(() => to.destroyed || to.write(chunk), oneWay);
-      else to.destroyed || to.write(chunk);
-    });
-    from.on('end', () => (oneWay ? setTimeout(() => to.destroyed || to.end(), oneWay) : to.destroyed || to.end()));
-  };
   const server = net.createServer((client) => {
     counts.connections++;
+    const open = performance.now() + (connectRtt ? rttMs : 0); // when the client could send after a handshake
     const upstream = net.connect(Number(upPort), upHost);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -33,11 +58,12 @@ export async function startLatencyProxy(target, rttMs) {
       });
     }
     let clientSpoke = false; // the client's turn is under way (cleared when the server answers)
-    relay(client, upstream, () => {
+    const up = (now) => Math.max(now, open) + oneWay;
+    relay(client, upstream, up, () => {
       if (!clientSpoke) counts.roundTrips++;
       clientSpoke = true;
     });
-    relay(upstream, client, () => {
+    relay(upstream, client, (now) => now + oneWay, () => {
       clientSpoke = false;
     });
   });
@@ -46,6 +72,7 @@ export async function startLatencyProxy(target, rttMs) {
   return {
     host: `127.0.0.1:${server.address().port}`,
     rttMs,
+    connectRtt,
     /** Round trips and connections since the last reset. */
     counts: () => ({ ...counts }),
     reset() {
