@@ -249,6 +249,7 @@ async function main() {
         const counts = proxies.map((p) => p.counts());
         run.roundTrips = counts.reduce((a, c) => a + c.roundTrips, 0);
         run.connections = counts.reduce((a, c) => a + c.connections, 0);
+        run.requests = { src: counts[0].requests, dst: counts[1]?.requests };
       }
       if (!r.ok) {
         run.error = `exit ${r.code ?? r.signal}: ${r.stderr.trim().slice(-800)}`;

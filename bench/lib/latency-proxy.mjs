@@ -29,10 +29,19 @@ function relay(from, to, at, onData) {
     timer ??= setTimeout(pump, Math.max(0, queue[0].at - performance.now()));
   };
   from.on('data', (chunk) => {
-    onData();
+    onData(chunk);
     push(chunk);
   });
   from.on('end', () => push(null));
+}
+
+/** What a client's turn was, for the breakdown in results.json: `HEAD blobs`, `PUT uploads`, `not HTTP` (a TLS probe, a body after 100). */
+function requestKind(chunk) {
+  const m = /^([A-Z]+) \/v2\/(\S*) HTTP\/1\.[01]\r\n/.exec(chunk.subarray(0, 2048).toString('latin1'));
+  if (!m) return /^[A-Z]+ \S+ HTTP\//.test(chunk.subarray(0, 64).toString('latin1')) ? 'other' : 'not HTTP';
+  const p = m[2].split('?')[0];
+  const kind = p === '' ? 'v2' : /\/blobs\/uploads\//.test(`/${p}`) ? 'uploads' : /\/(manifests|blobs|tags)\//.exec(`/${p}`)?.[1] ?? 'other';
+  return `${m[1]} ${kind}`;
 }
 
 /**
@@ -42,7 +51,7 @@ export async function startLatencyProxy(target, rttMs, { connectRtt = false } = 
   const [upHost, upPort] = target.host.split(':');
   const oneWay = rttMs / 2;
   const sockets = new Set();
-  let counts = { roundTrips: 0, connections: 0 };
+  let counts = { roundTrips: 0, connections: 0, requests: {} };
   const server = net.createServer((client) => {
     counts.connections++;
     const open = performance.now() + (connectRtt ? rttMs : 0); // when the client could send after a handshake
@@ -59,8 +68,12 @@ export async function startLatencyProxy(target, rttMs, { connectRtt = false } = 
     }
     let clientSpoke = false; // the client's turn is under way (cleared when the server answers)
     const up = (now) => Math.max(now, open) + oneWay;
-    relay(client, upstream, up, () => {
-      if (!clientSpoke) counts.roundTrips++;
+    relay(client, upstream, up, (chunk) => {
+      if (!clientSpoke) {
+        counts.roundTrips++;
+        const kind = requestKind(chunk);
+        counts.requests[kind] = (counts.requests[kind] ?? 0) + 1;
+      }
       clientSpoke = true;
     });
     relay(upstream, client, (now) => now + oneWay, () => {
@@ -74,9 +87,9 @@ export async function startLatencyProxy(target, rttMs, { connectRtt = false } = 
     rttMs,
     connectRtt,
     /** Round trips and connections since the last reset. */
-    counts: () => ({ ...counts }),
+    counts: () => ({ ...counts, requests: { ...counts.requests } }),
     reset() {
-      counts = { roundTrips: 0, connections: 0 };
+      counts = { roundTrips: 0, connections: 0, requests: {} };
     },
     async stop() {
       for (const s of sockets) s.destroy();
