@@ -35,13 +35,17 @@ function relay(from, to, at, onData) {
   from.on('end', () => push(null));
 }
 
-/** What a client's turn was, for the breakdown in results.json: `HEAD blobs`, `PUT uploads`, `not HTTP` (a TLS probe, a body after 100). */
+/**
+ * What a client's turn was, for the breakdown in results.json: `HEAD blobs`, `PUT uploads`, `not HTTP` (a TLS probe,
+ * or a body sent after `100 Continue`).
+ */
 function requestKind(chunk) {
   const m = /^([A-Z]+) \/v2\/(\S*) HTTP\/1\.[01]\r\n/.exec(chunk.subarray(0, 2048).toString('latin1'));
   if (!m) return /^[A-Z]+ \S+ HTTP\//.test(chunk.subarray(0, 64).toString('latin1')) ? 'other' : 'not HTTP';
   const p = m[2].split('?')[0];
-  const kind = p === '' ? 'v2' : /\/blobs\/uploads\//.test(`/${p}`) ? 'uploads' : /\/(manifests|blobs|tags)\//.exec(`/${p}`)?.[1] ?? 'other';
-  return `${m[1]} ${kind}`;
+  if (p === '') return `${m[1]} v2`;
+  if (p.includes('/blobs/uploads/')) return `${m[1]} uploads`;
+  return `${m[1]} ${/\/(manifests|blobs|tags)\//.exec(`/${p}`)?.[1] ?? 'other'}`;
 }
 
 /**

@@ -50,7 +50,8 @@ export async function runTimed(argv, { env, cwd, rss = false, cpu = true, timeou
   let args = argv.slice(1);
   let rssFile = null;
   if (HAVE_GNU_TIME && (cpu || rss)) {
-    rssFile = path.join(os.tmpdir(), `regctl-bench-rss-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    const unique = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    rssFile = path.join(os.tmpdir(), `regctl-bench-rss-${unique}`);
     args = ['-f', '%U %S %M', '-o', rssFile, cmd, ...args];
     cmd = TIME_BIN;
   }

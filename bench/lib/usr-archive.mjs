@@ -76,7 +76,8 @@ export async function ensureUsrArchive() {
     await fsp.writeFile(list, chosen.map((f) => f.r).join('\n') + '\n');
     const layer = path.join(tmp, 'layer', 'layer.tar');
     const tarOpts = ['--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--format=gnu'];
-    execFileSync('tar', ['--create', '--file', layer, '--directory', '/', '--no-recursion', '--files-from', list, ...tarOpts]);
+    const files = ['--no-recursion', '--files-from', list];
+    execFileSync('tar', ['--create', '--file', layer, '--directory', '/', ...files, ...tarOpts]);
     const hash = crypto.createHash('sha256');
     for await (const c of fs.createReadStream(layer, { highWaterMark: 4 * MiB })) hash.update(c);
     const diffId = `sha256:${hash.digest('hex')}`;
@@ -93,7 +94,8 @@ export async function ensureUsrArchive() {
     const manifest = [{ Config: configName, RepoTags: [`${info.repo}:${info.tag}`], Layers: ['layer/layer.tar'] }];
     await fsp.writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest));
     const out = path.join(tmp, 'archive.tar');
-    execFileSync('tar', ['--create', '--file', out, '--directory', tmp, 'manifest.json', configName, 'layer/layer.tar', ...tarOpts]);
+    const members = ['manifest.json', configName, 'layer/layer.tar'];
+    execFileSync('tar', ['--create', '--file', out, '--directory', tmp, ...members, ...tarOpts]);
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(dir, { recursive: true });
     await fsp.rename(out, file);

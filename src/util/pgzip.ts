@@ -27,7 +27,9 @@ function zlib(): typeof Zlib {
 }
 
 function deflateRaw(buf: Buffer, opts: Zlib.ZlibOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => zlib().deflateRaw(buf, opts, (err, out) => (err ? reject(err) : resolve(out))));
+  return new Promise((resolve, reject) =>
+    zlib().deflateRaw(buf, opts, (err, out) => (err ? reject(err) : resolve(out))),
+  );
 }
 
 /**
@@ -54,7 +56,8 @@ async function deflateBlock(block: Buffer, dictionary: Buffer | undefined, level
   }
   if (level === 0) return storedBlocks(block);
   // One output buffer that fits the whole result: zlib's default 16 KiB makes a round trip per 16 KiB.
-  const opts: Zlib.ZlibOptions = { level, finishFlush: zlib().constants.Z_SYNC_FLUSH, chunkSize: block.length + 64 * 1024 };
+  const { Z_SYNC_FLUSH } = zlib().constants;
+  const opts: Zlib.ZlibOptions = { level, finishFlush: Z_SYNC_FLUSH, chunkSize: block.length + 64 * 1024 };
   if (dictionary) opts.dictionary = dictionary;
   return [await deflateRaw(block, opts)];
 }
@@ -91,7 +94,8 @@ export class GzipBlocks {
 
   constructor(opts: PgzipOptions = {}) {
     this.level = opts.level ?? 6;
-    if (!Number.isInteger(this.level) || this.level < 0 || this.level > 9) throw new RangeError(`gzip level ${this.level}`);
+    const ok = Number.isInteger(this.level) && this.level >= 0 && this.level <= 9;
+    if (!ok) throw new RangeError(`gzip level ${this.level}`);
     const threads = opts.concurrency ?? Math.min(availableParallelism(), poolSize());
     this.max = 2 * Math.max(1, threads);
   }
