@@ -69,6 +69,9 @@ export interface PgzipOptions {
   concurrency?: number;
 }
 
+/** Blocks in flight in this process, all streams together (several layers compress at once). */
+let blocksInFlight = 0;
+
 /** Threads in libuv's pool: UV_THREADPOOL_SIZE, else 4 (libuv's default). */
 function poolSize(): number {
   const n = Number(process.env.UV_THREADPOOL_SIZE);
@@ -77,8 +80,9 @@ function poolSize(): number {
 
 /**
  * The encoder: fill it with `take`, and while `full` (or at the end, while `pending`) hand on the output of `next()`,
- * in order. At most 2 × concurrency blocks are in flight: that bounds memory (≈ 4 MiB per thread) and is the
- * back-pressure. After an error, `settle()` waits for the blocks still in flight.
+ * in order. At most 2 × concurrency blocks are in flight, in this stream and in the process (each stream may always
+ * have one, so every stream moves): more would only queue for the same threads. That bounds memory (≈ 4 MiB per
+ * thread, plus 2 MiB per stream) and is the back-pressure. After an error, `settle()` waits for the blocks in flight.
  */
 export class GzipBlocks {
   crc = 0;
@@ -114,7 +118,8 @@ export class GzipBlocks {
 
   /** As many blocks in flight as allowed: hand on `next()` before taking more. */
   get full(): boolean {
-    return this.inFlight.length >= this.max;
+    const mine = this.inFlight.length;
+    return mine >= this.max || (mine > 0 && blocksInFlight >= this.max);
   }
 
   get pending(): number {
@@ -131,7 +136,12 @@ export class GzipBlocks {
     const head = this.headerSent ? [] : [GZIP_HEADER];
     this.headerSent = true;
     const p = this.inFlight.shift();
-    return p ? [...head, ...(await p)] : head;
+    if (!p) return head;
+    try {
+      return [...head, ...(await p)];
+    } finally {
+      blocksInFlight--;
+    }
   }
 
   /** The end of the stream: the final block, CRC-32 and ISIZE (after every `next()` is handed on). */
@@ -145,7 +155,9 @@ export class GzipBlocks {
 
   /** Waits for the blocks in flight (after a failure), so none outlives its stream. */
   async settle(): Promise<void> {
-    await Promise.allSettled(this.inFlight.splice(0));
+    const left = this.inFlight.splice(0);
+    await Promise.allSettled(left);
+    blocksInFlight -= left.length;
   }
 
   private schedule(): void {
@@ -155,6 +167,7 @@ export class GzipBlocks {
     const p = deflateBlock(data, dict, this.level);
     p.catch(() => {}); // seen by next() or settle()
     this.inFlight.push(p);
+    blocksInFlight++;
     this.block = Buffer.allocUnsafe(BLOCK);
     this.fill = 0;
   }

@@ -19,7 +19,9 @@ function randomish(n: number, seed: number): Buffer {
 
 /** Seeded English-like text (an LCG picking words): compressible, but not trivially. */
 function text(n: number, seed: number): Buffer {
-  const words = 'the layer registry manifest blob digest image copy push pull index tag of and to a in'.split(' ');
+  const words = ['the layer registry manifest blob digest image copy push pull', 'index tag of and to a in is that for']
+    .join(' ')
+    .split(' ');
   let x = seed;
   let s = '';
   while (s.length < n) {
@@ -79,7 +81,7 @@ describe('pgzip', () => {
     expect(sha(want)).toBe(GOLDEN_MIXED_LEVEL6);
   });
 
-  it('fails mid-stream with the source's error, pulling no further', async () => {
+  it("fails mid-stream with the source's error, pulling no further", async () => {
     let pulled = 0;
     async function* failing() {
       for (let i = 0; ; i++) {
@@ -118,6 +120,24 @@ describe('pgzip', () => {
     expect(closed).toBe(true);
     // Back-pressure: at most 2 × concurrency blocks in flight ahead of the reader, so the source was not drained ahead.
     expect(pulled).toBeLessThanOrEqual(12);
+  });
+
+  it('bounds the blocks in flight across streams: a second stream waits for the threads, not for memory', async () => {
+    const pulls = [0, 0];
+    async function* source(n: number) {
+      for (let i = 0; i < 16; i++) {
+        pulls[n]++;
+        yield text(MiB, i);
+      }
+    }
+    const a = pgzip(source(0), { concurrency: 2, level: 1 });
+    const b = pgzip(source(1), { concurrency: 2, level: 1 });
+    await a.next(); // a fills its 4 blocks in flight, then hands on the first
+    await b.next(); // b may start one block (every stream moves) while a holds the rest of the 4
+    expect(pulls[0]).toBeGreaterThanOrEqual(4);
+    expect(pulls[1]).toBeLessThanOrEqual(2);
+    for (const g of [a, b]) for await (const chunk of g) expect(chunk.length).toBeGreaterThan(0); // both finish
+    expect(pulls).toEqual([16, 16]);
   });
 });
 
