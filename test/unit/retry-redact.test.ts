@@ -35,6 +35,24 @@ describe('backoffMs', () => {
   });
 });
 
+describe('backoffMs is equal jitter (as its comment says): the wait is in [ceiling/2, ceiling], never 0', () => {
+  it.each([
+    [0, 0, 125],
+    [0, 1, 250],
+    [3, 0, 1000],
+    [3, 1, 2000],
+    [10, 0, 4000],
+    [10, 1, 8000],
+  ])('attempt %d with Math.random()=%d waits %d ms', (attempt, r, ms) => {
+    const spy = vi.spyOn(Math, 'random').mockReturnValue(r);
+    try {
+      expect(backoffMs(attempt)).toBe(ms);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
 describe('isRetryableError', () => {
   it.each(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE'])(
     '%s is retried',
