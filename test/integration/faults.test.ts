@@ -3,12 +3,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, type ProxyRecord, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy, ProxyRecord } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, registryDigest, seedImage } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { type RegistryHandle, openUploads, startRegistry } from '../support/registry.js';
+import { type RegistryHandle, openUploads } from '../support/registry.js';
 import { type CliResult, runCli } from '../support/run-cli.js';
+import { type ProxiedPair, startProxiedPair } from '../support/proxied.js';
 
+let pair: ProxiedPair;
 let src: RegistryHandle;
 let dst: RegistryHandle;
 /** in front of the source registry */
@@ -40,9 +41,8 @@ async function headStatus(url: string): Promise<number> {
 const blobGets = (p: FaultProxy, digest: string): ProxyRecord[] => p.stats.filter((r) => r.kind === 'blob-get' && r.ref === digest);
 
 beforeAll(async () => {
-  work = await makeTempDir('faults-test');
-  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
-  [A, B] = await Promise.all([startFaultProxy(src.url), startFaultProxy(dst.url)]);
+  pair = await startProxiedPair('faults-test');
+  ({ work, src, dst, A, B } = pair);
   [image, many] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [400_000, 200_000, 100_000], seed: 'faults-img', tag: 'v1' }),
     makeImageLayout(join(work, 'many'), { layers: [300_000, ...Array.from({ length: 8 }, () => 8_000)], seed: 'faults-many', tag: 'v1' }),
@@ -51,17 +51,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([A?.stop(), B?.stop()]);
-  await Promise.all([src?.stop(), dst?.stop()]);
-  await removeTempDir(work);
+  await pair?.stop();
 });
 
-function reset(): void {
-  for (const p of [A, B]) {
-    p.clearFaults();
-    p.reset();
-  }
-}
+const reset = (): void => pair.reset();
 
 describe('a broken blob download', () => {
   it('resumes with Range from the byte where it broke, and the digest still checks', async () => {

@@ -3,12 +3,13 @@ import { createHash } from 'node:crypto';
 import { cp, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, seedImage } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { type RegistryHandle, openUploads, startRegistry } from '../support/registry.js';
+import { type RegistryHandle, openUploads } from '../support/registry.js';
 import { type CliProcess, startCli } from '../support/run-cli.js';
+import { type ProxiedPair, startProxiedPair } from '../support/proxied.js';
 
+let pair: ProxiedPair;
 let src: RegistryHandle;
 let dst: RegistryHandle;
 /** in front of the source: slow blob bodies */
@@ -67,25 +68,19 @@ async function expectSessionsCancelled(repo: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  work = await makeTempDir('sigint-test');
-  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
-  [A, B] = await Promise.all([startFaultProxy(src.url), startFaultProxy(dst.url)]);
+  pair = await startProxiedPair('sigint-test');
+  ({ work, src, dst, A, B } = pair);
   image = await makeImageLayout(join(work, 'img'), { layers: [900_000, 700_000, 500_000], seed: 'sigint-img', tag: 'v1' });
   other = await makeImageLayout(join(work, 'other'), { layers: [2_000], seed: 'sigint-other', tag: 'old' });
   await seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`);
 });
 
 afterAll(async () => {
-  await Promise.all([A?.stop(), B?.stop()]);
-  await Promise.all([src?.stop(), dst?.stop()]);
-  await removeTempDir(work);
+  await pair?.stop();
 });
 
 beforeEach(() => {
-  for (const p of [A, B]) {
-    p.clearFaults();
-    p.reset();
-  }
+  pair.reset();
   // ~10 s for the whole image: plenty of time to interrupt it mid-body.
   A.slowBody(200_000, 'blob-get');
 });

@@ -34,3 +34,49 @@ export async function startProxiedRegistry(name: string, opts?: RegistryOptions)
     throw err;
   }
 }
+
+/** Two registries, each behind its own fault proxy (A in front of the source, B of the destination), and a temp dir. */
+export interface ProxiedPair {
+  work: string;
+  src: RegistryHandle;
+  dst: RegistryHandle;
+  A: FaultProxy;
+  B: FaultProxy;
+  /** Clears both proxies' faults and counters (between tests). */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export async function startProxiedPair(name: string): Promise<ProxiedPair> {
+  const work = await makeTempDir(name);
+  const regs = await Promise.allSettled([startRegistry(), startRegistry()]);
+  const proxies = await Promise.allSettled(
+    regs.map((r) => (r.status === 'fulfilled' ? startFaultProxy(r.value.url) : Promise.reject(r.reason))),
+  );
+  const stop = async (): Promise<void> => {
+    await Promise.all(proxies.map((p) => (p.status === 'fulfilled' ? p.value.stop() : undefined)));
+    await Promise.all(regs.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    await removeTempDir(work);
+  };
+  const failed = [...regs, ...proxies].find((p) => p.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  const [src, dst] = regs.map((r) => (r as PromiseFulfilledResult<RegistryHandle>).value) as [RegistryHandle, RegistryHandle];
+  const [A, B] = proxies.map((p) => (p as PromiseFulfilledResult<FaultProxy>).value) as [FaultProxy, FaultProxy];
+  return {
+    work,
+    src,
+    dst,
+    A,
+    B,
+    reset() {
+      for (const p of [A, B]) {
+        p.clearFaults();
+        p.reset();
+      }
+    },
+    stop,
+  };
+}
