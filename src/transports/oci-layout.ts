@@ -1,9 +1,7 @@
 // OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted under a lock.
-import { createWriteStream } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DigestError, RegctlError, UsageError, hasCode } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, digestOf } from '../oci/digest.js';
@@ -37,19 +35,7 @@ export async function openOciLayoutSource(loc: { path: string; tag?: string; dig
 async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
   const final = safeJoin(root, blobName(desc.digest));
   await mkdirInside(root, dirname(blobName(desc.digest)));
-  const tmp = temps.add(tempNameFor(final));
-  const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-  try {
-    await pipeline(Readable.from(sized(src, desc)), out, { signal });
-    await rename(tmp, final);
-    temps.forget(tmp);
-  } catch (err) {
-    // A stream destroyed while its file is still being opened creates the file afterwards: remove it once closed.
-    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-    await rm(tmp, { force: true }).catch(() => {});
-    temps.forget(tmp);
-    throw err;
-  }
+  await writeAtomic(final, sized(src, desc), signal, { temps, sync: false });
 }
 
 /** The bytes of `src`, failing (DigestError) as soon as there are more than the descriptor's size, or at the end fewer. */
@@ -233,9 +219,7 @@ async function publishLayout(
       const from = join(staging, 'blobs', alg, name);
       await rename(from, to).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'EXDEV') throw err;
-        const tmp = tempNameFor(to);
-        await copyFile(from, tmp);
-        await rename(tmp, to);
+        await writeAtomic(to, createReadStream(from), signal, { sync: false });
       });
     }
   }

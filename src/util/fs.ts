@@ -11,23 +11,41 @@ export function tempNameFor(path: string, tag = 'tmp'): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${randomBytes(6).toString('hex')}`);
 }
 
+export interface WriteAtomicOptions {
+  /** 0o600 for secrets; default 0o644 */
+  mode?: number;
+  /** fsync the file and its directory (default); false for content that is checked again on read (blobs) */
+  sync?: boolean;
+  /** where the temp file is registered while it exists, for clean-up on abort */
+  temps?: TempTracker;
+}
+
 /**
- * Writes `bytes` to `path` atomically: a random temp name in the same directory created with O_CREAT|O_EXCL (a link
- * planted there is never written through), fsync, rename; the directory is synced too. `mode` 0o600 for secrets.
+ * Writes `body` (bytes, or a stream of them) to `path` atomically: a random temp name in the same directory created
+ * with O_CREAT|O_EXCL (a link planted there is never written through), fsync, rename; the directory is synced too. A
+ * failing stream (a digest mismatch) leaves nothing behind.
  */
 export async function writeAtomic(
   path: string,
-  bytes: Uint8Array,
+  body: Uint8Array | AsyncIterable<Uint8Array>,
   signal?: AbortSignal,
-  opts: { mode?: number } = {},
+  opts: WriteAtomicOptions = {},
 ): Promise<void> {
   signal?.throwIfAborted();
+  const durable = opts.sync !== false;
   const tmp = tempNameFor(path);
-  const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
+  opts.temps?.add(tmp);
   try {
+    const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     try {
-      await fh.writeFile(bytes, { signal });
-      await fh.sync();
+      if (body instanceof Uint8Array) await fh.writeFile(body, { signal });
+      else {
+        for await (const chunk of body) {
+          signal?.throwIfAborted();
+          for (let at = 0; at < chunk.byteLength; ) at += (await fh.write(chunk, at)).bytesWritten;
+        }
+      }
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -36,8 +54,10 @@ export async function writeAtomic(
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
     throw err;
+  } finally {
+    opts.temps?.forget(tmp);
   }
-  await syncDir(dirname(path));
+  if (durable) await syncDir(dirname(path));
 }
 
 /** fsync a directory so a rename into it is durable (best effort: not every platform allows it). */
