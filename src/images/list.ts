@@ -58,7 +58,11 @@ async function readConfig(client: RegistryClient, repo: Repo, desc: Descriptor, 
   const bytes = await readSmallBlob(desc, async () => (await client.getBlob(repo, desc, { signal })).body);
   const cfg = bytes && parseConfigJson(bytes);
   if (!cfg) return {}; // over the cap, or an artifact whose config is not an image config
-  const platform = typeof cfg.os === 'string' ? formatPlatform({ os: cfg.os, architecture: String(cfg.architecture ?? ''), ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) }) : undefined;
+  const variant = typeof cfg.variant === 'string' ? { variant: cfg.variant } : {};
+  const platform =
+    typeof cfg.os === 'string'
+      ? formatPlatform({ os: cfg.os, architecture: String(cfg.architecture ?? ''), ...variant })
+      : undefined;
   return { ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}), ...(platform ? { platform } : {}) };
 }
 

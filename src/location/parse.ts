@@ -114,7 +114,9 @@ export function formatLocation(loc: Location): string {
  */
 export function pinnedLocation(loc: Location, digest: Digest): string {
   if (loc.kind === 'registry') return formatLocation({ kind: 'registry', ref: { ...loc.ref, tag: undefined, digest } });
-  if (loc.kind === 'oci' || loc.kind === 'oci-archive') return `${formatLocation({ ...loc, digest: undefined })}@${digest}`;
+  if (loc.kind === 'oci' || loc.kind === 'oci-archive') {
+    return `${formatLocation({ ...loc, digest: undefined })}@${digest}`;
+  }
   return `${formatLocation(loc)}@${digest}`;
 }
 

@@ -69,7 +69,9 @@ function parseDescriptor(raw: unknown, where: string): Descriptor {
  * `mediaType` field wins when present. Docker schema 1 is refused.
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest {
-  if (bytes.byteLength > MAX_JSON_BYTES) throw new ManifestError(`manifest of ${bytes.byteLength} bytes is over the 4 MiB limit`);
+  if (bytes.byteLength > MAX_JSON_BYTES) {
+    throw new ManifestError(`manifest of ${bytes.byteLength} bytes is over the 4 MiB limit`);
+  }
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));

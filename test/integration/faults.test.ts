@@ -240,7 +240,9 @@ describe('--timeout', () => {
     // Each stalled body was given up after --timeout and tried once more (--retries 1), never a third time.
     const stalled = A.stats.filter((s) => s.fault === 'stall');
     expect(stalled.length).toBeGreaterThan(0);
-    for (const ref of new Set(stalled.map((s) => s.ref))) expect(A.count((q) => q.kind === 'blob-get' && q.ref === ref)).toBeLessThanOrEqual(2);
+    for (const ref of new Set(stalled.map((s) => s.ref))) {
+      expect(A.count((q) => q.kind === 'blob-get' && q.ref === ref)).toBeLessThanOrEqual(2);
+    }
     expect(B.count('manifest-put')).toBe(0);
   });
 

@@ -36,7 +36,11 @@ type Stat = (typeof B.stats)[number];
  * Signal the CLI once blob bytes are flowing into open upload sessions; the result, and the uploads that were still
  * streaming at the signal (their records at the destination's proxy, updated as they end).
  */
-async function interrupt(cli: CliProcess, signal: NodeJS.Signals, ready: () => boolean): Promise<{ code: number; stderr: string; stdout: string; streaming: Stat[] }> {
+async function interrupt(
+  cli: CliProcess,
+  signal: NodeJS.Signals,
+  ready: () => boolean,
+): Promise<{ code: number; stderr: string; stdout: string; streaming: Stat[] }> {
   await until(ready, 'the copy to be under way');
   const streaming = B.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 0);
   cli.child.kill(signal);

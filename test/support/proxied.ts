@@ -63,7 +63,10 @@ export async function startProxiedPair(name: string): Promise<ProxiedPair> {
     await stop();
     throw failed.reason;
   }
-  const [src, dst] = regs.map((r) => (r as PromiseFulfilledResult<RegistryHandle>).value) as [RegistryHandle, RegistryHandle];
+  const [src, dst] = regs.map((r) => (r as PromiseFulfilledResult<RegistryHandle>).value) as [
+    RegistryHandle,
+    RegistryHandle,
+  ];
   const [A, B] = proxies.map((p) => (p as PromiseFulfilledResult<FaultProxy>).value) as [FaultProxy, FaultProxy];
   return {
     work,

@@ -128,7 +128,7 @@ describe('util/fs', () => {
     expect((await readdir(tmp)).filter((n) => n.includes('atomic.json.tmp'))).toEqual([]);
   });
 
-  it('writeAtomic streams a body; a stream that fails leaves neither the file nor a temp, and the tracker forgets it', async () => {
+  it('writeAtomic streams a body; a failing stream leaves no file, no temp, nothing tracked', async () => {
     const p = join(tmp, 'streamed.bin');
     async function* chunks(fail: boolean): AsyncGenerator<Uint8Array> {
       yield Buffer.from('ab');
