@@ -68,8 +68,10 @@ export function mountBaseOnly(dst: ImageDestination, image: MadeImage): ImageDes
     location: dst.location,
     caps: dst.caps,
     resolve: (s) => dst.resolve(s),
-    tryReuse: (d, hints, s) =>
-      dst.tryReuse(d, fromBase(hints.from) && !image.baseDigests.has(d.digest) ? { ...hints, from: undefined } : hints, s),
+    tryReuse: (d, hints, s) => {
+      const notThere = fromBase(hints.from) && !image.baseDigests.has(d.digest);
+      return dst.tryReuse(d, notThere ? { ...hints, from: undefined } : hints, s);
+    },
     putBlob: (d, open, s) => dst.putBlob(d, open, s),
     putManifest: (m, tag, s) => dst.putManifest(m, tag, s),
     commit: (s) => dst.commit(s),

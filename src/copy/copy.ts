@@ -46,7 +46,13 @@ type BlobOutcome = 'exists' | 'mounted' | 'sent';
  * One blob: the destination is asked whether it can reuse it (present, mounted, placed by another copy of this run);
  * otherwise its bytes stream from the source, verified.
  */
-export async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
+export async function copyBlob(
+  src: ImageSource,
+  dst: ImageDestination,
+  desc: Descriptor,
+  opts: CopyOptions,
+  signal: AbortSignal,
+): Promise<BlobOutcome> {
   const reused = await dst.tryReuse(desc, { from: src.registryRepo, shared: opts.shared }, signal);
   if (reused) {
     opts.onEvent?.({ type: 'blob', digest: desc.digest, size: desc.size, state: reused });

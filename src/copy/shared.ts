@@ -49,8 +49,8 @@ export class SharedBlobs implements BlobLocations {
 
   /**
    * Runs `push` once per key (a manifest, or a blob, in one repository) for the whole run; later callers wait for it,
-   * and push themselves only if it failed. Two concurrent PUTs of one manifest make distribution's storage race (a reader
-   * sees a half-written link: MANIFEST_BLOB_UNKNOWN).
+   * and push themselves only if it failed. Two concurrent PUTs of one manifest make distribution's storage race (a
+   * reader sees a half-written link: MANIFEST_BLOB_UNKNOWN).
    */
   async once(key: string, push: () => Promise<void>): Promise<void> {
     const settle = await this.take(key);

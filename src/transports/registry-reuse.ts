@@ -23,7 +23,12 @@ export type Settle = (ok: boolean) => void;
  * there once (upload or mount): two placements at once rewrite distribution's link file while the other copy's
  * manifest PUT reads it (MANIFEST_BLOB_UNKNOWN). Not reused: `settle` is the placement the upload must settle.
  */
-export async function reuseIn(r: RepositoryBlobs, desc: Descriptor, hints: ReuseHints, signal: AbortSignal): Promise<{ reused?: Reused; settle?: Settle }> {
+export async function reuseIn(
+  r: RepositoryBlobs,
+  desc: Descriptor,
+  hints: ReuseHints,
+  signal: AbortSignal,
+): Promise<{ reused?: Reused; settle?: Settle }> {
   const shared = hints.shared;
   if (!shared) return { reused: await lookFor(r, desc, hints, signal) };
   const placement = await shared.take(`blob:${r.here.host}/${r.here.repository}@${desc.digest}`);
@@ -50,7 +55,12 @@ export async function reuseIn(r: RepositoryBlobs, desc: Descriptor, hints: Reuse
   };
 }
 
-async function lookFor(r: RepositoryBlobs, desc: Descriptor, hints: ReuseHints, signal: AbortSignal): Promise<Reused | undefined> {
+async function lookFor(
+  r: RepositoryBlobs,
+  desc: Descriptor,
+  hints: ReuseHints,
+  signal: AbortSignal,
+): Promise<Reused | undefined> {
   const { here } = r;
   const shared = hints.shared;
   // Where mounts need a manifest referencing the blob in the repository mounted from (ECR), only a repository whose
@@ -61,8 +71,8 @@ async function lookFor(r: RepositoryBlobs, desc: Descriptor, hints: ReuseHints, 
   // Another copy of this run (sync) wrote the blob into another repository of this registry: mount it without a HEAD
   // first (a mount is answered 201 even when the repository has the blob already); refused → the usual path.
   const known = shared?.find(here.host, desc.digest);
-  if (known && elsewhere(known.repo) && (await known.done) && mountable(known.repo) && (await r.mount(desc, known.repo, signal))) {
-    return 'mounted';
+  if (known && elsewhere(known.repo) && (await known.done) && mountable(known.repo)) {
+    if (await r.mount(desc, known.repo, signal)) return 'mounted';
   }
   if (await r.has(desc, signal)) return 'exists';
   if (elsewhere(hints.from) && (await r.mount(desc, hints.from, signal))) return 'mounted';

@@ -181,7 +181,11 @@ export class RegistryDestination implements ImageDestination {
     }
   }
 
-  private async upload(desc: Descriptor, open: (abandon?: AbortSignal) => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+  private async upload(
+    desc: Descriptor,
+    open: (abandon?: AbortSignal) => Promise<Bytes>,
+    signal: AbortSignal,
+  ): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       // The source's bytes are asked for beside the POST that opens the session: one round trip instead of two.
       const abandon = new AbortController();

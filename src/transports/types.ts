@@ -41,11 +41,11 @@ export interface BlobLocations {
    * undefined when another caller placed it already.
    */
   take(key: string): Promise<((ok: boolean) => void) | undefined>;
-  /** Records that this caller uploads the blob into `repo` (others in that registry mount it after); answers its end. */
+  /** Records that this caller uploads the blob into `repo` (others in that registry mount it after). */
   claim(repo: RegistryRepo, digest: Digest): (ok: boolean) => void;
 }
 
-/** What the engine knows of where a blob already is, for a destination's tryReuse (containers/image's BlobInfoCache). */
+/** What the engine knows of where a blob already is, for a destination's tryReuse. */
 export interface ReuseHints {
   /** The source's registry repository: a registry destination in the same registry may mount the blob from it. */
   from?: RegistryRepo;
@@ -78,7 +78,8 @@ export interface ImageSource {
 
 /**
  * Call order for a destination: resolve → (tryReuse, then putBlob when not reused)* → putManifest (children first,
- * root last with its tag) → commit; abort on failure or interrupt (idempotent; after abort nothing is left half-written).
+ * root last with its tag) → commit; abort on failure or interrupt (idempotent; after abort nothing is left
+ * half-written).
  */
 export interface ImageDestination {
   readonly location: Location;

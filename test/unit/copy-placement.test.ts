@@ -23,7 +23,8 @@ function blob(text: string, mediaType = LAYER): { desc: Descriptor; bytes: Uint8
 }
 
 function image(seed: string) {
-  const config = blob(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }), 'application/vnd.oci.image.config.v1+json');
+  const configJson = JSON.stringify({ architecture: 'amd64', os: 'linux', seed });
+  const config = blob(configJson, 'application/vnd.oci.image.config.v1+json');
   const layers = [blob(`layer one of ${seed}, the larger`), blob(`layer two ${seed}`)];
   const doc = { schemaVersion: 2, mediaType: OCI_IMAGE, config: config.desc, layers: layers.map((l) => l.desc) };
   const root = toFetched(encodeManifest(doc), OCI_IMAGE);
@@ -32,7 +33,7 @@ function image(seed: string) {
 
 class MemSource implements ImageSource {
   readonly caps = { concurrentReads: true };
-  readonly location: Location = { kind: 'registry', ref: { registry: HOST, apiHost: HOST, repository: 'src', tag: 'v1' } };
+  readonly location: Location = registryAt('src');
   readonly reads: Digest[] = [];
   constructor(
     private readonly manifests: FetchedManifest[],
@@ -92,11 +93,14 @@ class MemDest implements ImageDestination {
   }
 }
 
-const registryAt = (repository: string): Location => ({
-  kind: 'registry',
-  ref: { registry: HOST, apiHost: HOST, repository, tag: 'v1' },
+function registryAt(repository: string): Location {
+  return { kind: 'registry', ref: { registry: HOST, apiHost: HOST, repository, tag: 'v1' } };
+}
+const opts = (extra: Partial<Parameters<typeof copyImage>[2]> = {}) => ({
+  jobs: 2,
+  signal: new AbortController().signal,
+  ...extra,
 });
-const opts = (extra: Partial<Parameters<typeof copyImage>[2]> = {}) => ({ jobs: 2, signal: new AbortController().signal, ...extra });
 
 describe('copy engine blob placement', () => {
   it('asks the destination about every blob once and streams only those it does not reuse', async () => {
@@ -108,7 +112,8 @@ describe('copy engine blob placement', () => {
     );
     const events: CopyEvent[] = [];
     const result = await copyImage(src, dst, opts({ onEvent: (e) => events.push(e) }));
-    expect(dst.asked.map((a) => a.digest).sort()).toEqual([img.config.desc.digest, one.desc.digest, two.desc.digest].sort());
+    const all = [img.config.desc.digest, one.desc.digest, two.desc.digest];
+    expect(dst.asked.map((a) => a.digest).sort()).toEqual(all.sort());
     expect(src.reads, 'only the blob not reused is read from the source').toEqual([two.desc.digest]);
     expect([...dst.put.keys()]).toEqual([two.desc.digest]);
     expect(Buffer.from(dst.put.get(two.desc.digest)!).equals(Buffer.from(two.bytes))).toBe(true);
@@ -136,7 +141,9 @@ describe('copy engine blob placement', () => {
     }
   });
 
-  it('a blob not reused streams verified: a corrupt source fails the copy, nothing is committed, the destination aborts', async () => {
+  it(
+    'a blob not reused streams verified: a corrupt source fails the copy, nothing is committed, the destination aborts',
+    async () => {
     const img = image('c');
     const bad = new Map(img.blobs);
     const victim = img.layers[1].desc.digest;
@@ -149,7 +156,9 @@ describe('copy engine blob placement', () => {
     expect(dst.aborted).toBe(true);
   });
 
-  it('waits, outside the limiter, for an upload of the blob into the same registry another copy of the run has under way', async () => {
+  it(
+    'waits, outside the limiter, for an upload into the same registry another copy of the run has under way',
+    async () => {
     const img = image('d');
     const shared = new SharedBlobs();
     const held = img.layers[0].desc.digest;
@@ -187,13 +196,18 @@ describe('copy engine blob placement', () => {
     expect(pushes.filter((m) => m.digest === index.desc.digest)).toHaveLength(2);
   });
 
-  it("records, once the image's manifests are written, that the destination's repository references its blobs", async () => {
+  it(
+    "records, once the image's manifests are written, that the destination's repository references its blobs",
+    async () => {
     const img = image('g');
     const shared = new SharedBlobs();
     const here = { host: HOST, repository: 'refs' };
     expect(shared.isReferenced(here, img.layers[0].desc.digest)).toBe(false);
-    await copyImage(new MemSource([img.root], img.blobs), new MemDest(registryAt('refs'), () => 'exists'), opts({ shared }));
-    for (const d of [img.config.desc, ...img.layers.map((l) => l.desc)]) expect(shared.isReferenced(here, d.digest)).toBe(true);
+    const dst = new MemDest(registryAt('refs'), () => 'exists');
+    await copyImage(new MemSource([img.root], img.blobs), dst, opts({ shared }));
+    for (const d of [img.config.desc, ...img.layers.map((l) => l.desc)]) {
+      expect(shared.isReferenced(here, d.digest)).toBe(true);
+    }
   });
 
   it('a local destination is not waited for, nor recorded in the cache', async () => {

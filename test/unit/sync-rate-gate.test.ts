@@ -51,7 +51,8 @@ function item(mediaType = IMAGE, platforms?: PlanItem['platforms']): PlanItem {
 }
 
 function options(o: Partial<RunOptions>): RunOptions {
-  return { images: 1, jobs: 1, keepGoing: false, rateFloor: 10, rateWaitMs: 0, signal: new AbortController().signal, ...o };
+  const signal = new AbortController().signal;
+  return { images: 1, jobs: 1, keepGoing: false, rateFloor: 10, rateWaitMs: 0, signal, ...o };
 }
 
 beforeEach(() => {
@@ -62,7 +63,9 @@ afterEach(() => {
 });
 
 describe('sync rate gate', () => {
-  it('admits at once, asking nothing, while the registry has said nothing of a limit, or when the floor is 0', async () => {
+  it(
+    'admits at once, asking nothing, while the registry has said nothing of a limit, or when the floor is 0',
+    async () => {
     const hub = new FakeHub();
     await expect(new RateGate(hub.ctx(), options({})).admit(item())).resolves.toBeUndefined();
     hub.lastRateLimit.set(HUB, { limit: 100, remaining: 0 });
@@ -70,7 +73,9 @@ describe('sync rate gate', () => {
     expect(hub.heads + hub.gets).toBe(0);
   });
 
-  it('reserves the pulls of admitted copies: the copy that would take the registry under the floor is refused', async () => {
+  it(
+    'reserves the pulls of admitted copies: the copy that would take the registry under the floor is refused',
+    async () => {
     const hub = new FakeHub();
     hub.lastRateLimit.set(HUB, { limit: 100, remaining: 11, windowSeconds: 21600 });
     const gate = new RateGate(hub.ctx(), options({ rateFloor: 10 }));
@@ -79,7 +84,8 @@ describe('sync rate gate', () => {
     await expect(gate.admit(item())).resolves.toBeUndefined();
     const refused = await gate.admit(item());
     expect(refused?.code).toBe('RATE_LIMIT');
-    expect(refused?.message).toBe(`${HUB}: 11 of 100 pulls left per 6h, under the floor of 10: stopped instead of using up the quota`);
+    const state = `${HUB}: 11 of 100 pulls left per 6h, under the floor of 10`;
+    expect(refused?.message).toBe(`${state}: stopped instead of using up the quota`);
     expect(refused?.hint).toMatch(/--rate-wait/);
     expect(hub.heads, 'no wait allowed: no poll').toBe(0);
   });
@@ -95,7 +101,9 @@ describe('sync rate gate', () => {
     await expect(gate.admit(item())).resolves.toBeUndefined();
   });
 
-  it('a whole multi-arch copy counts one pull per child manifest (read from the index); a platform subset per platform', async () => {
+  it(
+    'a whole multi-arch copy counts one pull per child manifest (read from the index); a platform subset per platform',
+    async () => {
     const hub = new FakeHub();
     hub.lastRateLimit.set(HUB, { limit: 100, remaining: 11 });
     hub.children = 3;
@@ -150,7 +158,8 @@ describe('sync rate gate', () => {
     const hub = new FakeHub();
     hub.lastRateLimit.set(HUB, { limit: 100, remaining: 5 });
     const controller = new AbortController();
-    const gate = new RateGate(hub.ctx(), options({ rateFloor: 10, rateWaitMs: 60 * 60_000, signal: controller.signal }));
+    const o = options({ rateFloor: 10, rateWaitMs: 60 * 60_000, signal: controller.signal });
+    const gate = new RateGate(hub.ctx(), o);
     const result = gate.admit(item());
     result.catch(() => {});
     await vi.advanceTimersByTimeAsync(1000);
