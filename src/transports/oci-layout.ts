@@ -10,7 +10,7 @@ import { MT } from '../oci/media-types.js';
 import { TempTracker, mkdirInside, safeJoin, syncDir, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
 import { readRegular } from '../util/read.js';
 import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
-import type { Bytes, ImageDestination, ImageSource } from './types.js';
+import type { Bytes, ImageDestination, ImageSource, Reused } from './types.js';
 import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
@@ -100,6 +100,11 @@ export class OciLayoutDestination implements ImageDestination {
     }
     // Only trust the entry if its manifest is really there.
     return entry && (await files.size(blobName(entry.digest))) === entry.size ? entry : undefined;
+  }
+
+  /** A local destination reuses a blob it holds already (the file is there, whole). */
+  async tryReuse(desc: Descriptor): Promise<Reused | undefined> {
+    return (await this.hasBlob(desc)) ? 'exists' : undefined;
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
