@@ -1,0 +1,185 @@
+// Finds what points at a manifest: the referrers API where the registry has it, else the referrers tag schema and
+// cosign's tags; recursive (a signature of an SBOM), each referrer fetched and checked, loops and floods cut off.
+import { RegctlError, isAbortError } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import { isIndexType } from '../oci/media-types.js';
+import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
+import { type RegistryClient, type Repo, isNotFound } from '../registry-client/client.js';
+import { fetchReferrers } from '../registry-client/referrers.js';
+import { COSIGN_SUFFIXES, fallbackTag, referrerDescriptor } from './fallback-index.js';
+
+export type Via = 'api' | 'tag' | 'cosign';
+
+/** A referrer as listed (not yet fetched). */
+export interface Listed {
+  desc?: Descriptor;
+  via: Via;
+  /** cosign's tag that holds it */
+  tag?: string;
+}
+
+/** What a repository says points at one digest. */
+export interface Direct {
+  /** The registry answered the referrers API (else the tag schema was read). */
+  api: boolean;
+  entries: Listed[];
+  /** The fallback tag's index as stored, when there is one. */
+  fallback?: FetchedManifest;
+}
+
+/** A referrer found and checked: its manifest fetched, its subject the digest it was listed for. */
+export interface Referrer {
+  desc: Descriptor;
+  manifest: FetchedManifest;
+  subject: Digest;
+  /** 1: points at a copied manifest; 2: at a referrer of one; … */
+  depth: number;
+  via: Via;
+  tag?: string;
+}
+
+export interface DiscoverOptions {
+  signal: AbortSignal;
+  warn: (message: string) => void;
+  /** Only referrers of these artifact types at depth 1 (their own referrers all come along). */
+  types?: readonly string[];
+  maxDepth?: number;
+  maxReferrers?: number;
+}
+
+/** One repository's referrers, with what a run learns once kept: its tags, whether it has the API. */
+export class RepoReferrers {
+  private tags?: Promise<Set<string>>;
+  private hasApi?: boolean;
+
+  constructor(
+    readonly client: RegistryClient,
+    readonly repo: Repo,
+  ) {}
+
+  private tagSet(signal: AbortSignal): Promise<Set<string>> {
+    this.tags ??= this.client.listTags(this.repo, signal).then(
+      (t) => new Set(t),
+      (err) => {
+        if (isNotFound(err)) return new Set<string>();
+        this.tags = undefined;
+        throw err;
+      },
+    );
+    return this.tags;
+  }
+
+  /** Forget the tags seen (after this run wrote some). */
+  forgetTags(): void {
+    this.tags = undefined;
+  }
+
+  async direct(digest: Digest, signal: AbortSignal): Promise<Direct> {
+    const tagsP = this.tagSet(signal);
+    tagsP.catch(() => {});
+    const entries: Listed[] = [];
+    let api = false;
+    let fallback: FetchedManifest | undefined;
+    if (this.hasApi !== false) {
+      const answer = await fetchReferrers(this.client, this.repo, digest, { signal });
+      // "A client querying the referrers API and receiving a 404 Not Found MUST fallback to … the referrers tag
+      // schema" (spec.md, Unavailable Referrers API); the API is the registry's, so one 404 says it for the run.
+      this.hasApi = answer !== undefined;
+      if (answer) {
+        api = true;
+        for (const d of answer.descriptors) entries.push({ desc: d, via: 'api' });
+      }
+    }
+    const tags = await tagsP;
+    const tag = fallbackTag(digest);
+    if (!api && tags.has(tag)) {
+      fallback = await this.client.getManifest(this.repo, tag, signal);
+      if (fallback.manifest.kind !== 'index' || !isIndexType(fallback.desc.mediaType)) {
+        throw new RegctlError('BAD_REFERRERS', `${this.name()}:${tag} is not an image index, so not a referrers list`);
+      }
+      for (const d of fallback.manifest.manifests) entries.push({ desc: d, via: 'tag' });
+    }
+    for (const suffix of Object.keys(COSIGN_SUFFIXES)) {
+      if (tags.has(`${tag}.${suffix}`)) entries.push({ via: 'cosign', tag: `${tag}.${suffix}` });
+    }
+    return { api, entries, fallback };
+  }
+
+  name(): string {
+    return `${this.repo.registry}/${this.repo.repository}`;
+  }
+}
+
+/**
+ * Every referrer of `roots`, level by level (subjects before their referrers). Each is fetched by digest (verified,
+ * 4 MiB cap) and its `subject` checked; one listed for another image is ignored with a warning, as is one seen
+ * before (a loop of subjects) and anything past the depth and count caps. Referrers a source refuses to list (an
+ * answer over 4 MiB, a fallback tag that is not an index) are skipped with a warning.
+ */
+export async function discoverTree(src: RepoReferrers, roots: readonly Digest[], opts: DiscoverOptions): Promise<Referrer[]> {
+  const maxDepth = opts.maxDepth ?? 8;
+  const maxReferrers = opts.maxReferrers ?? 1000;
+  const seen = new Set<string>(roots);
+  const found: Referrer[] = [];
+  let level: Digest[] = [...roots];
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > maxDepth) {
+      opts.warn(`referrers nested deeper than ${maxDepth} levels in ${src.name()} were not followed`);
+      break;
+    }
+    const next: Digest[] = [];
+    for (const subject of level) {
+      let direct: Direct;
+      try {
+        direct = await src.direct(subject, opts.signal);
+      } catch (err) {
+        if (isAbortError(err) || opts.signal.aborted) throw err;
+        opts.warn(`referrers of ${src.name()}@${subject} skipped: ${(err as Error).message}`);
+        continue;
+      }
+      for (const entry of direct.entries) {
+        if (entry.desc && seen.has(entry.desc.digest)) {
+          opts.warn(`${src.name()}@${entry.desc.digest} listed again, as a referrer of ${subject}: a loop of subjects, not followed`);
+          continue;
+        }
+        if (depth === 1 && opts.types?.length && entry.desc && !opts.types.includes(entry.desc.artifactType ?? '')) continue;
+        if (found.length >= maxReferrers) {
+          opts.warn(`more than ${maxReferrers} referrers in ${src.name()}: the rest were not followed`);
+          return found;
+        }
+        const r = await fetchChecked(src, subject, entry, depth, opts);
+        if (!r || seen.has(r.desc.digest)) continue;
+        if (depth === 1 && opts.types?.length && !opts.types.includes(r.desc.artifactType ?? '')) continue;
+        seen.add(r.desc.digest);
+        found.push(r);
+        next.push(r.desc.digest);
+      }
+    }
+    level = next;
+  }
+  return found;
+}
+
+async function fetchChecked(src: RepoReferrers, subject: Digest, entry: Listed, depth: number, opts: DiscoverOptions): Promise<Referrer | undefined> {
+  const where = `${src.name()}@${entry.desc?.digest ?? entry.tag}`;
+  let m: FetchedManifest;
+  try {
+    m = await src.client.getManifest(src.repo, entry.desc?.digest ?? entry.tag!, opts.signal);
+  } catch (err) {
+    if (isAbortError(err) || opts.signal.aborted) throw err;
+    opts.warn(`referrer ${where} skipped: ${(err as Error).message}`);
+    return undefined;
+  }
+  const desc = referrerDescriptor(m);
+  if (entry.via === 'cosign') {
+    // cosign's manifests name no subject: the tag binds them. Their type is what the tag's suffix says it holds.
+    const suffix = entry.tag!.slice(entry.tag!.lastIndexOf('.') + 1);
+    return { desc: { ...desc, artifactType: COSIGN_SUFFIXES[suffix] }, manifest: m, subject, depth, via: 'cosign', tag: entry.tag };
+  }
+  const named = m.manifest.subject?.digest;
+  if (named !== subject) {
+    opts.warn(`referrer ${where} ignored: its subject is ${named ?? 'missing'}, not ${subject}`);
+    return undefined;
+  }
+  return { desc, manifest: m, subject, depth, via: entry.via };
+}

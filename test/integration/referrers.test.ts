@@ -1,0 +1,159 @@
+// copy --referrers between a registry with the referrers API (a front over distribution) and one without (2.8).
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import { type ImageFixture, type IndexFixture, makeImageLayout, makeIndexLayout, seedImage } from '../support/images.js';
+import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
+import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import { type ReferrersFront, startReferrersFront } from '../support/referrers-front.js';
+import {
+  type Desc, IN_TOTO, OCI_INDEX, OCI_MANIFEST, SPDX, addToFallback, attachArtifact, cosignSign, fallbackIndex, fallbackTag,
+  getManifest, referrersIndex,
+} from '../support/referrer-fixtures.js';
+import { runCli } from '../support/run-cli.js';
+
+let plain: RegistryHandle;
+let apiReg: RegistryHandle;
+let front: ReferrersFront;
+let proxy: FaultProxy;
+let work: string;
+let image: ImageFixture;
+let index: IndexFixture;
+/** The registry without the API, as regctl sees it: through the counting proxy. */
+let P: string;
+/** The registry with the API. */
+let A: string;
+const subject = (digest: string): Desc => ({ mediaType: OCI_MANIFEST, digest, size: 0 });
+let sbom: Desc;
+let att: Desc;
+let sbomSig: Desc;
+let sig: Desc;
+let childSbom: Desc;
+
+beforeAll(async () => {
+  work = await makeTempDir('referrers-test');
+  [plain, apiReg] = await Promise.all([startRegistry(), startRegistry()]);
+  proxy = await startFaultProxy(plain.url);
+  front = await startReferrersFront(apiReg.url);
+  P = proxy.host;
+  A = front.host;
+  [image, index] = await Promise.all([
+    makeImageLayout(join(work, 'img'), { layers: [50_000, 20_000], seed: 'ref-img', tag: 'v1' }),
+    makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [30_000], seed: 'ref-idx', tag: 'v1' }),
+  ]);
+  await Promise.all([
+    seedImage(`oci:${image.dir}:v1`, `${plain.host}/src/app:v1`),
+    seedImage(`oci:${index.dir}:v1`, `${plain.host}/src/multi:v1`, { all: true }),
+  ]);
+  const base = plain.url;
+  const img = { ...subject(image.manifestDigest), size: image.manifestSize };
+  sbom = await attachArtifact(base, 'src/app', img, { artifactType: SPDX, content: '{"spdxVersion":"SPDX-2.3"}', fallback: true });
+  att = await attachArtifact(base, 'src/app', img, { artifactType: IN_TOTO, content: '{"_type":"https://in-toto.io/Statement/v1"}', fallback: true });
+  // A signature of the SBOM: a referrer of a referrer.
+  sbomSig = await attachArtifact(base, 'src/app', sbom, { artifactType: 'application/vnd.cncf.notary.signature', content: 'sig', fallback: true });
+  sig = await cosignSign(base, 'src/app', image.manifestDigest, `${plain.host}/src/app`);
+  const child = index.images[0]!;
+  childSbom = await attachArtifact(base, 'src/multi', subject(child.manifestDigest), { artifactType: SPDX, content: '{"child":1}', fallback: true });
+}, 120_000);
+
+afterAll(async () => {
+  await proxy?.stop();
+  await front?.stop();
+  await Promise.all([plain?.stop(), apiReg?.stop()]);
+  await removeTempDir(work);
+});
+
+const digests = (l: Desc[] | undefined) => (l ?? []).map((d) => d.digest).sort();
+
+describe('copy --referrers', () => {
+  it('copies every referrer from a registry without the API into one with it, by digest, recursively', async () => {
+    const r = await runCli(['copy', '--referrers', `${P}/src/app:v1`, `${A}/dst/app:v1`]);
+    expect(r.stderr).not.toMatch(/regctl:|warning/);
+    expect(r.code).toBe(0);
+    expect(digests(await referrersIndex(`http://${A}`, 'dst/app', image.manifestDigest))).toEqual(digests([sbom, att]));
+    expect(digests(await referrersIndex(`http://${A}`, 'dst/app', sbom.digest))).toEqual([sbomSig.digest]);
+    for (const d of [sbom, att, sbomSig]) expect((await getManifest(`http://${A}`, 'dst/app', d.digest)).digest).toBe(d.digest);
+    // cosign's tag travels as a tag, same bytes.
+    expect((await getManifest(`http://${A}`, 'dst/app', `${fallbackTag(image.manifestDigest)}.sig`)).digest).toBe(sig.digest);
+    // Where the API took the subject (OCI-Subject), no fallback tag is written.
+    expect((await getManifest(`http://${A}`, 'dst/app', fallbackTag(image.manifestDigest))).status).toBe(404);
+    expect(r.stderr).toMatch(/referrers: 4 found, 4 copied/);
+  });
+
+  it('a re-run sends nothing: no manifest PUT, no upload', async () => {
+    front.reset();
+    const r = await runCli(['copy', '--referrers', `${P}/src/app:v1`, `${A}/dst/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(front.count(['manifest-put', 'upload', 'mount'])).toBe(0);
+    expect(r.stderr).toMatch(/referrers: 4 found, 0 copied \(0 B\), 4 already there/);
+  });
+
+  it('copies back from the API registry into one without it through the fallback tag schema', async () => {
+    const r = await runCli(['copy', '--referrers', `${A}/dst/app:v1`, `${P}/back/app:v1`]);
+    expect(r.stderr).not.toMatch(/regctl:|warning/);
+    expect(r.code).toBe(0);
+    expect(digests(await fallbackIndex(plain.url, 'back/app', image.manifestDigest))).toEqual(digests([sbom, att]));
+    expect(digests(await fallbackIndex(plain.url, 'back/app', sbom.digest))).toEqual([sbomSig.digest]);
+    const entry = (await fallbackIndex(plain.url, 'back/app', image.manifestDigest))!.find((e) => e.digest === sbom.digest)!;
+    expect(entry.artifactType).toBe(SPDX);
+    expect(entry.annotations?.['org.opencontainers.image.created']).toBe('2026-01-02T03:04:05Z');
+    expect((await getManifest(plain.url, 'back/app', `${fallbackTag(image.manifestDigest)}.sig`)).digest).toBe(sig.digest);
+  });
+
+  it('keeps another tool\'s entry already in the destination\'s fallback index', async () => {
+    const img = subject(image.manifestDigest);
+    const foreign = await attachArtifact(plain.url, 'keep/app', img, { artifactType: 'application/vnd.example.other', content: 'x', fallback: true });
+    const r = await runCli(['copy', '--referrers', `${A}/dst/app:v1`, `${P}/keep/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(digests(await fallbackIndex(plain.url, 'keep/app', image.manifestDigest))).toEqual(digests([sbom, att, foreign]));
+  });
+
+  it('--referrers-type copies only referrers of that artifact type (and their own referrers)', async () => {
+    const r = await runCli(['copy', '--referrers', '--referrers-type', SPDX, `${P}/src/app:v1`, `${A}/only/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(digests(await referrersIndex(`http://${A}`, 'only/app', image.manifestDigest))).toEqual([sbom.digest]);
+    expect(digests(await referrersIndex(`http://${A}`, 'only/app', sbom.digest))).toEqual([sbomSig.digest]);
+    expect((await getManifest(`http://${A}`, 'only/app', att.digest)).status).toBe(404);
+  });
+
+  it('copies the referrers of an index\'s children', async () => {
+    const r = await runCli(['copy', '--referrers', `${P}/src/multi:v1`, `${A}/dst/multi:v1`]);
+    expect(r.code).toBe(0);
+    expect(digests(await referrersIndex(`http://${A}`, 'dst/multi', index.images[0]!.manifestDigest))).toEqual([childSbom.digest]);
+  });
+});
+
+describe('hostile referrers', () => {
+  it('ignores, with a warning, a referrer whose subject is another image, and a loop of subjects', async () => {
+    const base = plain.url;
+    await seedImage(`oci:${image.dir}:v1`, `${plain.host}/bad/app:v1`);
+    const other = await attachArtifact(base, 'bad/app', subject(index.indexDigest), { artifactType: SPDX, content: 'o', fallback: false });
+    await addToFallback(base, 'bad/app', image.manifestDigest, other);
+    const good = await attachArtifact(base, 'bad/app', subject(image.manifestDigest), { artifactType: SPDX, content: 'g', fallback: true });
+    // The good referrer's fallback index lists the image itself and the referrer: a loop.
+    await addToFallback(base, 'bad/app', good.digest, { mediaType: OCI_MANIFEST, digest: image.manifestDigest, size: 1 });
+    await addToFallback(base, 'bad/app', good.digest, good);
+    const r = await runCli(['copy', '--referrers', `${P}/bad/app:v1`, `${A}/bad/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/ignored: its subject is sha256:[0-9a-f]{64}, not /);
+    expect(r.stderr).toMatch(/a loop of subjects, not followed/);
+    expect(digests(await referrersIndex(`http://${A}`, 'bad/app', image.manifestDigest))).toEqual([good.digest]);
+  });
+
+  it('refuses a referrers answer over 4 MiB with a warning, and copies the image', async () => {
+    const big = await startFaultProxy(front.url);
+    try {
+      big.rewrite((q) => q.path.includes('/referrers/'), (res) => ({
+        ...res,
+        headers: { ...res.headers, 'content-type': OCI_INDEX },
+        body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], pad: 'x'.repeat(5 * 1024 * 1024) })),
+      }), 10);
+      const r = await runCli(['copy', '--referrers', `${big.host}/dst/app:v1`, `${P}/big/app:v1`]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/warning: referrers of .* skipped: .*over the 4 MiB limit/);
+      expect((await getManifest(plain.url, 'big/app', 'v1')).digest).toBe(image.manifestDigest);
+    } finally {
+      await big.stop();
+    }
+  });
+});
