@@ -27,10 +27,13 @@ export interface Direct {
   fallback?: FetchedManifest;
 }
 
-/** A referrer found and checked: its manifest fetched, its subject the digest it was listed for. */
+/**
+ * A referrer found and checked: its manifest fetched, its subject the digest it was listed for. No manifest: the
+ * destination holds it already (`present`), so it was not fetched (a Docker Hub GET counts a pull; a HEAD does not).
+ */
 export interface Referrer {
   desc: Descriptor;
-  manifest: FetchedManifest;
+  manifest?: FetchedManifest;
   subject: Digest;
   /** 1: points at a copied manifest; 2: at a referrer of one; … */
   depth: number;
@@ -45,6 +48,8 @@ export interface DiscoverOptions {
   types?: readonly string[];
   maxDepth?: number;
   maxReferrers?: number;
+  /** Whether the destination holds this referrer already (then it is not fetched, only followed). */
+  present?: (subject: Digest, desc: Descriptor, tag?: string) => Promise<boolean>;
 }
 
 /** One repository's referrers, with what a run learns once kept: its tags, whether it has the API. */
@@ -164,6 +169,14 @@ async function fetchChecked(src: RepoReferrers, subject: Digest, entry: Listed, 
   const where = `${src.name()}@${entry.desc?.digest ?? entry.tag}`;
   let m: FetchedManifest;
   try {
+    if (opts.present) {
+      // cosign's tag: its digest by HEAD; a tag the destination holds at that digest is not fetched.
+      const desc = entry.desc ?? (await src.client.headManifest(src.repo, entry.tag!, opts.signal));
+      if (desc && (await opts.present(subject, desc, entry.tag))) {
+        const artifactType = entry.tag ? COSIGN_SUFFIXES[entry.tag.slice(entry.tag.lastIndexOf('.') + 1)] : desc.artifactType;
+        return { desc: { ...desc, ...(artifactType ? { artifactType } : {}) }, subject, depth, via: entry.via, tag: entry.tag };
+      }
+    }
     m = await src.client.getManifest(src.repo, entry.desc?.digest ?? entry.tag!, opts.signal);
   } catch (err) {
     if (isAbortError(err) || opts.signal.aborted) throw err;

@@ -54,7 +54,27 @@ export async function copyReferrers(ctx: AppContext, src: ImageRef, dst: ImageRe
   const from = new RepoReferrers(ctx.client('src'), { registry: src.registry, repository: src.repository });
   const dstClient = ctx.client('dst');
   const to = new RepoReferrers(dstClient, { registry: dst.registry, repository: dst.repository });
-  const tree = await discoverTree(from, roots, opts);
+  // What the destination lists for a subject, asked once: referrers it holds are followed, not fetched again.
+  const listings = new Map<Digest, Promise<Direct>>();
+  const listing = (subject: Digest): Promise<Direct> => {
+    let p = listings.get(subject);
+    if (!p) {
+      p = to.direct(subject, opts.signal).catch((err) => {
+        if (isAbortError(err) || opts.signal.aborted) throw err;
+        // A destination fallback tag that is not an index: its referrers are still copied, the tag left alone.
+        opts.warn(`${to.name()}: ${(err as Error).message}; the referrers are copied, that tag is left as it is`);
+        return { api: true, entries: [] };
+      });
+      listings.set(subject, p);
+    }
+    return p;
+  };
+  const present = async (subject: Digest, desc: Descriptor, tag?: string): Promise<boolean> => {
+    if (!tag) return (await listing(subject)).entries.some((e) => e.desc?.digest === desc.digest);
+    const there = await dstClient.headManifest(to.repo, tag, opts.signal).catch(() => undefined);
+    return there?.digest === desc.digest;
+  };
+  const tree = await discoverTree(from, roots, { ...opts, present });
   const result: ReferrersCopyResult = { found: tree.length, copied: 0, existed: 0, bytesSent: 0, indexes: 0 };
   const limit = pLimit(Math.max(1, opts.jobs));
   const maxDepth = tree.reduce((n, r) => Math.max(n, r.depth), 0);
@@ -63,21 +83,12 @@ export async function copyReferrers(ctx: AppContext, src: ImageRef, dst: ImageRe
     for (const r of tree.filter((t) => t.depth === depth)) bySubject.set(r.subject, [...(bySubject.get(r.subject) ?? []), r]);
     await Promise.all(
       [...bySubject].map(async ([subject, refs]) => {
-        let there: Direct;
-        try {
-          there = await to.direct(subject, opts.signal);
-        } catch (err) {
-          if (isAbortError(err) || opts.signal.aborted) throw err;
-          // A destination fallback tag that is not an index: its referrers are still copied, the tag left alone.
-          opts.warn(`${to.name()}: ${(err as Error).message}; the referrers are copied, that tag is left as it is`);
-          there = { api: true, entries: [] };
-        }
-        const listed = new Set(there.entries.map((e) => e.desc?.digest).filter(Boolean));
+        const there = await listing(subject);
         const toIndex: Descriptor[] = [];
         await Promise.all(
           refs.map((r) =>
             limit(async () => {
-              if (!r.tag && listed.has(r.desc.digest)) {
+              if (!r.manifest) {
                 result.existed++;
                 return;
               }

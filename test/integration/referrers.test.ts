@@ -80,11 +80,14 @@ describe('copy --referrers', () => {
     expect(r.stderr).toMatch(/referrers: 4 found, 4 copied/);
   });
 
-  it('a re-run sends nothing: no manifest PUT, no upload', async () => {
+  it('a re-run sends nothing and GETs no manifest but the source\'s fallback indexes (the rest by HEAD)', async () => {
     front.reset();
+    proxy.reset();
     const r = await runCli(['copy', '--referrers', `${P}/src/app:v1`, `${A}/dst/app:v1`]);
     expect(r.code).toBe(0);
     expect(front.count(['manifest-put', 'upload', 'mount'])).toBe(0);
+    const gets = proxy.stats.filter((q) => q.kind === 'manifest-get').map((q) => q.ref);
+    expect(gets.sort()).toEqual([fallbackTag(image.manifestDigest), fallbackTag(sbom.digest)].sort());
     expect(r.stderr).toMatch(/referrers: 4 found, 0 copied \(0 B\), 4 already there/);
   });
 
