@@ -8,6 +8,7 @@ import { loginCommand, logoutCommand } from './login.js';
 import { mutateCommand } from './mutate.js';
 import { catalogCommand, lsCommand } from './ls.js';
 import { pruneCommand } from './prune.js';
+import { referrersCommand } from './referrers.js';
 import { pullCommand, pushCommand } from './pull.js';
 import { repoCommand } from './repo.js';
 import { rmCommand } from './rm.js';
@@ -22,6 +23,7 @@ export const commands: CommandDef[] = [
   tagCommand,
   inspectCommand,
   digestCommand,
+  referrersCommand,
   lsCommand,
   catalogCommand,
   rmCommand,

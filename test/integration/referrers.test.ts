@@ -160,3 +160,38 @@ describe('hostile referrers', () => {
     }
   });
 });
+
+describe('regctl referrers and inspect', () => {
+  it('referrers lists every referrer, nested ones under their subject, with type, digest, size and creation time', async () => {
+    const r = await runCli(['referrers', `${P}/src/app:v1`]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^TYPE\s+DIGEST\s+SIZE\s+CREATED\s+FOUND BY$/);
+    expect(lines.find((l) => l.includes(sbom.digest))).toMatch(new RegExp(`^${SPDX.replace(/[+.]/g, '\\$&')}\\s+${sbom.digest}\\s+\\S+ \\S+\\s+2026-01-02T03:04:05Z\\s+tag$`));
+    expect(lines.find((l) => l.includes(sbomSig.digest))).toMatch(/^ {2}application\/vnd\.cncf\.notary\.signature\s/);
+    expect(lines.find((l) => l.includes(sig.digest))).toMatch(/tag sha256-[0-9a-f]{64}\.sig$/);
+    expect(lines).toHaveLength(5);
+  });
+
+  it('referrers --json, through the API, names subject, type, digest, size and annotations', async () => {
+    const r = await runCli(['referrers', '--json', `${A}/dst/app:v1`]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { subject: string; referrers: Array<Record<string, unknown>> };
+    expect(doc.subject).toBe(image.manifestDigest);
+    const s = doc.referrers.find((x) => x.digest === sbom.digest)!;
+    expect(s).toMatchObject({ subject: image.manifestDigest, depth: 1, artifactType: SPDX, size: sbom.size, via: 'api' });
+    expect(s.annotations).toEqual({ 'org.opencontainers.image.created': '2026-01-02T03:04:05Z' });
+    expect(doc.referrers.find((x) => x.digest === sbomSig.digest)).toMatchObject({ subject: sbom.digest, depth: 2 });
+  });
+
+  it('inspect counts referrers by type, on both kinds of registry', async () => {
+    for (const ref of [`${P}/src/app:v1`, `${A}/dst/app:v1`]) {
+      const r = await runCli(['inspect', ref]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Referrers: +3 \\(.*${SPDX.replace(/[+.]/g, '\\$&')}: 1`, 'm'));
+      expect(r.stdout).toMatch(/application\/vnd\.dev\.cosign\.simplesigning\.v1\+json: 1/);
+      const j = JSON.parse((await runCli(['inspect', '--json', ref])).stdout) as { referrers: { total: number; byType: Record<string, number> } };
+      expect(j.referrers).toEqual({ total: 3, byType: { [SPDX]: 1, [IN_TOTO]: 1, 'application/vnd.dev.cosign.simplesigning.v1+json': 1 } });
+    }
+  });
+});
