@@ -1,4 +1,5 @@
 // copy --referrers between a registry with the referrers API (a front over distribution) and one without (2.8).
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
@@ -193,5 +194,43 @@ describe('regctl referrers and inspect', () => {
       const j = JSON.parse((await runCli(['inspect', '--json', ref])).stdout) as { referrers: { total: number; byType: Record<string, number> } };
       expect(j.referrers).toEqual({ total: 3, byType: { [SPDX]: 1, [IN_TOTO]: 1, 'application/vnd.dev.cosign.simplesigning.v1+json': 1 } });
     }
+  });
+});
+
+describe('sync with referrers: true', () => {
+  it('copies the referrers of entries that say so (defaults, overridden per entry); a re-run sends nothing', async () => {
+    const spec = join(work, 'sync.yaml');
+    await writeFile(spec, [
+      'defaults:',
+      '  referrers: true',
+      'sync:',
+      `  - source: ${P}/src/app:v1`,
+      `    target: ${A}/sync/app`,
+      `  - source: ${P}/src/multi:v1`,
+      `    target: ${A}/sync/multi`,
+      '    referrers: false',
+      '',
+    ].join('\n'));
+    const r = await runCli(['sync', '--json', spec]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { images: Array<{ referrers?: { found: number; copied: number } }> };
+    expect(report.images[0]!.referrers).toEqual({ found: 4, copied: 4, existed: 0 });
+    expect(report.images[1]!.referrers).toBeUndefined();
+    expect(digests(await referrersIndex(`http://${A}`, 'sync/app', image.manifestDigest))).toEqual(digests([sbom, att]));
+    expect(digests(await referrersIndex(`http://${A}`, 'sync/app', sbom.digest))).toEqual([sbomSig.digest]);
+    expect(await referrersIndex(`http://${A}`, 'sync/multi', index.images[0]!.manifestDigest)).toEqual([]);
+    front.reset();
+    const again = await runCli(['sync', '--json', spec]);
+    expect(again.code).toBe(0);
+    expect(front.count(['manifest-put', 'upload', 'mount'])).toBe(0);
+    expect((JSON.parse(again.stdout) as typeof report).images[0]!.referrers).toEqual({ found: 4, copied: 0, existed: 4 });
+  });
+
+  it('refuses referrers: true on an entry that is not registry to registry (exit 2, SPEC:LINE)', async () => {
+    const spec = join(work, 'bad-sync.yaml');
+    await writeFile(spec, `sync:\n  - source: ${P}/src/app:v1\n    target: oci:${join(work, 'out')}\n    referrers: true\n`);
+    const r = await runCli(['sync', spec]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad-sync\.yaml:4.*referrers are copied between registries only/);
   });
 });
