@@ -48,6 +48,8 @@ export interface DiscoverOptions {
   types?: readonly string[];
   maxDepth?: number;
   maxReferrers?: number;
+  /** A listing that fails is an error, not a warning (prune: an unknown referrer must not be deleted). */
+  strict?: boolean;
   /** Whether the destination holds this referrer already (then it is not fetched, only followed). */
   present?: (subject: Digest, desc: Descriptor, tag?: string) => Promise<boolean>;
 }
@@ -62,7 +64,7 @@ export class RepoReferrers {
     readonly repo: Repo,
   ) {}
 
-  private tagSet(signal: AbortSignal): Promise<Set<string>> {
+  tagSet(signal: AbortSignal): Promise<Set<string>> {
     this.tags ??= this.client.listTags(this.repo, signal).then(
       (t) => new Set(t),
       (err) => {
@@ -138,7 +140,7 @@ export async function discoverTree(src: RepoReferrers, roots: readonly Digest[],
       try {
         direct = await src.direct(subject, opts.signal);
       } catch (err) {
-        if (isAbortError(err) || opts.signal.aborted) throw err;
+        if (isAbortError(err) || opts.signal.aborted || opts.strict) throw err;
         opts.warn(`referrers of ${src.name()}@${subject} skipped: ${(err as Error).message}`);
         continue;
       }

@@ -55,15 +55,6 @@ export function mergeFallback(existing: FetchedManifest | undefined, add: Descri
   return toFetched(encodeManifest({ ...doc, manifests }), OCI_INDEX);
 }
 
-/** The fallback index without `remove`'s entries; undefined when none of them was there. */
-export function pruneFallback(existing: FetchedManifest, remove: Set<string>): FetchedManifest | undefined {
-  const doc = JSON.parse(Buffer.from(existing.bytes).toString('utf8')) as Record<string, unknown>;
-  const manifests = Array.isArray(doc.manifests) ? (doc.manifests as Array<Record<string, unknown>>) : [];
-  const kept = manifests.filter((e) => !remove.has(String(e?.digest)));
-  if (kept.length === manifests.length) return undefined;
-  return toFetched(encodeManifest({ ...doc, manifests: kept }), OCI_INDEX);
-}
-
 function stripped(d: Descriptor): Record<string, unknown> {
   return {
     mediaType: d.mediaType,

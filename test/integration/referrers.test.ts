@@ -234,3 +234,50 @@ describe('sync with referrers: true', () => {
     expect(r.stderr).toMatch(/bad-sync\.yaml:4.*referrers are copied between registries only/);
   });
 });
+
+describe('prune and referrers', () => {
+  it('deletes the referrers and fallback indexes of an image it deletes, keeps those of a kept image', async () => {
+    const v2 = await makeImageLayout(join(work, 'img2'), { layers: [10_000], seed: 'ref-img-2', tag: 'v1' });
+    await seedImage(`oci:${image.dir}:v1`, `${plain.host}/prune/app:v1`);
+    await seedImage(`oci:${v2.dir}:v1`, `${plain.host}/prune/app:v2`);
+    const base = plain.url;
+    const one = subject(image.manifestDigest);
+    const s1 = await attachArtifact(base, 'prune/app', one, { artifactType: SPDX, content: 'p1', fallback: true });
+    const s1sig = await attachArtifact(base, 'prune/app', s1, { artifactType: 'application/vnd.cncf.notary.signature', content: 'p1s', fallback: true });
+    const c1 = await cosignSign(base, 'prune/app', image.manifestDigest, 'x');
+    const s2 = await attachArtifact(base, 'prune/app', subject(v2.manifestDigest), { artifactType: SPDX, content: 'p2', fallback: true });
+    const c2 = await cosignSign(base, 'prune/app', v2.manifestDigest, 'y');
+
+    const dry = await runCli(['prune', '--dry-run', '--match', '^v1$', '--keep', '0', `${P}/prune/app`]);
+    expect(dry.code).toBe(0);
+    for (const d of [image.manifestDigest, s1.digest, s1sig.digest, c1.digest]) expect(dry.stdout).toContain(d);
+    expect(dry.stdout).toMatch(new RegExp(`would delete\\s+${fallbackTag(image.manifestDigest)}\\s+\\S+\\s+referrers index of`));
+
+    const r = await runCli(['prune', '--match', '^v1$', '--keep', '0', `${P}/prune/app`]);
+    expect(r.code).toBe(0);
+    for (const d of [image.manifestDigest, s1.digest, s1sig.digest, c1.digest]) expect((await getManifest(base, 'prune/app', d)).status).toBe(404);
+    for (const t of [fallbackTag(image.manifestDigest), fallbackTag(s1.digest), `${fallbackTag(image.manifestDigest)}.sig`]) {
+      expect((await getManifest(base, 'prune/app', t)).status).toBe(404);
+    }
+    for (const d of [v2.manifestDigest, s2.digest, c2.digest]) expect((await getManifest(base, 'prune/app', d)).status).toBe(200);
+    expect(digests(await fallbackIndex(base, 'prune/app', v2.manifestDigest))).toEqual([s2.digest]);
+  });
+
+  it('never counts fallback or cosign tags as images: --keep 1 keeps the one image and all it carries', async () => {
+    const r = await runCli(['prune', '--keep', '1', '--json', `${P}/prune/app`]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { images: number; expire: unknown[]; attached: unknown[] };
+    expect(doc).toMatchObject({ images: 1, expire: [], attached: [] });
+    expect((await getManifest(plain.url, 'prune/app', 'v2')).status).toBe(200);
+  });
+
+  it('on a registry with the API, the referrers of a deleted image go with it', async () => {
+    await runCli(['copy', '--referrers', `${P}/src/app:v1`, `${A}/prune/api:v1`]);
+    expect(digests(await referrersIndex(`http://${A}`, 'prune/api', image.manifestDigest))).toEqual(digests([sbom, att]));
+    const r = await runCli(['prune', '--match', '^v1$', '--keep', '0', `${A}/prune/api`]);
+    expect(r.code).toBe(0);
+    for (const d of [sbom, att, sbomSig]) expect((await getManifest(`http://${A}`, 'prune/api', d.digest)).status).toBe(404);
+    expect((await getManifest(`http://${A}`, 'prune/api', `${fallbackTag(image.manifestDigest)}.sig`)).status).toBe(404);
+    expect(await referrersIndex(`http://${A}`, 'prune/api', image.manifestDigest)).toEqual([]);
+  });
+});
