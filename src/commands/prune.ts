@@ -122,7 +122,10 @@ export const pruneCommand: CommandDef = {
     const verdicts = rule.decide(images.map((r) => ({ digest: r.digest, tags: r.tags, ...(timeOf(r) !== undefined ? { time: timeOf(r) } : {}) })), now);
     const mediaTypeOf = new Map(images.map((r) => [r.digest, r.mediaType]));
     const rowOf = (v: Verdict) => ({ digest: v.digest, mediaType: mediaTypeOf.get(v.digest) ?? '' });
-    const attachments = await planReferrerPrune(ctx, repo, verdicts.filter((v) => !v.expire).map(rowOf), verdicts.filter((v) => v.expire).map(rowOf), { ecr: Boolean(ecr) });
+    const attachments = await planReferrerPrune(ctx, repo, verdicts.filter((v) => !v.expire).map(rowOf), verdicts.filter((v) => v.expire).map(rowOf), {
+      ecr: Boolean(ecr),
+      tags: listing.rows.flatMap((r) => r.tags),
+    });
     // A referrer of a kept image (an untagged signature on ECR, say) is kept whatever the rule said.
     for (const v of verdicts) {
       if (v.expire && attachments.protect.has(v.digest)) Object.assign(v, { expire: false, reason: 'a referrer of a kept image' });

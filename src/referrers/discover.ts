@@ -59,10 +59,14 @@ export class RepoReferrers {
   private tags?: Promise<Set<string>>;
   private hasApi?: boolean;
 
+  /** `knownTags`: the repository's tags when the caller has listed them already (prune): not listed again. */
   constructor(
     readonly client: RegistryClient,
     readonly repo: Repo,
-  ) {}
+    knownTags?: Iterable<string>,
+  ) {
+    if (knownTags) this.tags = Promise.resolve(new Set(knownTags));
+  }
 
   tagSet(signal: AbortSignal): Promise<Set<string>> {
     this.tags ??= this.client.listTags(this.repo, signal).then(

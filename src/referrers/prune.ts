@@ -36,9 +36,15 @@ interface Row {
  * Finds the referrers of `kept` (protected) and of `going` (deleted with them; on ECR only cosign's tags and fallback
  * indexes, ECR deletes an image's referrers itself). Listing failures are errors: nothing unknown is deleted.
  */
-export async function planReferrerPrune(ctx: AppContext, repo: Repo, kept: Row[], going: Row[], o: { ecr: boolean }): Promise<ReferrerPrune> {
+export async function planReferrerPrune(
+  ctx: AppContext,
+  repo: Repo,
+  kept: Row[],
+  going: Row[],
+  o: { ecr: boolean; tags: Iterable<string> },
+): Promise<ReferrerPrune> {
   const client = ctx.client('dst');
-  const rr = new RepoReferrers(client, repo);
+  const rr = new RepoReferrers(client, repo, o.tags);
   const opts = { signal: ctx.signal, warn: (m: string) => ctx.log.warn(m), strict: true };
   // An index's children are what platform-specific referrers point at.
   const rootsOf = async (rows: Row[]): Promise<Digest[]> => {
