@@ -1,5 +1,6 @@
 // Finds what points at a manifest: the referrers API where the registry has it, else the referrers tag schema and
 // cosign's tags; recursive (a signature of an SBOM), each referrer fetched and checked, loops and floods cut off.
+import pLimit from 'p-limit';
 import { RegctlError, isAbortError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
@@ -132,39 +133,52 @@ export async function discoverTree(src: RepoReferrers, roots: readonly Digest[],
   const maxReferrers = opts.maxReferrers ?? 1000;
   const seen = new Set<string>(roots);
   const found: Referrer[] = [];
+  const limit = pLimit(8);
   let level: Digest[] = [...roots];
   for (let depth = 1; level.length > 0; depth++) {
     if (depth > maxDepth) {
       opts.warn(`referrers nested deeper than ${maxDepth} levels in ${src.name()} were not followed`);
       break;
     }
-    const next: Digest[] = [];
-    for (const subject of level) {
-      let direct: Direct;
-      try {
-        direct = await src.direct(subject, opts.signal);
-      } catch (err) {
-        if (isAbortError(err) || opts.signal.aborted || opts.strict) throw err;
-        opts.warn(`referrers of ${src.name()}@${subject} skipped: ${(err as Error).message}`);
-        continue;
-      }
-      for (const entry of direct.entries) {
-        if (entry.desc && seen.has(entry.desc.digest)) {
+    // Each level's listings, then its fetches, run concurrently (bounded); results are taken in listing order.
+    const listings = await Promise.all(
+      level.map((subject) =>
+        limit(async () => {
+          try {
+            return { subject, direct: await src.direct(subject, opts.signal) };
+          } catch (err) {
+            if (isAbortError(err) || opts.signal.aborted || opts.strict) throw err;
+            opts.warn(`referrers of ${src.name()}@${subject} skipped: ${(err as Error).message}`);
+            return { subject, direct: undefined };
+          }
+        }),
+      ),
+    );
+    const wanted: Array<{ subject: Digest; entry: Listed }> = [];
+    const claimed = new Set<string>();
+    for (const { subject, direct } of listings) {
+      for (const entry of direct?.entries ?? []) {
+        if (entry.desc && (seen.has(entry.desc.digest) || claimed.has(entry.desc.digest))) {
           opts.warn(`${src.name()}@${entry.desc.digest} listed again, as a referrer of ${subject}: a loop of subjects, not followed`);
           continue;
         }
         if (depth === 1 && opts.types?.length && entry.desc && !opts.types.includes(entry.desc.artifactType ?? '')) continue;
-        if (found.length >= maxReferrers) {
+        if (found.length + wanted.length >= maxReferrers) {
           opts.warn(`more than ${maxReferrers} referrers in ${src.name()}: the rest were not followed`);
-          return found;
+          break;
         }
-        const r = await fetchChecked(src, subject, entry, depth, opts);
-        if (!r || seen.has(r.desc.digest)) continue;
-        if (depth === 1 && opts.types?.length && !opts.types.includes(r.desc.artifactType ?? '')) continue;
-        seen.add(r.desc.digest);
-        found.push(r);
-        next.push(r.desc.digest);
+        if (entry.desc) claimed.add(entry.desc.digest);
+        wanted.push({ subject, entry });
       }
+    }
+    const fetched = await Promise.all(wanted.map(({ subject, entry }) => limit(() => fetchChecked(src, subject, entry, depth, opts))));
+    const next: Digest[] = [];
+    for (const r of fetched) {
+      if (!r || seen.has(r.desc.digest)) continue;
+      if (depth === 1 && opts.types?.length && !opts.types.includes(r.desc.artifactType ?? '')) continue;
+      seen.add(r.desc.digest);
+      found.push(r);
+      next.push(r.desc.digest);
     }
     level = next;
   }

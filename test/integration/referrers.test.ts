@@ -144,6 +144,16 @@ describe('hostile referrers', () => {
     expect(digests(await referrersIndex(`http://${A}`, 'bad/app', image.manifestDigest))).toEqual([good.digest]);
   });
 
+  it('follows nested referrers 8 levels deep and no further, with a warning', async () => {
+    await seedImage(`oci:${image.dir}:v1`, `${plain.host}/deep/app:v1`);
+    let at: Desc = { ...subject(image.manifestDigest), size: image.manifestSize };
+    for (let i = 0; i < 10; i++) at = await attachArtifact(plain.url, 'deep/app', at, { artifactType: SPDX, content: `level ${i}`, fallback: true });
+    const r = await runCli(['copy', '--referrers', `${P}/deep/app:v1`, `${A}/deep/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: referrers nested deeper than 8 levels in .* were not followed/);
+    expect(r.stderr).toMatch(/referrers: 8 found, 8 copied/);
+  });
+
   it('refuses a referrers answer over 4 MiB with a warning, and copies the image', async () => {
     const big = await startFaultProxy(front.url);
     try {
@@ -279,5 +289,43 @@ describe('prune and referrers', () => {
     for (const d of [sbom, att, sbomSig]) expect((await getManifest(`http://${A}`, 'prune/api', d.digest)).status).toBe(404);
     expect((await getManifest(`http://${A}`, 'prune/api', `${fallbackTag(image.manifestDigest)}.sig`)).status).toBe(404);
     expect(await referrersIndex(`http://${A}`, 'prune/api', image.manifestDigest)).toEqual([]);
+  });
+});
+
+describe('what referrers cost', () => {
+  /** Requests of a copy into a fresh repository, both sides counted: without and with --referrers, and a re-run. */
+  async function measure(src: string, dstRepo: string): Promise<{ base: number; withReferrers: number; rerun: number }> {
+    const both = () => front.count() + proxy.count();
+    const reset = () => (front.reset(), proxy.reset());
+    reset();
+    expect((await runCli(['copy', src, `${dstRepo}-base/app:v1`])).code).toBe(0);
+    const base = both();
+    reset();
+    const r = await runCli(['copy', '--referrers', src, `${dstRepo}-ref/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/referrers: 10 found, 10 copied/);
+    const withReferrers = both();
+    reset();
+    expect((await runCli(['copy', '--referrers', src, `${dstRepo}-ref/app:v1`])).code).toBe(0);
+    return { base, withReferrers, rerun: both() };
+  }
+
+  it('an image with 10 referrers: each referrer costs what a small image costs, discovery one request per manifest', async () => {
+    await seedImage(`oci:${image.dir}:v1`, `${A}/ten/app:v1`);
+    await seedImage(`oci:${image.dir}:v1`, `${P}/ten/app:v1`);
+    const img = { ...subject(image.manifestDigest), size: image.manifestSize };
+    for (let i = 0; i < 10; i++) {
+      await attachArtifact(`http://${A}`, 'ten/app', img, { artifactType: SPDX, content: `sbom ${i}`, fallback: false });
+      await attachArtifact(plain.url, 'ten/app', img, { artifactType: SPDX, content: `sbom ${i}`, fallback: true });
+    }
+    const fromApi = await measure(`${A}/ten/app:v1`, `${P}/ten-from-api`);
+    const fromTags = await measure(`${P}/ten/app:v1`, `${A}/ten-from-tags`);
+    if (process.env.REGCTL_MEASURE) console.log(JSON.stringify({ fromApi, fromTags }));
+    // Per referrer: its manifest GET and the destination's HEAD, PUT and blob work, as for any image of 2 blobs.
+    for (const m of [fromApi, fromTags]) {
+      expect(m.withReferrers - m.base).toBeLessThanOrEqual(10 * 12 + 16);
+      // A re-run: the image's HEADs, the listings (one per manifest with the API), no referrer fetched or sent.
+      expect(m.rerun).toBeLessThanOrEqual(m.base + 16);
+    }
   });
 });
