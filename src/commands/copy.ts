@@ -68,7 +68,10 @@ export async function runCopy(
         : undefined;
       return {
         stdout: result.reference,
-        json: { reference: result.reference, digest: result.digest, mediaType: result.mediaType, upToDate: result.upToDate, bytesSent: result.bytesSent, blobs: result.blobs, ...(attached ? { referrers: attached } : {}) },
+        json: {
+          reference: result.reference, digest: result.digest, mediaType: result.mediaType, upToDate: result.upToDate,
+          bytesSent: result.bytesSent, blobs: result.blobs, ...(attached ? { referrers: attached } : {}),
+        },
       };
     } catch (err) {
       sink.fail();
@@ -83,8 +86,10 @@ export async function runCopy(
 async function withReferrers(ctx: AppContext, src: ImageRef, dst: ImageRef, result: CopyResult, types?: string[]) {
   const { copyReferrers, copiedDigests } = await import('../referrers/write.js');
   const roots = await copiedDigests(ctx, dst, result.digest, result.mediaType, ctx.signal);
-  const r = await copyReferrers(ctx, src, dst, roots, { types, jobs: ctx.globals.jobs, signal: ctx.signal, warn: (m) => ctx.log.warn(m) });
-  ctx.log.info(`referrers: ${r.found} found, ${r.copied} copied (${formatBytes(r.bytesSent)}), ${r.existed} already there`);
+  const warn = (m: string) => ctx.log.warn(m);
+  const r = await copyReferrers(ctx, src, dst, roots, { types, jobs: ctx.globals.jobs, signal: ctx.signal, warn });
+  const copied = `${r.copied} copied (${formatBytes(r.bytesSent)})`;
+  ctx.log.info(`referrers: ${r.found} found, ${copied}, ${r.existed} already there`);
   return r;
 }
 
@@ -102,7 +107,8 @@ export const copyCommand: CommandDef = {
   configure(cmd) {
     cmd.option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: a new index of those)', collect);
     cmd.option('--referrers', 'also copy what points at the image (signatures, SBOMs, attestations), recursively');
-    cmd.option('--referrers-type <mediatype>', 'with --referrers: only referrers of this artifactType (repeatable)', collect);
+    const typeHelp = 'with --referrers: only referrers of this artifactType (repeatable)';
+    cmd.option('--referrers-type <mediatype>', typeHelp, collect);
     addCreateRepoFlags(cmd);
   },
   run(ctx, [src, dst], opts) {

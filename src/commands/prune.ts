@@ -119,21 +119,31 @@ export const pruneCommand: CommandDef = {
     // go or stay with the image they are attached to.
     const { isAttachmentRow, planReferrerPrune } = await import('../referrers/prune.js');
     const images = listing.rows.filter((r) => !isAttachmentRow(r.tags));
-    const verdicts = rule.decide(images.map((r) => ({ digest: r.digest, tags: r.tags, ...(timeOf(r) !== undefined ? { time: timeOf(r) } : {}) })), now);
+    const candidates = images.map((r) => {
+      const time = timeOf(r);
+      return { digest: r.digest, tags: r.tags, ...(time !== undefined ? { time } : {}) };
+    });
+    const verdicts = rule.decide(candidates, now);
     const mediaTypeOf = new Map(images.map((r) => [r.digest, r.mediaType]));
     const rowOf = (v: Verdict) => ({ digest: v.digest, mediaType: mediaTypeOf.get(v.digest) ?? '' });
-    const attachments = await planReferrerPrune(ctx, repo, verdicts.filter((v) => !v.expire).map(rowOf), verdicts.filter((v) => v.expire).map(rowOf), {
+    const keptRows = verdicts.filter((v) => !v.expire).map(rowOf);
+    const attachments = await planReferrerPrune(ctx, repo, keptRows, verdicts.filter((v) => v.expire).map(rowOf), {
       ecr: Boolean(ecr),
       tags: listing.rows.flatMap((r) => r.tags),
     });
     // A referrer of a kept image (an untagged signature on ECR, say) is kept whatever the rule said.
     for (const v of verdicts) {
-      if (v.expire && attachments.protect.has(v.digest)) Object.assign(v, { expire: false, reason: 'a referrer of a kept image' });
+      if (v.expire && attachments.protect.has(v.digest)) {
+        Object.assign(v, { expire: false, reason: 'a referrer of a kept image' });
+      }
     }
     const going = verdicts.filter((v) => v.expire);
     const attached = attachments.attached;
-    const guarded = verdicts.filter((v) => !v.expire && (v.reason.includes('digest stays') || v.reason.includes('not evaluated here') || v.reason.includes('referrer of a kept')));
-    const attachedLine = (a: (typeof attached)[number]) => [a.tag ?? '<untagged>', a.digest, `${a.what} of ${a.subject}`];
+    const shown = ['digest stays', 'not evaluated here', 'referrer of a kept'];
+    const guarded = verdicts.filter((v) => !v.expire && shown.some((s) => v.reason.includes(s)));
+    const attachedLine = (a: (typeof attached)[number]) => [
+      a.tag ?? '<untagged>', a.digest, `${a.what} of ${a.subject}`,
+    ];
     const line = (v: Verdict) => [tagsText(v.tags, 6), v.digest, `${v.rule ?? ''}: ${v.reason}`];
     const name = `${repo.registry}/${repo.repository}`;
     const dry = Boolean(opts.dryRun);
@@ -148,7 +158,11 @@ export const pruneCommand: CommandDef = {
     });
     const keptLines = guarded.map((v) => ['kept', ...line(v)]);
     if (dry) {
-      const rows = [...going.map((v) => ['would delete', ...line(v)]), ...attached.map((a) => ['would delete', ...attachedLine(a)]), ...keptLines];
+      const rows = [
+        ...going.map((v) => ['would delete', ...line(v)]),
+        ...attached.map((a) => ['would delete', ...attachedLine(a)]),
+        ...keptLines,
+      ];
       ctx.log.info(`${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`);
       return { stdout: rows.length ? render.table(rows) : '', json: json([], []) };
     }
@@ -168,8 +182,11 @@ export const pruneCommand: CommandDef = {
       });
     }
     for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${f.replace(/\s*\n\s*/g, ' ')}\n`);
-    const extra = first.deleted.length ? ` and ${first.deleted.length} referrer${first.deleted.length === 1 ? '' : 's'} or referrers index${first.deleted.length === 1 ? '' : 'es'}` : '';
-    ctx.log.info(`deleted ${second.deleted.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'}${extra} in ${name}${failures.length ? `; ${failures.length} failed` : ''}`);
+    const n = first.deleted.length;
+    const extra = n ? ` and ${n} referrer${n === 1 ? '' : 's'} or referrers index${n === 1 ? '' : 'es'}` : '';
+    const of = `${verdicts.length} image${verdicts.length === 1 ? '' : 's'}`;
+    const failed = failures.length ? `; ${failures.length} failed` : '';
+    ctx.log.info(`deleted ${second.deleted.length} of ${of}${extra} in ${name}${failed}`);
     return { stdout: rows.length ? render.table(rows) : '', json: json(deleted, failures), exitCode: failures.length ? 1 : 0 };
   },
 };

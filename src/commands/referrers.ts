@@ -15,11 +15,15 @@ export const referrersCommand: CommandDef = {
     'regctl referrers --type application/spdx+json --json localhost:5000/app:v1',
   ],
   configure(cmd) {
-    cmd.option('--type <mediatype>', 'only referrers of this artifactType (repeatable; their own referrers still listed)', collect);
+    const help = 'only referrers of this artifactType (repeatable; their own referrers still listed)';
+    cmd.option('--type <mediatype>', help, collect);
   },
   async run(ctx, [refText], opts) {
     const ref = registryRef(refText!);
-    const [{ RepoReferrers, discoverTree }, { RegctlError }] = await Promise.all([import('../referrers/discover.js'), import('../errors.js')]);
+    const [{ RepoReferrers, discoverTree }, { RegctlError }] = await Promise.all([
+      import('../referrers/discover.js'),
+      import('../errors.js'),
+    ]);
     const client = ctx.client('src');
     const repo = { registry: ref.registry, repository: ref.repository };
     const desc = await client.headManifest(repo, ref.digest ?? ref.tag ?? 'latest', ctx.signal);
@@ -48,7 +52,8 @@ export const referrersCommand: CommandDef = {
       printable(created(r.annotations)),
       r.tag ? `tag ${printable(r.tag)}` : r.via,
     ]);
-    ctx.log.info(`${rows.length} referrer${rows.length === 1 ? '' : 's'} of ${ref.registry}/${ref.repository}@${desc.digest}`);
+    const of = `${ref.registry}/${ref.repository}@${desc.digest}`;
+    ctx.log.info(`${rows.length} referrer${rows.length === 1 ? '' : 's'} of ${of}`);
     return {
       stdout: rows.length ? table(lines, ['TYPE', 'DIGEST', 'SIZE', 'CREATED', 'FOUND BY']) : '',
       json: { subject: desc.digest, referrers: rows },

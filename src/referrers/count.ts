@@ -11,13 +11,20 @@ export interface ReferrerCounts {
   byType: Record<string, number>;
 }
 
-/** The direct referrers of `digest` counted by type; undefined (with a warning) when the registry would not list them. */
-export async function countReferrers(ctx: AppContext, ref: ImageRef, digest: Digest): Promise<ReferrerCounts | undefined> {
+/** The direct referrers of `digest` by type; undefined (with a warning) when the registry would not list them. */
+export async function countReferrers(
+  ctx: AppContext,
+  ref: ImageRef,
+  digest: Digest,
+): Promise<ReferrerCounts | undefined> {
   try {
-    const { entries } = await new RepoReferrers(ctx.client('src'), { registry: ref.registry, repository: ref.repository }).direct(digest, ctx.signal);
+    const repo = { registry: ref.registry, repository: ref.repository };
+    const { entries } = await new RepoReferrers(ctx.client('src'), repo).direct(digest, ctx.signal);
     const byType: Record<string, number> = {};
     for (const e of entries) {
-      const type = e.tag ? COSIGN_SUFFIXES[e.tag.slice(e.tag.lastIndexOf('.') + 1)]! : e.desc?.artifactType ?? e.desc?.mediaType ?? 'unknown';
+      const type = e.tag
+        ? COSIGN_SUFFIXES[e.tag.slice(e.tag.lastIndexOf('.') + 1)]!
+        : e.desc?.artifactType ?? e.desc?.mediaType ?? 'unknown';
       byType[type] = (byType[type] ?? 0) + 1;
     }
     return { total: entries.length, byType };

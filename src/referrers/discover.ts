@@ -128,7 +128,11 @@ export class RepoReferrers {
  * before (a loop of subjects) and anything past the depth and count caps. Referrers a source refuses to list (an
  * answer over 4 MiB, a fallback tag that is not an index) are skipped with a warning.
  */
-export async function discoverTree(src: RepoReferrers, roots: readonly Digest[], opts: DiscoverOptions): Promise<Referrer[]> {
+export async function discoverTree(
+  src: RepoReferrers,
+  roots: readonly Digest[],
+  opts: DiscoverOptions,
+): Promise<Referrer[]> {
   const maxDepth = opts.maxDepth ?? 8;
   const maxReferrers = opts.maxReferrers ?? 1000;
   const seen = new Set<string>(roots);
@@ -159,10 +163,11 @@ export async function discoverTree(src: RepoReferrers, roots: readonly Digest[],
     for (const { subject, direct } of listings) {
       for (const entry of direct?.entries ?? []) {
         if (entry.desc && (seen.has(entry.desc.digest) || claimed.has(entry.desc.digest))) {
-          opts.warn(`${src.name()}@${entry.desc.digest} listed again, as a referrer of ${subject}: a loop of subjects, not followed`);
+          const again = `${src.name()}@${entry.desc.digest} listed again, as a referrer of ${subject}`;
+          opts.warn(`${again}: a loop of subjects, not followed`);
           continue;
         }
-        if (depth === 1 && opts.types?.length && entry.desc && !opts.types.includes(entry.desc.artifactType ?? '')) continue;
+        if (depth === 1 && entry.desc && !wantedType(opts, entry.desc)) continue;
         if (found.length + wanted.length >= maxReferrers) {
           opts.warn(`more than ${maxReferrers} referrers in ${src.name()}: the rest were not followed`);
           break;
@@ -171,11 +176,13 @@ export async function discoverTree(src: RepoReferrers, roots: readonly Digest[],
         wanted.push({ subject, entry });
       }
     }
-    const fetched = await Promise.all(wanted.map(({ subject, entry }) => limit(() => fetchChecked(src, subject, entry, depth, opts))));
+    const fetched = await Promise.all(
+      wanted.map(({ subject, entry }) => limit(() => fetchChecked(src, subject, entry, depth, opts))),
+    );
     const next: Digest[] = [];
     for (const r of fetched) {
       if (!r || seen.has(r.desc.digest)) continue;
-      if (depth === 1 && opts.types?.length && !opts.types.includes(r.desc.artifactType ?? '')) continue;
+      if (depth === 1 && !wantedType(opts, r.desc)) continue;
       seen.add(r.desc.digest);
       found.push(r);
       next.push(r.desc.digest);
@@ -185,7 +192,19 @@ export async function discoverTree(src: RepoReferrers, roots: readonly Digest[],
   return found;
 }
 
-async function fetchChecked(src: RepoReferrers, subject: Digest, entry: Listed, depth: number, opts: DiscoverOptions): Promise<Referrer | undefined> {
+const wantedType = (opts: DiscoverOptions, d: Descriptor) =>
+  !opts.types?.length || opts.types.includes(d.artifactType ?? '');
+
+/** cosign's tags hold no artifactType: the suffix says what they hold. */
+const cosignType = (tag: string) => COSIGN_SUFFIXES[tag.slice(tag.lastIndexOf('.') + 1)];
+
+async function fetchChecked(
+  src: RepoReferrers,
+  subject: Digest,
+  entry: Listed,
+  depth: number,
+  opts: DiscoverOptions,
+): Promise<Referrer | undefined> {
   const where = `${src.name()}@${entry.desc?.digest ?? entry.tag}`;
   let m: FetchedManifest;
   try {
@@ -193,8 +212,9 @@ async function fetchChecked(src: RepoReferrers, subject: Digest, entry: Listed, 
       // cosign's tag: its digest by HEAD; a tag the destination holds at that digest is not fetched.
       const desc = entry.desc ?? (await src.client.headManifest(src.repo, entry.tag!, opts.signal));
       if (desc && (await opts.present(subject, desc, entry.tag))) {
-        const artifactType = entry.tag ? COSIGN_SUFFIXES[entry.tag.slice(entry.tag.lastIndexOf('.') + 1)] : desc.artifactType;
-        return { desc: { ...desc, ...(artifactType ? { artifactType } : {}) }, subject, depth, via: entry.via, tag: entry.tag };
+        const artifactType = entry.tag ? cosignType(entry.tag) : desc.artifactType;
+        const d = { ...desc, ...(artifactType ? { artifactType } : {}) };
+        return { desc: d, subject, depth, via: entry.via, tag: entry.tag };
       }
     }
     m = await src.client.getManifest(src.repo, entry.desc?.digest ?? entry.tag!, opts.signal);
@@ -206,8 +226,8 @@ async function fetchChecked(src: RepoReferrers, subject: Digest, entry: Listed, 
   const desc = referrerDescriptor(m);
   if (entry.via === 'cosign') {
     // cosign's manifests name no subject: the tag binds them. Their type is what the tag's suffix says it holds.
-    const suffix = entry.tag!.slice(entry.tag!.lastIndexOf('.') + 1);
-    return { desc: { ...desc, artifactType: COSIGN_SUFFIXES[suffix] }, manifest: m, subject, depth, via: 'cosign', tag: entry.tag };
+    const d = { ...desc, artifactType: cosignType(entry.tag!) };
+    return { desc: d, manifest: m, subject, depth, via: 'cosign', tag: entry.tag };
   }
   const named = m.manifest.subject?.digest;
   if (named !== subject) {

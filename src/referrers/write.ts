@@ -38,7 +38,8 @@ class Prefetched implements ImageSource {
   get registryRepo() { return this.inner.registryRepo; }
   async resolve() { return this.m.desc; }
   getManifest(digest: Digest | undefined, signal: AbortSignal) {
-    return digest === undefined || digest === this.m.desc.digest ? Promise.resolve(this.m) : this.inner.getManifest(digest, signal);
+    if (digest === undefined || digest === this.m.desc.digest) return Promise.resolve(this.m);
+    return this.inner.getManifest(digest, signal);
   }
   getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }) { return this.inner.getBlob(desc, opts); }
   close() { return this.inner.close(); }
@@ -49,8 +50,21 @@ class Prefetched implements ImageSource {
  * referrers; a referrer the destination lists already is not touched (a re-run sends nothing); cosign's tags are
  * copied as tags (cosign finds them by name).
  */
-export async function copyReferrers(ctx: AppContext, src: ImageRef, dst: ImageRef, roots: readonly Digest[], opts: ReferrersCopyOptions): Promise<ReferrersCopyResult> {
-  const [{ openSource, openDestination }, { copyImage }] = await Promise.all([import('../transports/open.js'), import('../copy/copy.js')]);
+export async function copyReferrers(
+  ctx: AppContext,
+  src: ImageRef,
+  dst: ImageRef,
+  roots: readonly Digest[],
+  opts: ReferrersCopyOptions,
+): Promise<ReferrersCopyResult> {
+  const [{ openSource, openDestination }, { copyImage }, { SharedBlobs }] = await Promise.all([
+    import('../transports/open.js'),
+    import('../copy/copy.js'),
+    import('../copy/shared.js'),
+  ]);
+  // Referrers share blobs (the empty config `{}` of every OCI 1.1 artifact): each is placed in the repository once, as
+  // sync does, or two uploads at once race distribution's link file against a manifest PUT (MANIFEST_BLOB_UNKNOWN).
+  const shared = new SharedBlobs();
   const from = new RepoReferrers(ctx.client('src'), { registry: src.registry, repository: src.repository });
   const dstClient = ctx.client('dst');
   const to = new RepoReferrers(dstClient, { registry: dst.registry, repository: dst.repository });
@@ -80,7 +94,9 @@ export async function copyReferrers(ctx: AppContext, src: ImageRef, dst: ImageRe
   const maxDepth = tree.reduce((n, r) => Math.max(n, r.depth), 0);
   for (let depth = 1; depth <= maxDepth; depth++) {
     const bySubject = new Map<Digest, Referrer[]>();
-    for (const r of tree.filter((t) => t.depth === depth)) bySubject.set(r.subject, [...(bySubject.get(r.subject) ?? []), r]);
+    for (const r of tree.filter((t) => t.depth === depth)) {
+      bySubject.set(r.subject, [...(bySubject.get(r.subject) ?? []), r]);
+    }
     await Promise.all(
       [...bySubject].map(async ([subject, refs]) => {
         const there = await listing(subject);
@@ -95,9 +111,11 @@ export async function copyReferrers(ctx: AppContext, src: ImageRef, dst: ImageRe
               const ref = { ...src, tag: undefined, digest: r.desc.digest };
               const source = new Prefetched(await openSource({ kind: 'registry', ref }, ctx), r.manifest);
               try {
-                const target = r.tag ? { ...dst, tag: r.tag, digest: undefined } : { ...dst, tag: undefined, digest: r.desc.digest };
+                const target = r.tag
+                  ? { ...dst, tag: r.tag, digest: undefined }
+                  : { ...dst, tag: undefined, digest: r.desc.digest };
                 const dest = await openDestination({ kind: 'registry', ref: target }, ctx);
-                const out = await copyImage(source, dest, { jobs: opts.jobs, tag: r.tag, signal: opts.signal });
+                const out = await copyImage(source, dest, { jobs: opts.jobs, tag: r.tag, signal: opts.signal, shared });
                 if (out.upToDate) result.existed++;
                 else {
                   result.copied++;
@@ -128,7 +146,7 @@ export async function copyReferrers(ctx: AppContext, src: ImageRef, dst: ImageRe
   return result;
 }
 
-async function readFallback(at: RepoReferrers, subject: Digest, signal: AbortSignal): Promise<FetchedManifest | undefined> {
+async function readFallback(at: RepoReferrers, subject: Digest, signal: AbortSignal) {
   try {
     return await at.client.getManifest(at.repo, fallbackTag(subject), signal);
   } catch (err) {
@@ -138,7 +156,13 @@ async function readFallback(at: RepoReferrers, subject: Digest, signal: AbortSig
 }
 
 /** The copied root and, for an index, its children: what referrers may point at. */
-export async function copiedDigests(ctx: AppContext, dst: ImageRef, digest: Digest, mediaType: string, signal: AbortSignal): Promise<Digest[]> {
+export async function copiedDigests(
+  ctx: AppContext,
+  dst: ImageRef,
+  digest: Digest,
+  mediaType: string,
+  signal: AbortSignal,
+): Promise<Digest[]> {
   if (!mediaType.includes('index') && !mediaType.includes('list')) return [digest];
   // Read from the destination (the same bytes): a copy found up to date by HEAD asks the source for nothing more.
   const m = await ctx.client('dst').getManifest({ registry: dst.registry, repository: dst.repository }, digest, signal);

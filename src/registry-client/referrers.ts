@@ -29,6 +29,7 @@ export async function fetchReferrers(
   const what = `referrers of ${r.registry}/${r.repository}@${digest}`;
   const path = v2Path(r, 'referrers', digest);
   const out: Descriptor[] = [];
+  const filter = opts.artifactType ? { artifactType: opts.artifactType } : undefined;
   let filtered = true;
   let total = 0;
   let next: string | undefined;
@@ -37,7 +38,7 @@ export async function fetchReferrers(
     const { res, value }: { res: RegResponse; value: Uint8Array } = await sendRead(client.http, {
       registry: r.registry,
       method: 'GET',
-      ...(next ? { url: next } : { path, ...(opts.artifactType ? { query: { artifactType: opts.artifactType } } : {}) }),
+      ...(next ? { url: next } : { path, ...(filter ? { query: filter } : {}) }),
       headers: { accept: 'application/vnd.oci.image.index.v1+json' },
       scopes: [`repository:${r.repository}:pull`],
       expect: [200, 404],
@@ -55,13 +56,16 @@ export async function fetchReferrers(
     }
     if (m.kind !== 'index') throw new RegctlError('BAD_RESPONSE', `${what}: the answer is not an image index`);
     out.push(...m.manifests);
-    if (!(header(res.headers, 'oci-filters-applied') ?? '').split(',').some((f) => f.trim() === 'artifactType')) filtered = false;
+    const applied = (header(res.headers, 'oci-filters-applied') ?? '').split(',').map((f) => f.trim());
+    if (!applied.includes('artifactType')) filtered = false;
     const link = header(res.headers, 'link');
     const found = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
     if (!found) return { descriptors: out, filtered };
     // The next page is the same list with other parameters: nothing else is followed.
     const url = resolveHanded(found[1]!, res.url, what);
-    if (url.pathname !== new URL(res.url).pathname) throw new RegctlError('BAD_RESPONSE', `${what}: the Link to the next page names another path`);
+    if (url.pathname !== new URL(res.url).pathname) {
+      throw new RegctlError('BAD_RESPONSE', `${what}: the Link to the next page names another path`);
+    }
     next = url.toString();
     if (seen.has(next)) break;
     seen.add(next);

@@ -136,7 +136,11 @@ async function listSourceTags(entry: SpecEntry, ctx: AppContext, signal: AbortSi
 
 /** The images one entry names: one, or one per selected tag. */
 async function expandEntry(entry: SpecEntry, ctx: AppContext, signal: AbortSignal, warnings: string[]): Promise<PlanItem[]> {
-  const base = { entry: entry.index, ...(entry.platforms ? { platforms: entry.platforms } : {}), ...(entry.referrers ? { referrers: true } : {}) };
+  const base = {
+    entry: entry.index,
+    ...(entry.platforms ? { platforms: entry.platforms } : {}),
+    ...(entry.referrers ? { referrers: true } : {}),
+  };
   if (!entry.tags) {
     const tag = entry.targetTag ?? tagOf(entry.source);
     const target = tag !== undefined ? withTag(entry.target, tag) : entry.target;

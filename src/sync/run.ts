@@ -250,8 +250,14 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
  * The referrers of every image copied or found up to date whose entry says `referrers: true`, once the images are
  * in place (a referrer's subject before the referrer). A failure marks that image failed.
  */
-async function syncReferrers(reports: ImageReport[], ctx: AppContext, opts: RunOptions, limit: ReturnType<typeof pLimit>): Promise<void> {
-  const todo = reports.filter((r) => r?.item.referrers && r.digest && (r.status === 'copied' || r.status === 'up-to-date'));
+async function syncReferrers(
+  reports: ImageReport[],
+  ctx: AppContext,
+  opts: RunOptions,
+  limit: ReturnType<typeof pLimit>,
+): Promise<void> {
+  const done = (r: ImageReport) => r.status === 'copied' || r.status === 'up-to-date';
+  const todo = reports.filter((r) => r?.item.referrers && r.digest && done(r));
   if (!todo.length) return;
   const { copyReferrers, copiedDigests } = await import('../referrers/write.js');
   await Promise.all(
@@ -261,9 +267,13 @@ async function syncReferrers(reports: ImageReport[], ctx: AppContext, opts: RunO
         if (source.kind !== 'registry' || target.kind !== 'registry') return;
         const mediaType = report.item.resolved?.source.mediaType ?? '';
         // What the target holds: for a platform subset found up to date, the sub-index, not the source's digest.
-        const digest = (report.status === 'up-to-date' ? report.item.targetDigest ?? report.digest : report.digest) as Digest;
+        const held = report.status === 'up-to-date' ? report.item.targetDigest ?? report.digest : report.digest;
+        const digest = held as Digest;
         try {
-          const roots = await copiedDigests(ctx, target.ref, digest, mediaType.includes('index') || mediaType.includes('list') || !mediaType ? 'index' : mediaType, opts.signal);
+          // A platform subset or an unknown type: the target's manifest says whether it has children.
+          const maybeIndex =
+            !mediaType || mediaType.includes('index') || mediaType.includes('list') || report.item.platforms;
+          const roots = await copiedDigests(ctx, target.ref, digest, maybeIndex ? 'index' : mediaType, opts.signal);
           const r = await copyReferrers(ctx, source.ref, target.ref, roots, {
             jobs: opts.jobs,
             signal: opts.signal,

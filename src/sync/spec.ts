@@ -187,7 +187,9 @@ class Validator {
       if (get('jobs')) defaults.jobs = this.int(get('jobs')!.value, at('jobs'), 'defaults.jobs', 1, 64);
       if (get('images')) defaults.images = this.int(get('images')!.value, at('images'), 'defaults.images', 1, 64);
       if (get('platforms')) defaults.platforms = this.platforms(get('platforms')!.value, at('platforms'), 'defaults.platforms');
-      if (get('referrers')) defaults.referrers = this.bool(get('referrers')!.value, at('referrers'), 'defaults.referrers');
+      if (get('referrers')) {
+        defaults.referrers = this.bool(get('referrers')!.value, at('referrers'), 'defaults.referrers');
+      }
       if (get('keep-going')) defaults.keepGoing = this.bool(get('keep-going')!.value, at('keep-going'), 'defaults.keep-going');
       if (get('rate-floor')) defaults.rateFloor = this.int(get('rate-floor')!.value, at('rate-floor'), 'defaults.rate-floor', 0, 1_000_000);
       if (get('rate-wait')) {
@@ -258,8 +260,8 @@ class Validator {
     const withReferrers = referrers && source.kind === 'registry' && target.kind === 'registry';
     const line = node.range ? node.range[0] : 0;
     return {
-      index, line: this.lineOf(line), source, target, ...(targetTag !== undefined ? { targetTag } : {}), ...(tags ? { tags } : {}),
-      ...(platforms ? { platforms } : {}), ...(withReferrers ? { referrers: true } : {}),
+      index, line: this.lineOf(line), source, target, ...(targetTag !== undefined ? { targetTag } : {}),
+      ...(tags ? { tags } : {}), ...(platforms ? { platforms } : {}), ...(withReferrers ? { referrers: true } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
 // Signatures, SBOMs and attestations pushed the way the tools push them: cosign's `.sig` tag (simple-signing payload),
-// OCI 1.1 artifacts with `subject` and `artifactType` (oras attach), and the referrers tag schema where there is no API.
+// OCI 1.1 artifacts with `subject` and `artifactType` (oras attach), the referrers tag schema where there is no API.
 import { createHash } from 'node:crypto';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -33,14 +33,22 @@ export async function pushBlob(base: string, repo: string, bytes: Buffer): Promi
   return digest;
 }
 
-export async function pushManifest(base: string, repo: string, ref: string, bytes: Buffer, mediaType = OCI_MANIFEST): Promise<{ digest: string; subjectHeader: string | null }> {
-  const res = await fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: bytes, headers: { 'content-type': mediaType } });
+export async function pushManifest(
+  base: string,
+  repo: string,
+  ref: string,
+  bytes: Buffer,
+  mediaType = OCI_MANIFEST,
+): Promise<{ digest: string; subjectHeader: string | null }> {
+  const headers = { 'content-type': mediaType };
+  const res = await fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: bytes, headers });
   if (res.status !== 201) throw new Error(`manifest push ${repo}:${ref}: ${res.status} ${await res.text()}`);
   return { digest: sha256(bytes), subjectHeader: res.headers.get('oci-subject') };
 }
 
-export async function getManifest(base: string, repo: string, ref: string): Promise<{ status: number; bytes: Buffer; digest: string }> {
-  const res = await fetch(`${base}/v2/${repo}/manifests/${ref}`, { headers: { accept: `${OCI_INDEX}, ${OCI_MANIFEST}` } });
+export async function getManifest(base: string, repo: string, ref: string) {
+  const headers = { accept: `${OCI_INDEX}, ${OCI_MANIFEST}` };
+  const res = await fetch(`${base}/v2/${repo}/manifests/${ref}`, { headers });
   const bytes = Buffer.from(await res.arrayBuffer());
   return { status: res.status, bytes, digest: sha256(bytes) };
 }
@@ -54,7 +62,8 @@ export const fallbackTag = (digest: string) => digest.replace(':', '-');
  */
 export async function addToFallback(base: string, repo: string, subject: string, entry: Desc): Promise<void> {
   const got = await getManifest(base, repo, fallbackTag(subject));
-  const index = got.status === 200 ? JSON.parse(got.bytes.toString('utf8')) : { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+  const empty = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] };
+  const index = got.status === 200 ? JSON.parse(got.bytes.toString('utf8')) : empty;
   if (!index.manifests.some((e: Desc) => e.digest === entry.digest)) index.manifests.push(entry);
   await pushManifest(base, repo, fallbackTag(subject), Buffer.from(JSON.stringify(index)), OCI_INDEX);
 }
@@ -95,11 +104,17 @@ export async function attachArtifact(
  */
 export async function cosignSign(base: string, repo: string, subject: string, identity: string): Promise<Desc> {
   const payload = Buffer.from(JSON.stringify({
-    critical: { identity: { 'docker-reference': identity }, image: { 'docker-manifest-digest': subject }, type: 'cosign container image signature' },
+    critical: {
+      identity: { 'docker-reference': identity },
+      image: { 'docker-manifest-digest': subject },
+      type: 'cosign container image signature',
+    },
     optional: null,
   }));
   const payloadDigest = await pushBlob(base, repo, payload);
-  const config = Buffer.from(JSON.stringify({ architecture: '', created: '0001-01-01T00:00:00Z', os: '', rootfs: { type: 'layers', diff_ids: [sha256(payload)] }, config: {} }));
+  const rootfs = { type: 'layers', diff_ids: [sha256(payload)] };
+  const cfg = { architecture: '', created: '0001-01-01T00:00:00Z', os: '', rootfs, config: {} };
+  const config = Buffer.from(JSON.stringify(cfg));
   const configDigest = await pushBlob(base, repo, config);
   const doc = {
     schemaVersion: 2,

@@ -22,14 +22,17 @@ export interface ReferrersFront extends Front {
 function entryOf(body: Buffer, contentType: string | undefined): { subject?: string; entry: Entry } {
   const doc = JSON.parse(body.toString('utf8')) as Record<string, any>;
   const mediaType = (typeof doc.mediaType === 'string' ? doc.mediaType : contentType?.split(';')[0]) ?? '';
-  const entry: Entry = { mediaType, digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, size: body.length };
+  const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  const entry: Entry = { mediaType, digest, size: body.length };
   // "The descriptors MUST include an artifactType field that is set to the value of the artifactType in the image
   // manifest or index, if present. If the artifactType is empty or missing in the image manifest, the value of
   // artifactType MUST be set to the config descriptor mediaType value. If the artifactType is empty or missing in an
   // index, the artifactType MUST be omitted. The descriptors MUST include annotations from the image manifest or
   // index." (spec.md, Listing Referrers)
   if (typeof doc.artifactType === 'string' && doc.artifactType) entry.artifactType = doc.artifactType;
-  else if (!Array.isArray(doc.manifests) && typeof doc.config?.mediaType === 'string') entry.artifactType = doc.config.mediaType;
+  else if (!Array.isArray(doc.manifests) && typeof doc.config?.mediaType === 'string') {
+    entry.artifactType = doc.config.mediaType;
+  }
   if (doc.annotations && typeof doc.annotations === 'object') entry.annotations = doc.annotations;
   return { subject: typeof doc.subject?.digest === 'string' ? doc.subject.digest : undefined, entry };
 }
@@ -47,7 +50,10 @@ export async function startReferrersFront(target: string): Promise<ReferrersFron
     // "If a query results in no matching referrers, an empty manifest list MUST be returned" and "the registry MUST
     // NOT return a 404 Not Found to a referrers API requests": an unknown digest is answered 200 with no entries.
     let list = referrers.get(repo)?.get(digest) ?? [];
-    const headers: Record<string, string> = { 'content-type': INDEX, 'docker-distribution-api-version': 'registry/2.0' };
+    const headers: Record<string, string> = {
+      'content-type': INDEX,
+      'docker-distribution-api-version': 'registry/2.0',
+    };
     // "The registry SHOULD support filtering on artifactType … the response MUST include a header
     // OCI-Filters-Applied: artifactType".
     const want = r.url.searchParams.get('artifactType');
