@@ -5,6 +5,8 @@ import { commands } from './commands/index.js';
 import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
 import { maskSecrets } from './util/secrets.js';
+import { fromFsError } from './util/fs-errors.js';
+import { escapeControl, jsonForTerminal } from './output/escape.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
@@ -61,16 +63,22 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
   const ctx = createContext(io, process.env, globals, log, signal);
   try {
     const result = await def.run(ctx, args, opts);
-    if (globals.json && result.json !== undefined) {
-      process.stdout.write(`${maskSecrets(JSON.stringify(result.json, null, 2))}\n`);
-    } else if (result.raw) {
-      process.stdout.write(result.raw);
-      if (process.stdout.isTTY) process.stdout.write('\n');
-    } else if (result.stdout) process.stdout.write(`${maskSecrets(result.stdout)}\n`);
+    // Results hold what registries and files said (labels, tags, annotations): no control character reaches a
+    // terminal. `--raw` bytes are written exactly to a pipe or a file (a newline follows only on a terminal).
+    if (globals.json && result.json !== undefined) process.stdout.write(`${maskSecrets(jsonForTerminal(result.json))}\n`);
+    else if (result.raw) {
+      if (process.stdout.isTTY) process.stdout.write(`${escapeControl(Buffer.from(result.raw).toString('utf8'))}\n`);
+      else process.stdout.write(result.raw);
+    } else if (result.stdout) process.stdout.write(`${maskSecrets(escapeControl(result.stdout))}\n`);
     return result.exitCode ?? 0;
   } finally {
     await ctx.close();
   }
+}
+
+/** An error's text (often a registry's or a file's words) as one line with control characters escaped. */
+function errorText(text: string): string {
+  return escapeControl(text.replace(/\s*\n\s*/g, ' '), { oneLine: true });
 }
 
 function printError(err: unknown, signalName: string | undefined): number {
@@ -78,13 +86,14 @@ function printError(err: unknown, signalName: string | undefined): number {
     process.stderr.write('regctl: interrupted\n');
     return signalName === 'SIGTERM' ? 143 : 130;
   }
+  err = fromFsError(err) ?? err;
   if (err instanceof RegctlError) {
-    process.stderr.write(`regctl: ${maskSecrets(err.message.replace(/\s*\n\s*/g, ' '))}\n`);
-    if (err.hint) process.stderr.write(`hint: ${maskSecrets(err.hint)}\n`);
+    process.stderr.write(`regctl: ${errorText(err.message)}\n`);
+    if (err.hint) process.stderr.write(`hint: ${errorText(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`regctl: ${maskSecrets(e?.message ?? String(err))}\n`);
+  process.stderr.write(`regctl: ${errorText(e?.message ?? String(err))}\n`);
   if (process.env.REGCTL_STACK) process.stderr.write(`${e?.stack}\n`);
   return 1;
 }

@@ -59,6 +59,8 @@ export class BasePrefetch {
   private readonly tagged = new Map<number, Promise<boolean>>();
   private readonly work: Promise<unknown>[] = [];
   readonly moved = { blobs: 0, bytes: 0, mounted: 0 };
+  /** The blobs moved (sent or mounted) here, so that the push does not report them again as already there. */
+  readonly digests = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -94,6 +96,7 @@ export class BasePrefetch {
         const p = this.limit(async () => {
           if (this.controller.signal.aborted || (await tagged)) return;
           const outcome = await copyBlob(base.source, view, desc, opts, this.controller.signal);
+          if (outcome === 'sent' || outcome === 'mounted') this.digests.add(desc.digest);
           if (outcome === 'sent') {
             this.moved.blobs++;
             this.moved.bytes += desc.size;

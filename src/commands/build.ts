@@ -5,6 +5,7 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseLocation } from '../location/parse.js';
 import { formatPlatform } from '../oci/platform.js';
+import { escapeControl } from '../output/escape.js';
 import { formatBytes } from '../output/render.js';
 import { parsePlatforms } from './shared.js';
 import { type CommandDef, collect } from './types.js';
@@ -90,7 +91,7 @@ export const buildCommand: CommandDef = {
     if (platformFlags.includes('all') && platforms !== 'all') throw new UsageError('--platform all cannot be combined with other platforms');
     const df = await readDockerfile(ctx, opts.file as string | undefined, contextDir);
     const talk = !ctx.globals.quiet && !ctx.globals.json;
-    const say = (line: string) => talk && ctx.io.stderr.write(`${line}\n`);
+    const say = (line: string) => talk && ctx.io.stderr.write(`${escapeControl(line)}\n`);
     const { layerIndexDir } = await import('../build/layer-index.js');
     const [{ build }, { BasePrefetch, LayerStreamer, openDestinations, pushMade }, { DestinationLayers }, { createSink }] = await Promise.all([
       import('../build/build.js'),
@@ -152,17 +153,24 @@ export const buildCommand: CommandDef = {
         return { stdout: root.digest, json: { digest: root.digest, mediaType: root.mediaType, platforms: built.platforms.map(formatPlatform), layers, destinations: [] } };
       }
       const sink = await createSink(ctx.io, ctx.globals, '');
+      // Each byte is reported once, in the phase that sent it: what went up while building is not "already there" now.
+      const movedEarly = new Set<string>([...prefetch.digests, ...streamer.streamed.map((x) => x.digest)]);
       let results;
       try {
-        results = await pushMade(ctx, built.image, { kind: 'path', path: contextDir }, dests, opened, (e) => sink.handle(e));
+        results = await pushMade(ctx, built.image, { kind: 'path', path: contextDir }, dests, opened, (e) => {
+          if (!(e.type === 'blob' && e.state === 'exists' && movedEarly.has(e.digest))) sink.handle(e);
+        });
       } catch (err) {
         sink.fail();
         throw err;
       }
-      // Everything sent: by the push, and earlier while building (base layers, streamed layers).
-      const sent = results.reduce((n, r) => n + r.bytesSent, 0) + early.bytes + streamer.streamed.reduce((n, s) => n + s.size, 0);
+      // The summary's bytes and time are the push's own; what went earlier (base layers, streamed layers) has its own
+      // lines above, so no byte is counted twice nor timed by the wrong phase. --json's bytesSent is the whole.
+      const pushed = results.reduce((n, r) => n + r.bytesSent, 0);
+      const before = early.bytes + streamer.streamed.reduce((n, s) => n + s.size, 0);
+      const sent = pushed + before;
       ctx.log.debug(`build: pushed in ${Date.now() - t1} ms`);
-      sink.finish(`pushed to ${dests.length} destination${dests.length === 1 ? '' : 's'}: ${formatBytes(sent)} sent`);
+      sink.finish(`pushed to ${dests.length} destination${dests.length === 1 ? '' : 's'}: ${formatBytes(pushed)} sent`);
       if (sent === 0) ctx.log.info('no blob bytes were sent');
       return {
         stdout: results.map((r) => r.reference).join('\n'),

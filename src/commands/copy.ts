@@ -1,11 +1,11 @@
 // `copy SRC DST` (and the engine run that pull and push share): any location to any location.
 import type { AppContext } from '../context.js';
-import { type Location, formatLocation, parseLocation } from '../location/parse.js';
+import { type Location, formatLocation, refuseCompressedOutput } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
 import type { Platform } from '../oci/platform.js';
 import { formatBytes } from '../output/render.js';
 import { type CommandDef, type CommandResult, collect } from './types.js';
-import { parsePlatforms } from './shared.js';
+import { locationOf, parsePlatforms } from './shared.js';
 import { addCreateRepoFlags, createRepoSettings } from './repo.js';
 import type { CreateRepoSettings } from '../credentials/ecr.js';
 import type { CopyResult } from '../copy/copy.js';
@@ -34,7 +34,8 @@ export async function runCopy(
   createRepo?: CreateRepoSettings,
   referrers?: { types?: string[] },
 ): Promise<CommandResult> {
-  const src = typeof from === 'string' ? parseLocation(from) : from;
+  const src = typeof from === 'string' ? locationOf(from) : from;
+  refuseCompressedOutput(dst);
   if (referrers && (src.kind !== 'registry' || dst.kind !== 'registry')) {
     throw new UsageError('--referrers: referrers are copied between registries only (both SRC and DST a registry)');
   }
@@ -45,7 +46,9 @@ export async function runCopy(
   ]);
   const source = await openSource(src, ctx);
   try {
-    const defaultName = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+    const fromRef = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+    // A docker-archive written from another keeps its name (RepoTags).
+    const defaultName = fromRef ?? source.imageName;
     const dest = await openDestination(dst, ctx, { defaultName, createRepo });
     const sink = await createSink(ctx.io, ctx.globals, '');
     try {
@@ -115,6 +118,6 @@ export const copyCommand: CommandDef = {
     const types = opts.referrersType as string[] | undefined;
     if (types && !opts.referrers) throw new UsageError('--referrers-type needs --referrers');
     const referrers = opts.referrers ? { types } : undefined;
-    return runCopy(ctx, src, parseLocation(dst), parsePlatforms(opts.platform), createRepoSettings(opts), referrers);
+    return runCopy(ctx, src, locationOf(dst), parsePlatforms(opts.platform), createRepoSettings(opts), referrers);
   },
 };

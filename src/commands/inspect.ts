@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { formatLocation } from '../location/parse.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
+import { jsonForTerminal } from '../output/escape.js';
 import { formatBytes, table } from '../output/render.js';
 import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
 import type { ImageSource } from '../transports/types.js';
@@ -21,6 +22,23 @@ interface ImageConfig {
   os?: string;
   variant?: string;
   config?: { Labels?: Record<string, string>; Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[]; WorkingDir?: string; User?: string };
+}
+
+/** The manifest's (or index's) own annotations, from its bytes; {} when it has none. */
+function annotationsOf(m: FetchedManifest): Record<string, string> {
+  try {
+    const a = (JSON.parse(Buffer.from(m.bytes).toString('utf8')) as { annotations?: unknown }).annotations;
+    if (!a || typeof a !== 'object' || Array.isArray(a)) return {};
+    return Object.fromEntries(Object.entries(a).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
+}
+
+/** `Title:` then `  key=value` rows, or `Title:  -` when there are none. */
+function section(title: string, rows: string[]): string[] {
+  const none = ' '.repeat(Math.max(1, 12 - title.length)) + '-';
+  return [`${title}:${rows.length ? '' : none}`, ...rows.map((r) => `  ${r}`)];
 }
 
 async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManifest) {
@@ -45,6 +63,7 @@ async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManife
     entrypoint: cfg.config?.Entrypoint ?? null,
     cmd: cfg.config?.Cmd ?? null,
     env: cfg.config?.Env ?? [],
+    annotations: annotationsOf(m),
     workingDir: cfg.config?.WorkingDir || undefined,
     user: cfg.config?.User || undefined,
     config: cfg,
@@ -87,19 +106,23 @@ export const inspectCommand: CommandDef = {
           size: d.size,
           ...(d.annotations?.['vnd.docker.reference.type'] ? { type: d.annotations['vnd.docker.reference.type'] } : {}),
         }));
-        const json = { name, digest: m.desc.digest, mediaType: m.desc.mediaType, manifests: entries, ...referrersJson };
+        const annotations = annotationsOf(m);
+        const json = {
+          name, digest: m.desc.digest, mediaType: m.desc.mediaType, annotations, manifests: entries, ...referrersJson,
+        };
         const lines = [
           `Name:        ${name}`,
           `Digest:      ${m.desc.digest}`,
           `MediaType:   ${m.desc.mediaType}`,
           `Platforms:`,
           table(entries.map((e) => [`  ${e.platform}${'type' in e ? ` (${e.type})` : ''}`, e.digest, formatBytes(e.size)])),
+          ...section('Annotations', Object.entries(annotations).map(([k, v]) => `${k}=${v}`)),
         ];
         if (loc.kind === 'registry') lines.push(await referrerLine());
         return { stdout: lines.join('\n'), json };
       }
       const info = await describeImage(ctx, src, m);
-      if (opts.config) return { stdout: JSON.stringify(info.config, null, 2), json: info.config };
+      if (opts.config) return { stdout: jsonForTerminal(info.config), json: info.config };
       const { config: _config, ...rest } = info;
       const json = { name, ...rest, ...referrersJson };
       const lines = [
@@ -114,8 +137,9 @@ export const inspectCommand: CommandDef = {
       ];
       if (info.workingDir) lines.push(`WorkingDir:  ${info.workingDir}`);
       if (info.user) lines.push(`User:        ${info.user}`);
-      const labels = Object.entries(info.labels);
-      lines.push(`Labels:${labels.length ? '' : '      -'}`, ...labels.map(([k, v]) => `  ${k}=${v}`));
+      lines.push(...section('Env', info.env));
+      lines.push(...section('Labels', Object.entries(info.labels).map(([k, v]) => `${k}=${v}`)));
+      lines.push(...section('Annotations', Object.entries(info.annotations).map(([k, v]) => `${k}=${v}`)));
       lines.push(`Layers:      ${info.layers.length}`, table(info.layers.map((l) => [`  ${l.digest}`, formatBytes(l.size)])));
       lines.push(`Total size:  ${formatBytes(info.totalSize)}`);
       if (loc.kind === 'registry') lines.push(await referrerLine());

@@ -1,5 +1,5 @@
 // `login HOST` / `logout HOST`: check credentials against the registry, then store or drop them.
-import { RegctlError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { normalizeRegistry } from '../location/reference.js';
 import { rememberLogin } from '../util/secrets.js';
 import type { CommandDef } from './types.js';
@@ -10,11 +10,17 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   return text.replace(/\r?\n$/, '');
 }
 
+const ASKS = 'on a terminal, regctl asks for it';
+
 export const loginCommand: CommandDef = {
   name: 'login',
   args: '<host>',
   summary: 'check credentials against a registry and store them (OS keychain where usable, else docker config.json)',
-  examples: ['echo "$TOKEN" | regctl login ghcr.io -u me --password-stdin', 'regctl login -u AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com'],
+  examples: [
+    'regctl login ghcr.io   # on a terminal: asks for the user name and a hidden password',
+    'echo "$TOKEN" | regctl login ghcr.io -u me --password-stdin',
+    'regctl login -u AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com',
+  ],
   configure(cmd) {
     cmd.option('-u, --username <user>', 'user name');
     cmd.option('-p, --password <password>', 'password (visible in the process list and shell history: prefer --password-stdin)');
@@ -22,13 +28,25 @@ export const loginCommand: CommandDef = {
   },
   async run(ctx, [hostText], opts) {
     const registry = normalizeRegistry(hostText.replace(/^https?:\/\//, '').replace(/\/.*$/, ''));
-    const username = opts.username as string | undefined;
-    if (!username) throw new UsageError('login needs -u USER');
     let password = opts.password as string | undefined;
     if (password !== undefined && opts.passwordStdin) throw new UsageError('give --password or --password-stdin, not both');
     if (password !== undefined) ctx.log.warn('a password on the command line is visible to other users and kept in shell history: use --password-stdin');
-    if (opts.passwordStdin) password = await readStdin(process.stdin);
-    if (!password) throw new UsageError('no password given: use --password-stdin');
+    // As docker, skopeo and crane: on a terminal ask for what is missing; a script gives -u and --password-stdin.
+    const { canPrompt, ask } = await import('../output/prompt.js');
+    const prompt = canPrompt() && !opts.passwordStdin;
+    let username = opts.username as string | undefined;
+    if (!username && prompt) username = (await ask('Username: ', { signal: ctx.signal })).trim();
+    if (!username) {
+      const hint = opts.passwordStdin ? 'give -u USER with --password-stdin' : `give -u USER (${ASKS})`;
+      throw new UsageError('login needs a user name', hint);
+    }
+    if (opts.passwordStdin) {
+      password = await readStdin(process.stdin);
+      const hint = `pipe it in: echo "$TOKEN" | regctl login -u ${username} --password-stdin ${registry}`;
+      if (!password) throw new UsageError('no password on stdin', hint);
+    }
+    if (password === undefined && prompt) password = await ask('Password: ', { hidden: true, signal: ctx.signal });
+    if (!password) throw new UsageError('no password given', `use --password-stdin (${ASKS})`);
     rememberLogin(username, password);
     const { verifyLogin, storeLogin } = await import('../credentials/store.js');
     await verifyLogin(ctx, registry, { username, password });
@@ -47,7 +65,10 @@ export const logoutCommand: CommandDef = {
     const registry = normalizeRegistry(hostText.replace(/^https?:\/\//, '').replace(/\/.*$/, ''));
     const { removeLogin } = await import('../credentials/store.js');
     const removed = await removeLogin(ctx, registry);
-    if (!removed.length) throw new RegctlError('NOT_LOGGED_IN', `no stored credentials for ${registry}`);
+    // As docker: nothing to drop is not a failure.
+    if (!removed.length) {
+      return { stdout: `Not logged in to ${registry}: no stored credentials`, json: { registry, removedFrom: [] } };
+    }
     return { stdout: `Removed login credentials for ${registry}`, json: { registry, removedFrom: removed } };
   },
 };

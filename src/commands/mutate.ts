@@ -63,7 +63,9 @@ export const mutateCommand: CommandDef = {
     try {
       const image = await mutateImage(source, changes, ctx.signal, (m) => ctx.log.warn(m));
       const sink = await createSink(ctx.io, ctx.globals, '');
-      const defaultName = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+      // A docker-archive keeps its name (RepoTags) when written again; a name in -t docker-archive:PATH:NAME wins.
+      const fromRef = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
+      const defaultName = fromRef ?? source.imageName;
       try {
         const opened = await openDestinations(ctx, [dst], defaultName);
         const [result] = await pushMade(ctx, image, src, [dst], opened, (e) => sink.handle(e));

@@ -1,5 +1,4 @@
 // `prune REPO`: retention on any registry — keep the newest N, expire by age, expire untagged, or an ECR lifecycle policy evaluated here.
-import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { AppContext } from '../context.js';
 import { RegctlError, UsageError } from '../errors.js';
@@ -9,6 +8,8 @@ import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { deletionHint } from '../registry-client/errors.js';
 import { pageSize } from './images.js';
+import { escapeControl } from '../output/escape.js';
+import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
 
 interface Decide {
@@ -37,6 +38,11 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
   }
   let olderThanMs: number | undefined;
   if (opts.olderThan !== undefined) {
+    // A bare number is refused: 30 could be days (as ECR counts) or seconds (as sleep does).
+    if (/^\s*\d+(\.\d+)?\s*$/.test(String(opts.olderThan))) {
+      const n = String(opts.olderThan).trim();
+      throw new UsageError(`--older-than ${n}: give a unit: s, m, h, d or w (e.g. ${n}d for days)`);
+    }
     olderThanMs = parseDuration(String(opts.olderThan));
     if (olderThanMs === undefined) throw new UsageError(`--older-than: unreadable duration ${JSON.stringify(opts.olderThan)} (e.g. 30d, 12h, 2w)`);
     label.push(`--older-than ${String(opts.olderThan)}`);
@@ -50,11 +56,15 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
 }
 
 async function ruleFromPolicy(path: string): Promise<Decide> {
-  const [{ evaluatePolicy, unevaluatedRules }, { parsePolicy }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/policy.js')]);
+  const [{ evaluatePolicy, unevaluatedRules }, { parsePolicy }] = await Promise.all([
+    import('../lifecycle/evaluate.js'),
+    import('../lifecycle/policy.js'),
+  ]);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
   } catch (err) {
+    if (err instanceof RegctlError) throw new UsageError(`--from-policy: ${err.message}`);
     throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const policy = parsePolicy(text, path);
@@ -84,12 +94,34 @@ async function remove(ctx: AppContext, repo: Repo, ecr: import('../credentials/e
   return { deleted: digests.filter((d) => deleted.includes(d)), failures };
 }
 
+/**
+ * Deleting asks first: on a terminal, the list of what is about to go and a y/N question; elsewhere a refusal (exit
+ * 2) unless --yes. `rows`: [tags, digest, why] per image.
+ */
+const cutEnd = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+async function confirmed(ctx: AppContext, name: string, rows: string[][], of: number): Promise<boolean> {
+  const n = `${rows.length} of ${of} image${of === 1 ? '' : 's'}`;
+  const { canPrompt, confirm } = await import('../output/prompt.js');
+  if (!canPrompt()) {
+    const tags = rows.flatMap((r) => (r[0] && r[0] !== '-' ? [r[0]] : [])).join(', ');
+    throw new UsageError(
+      `prune ${name} would delete ${n}${tags ? ` (${cutEnd(tags, 80)})` : ''}, and there is no terminal to ask`,
+      'add --yes to delete without asking, or --dry-run to list what would go',
+    );
+  }
+  const { table } = await import('../output/render.js');
+  ctx.io.stderr.write(`About to delete ${n} in ${name}:\n${table(rows.map((r) => ['  ' + r[0], ...r.slice(1)]))}\n`);
+  return confirm(`Delete ${rows.length === 1 ? 'it' : `these ${rows.length}`}?`, ctx.signal);
+}
+
 export const pruneCommand: CommandDef = {
   name: 'prune',
   args: '<repo>',
   summary: "delete a repository's old images by retention rules (or an ECR lifecycle policy evaluated here); never an image a kept tag points to",
   examples: [
     'regctl prune localhost:5000/app --keep 10 --dry-run',
+    'regctl prune localhost:5000/app --keep 10 --yes   # in a script: no question asked',
     "regctl prune localhost:5000/app --keep 5 --match '^v' --older-than 30d",
     'regctl prune 123456789012.dkr.ecr.us-east-1.amazonaws.com/app --untagged --older-than 7d',
     'regctl prune localhost:5000/app --from-policy lifecycle.json --dry-run',
@@ -97,10 +129,11 @@ export const pruneCommand: CommandDef = {
   configure(cmd) {
     cmd.option('--keep <n>', 'keep the newest N selected images (by push time on ECR, else by created)');
     cmd.option('--match <re>', 'select images by a tag matching this regex; other tags are kept and keep their digest');
-    cmd.option('--older-than <duration>', 'delete only images older than this (30d, 12h, 2w)');
+    cmd.option('--older-than <duration>', 'delete only images older than this, with a unit: s m h d w (30d, 12h, 1d12h)');
     cmd.option('--untagged', 'select untagged images (ECR lists them); with --match, those and the matching tagged ones');
     cmd.option('--from-policy <file>', 'evaluate an ECR lifecycle policy (JSON) against the repository, as ECR would');
     cmd.option('--dry-run', 'print what would be deleted and why, delete nothing');
+    cmd.option('-y, --yes', 'delete without asking (needed where there is no terminal to ask: scripts, CI)');
     cmd.option('--page-size <n>', 'tags (ECR: image details) asked for per request, at most 1000', '1000');
   },
   async run(ctx, [repoText], opts): Promise<CommandResult> {
@@ -139,8 +172,9 @@ export const pruneCommand: CommandDef = {
     }
     const going = verdicts.filter((v) => v.expire);
     const attached = attachments.attached;
-    const shown = ['digest stays', 'not evaluated here', 'referrer of a kept'];
-    const guarded = verdicts.filter((v) => !v.expire && shown.some((s) => v.reason.includes(s)));
+    const shownReasons = ['digest stays', 'not evaluated here', 'referrer of a kept'];
+    const shown = (v: Verdict) => shownReasons.some((s) => v.reason.includes(s));
+    const guarded = verdicts.filter((v) => !v.expire && shown(v));
     const attachedLine = (a: (typeof attached)[number]) => [
       a.tag ?? '<untagged>', a.digest, `${a.what} of ${a.subject}`,
     ];
@@ -166,6 +200,11 @@ export const pruneCommand: CommandDef = {
       ctx.log.info(`${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`);
       return { stdout: rows.length ? render.table(rows) : '', json: json([], []) };
     }
+    const asked = [...going.map((v) => line(v)), ...attached.map((a) => attachedLine(a))];
+    if (going.length && !opts.yes && !(await confirmed(ctx, name, asked, verdicts.length))) {
+      ctx.log.info(`prune ${name}: nothing deleted`);
+      return { stdout: '', json: json([], []) };
+    }
     // Referrers first (a subject is never left behind by its signature's failure), then the images.
     const first = await remove(ctx, repo, ecr, [...new Set(attached.map((a) => a.digest))]);
     const second = await remove(ctx, repo, ecr, going.map((v) => v.digest));
@@ -181,7 +220,10 @@ export const pruneCommand: CommandDef = {
         hint: ecr ? undefined : deletionHint(repo.registry),
       });
     }
-    for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${f.replace(/\s*\n\s*/g, ' ')}\n`);
+    for (const f of failures) {
+      const why = escapeControl(f.replace(/\s*\n\s*/g, ' '), { oneLine: true });
+      ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${why}\n`);
+    }
     const n = first.deleted.length;
     const extra = n ? ` and ${n} referrer${n === 1 ? '' : 's'} or referrers index${n === 1 ? '' : 'es'}` : '';
     const of = `${verdicts.length} image${verdicts.length === 1 ? '' : 's'}`;

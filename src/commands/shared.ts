@@ -1,4 +1,5 @@
 // Helpers several commands share: platform flags, registry-only arguments, opening a source and reading its config.
+import { statSync } from 'node:fs';
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
@@ -32,8 +33,29 @@ export async function readSmallBlob(ctx: AppContext, src: import('../transports/
   return Buffer.concat(chunks);
 }
 
+/**
+ * A location from the command line. A bare name (`saved.tar`) is a Docker Hub image, as docker reads it; where that
+ * name is also a file here (or a directory named like a file), the user most likely meant it: say so (exit 2) rather
+ * than ask Docker Hub.
+ */
 export function locationOf(text: string): Location {
-  return parseLocation(text);
+  const loc = parseLocation(text);
+  if (loc.kind !== 'registry' || loc.ref.registry !== 'docker.io') return loc;
+  if (/^(docker:\/\/|([\w-]+\.)*docker\.(io|com)\/)/.test(text)) return loc;
+  const local = text.replace(/@.*$/, '');
+  let st;
+  try {
+    st = statSync(local);
+  } catch {
+    return loc;
+  }
+  // A directory named like an image (`oci:alpine` made ./alpine) does not shadow the image; `saved.oci` does.
+  if (!st.isFile() && !/\.[^/]*$/.test(local.replace(/\/+$/, ''))) return loc;
+  throw new UsageError(
+    `${text}: did you mean ./${local}? A name without ./ is a Docker Hub image (docker.io/${loc.ref.repository})`,
+    `write ./${local} for the local ${st.isDirectory() ? 'directory' : 'file'}, ` +
+      `or docker.io/${loc.ref.repository} for the Docker Hub image`,
+  );
 }
 
 /** A local path argument: `./x`, `/x`, or a `kind:` location; a bare name is taken as `./name`. Registry refs are refused. */
@@ -45,7 +67,7 @@ export function localLocation(path: string, verb: string): Location {
 
 /** Opens a location as a source and resolves it; a missing image is a NOT_FOUND error (and the source is closed). */
 export async function openResolved(ctx: AppContext, refText: string) {
-  const loc = parseLocation(refText);
+  const loc = locationOf(refText);
   const { openSource } = await import('../transports/open.js');
   const src = await openSource(loc, ctx);
   try {

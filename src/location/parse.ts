@@ -22,8 +22,49 @@ function splitPathAndRef(rest: string): [string, string | undefined] {
   return [rest.slice(0, colon), rest.slice(colon + 1)];
 }
 
+const SUPPORTED =
+  'regctl reads and writes registry images (HOST/REPO:TAG, docker://…), ' +
+  'docker-archive:PATH, oci:PATH, oci-archive:PATH and ./paths';
+
+/** Transports of other tools (skopeo's containers/image, Podman) regctl cannot use: what each is, and the way round. */
+const FOREIGN: Record<string, [what: string, instead: string]> = {
+  'docker-daemon': ['a Docker daemon', '`docker save IMAGE -o image.tar`, then docker-archive:image.tar'],
+  'containers-storage': ['Podman/CRI-O storage', '`podman save IMAGE -o image.tar`, then docker-archive:image.tar'],
+  dir: ["skopeo's dir:", '`skopeo copy dir:PATH oci:PATH2`, then oci:PATH2'],
+  ostree: ['OSTree', '`skopeo copy ostree:… oci:PATH`, then oci:PATH'],
+  sif: ['Singularity SIF', '`skopeo copy sif:… oci:PATH`, then oci:PATH'],
+  tarball: ["skopeo's tarball:", 'a docker-archive: or oci-archive: instead'],
+};
+
+/** A location written for another tool: an error naming what regctl supports; undefined when it is not one. */
+function foreignLocation(input: string): UsageError | undefined {
+  const url = /^(https?):\/\/([^/]*)(\/.*)?$/i.exec(input);
+  if (url) {
+    const ref = `${url[2]}${url[3] ?? ''}`;
+    const http = url[1].toLowerCase() === 'http';
+    const hint = http ? `write ${ref} and add --plain-http to use HTTP` : `write ${ref} (HTTPS is the default)`;
+    return new UsageError(`${input}: a location is an image reference, not a URL`, hint);
+  }
+  const scheme = /^([a-z][a-z-]*):/.exec(input)?.[1];
+  if (scheme === undefined || !Object.hasOwn(FOREIGN, scheme)) return undefined;
+  // `dir:1.0` is also the Docker Hub image library/dir:1.0: only what is not a valid reference is the other tool's.
+  if (!scheme.includes('-')) {
+    try {
+      parseReference(input);
+      return undefined;
+    } catch {
+      /* not a reference: the other tool's location */
+    }
+  }
+  const [what, instead] = FOREIGN[scheme];
+  const message = `${input}: regctl cannot read or write ${what} (${scheme}:) locations`;
+  return new UsageError(message, `${SUPPORTED}; use ${instead}`);
+}
+
 export function parseLocation(input: string): Location {
   if (input === '') throw new UsageError('empty location');
+  const foreign = foreignLocation(input);
+  if (foreign) throw foreign;
   for (const kind of PREFIXES) {
     if (!input.startsWith(`${kind}:`)) continue;
     const rest = input.slice(kind.length + 1);
@@ -65,4 +106,19 @@ export function formatLocation(loc: Location): string {
     default:
       return `${loc.kind}:${loc.path}${loc.tag ? `:${loc.tag}` : loc.digest ? `:${loc.digest}` : ''}`;
   }
+}
+
+/** File names that say "compressed tar": no format regctl writes is one, so none becomes a directory of that name. */
+const COMPRESSED_TAR = /\.(tar\.(gz|gzip|bz2|xz|zst|zstd|lz4|lzma|lz|z|sz)|tgz|tbz2?|txz|tzst|taz|tlz)$/i;
+
+/** Refuses (exit 2) a local output whose name ends as a compressed tar does, whatever format was asked for. */
+export function refuseCompressedOutput(loc: Location): void {
+  if (loc.kind === 'registry') return;
+  const ext = COMPRESSED_TAR.exec(loc.path)?.[0];
+  if (!ext) return;
+  const plain = loc.path.slice(0, loc.path.length - ext.length);
+  throw new UsageError(
+    `${loc.path}: regctl writes no compressed tar (the name ends in ${ext})`,
+    `write ${plain}.tar (a docker-archive; its layers stay compressed inside) or name a directory for an OCI layout`,
+  );
 }

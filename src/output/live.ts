@@ -1,5 +1,6 @@
 // A live terminal view: an ora spinner whose text is a block of lines, redrawn at most 10 times a second, with lines persisted above it.
 import type { IO } from '../context.js';
+import { escapeControl } from './escape.js';
 
 export interface LiveView {
   /** Redraws from `lines()`; throttled unless forced. */
@@ -32,16 +33,16 @@ export async function liveView(io: IO, first: string, lines: () => [string, ...s
       const [head, ...items] = lines();
       const shown = items.slice(0, MAX_LINES);
       if (items.length > MAX_LINES) shown.push(`  … ${items.length - MAX_LINES} more`);
-      spinner.text = [head, ...shown].join('\n');
+      spinner.text = escapeControl([head, ...shown].join('\n'));
     },
     persist(line) {
       spinner.clear();
-      io.stderr.write(`${line}\n`);
+      io.stderr.write(`${escapeControl(line)}\n`);
       spinner.render();
     },
     finish(text) {
       process.off('exit', onExit);
-      if (text) spinner.succeed(text);
+      if (text) spinner.succeed(escapeControl(text));
       else spinner.stop();
     },
   };

@@ -1,6 +1,7 @@
 // A leveled stderr logger; --debug lines are already redacted by their producers, and masked again here.
 import type { Writable } from 'node:stream';
 import { redactText } from '../registry-client/errors.js';
+import { escapeControl } from './escape.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -14,7 +15,7 @@ export function redactLine(line: string): string {
 }
 
 export function createLogger(stderr: Writable, opts: { quiet: boolean; debug: boolean; color: boolean }): Logger {
-  const write = (s: string) => stderr.write(`${redactLine(s)}\n`);
+  const write = (s: string) => stderr.write(`${escapeControl(redactLine(s))}\n`);
   return {
     info: (m) => {
       if (!opts.quiet) write(m);

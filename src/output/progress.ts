@@ -2,8 +2,9 @@
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
-import { formatBytes, formatDuration, formatSpeed } from './render.js';
+import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth } from './render.js';
 import { RetryReport } from './retry-report.js';
 
 export interface ProgressSink {
@@ -38,9 +39,9 @@ export function plainSink(io: IO, label: string): ProgressSink {
         } else io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'exists' ? 'already there' : 'mounted'}\n`);
       } else if (e.type === 'retry') {
         const line = retries.line(e);
-        if (line) io.stderr.write(`${line}\n`);
+        if (line) io.stderr.write(`${escapeControl(line)}\n`);
       }
-      else if (e.type === 'warning') io.stderr.write(`warning: ${e.message}\n`);
+      else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${e.message}`)}\n`);
     },
     finish(summary) {
       if (summary) io.stderr.write(`${label}${summary} in ${formatDuration(Date.now() - started)}\n`);
@@ -58,13 +59,25 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   let moved = 0;
   let blobs = 0;
   let finished = 0;
+  const speedSoFar = (now: number) => formatSpeed(moved, now - started);
   const view = await liveView(io, `${label}resolving…`, () => {
     const now = Date.now();
+    // Rows never wrap (a wrapped row breaks the redraw): they fit the terminal's width at each redraw.
+    const width = rowWidth(io.stderr);
     return [
-      `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${formatSpeed(moved, now - started)}`,
+      // ora puts its spinner and a space before the first line
+      cutMiddle(
+        `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${speedSoFar(now)}`,
+        width - 2,
+      ),
       ...[...active.entries()].map(([d, a]) => {
-        const pct = a.size ? Math.floor((a.done / a.size) * 100) : 100;
-        return `  ${shortDigest(d)}  ${formatBytes(a.done).padStart(10)} / ${formatBytes(a.size).padEnd(10)} ${String(pct).padStart(3)}%  ${formatSpeed(a.done, now - a.started)}`;
+        const pct = `${Math.floor(a.size ? (a.done / a.size) * 100 : 100)}%`;
+        const speed = formatSpeed(a.done, now - a.started);
+        const [done, size] = [formatBytes(a.done), formatBytes(a.size)];
+        const padded = `  ${done.padStart(10)} / ${size.padEnd(10)} ${pct.padStart(4)}  ${speed}`;
+        // Narrow: no padding; narrower still, no speed.
+        const tight = ` ${done}/${size} ${pct}${width >= 56 ? ` ${speed}` : ''}`;
+        return fitRow(`  ${shortDigest(d)}`, padded, tight, width);
       }),
     ];
   });

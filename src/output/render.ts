@@ -37,3 +37,25 @@ export function toJson(value: unknown): string {
 export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
+
+/** `text` in at most `width` columns: the middle of a long name gives way to `…`, keeping its start and its end. */
+export function cutMiddle(text: string, width: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= width) return text;
+  if (width <= 1) return chars.slice(0, Math.max(0, width)).join('');
+  const head = Math.ceil((width - 1) / 2);
+  return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (width - 1 - head)).join('')}`;
+}
+
+/** The columns a live row may use: one less than the stream's width (a full last column wraps on some terminals). */
+export function rowWidth(stream: unknown): number {
+  const cols = (stream as { columns?: number }).columns;
+  return Math.max(20, (cols && cols > 0 ? cols : 80) - 1);
+}
+
+/** `name` then `padded` when that fits `width`, else `name` then `tight`, else that with the name cut in the middle. */
+export function fitRow(name: string, padded: string, tight: string, width: number): string {
+  if (Array.from(name).length + padded.length <= width) return `${name}${padded}`;
+  if (Array.from(name).length + tight.length <= width) return `${name}${tight}`;
+  return `${cutMiddle(name, Math.max(8, width - tight.length))}${tight}`.slice(0, width);
+}

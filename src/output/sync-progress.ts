@@ -1,4 +1,5 @@
 // Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
 import { canRedraw } from './progress.js';
 import type { CopyEvent } from '../copy/events.js';
@@ -7,7 +8,7 @@ import { formatLocation } from '../location/parse.js';
 import { shortDigest } from '../oci/digest.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunHooks } from '../sync/run.js';
-import { formatBytes, formatDuration, formatSpeed, table } from './render.js';
+import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth, table } from './render.js';
 import { RetryReport } from './retry-report.js';
 
 export interface SyncSink extends RunHooks {
@@ -20,18 +21,27 @@ export function targetText(item: PlanItem): string {
 }
 
 /** One line for a finished image: what happened, where, how much, how long. */
-export function imageLine(r: ImageReport): string {
-  const where = `${r.item.key} → ${targetText(r.item)}`;
+export function imageLine(r: ImageReport, width?: number): string {
+  const full = `${r.item.key} → ${targetText(r.item)}`;
+  let tail = '';
+  if (r.status === 'copied') {
+    const b = r.blobs;
+    const parts = b ? [`${b.sent} blob${b.sent === 1 ? '' : 's'} sent`] : [];
+    if (b?.existed) parts.push(`${b.existed} already there`);
+    if (b?.mounted) parts.push(`${b.mounted} mounted`);
+    tail = `  ${formatBytes(r.bytesSent)} in ${formatDuration(r.durationMs)}`;
+    const counts = parts.length ? ` (${parts.join(', ')})` : '';
+    // On a terminal the blob counts go first, then the names give way, so that the line does not wrap.
+    if (width === undefined || 12 + 24 + tail.length + counts.length <= width) tail += counts;
+  }
+  const where = width === undefined ? full : cutMiddle(full, Math.max(16, width - 12 - tail.length));
   switch (r.status) {
-    case 'copied': {
-      const b = r.blobs;
-      const parts = b ? [`${b.sent} blob${b.sent === 1 ? '' : 's'} sent`, ...(b.existed ? [`${b.existed} already there`] : []), ...(b.mounted ? [`${b.mounted} mounted`] : [])] : [];
-      return `copied      ${where}  ${formatBytes(r.bytesSent)} in ${formatDuration(r.durationMs)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
-    }
+    case 'copied':
+      return `copied      ${where}${tail}`;
     case 'up-to-date':
       return `up to date  ${where}`;
     case 'failed':
-      return `failed      ${where}: ${r.error?.message ?? 'unknown error'}${r.error?.hint ? ` (hint: ${r.error.hint})` : ''}`;
+      return `failed      ${full}: ${r.error?.message ?? 'unknown error'}${r.error?.hint ? ` (hint: ${r.error.hint})` : ''}`;
     default:
       return `skipped     ${where}`;
   }
@@ -72,16 +82,15 @@ export function plainSyncSink(io: IO): SyncSink {
   const retries = new RetryReport();
   return {
     done: (r) => {
-      if (r.status !== 'skipped') io.stderr.write(`${imageLine(r)}\n`);
+      if (r.status !== 'skipped') io.stderr.write(`${escapeControl(imageLine(r))}\n`);
     },
     event: (item, e) => {
       if (e.type === 'retry') {
         const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
-        if (line) io.stderr.write(`${line}\n`);
-      }
-      else if (e.type === 'warning') io.stderr.write(`warning: ${item.key}: ${e.message}\n`);
+        if (line) io.stderr.write(`${escapeControl(line)}\n`);
+      } else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${item.key}: ${e.message}`)}\n`);
     },
-    notice: (m) => io.stderr.write(`${m}\n`),
+    notice: (m) => io.stderr.write(`${escapeControl(m)}\n`),
     stop() {},
   };
 }
@@ -100,14 +109,21 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
   const started = Date.now();
   let done = 0;
   let moved = 0;
+  const speedSoFar = (now: number) => formatSpeed(moved, now - started);
   const view = await liveView(io, 'sync: starting…', () => {
     const now = Date.now();
+    // Rows never wrap (a wrapped row breaks the redraw): long names are cut in the middle to the terminal's width.
+    const width = rowWidth(io.stderr);
     return [
-      `sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${formatSpeed(moved, now - started)}`,
+      cutMiddle(
+        `sync: ${done}/${count} images, ${active.size} in flight, ${formatBytes(moved)} sent  ${speedSoFar(now)}`,
+        width - 2,
+      ),
       ...[...active.entries()].map(([item, a]) => {
         const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
         const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';
-        return `  ${item.key} → ${targetText(item)}  ${size}`;
+        const tight = a.total ? `${formatBytes(a.moved)}/${formatBytes(a.total)} ${pct}%` : 'resolving…';
+        return fitRow(`  ${item.key} → ${targetText(item)}`, `  ${size}`, `  ${tight}`, width);
       }),
     ];
   });
@@ -140,7 +156,7 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
     done(r) {
       active.delete(r.item);
       done++;
-      if (r.status !== 'skipped') persist(imageLine(r));
+      if (r.status !== 'skipped') persist(r.status === 'failed' ? imageLine(r) : imageLine(r, rowWidth(io.stderr)));
       render(true);
     },
     notice: (m) => persist(m),

@@ -1,5 +1,6 @@
 // Where a registry's API lives and how to reach it: endpoint mirrors, the HTTPS→HTTP fallback on loopback, TLS modes, CAs.
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { Agent, type Dispatcher } from './undici-lite.js';
 import type { HostConfig, RegctlConfig } from '../config.js';
 import { RegctlError, UsageError, isAbortError } from '../errors.js';
@@ -148,6 +149,16 @@ function isCertificateCode(code: string): boolean {
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code);
 }
 
+
+/** True when no interface but loopback is up: a name that does not resolve then says nothing about the name. */
+function offline(): boolean {
+  try {
+    return Object.values(networkInterfaces()).every((addrs) => (addrs ?? []).every((a) => a.internal));
+  } catch {
+    return false;
+  }
+}
+
 /** A network failure reaching `registry` as a one-line error; `what` names the request when there was one. */
 export function connectError(registry: string, err: unknown, timeoutMs?: number, what?: string): RegctlError {
   const code = codeOf(err);
@@ -161,7 +172,10 @@ export function connectError(registry: string, err: unknown, timeoutMs?: number,
     hint = `add the registry's CA to the hosts config ($REGCTL_CONFIG: {"hosts": {"${registry}": {"ca": "/path/ca.pem"}}}), or skip verification with --insecure`;
   } else {
     reason = networkReason(err, timeoutMs);
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') hint = 'check the registry host name';
+    if ((code === 'ENOTFOUND' || code === 'EAI_AGAIN') && offline()) {
+      reason = 'the host name cannot be resolved: no network is reachable (only loopback is up)';
+      hint = 'connect to a network; a local file is written ./PATH';
+    } else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') hint = 'check the registry host name';
   }
   return new RegctlError('NETWORK', redactText(`${what ?? registry}: ${reason}`), { hint, cause: err });
 }

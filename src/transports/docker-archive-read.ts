@@ -93,6 +93,12 @@ export class DockerArchiveSource implements ImageSource {
     return this.built;
   }
 
+  /** The image's first name in manifest.json (or the one asked for), kept when it is written again. */
+  get imageName(): string | undefined {
+    const asked = this.location.kind === 'docker-archive' ? this.location.name : undefined;
+    return asked ?? this.item.RepoTags[0];
+  }
+
   async resolve(signal: AbortSignal): Promise<Descriptor> {
     return (await this.root(signal)).desc;
   }
@@ -212,7 +218,8 @@ export async function listDockerArchive(path: string, signal?: AbortSignal): Pro
     }
     const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
     const platform = [str(cfg.os), str(cfg.architecture), str(cfg.variant)].filter(Boolean).join('/') || undefined;
-    out.push({ names: item.RepoTags, id: digestOf(bytes), platform, created: str(cfg.created), layers: item.Layers.length });
+    const layers = item.Layers.length;
+    out.push({ names: item.RepoTags, id: digestOf(bytes), platform, created: str(cfg.created), layers });
   }
   return out;
 }

@@ -59,8 +59,9 @@ class DockerArchiveDestination extends StagedArchiveDestination {
     return [...(await layoutEntries(layout.dir)), ...extra].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
-  describe(_digest: Digest): string {
-    return `docker-archive:${this.out}${this.name ? `:${this.name.familiar}` : ''}`;
+  /** `docker-archive:PATH[:NAME]@DIGEST`, as `ref@digest` for the other kinds: the image's manifest digest. */
+  describe(digest: Digest): string {
+    return `docker-archive:${this.out}${this.name ? `:${this.name.familiar}` : ''}@${digest}`;
   }
 }
 

@@ -2,7 +2,7 @@
 import type { AppContext } from '../context.js';
 import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, UsageError } from '../errors.js';
-import type { Location } from '../location/parse.js';
+import { type Location, refuseCompressedOutput } from '../location/parse.js';
 import type { Repo } from '../registry-client/client.js';
 import type { ImageDestination, ImageSource } from './types.js';
 
@@ -66,7 +66,12 @@ function ecrCreateOnPush(ctx: AppContext, ecr: EcrTarget, settings: CreateRepoSe
   };
 }
 
+/** DescribeRepositories for one repository of an ECR registry. */
+const ecrExists = (ecr: EcrTarget) => async (repo: Repo, signal: AbortSignal) =>
+  (await import('../credentials/ecr.js')).ecrRepositoryExists(ecr, repo.repository, signal);
+
 export async function openDestination(loc: Location, ctx: AppContext, opts: OpenDestinationOptions = {}): Promise<ImageDestination> {
+  refuseCompressedOutput(loc);
   switch (loc.kind) {
     case 'registry': {
       const { RegistryDestination } = await import('./registry.js');
@@ -77,9 +82,7 @@ export async function openDestination(loc: Location, ctx: AppContext, opts: Open
         retries: ctx.globals.retries,
         hostConfig,
         onMissingRepository: ecr ? ecrCreateOnPush(ctx, ecr, { ...hostConfig?.createRepo, ...opts.createRepo }) : undefined,
-        repositoryExists: ecr
-          ? async (repo, signal) => (await import('../credentials/ecr.js')).ecrRepositoryExists(ecr, repo.repository, signal)
-          : undefined,
+        repositoryExists: ecr ? ecrExists(ecr) : undefined,
       });
     }
     case 'oci':

@@ -1,5 +1,5 @@
 // Random access to a tar file: one pass over its headers (ustar, pax, GNU long names) records where each entry's bytes lie.
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -125,7 +125,8 @@ export class TarIndex {
 
   /** Indexes the tar at `path` without reading entry data; refuses hostile names and truncated files. */
   static async load(path: string, signal?: AbortSignal): Promise<TarIndex> {
-    const fh = await open(path, 'r');
+    // O_NONBLOCK: a FIFO named as an archive is refused below instead of hanging the open.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw tarError(path, 'not a regular file');
@@ -233,7 +234,14 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
     if (count % 256 === 0) throwIfAborted(signal);
     if (pos + BLOCK > fileSize) {
       if (pos === fileSize && pos > 0) break; // ends on an entry boundary without the end-of-archive blocks (as Go's reader allows)
-      throw tarError(path, pos === 0 ? 'empty file, not a tar archive' : `truncated tar (header at byte ${pos} is cut short)`);
+      throw tarError(
+        path,
+        fileSize === 0
+          ? 'empty file, not a tar archive'
+          : pos === 0
+            ? `${fileSize} byte${fileSize === 1 ? '' : 's'}: too short to be a tar archive`
+            : `truncated tar (header at byte ${pos} is cut short)`,
+      );
     }
     const h = await readAt(fh, pos, BLOCK);
     if (h.every((b) => b === 0)) break; // end-of-archive marker

@@ -47,6 +47,8 @@ export interface ImageSource {
   getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes>;
   /** The registry host and repository, for cross-repository mounts (registry sources only). */
   readonly registryRepo?: RegistryRepo;
+  /** The name the source records for its image (a docker-archive's RepoTags), for destinations that record one. */
+  readonly imageName?: string;
   close(): Promise<void>;
 }
 

@@ -288,7 +288,7 @@ describe('prune and referrers', () => {
     const indexRow = new RegExp(`would delete\\s+${fallbackTag(image.manifestDigest)}\\s+\\S+\\s+referrers index of`);
     expect(dry.stdout).toMatch(indexRow);
 
-    const r = await runCli(['prune', '--match', '^v1$', '--keep', '0', `${P}/prune/app`]);
+    const r = await runCli(['prune', '--yes', '--match', '^v1$', '--keep', '0', `${P}/prune/app`]);
     expect(r.code).toBe(0);
     for (const d of [image.manifestDigest, s1.digest, s1sig.digest, c1.digest]) {
       expect((await onPlain('prune/app', d)).status).toBe(404);
@@ -301,7 +301,7 @@ describe('prune and referrers', () => {
   });
 
   it('never counts fallback or cosign tags as images: --keep 1 keeps the one image and all it carries', async () => {
-    const r = await runCli(['prune', '--keep', '1', '--json', `${P}/prune/app`]);
+    const r = await runCli(['prune', '--yes', '--keep', '1', '--json', `${P}/prune/app`]);
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout) as { images: number; expire: unknown[]; attached: unknown[] };
     expect(doc).toMatchObject({ images: 1, expire: [], attached: [] });
@@ -311,7 +311,7 @@ describe('prune and referrers', () => {
   it('on a registry with the API, the referrers of a deleted image go with it', async () => {
     await runCli(['copy', '--referrers', `${P}/src/app:v1`, `${A}/prune/api:v1`]);
     expect(await listed('prune/api', image.manifestDigest)).toEqual(digests([sbom, att]));
-    const r = await runCli(['prune', '--match', '^v1$', '--keep', '0', `${A}/prune/api`]);
+    const r = await runCli(['prune', '--yes', '--match', '^v1$', '--keep', '0', `${A}/prune/api`]);
     expect(r.code).toBe(0);
     for (const d of [sbom, att, sbomSig]) expect((await onApi('prune/api', d.digest)).status).toBe(404);
     expect((await onApi('prune/api', sigTag(image.manifestDigest))).status).toBe(404);

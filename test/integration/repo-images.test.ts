@@ -7,6 +7,7 @@ import { type EcrHandle, startEcr } from '../support/ecr-api.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import { runOnPty } from '../support/pty-dialog.js';
 import { runCli } from '../support/run-cli.js';
 
 const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDREGCTLTEST', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
@@ -293,7 +294,7 @@ describe('prune', () => {
     const text = await cli(['prune', '--dry-run', ...args, `${reg.host}/${repo}`]);
     expect(text.stdout.split('\n').filter((l) => l.startsWith('would delete')).length).toBe(want.length);
 
-    const real = await cli(['prune', '--json', ...args, `${reg.host}/${repo}`]);
+    const real = await cli(['prune', '--yes', '--json', ...args, `${reg.host}/${repo}`]);
     expect(real.code, real.stderr).toBe(0);
     const done = JSON.parse(real.stdout) as { expire: Array<{ digest: string; deleted: boolean }> };
     expect(done.expire.filter((e) => e.deleted).map((e) => e.digest).sort()).toEqual(wantDigests);
@@ -319,7 +320,7 @@ describe('prune', () => {
     const shared = await pushImage(repo, { seed: 'shared-old', daysAgo: 90, tags: ['build-1', 'release'] });
     const old = await pushImage(repo, { seed: 'shared-older', daysAgo: 80, tags: ['build-2'] });
     await pushImage(repo, { seed: 'shared-new', daysAgo: 1, tags: ['build-3'] });
-    const r = await cli(['prune', '--keep', '1', '--match', '^build-', `${reg.host}/${repo}`]);
+    const r = await cli(['prune', '--yes', '--keep', '1', '--match', '^build-', `${reg.host}/${repo}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^deleted\\s+build-2\\s+${old.digest}`, 'm'));
     expect(r.stdout).toMatch(new RegExp(`^kept\\s+build-1,release\\s+${shared.digest}\\s+.*tag release is kept .*digest stays`, 'm'));
@@ -354,7 +355,7 @@ describe('prune', () => {
 
     ecr.front.reset();
     const batch = ecr.count('BatchDeleteImage');
-    const r = await cli(['prune', '--from-policy', join(work, 'ecr.json'), `${E}/${repo}`]);
+    const r = await cli(['prune', '--yes', '--from-policy', join(work, 'ecr.json'), `${E}/${repo}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').filter((l) => l.startsWith('deleted')).length).toBe(2);
     expect(ecr.count('BatchDeleteImage') - batch).toBe(1);
@@ -399,5 +400,39 @@ describe('prune', () => {
     expectRefusal(await cli(['prune', '--keep', 'many', repo]), 2, /--keep takes a whole number/);
     expectRefusal(await cli(['prune', '--older-than', 'ages', repo]), 2, /unreadable duration/);
     expectRefusal(await cli(['prune', '--keep', '1', '--match', '(', repo]), 2, /--match:/);
+  });
+
+  it('--older-than 30 (no unit) is refused: it names the units (exit 2)', async () => {
+    const r = await cli(['prune', '--dry-run', '--older-than', '30', `${reg.host}/prune/shared`]);
+    expectRefusal(r, 2, /--older-than 30: give a unit: s, m, h, d or w \(e\.g\. 30d/);
+  });
+
+  it('deleting without a terminal and without --yes is refused (exit 2), naming what would go; nothing is deleted', async () => {
+    const repo = 'prune/ask-ci';
+    const old = await pushImage(repo, { seed: 'ask-ci-old', daysAgo: 40, tags: ['latest'] });
+    const r = await cli(['prune', '--older-than', '30d', `${reg.host}/${repo}`]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^regctl: prune .* would delete 1 of 1 image \(latest\), and there is no terminal to ask$/m);
+    expect(r.stderr).toMatch(/^hint: add --yes/m);
+    expect(await manifestExists(repo, old.digest)).toBe(true);
+  });
+
+  it('on a terminal, prune lists what is about to go and asks: n keeps everything, y deletes', async () => {
+    const repo = 'prune/ask-tty';
+    const old = await pushImage(repo, { seed: 'ask-tty-old', daysAgo: 40, tags: ['latest'] });
+    const fresh = await pushImage(repo, { seed: 'ask-tty-new', daysAgo: 1, tags: ['v2'] });
+    const args = ['prune', '--older-than', '30d', `${reg.host}/${repo}`];
+    const no = await runOnPty(args, { env: { HOME: home }, steps: [['\\[y/N\\] ', 'n\r']] });
+    expect(no.unanswered).toEqual([]);
+    expect(no.code, no.output).toBe(0);
+    expect(no.output).toMatch(/About to delete 1 of 2 images in .*prune\/ask-tty:/);
+    expect(no.output).toMatch(new RegExp(`latest\\s+${old.digest}`));
+    expect(no.output).toMatch(/nothing deleted/);
+    expect(await manifestExists(repo, old.digest)).toBe(true);
+    const yes = await runOnPty(args, { env: { HOME: home }, steps: [['\\[y/N\\] ', 'y\r']] });
+    expect(yes.code, yes.output).toBe(0);
+    expect(yes.output).toMatch(new RegExp(`deleted\\s+latest\\s+${old.digest}`));
+    expect(await manifestExists(repo, old.digest)).toBe(false);
+    expect(await manifestExists(repo, fresh.digest)).toBe(true);
   });
 });

@@ -244,7 +244,7 @@ describe('docker-archive', () => {
     const dst = await openDockerArchiveDestination({ path: out }, { defaultName: 'docker.io/library/alpine:3.20' });
     expect(dst.caps).toEqual({ concurrentWrites: true, maxPlatforms: 1, keepsIndex: false });
     await transfer(src, dst, { tag: 'ignored' });
-    expect(dst.describe(img.manifestDigest as Digest)).toBe(`docker-archive:${out}:alpine:3.20`);
+    expect(dst.describe(img.manifestDigest as Digest)).toBe(`docker-archive:${out}:alpine:3.20@${img.manifestDigest}`);
     const list = (await run('tar', ['-tf', out])).stdout.trim().split('\n');
     expect(list.slice(-4)).toEqual(['index.json', 'manifest.json', 'oci-layout', 'repositories']);
     const x = join(tmp, 'hybrid-x');
