@@ -135,6 +135,10 @@ export async function copyReferrers(
         );
         // The API answered yet did not take a subject: the fallback tag may hold entries of other tools; keep them.
         const existing = there.api && toIndex.length ? await readFallback(to, subject, opts.signal) : there.fallback;
+        if (existing && existing.manifest.kind !== 'index') {
+          opts.warn(`${to.name()}:${fallbackTag(subject)} is not an image index, so not a referrers list: left as it is`);
+          return;
+        }
         const merged = mergeFallback(existing, toIndex);
         if (merged) {
           await dstClient.putManifest(to.repo, fallbackTag(subject), merged, opts.signal);
