@@ -11,7 +11,7 @@ import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { type ReferrersFront, startReferrersFront } from '../support/referrers-front.js';
 import {
   type Desc, IN_TOTO, NOTARY_SIG, OCI_INDEX, OCI_MANIFEST, SPDX, addToFallback, attachArtifact, cosignSign,
-  fallbackIndex, fallbackTag,
+  fallbackIndex, fallbackTag, pushManifest,
   getManifest, referrersIndex,
 } from '../support/referrer-fixtures.js';
 import { runCli } from '../support/run-cli.js';
@@ -158,6 +158,18 @@ describe('hostile referrers', () => {
     expect(r.stderr).toMatch(/ignored: its subject is sha256:[0-9a-f]{64}, not /);
     expect(r.stderr).toMatch(/a loop of subjects, not followed/);
     expect(await listed('bad/app', image.manifestDigest)).toEqual([good.digest]);
+  });
+
+  it('leaves a destination fallback tag that is not an index as it is (warning), copies the referrers', async () => {
+    await seedImage(`oci:${image.dir}:v1`, `${plain.host}/junk/app:v1`);
+    // Another tool's image (not an index) under the image's fallback tag.
+    const junk = await onPlain('junk/app', 'v1');
+    await pushManifest(plain.url, 'junk/app', fallbackTag(image.manifestDigest), junk.bytes);
+    const r = await runCli(['copy', '--referrers', `${A}/dst/app:v1`, `${P}/junk/app:v1`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/sha256-[0-9a-f]{64} is not an image index, so not a referrers list/);
+    expect((await onPlain('junk/app', fallbackTag(image.manifestDigest))).digest).toBe(junk.digest);
+    expect((await onPlain('junk/app', sbom.digest)).status).toBe(200);
   });
 
   it('follows nested referrers 8 levels deep and no further, with a warning', async () => {
