@@ -107,7 +107,7 @@ export class RepoReferrers {
     if (!api && tags.has(tag)) {
       fallback = await this.client.getManifest(this.repo, tag, signal);
       if (fallback.manifest.kind !== 'index' || !isIndexType(fallback.desc.mediaType)) {
-        throw new RegctlError('BAD_REFERRERS', `${this.name()}:${tag} is not an image index, so not a referrers list`);
+        throw new RegctlError('BAD_RESPONSE', `${this.name()}:${tag} is not an image index, so not a referrers list`);
       }
       for (const d of fallback.manifest.manifests) entries.push({ desc: d, via: 'tag' });
     }
