@@ -1,6 +1,7 @@
 // A leveled stderr logger; --debug lines are already redacted by their producers, and masked again here.
 import type { Writable } from 'node:stream';
 import { redactText } from '../registry-client/errors.js';
+import { paint } from './color.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -19,7 +20,7 @@ export function createLogger(stderr: Writable, opts: { quiet: boolean; debug: bo
     info: (m) => {
       if (!opts.quiet) write(m);
     },
-    warn: (m) => write(`warning: ${m}`),
+    warn: (m) => write(`${paint().warn('warning:')} ${m}`),
     debug: (m) => {
       if (opts.debug) write(`debug: ${m}`);
     },
