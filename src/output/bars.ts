@@ -27,6 +27,9 @@ export function layerRow(name: string, done: number, size: number, speed: string
   const stats = `  ${d.padStart(9)} / ${s.padEnd(9)} ${pct.padStart(4)}${speed ? `  ${speed}` : ''}`;
   const room = width - Array.from(name).length - 1 - stats.length - 2;
   if (room >= MIN_BAR) return `${p.dim(name)} ${bar(fraction, Math.min(room, MAX_BAR), p)}${stats}`;
+  // A long name (sync's `source → target`) gives way in the middle to a short bar on a wide enough terminal.
+  const nameRoom = width - 1 - stats.length - 2 - MIN_BAR;
+  if (nameRoom >= 24) return `${p.dim(cutMiddle(name, nameRoom))} ${bar(fraction, MIN_BAR, p)}${stats}`;
   const tight = ` ${d}/${s} ${pct}${width >= 56 && speed ? ` ${speed}` : ''}`;
   return fitRow(name, stats, tight, width);
 }

@@ -10,6 +10,7 @@ import type { ImageReport, RunHooks } from '../sync/run.js';
 import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth, table } from './render.js';
 import { RetryReport } from './retry-report.js';
 import { paint } from './color.js';
+import { layerRow } from './bars.js';
 
 export interface SyncSink extends RunHooks {
   /** Stop live rendering (before the summary or an error is printed). */
@@ -124,10 +125,10 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
         width - 2,
       ),
       ...[...active.entries()].map(([item, a]) => {
-        const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
-        const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';
-        const tight = a.total ? `${formatBytes(a.moved)}/${formatBytes(a.total)} ${pct}%` : 'resolving…';
-        return fitRow(`  ${item.key} → ${targetText(item)}`, `  ${size}`, `  ${tight}`, width);
+        const name = `  ${item.key} → ${targetText(item)}`;
+        // a bar per image, as the copy draws one per layer
+        if (a.total) return layerRow(name, a.moved, a.total, `${a.finished}/${a.blobs} blobs`, width, paint());
+        return fitRow(name, '  resolving…', '  resolving…', width);
       }),
     ];
   });
