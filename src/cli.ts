@@ -6,7 +6,8 @@ import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
 import { maskSecrets } from './util/secrets.js';
 import { fromFsError } from './util/fs-errors.js';
-import { colorLevel, enableColor, paint, stripColor } from './output/color.js';
+import { colorLevel, enableColor, paint, stripColor, terminalText } from './output/color.js';
+import { escapeControl, jsonForTerminal } from './output/escape.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
@@ -60,20 +61,26 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
   const ctx = createContext(io, process.env, globals, log, signal);
   try {
     const result = await def.run(ctx, args, opts);
-    if (globals.json && result.json !== undefined) {
-      process.stdout.write(`${maskSecrets(JSON.stringify(result.json, null, 2))}\n`);
-    } else if (result.raw) {
-      process.stdout.write(result.raw);
-      if (process.stdout.isTTY) process.stdout.write('\n');
+    // Results hold what registries and files said (labels, tags, annotations): no control character reaches a
+    // terminal. `--raw` bytes are written exactly to a pipe or a file (a newline follows only on a terminal).
+    if (globals.json && result.json !== undefined) process.stdout.write(`${maskSecrets(jsonForTerminal(result.json))}\n`);
+    else if (result.raw) {
+      if (process.stdout.isTTY) process.stdout.write(`${escapeControl(Buffer.from(result.raw).toString('utf8'))}\n`);
+      else process.stdout.write(result.raw);
     } else if (result.stdout) {
       // Colour is decided for stderr; stdout piped to a file or a program gets none unless FORCE_COLOR asks.
-      const text = color && !process.stdout.isTTY && process.env.FORCE_COLOR === undefined ? stripColor(result.stdout) : result.stdout;
-      process.stdout.write(`${maskSecrets(text)}\n`);
+      const keep = color > 0 && (process.stdout.isTTY || process.env.FORCE_COLOR !== undefined);
+      process.stdout.write(`${maskSecrets(keep ? terminalText(result.stdout) : escapeControl(stripColor(result.stdout)))}\n`);
     }
     return result.exitCode ?? 0;
   } finally {
     await ctx.close();
   }
+}
+
+/** An error's text (often a registry's or a file's words) as one line with control characters escaped. */
+function errorText(text: string): string {
+  return escapeControl(text.replace(/\s*\n\s*/g, ' '), { oneLine: true });
 }
 
 function printError(err: unknown, signalName: string | undefined): number {
@@ -84,12 +91,12 @@ function printError(err: unknown, signalName: string | undefined): number {
   err = fromFsError(err) ?? err;
   if (err instanceof RegctlError) {
     const p = paint();
-    process.stderr.write(`${p.error(`regctl: ${maskSecrets(err.message.replace(/\s*\n\s*/g, ' '))}`)}\n`);
-    if (err.hint) process.stderr.write(`${p.warn('hint:')} ${maskSecrets(err.hint)}\n`);
+    process.stderr.write(`${p.error(`regctl: ${errorText(err.message)}`)}\n`);
+    if (err.hint) process.stderr.write(`${p.warn('hint:')} ${errorText(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`${paint().error(`regctl: ${maskSecrets(e?.message ?? String(err))}`)}\n`);
+  process.stderr.write(`${paint().error(`regctl: ${errorText(e?.message ?? String(err))}`)}\n`);
   if (process.env.REGCTL_STACK) process.stderr.write(`${e?.stack}\n`);
   return 1;
 }

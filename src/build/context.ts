@@ -44,9 +44,11 @@ export async function readTextInside(root: string, path: string, what: string): 
   return readSmallText(real, what);
 }
 
-/** Reads a regular file of at most 4 MiB as UTF-8. */
+/** Reads a regular file of at most 4 MiB as UTF-8 (a FIFO or device is refused before it is opened). */
 export async function readSmallText(path: string, what: string): Promise<string> {
-  const fh = await open(path, 'r');
+  if (!(await stat(path)).isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
+  const { constants } = await import('node:fs');
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new UsageError(`${what} ${path}: not a regular file`);

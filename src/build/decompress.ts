@@ -74,18 +74,28 @@ export async function* decompressed(src: Bytes, what: string, opts: DecompressOp
   if (first.done) return;
   const head = Buffer.from(first.value);
   const rest = (async function* () {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+    try {
+      yield head;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+    } finally {
+      await it.return?.(); // a reader that stops early closes the source (its file, its connection)
+    }
   })();
+  /** Pipes through a transform; when the reader stops early, the source is let go too. */
+  const through = (t: NodeJS.ReadWriteStream): AsyncIterable<Buffer> => {
+    const src = Readable.from(rest);
+    (t as unknown as NodeJS.EventEmitter).once('close', () => src.destroy());
+    return src.pipe(t) as AsyncIterable<Buffer>;
+  };
   const kind = sniffCompression(head);
   let out: AsyncIterable<Buffer>;
-  if (kind === 'gzip') out = Readable.from(rest).pipe(zlib.createGunzip()) as AsyncIterable<Buffer>;
+  if (kind === 'gzip') out = through(zlib.createGunzip());
   else if (kind === 'zstd') {
     const z = zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream };
     if (!z.createZstdDecompress) {
       throw new RegctlError('UNSUPPORTED', `${what}: zstd layers need Node.js 22.15 or later`);
     }
-    out = Readable.from(rest).pipe(z.createZstdDecompress()) as AsyncIterable<Buffer>;
+    out = through(z.createZstdDecompress());
   } else if (kind === 'bzip2' || kind === 'xz') {
     if (!opts.archives) throw new UsageError(`${what}: ${kind} layers are not supported`);
     out = throughTool(kind, rest, what, opts.signal);

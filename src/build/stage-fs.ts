@@ -16,6 +16,8 @@ function metaOf(entries: LayerEntry[]): MetaEntry[] {
 export function baseIndex(sh: Shared, l: LayerRef): Promise<MetaEntry[]> {
   const key = l.desc.digest;
   let p = sh.indexes.get(key);
+  // A foreign (non-distributable) layer may not be served at all: its files are not looked at.
+  if (!p && l.desc.mediaType.includes('foreign')) p = Promise.resolve([]);
   if (!p) {
     const src = l.built?.from ?? l.base!.source;
     const open = async (s: AbortSignal) => verified(await src.getBlob(l.desc, { signal: s }), l.desc);

@@ -5,6 +5,7 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseLocation } from '../location/parse.js';
 import { formatPlatform } from '../oci/platform.js';
+import { escapeControl } from '../output/escape.js';
 import { formatBytes } from '../output/render.js';
 import { parsePlatforms } from './shared.js';
 import { type CommandDef, collect } from './types.js';
@@ -90,7 +91,7 @@ export const buildCommand: CommandDef = {
     if (platformFlags.includes('all') && platforms !== 'all') throw new UsageError('--platform all cannot be combined with other platforms');
     const df = await readDockerfile(ctx, opts.file as string | undefined, contextDir);
     const talk = !ctx.globals.quiet && !ctx.globals.json;
-    const say = (line: string) => talk && ctx.io.stderr.write(`${line}\n`);
+    const say = (line: string) => talk && ctx.io.stderr.write(`${escapeControl(line)}\n`);
     const { layerIndexDir } = await import('../build/layer-index.js');
     const [{ build }, { BasePrefetch, LayerStreamer, openDestinations, pushMade }, { DestinationLayers }, { createSink }] = await Promise.all([
       import('../build/build.js'),

@@ -8,7 +8,11 @@ import type { CommandResult } from './types.js';
  * The listing when `refText` is an unnamed docker-archive (prefixed, or a path detected as one) holding more than
  * one image; undefined when the usual inspect applies (one image, a name given, --raw/--config/--platform).
  */
-export async function inspectArchiveList(ctx: AppContext, refText: string, opts: Record<string, unknown>): Promise<CommandResult | undefined> {
+export async function inspectArchiveList(
+  ctx: AppContext,
+  refText: string,
+  opts: Record<string, unknown>,
+): Promise<CommandResult | undefined> {
   if (opts.raw || opts.config || opts.platform) return undefined;
   const loc = parseLocation(refText);
   let path: string;

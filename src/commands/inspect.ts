@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { formatLocation } from '../location/parse.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
+import { jsonForTerminal } from '../output/escape.js';
 import { formatBytes, table } from '../output/render.js';
 import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
 import type { ImageSource } from '../transports/types.js';
@@ -112,7 +113,7 @@ export const inspectCommand: CommandDef = {
         return { stdout: lines.join('\n'), json };
       }
       const info = await describeImage(ctx, src, m);
-      if (opts.config) return { stdout: JSON.stringify(info.config, null, 2), json: info.config };
+      if (opts.config) return { stdout: jsonForTerminal(info.config), json: info.config };
       const { config: _config, ...rest } = info;
       const json = { name, ...rest };
       const lines = [

@@ -1,5 +1,4 @@
 // `prune REPO`: retention on any registry — keep the newest N, expire by age, expire untagged, or an ECR lifecycle policy evaluated here.
-import { readFile } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { AppContext } from '../context.js';
 import { RegctlError, UsageError } from '../errors.js';
@@ -9,6 +8,8 @@ import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { deletionHint } from '../registry-client/errors.js';
 import { pageSize } from './images.js';
+import { escapeControl } from '../output/escape.js';
+import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
 
 interface Decide {
@@ -55,11 +56,15 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
 }
 
 async function ruleFromPolicy(path: string): Promise<Decide> {
-  const [{ evaluatePolicy, unevaluatedRules }, { parsePolicy }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/policy.js')]);
+  const [{ evaluatePolicy, unevaluatedRules }, { parsePolicy }] = await Promise.all([
+    import('../lifecycle/evaluate.js'),
+    import('../lifecycle/policy.js'),
+  ]);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
   } catch (err) {
+    if (err instanceof RegctlError) throw new UsageError(`--from-policy: ${err.message}`);
     throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const policy = parsePolicy(text, path);
@@ -145,7 +150,8 @@ export const pruneCommand: CommandDef = {
     const now = Date.now();
     const verdicts = rule.decide(listing.rows.map((r) => ({ digest: r.digest, tags: r.tags, ...(timeOf(r) !== undefined ? { time: timeOf(r) } : {}) })), now);
     const going = verdicts.filter((v) => v.expire);
-    const guarded = verdicts.filter((v) => !v.expire && (v.reason.includes('digest stays') || v.reason.includes('not evaluated here')));
+    const shown = (v: Verdict) => v.reason.includes('digest stays') || v.reason.includes('not evaluated here');
+    const guarded = verdicts.filter((v) => !v.expire && shown(v));
     const line = (v: Verdict) => [tagsText(v.tags, 6), v.digest, `${v.rule ?? ''}: ${v.reason}`];
     const name = `${repo.registry}/${repo.repository}`;
     const dry = Boolean(opts.dryRun);
@@ -174,7 +180,10 @@ export const pruneCommand: CommandDef = {
         hint: ecr ? undefined : deletionHint(repo.registry),
       });
     }
-    for (const f of failures) ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${f.replace(/\s*\n\s*/g, ' ')}\n`);
+    for (const f of failures) {
+      const why = escapeControl(f.replace(/\s*\n\s*/g, ' '), { oneLine: true });
+      ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${why}\n`);
+    }
     ctx.log.info(`deleted ${deleted.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name}${failures.length ? `; ${failures.length} failed` : ''}`);
     return { stdout: rows.length ? render.table(rows) : '', json: json(deleted, failures), exitCode: failures.length ? 1 : 0 };
   },

@@ -1,11 +1,12 @@
 // `repo create|rm|lifecycle get|set`: ECR repositories and their settings and lifecycle policies; a clear refusal elsewhere.
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import type { AppContext } from '../context.js';
 import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, UsageError } from '../errors.js';
 import type { EcrRepoSettings } from '../images/ecr.js';
 import { parseRepository } from '../location/reference.js';
+import { jsonForTerminal } from '../output/escape.js';
+import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
 
 /** The ECR settings flags, for `repo create` and the commands that create repositories on push (copy, push, sync). */
@@ -96,8 +97,9 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
   let text: string | undefined;
   if (verb === 'set') {
     try {
-      text = file === '-' ? await readStdin() : await readFile(file!, 'utf8');
+      text = file === '-' ? await readStdin() : (await readRegular(file!, 4 * 1024 * 1024)).toString('utf8');
     } catch (err) {
+      if (err instanceof RegctlError) throw new UsageError(err.message);
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     // JSON with a `rules` list is checked here; the rest is ECR's to judge (its message is shown): ECR adds fields
@@ -110,7 +112,7 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
     const policy = await api.getLifecyclePolicy(ecr, repository, ctx.signal);
     if (policy === undefined) throw new RegctlError('NOT_FOUND', `repo lifecycle get ${name}: the repository has no lifecycle policy`);
     const doc = JSON.parse(policy) as unknown;
-    return { stdout: JSON.stringify(doc, null, 2), json: doc };
+    return { stdout: jsonForTerminal(doc), json: doc };
   }
   await api.putLifecyclePolicy(ecr, repository, JSON.stringify(JSON.parse(text!)), ctx.signal);
   return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) } };
@@ -123,8 +125,11 @@ function checkPolicyShape(text: string, where: string): void {
   } catch (err) {
     throw new UsageError(`${where} is not valid JSON: ${(err as Error).message}`);
   }
-  const rules = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as { rules?: unknown }).rules : undefined;
-  if (!Array.isArray(rules) || rules.length === 0) throw new UsageError(`${where}: a lifecycle policy needs a non-empty "rules" list`);
+  const isObject = typeof doc === 'object' && doc !== null && !Array.isArray(doc);
+  const rules = isObject ? (doc as { rules?: unknown }).rules : undefined;
+  if (!Array.isArray(rules) || rules.length === 0) {
+    throw new UsageError(`${where}: a lifecycle policy needs a non-empty "rules" list`);
+  }
 }
 
 async function readStdin(): Promise<string> {

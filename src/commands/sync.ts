@@ -1,7 +1,7 @@
 // `sync SPEC`: mirror many images from a YAML spec — plan (tags listed, digests by HEAD), shard, copy in parallel, report.
-import { readFile } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { RegctlError, UsageError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
+import { escapeControl } from '../output/escape.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunResult } from '../sync/run.js';
@@ -16,7 +16,8 @@ const PLAN_CONCURRENCY = 16;
 export const DEFAULT_RATE_FLOOR = 10;
 
 const SPEC_HELP = `
-Spec (YAML; \${VAR} and \${VAR:-default} are taken from the environment):
+Spec (YAML; \${VAR} and \${VAR:-default} are taken from the environment, only for the variables env: lists):
+  env: [ECR]                     # the variables \${...} may read (also --env NAME); any other is an error
   defaults:                      # all optional; command-line flags win
     jobs: 8                      # blob transfers at once, across all images
     images: 4                    # images at once
@@ -47,6 +48,13 @@ function intFlag(name: string, min: number, max: number) {
     if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} takes a whole number from ${min} to ${max}`);
     return n;
   };
+}
+
+function envName(v: string, all: string[]): string[] {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v)) {
+    throw new UsageError(`--env takes an environment variable name, not ${JSON.stringify(v.slice(0, 60))}`);
+  }
+  return [...all, v];
 }
 
 function itemJson(i: PlanItem) {
@@ -107,14 +115,19 @@ function reportJson(specPath: string, plan: Plan, result: RunResult, ms: number,
   };
 }
 
+/** A spec is a regular file (not a FIFO or a device: those are refused, not read forever) of at most 4 MiB. */
 async function readSpec(path: string): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    const { readRegular } = await import('../util/read.js');
+    return (await readRegular(path, SPEC_MAX_BYTES)).toString('utf8');
   } catch (err) {
+    if (err instanceof RegctlError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
 }
+
+const SPEC_MAX_BYTES = 4 * 1024 * 1024;
 
 export const syncCommand: CommandDef = {
   name: 'sync',
@@ -135,6 +148,7 @@ export const syncCommand: CommandDef = {
       .option('--keep-going', 'after a failure, copy the rest (exit 1 at the end)')
       .option('--rate-floor <n>', `pause or stop when a registry's ratelimit-remaining falls under n; 0 turns it off (default ${DEFAULT_RATE_FLOOR})`, intFlag('--rate-floor', 0, 1_000_000))
       .option('--rate-wait <duration>', 'wait up to this long for the rate-limit window (e.g. 30m, 6h) instead of stopping')
+      .option('--env <name>', 'let ${NAME} in the spec read it (repeatable; or list it in env:)', envName, [])
       .addHelpText('after', SPEC_HELP);
     addCreateRepoFlags(cmd)
       .hook('preAction', (self) => {
@@ -145,7 +159,7 @@ export const syncCommand: CommandDef = {
   async run(ctx, [specPath], opts) {
     const started = Date.now();
     const { parseDuration, parseSpec } = await import('../sync/spec.js');
-    const spec = parseSpec(await readSpec(specPath), specPath, ctx.env);
+    const spec = parseSpec(await readSpec(specPath), specPath, ctx.env, { allowEnv: opts.env as string[] });
     const d = spec.defaults;
     let rateWaitMs = d.rateWaitMs ?? 0;
     if (opts.rateWait !== undefined) {
@@ -191,8 +205,8 @@ export const syncCommand: CommandDef = {
     }
     const ms = Date.now() - started;
     if (result.stopped) {
-      ctx.io.stderr.write(`regctl: sync stopped: ${result.stopped.message}\n`);
-      if (result.stopped.hint) ctx.io.stderr.write(`hint: ${result.stopped.hint}\n`);
+      ctx.io.stderr.write(`regctl: sync stopped: ${escapeControl(result.stopped.message, { oneLine: true })}\n`);
+      if (result.stopped.hint) ctx.io.stderr.write(`hint: ${escapeControl(result.stopped.hint, { oneLine: true })}\n`);
     }
     const bad = result.reports.some((r) => r.status === 'failed' || r.status === 'skipped');
     return { stdout: render.runSummary(result.reports, plan, ms), json: reportJson(specPath, plan, result, ms, planMs), exitCode: bad ? 1 : 0 };

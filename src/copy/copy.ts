@@ -63,9 +63,11 @@ async function placeBlob(src: ImageSource, dst: ImageDestination, desc: Descript
   // first (a mount is answered 201 even when the repository has the blob already); refused → the usual path.
   // Where mounts need a manifest referencing the blob in the repository mounted from (ECR), only a repository whose
   // image has its manifests written is asked; the others would open an upload session instead of mounting.
-  const mountable = (repo: { host: string; repository: string }) => !dst.caps.mountsReferencedOnly || Boolean(opts.shared?.isReferenced(repo, desc.digest));
+  const mountable = (repo: { host: string; repository: string }) =>
+    !dst.caps.mountsReferencedOnly || Boolean(opts.shared?.isReferenced(repo, desc.digest));
   const known = here && opts.shared?.find(here.host, desc.digest);
-  if (known && known.repo.repository !== here!.repository && dst.mountBlob && (await known.done) && mountable(known.repo) && (await dst.mountBlob(desc, known.repo, signal))) {
+  const fromKnown = known && known.repo.repository !== here!.repository && dst.mountBlob;
+  if (fromKnown && (await known.done) && mountable(known.repo) && (await dst.mountBlob!(desc, known.repo, signal))) {
     emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
     return 'mounted';
   }
@@ -268,7 +270,9 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   await dst.putManifest(root, opts.tag, signal);
   emit({ type: 'manifest', digest: root.desc.digest, state: 'pushed' });
   // Its manifests written, this repository may now be mounted from (ECR mounts only referenced blobs).
-  if (here && opts.shared) opts.shared.referenced(here, plan.blobs.map((b) => compressed.get(b.digest)?.digest ?? b.digest));
+  if (here && opts.shared) {
+    opts.shared.referenced(here, plan.blobs.map((b) => compressed.get(b.digest)?.digest ?? b.digest));
+  }
   await dst.commit(signal);
   return {
     digest: root.desc.digest,

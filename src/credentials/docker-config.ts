@@ -1,8 +1,8 @@
 // Docker's config.json and DOCKER_AUTH_CONFIG: auths (auth, identitytoken), credHelpers and credsStore.
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RegctlError } from '../errors.js';
+import { readRegular } from '../util/read.js';
 import { DOCKER_HUB } from '../location/reference.js';
 import { helperGet } from './helper.js';
 import type { Credential, CredentialSource } from './index.js';
@@ -39,7 +39,8 @@ export function keyForRegistry(registry: string): string {
 export async function readDockerConfig(path: string): Promise<DockerConfig | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // A regular file of at most 4 MiB (docker's own are a few KiB): a FIFO or a device is refused, not read forever.
+    text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

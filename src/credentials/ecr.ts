@@ -1,11 +1,13 @@
 // ECR: GetAuthorizationToken through the lazily loaded AWS SDK, cached in memory and on disk, refreshed at half its life; CreateRepository.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { HostConfig } from '../config.js';
 import { RegctlError, isAbortError } from '../errors.js';
 import { hashOf } from '../oci/digest.js';
 import { dockerAuthEnvSource, dockerConfigSource } from './docker-config.js';
+import { writeAtomic } from '../util/fs.js';
+import { readRegular } from '../util/read.js';
 import { parseEcrHost } from './ecr-host.js';
 import { type Credential, type CredentialSource, chain } from './index.js';
 import { keychainSource } from './keychain.js';
@@ -96,9 +98,7 @@ async function fetchToken(t: EcrTarget, signal?: AbortSignal): Promise<CachedTok
 async function writeCache(file: string, tok: CachedToken): Promise<void> {
   try {
     await mkdir(join(file, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, JSON.stringify(tok), { mode: 0o600 });
-    await rename(tmp, file);
+    await writeAtomic(file, Buffer.from(JSON.stringify(tok)), undefined, { mode: 0o600 });
   } catch {
     /* the disk cache is an optimisation */
   }
@@ -106,7 +106,7 @@ async function writeCache(file: string, tok: CachedToken): Promise<void> {
 
 async function readCache(file: string): Promise<CachedToken | undefined> {
   try {
-    const disk = JSON.parse(await readFile(file, 'utf8')) as CachedToken;
+    const disk = JSON.parse((await readRegular(file, 64 * 1024, { noFollow: true })).toString('utf8')) as CachedToken;
     return typeof disk.password === 'string' && typeof disk.issuedAt === 'number' && typeof disk.expiresAt === 'number' ? disk : undefined;
   } catch {
     return undefined;
@@ -193,12 +193,16 @@ export async function ecrRepositoryExists(t: EcrTarget, repository: string, sign
   const client = await ecrClient(t);
   try {
     await client.send(
-      new DescribeRepositoriesCommand({ repositoryNames: [repository], ...(t.account ? { registryId: t.account } : {}) }),
+      new DescribeRepositoriesCommand({
+        repositoryNames: [repository],
+        ...(t.account ? { registryId: t.account } : {}),
+      }),
       { abortSignal: signal as never },
     );
     return true;
   } catch (err) {
     if ((err as Error).name === 'RepositoryNotFoundException') return false;
-    throw new RegctlError('ECR_API', `ECR DescribeRepositories ${repository}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+    const e = err as Error;
+    throw new RegctlError('ECR_API', `ECR DescribeRepositories ${repository}: ${e.name}: ${e.message}`, { cause: err });
   }
 }

@@ -1,7 +1,8 @@
 // The OS keychain through keytar (optional, loaded lazily): an unusable keychain is "no credentials", never a crash.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { writeAtomic } from '../util/fs.js';
 import type { Credential, CredentialSource } from './index.js';
 
 const SERVICE = 'regctl';
@@ -107,9 +108,7 @@ export async function readKeychainIndex(env: NodeJS.ProcessEnv): Promise<string[
 export async function writeKeychainIndex(env: NodeJS.ProcessEnv, registries: string[]): Promise<void> {
   const path = keychainIndexPath(env);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify([...new Set(registries)].sort()), { mode: 0o600 });
-  await rename(tmp, path);
+  await writeAtomic(path, Buffer.from(JSON.stringify([...new Set(registries)].sort())), undefined, { mode: 0o600 });
 }
 
 export function keychainSource(env: NodeJS.ProcessEnv): CredentialSource {

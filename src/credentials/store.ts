@@ -1,10 +1,11 @@
 // Login storage: verify credentials with the registry, then keep them in docker's config.json (0600, other keys kept).
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AppContext } from '../context.js';
 import { RegctlError } from '../errors.js';
 import { newHttpContext, send } from '../registry-client/http.js';
 import { RegistryError } from '../registry-client/errors.js';
+import { writeAtomic } from '../util/fs.js';
 import { DOCKER_HUB_KEY, dockerConfigPath, keyForRegistry, readDockerConfig, registryOfKey } from './docker-config.js';
 import { helperErase, helperStore } from './helper.js';
 import { KEYTAR_FIX, keychainDelete, keychainSet, readKeychainIndex, writeKeychainIndex } from './keychain.js';
@@ -32,10 +33,7 @@ export async function verifyLogin(ctx: AppContext, registry: string, cred: { use
 
 async function writeConfig(path: string, doc: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(doc, null, '\t')}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
+  await writeAtomic(path, Buffer.from(`${JSON.stringify(doc, null, '\t')}\n`), undefined, { mode: 0o600 });
 }
 
 /** Where `storeLogin` put the credentials, and why there when it was not the keychain. */

@@ -64,7 +64,10 @@ export function evaluatePolicy(images: readonly Candidate[], policy: LifecyclePo
     const name = describeRule(rule);
     const why = notEvaluable(rule);
     if (why) {
-      for (const img of selected) if (!decided.has(img.digest)) decided.set(img.digest, { ...img, expire: false, rule: name, reason: `kept: the rule is not evaluated here (${why})` });
+      const reason = `kept: the rule is not evaluated here (${why})`;
+      for (const img of selected) {
+        if (!decided.has(img.digest)) decided.set(img.digest, { ...img, expire: false, rule: name, reason });
+      }
       continue;
     }
     const marked = marks(rule, selected, now);

@@ -1,6 +1,6 @@
 // ECR lifecycle policies as data: parse and validate the JSON (as ECR would before accepting it), and tag wildcards.
 // The fields are those of ECR's lifecycle policy parameter docs
-// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html), archive transitions included.
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lifecycle_policy_parameters.html), archive included.
 import { UsageError } from '../errors.js';
 
 export type TagStatus = 'tagged' | 'untagged' | 'any';
@@ -22,7 +22,21 @@ export interface LifecycleRule {
 }
 
 export type CountType = 'imageCountMoreThan' | 'sinceImagePushed' | 'sinceImagePulled' | 'sinceImageTransitioned';
-const COUNT_TYPES: readonly string[] = ['imageCountMoreThan', 'sinceImagePushed', 'sinceImagePulled', 'sinceImageTransitioned'];
+const COUNT_TYPES: readonly string[] = [
+  'imageCountMoreThan',
+  'sinceImagePushed',
+  'sinceImagePulled',
+  'sinceImageTransitioned',
+];
+const SELECTION_FIELDS = [
+  'tagStatus',
+  'tagPrefixList',
+  'tagPatternList',
+  'storageClass',
+  'countType',
+  'countUnit',
+  'countNumber',
+];
 
 /** Why regctl cannot evaluate a rule here (undefined: it can): ECR alone knows pulls, transitions and the archive. */
 export function notEvaluable(rule: LifecycleRule): string | undefined {
@@ -53,15 +67,21 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
   const { rulePriority, description, selection, action } = raw;
   if (!Number.isInteger(rulePriority) || (rulePriority as number) < 1) throw new UsageError(`${at}.rulePriority must be a whole number from 1`);
   if (description !== undefined && typeof description !== 'string') throw new UsageError(`${at}.description must be a string`);
-  if (!isObject(action) || (action.type !== 'expire' && action.type !== 'transition')) throw new UsageError(`${at}.action.type must be "expire" or "transition"`);
-  if (action.type === 'transition' && action.targetStorageClass !== 'archive') throw new UsageError(`${at}.action: a transition needs targetStorageClass "archive"`);
-  if (action.type === 'expire' && action.targetStorageClass !== undefined) throw new UsageError(`${at}.action: targetStorageClass goes only with type "transition"`);
+  if (!isObject(action) || (action.type !== 'expire' && action.type !== 'transition')) {
+    throw new UsageError(`${at}.action.type must be "expire" or "transition"`);
+  }
+  if (action.type === 'transition' && action.targetStorageClass !== 'archive') {
+    throw new UsageError(`${at}.action: a transition needs targetStorageClass "archive"`);
+  }
+  if (action.type === 'expire' && action.targetStorageClass !== undefined) {
+    throw new UsageError(`${at}.action: targetStorageClass goes only with type "transition"`);
+  }
   if (!isObject(selection)) throw new UsageError(`${at}.selection must be an object`);
   const s = selection;
   const sel = `${at}.selection`;
   for (const key of strict ? Object.keys(s) : []) {
-    if (!['tagStatus', 'tagPrefixList', 'tagPatternList', 'storageClass', 'countType', 'countUnit', 'countNumber'].includes(key)) {
-      throw new UsageError(`${sel}.${key} is not a lifecycle selection field (tagStatus, tagPrefixList, tagPatternList, storageClass, countType, countUnit, countNumber)`);
+    if (!SELECTION_FIELDS.includes(key)) {
+      throw new UsageError(`${sel}.${key} is not a lifecycle selection field (${SELECTION_FIELDS.join(', ')})`);
     }
   }
   if (s.tagStatus !== 'tagged' && s.tagStatus !== 'untagged' && s.tagStatus !== 'any') throw new UsageError(`${sel}.tagStatus must be tagged, untagged or any`);
@@ -74,9 +94,13 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
     throw new UsageError(`${sel}: tagPrefixList and tagPatternList go only with tagStatus "tagged"`);
   }
   for (const p of patterns ?? []) if ((p.match(/\*/g) ?? []).length > 4) throw new UsageError(`${sel}.tagPatternList: ${JSON.stringify(p)} has more than 4 wildcards`);
-  if (s.storageClass !== undefined && s.storageClass !== 'standard' && s.storageClass !== 'archive') throw new UsageError(`${sel}.storageClass must be standard or archive`);
+  if (s.storageClass !== undefined && s.storageClass !== 'standard' && s.storageClass !== 'archive') {
+    throw new UsageError(`${sel}.storageClass must be standard or archive`);
+  }
   if (!Number.isInteger(s.countNumber) || (s.countNumber as number) < 1) throw new UsageError(`${sel}.countNumber must be a whole number from 1`);
-  if (typeof s.countType !== 'string' || !COUNT_TYPES.includes(s.countType)) throw new UsageError(`${sel}.countType must be one of ${COUNT_TYPES.join(', ')}`);
+  if (typeof s.countType !== 'string' || !COUNT_TYPES.includes(s.countType)) {
+    throw new UsageError(`${sel}.countType must be one of ${COUNT_TYPES.join(', ')}`);
+  }
   if (s.countType === 'imageCountMoreThan') {
     if (s.countUnit !== undefined) throw new UsageError(`${sel}: countUnit does not go with countType "imageCountMoreThan"`);
   } else if (s.countUnit !== 'days') {
@@ -130,8 +154,12 @@ export function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
   for (const cls of ['standard', 'archive']) {
     const mine = sorted.filter((r) => (r.selection.storageClass ?? 'standard') === cls);
     const anyRule = mine.findIndex((r) => r.selection.tagStatus === 'any');
-    if (anyRule !== -1 && anyRule !== mine.length - 1) throw new UsageError(`a rule with tagStatus "any" must have the highest rulePriority (of the ${cls} storage class)`);
-    if (mine.filter((r) => r.selection.tagStatus === 'untagged').length > 1) throw new UsageError(`only one rule may select untagged images (of the ${cls} storage class)`);
+    if (anyRule !== -1 && anyRule !== mine.length - 1) {
+      throw new UsageError(`a rule with tagStatus "any" must have the highest rulePriority (${cls} storage class)`);
+    }
+    if (mine.filter((r) => r.selection.tagStatus === 'untagged').length > 1) {
+      throw new UsageError(`only one rule may select untagged images (of the ${cls} storage class)`);
+    }
   }
   return { rules: sorted };
 }
@@ -157,7 +185,11 @@ export function describeRule(rule: LifecycleRule): string {
   const which =
     s.tagStatus === 'untagged' ? 'untagged images' : s.tagStatus === 'any' ? 'all images' : s.tagPrefixList ? `tags with prefix ${s.tagPrefixList.join(' and ')}` : `tags matching ${s.tagPatternList!.join(' and ')}`;
   const verb = rule.action.type === 'transition' ? 'archive' : 'expire';
-  const since: Record<string, string> = { sinceImagePushed: 'pushed', sinceImagePulled: 'last pulled', sinceImageTransitioned: 'archived' };
+  const since: Record<string, string> = {
+    sinceImagePushed: 'pushed',
+    sinceImagePulled: 'last pulled',
+    sinceImageTransitioned: 'archived',
+  };
   const what =
     s.countType === 'imageCountMoreThan'
       ? `${rule.action.type === 'transition' ? 'archive all but' : 'keep'} the newest ${s.countNumber} of ${which}`

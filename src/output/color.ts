@@ -1,5 +1,6 @@
 // Colour for people at a terminal: whether to use it (NO_COLOR, FORCE_COLOR, --json, a TTY) and the few styles regctl
 // uses. chalk is loaded only when colour is on, so a plain run (a pipe, CI, --json) never pays for it.
+import { escapeControl } from './escape.js';
 
 export type Style = (text: string) => string;
 
@@ -61,4 +62,20 @@ export function stripColor(text: string): string {
 /** The printed width of `text`: without its colour codes. */
 export function visibleLength(text: string): number {
   return Array.from(stripColor(text)).length;
+}
+
+/** Exactly the colour codes of our palette (red, yellow, green, cyan, dim, and their ends), nothing else. */
+// eslint-disable-next-line no-control-regex
+const OURS = /(\x1b\[(?:2|22|31|32|33|36|39)m)/;
+
+/**
+ * Text on its way to the terminal: every control character escaped (escape.ts), except, while colour is on, the
+ * codes of our own palette (which only colour: they cannot move the cursor, clear, retitle or hide text).
+ */
+export function terminalText(text: string): string {
+  if (current === PLAIN) return escapeControl(text);
+  return text
+    .split(OURS)
+    .map((part, i) => (i % 2 ? part : escapeControl(part)))
+    .join('');
 }

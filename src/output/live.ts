@@ -1,6 +1,6 @@
 // A live terminal view: an ora spinner whose text is a block of lines, redrawn 10 times a second, lines persisted above it.
 import type { IO } from '../context.js';
-import { paint } from './color.js';
+import { paint, terminalText } from './color.js';
 
 export interface LiveView {
   /** Asks for a redraw from `lines()`: it comes with the next frame (frames are 100 ms apart). */
@@ -23,7 +23,7 @@ export async function liveView(io: IO, first: string, lines: () => [string, ...s
   // color from regctl's own decision (NO_COLOR, FORCE_COLOR, --json), not from ora's chalk.
   const spinner = ora({
     stream,
-    text: first,
+    text: terminalText(first),
     color: io.color ? 'cyan' : false,
     isEnabled: true,
     discardStdin: false,
@@ -33,7 +33,7 @@ export async function liveView(io: IO, first: string, lines: () => [string, ...s
   let pending: string[] = [];
   const update = () => {
     if (pending.length) {
-      const block = pending.join('\n');
+      const block = terminalText(pending.join('\n'));
       pending = [];
       // One write: ora's hook clears the block, the lines go above it, the block is drawn again below them.
       stream.write(`${block}\n`);
@@ -43,7 +43,8 @@ export async function liveView(io: IO, first: string, lines: () => [string, ...s
     const [head, ...items] = lines();
     const shown = items.slice(0, MAX_LINES);
     if (items.length > MAX_LINES) shown.push(`  … ${items.length - MAX_LINES} more`);
-    spinner.text = [head, ...shown].join('\n');
+    // What registries and files said (names, messages) cannot rewrite the terminal; our colours stay.
+    spinner.text = terminalText([head, ...shown].join('\n'));
   };
   const timer = setInterval(update, FRAME_MS);
   timer.unref();
@@ -73,9 +74,9 @@ export async function liveView(io: IO, first: string, lines: () => [string, ...s
       const rest = pending;
       pending = [];
       spinner.stop();
-      if (rest.length) stream.write(`${rest.join('\n')}\n`);
+      if (rest.length) stream.write(`${terminalText(rest.join('\n'))}\n`);
       // ✔ (written as an escape: the bundle is ASCII)
-      if (text) stream.write(`${paint().ok('\u2714')} ${text}\n`);
+      if (text) stream.write(`${paint().ok('\u2714')} ${terminalText(text)}\n`);
     },
   };
 }

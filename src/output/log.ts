@@ -2,6 +2,7 @@
 import type { Writable } from 'node:stream';
 import { redactText } from '../registry-client/errors.js';
 import { paint } from './color.js';
+import { escapeControl } from './escape.js';
 
 export interface Logger {
   info(msg: string): void;
@@ -15,12 +16,12 @@ export function redactLine(line: string): string {
 }
 
 export function createLogger(stderr: Writable, opts: { quiet: boolean; debug: boolean; color: boolean }): Logger {
-  const write = (s: string) => stderr.write(`${redactLine(s)}\n`);
+  const write = (s: string) => stderr.write(`${escapeControl(redactLine(s))}\n`);
   return {
     info: (m) => {
       if (!opts.quiet) write(m);
     },
-    warn: (m) => write(`${paint().warn('warning:')} ${m}`),
+    warn: (m) => stderr.write(`${paint().warn('warning:')} ${escapeControl(redactLine(m))}\n`),
     debug: (m) => {
       if (opts.debug) write(`debug: ${m}`);
     },

@@ -2,6 +2,7 @@
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
 import { RateWindow, formatEta, layerRow, totalRow } from './bars.js';
 import { paint } from './color.js';
@@ -44,9 +45,9 @@ export function plainSink(io: IO, label: string): ProgressSink {
         }
       } else if (e.type === 'retry') {
         const line = retries.line(e);
-        if (line) io.stderr.write(`${paint().warn(line)}\n`);
+        if (line) io.stderr.write(`${paint().warn(escapeControl(line))}\n`);
       }
-      else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${e.message}\n`);
+      else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${escapeControl(e.message)}\n`);
     },
     finish(summary) {
       if (summary) io.stderr.write(`${label}${summary} in ${formatDuration(Date.now() - started)}\n`);

@@ -1,4 +1,5 @@
 // Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
 import { canRedraw } from './progress.js';
 import type { CopyEvent } from '../copy/events.js';
@@ -9,7 +10,7 @@ import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunHooks } from '../sync/run.js';
 import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth, table } from './render.js';
 import { RetryReport } from './retry-report.js';
-import { paint } from './color.js';
+import { paint, terminalText } from './color.js';
 import { layerRow } from './bars.js';
 
 export interface SyncSink extends RunHooks {
@@ -86,16 +87,15 @@ export function plainSyncSink(io: IO): SyncSink {
   const retries = new RetryReport();
   return {
     done: (r) => {
-      if (r.status !== 'skipped') io.stderr.write(`${imageLine(r)}\n`);
+      if (r.status !== 'skipped') io.stderr.write(`${terminalText(imageLine(r))}\n`);
     },
     event: (item, e) => {
       if (e.type === 'retry') {
         const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
-        if (line) io.stderr.write(`${paint().warn(line)}\n`);
-      }
-      else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${item.key}: ${e.message}\n`);
+        if (line) io.stderr.write(`${paint().warn(escapeControl(line))}\n`);
+      } else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${escapeControl(`${item.key}: ${e.message}`)}\n`);
     },
-    notice: (m) => io.stderr.write(`${m}\n`),
+    notice: (m) => io.stderr.write(`${escapeControl(m)}\n`),
     stop() {},
   };
 }

@@ -9,6 +9,9 @@ import { type HttpContext, type RegResponse, header, send, sendRead } from './ht
 import { resolveHanded } from './origin.js';
 import { MAX_LIST_PAGE_BYTES, MAX_LIST_TOTAL_BYTES } from './read.js';
 
+/** A mount's answer: mounted (201), or refused, with the upload session a 202 opened. */
+export type MountAnswer = { mounted: true } | { mounted: false; session?: string };
+
 export interface Repo {
   registry: string;
   repository: string;
@@ -166,7 +169,9 @@ export class RegistryClient {
     } catch (err) {
       // Refused (405): say how this registry deletes instead (Docker Hub, GHCR) or what to enable (distribution).
       if (err instanceof RegistryError && err.status === 405) {
-        throw new RegistryError({ status: 405, method: 'DELETE', url: err.url, what, errors: err.ociCodes.map((code) => ({ code })), hint: deletionHint(r.registry) });
+        const errors = err.ociCodes.map((code) => ({ code }));
+        const hint = deletionHint(r.registry);
+        throw new RegistryError({ status: 405, method: 'DELETE', url: err.url, what, errors, hint });
       }
       throw err;
     }
@@ -240,7 +245,7 @@ export class RegistryClient {
    * Cross-repository mount. `mounted`: the registry has it (201). Refused: a 202 opens an upload session instead (ECR
    * answers 202 for a blob no manifest of the source references), whose absolute Location is answered to upload into.
    */
-  async mountBlob(r: Repo, from: Repo, digest: Digest, signal: AbortSignal): Promise<{ mounted: true } | { mounted: false; session?: string }> {
+  async mountBlob(r: Repo, from: Repo, digest: Digest, signal: AbortSignal): Promise<MountAnswer> {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'POST',
@@ -346,8 +351,10 @@ export class RegistryClient {
       expect: [200, 202, 204, 404],
       idempotent: true,
       signal,
-      // Best-effort cleanup after a failure: one try, no retry lines (the registry may be gone).
-      retries: 0,
+      // Cleanup after a failure: a short retry budget (a session left open holds storage on the registry), and no
+      // retry lines (the failure that led here was reported; the registry may be gone).
+      retries: 2,
+      quietRetries: true,
       what: `cancel upload to ${r.repository}`,
     });
     await res.body.dump().catch(() => {});

@@ -126,10 +126,16 @@ function defaultHint(status: number, codes: string[]): string | undefined {
  */
 export function deletionHint(registry: string): string {
   if (registry === 'docker.io') {
-    return 'Docker Hub does not delete through the registry API: delete the tag on hub.docker.com (repository → Tags) or with the Hub API (DELETE https://hub.docker.com/v2/namespaces/NAMESPACE/repositories/REPO/tags/TAG)';
+    return (
+      'Docker Hub does not delete through the registry API: delete the tag on hub.docker.com (repository → Tags) ' +
+      'or with the Hub API (DELETE https://hub.docker.com/v2/namespaces/NAMESPACE/repositories/REPO/tags/TAG)'
+    );
   }
   if (registry === 'ghcr.io') {
-    return 'GHCR does not delete through the registry API: delete the package version on github.com (package settings) or with the GitHub Packages API (DELETE /user/packages/container/NAME/versions/ID, or /orgs/ORG/packages/…)';
+    return (
+      'GHCR does not delete through the registry API: delete the package version on github.com (package settings) ' +
+      'or with the GitHub Packages API (DELETE /user/packages/container/NAME/versions/ID, or /orgs/ORG/packages/…)'
+    );
   }
   return 'the registry does not allow deletes (distribution: storage.delete.enabled)';
 }

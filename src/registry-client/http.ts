@@ -30,6 +30,8 @@ export interface RegRequest {
   scopes: readonly string[];
   expect: readonly number[];
   idempotent: boolean;
+  /** Retries are not reported through onRetry (best-effort cleanup after a failure already reported). */
+  quietRetries?: boolean;
   /** At most this many retries, under the context's (0: best-effort cleanup, or a network error goes to the caller). */
   retries?: number;
   signal: AbortSignal;
@@ -162,10 +164,12 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       res = await exchange(ctx, req, base, auth, own);
     } catch (err) {
       if (isAbortError(err) || err instanceof RegctlError) throw err;
-      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && attempt < Math.min(ctx.retries, req.retries ?? ctx.retries) && !ctx.hosts.closed) {
+      const retries = Math.min(ctx.retries, req.retries ?? ctx.retries);
+      const again = attempt < retries && !ctx.hosts.closed;
+      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && again) {
         const delayMs = backoffMs(attempt);
         const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
-        ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
+        if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
         await sleep(delayMs, req.signal);
         continue;
       }
@@ -206,7 +210,7 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
       const delayMs = after ?? backoffMs(attempt);
       // The registry is throttling: every worker on this host waits, not only this request.
       if (after !== undefined || res.status === 429) ctx.hosts.pauseUntil(req.registry, Date.now() + delayMs);
-      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
+      if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
       await sleep(delayMs, req.signal);
       continue;
     }
@@ -232,7 +236,8 @@ export async function send(ctx: HttpContext, req: RegRequest): Promise<RegRespon
 
 /** Retry-After; on a 429 without one (Docker Hub's pull limit), how long the exhausted rate limit lasts at most. */
 function retryAfterOf(res: RegResponse): number | undefined {
-  return parseRetryAfter(header(res.headers, 'retry-after')) ?? (res.status === 429 ? exhaustedForMs(res.rateLimit) : undefined);
+  const after = parseRetryAfter(header(res.headers, 'retry-after'));
+  return after ?? (res.status === 429 ? exhaustedForMs(res.rateLimit) : undefined);
 }
 
 /**
@@ -250,7 +255,7 @@ export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res:
       if (!req.idempotent || attempt >= (req.retries ?? ctx.retries) || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
       const delayMs = backoffMs(attempt);
       const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
-      ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
+      if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
       await sleep(delayMs, req.signal);
     }
   }

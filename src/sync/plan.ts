@@ -143,7 +143,8 @@ async function expandEntry(entry: SpecEntry, ctx: AppContext, signal: AbortSigna
   let tags: string[];
   try {
     const { needsListing, selectTags } = await import('./select.js');
-    tags = selectTags(needsListing(entry.tags) ? await listValidTags(entry, ctx, signal, warnings) : [], entry.tags);
+    const listed = needsListing(entry.tags) ? await listValidTags(entry, ctx, signal, warnings) : [];
+    tags = await selectTags(listed, entry.tags, signal);
   } catch (err) {
     if (isAbortError(err) && signal.aborted) throw err;
     const key = formatLocation(entry.source).replace(/:latest$/, '');

@@ -62,10 +62,12 @@ function pinned(item: PlanItem): Location {
 }
 
 /**
- * Admits copies from a registry while its rate limit stays above the floor; waits (polling by HEAD, which costs no pull)
- * or refuses. Each copy reserves the pulls it will count: Docker Hub counts one per platform manifest a multi-arch copy
+ * Admits copies from a registry while its rate limit stays above the floor; waits (polling by HEAD, which costs no
+ * pull) or refuses. Each copy reserves the pulls it will count: Docker Hub counts one per platform manifest a multi-arch copy
  * GETs, none for the index or a HEAD (https://docs.docker.com/docker-hub/usage/pulls/).
  */
+type RegistryItem = PlanItem & { source: { kind: 'registry' } };
+
 class RateGate {
   private readonly inflight = new Map<string, number>();
   private readonly reserved = new Map<PlanItem, number>();
@@ -77,7 +79,7 @@ class RateGate {
   ) {}
 
   /** Pulls a copy of `item` will count: one per image manifest it GETs (every child of an index it copies whole). */
-  private async pullsOf(item: PlanItem & { source: { kind: 'registry' } }): Promise<number> {
+  private async pullsOf(item: RegistryItem): Promise<number> {
     const desc = item.resolved?.source;
     if (!desc || !isIndexType(desc.mediaType)) return 1;
     if (item.platforms?.length) return item.platforms.length;
@@ -85,7 +87,11 @@ class RateGate {
     // An index GET counts no pull on Docker Hub: read it to know how many manifests the copy will GET.
     const index = await this.ctx
       .client('src')
-      .getManifest({ registry: ref.registry, repository: ref.repository }, item.sourceDigest ?? desc.digest, this.opts.signal)
+      .getManifest(
+        { registry: ref.registry, repository: ref.repository },
+        item.sourceDigest ?? desc.digest,
+        this.opts.signal,
+      )
       .catch((err) => {
         if (isAbortError(err) && this.opts.signal.aborted) throw err;
         return undefined;
@@ -103,7 +109,7 @@ class RateGate {
     for (;;) {
       const rl = this.ctx.lastRateLimit.get(registry);
       const used = this.inflight.get(registry) ?? 0;
-      if (rl?.remaining !== undefined) pulls ??= await this.pullsOf(item as PlanItem & { source: { kind: 'registry' } });
+      if (rl?.remaining !== undefined) pulls ??= await this.pullsOf(item as RegistryItem);
       // As for one pull before: admitted while the pulls before this copy leave at least the floor.
       if (rl?.remaining === undefined || rl.remaining - used - (pulls ?? 1) + 1 >= this.opts.rateFloor) {
         this.inflight.set(registry, used + (pulls ?? 1));
@@ -114,7 +120,8 @@ class RateGate {
       const left = deadline - Date.now();
       const window = rl.windowSeconds ? ` per ${Math.round(rl.windowSeconds / 3600)}h` : '';
       const need = pulls && pulls > 1 ? ` (the image needs ${pulls} pulls)` : '';
-      const state = `${registry}: ${rl.remaining} of ${rl.limit ?? '?'} pulls left${window}, under the floor of ${this.opts.rateFloor}${need}`;
+      const quota = `${rl.remaining} of ${rl.limit ?? '?'} pulls left${window}`;
+      const state = `${registry}: ${quota}, under the floor of ${this.opts.rateFloor}${need}`;
       if (left <= 0) {
         return {
           code: 'RATE_LIMIT',

@@ -41,24 +41,42 @@ export function needsListing(rules: TagRules): boolean {
   return Boolean(rules.allow || rules.deny || rules.semver || rules.latest);
 }
 
-export function selectTags(all: readonly string[], rules: TagRules): string[] {
+/** The longest tag the grammar allows; a longer "tag" from a listing is dropped before any regex sees it. */
+export const MAX_TAG_LENGTH = 128;
+
+/**
+ * The tags `rules` select from `all` (a listing). Regexes run in a worker thread (src/sync/regex-worker.ts) so that
+ * SIGINT/SIGTERM (`signal`) still stop a user regex that backtracks forever on a hostile tag.
+ */
+export async function selectTags(all: readonly string[], rules: TagRules, signal?: AbortSignal): Promise<string[]> {
   const chosen = new Set<string>(rules.list ?? []);
   if (needsListing(rules)) {
-    const byAllow = (t: string) => rules.allow?.some((re) => re.test(t)) ?? false;
+    const listed = [...new Set(all)].filter((t) => t.length > 0 && t.length <= MAX_TAG_LENGTH);
+    const allow = rules.allow ?? [];
+    const deny = rules.deny ?? [];
+    const { testAll } = await import('./regex-worker.js');
+    const hits = await testAll([...allow, ...deny], listed, signal);
+    const any = (from: number, to: number) => (i: number) => hits.slice(from, to).some((h) => h[i] === 1);
+    const allowedAt = any(0, allow.length);
+    const deniedAt = any(allow.length, allow.length + deny.length);
     const bySemver = (t: string) => {
       if (!rules.semver) return false;
       const v = tagVersion(t);
       return v !== undefined && satisfies(v, rules.semver, { includePrerelease: rules.prerelease ?? false });
     };
     const filtered = rules.allow || rules.semver;
-    let candidates = [...new Set(all)].filter((t) => !filtered || byAllow(t) || bySemver(t));
-    if (rules.deny) candidates = candidates.filter((t) => !rules.deny!.some((re) => re.test(t)));
+    let candidates = listed
+      .map((t, i) => ({ t, i }))
+      .filter(({ t, i }) => (!filtered || allowedAt(i) || bySemver(t)) && !deniedAt(i));
     if (rules.latest !== undefined) {
-      const versions = candidates.filter((t) => tagVersion(t)).sort(compareTags).slice(0, rules.latest);
-      const others = candidates.filter((t) => !tagVersion(t) && byAllow(t));
+      const versions = candidates
+        .filter(({ t }) => tagVersion(t))
+        .sort((a, b) => compareTags(a.t, b.t))
+        .slice(0, rules.latest);
+      const others = candidates.filter(({ t, i }) => !tagVersion(t) && allowedAt(i));
       candidates = [...versions, ...others];
     }
-    for (const t of candidates) chosen.add(t);
+    for (const { t } of candidates) chosen.add(t);
   }
   return [...chosen].sort(compareTags);
 }

@@ -1,9 +1,13 @@
-// The sync spec: YAML parsed with line numbers, ${ENV} expanded, validated into plain entries; errors name SPEC:LINE (exit 2).
+// The sync spec: YAML parsed with line numbers, allowed ${ENV} expanded, validated into plain entries; errors name
+// SPEC:LINE (exit 2).
 import validRange from 'semver/ranges/valid.js';
 import { type Document, LineCounter, type Node, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import { type Platform, parsePlatform } from '../oci/platform.js';
+import { ENV_NAME, SpecEnv } from './spec-env.js';
+
+export { expandEnv } from './spec-env.js';
 
 export interface TagRules {
   /** Tags copied as named (no listing needed for these). */
@@ -68,43 +72,54 @@ export function parseDuration(text: string): number | undefined {
   return at === t.length && at > 0 ? Math.round(total) : undefined;
 }
 
-/** Replaces `${NAME}` and `${NAME:-default}`; `$${` is a literal `${`. `missing` is called for an unset variable. */
-export function expandEnv(text: string, env: NodeJS.ProcessEnv, fail: (why: string) => never): string {
-  return text.replace(/\$(\$)?\{([^}]*)\}/g, (whole, escaped: string | undefined, body: string) => {
-    if (escaped) return whole.slice(1);
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s.exec(body);
-    if (!m) return fail(`invalid variable reference ${JSON.stringify(whole)} (expected \${NAME} or \${NAME:-default})`);
-    const value = env[m[1]];
-    if (value !== undefined && value !== '') return value;
-    if (m[2] !== undefined) return m[2];
-    return fail(`environment variable ${m[1]} is not set (used as ${whole})`);
-  });
+export interface ParseSpecOptions {
+  /** Variables `${NAME}` may read besides those the spec's `env:` list names (`--env NAME`). */
+  allowEnv?: readonly string[];
 }
 
-/** Parses and validates a spec. Every problem is a UsageError `PATH:LINE: what` (exit 2). */
-export function parseSpec(text: string, path: string, env: NodeJS.ProcessEnv = process.env): SyncSpec {
+/**
+ * Parses and validates a spec. Every problem is a UsageError `PATH:LINE: what` (exit 2). `${NAME}` reads only the
+ * variables the spec's `env:` list or `opts.allowEnv` names, and no message shows a value read from the environment.
+ */
+export function parseSpec(
+  text: string,
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: ParseSpecOptions = {},
+): SyncSpec {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const lineOf = (offset: number | undefined): number => (offset === undefined ? 1 : lc.linePos(offset).line);
+  let vars: SpecEnv | undefined;
   const fail = (at: Node | number | undefined, why: string): never => {
     const offset = typeof at === 'number' ? at : at?.range?.[0];
-    throw new UsageError(`${path}:${lineOf(offset)}: ${why}`, 'see `regctl sync --help` for the spec format');
+    const text = vars ? vars.scrub(why) : why;
+    throw new UsageError(`${path}:${lineOf(offset)}: ${text}`, 'see `regctl sync --help` for the spec format');
   };
   const yamlError = doc.errors[0];
   if (yamlError) fail(yamlError.pos[0], `invalid YAML: ${yamlError.message.split('\n')[0]}`);
-  const v = new Validator(doc, env, fail, lineOf);
-  return v.spec(path);
+  const v = new Validator(doc, (allowed) => (vars = new SpecEnv(env, allowed)), fail, lineOf);
+  return v.spec(path, opts.allowEnv ?? []);
 }
 
 type Fail = (at: Node | number | undefined, why: string) => never;
 
 class Validator {
+  private env!: SpecEnv;
+  /** expanded text → what the spec says (errors show the latter) */
+  private readonly raw = new Map<string, string>();
+
   constructor(
     private readonly doc: Document,
-    private readonly env: NodeJS.ProcessEnv,
+    private readonly makeEnv: (allowed: ReadonlySet<string>) => SpecEnv,
     private readonly fail: Fail,
     private readonly lineOf: (offset: number) => number,
   ) {}
+
+  /** A value for an error message: as the spec wrote it when it held variables, never their values. */
+  private show(text: string): string {
+    return JSON.stringify(this.raw.get(text) ?? text);
+  }
 
   private deref(node: unknown): Node | undefined {
     let n = node as Node | undefined;
@@ -134,8 +149,9 @@ class Validator {
     const n = node ?? at;
     if (!node || !isScalar(node) || node.value === null || typeof node.value === 'object') this.fail(n, `${what} must be a string`);
     const raw = String((node as unknown as { value: unknown }).value);
-    const text = expandEnv(raw, this.env, (why) => this.fail(n, `${what}: ${why}`)).trim();
+    const text = this.env.expand(raw, (why) => this.fail(n, `${what}: ${why}`)).trim();
     if (!text) this.fail(n, `${what} is empty`);
+    if (text !== raw.trim()) this.raw.set(text, raw.trim());
     return text;
   }
 
@@ -150,7 +166,8 @@ class Validator {
 
   private int(node: Node | undefined, at: Node, what: string, min: number, max: number): number {
     const value = node && isScalar(node) ? (node as unknown as { value: unknown }).value : undefined;
-    const n = typeof value === 'string' ? Number(expandEnv(value, this.env, (why) => this.fail(node, `${what}: ${why}`))) : value;
+    const expand = (v: string) => this.env.expand(v, (why) => this.fail(node, `${what}: ${why}`));
+    const n = typeof value === 'string' ? Number(expand(value)) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) this.fail(node ?? at, `${what} must be a whole number from ${min} to ${max}`);
     return n as number;
   }
@@ -166,15 +183,32 @@ class Validator {
     if (node && isScalar(node) && (node as unknown as { value: unknown }).value === 'all') return undefined;
     return this.strings(node, at, what).map(({ text, node: n }) => {
       const p = parsePlatform(text);
-      if (!p) this.fail(n, `${what}: invalid platform ${JSON.stringify(text)} (expected os/arch[/variant], e.g. linux/arm64, or "all")`);
+      if (!p) {
+        const hint = '(expected os/arch[/variant], e.g. linux/arm64, or "all")';
+        this.fail(n, `${what}: invalid platform ${this.show(text)} ${hint}`);
+      }
       return p as Platform;
     });
   }
 
-  spec(path: string): SyncSpec {
+  spec(path: string, allowEnv: readonly string[]): SyncSpec {
     const root = this.deref(this.doc.contents);
     if (!root || (isScalar(root) && root.value === null)) this.fail(0, 'the spec is empty: it needs a `sync:` list');
-    const top = this.entries(root as Node, 'the spec', ['defaults', 'sync']);
+    const top = this.entries(root as Node, 'the spec', ['env', 'defaults', 'sync']);
+    const allowed = new Set(allowEnv);
+    const e = top.get('env');
+    if (e) {
+      const seq = e.value && isSeq(e.value) ? (e.value as unknown as { items: unknown[] }).items : undefined;
+      const list = seq ? seq.map((i) => this.deref(i)) : [e.value];
+      for (const item of list) {
+        const name = item && isScalar(item) ? (item as unknown as { value: unknown }).value : undefined;
+        if (typeof name !== 'string' || !ENV_NAME.test(name)) {
+          this.fail(item ?? e.key, '`env` must be a list of environment variable names (e.g. [ECR, TEAM])');
+        }
+        allowed.add(name as string);
+      }
+    }
+    this.env = this.makeEnv(allowed);
     const defaults: SpecDefaults = {};
     const d = top.get('defaults');
     if (d?.value) {
@@ -189,7 +223,10 @@ class Validator {
       if (get('rate-wait')) {
         const text = this.string(get('rate-wait')!.value, at('rate-wait'), 'defaults.rate-wait');
         const ms = parseDuration(text);
-        if (ms === undefined) this.fail(get('rate-wait')!.value ?? at('rate-wait'), `defaults.rate-wait: unreadable duration ${JSON.stringify(text)} (e.g. 90s, 30m, 6h)`);
+        if (ms === undefined) {
+          const why = `defaults.rate-wait: unreadable duration ${this.show(text)} (e.g. 90s, 30m, 6h)`;
+          this.fail(get('rate-wait')!.value ?? at('rate-wait'), why);
+        }
         defaults.rateWaitMs = ms;
       }
     }
@@ -207,6 +244,11 @@ class Validator {
     try {
       return parseLocation(text);
     } catch (err) {
+      // The parser's reason quotes the text: with variables in it, name the location as written instead.
+      if (this.raw.has(text)) {
+        const why = `${what}: ${this.show(text)} is not a valid location once its variables are expanded`;
+        return this.fail(node ?? at, why);
+      }
       return this.fail(node ?? at, `${what}: ${(err as Error).message}`);
     }
   }
@@ -226,7 +268,12 @@ class Validator {
     if (tags && source.kind !== 'registry' && source.kind !== 'oci') this.fail(t!.key, `${what}.tags: tag selection needs a registry or oci: source`);
     if (tags && names) this.fail(t!.key, `${what}: the source names a tag or digest and \`tags:\` selects tags too: keep one`);
     if (!tags && !names && (source.kind === 'registry' || source.kind === 'oci')) {
-      this.fail(src.value ?? src.key, `${what}.source names no tag: add one (e.g. ${sourceText}:1.0), or select tags with \`tags:\` (every tag: \`tags: { allow: [".*"] }\`)`);
+      const example = this.show(sourceText).slice(1, -1);
+      this.fail(
+        src.value ?? src.key,
+        `${what}.source names no tag: add one (e.g. ${example}:1.0), ` +
+          'or select tags with `tags:` (every tag: `tags: { allow: [".*"] }`)',
+      );
     }
     const dstNode = dst.value ?? dst.key;
     if (target.kind === 'docker-archive' || target.kind === 'oci-archive' || (target.kind === 'path' && /\.tar$/i.test(target.path))) {
@@ -242,7 +289,10 @@ class Validator {
     if (targetNamesTag && !single) this.fail(dstNode, `${what}.target names a tag but \`tags:\` may select several: name the repository only`);
     const sourceTag = source.kind === 'registry' ? source.ref.tag : source.kind === 'oci' || source.kind === 'oci-archive' ? source.tag : undefined;
     if (!targetNamesTag && !tags && sourceTag === undefined) {
-      this.fail(dstNode, `${what}.target: the source names no tag to write under: name one on the target (e.g. ${targetText}:1.0)`);
+      const example = this.show(targetText).slice(1, -1);
+      const why =
+        `${what}.target: the source names no tag to write under: ` + `name one on the target (e.g. ${example}:1.0)`;
+      this.fail(dstNode, why);
     }
     const p = m.get('platforms');
     const platforms = p ? this.platforms(p.value, p.key, `${what}.platforms`) : defaults.platforms;
@@ -258,7 +308,7 @@ class Validator {
     const l = m.get('list');
     if (l) {
       rules.list = this.strings(l.value, l.key, `${what}.list`).map(({ text, node: n }) => {
-        if (!TAG_RE.test(text)) this.fail(n, `${what}.list: invalid tag ${JSON.stringify(text)}`);
+        if (!TAG_RE.test(text)) this.fail(n, `${what}.list: invalid tag ${this.show(text)}`);
         return text;
       });
     }
@@ -269,14 +319,19 @@ class Validator {
         try {
           return new RegExp(text);
         } catch (err) {
-          return this.fail(n, `${what}.${k}: invalid regular expression ${JSON.stringify(text)}: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`);
+          // V8's message quotes the pattern (expanded): keep only its reason.
+          const why = (err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
+          return this.fail(n, `${what}.${k}: invalid regular expression ${this.show(text)}: ${why}`);
         }
       });
     }
     const sv = m.get('semver');
     if (sv) {
       const range = this.string(sv.value, sv.key, `${what}.semver`);
-      if (validRange(range) === null) this.fail(sv.value ?? sv.key, `${what}.semver: invalid semver range ${JSON.stringify(range)} (e.g. ">=3.18", "^1.27", "1.x || 2.x")`);
+      if (validRange(range) === null) {
+        const why = `${what}.semver: invalid semver range ${this.show(range)} (e.g. ">=3.18", "^1.27", "1.x || 2.x")`;
+        this.fail(sv.value ?? sv.key, why);
+      }
       rules.semver = range;
     }
     const lt = m.get('latest');

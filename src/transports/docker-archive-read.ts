@@ -218,7 +218,8 @@ export async function listDockerArchive(path: string, signal?: AbortSignal): Pro
     }
     const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
     const platform = [str(cfg.os), str(cfg.architecture), str(cfg.variant)].filter(Boolean).join('/') || undefined;
-    out.push({ names: item.RepoTags, id: digestOf(bytes), platform, created: str(cfg.created), layers: item.Layers.length });
+    const layers = item.Layers.length;
+    out.push({ names: item.RepoTags, id: digestOf(bytes), platform, created: str(cfg.created), layers });
   }
   return out;
 }

@@ -1,12 +1,12 @@
 // Reading an OCI image layout held in a directory or a tar: index.json, picking an image by tag or digest, blobs by digest.
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { lstat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, hexOf, isDigest } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, type IndexManifest, MAX_MANIFEST_BYTES, parseManifest, toFetched } from '../oci/manifest.js';
 import { safeJoin, unsafePath } from '../util/fs.js';
+import { readRegular, streamRegular } from '../util/read.js';
 import { MAX_JSON_BYTES, type TarIndex } from './tar-index.js';
 import type { Bytes, ImageSource } from './types.js';
 
@@ -19,22 +19,23 @@ export interface LayoutFiles {
   exists(name: string, signal?: AbortSignal): Promise<boolean>;
   size(name: string, signal?: AbortSignal): Promise<number | undefined>;
   readBytes(name: string, cap: number, signal?: AbortSignal): Promise<Uint8Array>;
-  open(name: string, start: number, signal?: AbortSignal): Promise<Bytes>;
+  /** The bytes from `start`; with `size`, a file of any other size is refused before a byte is read. */
+  open(name: string, start: number, signal?: AbortSignal, size?: number): Promise<Bytes>;
 }
 
 function notFound(where: string, name: string): RegctlError {
   return new RegctlError('NOT_FOUND', `${where}: ${name} is missing`, { exitCode: 2 });
 }
 
-function tooLarge(where: string, name: string, size: number, cap: number): RegctlError {
-  return new RegctlError('TOO_LARGE', `${where}: ${name} is ${size} bytes, over the ${cap}-byte limit`, { exitCode: 2 });
-}
-
+/**
+ * A layout directory: every file is opened without following a symbolic link, must be a regular file whose directory
+ * resolves inside the layout, and is read with a cap (index.json as /dev/zero or a FIFO is refused, not read forever).
+ */
 export class DirFiles implements LayoutFiles {
   constructor(readonly where: string) {}
 
   async size(name: string): Promise<number | undefined> {
-    const st = await stat(safeJoin(this.where, name)).catch(() => undefined);
+    const st = await lstat(safeJoin(this.where, name)).catch(() => undefined);
     return st?.isFile() ? st.size : undefined;
   }
 
@@ -42,25 +43,22 @@ export class DirFiles implements LayoutFiles {
     return (await this.size(name)) !== undefined;
   }
 
-  async readBytes(name: string, cap: number, signal?: AbortSignal): Promise<Uint8Array> {
-    const path = safeJoin(this.where, name);
-    const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'ENOENT' ? notFound(this.where, name) : err;
-    });
-    try {
-      const { size } = await fh.stat();
-      if (size > cap) throw tooLarge(this.where, name, size, cap);
-      return await fh.readFile({ signal });
-    } finally {
-      await fh.close();
-    }
+  private opts(name: string) {
+    return { noFollow: true, within: this.where, what: `${this.where}: ${name}` };
   }
 
-  async open(name: string, start: number, signal?: AbortSignal): Promise<Bytes> {
+  async readBytes(name: string, cap: number, signal?: AbortSignal): Promise<Uint8Array> {
     const path = safeJoin(this.where, name);
-    const st = await stat(path).catch(() => undefined);
-    if (!st?.isFile()) throw notFound(this.where, name);
-    return createReadStream(path, { start, signal });
+    return readRegular(path, cap, { ...this.opts(name), signal }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? notFound(this.where, name) : err;
+    });
+  }
+
+  async open(name: string, start: number, signal?: AbortSignal, size?: number): Promise<Bytes> {
+    const path = safeJoin(this.where, name);
+    return streamRegular(path, { ...this.opts(name), start, size, signal }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? notFound(this.where, name) : err;
+    });
   }
 }
 
@@ -90,8 +88,13 @@ export class TarFiles implements LayoutFiles {
     return this.tar.readBytes(this.name(name), cap, signal);
   }
 
-  async open(name: string, start: number, signal?: AbortSignal): Promise<Bytes> {
-    if (!this.tar.has(this.name(name))) throw notFound(this.where, name);
+  async open(name: string, start: number, signal?: AbortSignal, size?: number): Promise<Bytes> {
+    const entry = this.tar.resolve(this.name(name));
+    if (!entry) throw notFound(this.where, name);
+    if (size !== undefined && entry.size !== size) {
+      const why = `${this.where}: ${name} is ${entry.size} bytes, but its descriptor says ${size}`;
+      throw new RegctlError('SIZE_MISMATCH', why, { exitCode: 2 });
+    }
     return this.tar.open(this.name(name), { start, signal }) as Readable;
   }
 }
@@ -184,7 +187,7 @@ export class LayoutSource implements ImageSource {
   }
 
   async getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes> {
-    return this.files.open(blobName(desc.digest), opts.offset ?? 0, opts.signal);
+    return this.files.open(blobName(desc.digest), opts.offset ?? 0, opts.signal, desc.size);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 // OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted under a lock.
 import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,7 +9,8 @@ import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, digestOf } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, parseManifest } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';
-import { TempTracker, safeJoin, syncDir, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
+import { TempTracker, mkdirInside, safeJoin, syncDir, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
+import { readRegular } from '../util/read.js';
 import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
 import { MAX_JSON_BYTES } from './tar-index.js';
 import type { Bytes, ImageDestination, ImageSource } from './types.js';
@@ -39,7 +40,7 @@ export async function openOciLayoutSource(loc: { path: string; tag?: string; dig
  */
 export async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
   const final = safeJoin(root, blobName(desc.digest));
-  await mkdir(dirname(final), { recursive: true });
+  await mkdirInside(root, dirname(blobName(desc.digest)));
   const tmp = temps.add(tempNameFor(final));
   const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
   try {
@@ -120,7 +121,7 @@ export class OciLayoutDestination implements ImageDestination {
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
-    const st = await stat(safeJoin(this.dir, blobName(desc.digest))).catch(() => undefined);
+    const st = await lstat(safeJoin(this.dir, blobName(desc.digest))).catch(() => undefined);
     return st !== undefined && st.isFile() && st.size === desc.size;
   }
 
@@ -133,7 +134,7 @@ export class OciLayoutDestination implements ImageDestination {
     checkManifest(m);
     if (!(await this.hasBlob(m.desc))) {
       const path = safeJoin(this.dir, blobName(m.desc.digest));
-      await mkdir(dirname(path), { recursive: true });
+      await mkdirInside(this.dir, dirname(blobName(m.desc.digest)));
       await writeAtomic(path, m.bytes, signal);
     }
     // The root comes last; the tag is given with it.
@@ -176,12 +177,12 @@ export async function updateIndex(
     indexPath,
     async () => {
       let raw: Record<string, unknown> = {};
-      const text = await readFile(indexPath).catch((err: NodeJS.ErrnoException) => {
+      const read = readRegular(indexPath, MAX_JSON_BYTES, { noFollow: true, signal });
+      const text = await read.catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
         throw err;
       });
       if (text) {
-        if (text.byteLength > MAX_JSON_BYTES) throw new RegctlError('TOO_LARGE', `${indexPath} is over the 4 MiB limit`, { exitCode: 2 });
         try {
           parseManifest(text); // refuse to rewrite an index.json we cannot read
           raw = JSON.parse(text.toString('utf8'));

@@ -66,6 +66,10 @@ function ecrCreateOnPush(ctx: AppContext, ecr: EcrTarget, settings: CreateRepoSe
   };
 }
 
+/** DescribeRepositories for one repository of an ECR registry. */
+const ecrExists = (ecr: EcrTarget) => async (repo: Repo, signal: AbortSignal) =>
+  (await import('../credentials/ecr.js')).ecrRepositoryExists(ecr, repo.repository, signal);
+
 export async function openDestination(loc: Location, ctx: AppContext, opts: OpenDestinationOptions = {}): Promise<ImageDestination> {
   refuseCompressedOutput(loc);
   switch (loc.kind) {
@@ -78,9 +82,7 @@ export async function openDestination(loc: Location, ctx: AppContext, opts: Open
         retries: ctx.globals.retries,
         hostConfig,
         onMissingRepository: ecr ? ecrCreateOnPush(ctx, ecr, { ...hostConfig?.createRepo, ...opts.createRepo }) : undefined,
-        repositoryExists: ecr
-          ? async (repo, signal) => (await import('../credentials/ecr.js')).ecrRepositoryExists(ecr, repo.repository, signal)
-          : undefined,
+        repositoryExists: ecr ? ecrExists(ecr) : undefined,
       });
     }
     case 'oci':

@@ -124,7 +124,8 @@ export class RegistryDestination implements ImageDestination {
     if (origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
     await this.ensureRepository(signal);
     try {
-      const answer = await this.client.mountBlob(this.repo, { registry: origin.host, repository: origin.repository }, desc.digest, signal);
+      const from = { registry: origin.host, repository: origin.repository };
+      const answer = await this.client.mountBlob(this.repo, from, desc.digest, signal);
       if (answer.mounted) {
         this.written.add(desc.digest);
         return true;
@@ -273,7 +274,8 @@ export class RegistryDestination implements ImageDestination {
     const unused = [...this.mountSessions.values()];
     this.mountSessions.clear();
     for (const l of unused) this.sessions.delete(l);
-    await Promise.all(unused.map((l) => this.client.cancelUpload(this.repo, l, AbortSignal.timeout(5000)).catch(() => {})));
+    const cancel = (l: string) => this.client.cancelUpload(this.repo, l, AbortSignal.timeout(5000)).catch(() => {});
+    await Promise.all(unused.map(cancel));
   }
 
   async abort(): Promise<void> {

@@ -1,5 +1,5 @@
 // Random access to a tar file: one pass over its headers (ustar, pax, GNU long names) records where each entry's bytes lie.
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -125,7 +125,8 @@ export class TarIndex {
 
   /** Indexes the tar at `path` without reading entry data; refuses hostile names and truncated files. */
   static async load(path: string, signal?: AbortSignal): Promise<TarIndex> {
-    const fh = await open(path, 'r');
+    // O_NONBLOCK: a FIFO named as an archive is refused below instead of hanging the open.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw tarError(path, 'not a regular file');

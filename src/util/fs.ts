@@ -1,6 +1,6 @@
 // Local file safety: atomic writes (temp + fsync + rename), lockfiles, temp tracking for abort, and root-confined joins.
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, stat, unlink, link } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm, stat, unlink, link } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RegctlError } from '../errors.js';
@@ -14,11 +14,19 @@ export function tempNameFor(path: string, tag = 'tmp'): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${randomBytes(6).toString('hex')}`);
 }
 
-/** Writes `bytes` to `path` atomically: a temp name in the same directory, fsync, rename; the directory is synced too. */
-export async function writeAtomic(path: string, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+/**
+ * Writes `bytes` to `path` atomically: a random temp name in the same directory created with O_CREAT|O_EXCL (a link
+ * planted there is never written through), fsync, rename; the directory is synced too. `mode` 0o600 for secrets.
+ */
+export async function writeAtomic(
+  path: string,
+  bytes: Uint8Array,
+  signal?: AbortSignal,
+  opts: { mode?: number } = {},
+): Promise<void> {
   throwIfAborted(signal);
   const tmp = tempNameFor(path);
-  const fh = await open(tmp, 'wx', 0o644);
+  const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
   try {
     try {
       await fh.writeFile(bytes, { signal });
@@ -82,15 +90,31 @@ async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Whether the lock described by `text` (written by tryAcquire) may be taken over. */
+/** What a lock written by tryAcquire holds: pid, host, a random token, one a line. */
+const LOCK_TEXT = /^(\d{1,10})\n([^\n]{1,255})\n[^\n]{0,64}\n$/;
+
+/**
+ * Whether the lock described by `text` may be taken over. `ageMs` is the longer of its file age and how long this
+ * process has seen it unchanged (a planted lock with an mtime in the future still ages).
+ */
 function isStale(text: string, ageMs: number, staleMs: number): boolean {
   if (ageMs > staleMs) return true;
-  if (text === '') return ageMs > 2000; // created but never written: its writer died at once
-  const [pid, host] = text.split('\n');
-  const n = Number(pid);
+  const m = LOCK_TEXT.exec(text);
+  // Empty or not a lock regctl writes: a writer that died between create and write, or a file that is not ours.
+  if (!m) return ageMs > 2000;
+  const n = Number(m[1]);
   // A pid only means something on the host that wrote it (containers sharing a volume do not share pids).
-  if (host !== hostname() || !Number.isSafeInteger(n) || n <= 0) return false;
+  if (m[2] !== hostname() || n <= 0) return false;
   return !pidAlive(n);
+}
+
+/** The text of a lock file, never following a link, at most 4 KiB; undefined when it is gone or unreadable. */
+async function readLock(path: string): Promise<string | undefined> {
+  const { readRegular } = await import('./read.js');
+  return readRegular(path, 4096, { noFollow: true }).then(
+    (b) => b.toString('utf8'),
+    (err: NodeJS.ErrnoException) => (err.code === 'TOO_LARGE' ? '\0' : undefined),
+  );
 }
 
 async function tryAcquire(lockPath: string, token: string): Promise<boolean> {
@@ -116,14 +140,16 @@ async function steal(lockPath: string, seen: string): Promise<void> {
   } catch {
     return; // someone else took it first
   }
-  const now = await readFile(aside, 'utf8').catch(() => '');
+  const now = (await readLock(aside)) ?? '';
   if (now !== seen) await link(aside, lockPath).catch(() => {}); // a fresh lock: give it back unless replaced already
   await unlink(aside).catch(() => {});
 }
 
 /**
  * Runs `fn` holding `PATH.lock` (O_EXCL, holding pid and host). Waits with backoff while another holds it; a lock whose
- * pid is dead (same host) or older than `staleMs` is taken over. Serialised in-process first, so one process polls once.
+ * pid is dead (same host), that regctl did not write, or older than `staleMs` is taken over. A lock that is not a
+ * regular file (a symbolic link, a FIFO) is never followed or read: an error at once. Serialised in-process first,
+ * so one process polls once.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, signal?: AbortSignal, opts: LockOptions = {}): Promise<T> {
   const lockPath = `${resolve(path)}.lock`;
@@ -142,13 +168,27 @@ async function holdLock<T>(lockPath: string, fn: () => Promise<T>, signal: Abort
   const staleMs = opts.staleMs ?? 60_000;
   const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
   const token = `${process.pid}\n${hostname()}\n${randomBytes(8).toString('hex')}\n`;
+  let seen: { text: string; at: number } | undefined;
   for (let attempt = 0; ; attempt++) {
     throwIfAborted(signal);
     if (await tryAcquire(lockPath, token)) break;
-    const [text, st] = await Promise.all([readFile(lockPath, 'utf8').catch(() => undefined), stat(lockPath).catch(() => undefined)]);
-    if (text !== undefined && st && isStale(text, Date.now() - st.mtimeMs, staleMs)) {
-      await steal(lockPath, text);
-      continue;
+    const st = await lstat(lockPath).catch(() => undefined);
+    if (st && !st.isFile()) {
+      const what = st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file';
+      throw new RegctlError('LOCK_INVALID', `${lockPath} is ${what}; regctl does not follow or use it`, {
+        exitCode: 2,
+        hint: 'regctl writes its locks as plain files: remove it if no regctl is writing to this layout',
+      });
+    }
+    const text = st ? await readLock(lockPath) : undefined;
+    if (text !== undefined && st) {
+      if (seen?.text !== text) seen = { text, at: Date.now() };
+      const age = Math.max(Date.now() - st.mtimeMs, Date.now() - seen.at);
+      if (isStale(text, age, staleMs)) {
+        await steal(lockPath, text);
+        seen = undefined;
+        continue;
+      }
     }
     if (Date.now() > deadline) {
       throw new RegctlError('LOCK_TIMEOUT', `${lockPath}: still locked by another process`, {
@@ -162,7 +202,7 @@ async function holdLock<T>(lockPath: string, fn: () => Promise<T>, signal: Abort
     return await fn();
   } finally {
     // Only remove the lock if it is still ours (a takeover after staleMs would have replaced it).
-    const now = await readFile(lockPath, 'utf8').catch(() => undefined);
+    const now = await readLock(lockPath);
     if (now === token) await unlink(lockPath).catch(() => {});
   }
 }
@@ -209,6 +249,28 @@ export function cleanRelative(name: string): string {
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw unsafePath(`name escapes its root: ${JSON.stringify(name.slice(0, 200))}`);
   return parts.join('/');
+}
+
+/**
+ * Creates `root` (a path the user named: followed if it is a link) and then the directories of `rel` under it one by
+ * one, refusing any that is a symbolic link or not a directory (a planted `blobs/sha256 -> /elsewhere` is not written
+ * through). Answers the directory's path.
+ */
+export async function mkdirInside(root: string, rel: string): Promise<string> {
+  await mkdir(root, { recursive: true });
+  let dir = root;
+  for (const part of cleanRelative(rel).split('/').filter(Boolean)) {
+    dir = join(dir, part);
+    await mkdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    const st = await lstat(dir);
+    if (!st.isDirectory()) {
+      const what = st.isSymbolicLink() ? 'a symbolic link' : 'not a directory';
+      throw unsafePath(`${dir} is ${what}; not writing through it`);
+    }
+  }
+  return dir;
 }
 
 /** Joins `name` under `root`, refusing names that would escape it. */

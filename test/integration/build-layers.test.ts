@@ -2,7 +2,7 @@
 // home): parent directories, symlinked and existing destinations, WORKDIR, hard links, ADD archives and their cap,
 // and a build context that cannot reach outside itself.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { chmod, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -33,7 +33,8 @@ async function layersOf(dockerfile: string, extra: string[] = []): Promise<TarEn
   return dockerfile.startsWith('FROM scratch') ? layers : layers.slice(1);
 }
 
-const brief = (es: TarEntry[]) => es.map((e) => [e.path, e.type, e.mode, e.uid, e.gid, ...(e.link ? [e.link] : [])]);
+/** Each entry as `path type mode uid:gid` (mode octal). */
+const brief = (es: TarEntry[]) => es.map((e) => `${e.path} ${e.type} ${e.mode} ${e.uid}:${e.gid}`);
 
 beforeAll(async () => {
   work = await makeTempDir('build-layers');
@@ -60,20 +61,25 @@ afterAll(async () => {
 });
 
 describe('regctl build layers carry their parent directories (issue 15)', () => {
-  it('COPY over scratch writes bin/ 0755 root before bin/busybox, and a --chown file’s new parents belong to that owner', async () => {
-    const [plain, owned] = await layersOf('FROM scratch\nCOPY tool /bin/busybox\nCOPY --chown=1234:1234 a.txt /srv/data/a.txt\n');
-    expect(brief(plain)).toEqual([['bin/', 'directory', '755', 0, 0], ['bin/busybox', 'file', '755', 0, 0]]);
-    expect(brief(owned)).toEqual([['srv/', 'directory', '755', 1234, 1234], ['srv/data/', 'directory', '755', 1234, 1234], ['srv/data/a.txt', 'file', '644', 1234, 1234]]);
+  it('COPY over scratch writes bin/ 0755 root before bin/busybox; --chown owns a file’s new parents', async () => {
+    const df = 'FROM scratch\nCOPY tool /bin/busybox\nCOPY --chown=1234:1234 a.txt /srv/data/a.txt\n';
+    const [plain, owned] = await layersOf(df);
+    expect(brief(plain)).toEqual(['bin/ directory 755 0:0', 'bin/busybox file 755 0:0']);
+    expect(brief(owned)).toEqual([
+      'srv/ directory 755 1234:1234',
+      'srv/data/ directory 755 1234:1234',
+      'srv/data/a.txt file 644 1234:1234',
+    ]);
   });
 
-  it('1: existing parents keep the base’s mode and owner (/tmp 1777, /home/app 0700 app); missing ones are 0755 root', async () => {
+  it('1: existing parents keep the base’s mode and owner (/tmp 1777, 0700 home); missing ones: 0755 root', async () => {
     const [tmp, home] = await layersOf('FROM BASE\nCOPY a.txt /tmp/sub/x\nCOPY a.txt /home/app/new/\n');
-    expect(brief(tmp)).toEqual([['tmp/', 'directory', '1777', 0, 0], ['tmp/sub/', 'directory', '755', 0, 0], ['tmp/sub/x', 'file', '644', 0, 0]]);
+    expect(brief(tmp)).toEqual(['tmp/ directory 1777 0:0', 'tmp/sub/ directory 755 0:0', 'tmp/sub/x file 644 0:0']);
     expect(brief(home)).toEqual([
-      ['home/', 'directory', '755', 0, 0],
-      ['home/app/', 'directory', '700', APP_UID, APP_UID],
-      ['home/app/new/', 'directory', '755', 0, 0],
-      ['home/app/new/a.txt', 'file', '644', 0, 0],
+      'home/ directory 755 0:0',
+      `home/app/ directory 700 ${APP_UID}:${APP_UID}`,
+      'home/app/new/ directory 755 0:0',
+      'home/app/new/a.txt file 644 0:0',
     ]);
   });
 
@@ -87,35 +93,44 @@ describe('regctl build layers carry their parent directories (issue 15)', () => 
     expect(r2.stdout).toBe(r1.stdout);
   });
 
-  it('2: a destination under a symlinked directory lands where the link points (usr/bin/tool, no bin/ written)', async () => {
+  it('2: a destination under a symlinked directory lands where the link points (usr/bin/tool, no bin/)', async () => {
     const [l] = await layersOf('FROM BASE\nCOPY tool /bin/tool\n');
-    expect(brief(l)).toEqual([['usr/', 'directory', '755', 0, 0], ['usr/bin/', 'directory', '755', 0, 0], ['usr/bin/tool', 'file', '755', 0, 0]]);
+    expect(brief(l)).toEqual(['usr/ directory 755 0:0', 'usr/bin/ directory 755 0:0', 'usr/bin/tool file 755 0:0']);
   });
 
-  it('3: COPY of a directory into an existing one keeps that directory’s mode and owner, with --chown too', async () => {
+  it('3: a directory COPY into an existing one keeps that directory’s mode and owner, with --chown too', async () => {
     const [tmp, home] = await layersOf('FROM BASE\nCOPY dir1 /tmp/\nCOPY --chown=5:6 dir1 /home/app\n');
-    expect(brief(tmp)[0]).toEqual(['tmp/', 'directory', '1777', 0, 0]);
-    expect(brief(tmp).slice(1)).toEqual([['tmp/one.txt', 'file', '644', 0, 0], ['tmp/sub/', 'directory', '755', 0, 0], ['tmp/sub/two.txt', 'file', '644', 0, 0]]);
-    expect(brief(home).slice(0, 3)).toEqual([['home/', 'directory', '755', 0, 0], ['home/app/', 'directory', '700', APP_UID, APP_UID], ['home/app/one.txt', 'file', '644', 5, 6]]);
+    expect(brief(tmp)).toEqual([
+      'tmp/ directory 1777 0:0',
+      'tmp/one.txt file 644 0:0',
+      'tmp/sub/ directory 755 0:0',
+      'tmp/sub/two.txt file 644 0:0',
+    ]);
+    expect(brief(home).slice(0, 3)).toEqual([
+      'home/ directory 755 0:0',
+      `home/app/ directory 700 ${APP_UID}:${APP_UID}`,
+      'home/app/one.txt file 644 5:6',
+    ]);
   });
 
   it('4: a file COPY to an existing directory without a trailing slash goes inside it', async () => {
     const [l] = await layersOf('FROM BASE\nCOPY b.txt /usr/local/bin\n');
-    expect(brief(l).map((e) => e[0])).toEqual(['usr/', 'usr/local/', 'usr/local/bin/', 'usr/local/bin/b.txt']);
+    expect(l.map((e) => e.path)).toEqual(['usr/', 'usr/local/', 'usr/local/bin/', 'usr/local/bin/b.txt']);
   });
 
-  it('5: WORKDIR makes its directory (0755 root, missing parents too) in a layer; an existing one costs no layer', async () => {
+  it('5: WORKDIR makes its directory (0755 root, parents too) in a layer; an existing one costs none', async () => {
     const layers = await layersOf('FROM BASE\nWORKDIR /tmp\nWORKDIR /srv/www\nUSER app\nWORKDIR logs\n');
     expect(layers.map(brief)).toEqual([
-      [['srv/', 'directory', '755', 0, 0], ['srv/www/', 'directory', '755', 0, 0]],
-      [['srv/', 'directory', '755', 0, 0], ['srv/www/', 'directory', '755', 0, 0], ['srv/www/logs/', 'directory', '755', 0, 0]],
+      ['srv/ directory 755 0:0', 'srv/www/ directory 755 0:0'],
+      ['srv/ directory 755 0:0', 'srv/www/ directory 755 0:0', 'srv/www/logs/ directory 755 0:0'],
     ]);
   });
 
-  it('6: a new destination directory of a directory COPY is 0755 root (or --chown), not the source’s 0700', async () => {
+  it('6: a new destination directory of a directory COPY is 0755 root (or --chown), not the source’s', async () => {
     const [plain, owned] = await layersOf('FROM BASE\nCOPY dir1 /opt/d1\nCOPY --chown=7:8 dir1 /opt/d2\n');
-    expect(brief(plain).slice(0, 2)).toEqual([['opt/', 'directory', '755', 0, 0], ['opt/d1/', 'directory', '755', 0, 0]]);
-    expect(brief(owned).slice(0, 3)).toEqual([['opt/', 'directory', '755', 0, 0], ['opt/d2/', 'directory', '755', 7, 8], ['opt/d2/one.txt', 'file', '644', 7, 8]]);
+    expect(brief(plain).slice(0, 2)).toEqual(['opt/ directory 755 0:0', 'opt/d1/ directory 755 0:0']);
+    const made = ['opt/ directory 755 0:0', 'opt/d2/ directory 755 7:8', 'opt/d2/one.txt file 644 7:8'];
+    expect(brief(owned).slice(0, 3)).toEqual(made);
   });
 
   it('7: hard links in the context stay hard links', async () => {
@@ -132,10 +147,12 @@ describe('regctl build layers carry their parent directories (issue 15)', () => 
     const url = await runCli(['build', ctx], { env: cache() });
     expect(url.code).toBe(2);
     expect(url.stderr).toMatch(/^regctl: Dockerfile:2: http:\/\/example.com\/x: source can't be a URL for COPY/m);
-    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch AS a\nCOPY a.txt /app/a.txt\nFROM scratch\nWORKDIR /app\nCOPY --from=a a.txt /x\n');
+    const df = 'FROM scratch AS a\nCOPY a.txt /app/a.txt\nFROM scratch\nWORKDIR /app\nCOPY --from=a a.txt /x\n';
+    await writeFile(join(ctx, 'Dockerfile'), df);
     const wd = await runCli(['build', ctx], { env: cache() });
     expect(wd.code).toBe(2);
-    expect(wd.stderr).toMatch(/a\.txt: not found in stage a \(--from sources start at the root of stage a, not at this stage's WORKDIR \/app\)/);
+    const says = "a.txt: not found in stage a (--from sources start at the root of stage a, not at this stage's";
+    expect(wd.stderr).toContain(says);
   });
 });
 
@@ -171,19 +188,20 @@ describe('regctl build ADD archives (issues 14 and 15)', () => {
     expect(bz.map((e) => e.path)).toEqual(['b/', 'b/share/', 'b/share/readme']);
   });
 
-  it('14.4: an archive unpacking past --max-add-size is stopped with exit 2 and a hint; a raised cap lets it through', async () => {
+  it('14.4: an archive unpacking past --max-add-size stops, exit 2 and a hint; a higher cap lets it through', async () => {
     const src = join(work, 'bomb');
     await mkdir(src);
     // 48 MiB of zeros: about 50 KiB of gzip.
     const tarFile = join(work, 'bomb.tar');
     await writeFile(join(src, 'zeros'), Buffer.alloc(48 * 1024 * 1024));
     execFileSync('tar', ['-C', src, '-cf', tarFile, 'zeros']);
-    await pipeline((await import('node:fs')).createReadStream(tarFile), createGzip(), createWriteStream(join(ctx, 'bomb.tar.gz')));
+    await pipeline(createReadStream(tarFile), createGzip(), createWriteStream(join(ctx, 'bomb.tar.gz')));
     expect((await readFile(join(ctx, 'bomb.tar.gz'))).length).toBeLessThan(1024 * 1024);
     await writeFile(join(ctx, 'Dockerfile'), `FROM ${BASE}\nADD bomb.tar.gz /b/\n`);
     const r = await runCli(['build', '--max-add-size', '16MiB', ctx], { env: cache() });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^regctl: Dockerfile:2: ADD: the archives unpack to more than 16 MiB, the most one ADD may extract$/m);
+    const says = 'regctl: Dockerfile:2: ADD: the archives unpack to more than 16 MiB, the most one ADD may extract\n';
+    expect(r.stderr).toContain(says);
     expect(r.stderr).toMatch(/hint: raise the limit with --max-add-size/);
     const ok = await runCli(['build', '--max-add-size', '64MiB', ctx], { env: cache() });
     expect(ok.code).toBe(0);
@@ -212,6 +230,14 @@ describe('a build context reaches nothing outside itself (issue 14 item 11)', ()
     expect(ig.code).toBe(2);
     expect(ig.stderr).toMatch(/\.dockerignore .*: a symlink to a place outside/);
     expect(ig.stderr).not.toContain('secrethash');
+    // A FIFO is refused before it is opened (opening one would wait for a writer forever).
+    const c3 = join(work, 'ctx-fifo');
+    await mkdir(c3);
+    await writeFile(join(c3, 'Dockerfile'), 'FROM scratch\n');
+    execFileSync('mkfifo', [join(c3, '.dockerignore')]);
+    const fifo = await runCli(['build', c3], { env: cache(), timeoutMs: 20_000 });
+    expect(fifo.code).toBe(2);
+    expect(fifo.stderr).toMatch(/\.dockerignore .*: not a regular file/);
   });
 
   it('refuses FROM / COPY --from paths that leave the context; --build-context names them', async () => {

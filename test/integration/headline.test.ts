@@ -53,6 +53,11 @@ it('copies docker.io/library/alpine:3.20 into an ECR repository that did not exi
   expect(hub.cdn.log.filter((c) => c.authorization !== undefined)).toEqual([]);
   const blobsSent = ecr.front.count((s) => s.kind === 'upload' && s.method === 'PATCH');
   expect(blobsSent).toBe(index.images.reduce((n, i) => n + i.layerDigests.length + 1, 0));
+  // Created before its first upload (ECR hangs up on a POST into a missing repository), every blob committed by its
+  // PUT (ECR answers each PATCH 201 and stores nothing until then), no manifest refused.
+  expect(ecr.front.count((s) => s.kind === 'upload' && s.status === 0)).toBe(0);
+  expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201)).toBe(blobsSent);
+  expect(ecr.front.count((s) => s.kind === 'manifest-put' && s.status >= 400)).toBe(0);
   expect(hub.rateLimit.remaining).toBeLessThan(pulls);
 
   hub.front.reset();

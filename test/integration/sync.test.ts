@@ -52,6 +52,7 @@ async function spec(name: string, text: string): Promise<string> {
 }
 
 const MAIN_SPEC = (target: string) => `
+env: [SRC]
 defaults: { images: 3, jobs: 4 }
 sync:
   - source: ${'${SRC}'}/lib/alpine

@@ -3,7 +3,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type CredHelper, makeCredHelper } from '../support/cred-helper.js';
-import { type BusyboxFixture, type DockerHandle, describeDocker, makeBusyboxLayout, startDocker } from '../support/docker.js';
+import {
+  type BusyboxFixture, type DockerHandle, describeDocker, makeBusyboxLayout, startDocker,
+} from '../support/docker.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
@@ -34,7 +36,10 @@ async function configDir(doc?: object): Promise<string> {
  * config.json (or the configured credsStore), where docker finds it.
  */
 function regctl(args: string[], cfg: string, extra: { input?: string; path?: string } = {}) {
-  const env = { DOCKER_CONFIG: cfg, DBUS_SESSION_BUS_ADDRESS: undefined, DISPLAY: undefined, ...(extra.path ? { PATH: extra.path } : {}) };
+  const env = {
+    DOCKER_CONFIG: cfg, DBUS_SESSION_BUS_ADDRESS: undefined, DISPLAY: undefined,
+    ...(extra.path ? { PATH: extra.path } : {}),
+  };
   return runCli(args, { env, ...(extra.input !== undefined ? { input: extra.input } : {}) });
 }
 
@@ -42,6 +47,9 @@ function docker(args: string[], cfg: string, extra: { input?: string; path?: str
   const env = { DOCKER_CONFIG: cfg, ...(extra.path ? { PATH: extra.path } : {}) };
   return d.docker(args, { env, reject: false, ...(extra.input !== undefined ? { input: extra.input } : {}) });
 }
+
+/** The helper's dir first on PATH (for both CLIs), and stdin. */
+const withHelper = (input?: string) => ({ path: helper.path, ...(input !== undefined ? { input } : {}) });
 
 const MODES = ['htpasswd', 'token'] as const;
 const registry = (mode: (typeof MODES)[number]): RegistryHandle => (mode === 'htpasswd' ? basic : token);
@@ -58,7 +66,8 @@ describeDocker('credentials shared by docker and regctl', () => {
       makeCredHelper('regctltest'),
     ]);
     for (const reg of [basic, token]) {
-      const r = await regctl(['push', '--creds', `${USER}:${PASS}`, `oci:${bb.dir}:v1`, `${reg.host}/lib/bb:v1`], await configDir());
+      const cfg = await configDir();
+      const r = await regctl(['push', '--creds', `${USER}:${PASS}`, `oci:${bb.dir}:v1`, `${reg.host}/lib/bb:v1`], cfg);
       expect(r.code, r.stderr).toBe(0);
     }
   });
@@ -71,12 +80,14 @@ describeDocker('credentials shared by docker and regctl', () => {
     await removeTempDir(work);
   });
 
-  it.each(MODES)('docker login (%s) writes config.json, and regctl pushes with it', async (mode) => {
+  it.each(MODES)('docker login (%s) writes config.json, regctl pushes with it, and regctl logout undoes it for docker',
+    async (mode) => {
     const reg = registry(mode);
     const cfg = await configDir();
     const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, { input: PASS });
     expect(login.code, login.stderr).toBe(0);
-    const written = JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8')) as { auths: Record<string, { auth?: string; identitytoken?: string }> };
+    type Written = { auths: Record<string, { auth?: string; identitytoken?: string }> };
+    const written = JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8')) as Written;
     expect(Object.keys(written.auths)).toEqual([reg.host]);
     // Against a token server docker keeps the refresh token it asked for (offline_token=true), not the password.
     if (mode === 'token') expect(written.auths[reg.host]?.identitytoken).toBeTruthy();
@@ -84,9 +95,14 @@ describeDocker('credentials shared by docker and regctl', () => {
     const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-docker-login:v1`], cfg);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stdout.trim()).toBe(`${reg.host}/lib/from-docker-login:v1@${bb.manifestDigest}`);
+    // regctl logout drops docker's entry (a refresh token for the token registry): docker's next pull is refused.
+    expect((await regctl(['logout', reg.host], cfg)).code).toBe(0);
+    expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ auths: {} });
+    expect((await docker(['pull', `${reg.host}/lib/bb:v1`], cfg)).code).not.toBe(0);
   });
 
-  it.each(MODES)('regctl login (%s, config.json) lets docker pull; regctl logout makes docker pull anonymously, refused', async (mode) => {
+  it.each(MODES)('regctl login (%s, config.json) lets docker pull; after regctl logout docker is anonymous, refused',
+    async (mode) => {
     const reg = registry(mode);
     const cfg = await configDir();
     const ref = `${reg.host}/lib/bb:v1`;
@@ -103,14 +119,16 @@ describeDocker('credentials shared by docker and regctl', () => {
     expect(logout.code, logout.stderr).toBe(0);
     const anonymous = await docker(['pull', ref], cfg);
     expect(anonymous.code).not.toBe(0);
-    expect(anonymous.stderr).toMatch(mode === 'htpasswd' ? /no basic auth credentials/ : /access to the resource is denied/);
+    const refused = mode === 'htpasswd' ? /no basic auth credentials/ : /access to the resource is denied/;
+    expect(anonymous.stderr).toMatch(refused);
   });
 
-  it.each(MODES)('with a credsStore helper (%s): regctl login stores through it, docker pulls through it, logout erases', async (mode) => {
+  it.each(MODES)('credsStore helper (%s): regctl login stores through it, docker pulls through it, logout erases',
+    async (mode) => {
     const reg = registry(mode);
     const cfg = await configDir({ credsStore: helper.name });
     const ref = `${reg.host}/lib/bb:v1`;
-    const login = await regctl(['login', reg.host, '-u', USER, '--password-stdin'], cfg, { input: PASS, path: helper.path });
+    const login = await regctl(['login', reg.host, '-u', USER, '--password-stdin'], cfg, withHelper(PASS));
     expect(login.code, login.stderr).toBe(0);
     expect((await helper.store())[reg.host]).toEqual({ Username: USER, Secret: PASS });
     expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ credsStore: helper.name });
@@ -128,20 +146,35 @@ describeDocker('credentials shared by docker and regctl', () => {
     expect(anonymous.code).not.toBe(0);
   });
 
-  it.each(MODES)('docker login through a credsStore helper (%s): regctl pushes with what docker stored; regctl logout erases it', async (mode) => {
+  it('with credHelpers naming a helper for one registry: regctl login stores there, docker pulls through it',
+    async () => {
+    const cfg = await configDir({ credHelpers: { [basic.host]: helper.name } });
+    const login = await regctl(['login', basic.host, '-u', USER, '--password-stdin'], cfg, withHelper(PASS));
+    expect(login.code, login.stderr).toBe(0);
+    expect((await helper.store())[basic.host]).toEqual({ Username: USER, Secret: PASS });
+    const pulled = await docker(['pull', `${basic.host}/lib/bb:v1`], cfg, { path: helper.path });
+    expect(pulled.code, pulled.stderr).toBe(0);
+    await d.docker(['rmi', `${basic.host}/lib/bb:v1`]);
+    expect((await regctl(['logout', basic.host], cfg, { path: helper.path })).code).toBe(0);
+    expect((await helper.store())[basic.host]).toBeUndefined();
+  });
+
+  it.each(MODES)('docker login via a credsStore helper (%s): regctl pushes with it; regctl logout erases it',
+    async (mode) => {
     const reg = registry(mode);
     const cfg = await configDir({ credsStore: helper.name });
-    const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, { input: PASS, path: helper.path });
+    const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, withHelper(PASS));
     expect(login.code, login.stderr).toBe(0);
     expect((await helper.store())[reg.host]?.Username).toBeDefined();
-    const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-helper:v1`], cfg, { path: helper.path });
+    const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-helper:v1`], cfg, withHelper());
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stdout.trim()).toBe(`${reg.host}/lib/from-helper:v1@${bb.manifestDigest}`);
     // And regctl logout undoes docker's login: the helper entry and docker's empty `auths` entry go.
     const logout = await regctl(['logout', reg.host], cfg, { path: helper.path });
     expect(logout.code, logout.stderr).toBe(0);
     expect((await helper.store())[reg.host]).toBeUndefined();
-    expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ auths: {}, credsStore: helper.name });
+    const left = JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8')) as unknown;
+    expect(left).toEqual({ auths: {}, credsStore: helper.name });
     expect((await docker(['pull', `${reg.host}/lib/bb:v1`], cfg, { path: helper.path })).code).not.toBe(0);
   });
 });

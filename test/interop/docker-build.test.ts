@@ -1,7 +1,7 @@
-// Build parity with Docker's classic builder (dockerd 20.10, DOCKER_BUILDKIT=0): the same Dockerfiles over the same base
-// (/bin -> usr/bin, /tmp 1777, a 0700 home owned by app) built by `docker build` and by `regctl build` give the same
-// root filesystem (`docker export`: type, mode, owner, size, link target, content hash of every entry; not mtimes)
-// and run the same as the image's USER. And an image regctl builds over a base regctl pushed runs as written.
+// Build parity with Docker's classic builder (dockerd 20.10, DOCKER_BUILDKIT=0): the same Dockerfiles over the same
+// base (/bin -> usr/bin, /tmp 1777, a 0700 home owned by app) built by `docker build` and by `regctl build` give the
+// same root filesystem (`docker export`: type, mode, owner, size, link target, content hash of every entry; not
+// mtimes) and run the same as the image's USER. And an image regctl builds over a base regctl pushed runs as written.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, link, mkdir, symlink, writeFile } from 'node:fs/promises';
@@ -28,22 +28,63 @@ const SHOW = 'id -u; for p in "$@"; do busybox stat -c "%n %a %u:%g %F" "$p" 2>&
 const CASES: Array<[string, string, string[]]> = [
   [
     '1 parent directories: existing kept, missing 0755 root (or the --chown owner of a file)',
-    'COPY a.txt /tmp/sub/x\nCOPY a.txt /home/app/new/\nCOPY --chown=1234:1234 b.txt /srv/data/b.txt\nVOLUME /vol\nCOPY a.txt /vol/sub/a.txt\n',
+    [
+      'COPY a.txt /tmp/sub/x',
+      'COPY a.txt /home/app/new/',
+      'COPY --chown=1234:1234 b.txt /srv/data/b.txt',
+      'VOLUME /vol',
+      'COPY a.txt /vol/sub/a.txt',
+    ].join('\n'),
     ['/tmp', '/tmp/sub', '/home/app', '/home/app/new', '/srv', '/srv/data', '/vol/sub'],
   ],
-  ['2 a destination under a symlinked directory', 'COPY tool /bin/tool\nCOPY tool /bin/more/\n', ['/bin', '/usr/bin/tool', '/usr/bin/more']],
-  ['3 COPY into an existing directory keeps it', 'COPY dir1 /tmp/\nCOPY --chown=5:6 dir1 /home/app\n', ['/tmp', '/tmp/sub', '/home/app', '/home/app/one.txt']],
-  ['4 a file into an existing directory without a slash', 'COPY b.txt /usr/local/bin\n', ['/usr/local/bin', '/usr/local/bin/b.txt']],
-  ['5 WORKDIR makes its directory', 'WORKDIR /srv/www\nWORKDIR logs\nCOPY a.txt .\nUSER app\nWORKDIR /home/app/w\n', ['/srv/www', '/srv/www/logs/a.txt']],
-  ['6 a new directory destination', 'COPY dir1 /opt/d1\nCOPY --chown=7:8 dir1 /opt/d2\n', ['/opt/d1', '/opt/d2', '/opt/d2/sub']],
-  ['7 hard links; ADD of gzip, xz and bzip2 archives', 'COPY linked /l/\nADD links.tar.gz /links/\nADD p.tar.xz /x/\nADD p.tar.bz2 /b\n', ['/l/second', '/links', '/x/share/readme', '/b/share']],
+  [
+    '2 a destination under a symlinked directory',
+    'COPY tool /bin/tool\nCOPY tool /bin/more/',
+    ['/bin', '/usr/bin/tool', '/usr/bin/more'],
+  ],
+  [
+    '3 COPY into an existing directory keeps it',
+    'COPY dir1 /tmp/\nCOPY --chown=5:6 dir1 /home/app',
+    ['/tmp', '/tmp/sub', '/home/app', '/home/app/one.txt'],
+  ],
+  [
+    '4 a file into an existing directory without a slash',
+    'COPY b.txt /usr/local/bin',
+    ['/usr/local/bin', '/usr/local/bin/b.txt'],
+  ],
+  [
+    '5 WORKDIR makes its directory',
+    'WORKDIR /srv/www\nWORKDIR logs\nCOPY a.txt .\nUSER app\nWORKDIR /home/app/w',
+    ['/srv/www', '/srv/www/logs/a.txt'],
+  ],
+  [
+    '6 a new directory destination',
+    'COPY dir1 /opt/d1\nCOPY --chown=7:8 dir1 /opt/d2',
+    ['/opt/d1', '/opt/d2', '/opt/d2/sub'],
+  ],
+  [
+    '7 hard links; ADD of gzip, xz and bzip2 archives',
+    'COPY linked /l/\nADD links.tar.gz /links/\nADD p.tar.xz /x/\nADD p.tar.bz2 /b',
+    ['/l/second', '/links', '/x/share/readme', '/b/share'],
+  ],
   [
     '8 where regctl already agreed: stages, --chown by name, setuid, symlinks, .dockerignore',
-    'COPY --chown=app:app a.txt /home/app/\nCOPY suid /usr/local/bin/\nCOPY links/ /links/\nCOPY . /ctx/\n' +
-      'FROM BASE\nWORKDIR /w\nCOPY --from=0 /home/app/a.txt /usr/local/bin/suid ./\nCOPY --from=0 /links /links\nCOPY --from=0 /ctx /ctx\n',
+    [
+      'COPY --chown=app:app a.txt /home/app/',
+      'COPY suid /usr/local/bin/',
+      'COPY links/ /links/',
+      'COPY . /ctx/',
+      'FROM BASE',
+      'WORKDIR /w',
+      'COPY --from=0 /home/app/a.txt /usr/local/bin/suid ./',
+      'COPY --from=0 /links /links',
+      'COPY --from=0 /ctx /ctx',
+    ].join('\n'),
     ['/w/a.txt', '/links/to-a', '/links/abs', '/ctx', '/ctx/links'],
   ],
 ];
+
+const TAR_FLAGS = ['--sort=name', '--mtime=@0', '--owner=0', '--group=0'];
 
 interface Entry {
   type: string;
@@ -65,7 +106,8 @@ async function exported(image: string, name: string): Promise<Record<string, Ent
   const reading = (async () => {
     for await (const e of ex) {
       const h = e.header;
-      const entry: Entry = { type: h.type ?? 'file', mode: ((h.mode ?? 0) & 0o7777).toString(8), owner: `${h.uid}:${h.gid}`, size: h.size ?? 0 };
+      const mode = ((h.mode ?? 0) & 0o7777).toString(8);
+      const entry: Entry = { type: h.type ?? 'file', mode, owner: `${h.uid}:${h.gid}`, size: h.size ?? 0 };
       if (h.linkname) entry.link = h.linkname;
       const hash = createHash('sha256');
       for await (const c of e) hash.update(c as Buffer);
@@ -79,7 +121,9 @@ async function exported(image: string, name: string): Promise<Record<string, Ent
 }
 
 const runAsUser = async (image: string, paths: string[]) =>
-  d.docker(['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', image, '-c', SHOW, 'show', ...paths], { reject: false });
+  d.docker(['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', image, '-c', SHOW, 'show', ...paths], {
+    reject: false,
+  });
 
 describeDocker('regctl build gives the root filesystem docker build (classic) gives', () => {
   beforeAll(async () => {
@@ -110,7 +154,8 @@ describeDocker('regctl build gives the root filesystem docker build (classic) gi
     await writeFile(join(src, 'share/readme'), 'packed\n');
     await writeFile(join(src, 'big'), Buffer.alloc(256 * 1024, 7));
     for (let i = 0; i < 5; i++) await link(join(src, 'big'), join(src, `l${i}`));
-    const tar = (name: string, flag: string) => execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', flag, '-C', src, '-cf', join(ctx, name), '.']);
+    const tar = (name: string, flag: string) =>
+      execFileSync('tar', [...TAR_FLAGS, flag, '-C', src, '-cf', join(ctx, name), '.']);
     tar('links.tar.gz', '-z');
     tar('p.tar.xz', '-J');
     tar('p.tar.bz2', '-j');
@@ -124,11 +169,13 @@ describeDocker('regctl build gives the root filesystem docker build (classic) gi
 
   it.each(CASES)('%s', async (name, body, paths) => {
     const n = name.split(' ')[0];
-    const dockerfile = `FROM BASE\n${body}${body.includes('USER') ? '' : 'USER app\n'}`.replaceAll('FROM BASE', `FROM ${BASE}`);
+    const user = body.includes('USER') ? '' : 'USER app\n';
+    const dockerfile = `FROM BASE\n${body}\n${user}`.replaceAll('FROM BASE', `FROM ${BASE}`);
     await writeFile(join(ctx, 'Dockerfile'), dockerfile);
     const built = await d.docker(['build', '-q', '-t', `docker-built/case${n}`, ctx], { reject: false });
     expect(built.code, built.stderr).toBe(0);
-    const r = await runCli(['build', '-t', `${reg.host}/regctl-built/case${n}:v1`, ctx], { env: { XDG_CACHE_HOME: join(work, 'cache') } });
+    const cache = { XDG_CACHE_HOME: join(work, 'cache') };
+    const r = await runCli(['build', '-t', `${reg.host}/regctl-built/case${n}:v1`, ctx], { env: cache });
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);
     const ours = `${reg.host}/regctl-built/case${n}:v1`;
@@ -162,13 +209,15 @@ describeDocker('docker runs what regctl builds over a base regctl pushed', () =>
     await removeTempDir(w);
   });
 
-  it('FROM scratch + COPY of static busybox to /bin + USER 1234 runs (the parent directory is in the layer, 0755)', async () => {
+  it('FROM scratch + COPY of static busybox to /bin + USER 1234 runs (bin/ is in the layer, 0755)', async () => {
     const c = join(w, 'scratch-ctx');
     await mkdir(c);
     await copyFile(BUSYBOX, join(c, 'busybox'));
     await chmod(join(c, 'busybox'), 0o755);
-    await writeFile(join(c, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\nUSER 1234\nENTRYPOINT ["/bin/busybox", "echo", "hi from 1234"]\n');
-    const r = await runCli(['build', '-t', `${r2.host}/lib/scratch:v1`, c], { env: { XDG_CACHE_HOME: join(w, 'cache') } });
+    const df = 'FROM scratch\nCOPY busybox /bin/busybox\nUSER 1234\nENTRYPOINT ["/bin/busybox","echo","hi from 1234"]';
+    await writeFile(join(c, 'Dockerfile'), df);
+    const cache = { XDG_CACHE_HOME: join(w, 'cache') };
+    const r = await runCli(['build', '-t', `${r2.host}/lib/scratch:v1`, c], { env: cache });
     expect(r.code).toBe(0);
     await dd.docker(['pull', `${r2.host}/lib/scratch:v1`]);
     const ran = await dd.docker(['run', '--rm', '--network', 'none', `${r2.host}/lib/scratch:v1`], { reject: false });
@@ -176,7 +225,7 @@ describeDocker('docker runs what regctl builds over a base regctl pushed', () =>
     expect(ran.stdout).toBe('hi from 1234\n');
   });
 
-  it('COPY --chown/--chmod, WORKDIR, USER, ENV, ENTRYPOINT/CMD: docker run shows the files’ modes and owners, the env and the user', async () => {
+  it('COPY --chown/--chmod, WORKDIR, USER, ENV, ENTRYPOINT/CMD: docker run shows modes, owners, env', async () => {
     const bb = await makeBusyboxLayout(join(w, 'bb'), { tag: 'v1' });
     const pushed = await runCli(['push', `oci:${bb.dir}:v1`, `${r2.host}/lib/bb:v1`]);
     expect(pushed.code).toBe(0);
@@ -193,7 +242,8 @@ COPY --chown=1234:5678 a.txt ./
 COPY --chmod=0750 tool /usr/local/bin/tool
 USER 1234:5678
 ENTRYPOINT ["/bin/busybox", "sh", "-c"]
-CMD ["busybox id -u; busybox id -g; echo $GREETING; pwd; busybox stat -c '%n %a %u:%g' /srv/app/a.txt /srv/app /usr/local/bin/tool /usr/local /usr; busybox cat a.txt"]
+CMD ["busybox id -u; busybox id -g; echo $GREETING; pwd; \\
+  busybox stat -c '%n %a %u:%g' /srv/app/a.txt /srv/app /usr/local/bin/tool /usr/local /usr; busybox cat a.txt"]
 `,
     );
     const r = await runCli(['build', '-t', `${r2.host}/lib/app:v1`, c], { env: { XDG_CACHE_HOME: join(w, 'cache') } });

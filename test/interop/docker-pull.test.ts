@@ -2,8 +2,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  BUSYBOX_GREETING, type BusyboxFixture, type DockerHandle, describeDocker, hostPlatform, makeBusyboxContext, makeBusyboxLayout,
-  startDocker,
+  BUSYBOX_GREETING, type BusyboxFixture, type DockerHandle, describeDocker, hostPlatform, makeBusyboxContext,
+  makeBusyboxLayout, startDocker,
 } from '../support/docker.js';
 import { makeIndexLayout } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
@@ -63,7 +63,8 @@ describeDocker('docker pulls what regctl writes', () => {
     expect((await d.inspectImage(`${reg.host}/other/dst:copied`))?.Id).toBe(bb.configDigest);
   });
 
-  it('regctl mutate: docker image inspect shows the labels, env, entrypoint, cmd, user and workdir regctl wrote (and regctl inspect shows)', async () => {
+  it('regctl mutate: docker image inspect shows the labels, env, entrypoint, cmd, user, workdir regctl wrote',
+    async () => {
     await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/mut:v1`]);
     const digest = await regctl([
       'mutate', `${reg.host}/lib/mut:v1`, '-t', `${reg.host}/lib/mut:v2`,
@@ -75,13 +76,16 @@ describeDocker('docker pulls what regctl writes', () => {
     const pulled = await d.docker(['pull', `${reg.host}/lib/mut:v2`]);
     expect(pulled.stdout).toContain(`Digest: ${digest}`);
     const img = await d.inspectImage(`${reg.host}/lib/mut:v2`);
-    expect(img?.Config.Labels).toEqual({ 'org.example.from': 'fixture', 'org.opencontainers.image.revision': 'abc123' });
+    expect(img?.Config.Labels).toEqual({
+      'org.example.from': 'fixture', 'org.opencontainers.image.revision': 'abc123',
+    });
     expect(img?.Config.Env).toEqual(['PATH=/bin', 'GREETING=hi there']);
     expect(img?.Config.Entrypoint).toEqual(['/bin/busybox', 'sh', '-c']);
     expect(img?.Config.Cmd).toEqual(['echo "$GREETING" from $(pwd) as $(id -u)']);
     expect(img?.Config.User).toBe('1234:5678');
     expect(img?.Config.WorkingDir).toBe('/bin');
-    const ours = JSON.parse((await runCli(['inspect', '--json', `${reg.host}/lib/mut:v2`])).stdout) as Record<string, unknown>;
+    // regctl inspect shows the same.
+    const ours = JSON.parse((await runCli(['inspect', '--json', `${reg.host}/lib/mut:v2`])).stdout) as object;
     expect(ours).toMatchObject({
       configDigest: img?.Id, labels: img?.Config.Labels, env: img?.Config.Env, entrypoint: img?.Config.Entrypoint,
       cmd: img?.Config.Cmd, user: img?.Config.User, workingDir: img?.Config.WorkingDir,
@@ -106,7 +110,8 @@ describeDocker('docker pulls what regctl writes', () => {
     expect(img?.Architecture).toBe(host.architecture);
     expect(img?.RepoDigests).toContain(`${reg.host}/lib/multi@${digest}`);
   });
-  it('regctl tag, then docker pull of the new tag: the same digest, which regctl digest prints; inspect --raw = docker manifest inspect', async () => {
+  it('regctl tag, docker pull of the new tag: same digest, = regctl digest; inspect --raw = manifest inspect',
+    async () => {
     // Docker media types: `docker manifest inspect` of 20.10 does not accept OCI manifests, and distribution answers
     // such a GET with MANIFEST_UNKNOWN ("OCI manifest found, but accept header does not support OCI manifests").
     const dbb = await makeBusyboxLayout(join(work, 'dbb'), { tag: 'v1', mediaTypes: 'docker' });
@@ -121,13 +126,18 @@ describeDocker('docker pulls what regctl writes', () => {
     expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
   });
 
-  it('regctl mutate of an image docker built and pushed (Docker media types): docker runs it with the new config', async () => {
+  it('regctl mutate of an image docker built and pushed (Docker media types): it runs with the new config',
+    async () => {
     const ctx = join(work, 'ctx');
-    await makeBusyboxContext(ctx, 'FROM scratch\nCOPY bin/busybox /bin/busybox\nENV A=1\nENTRYPOINT ["/bin/busybox"]\n');
+    const dockerfile = 'FROM scratch\nCOPY bin/busybox /bin/busybox\nENV A=1\nENTRYPOINT ["/bin/busybox"]\n';
+    await makeBusyboxContext(ctx, dockerfile);
     const src = `${reg.host}/lib/dbuilt:1`;
     await d.docker(['build', '-q', '-t', src, ctx]);
     await d.docker(['push', src]);
-    const digest = await regctl(['mutate', src, '-t', `${reg.host}/lib/dbuilt:2`, '--env', 'B=2', '--user', '4321', '--workdir', '/bin', '--cmd', '["sh","-c","echo $A$B $(id -u) $(pwd)"]']);
+    const digest = await regctl([
+      'mutate', src, '-t', `${reg.host}/lib/dbuilt:2`, '--env', 'B=2', '--user', '4321', '--workdir', '/bin',
+      '--cmd', '["sh","-c","echo $A$B $(id -u) $(pwd)"]',
+    ]);
     const pulled = await d.docker(['pull', `${reg.host}/lib/dbuilt:2`]);
     expect(pulled.stdout).toContain(`Digest: ${digest}`);
     const ran = await d.docker(['run', '--rm', '--network', 'none', `${reg.host}/lib/dbuilt:2`]);
@@ -138,10 +148,12 @@ describeDocker('docker pulls what regctl writes', () => {
     const host = hostPlatform();
     const other = host.architecture === 'arm64' ? 'linux/amd64' : 'linux/arm64';
     const idx = await makeIndexLayout(join(work, 'idx1'), {
-      layers: [1000], seed: 'dk-one', tag: 'multi', platforms: [other, `linux/${host.architecture}`], gzipLevel: 6, mediaTypes: 'docker',
+      layers: [1000], seed: 'dk-one', tag: 'multi', gzipLevel: 6, mediaTypes: 'docker',
+      platforms: [other, `linux/${host.architecture}`],
     });
     const child = idx.images.find((i) => i.platform.architecture === host.architecture)!;
-    const digest = await regctl(['copy', '--platform', `linux/${host.architecture}`, `oci:${idx.dir}:multi`, `${reg.host}/lib/one:p`]);
+    const platform = `linux/${host.architecture}`;
+    const digest = await regctl(['copy', '--platform', platform, `oci:${idx.dir}:multi`, `${reg.host}/lib/one:p`]);
     expect(digest).toBe(child.manifestDigest);
     const pulled = await d.docker(['pull', `${reg.host}/lib/one:p`]);
     expect(pulled.stdout).toContain(`Digest: ${child.manifestDigest}`);

@@ -14,12 +14,15 @@ export const APP_UID = 1000;
 /** The base's root filesystem as a directory (run as root: owners are set), then a tar of it. */
 async function baseTar(dir: string): Promise<string> {
   const root = join(dir, 'rootfs');
-  for (const d of ['usr/bin', 'usr/local/bin', 'etc', 'tmp', 'home/app', 'root']) await mkdir(join(root, d), { recursive: true });
+  for (const d of ['usr/bin', 'usr/local/bin', 'etc', 'tmp', 'home/app', 'root']) {
+    await mkdir(join(root, d), { recursive: true });
+  }
   await copyFile(BUSYBOX, join(root, 'usr/bin/busybox'));
   await chmod(join(root, 'usr/bin/busybox'), 0o755);
   await symlink('busybox', join(root, 'usr/bin/sh'));
   await symlink('usr/bin', join(root, 'bin'));
-  await writeFile(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/sh\napp:x:${APP_UID}:${APP_UID}:app:/home/app:/bin/sh\n`);
+  const passwd = `root:x:0:0:root:/root:/bin/sh\napp:x:${APP_UID}:${APP_UID}:app:/home/app:/bin/sh\n`;
+  await writeFile(join(root, 'etc/passwd'), passwd);
   await writeFile(join(root, 'etc/group'), `root:x:0:\napp:x:${APP_UID}:\n`);
   await writeFile(join(root, 'home/app/.profile'), 'export APP=1\n');
   for (const d of ['usr', 'usr/bin', 'usr/local', 'usr/local/bin', 'etc', 'home']) await chmod(join(root, d), 0o755);
@@ -41,7 +44,8 @@ export async function makeParityBase(dir: string, dest: string): Promise<string>
   await mkdir(ctx, { recursive: true });
   const tar = await baseTar(dir);
   await copyFile(tar, join(ctx, 'rootfs.tar'));
-  await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nCMD ["/bin/sh"]\n');
+  const df = 'FROM scratch\nADD rootfs.tar /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nCMD ["/bin/sh"]\n';
+  await writeFile(join(ctx, 'Dockerfile'), df);
   const r = await runCli(['build', '-t', dest, ctx], { env: { XDG_CACHE_HOME: join(dir, 'cache') } });
   if (r.code !== 0) throw new Error(`building the parity base failed: ${r.stderr}`);
   return r.stdout.trim();
@@ -64,7 +68,9 @@ export async function tarEntries(gz: Buffer): Promise<TarEntry[]> {
   const done = (async () => {
     for await (const e of ex) {
       const h = e.header;
-      const t: TarEntry = { path: h.name, type: h.type ?? 'file', mode: ((h.mode ?? 0) & 0o7777).toString(8), uid: h.uid ?? 0, gid: h.gid ?? 0, size: h.size ?? 0 };
+      const mode = ((h.mode ?? 0) & 0o7777).toString(8);
+      const t: TarEntry = { path: h.name, type: h.type ?? 'file', mode, uid: h.uid ?? 0, gid: h.gid ?? 0, size: 0 };
+      t.size = h.size ?? 0;
       if (h.linkname) t.link = h.linkname;
       out.push(t);
       e.resume();
@@ -79,7 +85,8 @@ export async function tarEntries(gz: Buffer): Promise<TarEntry[]> {
 export async function layoutLayers(layout: string, tag: string): Promise<TarEntry[][]> {
   const blob = (d: string) => readFile(join(layout, 'blobs', 'sha256', d.slice(7)));
   const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
-  const desc = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+  type Entry = { digest: string; annotations?: Record<string, string> };
+  const desc = index.manifests.find((m: Entry) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
   if (!desc) throw new Error(`no ${tag} in ${layout}`);
   const m = JSON.parse((await blob(desc.digest)).toString('utf8'));
   return Promise.all(m.layers.map(async (l: { digest: string }) => tarEntries(await blob(l.digest))));

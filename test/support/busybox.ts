@@ -68,7 +68,9 @@ export interface BusyboxFixture {
 const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const arch: Record<string, string> = {
+    x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64',
+  };
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
 }
 
@@ -128,7 +130,10 @@ export async function makeBusyboxLayout(dir: string, opts: BusyboxOptions = {}):
     manifests: [{ mediaType: mt.manifest, digest: m.digest, size: m.size, annotations: { [REF_NAME]: tag } }],
   };
   await writeFile(join(dir, 'index.json'), JSON.stringify(index));
-  return { dir, tag, manifestDigest: m.digest, manifestMediaType: mt.manifest, configDigest: cfg.digest, layerDigest: layer.digest, diffId, platform };
+  return {
+    dir, tag, manifestDigest: m.digest, manifestMediaType: mt.manifest, configDigest: cfg.digest,
+    layerDigest: layer.digest, diffId, platform,
+  };
 }
 
 export async function makeBusyboxContext(dir: string, dockerfile: string): Promise<void> {

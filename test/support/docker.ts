@@ -16,8 +16,9 @@
 //     .dir          a scratch dir of this daemon (removed by stop), for contexts and tars
 //     .env          { DOCKER_HOST, DOCKER_CONFIG, DOCKER_BUILDKIT: '0' } to give other processes (e.g. runCli)
 //     .version      the daemon's version, e.g. '20.10.24+dfsg1'
-//     .docker(args, opts?)  run the docker CLI: { code, stdout, stderr }; rejects on a non-zero exit unless
-//                   opts.reject === false. opts: input (stdin), env (merged; undefined removes), cwd, timeoutMs.
+//     .docker(args, opts?)  run the docker CLI: { code, stdout, stdoutBytes, stderr }; rejects on a non-zero
+//                   exit unless opts.reject === false. opts: input (stdin), env (merged; undefined removes),
+//                   cwd, timeoutMs.
 //     .inspectImage(ref)    `docker image inspect` parsed (the one object), or undefined when there is no such image
 //     .logs()       dockerd's output so far (tail)
 //     .stop()
@@ -59,12 +60,20 @@ export const DOCKER_BIN = process.env.REGCTL_TEST_DOCKER_BIN ?? findExecutable('
 
 function whyMissing(): string | undefined {
   if (process.platform !== 'linux') return 'dockerd tests need Linux';
-  if (!DOCKERD_BIN) return 'dockerd is not installed (Debian: apt-get install docker.io)';
-  if (!DOCKER_BIN) return 'the docker CLI is not installed (Debian: apt-get install docker.io)';
+  const runnable = (p: string | undefined): boolean => {
+    try {
+      accessSync(p ?? '', fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const at = (p: string | undefined): string => (p ? ` at ${p}` : '');
+  const apt = '(Debian: apt-get install docker.io)';
+  if (!runnable(DOCKERD_BIN)) return `dockerd is not installed${at(DOCKERD_BIN)} ${apt}`;
+  if (!runnable(DOCKER_BIN)) return `the docker CLI is not installed${at(DOCKER_BIN)} ${apt}`;
   if (process.getuid?.() !== 0) return 'dockerd needs root (run the tests as root)';
-  try {
-    accessSync(BUSYBOX_BIN, fsConstants.X_OK);
-  } catch {
+  if (!runnable(BUSYBOX_BIN)) {
     return `no static busybox at ${BUSYBOX_BIN} for the image fixtures (Debian: apt-get install busybox-static)`;
   }
   return undefined;
@@ -74,6 +83,7 @@ export const dockerMissing: string | undefined = whyMissing();
 if (dockerMissing && process.env.REGCTL_REQUIRE_DOCKER === '1') {
   throw new Error(`REGCTL_REQUIRE_DOCKER=1 but the docker tests cannot run: ${dockerMissing}`);
 }
+if (dockerMissing) console.warn(`docker interop tests skipped: ${dockerMissing}`);
 
 /** describe() that runs only where a daemon can start; elsewhere skipped, saying why in its name. */
 export function describeDocker(name: string, fn: () => void): void {
@@ -84,6 +94,8 @@ export function describeDocker(name: string, fn: () => void): void {
 export interface DockerResult {
   code: number;
   stdout: string;
+  /** stdout as bytes (`docker export`, `docker save` without -o) */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -139,24 +151,31 @@ const LOG_CAP = 256 * 1024;
 // sun_path holds 108 bytes with its NUL; keep a margin.
 const SOCKET_PATH_MAX = 100;
 
+const SCRUB = /^(DOCKER_|BUILDKIT_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|ALL_PROXY$)/;
+
 /** The environment of a docker process: no DOCKER_*, proxy or BUILDKIT settings of the developer's shell. */
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !/^(DOCKER_|BUILDKIT_|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|ALL_PROXY$)/.test(k)) env[k] = v;
+    if (v !== undefined && !SCRUB.test(k)) env[k] = v;
   }
   const path = (env.PATH ?? '').split(delimiter).filter(Boolean);
   env.PATH = [...path, ...SBIN_PATH.filter((d) => !path.includes(d))].join(delimiter);
   return env;
 }
 
-function runProcess(bin: string, args: string[], env: Record<string, string>, opts: DockerRunOptions): Promise<DockerResult> {
+function runProcess(
+  bin: string,
+  args: string[],
+  env: Record<string, string>,
+  opts: DockerRunOptions,
+): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { cwd: opts.cwd, env, stdio: 'pipe' });
     trackChild(child);
-    let stdout = '';
+    const out: Buffer[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
@@ -172,9 +191,11 @@ function runProcess(bin: string, args: string[], env: Record<string, string>, op
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      const cmd = `docker ${args.join(' ')}`;
+      const cmd = `${bin} ${args.join(' ')}`;
+      const stdoutBytes = Buffer.concat(out);
+      const stdout = stdoutBytes.toString('utf8');
       if (timedOut) return reject(new Error(`${cmd} timed out after ${timeoutMs} ms\nstderr: ${stderr}`));
-      const result = { code: code ?? 128, stdout, stderr };
+      const result = { code: code ?? 128, stdout, stdoutBytes, stderr };
       if (result.code !== 0 && opts.reject !== false) {
         return reject(new Error(`${cmd} exited ${code ?? signal}\nstdout: ${stdout}\nstderr: ${stderr}`));
       }
@@ -248,7 +269,11 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
     log += chunk.toString('utf8');
     if (log.length > LOG_CAP) log = log.slice(-LOG_CAP);
   };
-  const child: ChildProcess = spawn(DOCKERD_BIN!, args, { cwd: dir, env: daemonEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Through util-linux's setpriv (it execs, so the pid is dockerd's): dockerd gets SIGKILL should this test process
+  // die without any cleanup (SIGKILL, OOM); its containerd follows it (Pdeathsig).
+  const setpriv = findExecutable('setpriv');
+  const [bin, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', DOCKERD_BIN!, ...args]] : [DOCKERD_BIN!, args];
+  const child: ChildProcess = spawn(bin, argv, { cwd: dir, env: daemonEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(child);
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
@@ -280,7 +305,11 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
       await removeTempDir(dir);
     })());
 
-  const env: Record<string, string> = { DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: configDir, DOCKER_BUILDKIT: '0' };
+  const env: Record<string, string> = {
+    DOCKER_HOST: `unix://${socket}`,
+    DOCKER_CONFIG: configDir,
+    DOCKER_BUILDKIT: '0',
+  };
   const docker = (cliArgs: string[], o: DockerRunOptions = {}): Promise<DockerResult> => {
     const merged: Record<string, string> = { ...baseEnv(), ...env };
     for (const [k, v] of Object.entries(o.env ?? {})) {
@@ -293,9 +322,9 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
   try {
     const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
     for (;;) {
-      if (exited) throw new Error(`dockerd exited during start-up:\n${log}`);
+      if (exited) throw new Error(`dockerd (in ${dir}) exited during start-up:\n${log}`);
       if (await ping(socket)) break;
-      if (Date.now() > deadline) throw new Error(`dockerd did not answer on ${socket} in time:\n${log}`);
+      if (Date.now() > deadline) throw new Error(`dockerd (in ${dir}) did not answer on ${socket} in time:\n${log}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const version = (await docker(['version', '--format', '{{.Server.Version}}'])).stdout.trim();
@@ -304,7 +333,8 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
       if (r.code !== 0) return undefined;
       return (JSON.parse(r.stdout) as ImageInspect[])[0];
     };
-    return { host: env.DOCKER_HOST!, configDir, dir: scratch, env, version, docker, inspectImage, logs: () => log, stop };
+    const host = env.DOCKER_HOST!;
+    return { host, configDir, dir: scratch, env, version, docker, inspectImage, logs: () => log, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -114,11 +114,18 @@ export async function startEcrFront(state: EcrState, ctx: OpContext, upstreamUrl
   return startFront(upstreamUrl, {
     async intercept(r) {
       const { record } = r;
+      // Unauthorized: 401 with ECR's Basic challenge and a plain-text `Not Authorized` body, not a JSON error (the
+      // header and body as captured from ECR and quoted in client tests, e.g. renovatebot/renovate's image registry).
       if (!authorized(state, r.req.headers.authorization)) {
         await r.readBody().catch(() => Buffer.alloc(0));
-        sendRegistryError(r, 401, 'UNAUTHORIZED', 'Not Authorized', {
+        record.status = 401;
+        record.local = true;
+        r.res.writeHead(401, {
           'www-authenticate': `Basic realm="https://${state.registryHost}/",service="ecr.amazonaws.com"`,
+          'content-type': 'text/plain; charset=utf-8',
+          'docker-distribution-api-version': 'registry/2.0',
         });
+        r.res.end(r.req.method === 'HEAD' ? undefined : 'Not Authorized');
         return true;
       }
       // Evidence is thin and split on ECR's /v2/_catalog (gardener/cc-utils#1722 lists through it; ECR documents

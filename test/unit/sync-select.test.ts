@@ -42,14 +42,29 @@ describe('selectTags', () => {
     ['nothing matches', NGINX, { allow: [/^2\./] }, []],
     ['duplicates in the listing are dropped', ['1.0', '1.0', '2.0'], { semver: '*' }, ['2.0', '1.0']],
     ['v-prefixed and bare tags of one version: ties by name', ['v1.2.0', '1.2', '1.2.0'], { semver: '1.2.0' }, ['1.2', '1.2.0', 'v1.2.0']],
-  ])('%s', (_name, all, rules, want) => {
-    expect(selectTags(all, rules)).toEqual(want);
+  ])('%s', async (_name, all, rules, want) => {
+    expect(await selectTags(all, rules)).toEqual(want);
   });
 
-  it('the order does not depend on the order of the listing', () => {
+  it('the order does not depend on the order of the listing', async () => {
     const rules: TagRules = { semver: '>=3.18', allow: [/^edge$/] };
     const shuffled = [...ALPINE].reverse();
-    expect(selectTags(shuffled, rules)).toEqual(selectTags(ALPINE, rules));
+    expect(await selectTags(shuffled, rules)).toEqual(await selectTags(ALPINE, rules));
+  });
+
+  it('a listed "tag" over 128 characters (the grammar\'s limit) never reaches a regex, is never selected', async () => {
+    const long = `v${'1'.repeat(128)}`;
+    expect(await selectTags([long, 'v1'], { allow: [/^v/] })).toEqual(['v1']);
+    expect(await selectTags([long, 'v1'], { deny: [/^x/] })).toEqual(['v1']);
+  });
+
+  it('a regex that backtracks forever on a hostile tag is stopped by the abort signal (ReDoS)', async () => {
+    const ac = new AbortController();
+    const hostile = `${'a'.repeat(40)}!`;
+    const run = selectTags(['ok', hostile], { allow: [/^(a+)+$/] }, ac.signal);
+    // The match runs off the main thread: this timer fires although the regex never ends.
+    setTimeout(() => ac.abort(Object.assign(new Error('interrupted'), { name: 'AbortError' })), 50);
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('compareTags: newest version first, then non-versions by name', () => {

@@ -20,6 +20,7 @@ describe('parseSpec: a valid spec', () => {
   it('reads defaults, entries, tag rules, platforms and ${ENV}', () => {
     const spec = parseSpec(
       [
+        'env: [ECR, TEAM]',
         'defaults: { jobs: 8, images: 3, platforms: [linux/amd64, linux/arm64], keep-going: true, rate-floor: 20, rate-wait: 1h30m }',
         'sync:',
         '  - source: docker.io/library/alpine',
@@ -37,7 +38,7 @@ describe('parseSpec: a valid spec', () => {
     );
     expect(spec.defaults).toEqual({ jobs: 8, images: 3, platforms: [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }], keepGoing: true, rateFloor: 20, rateWaitMs: 5_400_000 });
     const [a, n, r] = spec.entries;
-    expect(a.line).toBe(3);
+    expect(a.line).toBe(4);
     expect(a.source).toMatchObject({ kind: 'registry', ref: { registry: 'docker.io', repository: 'library/alpine' } });
     expect(a.target).toMatchObject({ kind: 'registry', ref: { registry: ENV.ECR, repository: 'mirror/alpine', tag: undefined } });
     expect(a.targetTag).toBeUndefined();
@@ -45,7 +46,7 @@ describe('parseSpec: a valid spec', () => {
     expect(a.tags?.allow?.map(String)).toEqual(['/^edge$/']);
     expect(a.tags?.latest).toBe(5);
     expect(a.platforms).toHaveLength(2);
-    expect(n.line).toBe(6);
+    expect(n.line).toBe(7);
     expect(n.tags).toBeUndefined();
     expect(n.platforms).toBeUndefined();
     expect(n.target).toEqual({ kind: 'oci', path: './bundle' });
@@ -69,7 +70,10 @@ describe('parseSpec: mistakes name the line', () => {
     ['an unknown top-level key, with a suggestion', 'sync:\n  - { source: a:1, target: b }\nSync: []\n', 3, /unknown key "Sync" \(did you mean "sync"\?\)/],
     ['an unknown entry key', 'sync:\n  - source: a:1\n    target: b\n    tag: x\n', 4, /sync\[0\]: unknown key "tag"/],
     ['a missing target', 'sync:\n  - source: a:1\n  - source: b:1\n    target: c\n', 2, /sync\[0\] needs a `target`/],
-    ['an unset variable', 'sync:\n  - source: a:1\n    target: ${NOPE}/b\n', 3, /environment variable NOPE is not set/],
+    ['an unset variable', 'env: [NOPE]\nsync:\n  - source: a:1\n    target: ${NOPE}/b\n', 4, /environment variable NOPE is not set/],
+    ['a variable env: does not list', 'env: [TEAM]\nsync:\n  - source: a:1\n    target: ${ECR}/b\n', 4, /\$\{ECR\} is not allowed: list it under `env:` in the spec, or pass --env ECR/],
+    ['a variable and no env: list', 'sync:\n  - source: a:1\n    target: ${ECR}/b\n', 3, /\$\{ECR\} is not allowed/],
+    ['an env list that is not names', 'env: [ECR, "not a name"]\nsync:\n  - { source: a:1, target: b }\n', 1, /`env` must be a list of environment variable names/],
     ['a bad variable reference', 'sync:\n  - source: a:1\n    target: ${1X}/b\n', 3, /invalid variable reference/],
     ['a bad reference', 'sync:\n  - source: "UPPER CASE:1"\n    target: b\n', 2, /sync\[0\]\.source: invalid reference/],
     ['a source without a tag and without tags', 'sync:\n  - source: alpine\n    target: b\n', 2, /names no tag: add one/],
@@ -91,6 +95,32 @@ describe('parseSpec: mistakes name the line', () => {
     const err = errorOf(text);
     expect(err.message).toMatch(new RegExp(`^mirror\\.yaml:${line}: `));
     expect(err.message).toMatch(re);
+  });
+});
+
+describe('parseSpec: ${VAR} reads only what the spec allows, and no error shows a value it read', () => {
+  const SECRET = 'hunter2-Secret-Value';
+  const env = { ...ENV, LEAK: SECRET };
+
+  it('--env NAME (allowEnv) allows a variable the spec does not list', () => {
+    const text = 'sync:\n  - source: a:1\n    target: ${ECR}/b\n';
+    const spec = parseSpec(text, 'm.yaml', env, { allowEnv: ['ECR'] });
+    expect(spec.entries[0]!.target).toMatchObject({ ref: { registry: ENV.ECR } });
+    expect(() => parseSpec(text, 'm.yaml', env, { allowEnv: ['TEAM'] })).toThrow(/\$\{ECR\} is not allowed/);
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['a target that is no location', 'target: "${LEAK} UPPER"', /sync\[0\]\.target: "\$\{LEAK\} UPPER" is not a valid location once its variables are expanded/],
+    ['a bad regex', 'target: b\n    tags: { allow: ["(${LEAK}"] }', /allow: invalid regular expression "\(\$\{LEAK\}": Unterminated group/],
+    ['a bad tag in list', 'target: b\n    tags: { list: ["${LEAK} x"] }', /invalid tag "\$\{LEAK\} x"/],
+    ['a bad semver range', 'target: b\n    tags: { semver: ">=${LEAK}" }', /invalid semver range ">=\$\{LEAK\}"/],
+    ['a bad platform', 'target: b:1\n    platforms: ["${LEAK}"]', /invalid platform "\$\{LEAK\}"/],
+  ])('%s', (_name, rest, re) => {
+    const source = `alpine${rest.includes('tags') ? '' : ':1'}`;
+    const err = errorOf(`env: [LEAK]\nsync:\n  - source: ${source}\n    ${rest}\n`, env);
+    expect(err.message).toMatch(re);
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message.toLowerCase()).not.toContain(SECRET.toLowerCase());
   });
 });
 
