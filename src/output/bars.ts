@@ -42,7 +42,7 @@ export function formatEta(seconds: number): string {
 }
 
 /**
- * The whole copy: `label3/5 blobs  12.3 MiB / 45.6 MiB  3.2 MiB/s  ETA 9 s [====>   ]` in `width` columns (ora's
+ * The whole copy: `label3/5 blobs, 12.3 MiB / 45.6 MiB  3.2 MiB/s  ETA 9 s [====>   ]` in `width` columns (ora's
  * spinner and space come before it): the bar goes first when room is short, then the text is cut in the middle.
  */
 export function totalRow(text: string, fraction: number, width: number, p: Paint = PLAIN): string {

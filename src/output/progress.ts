@@ -75,7 +75,7 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
     const rate = window.rate(now, sent);
     const speed = rate > 0 ? `${formatBytes(rate)}/s` : '';
     const eta = rate > 0 && total > moved ? `  ${formatEta((total - moved) / rate)}` : '';
-    const head = `${label}${finished}/${blobs} blobs  ${formatBytes(moved)} / ${formatBytes(total)}${speed ? `  ${speed}` : ''}${eta}`;
+    const head = `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} / ${formatBytes(total)}${speed ? `  ${speed}` : ''}${eta}`;
     return [
       // ora puts its spinner and a space before the first line
       totalRow(head, total ? moved / total : 0, width - 2, p),

@@ -39,7 +39,7 @@ async function until(cond: () => boolean, what: string, pty: PtyProcess, timeout
 }
 
 const LAYER_BAR = /^\s+sha256:[0-9a-f]{12} \[[=> ]+\]\s+\d.* \/ .*\d+%/;
-const TOTAL = /\d+\/4 blobs {2}[\d.]+ [KMG]?i?B \/ [\d.]+ [KMG]?i?B.*\[[=> ]*\]$/;
+const TOTAL = /\d+\/4 blobs, [\d.]+ [KMG]?i?B \/ [\d.]+ [KMG]?i?B.*\[[=> ]*\]$/;
 
 beforeAll(async () => {
   work = await makeTempDir('live-view');

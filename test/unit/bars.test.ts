@@ -18,7 +18,7 @@ describe('layer and total rows', () => {
           const row = layerRow(name, 1_234_567, 9_876_543, '12.3 MiB/s', width, p);
           expect(visibleLength(row), `${width}: ${row}`).toBeLessThanOrEqual(width);
         }
-        const total = totalRow('3/7 blobs  12.3 MiB / 45.6 MiB  3.2 MiB/s  ETA 9 s', 0.27, width, p);
+        const total = totalRow('3/7 blobs, 12.3 MiB / 45.6 MiB  3.2 MiB/s  ETA 9 s', 0.27, width, p);
         expect(visibleLength(total), `${width}: ${total}`).toBeLessThanOrEqual(width);
       }
     }
