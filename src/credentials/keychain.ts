@@ -23,7 +23,9 @@ export const KEYTAR_FIX = 'npm rebuild -g --allow-scripts=keytar keytar';
 /** Why a failed `import('keytar')` failed, in a user's words. */
 function whyNoKeytar(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  if (/keytar\.node|build[\\/]Release/.test(text)) return 'keytar is installed but not built: npm did not run its install script';
+  if (/keytar\.node|build[\\/]Release/.test(text)) {
+    return 'keytar is installed but not built: npm did not run its install script';
+  }
   if (/Cannot find (module|package) 'keytar'/.test(text)) return 'keytar is not installed';
   return `keytar does not load here: ${text.split('\n')[0]}`;
 }

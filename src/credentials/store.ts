@@ -47,10 +47,15 @@ export interface StoredIn {
 }
 
 /** Stores credentials; answers where (for the message). The keychain layer is tried first when available. */
-export async function storeLogin(ctx: AppContext, registry: string, cred: { username: string; password: string }): Promise<StoredIn> {
+export async function storeLogin(
+  ctx: AppContext,
+  registry: string,
+  cred: { username: string; password: string },
+): Promise<StoredIn> {
   const path = dockerConfigPath(ctx.env);
   const cfg = (await readDockerConfig(path)) ?? {};
-  const helperKey = cfg.credHelpers?.[keyForRegistry(registry)] ? 'credHelpers' : cfg.credHelpers?.[registry] ? 'credHelpers' : 'credsStore';
+  const named = cfg.credHelpers?.[keyForRegistry(registry)] ?? cfg.credHelpers?.[registry];
+  const helperKey = named ? 'credHelpers' : 'credsStore';
   const helper = cfg.credHelpers?.[keyForRegistry(registry)] ?? cfg.credHelpers?.[registry] ?? cfg.credsStore;
   if (helper) {
     await helperStore(helper, keyForRegistry(registry), cred);

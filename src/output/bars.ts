@@ -20,7 +20,14 @@ const MAX_BAR = 40;
  * One layer: `  sha256:0123456789ab [=====>      ]  1.20 MiB / 4.50 MiB  26%  1.1 MiB/s` in at most `width` columns.
  * Narrow terminals lose the bar, then the padding, then the speed, then the middle of the name.
  */
-export function layerRow(name: string, done: number, size: number, speed: string, width: number, p: Paint = PLAIN): string {
+export function layerRow(
+  name: string,
+  done: number,
+  size: number,
+  speed: string,
+  width: number,
+  p: Paint = PLAIN,
+): string {
   const fraction = size ? done / size : 1;
   const pct = `${Math.floor(fraction * 100)}%`;
   const [d, s] = [formatBytes(done), formatBytes(size)];

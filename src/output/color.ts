@@ -29,7 +29,8 @@ export function paint(): Paint {
 
 /**
  * The colour level for stderr, 0 for none. FORCE_COLOR wins (as in Node's own tty and chalk: `0`/`false` forces it off,
- * `1`–`3` or empty force a level); then --json, NO_COLOR (any value, as no-color.org asks), not a terminal, TERM=dumb.
+ * `1`–`3` or empty force a level); then --json, NO_COLOR (any value, as no-color.org asks), not a terminal,
+ * TERM=dumb.
  */
 export function colorLevel(env: NodeJS.ProcessEnv, opts: { isTTY: boolean; json: boolean }): 0 | 1 | 2 | 3 {
   if (opts.json) return 0;

@@ -53,7 +53,7 @@ export function describeProgram(program: Command, words: Record<string, string[]
 }
 
 const flagsOf = (opts: CompletionOption[]) => opts.flatMap((o) => [o.long, o.short].filter((f): f is string => !!f));
-const valued = (opts: CompletionOption[]) => opts.filter((o) => o.takesValue).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f));
+const valued = (opts: CompletionOption[]) => flagsOf(opts.filter((o) => o.takesValue));
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const fn = (spec: CompletionSpec) => `_${spec.program.replace(/[^A-Za-z0-9_]/g, '_')}`;
 
@@ -63,7 +63,8 @@ export function bashScript(spec: CompletionSpec): string {
   const cases = spec.commands
     .map((c) => {
       const pattern = [c.name, ...c.aliases].join('|');
-      return `    ${pattern}) flags=${sq(flagsOf(c.options).join(' '))}; values=${sq(valued(c.options).join(' '))}; locs=${c.locations ? 1 : 0}; words=${sq(c.words.join(' '))} ;;`;
+      const flags = `flags=${sq(flagsOf(c.options).join(' '))}; values=${sq(valued(c.options).join(' '))}`;
+      return `    ${pattern}) ${flags}; locs=${c.locations ? 1 : 0}; words=${sq(c.words.join(' '))} ;;`;
     })
     .join('\n');
   return `# ${spec.program} completion for bash. Load it now:   source <(${spec.program} completion bash)
@@ -131,9 +132,13 @@ complete -F ${f} ${spec.program}
 export function zshScript(spec: CompletionSpec): string {
   const f = fn(spec);
   const zq = (s: string) => s.replace(/([:\\])/g, '\\$1');
-  const describe = spec.commands.flatMap((c) => [c.name, ...c.aliases].map((n) => sq(`${n}:${zq(c.summary)}`))).join(' ');
+  const describe = spec.commands
+    .flatMap((c) => [c.name, ...c.aliases].map((n) => sq(`${n}:${zq(c.summary)}`)))
+    .join(' ');
   const flagList = (opts: CompletionOption[]) =>
-    opts.flatMap((o) => [o.long, o.short].filter((x): x is string => !!x).map((x) => sq(`${x.replace(/:/g, '\\:')}:${zq(o.description)}`))).join(' ');
+    opts
+      .flatMap((o) => flagsOf([o]).map((x) => sq(`${x.replace(/:/g, '\\:')}:${zq(o.description)}`)))
+      .join(' ');
   const cases = spec.commands
     .map((c) => {
       const body = [
@@ -211,7 +216,9 @@ export function fishScript(spec: CompletionSpec): string {
   };
   for (const o of spec.globals) lines.push(opt(o));
   for (const c of spec.commands) {
-    for (const n of [c.name, ...c.aliases]) lines.push(`complete -c ${p} -n __fish_use_subcommand -a ${n} -d ${sq(c.summary)}`);
+    for (const n of [c.name, ...c.aliases]) {
+      lines.push(`complete -c ${p} -n __fish_use_subcommand -a ${n} -d ${sq(c.summary)}`);
+    }
     const seen = `__fish_seen_subcommand_from ${[c.name, ...c.aliases].join(' ')}`;
     for (const o of c.options) lines.push(opt(o, seen));
     if (c.words.length) lines.push(`complete -c ${p} -n ${sq(seen)} -a ${sq(c.words.join(' '))}`);

@@ -1,4 +1,5 @@
-// A live terminal view: an ora spinner whose text is a block of lines, redrawn 10 times a second, lines persisted above it.
+// A live terminal view: an ora spinner whose text is a block of lines, redrawn 10 times a second, finished lines
+// persisted above it.
 import type { IO } from '../context.js';
 import { paint, terminalText } from './color.js';
 

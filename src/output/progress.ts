@@ -38,10 +38,12 @@ export function plainSink(io: IO, label: string): ProgressSink {
           active.delete(e.digest);
           const ms = a ? Date.now() - a.started : 0;
           const p = paint();
-          io.stderr.write(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${p.ok('copied')} in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}\n`);
+          const took = `${p.ok('copied')} in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}`;
+          io.stderr.write(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${took}\n`);
         } else {
           const p = paint();
-          io.stderr.write(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${p.dim(e.state === 'exists' ? 'already there' : 'mounted')}\n`);
+          const how = p.dim(e.state === 'exists' ? 'already there' : 'mounted');
+          io.stderr.write(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${how}\n`);
         }
       } else if (e.type === 'retry') {
         const line = retries.line(e);
@@ -75,7 +77,8 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
     const rate = window.rate(now, sent);
     const speed = rate > 0 ? `${formatBytes(rate)}/s` : '';
     const eta = rate > 0 && total > moved ? `  ${formatEta((total - moved) / rate)}` : '';
-    const head = `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} / ${formatBytes(total)}${speed ? `  ${speed}` : ''}${eta}`;
+    const bytes = `${formatBytes(moved)} / ${formatBytes(total)}`;
+    const head = `${label}${finished}/${blobs} blobs, ${bytes}${speed ? `  ${speed}` : ''}${eta}`;
     return [
       // ora puts its spinner and a space before the first line
       totalRow(head, total ? moved / total : 0, width - 2, p),
@@ -104,7 +107,8 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
             if (e.state !== 'done') moved += e.size;
             const ms = a ? Date.now() - a.started : 0;
             const p = paint();
-            const what = e.state === 'done' ? `${p.ok('copied')} ${formatSpeed(e.size, ms)}` : p.dim(e.state === 'exists' ? 'already there' : 'mounted');
+            const reused = p.dim(e.state === 'exists' ? 'already there' : 'mounted');
+            const what = e.state === 'done' ? `${p.ok('copied')} ${formatSpeed(e.size, ms)}` : reused;
             persist(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${what}`);
           }
           render(true);

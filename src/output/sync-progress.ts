@@ -93,7 +93,9 @@ export function plainSyncSink(io: IO): SyncSink {
       if (e.type === 'retry') {
         const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
         if (line) io.stderr.write(`${paint().warn(escapeControl(line))}\n`);
-      } else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${escapeControl(`${item.key}: ${e.message}`)}\n`);
+      } else if (e.type === 'warning') {
+        io.stderr.write(`${paint().warn('warning:')} ${escapeControl(`${item.key}: ${e.message}`)}\n`);
+      }
     },
     notice: (m) => io.stderr.write(`${escapeControl(m)}\n`),
     stop() {},

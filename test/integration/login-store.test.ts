@@ -76,7 +76,9 @@ describe('regctl login names its store once, and why', () => {
     const r = await login(join(tree, 'bin', 'regctl'));
     expect(r.code, r.stderr).toBe(0);
     expect(storeLines(r.stderr)).toEqual([
-      expect.stringMatching(/^warning: the OS keychain is not usable \(keytar is not installed\): storing the credentials unencrypted in .*config\.json; for the keychain: npm rebuild/),
+      expect.stringMatching(
+        /^warning: the OS keychain is not usable \(keytar is not installed\): storing the credentials unencrypted in .*config\.json; for/,
+      ),
     ]);
   });
 
