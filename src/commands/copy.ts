@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { type Location, formatLocation, refuseCompressedOutput } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
 import type { Platform } from '../oci/platform.js';
+import { paint } from '../output/color.js';
 import { formatBytes } from '../output/render.js';
 import { type CommandDef, type CommandResult, collect } from './types.js';
 import { locationOf, parsePlatforms } from './shared.js';
@@ -64,7 +65,8 @@ export async function runCopy(
       const parts = [`${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)})`];
       if (existed) parts.push(`${existed} already there`);
       if (mounted) parts.push(`${mounted} mounted`);
-      sink.finish(result.upToDate ? `${formatLocation(dst)} is up to date` : `copied: ${parts.join(', ')}`);
+      const p = paint();
+      sink.finish(result.upToDate ? `${formatLocation(dst)} is ${p.dim('up to date')}` : `${p.ok('copied')}: ${parts.join(', ')}`);
       if (!result.upToDate && sent === 0) ctx.log.info('no blob bytes were sent');
       const attached = referrers && src.kind === 'registry' && dst.kind === 'registry'
         ? await withReferrers(ctx, src.ref, dst.ref, result, referrers.types)

@@ -1,5 +1,6 @@
 // The list of commands, in the order help shows them.
 import { buildCommand } from './build.js';
+import { completionCommand } from './completion.js';
 import { copyCommand } from './copy.js';
 import { digestCommand } from './digest.js';
 import { imagesCommand } from './images.js';
@@ -35,4 +36,5 @@ export const commands: CommandDef[] = [
   syncCommand,
   loginCommand,
   logoutCommand,
+  completionCommand,
 ];
