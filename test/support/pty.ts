@@ -28,6 +28,8 @@ export interface PtyProcess {
   /** resolves when the terminal shows more, or regctl has ended (then `ended()` is true) */
   more(): Promise<void>;
   ended(): boolean;
+  /** resizes the terminal, as a window resized does (regctl gets SIGWINCH) */
+  resize(cols: number, rows: number): void;
   /** `stty -a` of the terminal now, while regctl runs */
   stty(): Promise<string>;
   result: Promise<PtyResult>;
@@ -35,8 +37,8 @@ export interface PtyProcess {
 
 /** Start `regctl ARGS` on a COLS×ROWS terminal, with a fresh HOME (unless env.HOME is given), not in CI. */
 export interface PtyOptions {
-  /** extra environment; DOCKER_CONFIG and XDG_CONFIG_HOME are in HOME unless given */
-  env?: Record<string, string>;
+  /** added to the environment; `undefined` removes a variable (NO_COLOR, set unless `color`) */
+  env?: Record<string, string | undefined>;
   cols?: number;
   rows?: number;
   cwd?: string;
@@ -51,7 +53,7 @@ export interface PtyOptions {
 export async function startPty(args: string[], opts: PtyOptions = {}): Promise<PtyProcess> {
   const tempHome = opts.env?.HOME === undefined ? await makeTempDir('pty-home') : undefined;
   const home = opts.env?.HOME ?? tempHome!;
-  const env: Record<string, string> = {};
+  const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !SCRUB.test(k) && k !== 'CI' && k !== 'NO_COLOR') env[k] = v;
   }
@@ -94,6 +96,7 @@ export async function startPty(args: string[], opts: PtyOptions = {}): Promise<P
     type: (text) => child.stdin.write(`type ${JSON.stringify(text)}\n`),
     more,
     ended: () => closed,
+    resize: (c, r) => child.stdin.write(`resize ${c} ${r}\n`),
     async stty() {
       const n = ++asked;
       child.stdin.write('stty\n');
