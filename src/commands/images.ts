@@ -1,6 +1,6 @@
 // `images REPO`: one row per image (tags, digest, media type, platforms, size, created, pushed on ECR); --json, --sort, --filter.
 import type { Command } from 'commander';
-import type { AppContext } from '../context.js';
+import { type AppContext, ecrOf } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseRepository } from '../location/reference.js';
 import { type CommandDef, type CommandResult, collect } from './types.js';
@@ -23,11 +23,14 @@ export async function runImages(ctx: AppContext, repoText: string, opts: Record<
   const sort = opts.sort as string | undefined;
   if (sort !== undefined && !view.SORT_KEYS.includes(sort as never)) throw new UsageError(`--sort must be one of ${view.SORT_KEYS.join(', ')}`);
   const filters = view.parseFilters((opts.filter as string[] | undefined) ?? []);
-  const listing = await listImages(ctx, { registry: ref.registry, repository: ref.repository }, {
+  const ecr = await ecrOf(ctx, ref.registry);
+  const listing = await listImages(ctx.client('any'), { registry: ref.registry, repository: ref.repository }, {
     pageSize: pageSize(opts.pageSize),
     details: opts.config !== false,
     children: true,
     signal: ctx.signal,
+    jobs: ctx.globals.jobs,
+    ...(ecr ? { ecr } : {}),
   });
   const now = Date.now();
   const rows = view.sortRows(listing.rows.filter((r) => filters.every((f) => f(r, now))), sort as never);

@@ -12,7 +12,7 @@ import { choosePlatform, openResolved, parsePlatforms, readSmallBlob } from './s
 import type { CommandDef } from './types.js';
 
 export function warnRateLimit(ctx: AppContext, registry: string): void {
-  const rl = ctx.lastRateLimit.get(registry);
+  const rl = ctx.rateLimit(registry);
   if (rl && isLow(rl)) ctx.log.warn(`${registry} rate limit: ${formatRateLimit(rl)}`);
 }
 

@@ -1,4 +1,5 @@
 // `mutate REF`: new config (labels, env, entrypoint, cmd, workdir, user) and annotations over the same layers.
+import { sourceDeps } from '../context.js';
 import { UsageError } from '../errors.js';
 import { formatLocation, parseLocation } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
@@ -59,7 +60,7 @@ export const mutateCommand: CommandDef = {
       import('../build/push.js'),
       import('../output/progress.js'),
     ]);
-    const source = await openSource(src, ctx);
+    const source = await openSource(src, sourceDeps(ctx));
     try {
       const image = await mutateImage(source, changes, ctx.signal, (m) => ctx.log.warn(m));
       const sink = await createSink(ctx.io, ctx.globals, '');
