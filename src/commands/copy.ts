@@ -6,7 +6,7 @@ import type { Platform } from '../oci/platform.js';
 import { formatBytes } from '../output/render.js';
 import { type CommandDef, type CommandResult, collect } from './types.js';
 import { locationOf, parsePlatforms } from './shared.js';
-import { addCreateRepoFlags, createRepoSettings } from './repo.js';
+import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import type { CreateRepoSettings } from '../ecr/api.js';
 
 /** The tag the root is written under: the destination's own, else the source's (so `pull alpine:3.20 oci:dir` names it 3.20). */

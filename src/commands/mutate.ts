@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { formatLocation, parseLocation } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
 import { formatBytes } from '../output/render.js';
-import { keyValueFlags } from './build.js';
+import { keyValueFlags } from './flags.js';
 import { type CommandDef, collect } from './types.js';
 
 function jsonArray(flag: string, text: unknown): string[] | undefined {

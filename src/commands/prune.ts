@@ -7,7 +7,7 @@ import { parseRepository } from '../location/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { deletionHint } from '../registry-client/errors.js';
-import { pageSize } from './images.js';
+import { pageSize } from './flags.js';
 import { escapeControl } from '../output/escape.js';
 import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';

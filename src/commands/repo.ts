@@ -1,5 +1,4 @@
 // `repo create|rm|lifecycle get|set`: ECR repositories and their settings and lifecycle policies; a clear refusal elsewhere.
-import type { Command } from 'commander';
 import { type AppContext, ecrOf } from '../context.js';
 import type { CreateRepoSettings, EcrRepoSettings } from '../ecr/api.js';
 import type { EcrTarget } from '../ecr/host.js';
@@ -7,24 +6,8 @@ import { RegctlError, UsageError } from '../errors.js';
 import { parseRepository } from '../location/reference.js';
 import { jsonForTerminal } from '../output/escape.js';
 import { readRegular } from '../util/read.js';
+import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import type { CommandDef, CommandResult } from './types.js';
-
-/** The ECR settings flags, for `repo create` and the commands that create repositories on push (copy, push, sync). */
-export function addCreateRepoFlags(cmd: Command): Command {
-  return cmd
-    .option('--immutable-tags', 'ECR: a created repository refuses to move its tags')
-    .option('--scan-on-push', 'ECR: a created repository scans each pushed image')
-    .option('--kms-key <arn>', 'ECR: a created repository is encrypted with this KMS key');
-}
-
-/** The flags given (only those: the hosts config's createRepo fills the rest). */
-export function createRepoSettings(opts: Record<string, unknown>): CreateRepoSettings {
-  return {
-    ...(opts.immutableTags ? { immutableTags: true } : {}),
-    ...(opts.scanOnPush ? { scanOnPush: true } : {}),
-    ...(typeof opts.kmsKey === 'string' ? { kmsKey: opts.kmsKey } : {}),
-  };
-}
 
 const describe = (s: EcrRepoSettings) =>
   `tags ${s.immutableTags ? 'immutable' : 'mutable'}, scan on push ${s.scanOnPush ? 'on' : 'off'}, encryption ${s.encryption}${s.kmsKey ? ` ${s.kmsKey}` : ''}`;
