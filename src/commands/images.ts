@@ -3,7 +3,7 @@ import { type AppContext, ecrOf } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseRepository } from '../location/reference.js';
 import { addImagesFlags, pageSize } from './flags.js';
-import { type CommandDef, type CommandResult, collect } from './types.js';
+import type { CommandDef, CommandResult } from './types.js';
 
 export async function runImages(ctx: AppContext, repoText: string, opts: Record<string, unknown>): Promise<CommandResult> {
   const ref = parseRepository(repoText);
