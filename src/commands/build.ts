@@ -1,7 +1,7 @@
 // `build CONTEXT`: a Dockerfile without RUN built straight into registries, layouts or archives (-t), no daemon.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { BuildRequest } from '../build/build.js';
+import type { BuildRequest } from '../builder/build.js';
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseLocation } from '../location/parse.js';
@@ -34,7 +34,7 @@ async function readDockerfile(ctx: AppContext, file: string | undefined, context
   }
   const path = file ? (isAbsolute(file) ? file : resolve(file)) : join(contextDir, 'Dockerfile');
   // The context's own Dockerfile stays inside the context (a symlink out of it is refused); -f names any file.
-  const { readTextInside } = await import('../build/context.js');
+  const { readTextInside } = await import('../builder/context.js');
   const text = file
     ? await readFile(path, 'utf8').catch(() => undefined)
     : await readTextInside(contextDir, path, 'Dockerfile');
@@ -79,8 +79,8 @@ export const buildCommand: CommandDef = {
     const talk = !ctx.globals.quiet && !ctx.globals.json;
     const say = (line: string) => talk && ctx.io.stderr.write(`${escapeControl(line)}\n`);
     const [{ layerIndexDir }, { BuildSession }, { createSink }] = await Promise.all([
-      import('../build/layer-index.js'),
-      import('../build/session.js'),
+      import('../builder/layer-index.js'),
+      import('../builder/session.js'),
       import('../output/progress.js'),
     ]);
     // Flags are read before any destination is opened: bad input leaves nothing behind.

@@ -56,8 +56,8 @@ export const mutateCommand: CommandDef = {
     if (none && dst === src) throw new UsageError('nothing to change: give --label, --env, --entrypoint, --cmd, --workdir, --user or --annotation');
     const [{ openSource }, { mutateImage }, { openDestinations, pushMade }, { createSink }] = await Promise.all([
       import('../transports/open.js'),
-      import('../build/mutate.js'),
-      import('../build/push.js'),
+      import('../builder/mutate.js'),
+      import('../builder/push.js'),
       import('../output/progress.js'),
     ]);
     const source = await openSource(src, sourceDeps(ctx));

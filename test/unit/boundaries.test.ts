@@ -14,7 +14,7 @@ const LAYERS: { rank: number; paths: string[] }[] = [
   // App wiring (createContext builds credentials, clients, the retry report) and what prints.
   { rank: 7, paths: ['app-context.ts', 'output'] },
   // Features: orchestrate the engine for one use.
-  { rank: 6, paths: ['sync', 'build', 'images', 'lifecycle'] },
+  { rank: 6, paths: ['sync', 'builder', 'images', 'lifecycle'] },
   // What a feature may use (AppContext is an interface here); ECR's API, handed down to transports as callbacks.
   { rank: 5, paths: ['context.ts', 'ecr'] },
   { rank: 4, paths: ['copy'] },
