@@ -67,8 +67,13 @@ export function destinationDeps(ctx: AppContext, createRepo?: CreateRepoSettings
       const ecr = ecrTarget(registry, hostConfig);
       if (!ecr) return {};
       const { ecrCreateOnPush, ecrRepositoryExists } = await import('./ecr/create-on-push.js');
-      const policy = { enabled: ctx.globals.createRepo, settings: { ...hostConfig?.createRepo, ...createRepo }, log: ctx.log };
-      return { ecr: true, onMissingRepository: ecrCreateOnPush(ecr, policy), repositoryExists: ecrRepositoryExists(ecr) };
+      const settings = { ...hostConfig?.createRepo, ...createRepo };
+      const policy = { enabled: ctx.globals.createRepo, settings, log: ctx.log };
+      return {
+        ecr: true,
+        onMissingRepository: ecrCreateOnPush(ecr, policy),
+        repositoryExists: ecrRepositoryExists(ecr),
+      };
     },
   };
 }

@@ -37,12 +37,13 @@ export class BuildSession {
     const t0 = Date.now();
     const opened = await openDestinations(ctx, dests);
     const streamer = new LayerStreamer(ctx, ctx.signal);
-    const session = new BuildSession(t0, ctx, dests, opened, new BasePrefetch(ctx, opened), streamer, new DestinationLayers(ctx, dests));
+    const prefetch = new BasePrefetch(ctx, opened);
+    const session = new BuildSession(t0, ctx, dests, opened, prefetch, streamer, new DestinationLayers(ctx, dests));
     streamer.init(dests, opened);
     return session;
   }
 
-  /** Builds the image while base layers move and new layers stream; on failure settles them and aborts the destinations. */
+  /** Builds while base layers move and new layers stream; on failure settles them and aborts the destinations. */
   async make(req: BuildRequest): Promise<Made> {
     const { prefetch, streamer, reuse } = this;
     try {
@@ -62,7 +63,8 @@ export class BuildSession {
     }
     this.t1 = Date.now();
     await Promise.all([prefetch.settle(), streamer.settle()]);
-    this.ctx.log.debug(`build: image made in ${this.t1 - this.t0} ms; base layers moved ${Date.now() - this.t1} ms after that`);
+    const settled = Date.now() - this.t1;
+    this.ctx.log.debug(`build: image made in ${this.t1 - this.t0} ms; base layers moved ${settled} ms after that`);
     return { built: this.built, early: prefetch.moved, streamed: streamer.streamed };
   }
 

@@ -16,7 +16,10 @@ export interface CreateOnPushPolicy {
  * NAME_UNKNOWN → CreateRepository, once per repository however many uploads hit it at once (a repository another
  * process created meanwhile is fine).
  */
-export function ecrCreateOnPush(ecr: EcrTarget, policy: CreateOnPushPolicy): (repo: Repo, signal: AbortSignal) => Promise<boolean> {
+export function ecrCreateOnPush(
+  ecr: EcrTarget,
+  policy: CreateOnPushPolicy,
+): (repo: Repo, signal: AbortSignal) => Promise<boolean> {
   const made = new Map<string, Promise<boolean>>();
   return (repo, signal) => {
     if (!policy.enabled) {

@@ -14,7 +14,11 @@ export interface LoginCheck {
 }
 
 /** GET /v2/ with the credentials: a 401 or 403 is LOGIN_FAILED; a registry that asks for none gets a warning. */
-export async function verifyLogin(o: LoginCheck, registry: string, cred: { username: string; password: string }): Promise<void> {
+export async function verifyLogin(
+  o: LoginCheck,
+  registry: string,
+  cred: { username: string; password: string },
+): Promise<void> {
   const http = newHttpContext({
     hosts: o.hosts,
     credentials: async () => cred as Credential,

@@ -46,7 +46,8 @@ export function importsOf(fileName: string, text: string): Import[] {
   const out: Import[] = [];
   const add = (node: ts.Node, spec: ts.Expression | undefined, dynamic: boolean, typeOnly: boolean) => {
     if (spec && ts.isStringLiteralLike(spec)) {
-      out.push({ specifier: spec.text, dynamic, typeOnly, line: sf.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
+      const line = sf.getLineAndCharacterOfPosition(node.getStart()).line + 1;
+      out.push({ specifier: spec.text, dynamic, typeOnly, line });
     }
   };
   const visit = (node: ts.Node): void => {
@@ -82,7 +83,9 @@ const inside = (file: string, path: string) => file === path || file.startsWith(
 export function rankOf(file: string): number | undefined {
   let best: { rank: number; length: number } | undefined;
   for (const l of LAYERS) {
-    for (const p of l.paths) if (inside(file, p) && p.length > (best?.length ?? -1)) best = { rank: l.rank, length: p.length };
+    for (const p of l.paths) {
+      if (inside(file, p) && p.length > (best?.length ?? -1)) best = { rank: l.rank, length: p.length };
+    }
   }
   return best?.rank;
 }
@@ -110,7 +113,9 @@ export interface Violation {
 export function check(file: string, imports: Import[]): Violation[] {
   const out: Violation[] = [];
   const rank = rankOf(file);
-  if (rank === undefined) return [{ file, line: 0, why: 'the file is in no layer: add it to LAYERS and to README.md "Layout"' }];
+  if (rank === undefined) {
+    return [{ file, line: 0, why: 'the file is in no layer: add it to LAYERS and to README.md "Layout"' }];
+  }
   for (const imp of imports) {
     const at = { file, line: imp.line };
     if (imp.specifier.startsWith('.')) {
@@ -142,7 +147,7 @@ describe('import boundaries', () => {
     expect(found.map((v) => `src/${v.file}:${v.line}: ${v.why}`)).toEqual([]);
   });
 
-  it('commander, ora and chalk are imported only by cli.ts, commands and output; @aws-sdk and keytar only by import()', () => {
+  it('commander, ora and chalk only in cli.ts, commands and output; @aws-sdk and keytar only by import()', () => {
     const found = files.flatMap((f) =>
       check(f, importsOf(f, readFileSync(join(SRC, f), 'utf8'))).filter((v) => !/layer/.test(v.why)),
     );
