@@ -25,6 +25,17 @@ const LAYERS: { rank: number; paths: string[] }[] = [
   { rank: 0, paths: ['oci', 'location', 'util', 'types', 'errors.ts', 'config.ts', 'version.ts', 'output/render.ts'] },
 ];
 
+/**
+ * A command imports helpers from commands/flags.ts (and types.ts, shared.ts), never from another command's module; the
+ * exceptions run another command whole: pull/push are copy with defaults, `ls --long` is `images`, index lists all.
+ */
+const COMMAND_HELPERS = ['commands/types.ts', 'commands/flags.ts', 'commands/shared.ts'];
+const COMMAND_RUNS: Record<string, string[]> = {
+  'commands/pull.ts': ['commands/copy.ts'],
+  'commands/ls.ts': ['commands/images.ts'],
+  'commands/inspect.ts': ['commands/inspect-archive.ts'],
+};
+
 /** commander, ora and chalk belong to the terminal: only here. */
 const TERMINAL_ONLY = ['cli.ts', 'commands', 'output'];
 const TERMINAL_PACKAGES = /^(commander|ora|chalk)(\/|$)/;
@@ -123,6 +134,14 @@ export function check(file: string, imports: Import[]): Violation[] {
       const toRank = rankOf(to);
       if (toRank === undefined) out.push({ ...at, why: `imports ${to}, which is in no layer` });
       else if (toRank > rank) out.push({ ...at, why: `imports ${to} from a layer above (${toRank} > ${rank})` });
+      else if (
+        inside(file, 'commands') &&
+        inside(to, 'commands') &&
+        file !== 'commands/index.ts' &&
+        ![...COMMAND_HELPERS, ...(COMMAND_RUNS[file] ?? [])].includes(to)
+      ) {
+        out.push({ ...at, why: `imports ${to}: a helper two commands share goes in commands/flags.ts` });
+      }
     } else if (TERMINAL_PACKAGES.test(imp.specifier) && !imp.typeOnly && !TERMINAL_ONLY.some((p) => inside(file, p))) {
       out.push({ ...at, why: `imports ${imp.specifier} outside ${TERMINAL_ONLY.join(', ')}` });
     } else if (LAZY_PACKAGES.test(imp.specifier) && !imp.dynamic && !imp.typeOnly) {
@@ -142,14 +161,15 @@ describe('import boundaries', () => {
     expect(files.length).toBeGreaterThan(50);
   });
 
-  it('no module imports from a layer above its own, and every file is in a layer', () => {
+  it('no module imports from a layer above its own (nor a command from another), and every file is in a layer', () => {
     const found = files.flatMap((f) => check(f, importsOf(f, readFileSync(join(SRC, f), 'utf8'))));
     expect(found.map((v) => `src/${v.file}:${v.line}: ${v.why}`)).toEqual([]);
   });
 
   it('commander, ora and chalk only in cli.ts, commands and output; @aws-sdk and keytar only by import()', () => {
+    const packages = /commander|ora|chalk|@aws-sdk|keytar/;
     const found = files.flatMap((f) =>
-      check(f, importsOf(f, readFileSync(join(SRC, f), 'utf8'))).filter((v) => !/layer/.test(v.why)),
+      check(f, importsOf(f, readFileSync(join(SRC, f), 'utf8'))).filter((v) => packages.test(v.why)),
     );
     expect(found).toEqual([]);
   });
@@ -168,6 +188,7 @@ describe('import boundaries', () => {
     ['ecr/api.ts', "import { ECRClient } from '@aws-sdk/client-ecr';", /statically/],
     ['credentials/keychain.ts', "import keytar from 'keytar';", /statically/],
     ['credentials/docker-config.ts', "const sdk = await import('@aws-sdk/client-ecr');", /outside src\/ecr/],
+    ['commands/digest.ts', "import { warnRateLimit } from './inspect.js';", /commands\/flags.ts/],
   ])('the checker refuses %s: %s', (file, text, why) => {
     const found = check(file, importsOf(file, text));
     expect(found.map((v) => v.why)).toEqual([expect.stringMatching(why)]);
@@ -175,6 +196,7 @@ describe('import boundaries', () => {
 
   it.each([
     ['commands/copy.ts', "import { copyImage } from '../copy/copy.js';"],
+    ['commands/digest.ts', "import { warnRateLimit } from './flags.js';"],
     ['ecr/api.ts', "type Sdk = typeof import('@aws-sdk/client-ecr'); const s = await import('@aws-sdk/client-ecr');"],
     ['credentials/keychain.ts', "const k = await import('keytar');"],
     ['commands/types.ts', "import type { Command } from 'commander';"],
