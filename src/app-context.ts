@@ -15,7 +15,19 @@ import { type HttpContext, newHttpContext } from './registry-client/http.js';
 import type { RateLimit } from './registry-client/ratelimit.js';
 import { VERSION } from './version.js';
 
-export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions, log: Logger, signal: AbortSignal): AppContext {
+/** What the process (cli.ts) does around the registry client, never the client itself: V8 flags, for one. */
+export interface ProcessHooks {
+  beforeFirstConnection?: () => void;
+}
+
+export function createContext(
+  io: IO,
+  env: NodeJS.ProcessEnv,
+  globals: GlobalOptions,
+  log: Logger,
+  signal: AbortSignal,
+  hooks: ProcessHooks = {},
+): AppContext {
   let config: RegctlConfig | undefined;
   let hosts: Hosts | undefined;
   const clients = new Map<Role, RegistryClient>();
@@ -44,6 +56,7 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
         insecure: globals.insecure,
         connections: globals.jobs + 4,
         timeoutMs: globals.timeout,
+        ...(hooks.beforeFirstConnection ? { beforeFirstConnection: hooks.beforeFirstConnection } : {}),
       })),
     client(role) {
       let c = clients.get(role);

@@ -7,7 +7,7 @@ import { type AppContext, destinationDeps } from '../context.js';
 import type { EventSink } from '../copy/events.js';
 import { type CopyOptions, type CopyResult, copyBlob, copyImage } from '../copy/copy.js';
 import { SharedBlobs } from '../copy/shared.js';
-import { isAbortError } from '../errors.js';
+import { hasCode, isAbortError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import type { ImageDestination } from '../transports/types.js';
@@ -147,7 +147,7 @@ export class LayerStreamer {
           const tags = await this.ctx.client('dst').listTags(repo, this.signal);
           if (tags.length === 0) this.targets.push(dst);
         } catch (err) {
-          if ((err as { code?: string }).code === 'NAME_UNKNOWN') this.targets.push(dst);
+          if (hasCode(err, 'NAME_UNKNOWN')) this.targets.push(dst);
         }
       }),
     );

@@ -3,7 +3,7 @@ import { RegctlError, isAbortError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { type Platform, hostPlatform } from '../oci/platform.js';
-import type { Bytes, ImageDestination, ImageSource } from '../transports/types.js';
+import type { Bytes, ImageDestination, ImageSource, RetryBudget } from '../transports/types.js';
 import type { EventSink } from './events.js';
 import { gzip, gzippedType, withLayers } from './compress.js';
 import { compressedUpToDate } from './compressed-up-to-date.js';
@@ -116,7 +116,7 @@ async function compressBlob(src: ImageSource, dst: ImageDestination, desc: Descr
     async () =>
       gzip(
         verified(
-          resumable((offset) => src.getBlob(desc, { offset, signal }), desc, {
+          resumable((offset, budget) => src.getBlob(desc, { offset, signal, budget }), desc, {
             retries: opts.retries ?? 3,
             signal,
             onBytes: (n) => emit({ type: 'bytes', digest: desc.digest, n }),
@@ -144,8 +144,8 @@ async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor,
       // Asked for now, while the destination opens its session; read when the upload starts (or dropped by `abandon`).
       let first: Promise<Bytes> | undefined = src.getBlob(desc, { offset: 0, signal: s });
       first.catch(() => {});
-      const read = (offset: number): Promise<Bytes> => {
-        const p = offset === 0 && first ? first : src.getBlob(desc, { offset, signal: s });
+      const read = (offset: number, budget: RetryBudget): Promise<Bytes> => {
+        const p = offset === 0 && first ? first : src.getBlob(desc, { offset, signal: s, budget });
         first = undefined;
         return p;
       };

@@ -4,7 +4,7 @@ import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promi
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestError, RegctlError, UsageError } from '../errors.js';
+import { DigestError, RegctlError, UsageError, hasCode } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, digestOf } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, parseManifest } from '../oci/manifest.js';
@@ -113,7 +113,7 @@ export class OciLayoutDestination implements ImageDestination {
     try {
       entry = pickEntry(await readIndex(files, signal), { tag: this.tag }, this.dir);
     } catch (err) {
-      if ((err as RegctlError).code === 'NOT_FOUND') return undefined;
+      if (hasCode(err, 'NOT_FOUND')) return undefined;
       throw err;
     }
     // Only trust the entry if its manifest is really there.

@@ -2,6 +2,9 @@
 import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
+import type { RetryBudget } from '../registry-client/retry.js';
+
+export type { RetryBudget };
 
 export type Bytes = AsyncIterable<Uint8Array>;
 
@@ -44,7 +47,8 @@ export interface ImageSource {
   /** The manifest by digest, or the root one when digest is undefined. Bytes are verified against the digest. */
   getManifest(digest: Digest | undefined, signal: AbortSignal): Promise<FetchedManifest>;
   /** A blob's bytes from `offset` (for resume). Callers verify them. */
-  getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes>;
+  /** `budget`: the retries of the whole blob read (a resumed read), for a source whose requests retry on their own. */
+  getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal; budget?: RetryBudget }): Promise<Bytes>;
   /** The registry host and repository, for cross-repository mounts (registry sources only). */
   readonly registryRepo?: RegistryRepo;
   /** The name the source records for its image (a docker-archive's RepoTags), for destinations that record one. */

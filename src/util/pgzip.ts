@@ -4,8 +4,9 @@
 // as stored blocks here, without zlib. Block size, dictionary and levels are fixed, so the bytes are the same on every
 // machine whatever its core count or the concurrency asked for.
 //
-// The CRC-32 runs on the calling thread, incrementally (zlib.crc32, Node ≥ 20.15): it is ~50× faster than level-1
-// deflate, and zlib cannot compute it on the pool for a primed block (deflateSetDictionary refuses a gzip stream).
+// The CRC-32 runs on the calling thread, incrementally (zlib.crc32, Node ≥ 20.15): it is far faster than level-1
+// deflate (bench/README.md, "Start-up tricks and measured choices"), and zlib cannot compute it on the pool for a
+// primed block (deflateSetDictionary refuses a gzip stream).
 import { availableParallelism } from 'node:os';
 import type * as Zlib from 'node:zlib';
 
