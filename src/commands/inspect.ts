@@ -6,16 +6,11 @@ import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { jsonForTerminal } from '../util/escape.js';
 import { formatBytes, table } from '../output/render.js';
-import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
+import { warnRateLimit } from './flags.js';
 import type { ImageSource } from '../transports/types.js';
 import { inspectArchiveList } from './inspect-archive.js';
 import { choosePlatform, openResolved, parsePlatforms, readConfigBlob } from './shared.js';
 import type { CommandDef } from './types.js';
-
-export function warnRateLimit(ctx: AppContext, registry: string): void {
-  const rl = ctx.lastRateLimit.get(registry);
-  if (rl && isLow(rl)) ctx.log.warn(`${registry} rate limit: ${formatRateLimit(rl)}`);
-}
 
 /** The manifest's (or index's) own annotations, from its bytes; {} when it has none. */
 function annotationsOf(m: FetchedManifest): Record<string, string> {

@@ -5,7 +5,7 @@ import { escapeControl } from '../util/escape.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunResult } from '../sync/run.js';
-import { addCreateRepoFlags, createRepoSettings } from './repo.js';
+import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import type { CommandDef } from './types.js';
 import { MAX_JSON_BYTES } from '../oci/limits.js';
 
