@@ -30,6 +30,7 @@ export type RegctlErrorCode =
   | 'BAD_RESPONSE'
   | 'CONFIG_INVALID'
   | 'CONFIG_TOO_LARGE'
+  | 'NO_KEYTAR'
   | 'CONTEXT_CHANGED'
   | 'CRED_HELPER'
   | 'DELETE_UNSUPPORTED'

@@ -2,6 +2,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { RegctlError } from '../errors.js';
 import { writeAtomic } from '../util/fs.js';
 import type { Credential, CredentialSource } from './index.js';
 
@@ -50,7 +51,7 @@ const TIMEOUT_MS = 10_000;
 /** Runs one keytar call: a throw, a rejection or a timeout all come back as an Error value, never as a crash. */
 async function attempt<T>(call: (k: Keytar) => Promise<T>): Promise<T | Error> {
   const k = await loadKeytar();
-  if (!k) return Object.assign(new Error(unavailable), { code: 'NO_KEYTAR' });
+  if (!k) return new RegctlError('NO_KEYTAR', unavailable);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
