@@ -66,7 +66,7 @@ async function placeBlob(src: ImageSource, dst: ImageDestination, desc: Descript
   const mountable = (repo: { host: string; repository: string }) =>
     !dst.caps.mountsReferencedOnly || Boolean(opts.shared?.isReferenced(repo, desc.digest));
   const known = here && opts.shared?.find(here.host, desc.digest);
-  const fromKnown = known && known.repo.repository !== here!.repository && dst.mountBlob;
+  const fromKnown = known && known.repo.repository !== here.repository && dst.mountBlob !== undefined;
   if (fromKnown && (await known.done) && mountable(known.repo) && (await dst.mountBlob!(desc, known.repo, signal))) {
     emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
     return 'mounted';
@@ -87,7 +87,7 @@ async function placeBlob(src: ImageSource, dst: ImageDestination, desc: Descript
     // Into this very repository: that upload was answered 201, so the blob is here. Not asked again by HEAD: this
     // destination may still hold the repository for absent (it was, when this copy began) and would upload the blob
     // a second time, racing the other copy's manifest PUT on distribution's link file (MANIFEST_BLOB_UNKNOWN).
-    if (other.repo.repository === here!.repository) {
+    if (other.repo.repository === here.repository) {
       emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
       return 'exists';
     }

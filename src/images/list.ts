@@ -60,7 +60,7 @@ async function readConfig(client: RegistryClient, repo: Repo, desc: Descriptor, 
   for await (const c of verified(body, desc)) chunks.push(c);
   try {
     const cfg = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { created?: unknown; os?: unknown; architecture?: unknown; variant?: unknown };
-    const platform = typeof cfg.os === 'string' ? formatPlatform({ os: cfg.os, architecture: String(cfg.architecture ?? ''), ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) }) : undefined;
+    const platform = typeof cfg.os === 'string' ? formatPlatform({ os: cfg.os, architecture: typeof cfg.architecture === 'string' ? cfg.architecture : '', ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) }) : undefined;
     return { ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}), ...(platform ? { platform } : {}) };
   } catch {
     return {}; // an artifact whose config is not an image config
@@ -144,7 +144,7 @@ async function listRegistry(ctx: AppContext, repo: Repo, o: ListOptions): Promis
     if (!desc) return; // deleted meanwhile
     if (!isDigest(desc.digest)) throw new RegctlError('BAD_RESPONSE', `${repo.registry}/${repo.repository}:${tags[i]}: invalid digest`);
     const e = byDigest.get(desc.digest) ?? { tags: [], mediaType: desc.mediaType };
-    e.tags.push(tags[i]!);
+    e.tags.push(tags[i]);
     byDigest.set(desc.digest, e);
   });
   const rows = await Promise.all(

@@ -72,7 +72,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
   if (bytes.byteLength > MAX_MANIFEST_BYTES) throw new ManifestError(`manifest of ${bytes.byteLength} bytes is over the 4 MiB limit`);
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof doc;
   } catch {
     throw new ManifestError('manifest is not valid JSON');
   }
