@@ -24,6 +24,7 @@ import { ensureLayout } from './lib/oci-gen.mjs';
 import { seedRegistry } from './lib/seed.mjs';
 import { verifyImage } from './lib/registry.mjs';
 import { ensureSyncLayout, seedSyncImages } from './lib/sync-gen.mjs';
+import { ensureUsrArchive } from './lib/usr-archive.mjs';
 import { KiB, MiB } from './lib/util.mjs';
 
 /** regctl median ≤ max × skopeo median. */
@@ -38,8 +39,24 @@ export const IMAGES = {
   medium: { name: 'medium', tag: 'v1', seed: 'medium', layers: 8, layerSize: 16 * MiB, platforms: ['linux/amd64'] },
 };
 
+/**
+ * Both registries as the tools reach them: directly, or (rttMs > 0) through proxies adding a round trip per request.
+ * The proxies count round trips and connections per run (state.proxies; run.mjs reads them).
+ */
+async function reach(ctx, rttMs) {
+  if (!rttMs) return { srcHost: ctx.src.host, dstHost: ctx.dst.host, proxies: null };
+  // BENCH_RTT_CONNECT=1: a new connection costs one more RTT (TCP's handshake), as on a real network.
+  const opts = { connectRtt: process.env.BENCH_RTT_CONNECT === '1' };
+  const proxies = await Promise.all([startLatencyProxy(ctx.src, rttMs, opts), startLatencyProxy(ctx.dst, rttMs, opts)]);
+  return { srcHost: proxies[0].host, dstHost: proxies[1].host, proxies };
+}
+
+async function stopProxies(state) {
+  await Promise.all((state.proxies ?? []).map((p) => p.stop()));
+}
+
 /** registry → registry copy of a generated image, seeded into ctx.src as bench/NAME:TAG. */
-export function registryToRegistry({ name, image, description, runs, rss = false, targets }) {
+export function registryToRegistry({ name, image, description, runs, rss = false, targets, rttMs = 0 }) {
   return {
     name,
     description,
@@ -50,13 +67,14 @@ export function registryToRegistry({ name, image, description, runs, rss = false
       const layout = await ensureLayout(image);
       const repo = `bench/${image.name}`;
       await seedRegistry(ctx, layout, ctx.src, repo);
-      return { layout, repo, tag: layout.tag, digest: layout.digest, all: layout.isIndex };
+      return { layout, repo, tag: layout.tag, digest: layout.digest, all: layout.isIndex, ...(await reach(ctx, rttMs)) };
     },
+    teardown: (ctx, state) => stopProxies(state),
     newDest(ctx, state, tool, label) {
       return { repo: `${ctx.runId}/${name}-${tool}-${label}`, tag: state.tag };
     },
     regctl(ctx, s, d) {
-      return ['copy', `${ctx.src.host}/${s.repo}:${s.tag}`, `${ctx.dst.host}/${d.repo}:${d.tag}`];
+      return ['copy', `${s.srcHost}/${s.repo}:${s.tag}`, `${s.dstHost}/${d.repo}:${d.tag}`];
     },
     skopeo(ctx, s, d) {
       return [
@@ -64,8 +82,8 @@ export function registryToRegistry({ name, image, description, runs, rss = false
         ...(s.all ? ['--all'] : []),
         '--src-tls-verify=false',
         '--dest-tls-verify=false',
-        `docker://${ctx.src.host}/${s.repo}:${s.tag}`,
-        `docker://${ctx.dst.host}/${d.repo}:${d.tag}`,
+        `docker://${s.srcHost}/${s.repo}:${s.tag}`,
+        `docker://${s.dstHost}/${d.repo}:${d.tag}`,
       ];
     },
     verify(ctx, s, d) {
@@ -89,13 +107,14 @@ export function syncCase({ name, images, description, runs, targets, rttMs = 0 }
       const layout = await ensureSyncLayout({ name: 'sync', images, tag: 'v1', base: [24 * MiB, 8 * MiB], own: [2 * MiB, 512 * KiB] });
       await seedSyncImages(ctx, layout, ctx.src, prefix);
       // Both tools reach the registries the same way: directly, or through proxies adding a round trip per request.
-      const [src, dst] = rttMs ? await Promise.all([startLatencyProxy(ctx.src, rttMs), startLatencyProxy(ctx.dst, rttMs)]) : [ctx.src, ctx.dst];
+      const reached = await reach(ctx, rttMs);
       // skopeo's YAML source: one registry, every repository with its tag.
       const skopeoSpec = path.join(ctx.tmpDir, `${name}-skopeo.yaml`);
-      const lines = [`${src.host}:`, '  tls-verify: false', '  images:', ...layout.images.map((i) => `    ${prefix}/${i.name}: [${layout.tag}]`)];
+      const lines = [`${reached.srcHost}:`, '  tls-verify: false', '  images:', ...layout.images.map((i) => `    ${prefix}/${i.name}: [${layout.tag}]`)];
       fs.writeFileSync(skopeoSpec, `${lines.join('\n')}\n`);
-      return { layout, skopeoSpec, srcHost: src.host, dstHost: dst.host };
+      return { layout, skopeoSpec, ...reached };
     },
+    teardown: (ctx, state) => stopProxies(state),
     newDest(ctx, state, tool, label) {
       const repo = `${ctx.runId}/${name}-${tool}-${label}`;
       const spec = path.join(ctx.tmpDir, `${name}-${tool}-${label}.yaml`);
@@ -158,7 +177,8 @@ export function registryToLocal({ name, image, format, description, runs, target
 
 /**
  * A docker-archive → registry. kind 'hybrid': what `regctl pull` writes (layers gzip, as the registry had them);
- * kind 'classic': what `skopeo copy … docker-archive:` writes (uncompressed layers, which regctl gzips on push).
+ * kind 'classic': what `skopeo copy … docker-archive:` writes (uncompressed layers, which both tools gzip on push);
+ * kind 'usr': a classic archive of real files (lib/usr-archive.mjs: one ≈300 MiB layer of this machine's /usr).
  */
 export function archiveToRegistry({ name, image, kind, description, runs, targets }) {
   return {
@@ -167,6 +187,11 @@ export function archiveToRegistry({ name, image, kind, description, runs, target
     runs,
     targets,
     async setup(ctx) {
+      if (kind === 'usr') {
+        const a = await ensureUsrArchive();
+        for await (const _ of fs.createReadStream(a.file, { highWaterMark: 4 * MiB })); // warm the page cache
+        return { file: a.file, tag: a.tag };
+      }
       const layout = await ensureLayout(image);
       const repo = `bench/${image.name}`;
       await seedRegistry(ctx, layout, ctx.src, repo);
@@ -212,6 +237,22 @@ export const CASES = [
     runs: { fresh: 5, recopy: 5 },
     targets: { fresh: targetRatio(0.8), recopy: targetOverNode(50) },
   }),
+  registryToRegistry({
+    name: 'small-rtt',
+    image: IMAGES.small,
+    rttMs: 20,
+    description: 'the small case through proxies adding a 20 ms round trip to every request (a remote registry)',
+    runs: { fresh: 3, recopy: 3 },
+    targets: { fresh: targetRatio(0.45), recopy: targetRatio(0.3) },
+  }),
+  registryToRegistry({
+    name: 'index-rtt',
+    image: IMAGES.index,
+    rttMs: 20,
+    description: 'the index case through proxies adding a 20 ms round trip to every request (a remote registry)',
+    runs: { fresh: 3, recopy: 3 },
+    targets: { fresh: targetRatio(0.5), recopy: targetRatio(0.5) },
+  }),
   syncCase({
     name: 'sync',
     images: 20,
@@ -256,6 +297,13 @@ export const CASES = [
     image: IMAGES.medium,
     kind: 'classic',
     description: 'classic docker-archive, uncompressed layers (skopeo) → registry, 8 × 16 MiB',
+    runs: { fresh: 3 },
+    targets: { fresh: targetRatio(1.5) },
+  }),
+  archiveToRegistry({
+    name: 'from-classic-usr',
+    kind: 'usr',
+    description: 'classic docker-archive of real files (≈300 MiB of /usr: text, binaries, .gz/.jar) → registry, 1 layer',
     runs: { fresh: 3 },
     targets: { fresh: targetRatio(1.5) },
   }),

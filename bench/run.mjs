@@ -33,7 +33,7 @@ function parseArgs(argv) {
       process.stdout.write(usage());
       process.exit(0);
     } else if (a === '--list') {
-      for (const c of CASES) process.stdout.write(`${c.name.padEnd(10)} ${c.description ?? ''}\n`);
+      for (const c of CASES) process.stdout.write(`${c.name.padEnd(16)} ${c.description ?? ''}\n`);
       process.exit(0);
     } else if (a.startsWith('-')) {
       process.stderr.write(`unknown option ${a}\n${usage()}`);
@@ -67,6 +67,9 @@ function summarize(runs) {
   const good = runs.filter((r) => r.ok);
   return {
     medianMs: median(good.map((r) => r.ms)),
+    cpuMedianMs: median(good.map((r) => r.cpuMs)),
+    roundTripsMedian: median(good.map((r) => r.roundTrips)),
+    connectionsMedian: median(good.map((r) => r.connections)),
     okRuns: good.length,
     failedRuns: runs.length - good.length,
     peakRssKB: runs.some((r) => r.rssKB) ? Math.max(...runs.map((r) => r.rssKB ?? 0)) : null,
@@ -194,12 +197,13 @@ async function main() {
     log(`startup: node -e 0 vs ${regctlCmd.join(' ')} --version, ${startupRuns} runs each`);
     const nodeRuns = [];
     const versionRuns = [];
-    await runTimed([process.execPath, '-e', '0']); // warm-up
-    await runTimed([...regctlCmd, '--version']);
+    const direct = { cpu: false }; // no GNU time in between: this is about milliseconds
+    await runTimed([process.execPath, '-e', '0'], direct); // warm-up
+    await runTimed([...regctlCmd, '--version'], direct);
     for (let i = 0; i < startupRuns; i++) {
-      const a = await runTimed([process.execPath, '-e', '0']);
+      const a = await runTimed([process.execPath, '-e', '0'], direct);
       nodeRuns.push({ ms: a.ms, ok: a.ok });
-      const b = await runTimed([...regctlCmd, '--version']);
+      const b = await runTimed([...regctlCmd, '--version'], direct);
       versionRuns.push({ ms: b.ms, ok: b.ok, ...(b.ok ? {} : { error: b.stderr.trim().slice(-500) }) });
     }
     const nodeMs = median(nodeRuns.map((r) => r.ms));
@@ -235,10 +239,19 @@ async function main() {
         env = skopeoEnvs.get(dest) ?? (await skopeoEnv(`${c.name}-${String(dest.repo ?? dest.path ?? '').split('/').pop()}`));
         skopeoEnvs.set(dest, env);
       }
-      if (process.env.BENCH_SYNC !== '0') await runTimed(['sync']); // start each run with no dirty pages pending
+      if (process.env.BENCH_SYNC !== '0') await runTimed(['sync'], { cpu: false }); // no dirty pages pending
+      // A case that reaches the registries through latency proxies: they count this run's round trips and connections.
+      const proxies = state.proxies ?? [];
+      for (const p of proxies) p.reset();
       const r = await runTimed(argv, { env, rss });
       if (aborted) throw new Error('interrupted');
-      const run = { ms: +r.ms.toFixed(2), ok: r.ok, ...(r.rssKB ? { rssKB: r.rssKB } : {}) };
+      const run = { ms: +r.ms.toFixed(2), ok: r.ok, ...(r.rssKB ? { rssKB: r.rssKB } : {}), ...(r.cpuMs != null ? { cpuMs: r.cpuMs } : {}) };
+      if (proxies.length) {
+        const counts = proxies.map((p) => p.counts());
+        run.roundTrips = counts.reduce((a, c) => a + c.roundTrips, 0);
+        run.connections = counts.reduce((a, c) => a + c.connections, 0);
+        run.requests = { src: counts[0].requests, dst: counts[1]?.requests };
+      }
       if (!r.ok) {
         run.error = `exit ${r.code ?? r.signal}: ${r.stderr.trim().slice(-800)}`;
       } else if (c.verify) {
@@ -248,7 +261,8 @@ async function main() {
           run.error = `copied but wrong: ${problem}`;
         }
       }
-      log(`  ${tool.padEnd(6)} ${run.ok ? 'ok ' : 'ERR'} ${fmtSec(run.ms)} s${run.rssKB ? `, ${(run.rssKB / 1024).toFixed(0)} MiB RSS` : ''}${run.ok ? '' : `  ${run.error.split('\n')[0]}`}`);
+      const extra = `${run.cpuMs != null ? `, CPU ${fmtSec(run.cpuMs)} s` : ''}${run.roundTrips != null ? `, ${run.roundTrips} round trips on ${run.connections} conn` : ''}`;
+      log(`  ${tool.padEnd(6)} ${run.ok ? 'ok ' : 'ERR'} ${fmtSec(run.ms)} s${extra}${run.rssKB ? `, ${(run.rssKB / 1024).toFixed(0)} MiB RSS` : ''}${run.ok ? '' : `  ${run.error.split('\n')[0]}`}`);
       return run;
     };
 
@@ -314,6 +328,7 @@ async function main() {
           };
         }
       }
+      await c.teardown?.(ctx, state);
     }
 
     const checks = [
@@ -336,7 +351,8 @@ async function main() {
 }
 
 function report(results) {
-  const rows = [['case', 'regctl (s)', 'skopeo (s)', 'regctl/skopeo', 'target', 'result']];
+  const rows = [['case', 'regctl (s)', 'skopeo (s)', 'regctl/skopeo', 'target', 'result', 'CPU regctl/skopeo (s)', 'round trips (conns) regctl/skopeo']];
+  const trips = (t) => (t.roundTripsMedian == null ? '-' : `${t.roundTripsMedian} (${t.connectionsMedian})`);
   for (const r of results.cases) {
     let target = r.target.label;
     if (r.target.type === 'overNode' && r.limitMs != null) target += ` (${fmtSec(r.limitMs)} s)`;
@@ -348,6 +364,8 @@ function report(results) {
       r.ratio == null ? '-' : r.ratio.toFixed(2),
       target,
       (r.pass ? 'PASS' : 'FAIL') + note,
+      `${fmtSec(r.regctl.cpuMedianMs)} / ${fmtSec(r.skopeo.cpuMedianMs)}`,
+      r.regctl.roundTripsMedian == null && r.skopeo.roundTripsMedian == null ? '-' : `${trips(r.regctl)} / ${trips(r.skopeo)}`,
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => [...row[i]].length)));

@@ -37,6 +37,22 @@ function addGlobals(cmd: Command): Command {
     .configureHelp({ showGlobalOptions: true });
 }
 
+/**
+ * The one place regctl sets V8 flags. undici parses HTTP with llhttp in WebAssembly, compiled on the first
+ * connection; V8's optimising tier would then recompile it in the background and hold a short command at exit, while
+ * the baseline compiler alone is quick and fast enough for llhttp. `--no-wasm-lazy-compilation`: compiled whole when
+ * undici creates the module, not function by function on first call. Set when the first connection is near, not at
+ * start-up: a V8 flag changed at run time makes Node's cached code for its own modules unusable, so every built-in
+ * loaded after it compiles from source; by then the ones a registry command needs are loaded. What each saves:
+ * bench/README.md, "Start-up tricks and measured choices".
+ */
+let wasmFlagsSet = false;
+function baselineWasmOnly(): void {
+  if (wasmFlagsSet) return;
+  wasmFlagsSet = true;
+  process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only --no-wasm-lazy-compilation');
+}
+
 function useColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
   return isTTY && !('NO_COLOR' in env) && env.TERM !== 'dumb';
 }
@@ -60,7 +76,7 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
     createRepo: opts.createRepo !== false,
   };
   const log = createLogger(process.stderr, { quiet: globals.quiet || globals.json, debug: globals.debug, color: io.color });
-  const ctx = createContext(io, process.env, globals, log, signal);
+  const ctx = createContext(io, process.env, globals, log, signal, { beforeFirstConnection: baselineWasmOnly });
   try {
     const result = await def.run(ctx, args, opts);
     // Results hold what registries and files said (labels, tags, annotations): no control character reaches a

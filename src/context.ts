@@ -55,7 +55,19 @@ export interface AppContext {
 
 import { VERSION } from './version.js';
 
-export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOptions, log: Logger, signal: AbortSignal): AppContext {
+/** What the process (cli.ts) does around the registry client, never the client itself: V8 flags, for one. */
+export interface ProcessHooks {
+  beforeFirstConnection?: () => void;
+}
+
+export function createContext(
+  io: IO,
+  env: NodeJS.ProcessEnv,
+  globals: GlobalOptions,
+  log: Logger,
+  signal: AbortSignal,
+  hooks: ProcessHooks = {},
+): AppContext {
   let config: RegctlConfig | undefined;
   let hosts: Hosts | undefined;
   const clients = new Map<Role, RegistryClient>();
@@ -82,6 +94,7 @@ export function createContext(io: IO, env: NodeJS.ProcessEnv, globals: GlobalOpt
         insecure: globals.insecure,
         connections: globals.jobs + 4,
         timeoutMs: globals.timeout,
+        ...(hooks.beforeFirstConnection ? { beforeFirstConnection: hooks.beforeFirstConnection } : {}),
       })),
     client(role) {
       let c = clients.get(role);

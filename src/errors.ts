@@ -1,6 +1,76 @@
 // Typed errors with stable codes, a hint where the user can act, and the exit status they map to.
 export type ExitCode = 1 | 2 | 130 | 143;
 
+/**
+ * Error codes of the OCI distribution spec (and Docker Hub's TOOMANYREQUESTS), as registries send them in
+ * `{"errors":[{"code":…}]}`; a RegistryError's `code` is the first one the registry sent.
+ */
+export type OciErrorCode =
+  | 'BLOB_UNKNOWN'
+  | 'BLOB_UPLOAD_INVALID'
+  | 'BLOB_UPLOAD_UNKNOWN'
+  | 'DIGEST_INVALID'
+  | 'MANIFEST_BLOB_UNKNOWN'
+  | 'MANIFEST_INVALID'
+  | 'MANIFEST_UNKNOWN'
+  | 'MANIFEST_UNVERIFIED'
+  | 'NAME_INVALID'
+  | 'NAME_UNKNOWN'
+  | 'SIZE_INVALID'
+  | 'TAG_INVALID'
+  | 'UNAUTHORIZED'
+  | 'DENIED'
+  | 'UNSUPPORTED'
+  | 'TOOMANYREQUESTS';
+
+/** regctl's own error codes: stable, shown by `--json` and `sync` reports, and what code tells failures apart by. */
+export type RegctlErrorCode =
+  | 'AUTH_FAILED'
+  | 'BAD_RANGE'
+  | 'BAD_RESPONSE'
+  | 'CONFIG_INVALID'
+  | 'CONFIG_TOO_LARGE'
+  | 'CONTEXT_CHANGED'
+  | 'CRED_HELPER'
+  | 'DELETE_UNSUPPORTED'
+  | 'DIGEST_MISMATCH'
+  | `DIGEST_${DigestErrorKind}`
+  | 'ECR_API'
+  | 'ECR_AUTH'
+  | 'ECR_CREATE'
+  | `FS_${string}`
+  | `HTTP_${number}`
+  | 'INSECURE_REALM'
+  | 'INSECURE_URL'
+  | 'INVALID_NAME'
+  | 'LAYOUT_INVALID'
+  | 'LOCK_INVALID'
+  | 'LOCK_TIMEOUT'
+  | 'LOGIN_FAILED'
+  | 'NETWORK'
+  | 'NO_ANSWER'
+  | 'NO_POLICY'
+  | 'NOT_FOUND'
+  | 'NOT_REGULAR'
+  | 'NOTHING_TO_COMMIT'
+  | 'PLATFORM_MISMATCH'
+  | 'PLATFORM_NOT_FOUND'
+  | 'PRUNE_FAILED'
+  | 'RANGE'
+  | 'REDIRECT'
+  | 'REPO_NOT_EMPTY'
+  | 'REPO_SETTINGS'
+  | 'SIZE_MISMATCH'
+  | 'SOURCE_READ'
+  | 'TAR_INVALID'
+  | 'TOO_LARGE'
+  | 'UNSAFE_PATH'
+  | 'UNTAG_FAILED'
+  | 'UNTAG_UNSUPPORTED'
+  | 'USAGE';
+
+export type ErrorCode = RegctlErrorCode | OciErrorCode;
+
 export interface ErrorOptions {
   hint?: string;
   exitCode?: ExitCode;
@@ -8,11 +78,11 @@ export interface ErrorOptions {
 }
 
 export class RegctlError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint?: string;
   readonly exitCode: ExitCode;
 
-  constructor(code: string, message: string, opts: ErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, opts: ErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'RegctlError';
     this.code = code;
@@ -53,6 +123,11 @@ export class DigestError extends RegctlError {
 
 export function isRegctlError(err: unknown): err is RegctlError {
   return err instanceof RegctlError;
+}
+
+/** A RegctlError with this code: the typed way to tell failures apart, instead of casting and comparing strings. */
+export function hasCode(err: unknown, code: ErrorCode): err is RegctlError {
+  return err instanceof RegctlError && err.code === code;
 }
 
 export function isAbortError(err: unknown): boolean {

@@ -39,18 +39,20 @@ function readHwmKB(pid) {
 }
 
 /**
- * Runs argv[0] with argv[1..]; resolves { ms, code, signal, ok, stdout, stderr, rssKB }.
- * ms is the wall time from spawn to exit. With { rss: true } the peak RSS is measured with
- * GNU time (%M, covers the process and the children it waited for), or, without GNU time,
- * by polling /proc/PID/status VmHWM of the direct process.
+ * Runs argv[0] with argv[1..]; resolves { ms, code, signal, ok, stdout, stderr, rssKB, cpuMs }.
+ * ms is the wall time from spawn to exit. With GNU time, every command runs under it: cpuMs is the command's own
+ * user + system time (%U + %S from wait4's rusage: the process and the children it waited for; 10 ms resolution),
+ * and with { rss: true } rssKB its peak RSS (%M). Without GNU time cpuMs is null and the peak RSS is found by
+ * polling /proc/PID/status VmHWM of the direct process. { cpu: false } (startup timing) runs the command directly.
  */
-export async function runTimed(argv, { env, cwd, rss = false, timeoutMs = 30 * 60 * 1000 } = {}) {
+export async function runTimed(argv, { env, cwd, rss = false, cpu = true, timeoutMs = 30 * 60 * 1000 } = {}) {
   let cmd = argv[0];
   let args = argv.slice(1);
   let rssFile = null;
-  if (rss && HAVE_GNU_TIME) {
-    rssFile = path.join(os.tmpdir(), `regctl-bench-rss-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-    args = ['-f', '%M', '-o', rssFile, cmd, ...args];
+  if (HAVE_GNU_TIME && (cpu || rss)) {
+    const unique = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    rssFile = path.join(os.tmpdir(), `regctl-bench-rss-${unique}`);
+    args = ['-f', '%U %S %M', '-o', rssFile, cmd, ...args];
     cmd = TIME_BIN;
   }
   const cap = (stream, max) => {
@@ -84,12 +86,15 @@ export async function runTimed(argv, { env, cwd, rss = false, timeoutMs = 30 * 6
   if (poll) clearInterval(poll);
   current = null;
   let rssKB = null;
+  let cpuMs = null;
   if (rssFile) {
     try {
       const text = await fsp.readFile(rssFile, 'utf8');
       // GNU time prints "Command exited with non-zero status N" before the format on failure.
       const lines = text.trim().split('\n');
-      rssKB = Number(lines[lines.length - 1]) || null;
+      const [user, sys, maxKB] = lines[lines.length - 1].split(' ').map(Number);
+      if (Number.isFinite(user) && Number.isFinite(sys)) cpuMs = Math.round((user + sys) * 1000);
+      if (rss) rssKB = maxKB || null;
     } catch {
       /* no output */
     }
@@ -98,5 +103,5 @@ export async function runTimed(argv, { env, cwd, rss = false, timeoutMs = 30 * 6
     rssKB = hwm || null;
   }
   const stderr = spawnError ? String(spawnError.message) : err();
-  return { ms, code, signal, ok: code === 0, stdout: out(), stderr, rssKB };
+  return { ms, code, signal, ok: code === 0, stdout: out(), stderr, rssKB, cpuMs };
 }

@@ -7,7 +7,7 @@ import { RegctlError, UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';
-import { type Platform, formatPlatform, platformMatches } from '../oci/platform.js';
+import { type Platform, formatPlatform, isAttestationEntry, platformMatches } from '../oci/platform.js';
 import { selectPlatforms } from '../copy/plan.js';
 import type { ImageSource } from '../transports/types.js';
 import { isUnder } from './context.js';
@@ -129,7 +129,6 @@ export class BaseResolver {
     const source = await this.source(name);
     const root = await this.root(name, source, where);
     if (root.manifest.kind === 'index') {
-      const { isAttestationEntry } = await import('../oci/platform.js');
       return root.manifest.manifests.filter((d) => !isAttestationEntry(d) && d.platform).map((d) => d.platform!);
     }
     if (root.manifest.kind !== 'image') throw new UsageError(`${where} ${name}: not an image`);

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { formatBytes } from '../output/render.js';
 import { LayerPlan, type Owner, planCopy, resolveDest } from './copy-plan.js';
 import { type Instruction, dockerfileError } from './dockerfile.js';
+import { decompressed } from './decompress.js';
 import { ImageTree } from './image-fs.js';
 import { expand, flagsOf, isUrl, parseChmod, parseChownSpec, refuseUrl } from './instructions.js';
 import { type BuiltLayer, hashLayer, writeLayer } from './layer.js';
@@ -84,7 +85,6 @@ async function resolveOwner(ins: Instruction, spec: string, env: CopyEnv): Promi
 
 /** Whether a context file is a tar archive (plain, gzip, bzip2 or xz) that ADD unpacks: a tar header first. */
 async function isLocalArchive(path: string, signal: AbortSignal): Promise<boolean> {
-  const { decompressed } = await import('./decompress.js');
   const got: Buffer[] = [];
   let n = 0;
   try {

@@ -1,6 +1,7 @@
 // An image's files as a tree: layers (gzip or plain tar) read in order, whiteouts and opaque directories applied,
 // and only the wanted files' bytes spooled to disk (COPY --from, ADD of a local archive, /etc/passwd for --chown).
 import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -161,7 +162,6 @@ export class ImageTree implements Tree {
   async readText(path: string): Promise<string | undefined> {
     const node = this.nodes.get(path);
     if (node?.type !== 'file' || !node.hostPath) return undefined;
-    const { readFile } = await import('node:fs/promises');
     return readFile(node.hostPath, 'utf8');
   }
 }

@@ -7,7 +7,7 @@ import type { AppContext } from '../context.js';
 import type { EventSink } from '../copy/events.js';
 import { type CopyOptions, type CopyResult, copyBlob, copyImage } from '../copy/copy.js';
 import { SharedBlobs } from '../copy/shared.js';
-import { isAbortError } from '../errors.js';
+import { hasCode, isAbortError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import type { ImageDestination } from '../transports/types.js';
@@ -81,7 +81,7 @@ export class BasePrefetch {
       baseDigests: new Set<Digest>(base.layers.map((l) => l.digest)),
     };
     for (const [i, dst] of this.dests.entries()) {
-      if (!dst.registryRepo || !dst.caps.concurrentWrites) continue;
+      if (dst.location.kind !== 'registry' || !dst.caps.concurrentWrites) continue;
       let tagged = this.tagged.get(i);
       if (!tagged) {
         tagged = dst.resolve(this.controller.signal).then((d) => d !== undefined, () => false);
@@ -147,7 +147,7 @@ export class LayerStreamer {
           const tags = await this.ctx.client('dst').listTags(repo, this.signal);
           if (tags.length === 0) this.targets.push(dst);
         } catch (err) {
-          if ((err as { code?: string }).code === 'NAME_UNKNOWN') this.targets.push(dst);
+          if (hasCode(err, 'NAME_UNKNOWN')) this.targets.push(dst);
         }
       }),
     );

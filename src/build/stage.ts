@@ -1,5 +1,6 @@
 // Runs the stages of a Dockerfile for one target platform: FROM, the config instructions, COPY/ADD layers, --from.
 import { posix } from 'node:path';
+import { formatBytes } from '../output/render.js';
 import { UsageError } from '../errors.js';
 import { type Platform, formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
 import { DEFAULT_PATH, type ImageConfigDoc, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
@@ -272,7 +273,6 @@ export class PlatformBuild {
       ownTree: (want) => this.treeOf(`stage ${def.name ?? def.index}`, result, want),
       destFs: () => this.destFs(result),
     });
-    const { formatBytes } = await import('../output/render.js');
     const what = `${out.files} file${out.files === 1 ? '' : 's'}, ${formatBytes(out.bytes)}`;
     if (!out.layer) {
       this.history(result, ins, true);

@@ -1,7 +1,7 @@
 // `ls REPO` (every tag across pages) and `catalog HOST` (the repositories, where the registry allows).
 import { UsageError } from '../errors.js';
 import { normalizeRegistry, parseRepository } from '../location/reference.js';
-import { addImagesFlags } from './images.js';
+import { addImagesFlags, runImages } from './images.js';
 import type { CommandDef } from './types.js';
 
 export const lsCommand: CommandDef = {
@@ -16,7 +16,7 @@ export const lsCommand: CommandDef = {
     addImagesFlags(cmd);
   },
   async run(ctx, [repoText], opts) {
-    if (opts.long) return (await import('./images.js')).runImages(ctx, repoText, opts);
+    if (opts.long) return runImages(ctx, repoText, opts);
     const ref = parseRepository(repoText);
     const n = Number(opts.pageSize);
     if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--page-size takes a whole number from 1 to 1000');

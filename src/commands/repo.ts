@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { AppContext } from '../context.js';
 import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
-import { RegctlError, UsageError } from '../errors.js';
+import { RegctlError, UsageError, hasCode } from '../errors.js';
 import type { EcrRepoSettings } from '../images/ecr.js';
 import { parseRepository } from '../location/reference.js';
 import { jsonForTerminal } from '../output/escape.js';
@@ -83,7 +83,7 @@ async function remove(ctx: AppContext, repoText: string, opts: Record<string, un
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     if (cause?.name === 'RepositoryNotEmptyException') throw new RegctlError('REPO_NOT_EMPTY', `repo rm ${name}: the repository still holds images; --force deletes them with it`);
-    if (err instanceof RegctlError && err.code === 'NOT_FOUND') throw new RegctlError('NOT_FOUND', `repo rm ${name}: no such repository`);
+    if (hasCode(err, 'NOT_FOUND')) throw new RegctlError('NOT_FOUND', `repo rm ${name}: no such repository`);
     throw err;
   }
   return { stdout: `deleted repository ${name}`, json: { repository: name, deleted: true } };

@@ -1,5 +1,5 @@
 // `rm REF`: delete an image; `rm REPO:TAG` whose image other tags name removes that tag alone (--force: the image).
-import { RegctlError } from '../errors.js';
+import { RegctlError, hasCode } from '../errors.js';
 import { formatReference } from '../location/reference.js';
 import { registryRef } from './shared.js';
 import type { CommandDef } from './types.js';
@@ -40,7 +40,7 @@ export const rmCommand: CommandDef = {
       try {
         how = await untag(client, repo, tag, desc, { uploadMode: ecr ? 'patch' : 'put', signal: ctx.signal });
       } catch (err) {
-        if (!(err instanceof RegistryError) && (err as RegctlError).code !== 'DELETE_UNSUPPORTED') throw err;
+        if (!(err instanceof RegistryError) && !hasCode(err, 'DELETE_UNSUPPORTED')) throw err;
         const which = `${others.join(', ')} also name${s1(others)} this image`;
         const why = `the registry cannot remove one tag alone (${(err as Error).message})`;
         throw new RegctlError('UNTAG_UNSUPPORTED', `${name}: ${which}, and ${why}`, {

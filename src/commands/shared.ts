@@ -1,7 +1,7 @@
 // Helpers several commands share: platform flags, registry-only arguments, opening a source and reading its config.
 import { statSync } from 'node:fs';
 import type { AppContext } from '../context.js';
-import { UsageError } from '../errors.js';
+import { RegctlError, UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import type { ImageRef } from '../location/reference.js';
 import type { FetchedManifest } from '../oci/manifest.js';
@@ -73,7 +73,6 @@ export async function openResolved(ctx: AppContext, refText: string) {
   try {
     const desc = await src.resolve(ctx.signal);
     if (!desc) {
-      const { RegctlError } = await import('../errors.js');
       throw new RegctlError('NOT_FOUND', `${refText}: image not found`);
     }
     return { loc, src, desc };

@@ -1,9 +1,9 @@
 // Gzips the uncompressed layers of an image on their way to a registry (a classic `docker save`), and rewrites the manifest.
-import { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, encodeManifest, toFetched } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';
 import type { Bytes } from '../transports/types.js';
+import { pgzip } from '../util/pgzip.js';
 
 const UNCOMPRESSED: Record<string, string> = {
   [MT.ociLayer]: MT.ociLayerGzip,
@@ -16,14 +16,12 @@ export function gzippedType(mediaType: string): string | undefined {
 }
 
 /**
- * gzip in the libuv thread pool, so several layers compress on several cores at once. Level 1 (best speed), as
- * go-containerregistry writes layers: a push is bounded by compression, and level 6 buys ~10% smaller layers for 3×
- * the CPU time.
+ * gzip on every core (util/pgzip.ts: blocks deflated in parallel on the thread pool, the same bytes on every machine).
+ * Level 1 (best speed), as go-containerregistry writes layers: a push is bounded by compression, and level 6 buys
+ * little in size for much more CPU time (figures: bench/README.md, "Start-up tricks and measured choices").
  */
 export function gzip(src: Bytes): Bytes {
-  // Loaded here, not at the top: a copy that compresses nothing (nearly all) never needs zlib.
-  const { constants, createGzip } = process.getBuiltinModule('node:zlib');
-  return Readable.from(src).pipe(createGzip({ level: constants.Z_BEST_SPEED, memLevel: 9, chunkSize: 1 << 20 }));
+  return pgzip(src, { level: 1 });
 }
 
 /** The image manifest with some layers replaced (same order, annotations kept); new bytes, new digest. */

@@ -2,7 +2,7 @@
 import { DigestError, RegctlError, isAbortError } from '../errors.js';
 import { algorithmOf, hashOf } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
-import { backoffMs, isRetryableError, networkReason, sleep } from '../registry-client/retry.js';
+import { RetryBudget, backoffMs, isRetryableError, networkReason, sleep } from '../registry-client/retry.js';
 import type { Bytes } from '../transports/types.js';
 
 /** Yields the bytes of `src` while hashing them; throws DigestError on a size or digest mismatch (before the last chunk is passed on). */
@@ -30,12 +30,20 @@ export interface ResumeOptions {
   onRetry?: (attempt: number, delayMs: number, reason: string) => void;
 }
 
-/** Reads a blob through `open(offset)`, reopening at the current offset (Range) when the stream breaks. */
-export async function* resumable(open: (offset: number) => Promise<Bytes>, desc: Descriptor, opts: ResumeOptions): Bytes {
+/**
+ * Reads a blob through `open(offset, budget)`, reopening at the current offset (Range) when the stream breaks. One
+ * budget of `retries` for the whole read: `open` passes it to the source's requests, whose own retries draw on it.
+ */
+export async function* resumable(
+  open: (offset: number, budget: RetryBudget) => Promise<Bytes>,
+  desc: Descriptor,
+  opts: ResumeOptions,
+): Bytes {
   let offset = 0;
-  for (let attempt = 0; ; ) {
+  const budget = new RetryBudget(opts.retries);
+  for (;;) {
     try {
-      const body = await open(offset);
+      const body = await open(offset, budget);
       for await (const chunk of body) {
         offset += chunk.byteLength;
         opts.onBytes?.(chunk.byteLength);
@@ -44,13 +52,12 @@ export async function* resumable(open: (offset: number) => Promise<Bytes>, desc:
       return;
     } catch (err) {
       if (isAbortError(err) || !isRetryableError(err)) throw err;
-      if (attempt >= opts.retries || offset >= desc.size) {
+      if (offset >= desc.size || !budget.take()) {
         // Named for the source: it travels through the destination's upload request, which must not take the blame.
         throw new RegctlError('SOURCE_READ', `source blob ${desc.digest}: ${networkReason(err)} at byte ${offset} of ${desc.size}`, { cause: err });
       }
-      attempt++;
-      const delayMs = backoffMs(attempt - 1);
-      opts.onRetry?.(attempt, delayMs, `${networkReason(err)} at byte ${offset}`);
+      const delayMs = backoffMs(budget.used - 1);
+      opts.onRetry?.(budget.used, delayMs, `${networkReason(err)} at byte ${offset}`);
       await sleep(delayMs, opts.signal);
     }
   }

@@ -1,6 +1,6 @@
 // ECR's repository API through the lazily loaded SDK: describe/create/delete repositories, DescribeImages pages, BatchDeleteImage, lifecycle policies.
 import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
-import { RegctlError } from '../errors.js';
+import { RegctlError, hasCode } from '../errors.js';
 
 export interface EcrImageDetail {
   digest: string;
@@ -59,7 +59,7 @@ export async function describeRepository(t: EcrTarget, repo: string, signal?: Ab
     const r = out.repositories?.[0];
     return r ? settingsOf(r) : undefined;
   } catch (err) {
-    if (err instanceof RegctlError && err.code === 'NOT_FOUND') return undefined;
+    if (hasCode(err, 'NOT_FOUND')) return undefined;
     throw err;
   }
 }
@@ -133,7 +133,7 @@ export async function getLifecyclePolicy(t: EcrTarget, repo: string, signal?: Ab
     const out = await call<{ lifecyclePolicyText?: string }>(t, `GetLifecyclePolicy ${repo}`, (s) => new s.GetLifecyclePolicyCommand({ repositoryName: repo, ...registryId(t) }), signal);
     return out.lifecyclePolicyText;
   } catch (err) {
-    if (err instanceof RegctlError && err.code === 'NO_POLICY') return undefined;
+    if (hasCode(err, 'NO_POLICY')) return undefined;
     throw err;
   }
 }

@@ -4,9 +4,10 @@ import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
 import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
 import { isRepositoryName, isTag } from '../location/reference.js';
-import { RegistryError, deletionHint, parseErrorBody } from './errors.js';
+import { RegistryError, bodyHas, deletionHint, parseErrorBody } from './errors.js';
 import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
 import { resolveHanded } from './origin.js';
+import type { RetryBudget } from './retry.js';
 import { MAX_LIST_PAGE_BYTES, MAX_LIST_TOTAL_BYTES } from './read.js';
 
 /** A mount's answer: mounted (201), or refused, with the upload session a 202 opened. */
@@ -216,7 +217,11 @@ export class RegistryClient {
   }
 
   /** GET a blob from `offset`; `offset` in the answer says where the bytes really start (0 when Range was ignored). */
-  async getBlob(r: Repo, desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<{ body: AsyncIterable<Uint8Array>; offset: number }> {
+  async getBlob(
+    r: Repo,
+    desc: Descriptor,
+    opts: { offset?: number; signal: AbortSignal; budget?: RetryBudget },
+  ): Promise<{ body: AsyncIterable<Uint8Array>; offset: number }> {
     const offset = opts.offset ?? 0;
     const res = await send(this.http, {
       registry: r.registry,
@@ -228,6 +233,7 @@ export class RegistryClient {
       idempotent: true,
       followRedirects: true,
       signal: opts.signal,
+      ...(opts.budget ? { budget: opts.budget } : {}),
       what: `blob ${r.registry}/${r.repository}@${desc.digest}`,
     });
     if (res.status === 206) {
@@ -266,9 +272,14 @@ export class RegistryClient {
 
   /**
    * Opens an upload session; answers its absolute Location. `retry: false` leaves a dropped connection to the caller
-   * (ECR hangs up on a POST into a repository that does not exist: asked about, not blindly sent again).
+   * (ECR hangs up on a POST into a repository that does not exist: asked about, not blindly sent again). `budget`: the
+   * upload's, shared with the fresh sessions its caller may open.
    */
-  async startUpload(r: Repo, signal: AbortSignal, opts: { retry?: boolean } = {}): Promise<string> {
+  async startUpload(
+    r: Repo,
+    signal: AbortSignal,
+    opts: { retry?: boolean; budget?: RetryBudget } = {},
+  ): Promise<string> {
     const res = await send(this.http, {
       registry: r.registry,
       method: 'POST',
@@ -277,6 +288,7 @@ export class RegistryClient {
       expect: [202],
       idempotent: true,
       ...(opts.retry === false ? { retries: 0 } : {}),
+      ...(opts.budget ? { budget: opts.budget } : {}),
       signal,
       what: `start upload to ${r.registry}/${r.repository}`,
     });
@@ -291,10 +303,19 @@ export class RegistryClient {
    * then an empty `PUT ?digest=` to the Location of the PATCH's answer (ECR: its chunked uploads are unreliable, and it
    * answers every PATCH 201 yet stores nothing until the PUT, aws/containers-roadmap#2831).
    */
-  async finishUpload(r: Repo, location: string, desc: Descriptor, body: AsyncIterable<Uint8Array>, mode: 'put' | 'patch', signal: AbortSignal): Promise<void> {
+  async finishUpload(
+    r: Repo,
+    location: string,
+    desc: Descriptor,
+    body: AsyncIterable<Uint8Array>,
+    mode: 'put' | 'patch',
+    signal: AbortSignal,
+    budget?: RetryBudget,
+  ): Promise<void> {
     const what = `upload ${desc.digest} to ${r.registry}/${r.repository}`;
     let putUrl = location;
-    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what };
+    const shared = budget ? { budget } : {};
+    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what, ...shared };
     if (mode === 'patch') {
       const res = await send(this.http, {
         ...common,
@@ -326,8 +347,17 @@ export class RegistryClient {
    * Streams bytes of a size unknown up front into an open session (one chunked PATCH), then commits them under
    * `digest()`, read once the stream has ended.
    */
-  async finishUploadStreaming(r: Repo, location: string, body: AsyncIterable<Uint8Array>, digest: () => string, signal: AbortSignal): Promise<void> {
-    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what: `upload to ${r.registry}/${r.repository}` };
+  async finishUploadStreaming(
+    r: Repo,
+    location: string,
+    body: AsyncIterable<Uint8Array>,
+    digest: () => string,
+    signal: AbortSignal,
+    budget?: RetryBudget,
+  ): Promise<void> {
+    const what = `upload to ${r.registry}/${r.repository}`;
+    const shared = budget ? { budget } : {};
+    const common = { registry: r.registry, scopes: [push(r)], idempotent: false, signal, what, ...shared };
     const patched = await send(this.http, {
       ...common,
       method: 'PATCH',
@@ -374,7 +404,7 @@ export class RegistryClient {
       what: `tags of ${r.registry}/${r.repository}`,
     });
     const text = Buffer.from(await readCapped(res, 64 * 1024, 'tag list')).toString('utf8');
-    return res.status === 404 && parseErrorBody(text).some((e) => e.code === 'NAME_UNKNOWN');
+    return res.status === 404 && bodyHas(parseErrorBody(text), 'NAME_UNKNOWN');
   }
 
   /** Every tag, following `Link` across pages (`n` at most 1000). */

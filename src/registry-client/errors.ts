@@ -1,9 +1,12 @@
 // RegistryError: an HTTP answer the caller did not expect, with the registry's error codes and a redacted URL.
-import { RegctlError } from '../errors.js';
+import { type ErrorCode, type OciErrorCode, RegctlError } from '../errors.js';
+
+export type { OciErrorCode };
 import { maskSecrets } from '../util/secrets.js';
 import type { RateLimit } from './ratelimit.js';
 
 export interface OciErrorEntry {
+  /** As the registry sent it: usually an OciErrorCode, but registries add their own (GHCR's). */
   code: string;
   message?: string;
   detail?: unknown;
@@ -77,7 +80,9 @@ export class RegistryError extends RegctlError {
     const what = opts.what ?? `${opts.method} ${redactUrl(opts.url)}`;
     // A registry may echo the request (headers, URL) in its error: never pass a credential on.
     const message = redactText(`${what}: ${statusText(opts.status)}${detail ? ` (${detail})` : ''}`);
-    super(codes[0] ?? `HTTP_${opts.status}`, message, { hint: opts.hint ?? defaultHint(opts.status, codes) });
+    // A registry's own code outside the spec is kept as sent (shown by --json); OciErrorCode covers the ones we act on.
+    const code = (codes[0] ?? `HTTP_${opts.status}`) as ErrorCode;
+    super(code, message, { hint: opts.hint ?? defaultHint(opts.status, codes) });
     this.name = 'RegistryError';
     this.status = opts.status;
     this.ociCodes = codes;
@@ -86,9 +91,19 @@ export class RegistryError extends RegctlError {
     this.rateLimit = opts.rateLimit;
   }
 
-  has(code: string): boolean {
+  has(code: OciErrorCode): boolean {
     return this.ociCodes.includes(code);
   }
+}
+
+/** A RegistryError whose registry sent this code: the typed way, instead of casting and comparing strings. */
+export function hasOciCode(err: unknown, code: OciErrorCode): err is RegistryError {
+  return err instanceof RegistryError && err.has(code);
+}
+
+/** Whether an error body (parseErrorBody) carries this code. */
+export function bodyHas(entries: readonly OciErrorEntry[], code: OciErrorCode): boolean {
+  return entries.some((e) => e.code === code);
 }
 
 function statusText(status: number): string {
@@ -111,11 +126,12 @@ function statusText(status: number): string {
 }
 
 function defaultHint(status: number, codes: string[]): string | undefined {
-  if (status === 401 || codes.includes('UNAUTHORIZED')) return 'log in with `regctl login HOST` or pass --creds USER:PASS';
-  if (status === 403 || codes.includes('DENIED')) return 'the credentials lack access to this repository';
-  if (status === 429 || codes.includes('TOOMANYREQUESTS')) return 'rate limited: wait, or log in to raise the limit';
-  if (codes.includes('TAG_INVALID')) return 'the tag exists and the repository has immutable tags: push under a new tag';
-  if (codes.includes('UNSUPPORTED') && status === 405) return 'the registry does not allow this operation';
+  const has = (code: OciErrorCode) => codes.includes(code);
+  if (status === 401 || has('UNAUTHORIZED')) return 'log in with `regctl login HOST` or pass --creds USER:PASS';
+  if (status === 403 || has('DENIED')) return 'the credentials lack access to this repository';
+  if (status === 429 || has('TOOMANYREQUESTS')) return 'rate limited: wait, or log in to raise the limit';
+  if (has('TAG_INVALID')) return 'the tag exists and the repository has immutable tags: push under a new tag';
+  if (has('UNSUPPORTED') && status === 405) return 'the registry does not allow this operation';
   return undefined;
 }
 

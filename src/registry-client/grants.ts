@@ -2,7 +2,7 @@
 // apart from failed logins: a 403, or a 401 `insufficient_scope` to a token the server issued, is "denied".
 import type { Credential } from '../credentials/index.js';
 import { normalizeScopes } from './auth.js';
-import { RegistryError, parseErrorBody, redactText } from './errors.js';
+import { RegistryError, bodyHas, parseErrorBody, redactText } from './errors.js';
 
 export interface Grant {
   asked: string[];
@@ -156,7 +156,7 @@ export function permissionDenied(
     ? `${maybeMissing}you are not logged in to ${req.registry}: ${login}`
     : `${maybeMissing}the credentials are valid but ${lack}: ask for it, or check the name`;
   const body = parseErrorBody(res.bodyText);
-  const codes = body.some((e) => e.code === 'DENIED') ? body : [{ code: 'DENIED' }, ...body];
+  const codes = bodyHas(body, 'DENIED') ? body : [{ code: 'DENIED' }, ...body];
   const { status, url } = res;
   const err = new RegistryError({ status, method: req.method, url, what: req.what, errors: codes, hint });
   // A 403 keeps what the registry said (GHCR's `permission_denied: write_package`); a 401 body only says "log in".

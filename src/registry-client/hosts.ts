@@ -17,26 +17,13 @@ export interface HostOptions {
   connections: number;
   /** ms to wait for a connection, for response headers, and between body chunks. */
   timeoutMs?: number;
+  /** Called once, just before the first connection is set up (cli.ts sets its V8 flags for undici's llhttp here). */
+  beforeFirstConnection?: () => void;
 }
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
-
-let liftoffOnly = false;
-/**
- * undici parses HTTP with llhttp in WebAssembly, compiled on the first connection. V8's optimising tier would then
- * recompile it in the background and hold every short command ~60 ms at exit; the baseline compiler alone is quick and
- * fast enough for llhttp (the 1 GiB copy runs as fast). Set when the first connection is near, not at start-up: a V8
- * flag changed at run time makes Node's cached code for its own modules unusable, so every built-in loaded after it
- * compiles from source (~3× slower); by now the ones a registry command needs are loaded.
- */
-function baselineWasmOnly(): void {
-  if (liftoffOnly) return;
-  liftoffOnly = true;
-  // And compiled whole when undici creates the module, not function by function on first call: ~6 ms less per run.
-  process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only --no-wasm-lazy-compilation');
 }
 
 /** Keeps one undici Agent per TLS mode/CA, and the scheme each registry answered on. */
@@ -83,7 +70,7 @@ export class Hosts {
         }
       }
       const t = this.opts.timeoutMs;
-      baselineWasmOnly();
+      if (this.agents.size === 0) this.opts.beforeFirstConnection?.();
       agent = new Agent({
         connections: this.opts.connections,
         keepAliveTimeout: 30_000,

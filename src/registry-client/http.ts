@@ -1,17 +1,26 @@
-// The one request path to registries: origin, auth on 401, manual redirects, retries with backoff, error mapping.
-import { request, type Dispatcher } from './undici-lite.js';
+// The one request path to registries: small stages composed in one order, each testable alone against a dispatcher.
+//
+//   send = errors( retry( auth( redirects( dispatch ))))
+//
+// errors (http-errors.ts): an answer outside `expect` becomes a RegistryError (denied vs unauthorized, capped body
+//   read, rate-limit hint); a network error a one-line NETWORK error.
+// retry (http-retry.ts): one policy (retry.ts) and one RetryBudget per operation, Retry-After and 429 pauses shared
+//   by every worker on the host; each attempt authenticates again.
+// auth (http-auth.ts): Authorization for the registry's own origin only (origin.ts), learned from its 401, a token
+//   from its realm; a refused credential is looked up once more.
+// redirects + dispatch (http-redirect.ts): one undici request per hop, hop cap, no HTTPS→HTTP, --debug traces.
+import type { Dispatcher } from './undici-lite.js';
 import type { Credential, CredentialSource } from '../credentials/index.js';
 import { RegctlError, isAbortError } from '../errors.js';
-import { rememberLogin, rememberSecret } from '../util/secrets.js';
-import { type Challenge, TokenCache, basicHeader, fetchBearerToken, parseChallenge } from './auth.js';
-import { RegistryError, parseErrorBody, redactUrl } from './errors.js';
-import { headerLines } from './debug-trace.js';
-import { permissionDenied, tracedToken } from './grants.js';
+import { type Challenge, TokenCache } from './auth.js';
+import { authenticated } from './http-auth.js';
+import { mapErrors } from './http-errors.js';
+import { exchange } from './http-redirect.js';
+import { retrying } from './http-retry.js';
 import { type Hosts, connectError } from './hosts.js';
-import { checkHandedUrl, checkRealm, isOwnOrigin, resolveHanded } from './origin.js';
-import { readErrorText } from './read.js';
-import { exhaustedForMs, parseRateLimit, type RateLimit, throttleHint } from './ratelimit.js';
-import { RETRYABLE_STATUS, backoffMs, isRetryableError, networkReason, parseRetryAfter, sleep } from './retry.js';
+import { checkHandedUrl, isOwnOrigin } from './origin.js';
+import type { RateLimit } from './ratelimit.js';
+import { RetryBudget, backoffMs, isRetryableError, networkReason, sleep } from './retry.js';
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 export type Headers = Record<string, string | string[] | undefined>;
@@ -29,11 +38,14 @@ export interface RegRequest {
   body?: Uint8Array | AsyncIterable<Uint8Array>;
   scopes: readonly string[];
   expect: readonly number[];
+  /** false: a network error is not retried (the registry may have acted on it); 429/503 still are. */
   idempotent: boolean;
   /** Retries are not reported through onRetry (best-effort cleanup after a failure already reported). */
   quietRetries?: boolean;
   /** At most this many retries, under the context's (0: best-effort cleanup, or a network error goes to the caller). */
   retries?: number;
+  /** The operation's retry budget when the caller retries too (a body read, a fresh upload session): shared. */
+  budget?: RetryBudget;
   signal: AbortSignal;
   /** What the request is, for errors: `manifest alpine:3.20`. */
   what?: string;
@@ -75,224 +87,87 @@ export interface HttpContext {
   creds: Map<string, Promise<Credential | undefined>>;
 }
 
-const MAX_REDIRECTS = 5;
+/** Where one request goes, worked out once before its first attempt. */
+export interface Target {
+  /** The registry's own origin: credentials and challenges belong there only. */
+  own: string;
+  url: URL;
+  /** The request starts at the registry's own origin (not a Location handed over naming another). */
+  toOwn: boolean;
+  /** The body can be sent again. */
+  replayable: boolean;
+}
+
+/** What a stage answers: the response, and the Authorization the auth stage sent with it (for denied-vs-login). */
+export interface Answer {
+  res: RegResponse;
+  auth?: string;
+  /** The retry stage gave up on this answer: its Retry-After (ms) is longer than the context waits for. */
+  waitTooLong?: number;
+}
 
 export function header(h: Headers, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** `stale`: the Basic header the registry refused; those credentials (only those) are looked up again, past every cache. */
-async function credentialsFor(ctx: HttpContext, registry: string, signal: AbortSignal, stale?: string): Promise<Credential | undefined> {
-  let p = ctx.creds.get(registry);
-  if (p && stale !== undefined) {
-    const current = await p.catch(() => undefined);
-    if (!current || basicHeader(current) === stale) p = undefined;
-  }
-  if (!p) {
-    p = ctx.credentials(registry, signal, { refresh: stale !== undefined }).then((c) => {
-      // Known by value from now on: masked wherever it would be shown (an error body echoing it, a debug line).
-      if (c) {
-        rememberLogin(c.username, c.password);
-        rememberSecret(c.identityToken);
-        rememberSecret(c.registryToken);
-      }
-      return c;
-    });
-    ctx.creds.set(registry, p);
-    p.catch(() => ctx.creds.delete(registry));
-  }
-  return p;
-}
-
-async function authorization(
-  ctx: HttpContext,
-  req: RegRequest,
-  refresh: string | undefined,
-  origin: string,
-): Promise<string | undefined> {
-  const challenge = ctx.challenges.get(req.registry);
-  if (!challenge) return undefined;
-  if (challenge.scheme === 'bearer') {
-    checkRealm(req.registry, origin, challenge.realm, ctx.hosts.hostConfig(req.registry)?.allowHttpRealm === true);
-  }
-  // A Basic login refused once (an expired ECR token): look the credentials up again, past every cache.
-  const cred = await credentialsFor(ctx, req.registry, req.signal, challenge.scheme === 'basic' ? refresh : undefined);
-  if (challenge.scheme === 'basic') return cred ? basicHeader(cred) : undefined;
-  if (cred?.registryToken) return `Bearer ${cred.registryToken}`;
-  if (refresh) ctx.tokens.invalidate(req.registry, refresh.replace(/^Bearer /, ''));
-  const scopes = req.scopes.length ? req.scopes : [];
-  const cached = refresh ? undefined : ctx.tokens.find(req.registry, scopes);
-  if (cached) return `Bearer ${cached}`;
-  const token = await ctx.tokens.get(req.registry, scopes, (s) =>
-    tracedToken(ctx, req.registry, challenge.realm, s, cred, () =>
-      fetchBearerToken({ challenge, scopes: s, cred, dispatcher: ctx.hosts.dispatcherFor(undefined), signal: req.signal }),
-    ),
-  );
-  rememberSecret(token);
-  return `Bearer ${token}`;
-}
-
-function describe(req: RegRequest): string {
+export function describe(req: RegRequest): string {
   return req.what ?? `${req.method} ${req.path ?? req.url ?? ''}`;
 }
 
-/** Sends one registry request through auth, redirects and retries; answers with a status in `expect` or throws. */
-export async function send(ctx: HttpContext, req: RegRequest): Promise<RegResponse> {
+/** The retries one request may spend: the context's, under the request's own cap. */
+export function retryLimit(ctx: HttpContext, req: RegRequest): number {
+  return Math.min(ctx.retries, req.retries ?? ctx.retries);
+}
+
+async function targetOf(ctx: HttpContext, req: RegRequest): Promise<Target> {
   const origin = await ctx.hosts.origin(req.registry, req.signal).catch((err) => {
     throw isAbortError(err) || err instanceof RegctlError ? err : connectError(req.registry, err, ctx.hosts.opts.timeoutMs);
   });
   // Credentials and challenges belong to this origin only; a URL the registry handed over may name another.
   const own = new URL(origin).origin;
-  const base = new URL(req.url ?? `${origin}${req.path}`, origin);
-  if (req.url !== undefined) checkHandedUrl(own, base, describe(req));
-  for (const [k, v] of Object.entries(req.query ?? {})) base.searchParams.set(k, v);
-  const toOwn = isOwnOrigin(own, base);
+  const url = new URL(req.url ?? `${origin}${req.path}`, origin);
+  if (req.url !== undefined) checkHandedUrl(own, url, describe(req));
+  for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
   const replayable = req.body === undefined || req.body instanceof Uint8Array;
-  let authTried = false;
-  let lastAuth: string | undefined;
-  // The Authorization the registry refused with a 401 (an expired ECR token): replaced once by fresh credentials.
-  let refused: string | undefined;
-  let refreshed = false;
-  for (let attempt = 0; ; attempt++) {
-    let res: RegResponse;
-    try {
-      await ctx.hosts.waitForTurn(req.registry, req.signal);
-      const auth = toOwn ? await authorization(ctx, req, refused, own) : undefined;
-      refused = undefined;
-      lastAuth = auth;
-      res = await exchange(ctx, req, base, auth, own);
-    } catch (err) {
-      if (isAbortError(err) || err instanceof RegctlError) throw err;
-      const retries = Math.min(ctx.retries, req.retries ?? ctx.retries);
-      const again = attempt < retries && !ctx.hosts.closed;
-      if ((req.idempotent || replayable) && replayable && isRetryableError(err) && again) {
-        const delayMs = backoffMs(attempt);
-        const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
-        if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
-        await sleep(delayMs, req.signal);
-        continue;
-      }
-      throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, req.what);
-    }
-    if (res.rateLimit) ctx.onRateLimit?.(req.registry, res.rateLimit);
-    // A 401 from another origin (a CDN the blob redirected to, an upload Location elsewhere) is that origin's
-    // business: it never becomes the registry's challenge, so it cannot switch a Bearer registry to Basic.
-    if (res.status === 401 && isOwnOrigin(own, res.url) && (!authTried || (lastAuth !== undefined && !refreshed))) {
-      const challenge = parseChallenge(header(res.headers, 'www-authenticate'));
-      await res.body.dump().catch(() => {});
-      if (challenge && replayable) {
-        ctx.challenges.set(req.registry, challenge);
-        if (lastAuth !== undefined) {
-          refused = lastAuth;
-          refreshed = true;
-        }
-        authTried = true;
-        attempt--;
-        continue;
-      }
-    }
-    if (req.expect.includes(res.status)) return res;
-    const retryable = RETRYABLE_STATUS.has(res.status) && replayable && (req.idempotent || res.status === 429 || res.status === 503);
-    if (retryable && attempt < Math.min(ctx.retries, req.retries ?? ctx.retries)) {
-      const after = retryAfterOf(res);
-      await res.body.dump().catch(() => {});
-      if (after !== undefined && after > ctx.maxRetryAfterMs) {
-        throw new RegistryError({
-          status: res.status,
-          method: req.method,
-          url: base.toString(),
-          what: describe(req),
-          rateLimit: res.rateLimit,
-          hint: throttleHint(res.rateLimit, after),
-        });
-      }
-      const delayMs = after ?? backoffMs(attempt);
-      // The registry is throttling: every worker on this host waits, not only this request.
-      if (after !== undefined || res.status === 429) ctx.hosts.pauseUntil(req.registry, Date.now() + delayMs);
-      if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason: `HTTP ${res.status}` });
-      await sleep(delayMs, req.signal);
-      continue;
-    }
-    const text = req.method === 'HEAD' ? '' : await readErrorText(res.body).catch(() => '');
-    if (req.method === 'HEAD') await res.body.dump().catch(() => {});
-    // Valid credentials without the right (a 403, or a token granted less than asked) are not a failed login.
-    const challenge = header(res.headers, 'www-authenticate');
-    const refusal = { status: res.status, url: res.url, challenge, bodyText: text };
-    const denied = permissionDenied(ctx, req, refusal, lastAuth);
-    if (denied) throw denied;
-    throw new RegistryError({
-      status: res.status,
-      method: req.method,
-      url: res.url,
-      what: describe(req),
-      errors: parseErrorBody(text),
-      bodyText: text.startsWith('{') ? undefined : text,
-      rateLimit: res.rateLimit,
-      hint: res.status === 429 ? throttleHint(res.rateLimit, retryAfterOf(res)) : undefined,
-    });
-  }
+  return { own, url, toOwn: isOwnOrigin(own, url), replayable };
 }
 
-/** Retry-After; on a 429 without one (Docker Hub's pull limit), how long the exhausted rate limit lasts at most. */
-function retryAfterOf(res: RegResponse): number | undefined {
-  const after = parseRetryAfter(header(res.headers, 'retry-after'));
-  return after ?? (res.status === 429 ? exhaustedForMs(res.rateLimit) : undefined);
+/** Sends one registry request through the stages; answers with a status in `expect` or throws. */
+export async function send(ctx: HttpContext, req: RegRequest): Promise<RegResponse> {
+  const t = await targetOf(ctx, req);
+  return mapErrors(ctx, req, () =>
+    retrying(ctx, req, t, () => authenticated(ctx, req, t, (auth) => exchange(ctx, req, t.url, auth, t.own))),
+  );
 }
 
 /**
  * send() and read the whole answer with `read`. A body that breaks off or stalls (a network error while reading)
- * sends an idempotent request again, with backoff, up to `retries` times; then fails as a one-line network error.
+ * sends an idempotent request again, with backoff, on the same budget as the request's own retries; then fails as a
+ * one-line network error.
  */
-export async function sendRead<T>(ctx: HttpContext, req: RegRequest, read: (res: RegResponse) => Promise<T>): Promise<{ res: RegResponse; value: T }> {
-  for (let attempt = 0; ; attempt++) {
-    const res = await send(ctx, req);
+export async function sendRead<T>(
+  ctx: HttpContext,
+  req: RegRequest,
+  read: (res: RegResponse) => Promise<T>,
+): Promise<{ res: RegResponse; value: T }> {
+  const budget = req.budget ?? new RetryBudget(retryLimit(ctx, req));
+  for (;;) {
+    const res = await send(ctx, { ...req, budget });
     try {
       return { res, value: await read(res) };
     } catch (err) {
       res.body.destroy();
       if (isAbortError(err) || err instanceof RegctlError || !isRetryableError(err)) throw err;
-      if (!req.idempotent || attempt >= (req.retries ?? ctx.retries) || ctx.hosts.closed) throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
-      const delayMs = backoffMs(attempt);
+      if (!req.idempotent || ctx.hosts.closed || !budget.take()) {
+        throw connectError(req.registry, err, ctx.hosts.opts.timeoutMs, describe(req));
+      }
+      const delayMs = backoffMs(budget.used - 1);
       const reason = networkReason(err, ctx.hosts.opts.timeoutMs);
-      if (!req.quietRetries) ctx.onRetry?.({ what: describe(req), registry: req.registry, attempt: attempt + 1, delayMs, reason });
+      const info = { what: describe(req), registry: req.registry, attempt: budget.used, delayMs, reason };
+      if (!req.quietRetries) ctx.onRetry?.(info);
       await sleep(delayMs, req.signal);
     }
-  }
-}
-
-/** One exchange, redirects followed by hand: hop cap, no HTTPS→HTTP, Authorization only to the registry's origin. */
-async function exchange(
-  ctx: HttpContext,
-  req: RegRequest,
-  start: URL,
-  auth: string | undefined,
-  own: string,
-): Promise<RegResponse> {
-  let url = start;
-  for (let hop = 0; ; hop++) {
-    const headers: Record<string, string> = { 'user-agent': ctx.userAgent, ...req.headers };
-    if (auth && isOwnOrigin(own, url)) headers.authorization = auth;
-    ctx.debug?.(`> ${req.method} ${redactUrl(url.toString())}${headers.range ? ` range=${headers.range}` : ''}`);
-    if (ctx.debug) for (const line of headerLines('>', headers)) ctx.debug(line);
-    const t0 = Date.now();
-    const r = await request(url, {
-      method: req.method,
-      headers,
-      body: hop === 0 ? (req.body as Dispatcher.DispatchOptions['body']) : undefined,
-      dispatcher: ctx.hosts.dispatcherFor(isOwnOrigin(own, url) ? req.registry : undefined),
-      signal: req.signal,
-    });
-    ctx.debug?.(`< ${r.statusCode} ${req.method} ${redactUrl(url.toString())} (${Date.now() - t0} ms)`);
-    if (ctx.debug) for (const line of headerLines('<', r.headers)) ctx.debug(line);
-    const res: RegResponse = { status: r.statusCode, headers: r.headers, body: r.body, url: url.toString(), rateLimit: parseRateLimit(r.headers) };
-    const location = header(r.headers, 'location');
-    if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(r.statusCode) || !location) return res;
-    await r.body.dump().catch(() => {});
-    if (hop >= MAX_REDIRECTS) throw new RegctlError('REDIRECT', `${describe(req)}: more than ${MAX_REDIRECTS} redirects`);
-    const next = resolveHanded(location, url, describe(req));
-    checkHandedUrl(own, next, describe(req), url);
-    url = next;
   }
 }
 

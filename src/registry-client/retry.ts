@@ -1,4 +1,5 @@
-// Which failures are worth another try, and how long to wait: exponential backoff with full jitter, Retry-After honoured.
+// The one retry policy: which failures are worth another try, how long to wait (exponential backoff with equal
+// jitter, Retry-After honoured), and the budget of retries one operation may spend, whichever layer retries.
 import { isAbortError } from '../errors.js';
 
 const RETRYABLE_CODES = new Set([
@@ -76,10 +77,48 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Math.max(0, t - now);
 }
 
-/** Full jitter: a random wait up to base·2^attempt, capped. */
+/**
+ * Equal jitter (AWS "Exponential Backoff and Jitter"): half of the ceiling base·2^attempt (capped) for certain, the
+ * other half at random. Never an immediate retry (full jitter may draw 0 ms and hit a struggling registry at once),
+ * still spread out: the wait lies in [ceiling/2, ceiling].
+ */
 export function backoffMs(attempt: number, baseMs = 250, capMs = 8000): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
+ * The retries one operation may spend, shared by every layer that retries it (the request stage, a body read, a
+ * resumed blob read, a fresh upload session): their limits add up to the budget instead of multiplying.
+ */
+export class RetryBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
+
+  /** Takes one retry; false when the budget is spent. */
+  take(): boolean {
+    if (this.used >= this.limit) return false;
+    this.used++;
+    return true;
+  }
+}
+
+/** What a request is, as far as retrying it goes. */
+export interface Retryable {
+  /** Sending it twice does no harm (GET, HEAD, PUT of a manifest; not a mount or an upload PATCH). */
+  idempotent: boolean;
+  /** Its body can be sent again (none, or bytes in memory; a stream cannot). */
+  replayable: boolean;
+}
+
+/** A network error: sent again only when doing so is harmless and possible. */
+export function retriesNetworkError(req: Retryable, err: unknown): boolean {
+  return req.idempotent && req.replayable && isRetryableError(err);
+}
+
+/** A status: 408/5xx for idempotent requests; 429 and 503 (the request was not processed) for any replayable one. */
+export function retriesStatus(req: Retryable, status: number): boolean {
+  return RETRYABLE_STATUS.has(status) && req.replayable && (req.idempotent || status === 429 || status === 503);
 }
 
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,7 +1,7 @@
 // Does a loopback registry speak TLS? One TCP connection, one ClientHello, and the first byte of the answer.
 //
 // Docker tries HTTPS on loopback and falls back to plain HTTP when the server does not speak TLS. Asking that with
-// Node's TLS stack costs a secure context (and, without NODE_EXTRA_CA_CERTS, the whole root store: ~25 ms) before a
+// Node's TLS stack costs a secure context (and, without NODE_EXTRA_CA_CERTS, the whole root store) before a
 // single byte is sent, all to learn one bit. A TLS server answers any ClientHello with a handshake record (0x16) or,
 // if it dislikes the offer, an alert (0x15); a plain HTTP server answers `HTTP/1.x 400` or hangs up. Certificates are
 // not looked at here: the real connection that follows verifies them as usual.

@@ -1,4 +1,6 @@
-// undici's Agent and request API without the rest of its index (fetch, WebSocket, mocks), which costs ~30 ms at start-up.
+// undici's Agent and request API without the rest of its index (fetch, WebSocket, mocks), whose loading would cost
+// start-up time (figures: bench/README.md, "Start-up tricks"). undici is pinned to an exact version in package.json:
+// these private lib/ paths may move in any release, and test/unit/undici-private-paths.test.ts fails when they do.
 import type { Dispatcher } from 'undici';
 import apiRequest from 'undici/lib/api/api-request.js';
 import AgentClass from 'undici/lib/dispatcher/agent.js';

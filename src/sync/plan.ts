@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { AppContext } from '../context.js';
-import { UsageError, isAbortError, isRegctlError } from '../errors.js';
+import { UsageError, hasCode, isAbortError, isRegctlError } from '../errors.js';
 import { type Location, formatLocation } from '../location/parse.js';
 import { isTag } from '../location/reference.js';
 import type { Descriptor } from '../oci/manifest.js';
@@ -186,7 +186,7 @@ async function resolveTarget(loc: Location, ctx: AppContext, signal: AbortSignal
   try {
     return await src.resolve(signal);
   } catch (err) {
-    if (isRegctlError(err) && err.code === 'NOT_FOUND') return undefined;
+    if (hasCode(err, 'NOT_FOUND')) return undefined;
     throw err;
   } finally {
     await src.close();

@@ -68,7 +68,7 @@ function pinned(item: PlanItem): Location {
  */
 type RegistryItem = PlanItem & { source: { kind: 'registry' } };
 
-class RateGate {
+export class RateGate {
   private readonly inflight = new Map<string, number>();
   private readonly reserved = new Map<PlanItem, number>();
   private readonly announced = new Set<string>();

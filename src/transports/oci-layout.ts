@@ -4,7 +4,7 @@ import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promi
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestError, RegctlError, UsageError } from '../errors.js';
+import { DigestError, RegctlError, UsageError, hasCode } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, digestOf } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, parseManifest } from '../oci/manifest.js';
@@ -13,7 +13,7 @@ import { TempTracker, mkdirInside, safeJoin, syncDir, tempNameFor, withLock, wri
 import { readRegular } from '../util/read.js';
 import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
 import { MAX_JSON_BYTES } from './tar-index.js';
-import type { Bytes, ImageDestination, ImageSource } from './types.js';
+import type { Bytes, ImageDestination, ImageSource, Reused } from './types.js';
 
 export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -113,11 +113,16 @@ export class OciLayoutDestination implements ImageDestination {
     try {
       entry = pickEntry(await readIndex(files, signal), { tag: this.tag }, this.dir);
     } catch (err) {
-      if ((err as RegctlError).code === 'NOT_FOUND') return undefined;
+      if (hasCode(err, 'NOT_FOUND')) return undefined;
       throw err;
     }
     // Only trust the entry if its manifest is really there.
     return entry && (await files.size(blobName(entry.digest))) === entry.size ? entry : undefined;
+  }
+
+  /** A local destination reuses a blob it holds already (the file is there, whole). */
+  async tryReuse(desc: Descriptor): Promise<Reused | undefined> {
+    return (await this.hasBlob(desc)) ? 'exists' : undefined;
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {

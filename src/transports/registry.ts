@@ -1,14 +1,16 @@
 // Registry source and destination over RegistryClient: HEAD-first resolve, Range-aware reads, fresh-session uploads.
-import { DigestError, RegctlError, isAbortError } from '../errors.js';
+import { DigestError, RegctlError, hasCode, isAbortError } from '../errors.js';
 import type { HostConfig } from '../config.js';
 import { parseEcrHost } from '../credentials/ecr-host.js';
 import type { Location } from '../location/parse.js';
 import { type ImageRef, formatReference } from '../location/reference.js';
-import type { Digest } from '../oci/digest.js';
+import { type Digest, hashOf } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { RegistryClient, type Repo } from '../registry-client/client.js';
-import { RegistryError } from '../registry-client/errors.js';
-import type { Bytes, ImageDestination, ImageSource, RegistryRepo } from './types.js';
+import { hasOciCode } from '../registry-client/errors.js';
+import { RetryBudget } from '../registry-client/retry.js';
+import { type Settle, reuseIn } from './registry-reuse.js';
+import type { Bytes, ImageDestination, ImageSource, RegistryRepo, ReuseHints, Reused } from './types.js';
 
 async function* skip(body: AsyncIterable<Uint8Array>, n: number): Bytes {
   let left = n;
@@ -49,7 +51,10 @@ export class RegistrySource implements ImageSource {
     return this.client.getManifest(this.repo, digest ?? this.reference(), signal);
   }
 
-  async getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes> {
+  async getBlob(
+    desc: Descriptor,
+    opts: { offset?: number; signal: AbortSignal; budget?: RetryBudget },
+  ): Promise<Bytes> {
     const want = opts.offset ?? 0;
     const { body, offset } = await this.client.getBlob(this.repo, desc, opts);
     return offset === want ? body : skip(body, want - offset);
@@ -72,8 +77,10 @@ export interface RegistryDestinationOptions {
 
 export class RegistryDestination implements ImageDestination {
   readonly location: Location;
-  readonly caps: { concurrentWrites: boolean; keepsIndex: boolean; mountsReferencedOnly: boolean };
-  readonly registryRepo: RegistryRepo;
+  readonly caps = { concurrentWrites: true, keepsIndex: true };
+  private readonly here: RegistryRepo;
+  /** ECR mounts only blobs a manifest of the repository mounted from references. */
+  private readonly mountsReferencedOnly: boolean;
   private readonly repo: Repo;
   private readonly sessions = new Set<string>();
   /** Set by resolve() when the tag is missing: whether the whole repository is (no blob can be there). */
@@ -85,6 +92,8 @@ export class RegistryDestination implements ImageDestination {
   private readonly mountSessions = new Map<string, string>();
   /** Set once the repository that resolve() found missing has been created (before the first upload). */
   private ensured?: Promise<void>;
+  /** Placements tryReuse took for this run (a blob not reused), settled by the putBlob that follows. */
+  private readonly placements = new Map<string, Settle>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -93,10 +102,10 @@ export class RegistryDestination implements ImageDestination {
   ) {
     this.location = { kind: 'registry', ref };
     this.repo = { registry: ref.registry, repository: ref.repository };
-    this.registryRepo = { host: ref.registry, repository: ref.repository };
+    this.here = { host: ref.registry, repository: ref.repository };
     const ecr = Boolean(parseEcrHost(ref.registry)) || opts.hostConfig?.type === 'ecr';
     this.uploadMode = ecr ? 'patch' : 'put';
-    this.caps = { concurrentWrites: true, keepsIndex: true, mountsReferencedOnly: ecr };
+    this.mountsReferencedOnly = ecr;
   }
 
   async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {
@@ -113,14 +122,29 @@ export class RegistryDestination implements ImageDestination {
     return this.client.getManifest(this.repo, digest, signal);
   }
 
-  async hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
+  async tryReuse(desc: Descriptor, hints: ReuseHints, signal: AbortSignal): Promise<Reused | undefined> {
+    const blobs = {
+      here: this.here,
+      mountsReferencedOnly: this.mountsReferencedOnly,
+      has: (d: Descriptor, s: AbortSignal) => this.hasBlob(d, s),
+      mount: (d: Descriptor, from: RegistryRepo, s: AbortSignal) => this.mountBlob(d, from, s),
+    };
+    const { reused, settle } = await reuseIn(blobs, desc, hints, signal);
+    if (settle) {
+      this.placements.get(desc.digest)?.(false);
+      this.placements.set(desc.digest, settle);
+    }
+    return reused;
+  }
+
+  private async hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
     if (this.written.has(desc.digest)) return true;
     if (this.absent && (await this.absent)) return false;
     // Ask with push scope so the token also covers the upload that may follow.
     return this.client.hasBlob(this.repo, desc.digest, signal, [`repository:${this.repo.repository}:pull,push`]);
   }
 
-  async mountBlob(desc: Descriptor, origin: RegistryRepo, signal: AbortSignal): Promise<boolean> {
+  private async mountBlob(desc: Descriptor, origin: RegistryRepo, signal: AbortSignal): Promise<boolean> {
     if (origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
     await this.ensureRepository(signal);
     try {
@@ -150,6 +174,24 @@ export class RegistryDestination implements ImageDestination {
   }
 
   async putBlob(desc: Descriptor, open: (abandon?: AbortSignal) => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+    const settle = this.placements.get(desc.digest);
+    this.placements.delete(desc.digest);
+    try {
+      await this.upload(desc, open, signal);
+      settle?.(true);
+    } catch (err) {
+      settle?.(false);
+      throw err;
+    }
+  }
+
+  private async upload(
+    desc: Descriptor,
+    open: (abandon?: AbortSignal) => Promise<Bytes>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    // One budget for the whole upload: the requests' own retries and the fresh sessions below draw on it together.
+    const budget = new RetryBudget(this.opts.retries);
     for (let attempt = 0; ; attempt++) {
       // The source's bytes are asked for beside the POST that opens the session: one round trip instead of two.
       const abandon = new AbortController();
@@ -158,7 +200,7 @@ export class RegistryDestination implements ImageDestination {
       const fromMount = attempt === 0 ? this.mountSessions.get(desc.digest) : undefined;
       this.mountSessions.delete(desc.digest);
       try {
-        location = fromMount ?? (await this.startUpload(signal));
+        location = fromMount ?? (await this.startUpload(signal, budget));
       } catch (err) {
         abandon.abort(err);
         await bytes.catch(() => {});
@@ -166,7 +208,7 @@ export class RegistryDestination implements ImageDestination {
       }
       this.sessions.add(location);
       try {
-        await this.client.finishUpload(this.repo, location, desc, await bytes, this.uploadMode, signal);
+        await this.client.finishUpload(this.repo, location, desc, await bytes, this.uploadMode, signal, budget);
         this.sessions.delete(location);
         this.written.add(desc.digest);
         return;
@@ -175,16 +217,16 @@ export class RegistryDestination implements ImageDestination {
         abandon.abort(err);
         this.sessions.delete(location);
         await this.client.cancelUpload(this.repo, location, AbortSignal.timeout(5000)).catch(() => {});
-        if (isAbortError(err) || err instanceof DigestError || attempt >= this.opts.retries || !isTransient(err)) throw err;
+        if (isAbortError(err) || err instanceof DigestError || !isTransient(err) || !budget.take()) throw err;
       }
     }
   }
 
   /** A blob whose digest is known only at the end (a layer gzipped on the way): one chunked PATCH, then PUT. */
   async putBlobComputed(mediaType: string, open: () => Promise<Bytes>, signal: AbortSignal): Promise<Descriptor> {
-    const { hashOf } = await import('../oci/digest.js');
-    for (let attempt = 0; ; attempt++) {
-      const location = await this.startUpload(signal);
+    const budget = new RetryBudget(this.opts.retries);
+    for (;;) {
+      const location = await this.startUpload(signal, budget);
       this.sessions.add(location);
       const hash = hashOf('sha256');
       let size = 0;
@@ -198,14 +240,15 @@ export class RegistryDestination implements ImageDestination {
       }
       let digest: Digest | undefined;
       try {
-        await this.client.finishUploadStreaming(this.repo, location, measured(), () => (digest = `sha256:${hash.digest('hex')}` as Digest), signal);
+        const digestOf = () => (digest = `sha256:${hash.digest('hex')}` as Digest);
+        await this.client.finishUploadStreaming(this.repo, location, measured(), digestOf, signal, budget);
         this.sessions.delete(location);
         this.written.add(digest!);
         return { mediaType, digest: digest!, size };
       } catch (err) {
         this.sessions.delete(location);
         await this.client.cancelUpload(this.repo, location, AbortSignal.timeout(5000)).catch(() => {});
-        if (isAbortError(err) || err instanceof DigestError || attempt >= this.opts.retries || !isTransient(err)) throw err;
+        if (isAbortError(err) || err instanceof DigestError || !isTransient(err) || !budget.take()) throw err;
       }
     }
   }
@@ -215,7 +258,7 @@ export class RegistryDestination implements ImageDestination {
     try {
       return await step();
     } catch (err) {
-      if (this.opts.onMissingRepository && err instanceof RegistryError && err.has('NAME_UNKNOWN')) {
+      if (this.opts.onMissingRepository && hasOciCode(err, 'NAME_UNKNOWN')) {
         if (await this.opts.onMissingRepository(this.repo, signal)) return step();
       }
       throw err;
@@ -236,16 +279,16 @@ export class RegistryDestination implements ImageDestination {
     return this.ensured;
   }
 
-  private async startUpload(signal: AbortSignal): Promise<string> {
+  private async startUpload(signal: AbortSignal, budget: RetryBudget): Promise<string> {
     await this.ensureRepository(signal);
     const exists = this.opts.repositoryExists;
-    const open = () => this.client.startUpload(this.repo, signal, exists ? { retry: false } : {});
+    const open = () => this.client.startUpload(this.repo, signal, exists ? { retry: false } : { budget });
     return this.orCreateRepository(async () => {
       try {
         return await open();
       } catch (err) {
         // ECR hangs up (no status) on a POST into a repository that does not exist: ask before sending it again.
-        if (!exists || !(err instanceof RegctlError) || err.code !== 'NETWORK' || isAbortError(err)) throw err;
+        if (!exists || !hasCode(err, 'NETWORK') || isAbortError(err)) throw err;
         if (!(await exists(this.repo, signal))) {
           if (!(await this.opts.onMissingRepository?.(this.repo, signal))) throw err;
         }
@@ -259,7 +302,7 @@ export class RegistryDestination implements ImageDestination {
       await this.orCreateRepository(() => this.client.putManifest(this.repo, tag ?? m.desc.digest, m, signal), signal);
     } catch (err) {
       // ECR's tag immutability: the copy HEADed the tag first, so this is a different image under an existing tag.
-      if (tag && err instanceof RegistryError && err.has('TAG_INVALID') && err.status === 400) {
+      if (tag && hasOciCode(err, 'TAG_INVALID') && err.status === 400) {
         throw new RegctlError('TAG_INVALID', `${formatReference({ ...this.ref, tag, digest: undefined })}: the tag already names another image and the repository's tags are immutable`, {
           hint: 'push under a new tag (or set the repository to MUTABLE tags)',
           cause: err,
@@ -279,6 +322,8 @@ export class RegistryDestination implements ImageDestination {
   }
 
   async abort(): Promise<void> {
+    for (const settle of this.placements.values()) settle(false);
+    this.placements.clear();
     this.mountSessions.clear();
     const open = [...this.sessions];
     this.sessions.clear();

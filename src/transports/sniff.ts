@@ -1,7 +1,7 @@
 // Bare local paths: detect the format from the content when reading, choose it by extension when writing.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RegctlError, UsageError } from '../errors.js';
+import { UsageError, hasCode } from '../errors.js';
 import type { LocalKind } from '../location/parse.js';
 import { TarIndex } from './tar-index.js';
 
@@ -18,7 +18,7 @@ export async function detectLocalKind(path: string, signal?: AbortSignal): Promi
   try {
     tar = await TarIndex.load(path, signal);
   } catch (err) {
-    if (err instanceof RegctlError && err.code === 'TAR_INVALID') {
+    if (hasCode(err, 'TAR_INVALID')) {
       throw new UsageError(`${path}: not a docker-archive, oci-archive or OCI layout (${err.message.slice(path.length + 2)})`);
     }
     throw err;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, rm, unlink, link } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { RegctlError } from '../errors.js';
+import { RegctlError, hasCode } from '../errors.js';
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
@@ -113,7 +113,7 @@ async function readLock(path: string): Promise<string | undefined> {
   const { readRegular } = await import('./read.js');
   return readRegular(path, 4096, { noFollow: true }).then(
     (b) => b.toString('utf8'),
-    (err: NodeJS.ErrnoException) => (err.code === 'TOO_LARGE' ? '\0' : undefined),
+    (err: unknown) => (hasCode(err, 'TOO_LARGE') ? '\0' : undefined),
   );
 }
 

@@ -1,5 +1,5 @@
 // Retry classification, Retry-After parsing, backoff bounds, network reasons, the TLS-or-not probe decision, and redaction.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { redactText, redactUrl } from '../../src/registry-client/errors.js';
 import { Hosts, connectError } from '../../src/registry-client/hosts.js';
 import { backoffMs, isRetryableError, networkReason, parseRetryAfter } from '../../src/registry-client/retry.js';
@@ -31,6 +31,24 @@ describe('backoffMs', () => {
         expect(d).toBeGreaterThanOrEqual(ceiling / 2);
         expect(d).toBeLessThanOrEqual(ceiling);
       }
+    }
+  });
+});
+
+describe('backoffMs is equal jitter (as its comment says): the wait is in [ceiling/2, ceiling], never 0', () => {
+  it.each([
+    [0, 0, 125],
+    [0, 1, 250],
+    [3, 0, 1000],
+    [3, 1, 2000],
+    [10, 0, 4000],
+    [10, 1, 8000],
+  ])('attempt %d with Math.random()=%d waits %d ms', (attempt, r, ms) => {
+    const spy = vi.spyOn(Math, 'random').mockReturnValue(r);
+    try {
+      expect(backoffMs(attempt)).toBe(ms);
+    } finally {
+      spy.mockRestore();
     }
   });
 });
