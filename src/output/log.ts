@@ -1,6 +1,7 @@
 // A leveled stderr logger; --debug lines are already redacted by their producers, and masked again here.
 import type { Writable } from 'node:stream';
 import { redactText } from '../registry-client/errors.js';
+import { paint } from './color.js';
 import { escapeControl } from './escape.js';
 
 export interface Logger {
@@ -20,7 +21,7 @@ export function createLogger(stderr: Writable, opts: { quiet: boolean; debug: bo
     info: (m) => {
       if (!opts.quiet) write(m);
     },
-    warn: (m) => write(`warning: ${m}`),
+    warn: (m) => stderr.write(`${paint().warn('warning:')} ${escapeControl(redactLine(m))}\n`),
     debug: (m) => {
       if (opts.debug) write(`debug: ${m}`);
     },
