@@ -1,5 +1,4 @@
 // `referrers REF`: what points at an image (signatures, SBOMs, attestations), recursively: type, digest, size, created.
-import type { Digest } from '../oci/digest.js';
 import { formatBytes, printable, table } from '../output/render.js';
 import { registryRef } from './shared.js';
 import { type CommandDef, collect } from './types.js';
@@ -19,7 +18,7 @@ export const referrersCommand: CommandDef = {
     cmd.option('--type <mediatype>', help, collect);
   },
   async run(ctx, [refText], opts) {
-    const ref = registryRef(refText!);
+    const ref = registryRef(refText);
     const [{ RepoReferrers, discoverTree }, { RegctlError }] = await Promise.all([
       import('../referrers/discover.js'),
       import('../errors.js'),
@@ -28,7 +27,7 @@ export const referrersCommand: CommandDef = {
     const repo = { registry: ref.registry, repository: ref.repository };
     const desc = await client.headManifest(repo, ref.digest ?? ref.tag ?? 'latest', ctx.signal);
     if (!desc) throw new RegctlError('NOT_FOUND', `${refText}: image not found`);
-    const found = await discoverTree(new RepoReferrers(client, repo), [desc.digest as Digest], {
+    const found = await discoverTree(new RepoReferrers(client, repo), [desc.digest], {
       signal: ctx.signal,
       warn: (m) => ctx.log.warn(m),
       types: opts.type as string[] | undefined,
