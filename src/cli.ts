@@ -61,7 +61,7 @@ async function execute(
   signal: AbortSignal,
   color: number,
 ): Promise<number> {
-  const [{ createContext }, { createLogger }] = await Promise.all([import('./context.js'), import('./output/log.js')]);
+  const [{ createContext }, { createLogger }] = await Promise.all([import('./app-context.js'), import('./output/log.js')]);
   if (color) await enableColor(color);
   const isTTY = Boolean(process.stderr.isTTY) && !process.env.CI;
   const io = { stdout: process.stdout, stderr: process.stderr, isTTY, color: color > 0 };
@@ -190,13 +190,13 @@ export async function main(argv: string[]): Promise<void> {
 export async function warm(): Promise<void> {
   buildProgram(() => {});
   await Promise.all([
-    import('./context.js'),
+    import('./app-context.js'),
     import('./output/log.js'),
     import('./output/progress.js'),
     import('./copy/copy.js'),
     import('./copy/verify.js'),
     import('./transports/open.js'),
     import('./transports/registry.js'),
-    import('./credentials/ecr.js'),
+    import('./ecr/credentials.js'),
   ]);
 }

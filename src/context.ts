@@ -1,18 +1,14 @@
-// AppContext: what a command may use — io, the interrupt signal, global options, config, and registry clients built lazily.
+// AppContext: what a command or feature may use — io, the interrupt signal, global options, config, registry clients
+// built lazily (src/app-context.ts wires them) — and the narrower dependencies it hands down to transports.
 import type { Writable } from 'node:stream';
-import { type RegctlConfig, loadConfig } from './config.js';
-import { type Credential, type CredentialSource, chain, fixedSource, parseUserPass } from './credentials/index.js';
-import { dockerAuthEnvSource, dockerConfigSource } from './credentials/docker-config.js';
-import { ecrSource } from './credentials/ecr.js';
-import { keychainSource } from './credentials/keychain.js';
-import { UsageError } from './errors.js';
-import { rememberLogin } from './util/secrets.js';
-import type { Logger } from './output/log.js';
-import { RetryReport } from './output/retry-report.js';
-import { RegistryClient } from './registry-client/client.js';
-import { Hosts } from './registry-client/hosts.js';
-import { type HttpContext, newHttpContext } from './registry-client/http.js';
+import type { RegctlConfig } from './config.js';
+import type { CreateRepoSettings } from './ecr/api.js';
+import type { RegistryClient } from './registry-client/client.js';
+import type { Hosts } from './registry-client/hosts.js';
 import type { RateLimit } from './registry-client/ratelimit.js';
+import type { EcrTarget } from './ecr/host.js';
+import type { DestinationDeps, SourceDeps } from './transports/open.js';
+import type { Logger } from './util/log.js';
 
 export interface GlobalOptions {
   jobs: number;
@@ -49,85 +45,41 @@ export interface AppContext {
   hosts(): Hosts;
   /** A registry client whose credentials follow the role's flags (--src-creds / --dest-creds). */
   client(role: Role): RegistryClient;
-  lastRateLimit: Map<string, RateLimit>;
+  /** What a registry last said of its rate limit (ratelimit-* headers), if it said anything. */
+  rateLimit(registry: string): RateLimit | undefined;
   close(): Promise<void>;
 }
 
-import { VERSION } from './version.js';
+/** A source's dependencies: the source side's client (--src-creds). */
+export const sourceDeps = (ctx: AppContext): SourceDeps => ({ client: () => ctx.client('src') });
 
-/** What the process (cli.ts) does around the registry client, never the client itself: V8 flags, for one. */
-export interface ProcessHooks {
-  beforeFirstConnection?: () => void;
+/**
+ * A destination's dependencies: the destination side's client (--dest-creds), retries, and for ECR registries
+ * create-on-push (`--no-create-repo`, the create flags over the hosts config's createRepo) from src/ecr.
+ */
+export function destinationDeps(ctx: AppContext, createRepo?: CreateRepoSettings): DestinationDeps {
+  return {
+    client: () => ctx.client('dst'),
+    retries: ctx.globals.retries,
+    hostConfig: (registry) => ctx.config().hosts[registry],
+    async repositoryHooks(registry, hostConfig) {
+      const { ecrTarget } = await import('./ecr/host.js');
+      const ecr = ecrTarget(registry, hostConfig);
+      if (!ecr) return {};
+      const { ecrCreateOnPush, ecrRepositoryExists } = await import('./ecr/create-on-push.js');
+      const settings = { ...hostConfig?.createRepo, ...createRepo };
+      const policy = { enabled: ctx.globals.createRepo, settings, log: ctx.log };
+      return {
+        ecr: true,
+        onMissingRepository: ecrCreateOnPush(ecr, policy),
+        repositoryExists: ecrRepositoryExists(ecr),
+      };
+    },
+  };
 }
 
-export function createContext(
-  io: IO,
-  env: NodeJS.ProcessEnv,
-  globals: GlobalOptions,
-  log: Logger,
-  signal: AbortSignal,
-  hooks: ProcessHooks = {},
-): AppContext {
-  let config: RegctlConfig | undefined;
-  let hosts: Hosts | undefined;
-  const clients = new Map<Role, RegistryClient>();
-  const retryReport = new RetryReport();
-  const flagCred = (text: string | undefined, flag: string): Credential | undefined => {
-    if (text === undefined) return undefined;
-    if (!text.includes(':')) throw new UsageError(`${flag} takes USER:PASS`);
-    const cred = parseUserPass(text);
-    rememberLogin(cred.username, cred.password);
-    return cred;
-  };
-  const ctx: AppContext = {
-    io,
-    env,
-    signal,
-    globals,
-    log,
-    lastRateLimit: new Map(),
-    config: () => (config ??= loadConfig(env)),
-    hosts: () =>
-      (hosts ??= new Hosts({
-        config: ctx.config(),
-        plainHttp: globals.plainHttp,
-        insecure: globals.insecure,
-        connections: globals.jobs + 4,
-        timeoutMs: globals.timeout,
-        ...(hooks.beforeFirstConnection ? { beforeFirstConnection: hooks.beforeFirstConnection } : {}),
-      })),
-    client(role) {
-      let c = clients.get(role);
-      if (c) return c;
-      const roleCred = role === 'src' ? flagCred(globals.srcCreds, '--src-creds') : role === 'dst' ? flagCred(globals.destCreds, '--dest-creds') : undefined;
-      const anyCred = flagCred(globals.creds, '--creds');
-      const sources: CredentialSource[] = [];
-      if (roleCred) sources.push(fixedSource(roleCred, 'all'));
-      if (anyCred) sources.push(fixedSource(anyCred, 'all'));
-      sources.push(ecrSource(() => ctx.config().hosts, env), dockerAuthEnvSource(env), dockerConfigSource(env), keychainSource(env));
-      const http: HttpContext = newHttpContext({
-        hosts: ctx.hosts(),
-        credentials: chain(...sources),
-        retries: globals.retries,
-        maxRetryAfterMs: 120_000,
-        userAgent: `regctl-js/${VERSION}`,
-        debug: globals.debug ? (line) => log.debug(line) : undefined,
-        onRetry: (r) => {
-          // One line per retried operation, naming the side and host; every attempt is still in --debug.
-          const side = role === 'src' ? 'source' : role === 'dst' ? 'destination' : undefined;
-          const line = retryReport.line({ what: r.what, reason: r.reason, side, host: r.registry, delayMs: r.delayMs });
-          log.debug(`retry ${r.what} in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt}: ${r.reason})`);
-          if (line) log.info(line);
-        },
-        onRateLimit: (registry, rl) => ctx.lastRateLimit.set(registry, rl),
-      });
-      c = new RegistryClient(http);
-      clients.set(role, c);
-      return c;
-    },
-    async close() {
-      await hosts?.close();
-    },
-  };
-  return ctx;
+/** The ECR API behind a registry host (by host pattern or the hosts config), or undefined. */
+export async function ecrOf(ctx: AppContext, registry: string): Promise<EcrTarget | undefined> {
+  const { ecrTarget } = await import('./ecr/host.js');
+  return ecrTarget(registry, ctx.config().hosts[registry]);
 }

@@ -1,30 +1,16 @@
 // `build CONTEXT`: a Dockerfile without RUN built straight into registries, layouts or archives (-t), no daemon.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { BuildRequest } from '../builder/build.js';
 import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseLocation } from '../location/parse.js';
 import { formatPlatform } from '../oci/platform.js';
 import { escapeControl } from '../output/escape.js';
 import { formatBytes } from '../output/render.js';
+import { keyValueFlags } from './flags.js';
 import { parsePlatforms } from './shared.js';
 import { type CommandDef, collect } from './types.js';
-
-/** K=V flags (--build-arg K alone takes K from the environment, as docker does). */
-export function keyValueFlags(values: unknown, flag: string, env?: NodeJS.ProcessEnv): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const v of (values as string[] | undefined) ?? []) {
-    const i = v.indexOf('=');
-    if (i === 0) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected KEY=VALUE`);
-    if (i < 0) {
-      if (!env) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected KEY=VALUE`);
-      if (env[v] !== undefined) m.set(v, env[v]);
-      continue;
-    }
-    m.set(v.slice(0, i), v.slice(i + 1));
-  }
-  return m;
-}
 
 /** A size such as 512MiB, 2g, 1048576 (bytes); binary units. */
 export function parseSize(text: string, flag: string): number {
@@ -48,7 +34,7 @@ async function readDockerfile(ctx: AppContext, file: string | undefined, context
   }
   const path = file ? (isAbsolute(file) ? file : resolve(file)) : join(contextDir, 'Dockerfile');
   // The context's own Dockerfile stays inside the context (a symlink out of it is refused); -f names any file.
-  const { readTextInside } = await import('../build/context.js');
+  const { readTextInside } = await import('../builder/context.js');
   const text = file
     ? await readFile(path, 'utf8').catch(() => undefined)
     : await readTextInside(contextDir, path, 'Dockerfile');
@@ -92,57 +78,38 @@ export const buildCommand: CommandDef = {
     const df = await readDockerfile(ctx, opts.file as string | undefined, contextDir);
     const talk = !ctx.globals.quiet && !ctx.globals.json;
     const say = (line: string) => talk && ctx.io.stderr.write(`${escapeControl(line)}\n`);
-    const { layerIndexDir } = await import('../build/layer-index.js');
-    const [{ build }, { BasePrefetch, LayerStreamer, openDestinations, pushMade }, { DestinationLayers }, { createSink }] = await Promise.all([
-      import('../build/build.js'),
-      import('../build/push.js'),
-      import('../build/reuse.js'),
+    const [{ layerIndexDir }, { BuildSession }, { createSink }] = await Promise.all([
+      import('../builder/layer-index.js'),
+      import('../builder/session.js'),
       import('../output/progress.js'),
     ]);
-    const t0 = Date.now();
-    const opened = await openDestinations(ctx, dests);
-    const prefetch = new BasePrefetch(ctx, opened);
-    const streamer = new LayerStreamer(ctx, ctx.signal);
-    streamer.init(dests, opened);
-    const reuse = new DestinationLayers(ctx, dests);
-    let built;
+    // Flags are read before any destination is opened: bad input leaves nothing behind.
+    const request: BuildRequest = {
+      contextDir,
+      dockerfileText: df.text,
+      dockerfilePath: df.path,
+      platforms,
+      opts: {
+        buildArgs: keyValueFlags(opts.buildArg, '--build-arg', ctx.env),
+        labels: keyValueFlags(opts.label, '--label'),
+        target: opts.target as string | undefined,
+        epoch: sourceDateEpoch(ctx.env),
+        signal: ctx.signal,
+        onStep: say,
+        warn: (m) => ctx.log.warn(m),
+        maxAddBytes: parseSize(String(opts.maxAddSize), '--max-add-size'),
+        indexDir: layerIndexDir(ctx.env),
+        namedContexts: keyValueFlags(opts.buildContext, '--build-context'),
+      },
+    };
+    const session = await BuildSession.open(ctx, dests);
     try {
-      built = await build(ctx, {
-        contextDir,
-        dockerfileText: df.text,
-        dockerfilePath: df.path,
-        platforms,
-        opts: {
-          buildArgs: keyValueFlags(opts.buildArg, '--build-arg', ctx.env),
-          labels: keyValueFlags(opts.label, '--label'),
-          target: opts.target as string | undefined,
-          epoch: sourceDateEpoch(ctx.env),
-          signal: ctx.signal,
-          onStep: say,
-          warn: (m) => ctx.log.warn(m),
-          onFinalBase: (base) => prefetch.add(base),
-          onLayer: (file, mediaType) => streamer.add(file, mediaType),
-          reuse: dests.length ? reuse : undefined,
-          maxAddBytes: parseSize(String(opts.maxAddSize), '--max-add-size'),
-          indexDir: layerIndexDir(ctx.env),
-          namedContexts: keyValueFlags(opts.buildContext, '--build-context'),
-        },
-      });
-    } catch (err) {
-      await Promise.all([prefetch.settle(true), streamer.settle(), reuse.close()]);
-      await Promise.all(opened.map((d) => d.abort().catch(() => {})));
-      throw err;
-    }
-    try {
-      const t1 = Date.now();
-      await Promise.all([prefetch.settle(), streamer.settle()]);
-      for (const s of streamer.streamed) say(`${s.where}: layer ${s.digest.slice(7, 19)} (${formatBytes(s.size)}) sent while it was written`);
-      ctx.log.debug(`build: image made in ${t1 - t0} ms; base layers moved ${Date.now() - t1} ms after that`);
+      const { built, early, streamed } = await session.make(request);
+      for (const s of streamed) say(`${s.where}: layer ${s.digest.slice(7, 19)} (${formatBytes(s.size)}) sent while it was written`);
       const ix = built.indexed;
       if (ix.layers) {
         say(`base layers read once to index their directories (kept in the cache): ${ix.layers} (${formatBytes(ix.bytes)})`);
       }
-      const early = prefetch.moved;
       if (early.blobs || early.mounted) say(`base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ${early.mounted} mounted`);
       const root = built.image.root.desc;
       const layers = built.layers.map((l) => ({ digest: l.digest, size: l.size, diffId: l.diffId, uncompressedSize: l.uncompressedSize }));
@@ -153,13 +120,10 @@ export const buildCommand: CommandDef = {
         return { stdout: root.digest, json: { digest: root.digest, mediaType: root.mediaType, platforms: built.platforms.map(formatPlatform), layers, destinations: [] } };
       }
       const sink = await createSink(ctx.io, ctx.globals, '');
-      // Each byte is reported once, in the phase that sent it: what went up while building is not "already there" now.
-      const movedEarly = new Set<string>([...prefetch.digests, ...streamer.streamed.map((x) => x.digest)]);
       let results;
       try {
-        results = await pushMade(ctx, built.image, { kind: 'path', path: contextDir }, dests, opened, (e) => {
-          if (!(e.type === 'blob' && e.state === 'exists' && movedEarly.has(e.digest))) sink.handle(e);
-        });
+        // Each byte is reported once, in the phase that sent it: what went up while building is not "already there" now.
+        results = await session.push({ kind: 'path', path: contextDir }, (e) => sink.handle(e));
       } catch (err) {
         sink.fail();
         throw err;
@@ -167,9 +131,8 @@ export const buildCommand: CommandDef = {
       // The summary's bytes and time are the push's own; what went earlier (base layers, streamed layers) has its own
       // lines above, so no byte is counted twice nor timed by the wrong phase. --json's bytesSent is the whole.
       const pushed = results.reduce((n, r) => n + r.bytesSent, 0);
-      const before = early.bytes + streamer.streamed.reduce((n, s) => n + s.size, 0);
+      const before = early.bytes + streamed.reduce((n, s) => n + s.size, 0);
       const sent = pushed + before;
-      ctx.log.debug(`build: pushed in ${Date.now() - t1} ms`);
       sink.finish(`pushed to ${dests.length} destination${dests.length === 1 ? '' : 's'}: ${formatBytes(pushed)} sent`);
       if (sent === 0) ctx.log.info('no blob bytes were sent');
       return {
@@ -184,8 +147,7 @@ export const buildCommand: CommandDef = {
         },
       };
     } finally {
-      await built.close();
-      await reuse.close();
+      await session.close();
     }
   },
 };

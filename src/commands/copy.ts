@@ -1,5 +1,5 @@
 // `copy SRC DST` (and the engine run that pull and push share): any location to any location.
-import type { AppContext } from '../context.js';
+import { type AppContext, destinationDeps, sourceDeps } from '../context.js';
 import { type Location, formatLocation, refuseCompressedOutput } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
 import type { Platform } from '../oci/platform.js';
@@ -7,8 +7,8 @@ import { paint } from '../output/color.js';
 import { formatBytes } from '../output/render.js';
 import { type CommandDef, type CommandResult, collect } from './types.js';
 import { locationOf, parsePlatforms } from './shared.js';
-import { addCreateRepoFlags, createRepoSettings } from './repo.js';
-import type { CreateRepoSettings } from '../credentials/ecr.js';
+import { addCreateRepoFlags, createRepoSettings } from './flags.js';
+import type { CreateRepoSettings } from '../ecr/api.js';
 import type { CopyResult } from '../copy/copy.js';
 import { UsageError } from '../errors.js';
 import type { ImageRef } from '../location/reference.js';
@@ -45,12 +45,12 @@ export async function runCopy(
     import('../copy/copy.js'),
     import('../output/progress.js'),
   ]);
-  const source = await openSource(src, ctx);
+  const source = await openSource(src, sourceDeps(ctx));
   try {
     const fromRef = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
     // A docker-archive written from another keeps its name (RepoTags).
     const defaultName = fromRef ?? source.imageName;
-    const dest = await openDestination(dst, ctx, { defaultName, createRepo });
+    const dest = await openDestination(dst, destinationDeps(ctx, createRepo), { defaultName });
     const sink = await createSink(ctx.io, ctx.globals, '');
     try {
       const result = await copyImage(source, dest, {

@@ -1,7 +1,7 @@
 // `digest REF`: the manifest digest, by HEAD where the registry allows (no Docker Hub pull counted).
 import { choosePlatform, openResolved, parsePlatforms } from './shared.js';
 import type { CommandDef } from './types.js';
-import { warnRateLimit } from './inspect.js';
+import { warnRateLimit } from './flags.js';
 
 export const digestCommand: CommandDef = {
   name: 'digest',

@@ -1,21 +1,9 @@
 // `images REPO`: one row per image (tags, digest, media type, platforms, size, created, pushed on ECR); --json, --sort, --filter.
-import type { Command } from 'commander';
-import type { AppContext } from '../context.js';
+import { type AppContext, ecrOf } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseRepository } from '../location/reference.js';
-import { type CommandDef, type CommandResult, collect } from './types.js';
-
-export function pageSize(value: unknown): number {
-  const n = Number(value ?? 1000);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--page-size takes a whole number from 1 to 1000');
-  return n;
-}
-
-export function addImagesFlags(cmd: Command): void {
-  cmd.option('--sort <key>', 'tag, created, pushed or size (default: newest first)');
-  cmd.option('--filter <terms>', 'tag=RE, untagged, tagged, older=DUR, newer=DUR, platform=OS/ARCH (comma-separated, ANDed; repeatable)', collect);
-  cmd.option('--no-config', 'skip reading manifests and configs (no created or platforms; on ECR no manifest GET at all)');
-}
+import { addImagesFlags, pageSize } from './flags.js';
+import type { CommandDef, CommandResult } from './types.js';
 
 export async function runImages(ctx: AppContext, repoText: string, opts: Record<string, unknown>): Promise<CommandResult> {
   const ref = parseRepository(repoText);
@@ -23,11 +11,14 @@ export async function runImages(ctx: AppContext, repoText: string, opts: Record<
   const sort = opts.sort as string | undefined;
   if (sort !== undefined && !view.SORT_KEYS.includes(sort as never)) throw new UsageError(`--sort must be one of ${view.SORT_KEYS.join(', ')}`);
   const filters = view.parseFilters((opts.filter as string[] | undefined) ?? []);
-  const listing = await listImages(ctx, { registry: ref.registry, repository: ref.repository }, {
+  const ecr = await ecrOf(ctx, ref.registry);
+  const listing = await listImages(ctx.client('any'), { registry: ref.registry, repository: ref.repository }, {
     pageSize: pageSize(opts.pageSize),
     details: opts.config !== false,
     children: true,
     signal: ctx.signal,
+    jobs: ctx.globals.jobs,
+    ...(ecr ? { ecr } : {}),
   });
   const now = Date.now();
   const rows = view.sortRows(listing.rows.filter((r) => filters.every((f) => f(r, now))), sort as never);

@@ -5,16 +5,11 @@ import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { jsonForTerminal } from '../output/escape.js';
 import { formatBytes, table } from '../output/render.js';
-import { formatRateLimit, isLow } from '../registry-client/ratelimit.js';
+import { warnRateLimit } from './flags.js';
 import type { ImageSource } from '../transports/types.js';
 import { inspectArchiveList } from './inspect-archive.js';
 import { choosePlatform, openResolved, parsePlatforms, readSmallBlob } from './shared.js';
 import type { CommandDef } from './types.js';
-
-export function warnRateLimit(ctx: AppContext, registry: string): void {
-  const rl = ctx.lastRateLimit.get(registry);
-  if (rl && isLow(rl)) ctx.log.warn(`${registry} rate limit: ${formatRateLimit(rl)}`);
-}
 
 interface ImageConfig {
   created?: string;

@@ -48,8 +48,13 @@ export const loginCommand: CommandDef = {
     if (password === undefined && prompt) password = await ask('Password: ', { hidden: true, signal: ctx.signal });
     if (!password) throw new UsageError('no password given', `use --password-stdin (${ASKS})`);
     rememberLogin(username, password);
-    const { verifyLogin, storeLogin } = await import('../credentials/store.js');
-    await verifyLogin(ctx, registry, { username, password });
+    const [{ verifyLogin }, { storeLogin }] = await Promise.all([
+      import('../registry-client/login.js'),
+      import('../credentials/store.js'),
+    ]);
+    const warn = (m: string) => ctx.log.warn(m);
+    const check = { hosts: ctx.hosts(), retries: ctx.globals.retries, signal: ctx.signal, warn };
+    await verifyLogin(check, registry, { username, password });
     const stored = await storeLogin(ctx, registry, { username, password });
     // One line: which store, and why when it is not the keychain (a warning when the secret is kept unencrypted).
     if (stored.where === 'the OS keychain') ctx.log.info(`credentials for ${registry} stored in the OS keychain`);

@@ -1,7 +1,8 @@
 // `ls REPO` (every tag across pages) and `catalog HOST` (the repositories, where the registry allows).
 import { UsageError } from '../errors.js';
 import { normalizeRegistry, parseRepository } from '../location/reference.js';
-import { addImagesFlags, runImages } from './images.js';
+import { addImagesFlags } from './flags.js';
+import { runImages } from './images.js';
 import type { CommandDef } from './types.js';
 
 export const lsCommand: CommandDef = {

@@ -1,9 +1,10 @@
 // `mutate REF`: new config (labels, env, entrypoint, cmd, workdir, user) and annotations over the same layers.
+import { sourceDeps } from '../context.js';
 import { UsageError } from '../errors.js';
 import { formatLocation, parseLocation } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
 import { formatBytes } from '../output/render.js';
-import { keyValueFlags } from './build.js';
+import { keyValueFlags } from './flags.js';
 import { type CommandDef, collect } from './types.js';
 
 function jsonArray(flag: string, text: unknown): string[] | undefined {
@@ -55,11 +56,11 @@ export const mutateCommand: CommandDef = {
     if (none && dst === src) throw new UsageError('nothing to change: give --label, --env, --entrypoint, --cmd, --workdir, --user or --annotation');
     const [{ openSource }, { mutateImage }, { openDestinations, pushMade }, { createSink }] = await Promise.all([
       import('../transports/open.js'),
-      import('../build/mutate.js'),
-      import('../build/push.js'),
+      import('../builder/mutate.js'),
+      import('../builder/push.js'),
       import('../output/progress.js'),
     ]);
-    const source = await openSource(src, ctx);
+    const source = await openSource(src, sourceDeps(ctx));
     try {
       const image = await mutateImage(source, changes, ctx.signal, (m) => ctx.log.warn(m));
       const sink = await createSink(ctx.io, ctx.globals, '');

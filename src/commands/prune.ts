@@ -1,13 +1,13 @@
 // `prune REPO`: retention on any registry — keep the newest N, expire by age, expire untagged, or an ECR lifecycle policy evaluated here.
 import pLimit from 'p-limit';
-import type { AppContext } from '../context.js';
+import { type AppContext, ecrOf } from '../context.js';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Verdict } from '../lifecycle/evaluate.js';
 import { parseRepository } from '../location/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { deletionHint } from '../registry-client/errors.js';
-import { pageSize } from './images.js';
+import { pageSize } from './flags.js';
 import { escapeControl } from '../output/escape.js';
 import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
@@ -73,9 +73,9 @@ async function ruleFromPolicy(path: string): Promise<Decide> {
   return { decide: (images, now) => evaluatePolicy(images, policy, now), notes: unevaluatedRules(policy) };
 }
 
-async function remove(ctx: AppContext, repo: Repo, ecr: import('../credentials/ecr.js').EcrTarget | undefined, digests: string[]): Promise<{ deleted: string[]; failures: string[] }> {
+async function remove(ctx: AppContext, repo: Repo, ecr: import('../ecr/host.js').EcrTarget | undefined, digests: string[]): Promise<{ deleted: string[]; failures: string[] }> {
   if (digests.length === 0) return { deleted: [], failures: [] };
-  if (ecr) return (await import('../images/ecr.js')).batchDeleteImages(ecr, repo.repository, digests, ctx.signal);
+  if (ecr) return (await import('../ecr/api.js')).batchDeleteImages(ecr, repo.repository, digests, ctx.signal);
   const client = ctx.client('dst');
   const limit = pLimit(Math.max(1, Math.min(ctx.globals.jobs, 8)));
   const deleted: string[] = [];
@@ -145,10 +145,10 @@ export const pruneCommand: CommandDef = {
     if (opts.fromPolicy !== undefined && usesFlags.length > 0) throw new UsageError('--from-policy takes its rules from the policy: drop --keep, --match, --older-than and --untagged');
     const rule = opts.fromPolicy !== undefined ? await ruleFromPolicy(opts.fromPolicy as string) : await ruleFromFlags(opts);
     for (const note of rule.notes ?? []) ctx.log.warn(note);
-    const [{ listImages, ecrOf }, { tagsText, timeOf }, render] = await Promise.all([import('../images/list.js'), import('../images/view.js'), import('../output/render.js')]);
+    const [{ listImages }, { tagsText, timeOf }, render] = await Promise.all([import('../images/list.js'), import('../images/view.js'), import('../output/render.js')]);
     const ecr = await ecrOf(ctx, repo.registry);
     // ECR: DescribeImages has tags and push times; only indexes are read (their children are not images of their own).
-    const listing = await listImages(ctx, repo, { pageSize: pageSize(opts.pageSize), details: !ecr, children: true, signal: ctx.signal });
+    const listing = await listImages(ctx.client('any'), repo, { pageSize: pageSize(opts.pageSize), details: !ecr, children: true, signal: ctx.signal, jobs: ctx.globals.jobs, ...(ecr ? { ecr } : {}) });
     const now = Date.now();
     // Fallback indexes and cosign tags (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) are attachments, not images: they
     // go or stay with the image they are attached to.

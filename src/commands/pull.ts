@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import { runCopy } from './copy.js';
-import { addCreateRepoFlags, createRepoSettings } from './repo.js';
+import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import { localLocation, parsePlatforms, registryRef } from './shared.js';
 import { type CommandDef, collect } from './types.js';
 

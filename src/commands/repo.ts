@@ -1,30 +1,13 @@
 // `repo create|rm|lifecycle get|set`: ECR repositories and their settings and lifecycle policies; a clear refusal elsewhere.
-import type { Command } from 'commander';
-import type { AppContext } from '../context.js';
-import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
+import { type AppContext, ecrOf } from '../context.js';
+import type { CreateRepoSettings, EcrRepoSettings } from '../ecr/api.js';
+import type { EcrTarget } from '../ecr/host.js';
 import { RegctlError, UsageError, hasCode } from '../errors.js';
-import type { EcrRepoSettings } from '../images/ecr.js';
 import { parseRepository } from '../location/reference.js';
 import { jsonForTerminal } from '../output/escape.js';
 import { readRegular } from '../util/read.js';
+import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import type { CommandDef, CommandResult } from './types.js';
-
-/** The ECR settings flags, for `repo create` and the commands that create repositories on push (copy, push, sync). */
-export function addCreateRepoFlags(cmd: Command): Command {
-  return cmd
-    .option('--immutable-tags', 'ECR: a created repository refuses to move its tags')
-    .option('--scan-on-push', 'ECR: a created repository scans each pushed image')
-    .option('--kms-key <arn>', 'ECR: a created repository is encrypted with this KMS key');
-}
-
-/** The flags given (only those: the hosts config's createRepo fills the rest). */
-export function createRepoSettings(opts: Record<string, unknown>): CreateRepoSettings {
-  return {
-    ...(opts.immutableTags ? { immutableTags: true } : {}),
-    ...(opts.scanOnPush ? { scanOnPush: true } : {}),
-    ...(typeof opts.kmsKey === 'string' ? { kmsKey: opts.kmsKey } : {}),
-  };
-}
 
 const describe = (s: EcrRepoSettings) =>
   `tags ${s.immutableTags ? 'immutable' : 'mutable'}, scan on push ${s.scanOnPush ? 'on' : 'off'}, encryption ${s.encryption}${s.kmsKey ? ` ${s.kmsKey}` : ''}`;
@@ -49,7 +32,6 @@ export function settingDifferences(have: EcrRepoSettings, want: CreateRepoSettin
 async function ecrFor(ctx: AppContext, repoText: string, action: string): Promise<{ ecr: EcrTarget; repository: string; name: string }> {
   const ref = parseRepository(repoText);
   const name = `${ref.registry}/${ref.repository}`;
-  const { ecrOf } = await import('../images/list.js');
   const ecr = await ecrOf(ctx, ref.registry);
   if (!ecr) {
     const why =
@@ -66,7 +48,7 @@ async function ecrFor(ctx: AppContext, repoText: string, action: string): Promis
 async function create(ctx: AppContext, repoText: string, opts: Record<string, unknown>): Promise<CommandResult> {
   const { ecr, repository, name } = await ecrFor(ctx, repoText, 'create');
   const want = createRepoSettings(opts);
-  const api = await import('../images/ecr.js');
+  const api = await import('../ecr/api.js');
   const made = await api.createRepository(ecr, repository, want, ctx.signal);
   if (made !== 'exists') return { stdout: `created ${name} (${describe(made)})`, json: { repository: name, created: true, ...made } };
   const have = await api.describeRepository(ecr, repository, ctx.signal);
@@ -79,7 +61,7 @@ async function create(ctx: AppContext, repoText: string, opts: Record<string, un
 async function remove(ctx: AppContext, repoText: string, opts: Record<string, unknown>): Promise<CommandResult> {
   const { ecr, repository, name } = await ecrFor(ctx, repoText, 'rm');
   try {
-    await (await import('../images/ecr.js')).deleteRepository(ecr, repository, Boolean(opts.force), ctx.signal);
+    await (await import('../ecr/api.js')).deleteRepository(ecr, repository, Boolean(opts.force), ctx.signal);
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     if (cause?.name === 'RepositoryNotEmptyException') throw new RegctlError('REPO_NOT_EMPTY', `repo rm ${name}: the repository still holds images; --force deletes them with it`);
@@ -107,7 +89,7 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
     checkPolicyShape(text, file === '-' ? 'the policy' : file!);
   }
   const { ecr, repository, name } = await ecrFor(ctx, repoText, `lifecycle ${verb}`);
-  const api = await import('../images/ecr.js');
+  const api = await import('../ecr/api.js');
   if (verb === 'get') {
     const policy = await api.getLifecyclePolicy(ecr, repository, ctx.signal);
     if (policy === undefined) throw new RegctlError('NOT_FOUND', `repo lifecycle get ${name}: the repository has no lifecycle policy`);

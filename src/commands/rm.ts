@@ -30,7 +30,7 @@ export const rmCommand: CommandDef = {
     const [{ otherTags, untag }, { RegistryError }, { parseEcrHost }] = await Promise.all([
       import('../registry-client/untag.js'),
       import('../registry-client/errors.js'),
-      import('../credentials/ecr-host.js'),
+      import('../ecr/host.js'),
     ]);
     const others = tag ? await otherTags(client, repo, tag, desc.digest, ctx.signal) : [];
     const name = formatReference(ref);

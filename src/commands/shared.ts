@@ -1,6 +1,6 @@
 // Helpers several commands share: platform flags, registry-only arguments, opening a source and reading its config.
 import { statSync } from 'node:fs';
-import type { AppContext } from '../context.js';
+import { type AppContext, sourceDeps } from '../context.js';
 import { RegctlError, UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import type { ImageRef } from '../location/reference.js';
@@ -69,7 +69,7 @@ export function localLocation(path: string, verb: string): Location {
 export async function openResolved(ctx: AppContext, refText: string) {
   const loc = locationOf(refText);
   const { openSource } = await import('../transports/open.js');
-  const src = await openSource(loc, ctx);
+  const src = await openSource(loc, sourceDeps(ctx));
   try {
     const desc = await src.resolve(ctx.signal);
     if (!desc) {

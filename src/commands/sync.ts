@@ -5,7 +5,7 @@ import { escapeControl } from '../output/escape.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunResult } from '../sync/run.js';
-import { addCreateRepoFlags, createRepoSettings } from './repo.js';
+import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import type { CommandDef } from './types.js';
 
 /** Images copied at once unless the spec or --images says otherwise (bench/: 4 was best on the sync case). */

@@ -1,34 +1,16 @@
-// Login storage: verify credentials with the registry, then keep them in docker's config.json (0600, other keys kept).
+// Login storage: keep credentials in the OS keychain or docker's config.json (0600, other keys kept); forget them.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AppContext } from '../context.js';
-import { RegctlError } from '../errors.js';
-import { newHttpContext, send } from '../registry-client/http.js';
-import { RegistryError } from '../registry-client/errors.js';
 import { writeAtomic } from '../util/fs.js';
+import type { Logger } from '../util/log.js';
 import { DOCKER_HUB_KEY, dockerConfigPath, keyForRegistry, readDockerConfig, registryOfKey } from './docker-config.js';
 import { helperErase, helperStore } from './helper.js';
 import { KEYTAR_FIX, keychainDelete, keychainSet, readKeychainIndex, writeKeychainIndex } from './keychain.js';
-import type { Credential } from './index.js';
 
-export async function verifyLogin(ctx: AppContext, registry: string, cred: { username: string; password: string }): Promise<void> {
-  const http = newHttpContext({
-    hosts: ctx.hosts(),
-    credentials: async () => cred as Credential,
-    retries: ctx.globals.retries,
-    maxRetryAfterMs: 30_000,
-    userAgent: 'regctl-js',
-  });
-  try {
-    const res = await send(http, { registry, method: 'GET', path: '/v2/', scopes: [], expect: [200], idempotent: true, signal: ctx.signal, what: `login to ${registry}` });
-    await res.body.dump();
-    if (!http.challenges.has(registry)) ctx.log.warn(`${registry} asked for no credentials; storing them anyway`);
-  } catch (err) {
-    if (err instanceof RegistryError && (err.status === 401 || err.status === 403)) {
-      throw new RegctlError('LOGIN_FAILED', `login to ${registry}: the registry refused the credentials`, { hint: 'check the user name and password or token' });
-    }
-    throw err;
-  }
+/** Where docker's config.json is (DOCKER_CONFIG, REGCTL_NO_KEYCHAIN), and where warnings go. */
+export interface StoreDeps {
+  env: NodeJS.ProcessEnv;
+  log: Pick<Logger, 'warn'>;
 }
 
 async function writeConfig(path: string, doc: unknown): Promise<void> {
@@ -48,7 +30,7 @@ export interface StoredIn {
 
 /** Stores credentials; answers where (for the message). The keychain layer is tried first when available. */
 export async function storeLogin(
-  ctx: AppContext,
+  ctx: StoreDeps,
   registry: string,
   cred: { username: string; password: string },
 ): Promise<StoredIn> {
@@ -87,7 +69,7 @@ export async function storeLogin(
   return { where: path, why, fix };
 }
 
-export async function removeLogin(ctx: AppContext, registry: string): Promise<string[]> {
+export async function removeLogin(ctx: StoreDeps, registry: string): Promise<string[]> {
   const removed: string[] = [];
   const index = await readKeychainIndex(ctx.env);
   if (index.includes(registry)) {

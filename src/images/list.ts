@@ -1,7 +1,6 @@
 // A repository's images, one row per manifest digest: on ECR from DescribeImages pages, elsewhere tags → HEAD → group; configs fetched concurrently.
 import pLimit from 'p-limit';
-import type { AppContext } from '../context.js';
-import type { EcrTarget } from '../credentials/ecr.js';
+import type { EcrTarget } from '../ecr/host.js';
 import { RegctlError } from '../errors.js';
 import { isDigest } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
@@ -30,6 +29,10 @@ export interface ListOptions {
   /** ECR: GET index manifests to find their children (listed by DescribeImages as untagged images) even without details */
   children: boolean;
   signal: AbortSignal;
+  /** manifests and configs read at once */
+  jobs: number;
+  /** the ECR API of the registry (ecrOf in context.ts): its images come from DescribeImages */
+  ecr?: EcrTarget;
 }
 
 export interface Listing {
@@ -37,12 +40,6 @@ export interface Listing {
   ecr?: EcrTarget;
   /** manifests left out because an index of the repository lists them (ECR) */
   children: number;
-}
-
-/** The ECR API behind a registry host (by host pattern or the hosts config), or undefined. */
-export async function ecrOf(ctx: AppContext, registry: string): Promise<EcrTarget | undefined> {
-  const { ecrTarget } = await import('../credentials/ecr.js');
-  return ecrTarget(registry, ctx.config().hosts[registry]);
 }
 
 interface Details {
@@ -106,10 +103,10 @@ class Reader {
   }
 }
 
-async function listEcr(ctx: AppContext, repo: Repo, ecr: EcrTarget, o: ListOptions): Promise<Listing> {
-  const { describeImages } = await import('./ecr.js');
+async function listEcr(client: RegistryClient, repo: Repo, ecr: EcrTarget, o: ListOptions): Promise<Listing> {
+  const { describeImages } = await import('../ecr/api.js');
   const found = await describeImages(ecr, repo.repository, o.pageSize, o.signal);
-  const reader = new Reader(ctx.client('any'), repo, ctx.globals.jobs, o.signal);
+  const reader = new Reader(client, repo, o.jobs, o.signal);
   const details = new Map<string, Details>();
   await Promise.all(
     found.map(async (img) => {
@@ -134,10 +131,9 @@ async function listEcr(ctx: AppContext, repo: Repo, ecr: EcrTarget, o: ListOptio
   return { rows, ecr, children: found.length - rows.length };
 }
 
-async function listRegistry(ctx: AppContext, repo: Repo, o: ListOptions): Promise<Listing> {
-  const client = ctx.client('any');
+async function listRegistry(client: RegistryClient, repo: Repo, o: ListOptions): Promise<Listing> {
   const tags = await client.listTags(repo, o.signal, o.pageSize);
-  const reader = new Reader(client, repo, ctx.globals.jobs, o.signal);
+  const reader = new Reader(client, repo, o.jobs, o.signal);
   const heads = await Promise.all(tags.map((t) => reader.limit(() => client.headManifest(repo, t, o.signal))));
   const byDigest = new Map<string, { tags: string[]; mediaType: string }>();
   heads.forEach((desc, i) => {
@@ -157,7 +153,6 @@ async function listRegistry(ctx: AppContext, repo: Repo, o: ListOptions): Promis
   return { rows, children: 0 };
 }
 
-export async function listImages(ctx: AppContext, repo: Repo, o: ListOptions): Promise<Listing> {
-  const ecr = await ecrOf(ctx, repo.registry);
-  return ecr ? listEcr(ctx, repo, ecr, o) : listRegistry(ctx, repo, o);
+export async function listImages(client: RegistryClient, repo: Repo, o: ListOptions): Promise<Listing> {
+  return o.ecr ? listEcr(client, repo, o.ecr, o) : listRegistry(client, repo, o);
 }

@@ -1,14 +1,11 @@
 // A leveled stderr logger; --debug lines are already redacted by their producers, and masked again here.
 import type { Writable } from 'node:stream';
-import { redactText } from '../registry-client/errors.js';
+import { redactText } from '../util/secrets.js';
+import type { Logger } from '../util/log.js';
 import { paint } from './color.js';
 import { escapeControl } from './escape.js';
 
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  debug(msg: string): void;
-}
+export type { Logger };
 
 /** Masks what must never reach a terminal or a CI log: Authorization values, tokens, URL passwords, signed query strings. */
 export function redactLine(line: string): string {

@@ -1,7 +1,7 @@
 // Copies the referrers of copied manifests with the copy engine, by digest, and records them at the destination:
 // through its referrers API where it honours `subject`, else in the fallback tag's index, merged with what is there.
 import pLimit from 'p-limit';
-import type { AppContext } from '../context.js';
+import { type AppContext, destinationDeps, sourceDeps } from '../context.js';
 import { isAbortError } from '../errors.js';
 import type { ImageRef } from '../location/reference.js';
 import type { Digest } from '../oci/digest.js';
@@ -109,12 +109,12 @@ export async function copyReferrers(
                 return;
               }
               const ref = { ...src, tag: undefined, digest: r.desc.digest };
-              const source = new Prefetched(await openSource({ kind: 'registry', ref }, ctx), r.manifest);
+              const source = new Prefetched(await openSource({ kind: 'registry', ref }, sourceDeps(ctx)), r.manifest);
               try {
                 const target = r.tag
                   ? { ...dst, tag: r.tag, digest: undefined }
                   : { ...dst, tag: undefined, digest: r.desc.digest };
-                const dest = await openDestination({ kind: 'registry', ref: target }, ctx);
+                const dest = await openDestination({ kind: 'registry', ref: target }, destinationDeps(ctx));
                 const out = await copyImage(source, dest, { jobs: opts.jobs, tag: r.tag, signal: opts.signal, shared });
                 if (out.upToDate) result.existed++;
                 else {

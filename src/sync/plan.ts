@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import type { AppContext } from '../context.js';
+import { type AppContext, sourceDeps } from '../context.js';
 import { UsageError, hasCode, isAbortError, isRegctlError } from '../errors.js';
 import { type Location, formatLocation } from '../location/parse.js';
 import { isTag } from '../location/reference.js';
@@ -171,7 +171,7 @@ async function resolveSource(loc: Location, ctx: AppContext, signal: AbortSignal
     return ctx.client('src').headManifest({ registry: loc.ref.registry, repository: loc.ref.repository }, ref, signal);
   }
   const { openSource } = await import('../transports/open.js');
-  const src = await openSource(loc, ctx);
+  const src = await openSource(loc, sourceDeps(ctx));
   try {
     return await src.resolve(signal);
   } finally {

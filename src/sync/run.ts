@@ -1,6 +1,6 @@
 // Sync execution: images in parallel, blobs under one shared limiter and one SharedBlobs, keep-going, rate-limit floor.
 import pLimit from 'p-limit';
-import type { AppContext } from '../context.js';
+import { type AppContext, destinationDeps, sourceDeps } from '../context.js';
 import type { CopyEvent } from '../copy/events.js';
 import { isAbortError } from '../errors.js';
 import type { Location } from '../location/parse.js';
@@ -47,7 +47,7 @@ export interface RunOptions {
   signal: AbortSignal;
   hooks?: RunHooks;
   /** ECR settings for repositories created on push (--immutable-tags, --scan-on-push, --kms-key). */
-  createRepo?: import('../credentials/ecr.js').CreateRepoSettings;
+  createRepo?: import('../ecr/api.js').CreateRepoSettings;
 }
 
 export interface RunResult {
@@ -109,7 +109,7 @@ export class RateGate {
     const poll = Math.min(60_000, Math.max(250, this.opts.rateWaitMs / 10));
     let pulls: number | undefined;
     for (;;) {
-      const rl = this.ctx.lastRateLimit.get(registry);
+      const rl = this.ctx.rateLimit(registry);
       const used = this.inflight.get(registry) ?? 0;
       if (rl?.remaining !== undefined) pulls ??= await this.pullsOf(item as RegistryItem);
       // As for one pull before: admitted while the pulls before this copy leave at least the floor.
@@ -197,9 +197,9 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
     const started = Date.now();
     hooks.start?.(item);
     try {
-      const source = await openSource(pinned(item), ctx);
+      const source = await openSource(pinned(item), sourceDeps(ctx));
       try {
-        const dest = await openDestination(item.target, ctx, { createRepo: opts.createRepo });
+        const dest = await openDestination(item.target, destinationDeps(ctx, opts.createRepo));
         const subset = Boolean(item.platforms?.length);
         const result = await copyImage(source, dest, {
           jobs: opts.jobs,

@@ -1,7 +1,5 @@
 // Registry source and destination over RegistryClient: HEAD-first resolve, Range-aware reads, fresh-session uploads.
 import { DigestError, RegctlError, hasCode, isAbortError } from '../errors.js';
-import type { HostConfig } from '../config.js';
-import { parseEcrHost } from '../credentials/ecr-host.js';
 import type { Location } from '../location/parse.js';
 import { type ImageRef, formatReference } from '../location/reference.js';
 import { type Digest, hashOf } from '../oci/digest.js';
@@ -65,7 +63,11 @@ export class RegistrySource implements ImageSource {
 
 export interface RegistryDestinationOptions {
   retries: number;
-  hostConfig?: HostConfig;
+  /**
+   * The registry is ECR (its host pattern or the hosts config, decided by the caller): each blob goes up in one
+   * streamed PATCH, and only blobs a manifest references are mounted.
+   */
+  ecr?: boolean;
   /** Called when a registry answers NAME_UNKNOWN on push; true when the repository now exists (ECR create-on-push). */
   onMissingRepository?: (repo: Repo, signal: AbortSignal) => Promise<boolean>;
   /**
@@ -103,7 +105,7 @@ export class RegistryDestination implements ImageDestination {
     this.location = { kind: 'registry', ref };
     this.repo = { registry: ref.registry, repository: ref.repository };
     this.here = { host: ref.registry, repository: ref.repository };
-    const ecr = Boolean(parseEcrHost(ref.registry)) || opts.hostConfig?.type === 'ecr';
+    const ecr = Boolean(opts.ecr);
     this.uploadMode = ecr ? 'patch' : 'put';
     this.mountsReferencedOnly = ecr;
   }

@@ -43,3 +43,26 @@ export function maskSecrets(text: string): string {
   for (const s of ordered) if (out.includes(s)) out = out.split(s).join('***');
   return out;
 }
+
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  // Authorization values: `Bearer eyJ…`, `Basic YWxp…`
+  // (a value has a capital, a digit or base64 punctuation: `a Bearer challenge` is left alone)
+  [/\b([Bb]earer|[Bb]asic|BEARER|BASIC)(\s+)(?!realm\b)(?=[\w.~+/=-]*[A-Z0-9+/=])[\w.~+/=-]{6,}/g, '$1$2***'],
+  // JWTs anywhere (registry tokens)
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '***'],
+  // user:password@ in URLs
+  [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
+  // signed or secret query parameters: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, Signature, sig, token, …
+  // and Docker Hub's CDN `verify=` (Cloudflare signed URLs)
+  [/([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth|verify)[\w.-]*=)[^&\s#"'<>]*/gi,
+    '$1***'],
+  // JSON secrets: "password": "…", "identitytoken": "…"
+  [/("(?:password|secret|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")[^"]*"/gi, '$1***"'],
+];
+
+/** Masks credentials in free text (an error body, a log line): Authorization values, JWTs, URL passwords, signed query strings. */
+export function redactText(text: string): string {
+  let out = text;
+  for (const [re, to] of SECRET_PATTERNS) out = out.replace(re, to);
+  return maskSecrets(out);
+}

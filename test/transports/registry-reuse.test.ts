@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createContext, type AppContext } from '../../src/context.js';
+import { createContext } from '../../src/app-context.js';
+import { type AppContext, destinationDeps } from '../../src/context.js';
 import { SharedBlobs } from '../../src/copy/shared.js';
 import type { Location } from '../../src/location/parse.js';
 import type { Digest } from '../../src/oci/digest.js';
@@ -71,7 +72,7 @@ async function inRegistry(repo: string, digest: string): Promise<boolean> {
 
 async function dest(repository: string): Promise<ImageDestination> {
   const loc: Location = { kind: 'registry', ref: { registry: proxy.host, apiHost: proxy.host, repository, tag: 'v1' } };
-  return openDestination(loc, ctx);
+  return openDestination(loc, destinationDeps(ctx));
 }
 
 const repoAt = (repository: string): RegistryRepo => ({ host: proxy.host, repository });
@@ -183,7 +184,7 @@ describe('local destination tryReuse', () => {
   it('an OCI layout reuses a blob whose file it holds, and only that', async () => {
     const dir = await makeTempDir('reuse-oci');
     try {
-      const dst = await openDestination({ kind: 'oci', path: `${dir}/layout` }, ctx);
+      const dst = await openDestination({ kind: 'oci', path: `${dir}/layout` }, destinationDeps(ctx));
       const { desc, bytes } = blob();
       await expect(dst.tryReuse(desc, {}, signal)).resolves.toBeUndefined();
       await dst.putBlob(desc, async () => chunks(bytes), signal);

@@ -4,11 +4,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuildContext } from '../../src/build/context.js';
-import { planCopy, resolveDest } from '../../src/build/copy-plan.js';
-import { IgnoreMatcher, readIgnoreFile } from '../../src/build/ignore.js';
-import { encodeHeader } from '../../src/build/tar.js';
-import { segmentRegex } from '../../src/build/tree.js';
+import { BuildContext } from '../../src/builder/context.js';
+import { planCopy, resolveDest } from '../../src/builder/copy-plan.js';
+import { IgnoreMatcher, readIgnoreFile } from '../../src/builder/ignore.js';
+import { encodeHeader } from '../../src/builder/tar.js';
+import { segmentRegex } from '../../src/builder/tree.js';
 
 describe('.dockerignore matching (Docker patternmatcher rules)', () => {
   it.each<[string[], string, boolean]>([

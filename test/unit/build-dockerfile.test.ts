@@ -1,8 +1,8 @@
 // Dockerfile parsing and Docker's variable expansion: directives, continuations, comments, flags, JSON forms, $VAR rules.
 import { describe, expect, it } from 'vitest';
-import { parseDockerfile, toStages } from '../../src/build/dockerfile.js';
-import { expandWord, expandWords } from '../../src/build/expand.js';
-import { keyValues, parseDuration, parsePorts, splitWords } from '../../src/build/instructions.js';
+import { parseDockerfile, toStages } from '../../src/builder/dockerfile.js';
+import { expandWord, expandWords } from '../../src/builder/expand.js';
+import { keyValues, parseDuration, parsePorts, splitWords } from '../../src/builder/instructions.js';
 
 const env = new Map([
   ['A', 'alpha'],

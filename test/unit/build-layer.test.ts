@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeLayer } from '../../src/build/layer.js';
-import type { LayerEntry } from '../../src/build/tree.js';
+import { writeLayer } from '../../src/builder/layer.js';
+import type { LayerEntry } from '../../src/builder/tree.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const signal = new AbortController().signal;

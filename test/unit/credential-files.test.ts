@@ -4,7 +4,6 @@
 import { lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../src/context.js';
 import { keychainIndexPath, writeKeychainIndex } from '../../src/credentials/keychain.js';
 import { storeLogin } from '../../src/credentials/store.js';
 import { writeAtomic } from '../../src/util/fs.js';
@@ -38,8 +37,8 @@ describe('credential files are never written through a planted link', () => {
     const path = join(docker, 'config.json');
     await plant(path);
     const log = { info() {}, warn() {}, debug() {} };
-    const ctx = { env: { DOCKER_CONFIG: docker, REGCTL_NO_KEYCHAIN: '1' }, log } as unknown as AppContext;
-    expect((await storeLogin(ctx, 'registry.example:5000', { username: 'u', password: 'p4ss' })).where).toBe(path);
+    const deps = { env: { DOCKER_CONFIG: docker, REGCTL_NO_KEYCHAIN: '1' }, log };
+    expect((await storeLogin(deps, 'registry.example:5000', { username: 'u', password: 'p4ss' })).where).toBe(path);
     expect(await readFile(victim, 'utf8')).toBe(VICTIM_TEXT);
     expect((await lstat(path)).isFile()).toBe(true);
     expect(await mode(path)).toBe(0o600);

@@ -1,7 +1,6 @@
 // ECR registry hosts (amazon-ecr-credential-helper's pattern): every partition, FIPS and dual-stack; and what is not ECR.
 import { describe, expect, it } from 'vitest';
-import { ecrTarget } from '../../src/credentials/ecr.js';
-import { parseEcrHost } from '../../src/credentials/ecr-host.js';
+import { ecrTarget, parseEcrHost } from '../../src/ecr/host.js';
 
 describe('parseEcrHost', () => {
   it.each([

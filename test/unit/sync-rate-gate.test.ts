@@ -31,7 +31,7 @@ class FakeHub {
         return { manifest: { kind: 'index', manifests: Array.from({ length: this.children }, () => ({})) } };
       },
     };
-    return { lastRateLimit: this.lastRateLimit, client: () => client } as unknown as AppContext;
+    return { rateLimit: (r: string) => this.lastRateLimit.get(r), client: () => client } as unknown as AppContext;
   }
 }
 

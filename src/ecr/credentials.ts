@@ -1,63 +1,23 @@
-// ECR: GetAuthorizationToken through the lazily loaded AWS SDK, cached in memory and on disk, refreshed at half its life; CreateRepository.
+// ECR: GetAuthorizationToken through the lazily loaded AWS SDK, cached in memory and on disk, refreshed at half its life.
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { HostConfig } from '../config.js';
 import { RegctlError, isAbortError } from '../errors.js';
 import { hashOf } from '../oci/digest.js';
-import { dockerAuthEnvSource, dockerConfigSource } from './docker-config.js';
+import { dockerAuthEnvSource, dockerConfigSource } from '../credentials/docker-config.js';
 import { writeAtomic } from '../util/fs.js';
 import { readRegular } from '../util/read.js';
-import { parseEcrHost } from './ecr-host.js';
-import { type Credential, type CredentialSource, chain } from './index.js';
-import { keychainSource } from './keychain.js';
-
-export interface EcrTarget {
-  region: string;
-  endpoint?: string;
-  account?: string;
-  /** The host is a FIPS endpoint (`dkr-ecr-fips`, `dkr.ecr-fips`): so is the API. */
-  fips?: boolean;
-}
-
-/** Whether a registry is ECR (by host pattern or the hosts config), and where its API is. */
-export function ecrTarget(registry: string, cfg: HostConfig | undefined): EcrTarget | undefined {
-  const parsed = parseEcrHost(registry);
-  if (!parsed && cfg?.type !== 'ecr') return undefined;
-  const region = cfg?.region ?? parsed?.region;
-  if (!region) throw new RegctlError('CONFIG_INVALID', `hosts config for ${registry}: type "ecr" needs a region`, { exitCode: 2 });
-  const t: EcrTarget = { region };
-  if (cfg?.ecrEndpoint) t.endpoint = cfg.ecrEndpoint;
-  if (parsed) t.account = parsed.account;
-  if (parsed?.fips) t.fips = true;
-  return t;
-}
+import { type EcrTarget, ecrTarget } from './host.js';
+import { ecrClient, loadSdk } from './sdk.js';
+import { type Credential, type CredentialSource, chain } from '../credentials/index.js';
+import { keychainSource } from '../credentials/keychain.js';
 
 interface CachedToken {
   username: string;
   password: string;
   issuedAt: number;
   expiresAt: number;
-}
-
-type EcrModule = typeof import('@aws-sdk/client-ecr');
-let sdk: Promise<EcrModule> | undefined;
-export const loadSdk = (): Promise<EcrModule> => {
-  // The SDK's own Node-version notice would land in the middle of our stderr output: regctl states its engines itself.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  return (sdk ??= import('@aws-sdk/client-ecr'));
-};
-
-const clients = new Map<string, InstanceType<EcrModule['ECRClient']>>();
-export async function ecrClient(t: EcrTarget): Promise<InstanceType<EcrModule['ECRClient']>> {
-  const key = `${t.region}|${t.endpoint ?? ''}|${t.fips ? 'fips' : ''}`;
-  let c = clients.get(key);
-  if (!c) {
-    const { ECRClient } = await loadSdk();
-    c = new ECRClient({ region: t.region, ...(t.endpoint ? { endpoint: t.endpoint } : t.fips ? { useFipsEndpoint: true } : {}) });
-    clients.set(key, c);
-  }
-  return c;
 }
 
 /**
@@ -157,52 +117,4 @@ export function ecrSource(
       throw err;
     }
   };
-}
-
-export interface CreateRepoSettings {
-  immutableTags?: boolean;
-  scanOnPush?: boolean;
-  kmsKey?: string;
-}
-
-/** CreateRepository; an existing repository (a concurrent create) is fine. */
-export async function createEcrRepository(t: EcrTarget, repository: string, settings: CreateRepoSettings, signal?: AbortSignal): Promise<'created' | 'exists'> {
-  const { CreateRepositoryCommand } = await loadSdk();
-  const client = await ecrClient(t);
-  try {
-    await client.send(
-      new CreateRepositoryCommand({
-        repositoryName: repository,
-        ...(t.account ? { registryId: t.account } : {}),
-        imageTagMutability: settings.immutableTags ? 'IMMUTABLE' : 'MUTABLE',
-        imageScanningConfiguration: { scanOnPush: Boolean(settings.scanOnPush) },
-        ...(settings.kmsKey ? { encryptionConfiguration: { encryptionType: 'KMS', kmsKey: settings.kmsKey } } : {}),
-      }),
-      { abortSignal: signal as never },
-    );
-    return 'created';
-  } catch (err) {
-    if ((err as Error).name === 'RepositoryAlreadyExistsException') return 'exists';
-    throw new RegctlError('ECR_CREATE', `ECR CreateRepository ${repository}: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** DescribeRepositories for one name: whether it exists (RepositoryNotFoundException: no). */
-export async function ecrRepositoryExists(t: EcrTarget, repository: string, signal?: AbortSignal): Promise<boolean> {
-  const { DescribeRepositoriesCommand } = await loadSdk();
-  const client = await ecrClient(t);
-  try {
-    await client.send(
-      new DescribeRepositoriesCommand({
-        repositoryNames: [repository],
-        ...(t.account ? { registryId: t.account } : {}),
-      }),
-      { abortSignal: signal as never },
-    );
-    return true;
-  } catch (err) {
-    if ((err as Error).name === 'RepositoryNotFoundException') return false;
-    const e = err as Error;
-    throw new RegctlError('ECR_API', `ECR DescribeRepositories ${repository}: ${e.name}: ${e.message}`, { cause: err });
-  }
 }

@@ -1,7 +1,7 @@
 // Base images of FROM and COPY --from: opened once per location, one platform's manifest and config read (never its layers).
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { AppContext } from '../context.js';
+import { type AppContext, sourceDeps } from '../context.js';
 import { verified } from '../copy/verify.js';
 import { RegctlError, UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
@@ -71,7 +71,7 @@ export class BaseResolver {
     if (!s) {
       s = (async () => {
         const { openSource } = await import('../transports/open.js');
-        return openSource(await locateImage(name, this.contextDir, this.named), this.ctx);
+        return openSource(await locateImage(name, this.contextDir, this.named), sourceDeps(this.ctx));
       })();
       this.sources.set(name, s);
     }

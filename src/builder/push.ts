@@ -3,7 +3,7 @@
 // While a build writes its layers, the base's layers already move (BasePrefetch).
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
-import type { AppContext } from '../context.js';
+import { type AppContext, destinationDeps } from '../context.js';
 import type { EventSink } from '../copy/events.js';
 import { type CopyOptions, type CopyResult, copyBlob, copyImage } from '../copy/copy.js';
 import { SharedBlobs } from '../copy/shared.js';
@@ -24,7 +24,7 @@ export function destTag(loc: Location): string | undefined {
 export async function openDestinations(ctx: AppContext, dests: Location[], defaultName?: string): Promise<ImageDestination[]> {
   const { openDestination } = await import('../transports/open.js');
   const out: ImageDestination[] = [];
-  for (const loc of dests) out.push(await openDestination(loc, ctx, { defaultName }));
+  for (const loc of dests) out.push(await openDestination(loc, destinationDeps(ctx), { defaultName }));
   return out;
 }
 

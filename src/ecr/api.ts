@@ -1,6 +1,14 @@
 // ECR's repository API through the lazily loaded SDK: describe/create/delete repositories, DescribeImages pages, BatchDeleteImage, lifecycle policies.
-import type { CreateRepoSettings, EcrTarget } from '../credentials/ecr.js';
 import { RegctlError, hasCode } from '../errors.js';
+import type { EcrTarget } from './host.js';
+import { ecrClient, loadSdk } from './sdk.js';
+
+/** How a repository is created (`repo create` flags, create-on-push flags over the hosts config). */
+export interface CreateRepoSettings {
+  immutableTags?: boolean;
+  scanOnPush?: boolean;
+  kmsKey?: string;
+}
 
 export interface EcrImageDetail {
   digest: string;
@@ -19,7 +27,6 @@ export interface EcrRepoSettings {
 }
 
 async function call<T>(t: EcrTarget, what: string, make: (sdk: typeof import('@aws-sdk/client-ecr')) => unknown, signal?: AbortSignal, exists?: string): Promise<T> {
-  const { loadSdk, ecrClient } = await import('../credentials/ecr.js');
   const sdk = await loadSdk();
   const client = await ecrClient(t);
   try {
