@@ -135,6 +135,7 @@ export class BaseResolver {
 
   async close(): Promise<void> {
     const all = await Promise.allSettled([...this.sources.values()]);
-    await Promise.all(all.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)));
+    const opened = all.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    await Promise.all(opened.map((s) => s.close().catch(() => {})));
   }
 }

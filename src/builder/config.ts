@@ -1,5 +1,5 @@
 // Image configs and manifests we create: the config JSON (env, labels, history…), image manifests and indexes.
-import { type Digest, digestOf } from '../oci/digest.js';
+import { digestOf } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, encodeManifest, toFetched } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';
 import type { Platform } from '../oci/platform.js';
@@ -66,7 +66,7 @@ export function makeManifest(flavor: Flavor, config: Descriptor, layers: Descrip
   };
   if (annotations && Object.keys(annotations).length) doc.annotations = annotations;
   const bytes = encodeManifest(doc);
-  return toFetched(bytes, mt, digestOf(bytes) as Digest);
+  return toFetched(bytes, mt, digestOf(bytes));
 }
 
 export function makeIndex(flavor: Flavor, children: Array<{ m: FetchedManifest; platform?: Platform; annotations?: Record<string, string> }>, annotations?: Record<string, string>): FetchedManifest {
@@ -84,7 +84,7 @@ export function makeIndex(flavor: Flavor, children: Array<{ m: FetchedManifest; 
   };
   if (annotations && Object.keys(annotations).length) doc.annotations = annotations;
   const bytes = encodeManifest(doc);
-  return toFetched(bytes, mt, digestOf(bytes) as Digest);
+  return toFetched(bytes, mt, digestOf(bytes));
 }
 
 function platformOf(p: Platform): Platform {

@@ -27,7 +27,7 @@ function withAnnotations(doc: Record<string, unknown>, add: Map<string, string>)
 
 function refetched(doc: Record<string, unknown>, mediaType: string): FetchedManifest {
   const bytes = encodeManifest(doc);
-  return toFetched(bytes, mediaType, digestOf(bytes) as Digest);
+  return toFetched(bytes, mediaType, digestOf(bytes));
 }
 
 function changeConfig(raw: Uint8Array, c: MutateChanges): Uint8Array {

@@ -128,7 +128,8 @@ export class PlatformBuild {
       result = { platform: base.platform, config, flavor: base.flavor, layers, base };
       // COPY, ADD and WORKDIR need the base's directory tree: start reading it now.
       const writes = def.body.some((i) => ['COPY', 'ADD', 'WORKDIR'].includes(i.keyword));
-      if (writes) for (const l of layers) baseIndex(this.sh, l);
+      // Not awaited here: baseIndex keeps its promise's rejection handled; the instruction that needs it awaits it.
+      if (writes) for (const l of layers) void baseIndex(this.sh, l);
       if (sh.finalChain.has(def.index)) sh.opts.onFinalBase?.(base);
     }
     if (!result.config.config.Env?.some((e) => e.startsWith('PATH=')) && result.config.os !== 'windows') {

@@ -20,7 +20,7 @@ export const referrersCommand: CommandDef = {
     cmd.option('--type <mediatype>', help, collect);
   },
   async run(ctx, [refText], opts) {
-    const ref = registryRef(refText!);
+    const ref = registryRef(refText);
     const [{ RepoReferrers, discoverTree }, { RegctlError }] = await Promise.all([
       import('../referrers/discover.js'),
       import('../errors.js'),
@@ -29,7 +29,7 @@ export const referrersCommand: CommandDef = {
     const repo = { registry: ref.registry, repository: ref.repository };
     const desc = await client.headManifest(repo, ref.digest ?? ref.tag ?? 'latest', ctx.signal);
     if (!desc) throw new RegctlError('NOT_FOUND', `${refText}: image not found`);
-    const found = await discoverTree(new RepoReferrers(client, repo), [desc.digest as Digest], {
+    const found = await discoverTree(new RepoReferrers(client, repo), [desc.digest], {
       signal: ctx.signal,
       warn: (m) => ctx.log.warn(m),
       types: opts.type as string[] | undefined,

@@ -98,7 +98,7 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
     return { stdout: jsonForTerminal(doc), json: doc };
   }
   await api.putLifecyclePolicy(ecr, repository, JSON.stringify(JSON.parse(text!)), ctx.signal);
-  return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) } };
+  return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) as unknown } };
 }
 
 function checkPolicyShape(text: string, where: string): void {
@@ -142,11 +142,11 @@ export const repoCommand: CommandDef = {
     switch (action) {
       case 'create':
         only(1);
-        return create(ctx, rest[0]!, opts);
+        return create(ctx, rest[0], opts);
       case 'rm':
       case 'delete':
         only(1);
-        return remove(ctx, rest[0]!, opts);
+        return remove(ctx, rest[0], opts);
       case 'lifecycle':
         if (rest.length > 3) throw new UsageError('repo lifecycle takes get REPO or set REPO POLICY.json');
         return lifecycle(ctx, rest[0], rest[1], rest[2]);

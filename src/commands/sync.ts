@@ -164,12 +164,12 @@ export const syncCommand: CommandDef = {
     const d = spec.defaults;
     let rateWaitMs = d.rateWaitMs ?? 0;
     if (opts.rateWait !== undefined) {
-      const ms = parseDuration(String(opts.rateWait));
+      const ms = parseDuration(opts.rateWait as string); // `--rate-wait <duration>`: a string
       if (ms === undefined) throw new UsageError(`--rate-wait: unreadable duration ${JSON.stringify(opts.rateWait)} (e.g. 90s, 30m, 6h)`);
       rateWaitMs = ms;
     }
     const { makePlan, parseShard } = await import('../sync/plan.js');
-    const shard = opts.shard !== undefined ? parseShard(String(opts.shard), ctx.env) : undefined;
+    const shard = opts.shard !== undefined ? parseShard(opts.shard as string, ctx.env) : undefined;
     // Before any client exists: the connection pools are sized from jobs.
     const jobs = opts.jobsGiven ? ctx.globals.jobs : (d.jobs ?? ctx.globals.jobs);
     ctx.globals.jobs = jobs;

@@ -33,7 +33,7 @@ function whyNoKeytar(err: unknown): string {
 
 function loadKeytar(): Promise<Keytar | undefined> {
   keytar ??= import('keytar' as string).then(
-    (m) => {
+    (m: { default?: unknown }) => {
       const k = (m.default ?? m) as Partial<Keytar>;
       return typeof k.getPassword === 'function' && typeof k.setPassword === 'function' && typeof k.deletePassword === 'function' ? (k as Keytar) : undefined;
     },

@@ -139,7 +139,7 @@ async function listRegistry(client: RegistryClient, repo: Repo, o: ListOptions):
     if (!desc) return; // deleted meanwhile
     if (!isDigest(desc.digest)) throw new RegctlError('BAD_RESPONSE', `${repo.registry}/${repo.repository}:${tags[i]}: invalid digest`);
     const e = byDigest.get(desc.digest) ?? { tags: [], mediaType: desc.mediaType };
-    e.tags.push(tags[i]!);
+    e.tags.push(tags[i]);
     byDigest.set(desc.digest, e);
   });
   const rows = await Promise.all(

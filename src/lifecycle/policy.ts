@@ -113,7 +113,7 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
       tagStatus: s.tagStatus,
       ...(prefixes ? { tagPrefixList: prefixes } : {}),
       ...(patterns ? { tagPatternList: patterns } : {}),
-      ...(s.storageClass ? { storageClass: s.storageClass as 'standard' | 'archive' } : {}),
+      ...(s.storageClass ? { storageClass: s.storageClass } : {}),
       countType: s.countType as CountType,
       ...(s.countUnit ? { countUnit: 'days' as const } : {}),
       countNumber: s.countNumber as number,

@@ -74,7 +74,7 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
   }
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof doc;
   } catch {
     throw new ManifestError('manifest is not valid JSON');
   }

@@ -56,7 +56,6 @@ export async function enableColor(level: number): Promise<Paint> {
 
 /** `text` without colour codes (SGR sequences). */
 export function stripColor(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, '');
 }
 
@@ -66,7 +65,6 @@ export function visibleLength(text: string): number {
 }
 
 /** Exactly the colour codes of our palette (red, yellow, green, cyan, dim, and their ends), nothing else. */
-// eslint-disable-next-line no-control-regex
 const OURS = /(\x1b\[(?:2|22|31|32|33|36|39)m)/;
 
 /**

@@ -451,7 +451,7 @@ export class RegistryClient {
       }
       let doc: Record<string, unknown>;
       try {
-        doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+        doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
       } catch {
         throw new RegctlError('BAD_RESPONSE', `${what}: invalid JSON`);
       }

@@ -63,7 +63,7 @@ export async function fetchReferrers(
     const found = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
     if (!found) return { descriptors: out, filtered };
     // The next page is the same list with other parameters: nothing else is followed.
-    const url = resolveHanded(found[1]!, res.url, what);
+    const url = resolveHanded(found[1], res.url, what);
     if (url.pathname !== new URL(res.url).pathname) {
       throw new RegctlError('BAD_RESPONSE', `${what}: the Link to the next page names another path`);
     }

@@ -166,7 +166,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
   const shared = new SharedBlobs();
   const imageLimit = pLimit(Math.max(1, opts.images));
   const gate = new RateGate(ctx, opts);
-  const reports: ImageReport[] = new Array(plan.items.length);
+  const reports = new Array<ImageReport>(plan.items.length);
   let stopped: ErrorInfo | undefined;
   const finish = (i: number, r: ImageReport) => {
     reports[i] = r;
@@ -248,7 +248,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
   });
   const settled = await Promise.allSettled(tasks);
   const interrupted = settled.find((s) => s.status === 'rejected');
-  if (interrupted) throw (interrupted as PromiseRejectedResult).reason;
+  if (interrupted) throw interrupted.reason;
   await syncReferrers(reports, ctx, opts, imageLimit);
   return { reports, ...(stopped ? { stopped } : {}) };
 }

@@ -1,6 +1,5 @@
 // Reading an OCI image layout held in a directory or a tar: index.json, picking an image by tag or digest, blobs by digest.
 import { lstat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, hexOf, isDigest } from '../oci/digest.js';
@@ -96,7 +95,7 @@ export class TarFiles implements LayoutFiles {
       const why = `${this.where}: ${name} is ${entry.size} bytes, but its descriptor says ${size}`;
       throw new RegctlError('SIZE_MISMATCH', why, { exitCode: 2 });
     }
-    return this.tar.open(this.name(name), { start, signal }) as Readable;
+    return this.tar.open(this.name(name), { start, signal });
   }
 }
 

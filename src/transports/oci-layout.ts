@@ -172,7 +172,7 @@ async function updateIndex(
       if (text) {
         try {
           parseManifest(text); // refuse to rewrite an index.json we cannot read
-          raw = JSON.parse(text.toString('utf8'));
+          raw = JSON.parse(text.toString('utf8')) as typeof raw;
         } catch (err) {
           throw new RegctlError('LAYOUT_INVALID', `${indexPath} is not a valid image index; not overwriting it`, { cause: err, exitCode: 2 });
         }

@@ -1,6 +1,6 @@
 // Local file safety: atomic writes (temp + fsync + rename), lockfiles, temp tracking for abort, and root-confined joins.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, rm, stat, unlink, link } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, unlink, link } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RegctlError, hasCode } from '../errors.js';

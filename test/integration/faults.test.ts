@@ -30,12 +30,7 @@ function expectOneLineError(r: CliResult): string {
   const errors = lines.filter((l) => l.startsWith('regctl: '));
   expect(errors, r.stderr).toHaveLength(1);
   expect(r.stderr).not.toMatch(/^\s+at /m);
-  return errors[0]!;
-}
-
-async function headStatus(url: string): Promise<number> {
-  const res = await fetch(url, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
-  return res.status;
+  return errors[0];
 }
 
 const blobGets = (p: FaultProxy, digest: string): ProxyRecord[] => p.stats.filter((r) => r.kind === 'blob-get' && r.ref === digest);
@@ -59,8 +54,8 @@ const reset = (): void => pair.reset();
 describe('a broken blob download', () => {
   it('resumes with Range from the byte where it broke, and the digest still checks', async () => {
     reset();
-    const big = image.layerDigests[0]!;
-    const size = image.layerSizes[0]!;
+    const big = image.layerDigests[0];
+    const size = image.layerSizes[0];
     A.dropAfter((r) => r.kind === 'blob-get' && r.ref === big, 150_000);
     // Slow enough that the break comes while regctl reads: bytes that arrive before the upload session is open wait
     // in a buffer, and a connection dropped then takes them along (the read restarts at byte 0, no Range to see).
@@ -73,14 +68,14 @@ describe('a broken blob download', () => {
     expect(gets.map((g) => g.range)).toEqual([undefined, 'bytes=150000-']);
     expect(gets[0]).toMatchObject({ fault: 'drop', bytesOut: 150_000 });
     expect(gets[1]).toMatchObject({ status: 206, bytesOut: size - 150_000 });
-    expect(gets[1]!.bytesOut).toBeLessThan(size);
+    expect(gets[1].bytesOut).toBeLessThan(size);
     expect(await registryDigest(dst.host, to.slice(dst.host.length + 1, -3), 'v1')).toBe(image.manifestDigest);
   });
 
   it('from a registry that ignores Range starts over at byte 0 and still verifies', async () => {
     reset();
-    const big = image.layerDigests[0]!;
-    const size = image.layerSizes[0]!;
+    const big = image.layerDigests[0];
+    const size = image.layerSizes[0];
     A.dropAfter((r) => r.kind === 'blob-get' && r.ref === big, 150_000);
     A.slowBody(1_000_000, (r) => r.kind === 'blob-get' && r.ref === big); // as above: the break comes mid-read
     A.ignoreRange((r) => r.kind === 'blob-get' && r.ref === big && r.headers.range !== undefined);
@@ -137,7 +132,7 @@ describe('retries', () => {
     expect(r.stdout.trim()).toBe(image.manifestDigest);
     const heads = A.stats.filter((s) => s.kind === 'manifest-head');
     expect(heads.map((h) => h.status)).toEqual([429, 200]);
-    expect(heads[1]!.at - heads[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(heads[1].at - heads[0].at).toBeGreaterThanOrEqual(950);
   });
 
   it('429 with Retry-After as an HTTP date is honoured', async () => {
@@ -168,7 +163,7 @@ describe('retries', () => {
 
   it('backoff is shared per host: a Retry-After on one blob pauses the other workers on that host too', async () => {
     reset();
-    const big = many.layerDigests[0]!;
+    const big = many.layerDigests[0];
     A.failWith(429, 1, (r) => r.kind === 'blob-get' && r.ref === big, { 'retry-after': '2' });
     const to = fresh('shared');
     const r = await runCli(['copy', '--jobs', '2', `${A.host}/src/many:v1`, to]);

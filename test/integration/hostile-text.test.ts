@@ -17,7 +17,6 @@ let work: string;
 /** Retitles the terminal (OSC 0 … BEL), clears it (CSI 2J), and a C1 CSI (U+009B) some terminals obey. */
 const HOSTILE = '\u001b]0;pwned\u0007\u001b[2J\u009b31mred';
 const ESCAPED = '\\x1b]0;pwned\\x07\\x1b[2J\\x9b31mred';
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 /** 34 a's and a character `^(a+)+$` cannot match: the backtracking doubles with every a. */
 const EVIL_TAG = `${'a'.repeat(34)}_`;

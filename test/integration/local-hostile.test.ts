@@ -61,7 +61,7 @@ function refused(r: CliResult, why: RegExp): void {
 describe('an OCI layout source sends no byte of a blob it should not', () => {
   it('a layer blob that is a symbolic link to a secret file: refused, none of its bytes sent', async () => {
     const img = await layout();
-    const layer = blobPath(img, img.layerDigests[0]!);
+    const layer = blobPath(img, img.layerDigests[0]);
     await rm(layer);
     await symlink(secret, layer);
     const { r, repo } = await push(img);
@@ -72,7 +72,7 @@ describe('an OCI layout source sends no byte of a blob it should not', () => {
 
   it('a layer blob of the wrong size (truncated) is refused before it is streamed', async () => {
     const img = await layout();
-    await truncate(blobPath(img, img.layerDigests[0]!), 150_000);
+    await truncate(blobPath(img, img.layerDigests[0]), 150_000);
     const { r } = await push(img);
     refused(r, /is 150000 bytes, but its descriptor says \d+/);
     expect(sentBytes()).toBeLessThan(4_000);
@@ -81,7 +81,7 @@ describe('an OCI layout source sends no byte of a blob it should not', () => {
   it('FROM oci: in a build a symlinked base layer is refused, none of its bytes sent', async () => {
     const ctxDir = join(work, `build${++n}`);
     const base = await makeImageLayout(join(ctxDir, 'base'), { layers: [200_000], seed: `lh-b${n}`, tag: 'v1' });
-    const layer = blobPath(base, base.layerDigests[0]!);
+    const layer = blobPath(base, base.layerDigests[0]);
     await rm(layer);
     await symlink(secret, layer);
     await writeFile(join(ctxDir, 'Dockerfile'), 'FROM oci:./base:v1\nLABEL a=b\n');

@@ -121,7 +121,7 @@ describe('docker-archive', () => {
 
   it('a blob that fails verification on its way into the tar leaves no file and no temp file', async () => {
     proxy.reset();
-    proxy.corruptBlob(image.layerDigests[1]!);
+    proxy.corruptBlob(image.layerDigests[1]);
     try {
       const dir = join(work, 'placed-bad');
       await run('mkdir', ['-p', dir]);

@@ -84,7 +84,7 @@ export async function startPty(args: string[], opts: PtyOptions = {}): Promise<P
       void (tempHome ? removeTempDir(tempHome) : Promise.resolve()).then(() => {
         const exit = /\n@@EXIT (-?\d+)\n@@STTY-AFTER (.*)\n$/.exec(output);
         if (!exit) return reject(new Error(`pty-run ended without a status\noutput: ${output}\nstderr: ${stderr}`));
-        resolve({ code: Number(exit[1]), output: output.slice(0, exit.index), sttyAfter: exit[2]! });
+        resolve({ code: Number(exit[1]), output: output.slice(0, exit.index), sttyAfter: exit[2] });
       }, reject);
     });
   });
@@ -102,7 +102,7 @@ export async function startPty(args: string[], opts: PtyOptions = {}): Promise<P
       child.stdin.write('stty\n');
       for (;;) {
         const all = [...output.matchAll(/\n@@STTY-NOW (.*)\n/g)];
-        if (all.length >= n) return all[n - 1]![1]!;
+        if (all.length >= n) return all[n - 1][1];
         if (closed) throw new Error(`regctl ended before stty answered\noutput: ${output}`);
         await more();
       }
