@@ -34,7 +34,7 @@ async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManife
   const configBytes = await readConfigBlob(ctx, src, m.manifest.config);
   let cfg: Partial<ImageConfigDoc> = {};
   try {
-    cfg = JSON.parse(Buffer.from(configBytes).toString('utf8')) as ImageConfig;
+    cfg = JSON.parse(Buffer.from(configBytes).toString('utf8')) as ImageConfigDoc;
   } catch {
     /* an artifact whose config is not an image config */
   }
