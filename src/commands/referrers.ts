@@ -1,5 +1,4 @@
 // `referrers REF`: what points at an image (signatures, SBOMs, attestations), recursively: type, digest, size, created.
-import type { Digest } from '../oci/digest.js';
 import { formatBytes, table } from '../output/render.js';
 import { escapeControl } from '../util/escape.js';
 import { registryRef } from './shared.js';

@@ -58,7 +58,7 @@ async function readConfig(client: RegistryClient, repo: Repo, desc: Descriptor, 
   const variant = typeof cfg.variant === 'string' ? { variant: cfg.variant } : {};
   const platform =
     typeof cfg.os === 'string'
-      ? formatPlatform({ os: cfg.os, architecture: String(cfg.architecture ?? ''), ...variant })
+      ? formatPlatform({ os: cfg.os, architecture: typeof cfg.architecture === 'string' ? cfg.architecture : '', ...variant })
       : undefined;
   return { ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}), ...(platform ? { platform } : {}) };
 }

@@ -143,7 +143,7 @@ describe('retries', () => {
     expect(r.code, r.stderr).toBe(0);
     const heads = A.stats.filter((s) => s.kind === 'manifest-head');
     expect(heads.map((h) => h.status)).toEqual([429, 200]);
-    expect(heads[1]!.at - heads[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(heads[1].at - heads[0].at).toBeGreaterThanOrEqual(950);
     // The wait regctl chose is the date's distance (3–4 s), as its retry line states it, not a fallback or the cap.
     const chosen = Number(/next try in ([\d.]+) s/.exec(r.stderr)?.[1]);
     expect(chosen, r.stderr).toBeGreaterThanOrEqual(1);

@@ -54,8 +54,8 @@ export async function startProxiedPair(name: string): Promise<ProxiedPair> {
     regs.map((r) => (r.status === 'fulfilled' ? startFaultProxy(r.value.url) : Promise.reject(r.reason))),
   );
   const stop = async (): Promise<void> => {
-    await Promise.all(proxies.map((p) => (p.status === 'fulfilled' ? p.value.stop() : undefined)));
-    await Promise.all(regs.map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+    await Promise.all(proxies.map((p) => (p.status === 'fulfilled' ? p.value.stop() : Promise.resolve())));
+    await Promise.all(regs.map((r) => (r.status === 'fulfilled' ? r.value.stop() : Promise.resolve())));
     await removeTempDir(work);
   };
   const failed = [...regs, ...proxies].find((p) => p.status === 'rejected');

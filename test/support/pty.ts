@@ -132,7 +132,7 @@ export async function runOnPty(
   const steps = [...(given ?? [])];
   let mark = 0;
   while (steps.length && !p.ended()) {
-    if (new RegExp(steps[0]![0]).test(p.output().slice(mark))) {
+    if (new RegExp(steps[0][0]).test(p.output().slice(mark))) {
       p.type(steps.shift()![1]);
       mark = p.output().length;
       continue;
