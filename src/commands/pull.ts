@@ -8,7 +8,7 @@ import { type CommandDef, collect } from './types.js';
 
 const FORMATS = ['docker-archive', 'oci', 'oci-archive'] as const;
 
-function localDestination(path: string, format: unknown): Location {
+export function localDestination(path: string, format: unknown): Location {
   if (format === undefined) return localLocation(path, 'pull writes to');
   if (!FORMATS.includes(format as (typeof FORMATS)[number])) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
   return parseLocation(`${format}:${path}`);
