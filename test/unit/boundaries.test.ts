@@ -9,8 +9,10 @@ const SRC = join(import.meta.dirname, '..', '..', 'src');
 
 /** Top first. A file belongs to the longest path that is itself or a folder holding it. */
 const LAYERS: { rank: number; paths: string[] }[] = [
-  { rank: 9, paths: ['cli.ts'] },
-  { rank: 8, paths: ['commands'] },
+  // The two entries: the command line, and the library (`import … from 'regctl-js'`).
+  { rank: 9, paths: ['cli.ts', 'index.ts'] },
+  // Commands, and api/: what a command does as a value (copy, digest, tag, ls), shared by commands and the library.
+  { rank: 8, paths: ['commands', 'api'] },
   // App wiring (createContext builds credentials, clients, the retry report) and what prints.
   { rank: 7, paths: ['app-context.ts', 'output'] },
   // Features: orchestrate the engine for one use.
