@@ -118,8 +118,11 @@ export type InspectResult =
       layers: { digest: string; size: number; mediaType?: string }[]; totalSize: number;
     };
 
-async function runCommand(def: () => Promise<CommandDef>, args: string[], opts: Record<string, unknown>, o: CommonOptions) {
-  const command = await def();
+/** The command's own run, its `--json` value out (inspect, sync and build: their printing is in the command). */
+async function runCommand(
+  load: () => Promise<CommandDef>, args: string[], opts: Record<string, unknown>, o: CommonOptions,
+) {
+  const command = await load();
   return withContext(o, (ctx) => command.run(ctx, args, opts));
 }
 
@@ -128,7 +131,8 @@ export async function inspect(
   ref: string, options: CommonOptions & { platform?: string; raw?: boolean; config?: boolean } = {},
 ): Promise<InspectResult> {
   const { platform, raw, config } = options;
-  const r = await runCommand(async () => (await import('./commands/inspect.js')).inspectCommand, [ref], { platform, raw, config }, options);
+  const load = async () => (await import('./commands/inspect.js')).inspectCommand;
+  const r = await runCommand(load, [ref], { platform, raw, config }, options);
   return r.json as InspectResult;
 }
 
@@ -152,7 +156,8 @@ export interface SyncResult {
 /** `regctl sync SPEC`: mirror what a YAML spec lists. */
 export async function sync(specPath: string, options: SyncOptions = {}): Promise<SyncResult> {
   const { dryRun, images, shard, keepGoing, rateFloor, rateWait, allowEnv } = options;
-  const opts = { dryRun, images, shard, keepGoing, rateFloor, rateWait, env: allowEnv ?? [], jobsGiven: options.jobs !== undefined };
+  const jobsGiven = options.jobs !== undefined;
+  const opts = { dryRun, images, shard, keepGoing, rateFloor, rateWait, env: allowEnv ?? [], jobsGiven };
   const r = await runCommand(async () => (await import('./commands/sync.js')).syncCommand, [specPath], opts, options);
   return { ok: (r.exitCode ?? 0) === 0, report: r.json as Record<string, unknown> };
 }
@@ -179,11 +184,12 @@ export interface BuildResult {
 
 /** `regctl build CONTEXT`: a Dockerfile built without a daemon (RUN is not supported). */
 export async function build(contextDir: string, options: BuildOptions = {}): Promise<BuildResult> {
-  const kv = (m: Record<string, string> | undefined) => (m ? Object.entries(m).map(([k, v]) => `${k}=${v}`) : undefined);
+  const kv = (m?: Record<string, string>) => (m ? Object.entries(m).map(([k, v]) => `${k}=${v}`) : undefined);
   const opts = {
     file: options.file, tag: options.tags, buildArg: kv(options.buildArgs), platform: options.platforms,
     label: kv(options.labels), target: options.target, buildContext: kv(options.buildContexts), maxAddSize: '512MiB',
   };
-  const r = await runCommand(async () => (await import('./commands/build.js')).buildCommand, [contextDir], opts, options);
+  const load = async () => (await import('./commands/build.js')).buildCommand;
+  const r = await runCommand(load, [contextDir], opts, options);
   return r.json as BuildResult;
 }

@@ -45,7 +45,9 @@ function userPass(c: Credentials | undefined, what: string): string | undefined 
 
 function wholeNumber(v: number | undefined, name: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
-  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`${name} takes a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new UsageError(`${name} takes a whole number from ${min} to ${max}`);
+  }
   return v;
 }
 
@@ -71,7 +73,11 @@ export function globalsOf(o: CommonOptions): GlobalOptions {
 /** A logger that says nothing, or forwards to what the caller gave. */
 export function silentLogger(given: Partial<Logger> = {}): Logger {
   const none = () => {};
-  return { info: given.info?.bind(given) ?? none, warn: given.warn?.bind(given) ?? none, debug: given.debug?.bind(given) ?? none };
+  return {
+    info: given.info?.bind(given) ?? none,
+    warn: given.warn?.bind(given) ?? none,
+    debug: given.debug?.bind(given) ?? none,
+  };
 }
 
 /** Runs `fn` with a context of its own (no output: io discards, the logger is silent) and closes it after. */

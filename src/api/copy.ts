@@ -1,7 +1,6 @@
 // copyLocations: the copy every caller shares (the library's copy/pull/push and the CLI's), events out, no printing.
 import { type AppContext, destinationDeps, sourceDeps } from '../context.js';
 import type { CopyEvent, EventSink } from '../copy/events.js';
-import type { FetchedManifest } from '../oci/manifest.js';
 import type { CreateRepoSettings } from '../ecr/api.js';
 import { type Location, refuseCompressedOutput } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
@@ -42,13 +41,8 @@ export interface CopyRun {
   ready?: () => Promise<void>;
 }
 
-function platformsOf(m: FetchedManifest | undefined): Platform[] {
-  if (!m) return [];
-  if (m.manifest.kind === 'index') return m.manifest.manifests.flatMap((d) => (d.platform && d.platform.os !== 'unknown' ? [d.platform] : []));
-  return m.desc.platform ? [m.desc.platform] : [];
-}
 
-/** The tag the root is written under: the destination's own, else the source's (`pull alpine:3.20 oci:dir` → 3.20). */
+/** The tag the root is written under: the destination's own, else the source's (`pull alpine:3.20 oci:dir`: 3.20). */
 function tagFor(src: Location, dst: Location): string | undefined {
   const srcTag =
     src.kind === 'registry' ? (src.ref.digest ? undefined : src.ref.tag)
@@ -65,11 +59,13 @@ function tagFor(src: Location, dst: Location): string | undefined {
   }
 }
 
-export async function copyLocations(ctx: AppContext, from: string | Location, to: string | Location, run: CopyRun = {}) {
+export async function copyLocations(
+  ctx: AppContext, from: string | Location, to: string | Location, run: CopyRun = {},
+) {
   const src = typeof from === 'string' ? locationOf(from) : from;
   const dst = typeof to === 'string' ? locationOf(to) : to;
   refuseCompressedOutput(dst);
-  const [{ openSource, openDestination }, { copyImage }] = await Promise.all([
+  const [{ openSource, openDestination }, { copyImage, platformsOf }] = await Promise.all([
     import('../transports/open.js'),
     import('../copy/copy.js'),
   ]);
@@ -90,9 +86,10 @@ export async function copyLocations(ctx: AppContext, from: string | Location, to
     });
     // Up to date at the first HEAD: the root was not read. The library reads it for its platforms (one small GET; a
     // pull on Docker Hub's count, so the CLI, which does not print them, does not).
-    const platforms =
-      result.platforms ??
-      (run.wantPlatforms ? platformsOf(await source.getManifest(result.digest, ctx.signal).catch(() => undefined)) : []);
+    let platforms = result.platforms ?? [];
+    if (!result.platforms && run.wantPlatforms) {
+      platforms = platformsOf(await source.getManifest(result.digest, ctx.signal));
+    }
     return { ...result, platforms: platforms.map(formatPlatform), dst };
   } finally {
     await source.close();

@@ -14,7 +14,7 @@ export interface DigestFound {
   location: Location;
 }
 
-/** An image's manifest digest: a HEAD where the registry allows; with `platforms`, that platform's image of an index. */
+/** An image's manifest digest: by HEAD where the registry allows; with `platforms`, that image of an index. */
 export async function digestOf(ctx: AppContext, refText: string, platforms?: Platform[]): Promise<DigestFound> {
   const { loc, src, desc: head } = await openResolved(ctx, refText);
   try {
@@ -39,7 +39,9 @@ export async function tagImage(ctx: AppContext, refText: string, tags: string[])
   if (tags.length === 0) throw new UsageError('give at least one new tag');
   const targets = tags.map((t) => {
     if (t.includes('/') || t.includes('@')) {
-      throw new UsageError(`${JSON.stringify(t)} is not a tag: tag retags within the same repository (use copy for another)`);
+      throw new UsageError(
+        `${JSON.stringify(t)} is not a tag: tag retags within the same repository (use copy for another)`,
+      );
     }
     return withTag(ref, t.replace(/^:/, ''));
   });

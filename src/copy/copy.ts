@@ -208,7 +208,9 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     alwaysIndex: opts.subIndex?.alwaysIndex,
   });
   const platforms = platformsOf(root);
-  if (existing && existing.digest === root.desc.digest) return { ...upToDate(root.desc.digest, root.desc.mediaType), platforms };
+  if (existing && existing.digest === root.desc.digest) {
+    return { ...upToDate(root.desc.digest, root.desc.mediaType), platforms };
+  }
   // A classic `docker save` the registry already holds gzipped: same config and diff_ids, nothing to compress or send.
   if (existing && isImageDesc(existing) && (await compressedUpToDate(src, dst, root, existing, signal))) {
     return { ...upToDate(existing.digest, existing.mediaType), platforms };
@@ -289,7 +291,7 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
 }
 
 /** An index's platforms (attestations, `unknown/unknown`, left out); an image's own where its descriptor names it. */
-function platformsOf(root: FetchedManifest): Platform[] {
+export function platformsOf(root: FetchedManifest): Platform[] {
   if (root.manifest.kind === 'index') {
     return root.manifest.manifests.flatMap((d) => (d.platform && d.platform.os !== 'unknown' ? [d.platform] : []));
   }

@@ -71,7 +71,8 @@ export async function mirror(signal: AbortSignal): Promise<string> {
 beforeAll(async () => {
   work = await makeTempDir('api-package');
   // dist/ is what `npm run build` made (tests run after a build); no scripts run here.
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT });
+  const pack = ['pack', '--ignore-scripts', '--json', '--pack-destination', work];
+  const { stdout } = await run('npm', pack, { cwd: ROOT });
   const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
   shipped = packed.files.map((f) => f.path);
   consumer = join(work, 'consumer');
@@ -106,10 +107,11 @@ afterAll(async () => {
 
 describe('the published package', () => {
   it('ships the entry, its declarations and the CLI', () => {
-    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/api/copy.d.ts', 'bin/regctl', 'package.json']));
+    const wanted = ['dist/index.js', 'dist/index.d.ts', 'dist/api/copy.d.ts', 'bin/regctl', 'package.json'];
+    expect(shipped).toEqual(expect.arrayContaining(wanted));
   });
 
-  it("a consumer program importing 'regctl-js' by name type-checks against the shipped .d.ts (tsc exit 0)", async () => {
+  it("a consumer importing 'regctl-js' by name type-checks against the shipped .d.ts (tsc exit 0)", async () => {
     await writeFile(join(consumer, 'main.ts'), GOOD);
     const r = await tsc();
     expect(r.out).toBe('');
@@ -117,7 +119,8 @@ describe('the published package', () => {
   });
 
   it('a deliberate type error fails tsc, naming the line', async () => {
-    await writeFile(join(consumer, 'main.ts'), `${GOOD}\nexport const wrong: number = (await (await import('regctl-js')).digest('x')).digest;\n`);
+    const wrong = "export const wrong: number = (await (await import('regctl-js')).digest('x')).digest;";
+    await writeFile(join(consumer, 'main.ts'), `${GOOD}\n${wrong}\n`);
     const r = await tsc();
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/main\.ts\(\d+,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/);
@@ -132,17 +135,18 @@ describe('the published package', () => {
   return next(spec, context);
 }\n`,
     );
-    await writeFile(join(work, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+    const register = "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n";
+    await writeFile(join(work, 'register.mjs'), register);
     const code = [
       "const api = await import('regctl-js');",
       "const heavy = process.moduleLoadList.filter((m) => /zlib|keytar/.test(m));",
       "console.log(JSON.stringify({ names: Object.keys(api).sort(), heavy }));",
     ].join('\n');
-    const { stdout } = await run(process.execPath, ['--import', join(work, 'register.mjs'), '--input-type=module', '-e', code], {
-      cwd: consumer,
-    });
+    const args = ['--import', join(work, 'register.mjs'), '--input-type=module', '-e', code];
+    const { stdout } = await run(process.execPath, args, { cwd: consumer });
     const r = JSON.parse(stdout) as { names: string[]; heavy: string[] };
     expect(r.heavy).toEqual([]);
-    expect(r.names).toEqual(expect.arrayContaining(['RegctlError', 'build', 'copy', 'digest', 'inspect', 'listTags', 'pull', 'push', 'sync', 'tag']));
+    const names = ['RegctlError', 'build', 'copy', 'digest', 'inspect', 'listTags', 'pull', 'push', 'sync', 'tag'];
+    expect(r.names).toEqual(expect.arrayContaining(names));
   });
 });
