@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import type { AppContext, GlobalOptions } from '../context.js';
 import { UsageError } from '../errors.js';
+import { fromFsError } from '../util/fs-errors.js';
 import type { Logger } from '../util/log.js';
 
 export interface Credentials {
@@ -90,6 +91,9 @@ export async function withContext<T>(o: CommonOptions, fn: (ctx: AppContext) => 
   const ctx = createContext(io, o.env ?? process.env, globals, silentLogger(o.logger), signal);
   try {
     return await fn(ctx);
+  } catch (err) {
+    // As the CLI maps them before printing: a file system error becomes a RegctlError with its FS_ code.
+    throw fromFsError(err) ?? err;
   } finally {
     await ctx.close();
   }

@@ -127,6 +127,8 @@ describe('errors carry their code', () => {
     expect((t as RegctlError).code).toBe('USAGE');
     const j = await listTags(`${proxy.host}/src/app`, { env, jobs: 0 }).catch((e: unknown) => e);
     expect((j as RegctlError).code).toBe('USAGE');
+    const f = await push(join(work, 'missing.tar'), `${proxy.host}/dst/app:v1`, { env }).catch((e) => e);
+    expect(f).toMatchObject({ code: 'USAGE', exitCode: 2, message: expect.stringMatching(/no such file/) });
     expect(proxy.count()).toBe(0);
   });
 });
