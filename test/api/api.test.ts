@@ -1,8 +1,9 @@
 // The library (src/index.ts, what `import … from 'regctl-js'` loads) against the real registry: progress events,
 // cancelling through an AbortSignal, errors carrying their stable codes, and silence on stderr.
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type ProgressEvent, RegctlError, copy, digest, inspect, listTags, pull, push, tag } from '../../src/index.js';
+import { type ProgressEvent, RegctlError, copy, digest, inspect, listTags, pull, push, sync, tag } from '../../src/index.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
@@ -156,5 +157,17 @@ describe('the other commands', () => {
     const pushed = await push(`oci:${join(work, 'pulled')}:v1`, `${reg.host}/pushed/app:v1`, { env });
     expect(pushed.digest).toBe(image.manifestDigest);
     expect(await registryDigest(reg.host, 'pushed/app', 'v1')).toBe(image.manifestDigest);
+  });
+
+  it('sync: a dry run plans one copy and changes nothing; the run copies it', async () => {
+    const spec = join(work, 'mirror.yaml');
+    await writeFile(spec, `sync:\n  - source: ${reg.host}/src/app:v1\n    target: ${other.host}/mirror/app\n`);
+    const plan = await sync(spec, { env, dryRun: true });
+    expect(plan.ok).toBe(true);
+    expect(plan.report).toMatchObject({ dryRun: true, summary: { images: 1, copy: 1, upToDate: 0, failed: 0 } });
+    expect((await fetch(`${other.url}/v2/mirror/app/manifests/v1`, { method: 'HEAD' })).status).toBe(404);
+    const done = await sync(spec, { env });
+    expect(done.ok).toBe(true);
+    expect(await registryDigest(other.host, 'mirror/app', 'v1')).toBe(image.manifestDigest);
   });
 });
