@@ -3,7 +3,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type ProgressEvent, RegctlError, copy, digest, inspect, listTags, pull, push, sync, tag } from '../../src/index.js';
+import {
+  type ProgressEvent, RegctlError, copy, digest, inspect, listTags, pull, push, sync, tag,
+} from '../../src/index.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
