@@ -6,6 +6,7 @@ import type { CommandDef } from './commands/types.js';
 import { RegctlError, isAbortError } from './errors.js';
 import { maskSecrets } from './util/secrets.js';
 import { fromFsError } from './util/fs-errors.js';
+import { colorLevel, enableColor, paint, stripColor, terminalText } from './output/color.js';
 import { escapeControl, jsonForTerminal } from './output/escape.js';
 
 import { VERSION } from './version.js';
@@ -53,14 +54,17 @@ function baselineWasmOnly(): void {
   process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only --no-wasm-lazy-compilation');
 }
 
-function useColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
-  return isTTY && !('NO_COLOR' in env) && env.TERM !== 'dumb';
-}
-
-async function execute(def: CommandDef, args: string[], opts: Record<string, unknown>, signal: AbortSignal): Promise<number> {
+async function execute(
+  def: CommandDef,
+  args: string[],
+  opts: Record<string, unknown>,
+  signal: AbortSignal,
+  color: number,
+): Promise<number> {
   const [{ createContext }, { createLogger }] = await Promise.all([import('./app-context.js'), import('./output/log.js')]);
+  if (color) await enableColor(color);
   const isTTY = Boolean(process.stderr.isTTY) && !process.env.CI;
-  const io = { stdout: process.stdout, stderr: process.stderr, isTTY, color: useColor(process.env, isTTY) };
+  const io = { stdout: process.stdout, stderr: process.stderr, isTTY, color: color > 0 };
   const globals = {
     jobs: opts.jobs as number,
     creds: opts.creds as string | undefined,
@@ -85,7 +89,11 @@ async function execute(def: CommandDef, args: string[], opts: Record<string, unk
     else if (result.raw) {
       if (process.stdout.isTTY) process.stdout.write(`${escapeControl(Buffer.from(result.raw).toString('utf8'))}\n`);
       else process.stdout.write(result.raw);
-    } else if (result.stdout) process.stdout.write(`${maskSecrets(escapeControl(result.stdout))}\n`);
+    } else if (result.stdout) {
+      // Colour is decided for stderr; stdout piped to a file or a program gets none unless FORCE_COLOR asks.
+      const keep = color > 0 && (process.stdout.isTTY || process.env.FORCE_COLOR !== undefined);
+      process.stdout.write(`${maskSecrets(keep ? terminalText(result.stdout) : escapeControl(stripColor(result.stdout)))}\n`);
+    }
     return result.exitCode ?? 0;
   } finally {
     await ctx.close();
@@ -104,12 +112,13 @@ function printError(err: unknown, signalName: string | undefined): number {
   }
   err = fromFsError(err) ?? err;
   if (err instanceof RegctlError) {
-    process.stderr.write(`regctl: ${errorText(err.message)}\n`);
-    if (err.hint) process.stderr.write(`hint: ${errorText(err.hint)}\n`);
+    const p = paint();
+    process.stderr.write(`${p.error(`regctl: ${errorText(err.message)}`)}\n`);
+    if (err.hint) process.stderr.write(`${p.warn('hint:')} ${errorText(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`regctl: ${errorText(e?.message ?? String(err))}\n`);
+  process.stderr.write(`${paint().error(`regctl: ${errorText(e?.message ?? String(err))}`)}\n`);
   if (process.env.REGCTL_STACK) process.stderr.write(`${e?.stack}\n`);
   return 1;
 }
@@ -153,15 +162,20 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', onSignal);
   let chosen: { def: CommandDef; args: string[]; opts: Record<string, unknown> } | undefined;
   let code: number;
+  // Decided from the environment alone (cheap); chalk itself loads only when colour is on.
+  const color = colorLevel(process.env, { isTTY: Boolean(process.stderr.isTTY), json: argv.includes('--json') });
   try {
     const program = buildProgram((def, args, opts) => (chosen = { def, args, opts }));
     await program.parseAsync(argv, { from: 'user' });
-    code = chosen ? await execute(chosen.def, chosen.args, chosen.opts, controller.signal) : 0;
+    code = chosen ? await execute(chosen.def, chosen.args, chosen.opts, controller.signal, color) : 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       code = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
       if (err.code === 'commander.help') code = argv.length === 0 ? 2 : 0;
-    } else code = printError(err, signalName);
+    } else {
+      if (color) await enableColor(color).catch(() => undefined);
+      code = printError(err, signalName);
+    }
   }
   if (signalName && code === 0) code = signalName === 'SIGTERM' ? 143 : 130;
   process.exitCode = code;

@@ -8,6 +8,7 @@ import { localDestination } from './commands/pull.js';
 import { localLocation, parsePlatforms, registryRef } from './commands/shared.js';
 import type { CommandDef } from './commands/types.js';
 import type { Location } from './location/parse.js';
+import { formatPlatform } from './oci/platform.js';
 
 export { RegctlError, UsageError, DigestError, isRegctlError } from './errors.js';
 export type { ErrorCode, ExitCode, OciErrorCode, RegctlErrorCode } from './errors.js';
@@ -49,7 +50,7 @@ async function copyBetween(src: string | Location, dst: string | Location, o: Co
       ...(o.onProgress ? { onEvent: (await import('./api/copy.js')).progressOf(o.onProgress) } : {}),
     });
     const { reference, digest, mediaType, platforms: written, bytesSent, upToDate, blobs } = r;
-    return { reference, digest, mediaType, platforms: written, bytesSent, upToDate, blobs };
+    return { reference, digest, mediaType, platforms: written.map(formatPlatform), bytesSent, upToDate, blobs };
   });
 }
 

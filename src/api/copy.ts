@@ -4,7 +4,7 @@ import type { CopyEvent, EventSink } from '../copy/events.js';
 import type { CreateRepoSettings } from '../ecr/api.js';
 import { type Location, refuseCompressedOutput } from '../location/parse.js';
 import { formatReference } from '../location/reference.js';
-import { type Platform, formatPlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/platform.js';
 import { locationOf } from '../commands/shared.js';
 
 /** Progress of a copy, as the library reports it. Byte events carry the bytes moved since the last one. */
@@ -90,7 +90,7 @@ export async function copyLocations(
     if (!result.platforms && run.wantPlatforms) {
       platforms = platformsOf(await source.getManifest(result.digest, ctx.signal));
     }
-    return { ...result, platforms: platforms.map(formatPlatform), dst };
+    return { ...result, platforms, dst };
   } finally {
     await source.close();
   }

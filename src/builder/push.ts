@@ -81,7 +81,7 @@ export class BasePrefetch {
       baseDigests: new Set<Digest>(base.layers.map((l) => l.digest)),
     };
     for (const [i, dst] of this.dests.entries()) {
-      if (!dst.registryRepo || !dst.caps.concurrentWrites) continue;
+      if (dst.location.kind !== 'registry' || !dst.caps.concurrentWrites) continue;
       let tagged = this.tagged.get(i);
       if (!tagged) {
         tagged = dst.resolve(this.controller.signal).then((d) => d !== undefined, () => false);

@@ -61,21 +61,17 @@ export class MadeImageSource implements ImageSource {
  * layers only (new layers and configs cannot be there); mounts from elsewhere (another destination of this run) pass.
  */
 export function mountBaseOnly(dst: ImageDestination, image: MadeImage): ImageDestination {
-  const inner = dst.mountBlob?.bind(dst);
   const base = image.baseRepo;
+  const fromBase = (from: RegistryRepo | undefined) =>
+    base !== undefined && from?.host === base.host && from.repository === base.repository;
   return {
     location: dst.location,
     caps: dst.caps,
-    registryRepo: dst.registryRepo,
     resolve: (s) => dst.resolve(s),
-    hasBlob: (d, s) => dst.hasBlob(d, s),
-    mountBlob: inner
-      ? async (d, from, s) => {
-          const fromBase = base && from.host === base.host && from.repository === base.repository;
-          if (fromBase && !image.baseDigests.has(d.digest)) return false;
-          return inner(d, from, s);
-        }
-      : undefined,
+    tryReuse: (d, hints, s) => {
+      const notThere = fromBase(hints.from) && !image.baseDigests.has(d.digest);
+      return dst.tryReuse(d, notThere ? { ...hints, from: undefined } : hints, s);
+    },
     putBlob: (d, open, s) => dst.putBlob(d, open, s),
     putManifest: (m, tag, s) => dst.putManifest(m, tag, s),
     commit: (s) => dst.commit(s),

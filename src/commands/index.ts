@@ -1,5 +1,6 @@
 // The list of commands, in the order help shows them.
 import { buildCommand } from './build.js';
+import { completionCommand } from './completion.js';
 import { copyCommand } from './copy.js';
 import { digestCommand } from './digest.js';
 import { imagesCommand } from './images.js';
@@ -8,6 +9,7 @@ import { loginCommand, logoutCommand } from './login.js';
 import { mutateCommand } from './mutate.js';
 import { catalogCommand, lsCommand } from './ls.js';
 import { pruneCommand } from './prune.js';
+import { referrersCommand } from './referrers.js';
 import { pullCommand, pushCommand } from './pull.js';
 import { repoCommand } from './repo.js';
 import { rmCommand } from './rm.js';
@@ -22,6 +24,7 @@ export const commands: CommandDef[] = [
   tagCommand,
   inspectCommand,
   digestCommand,
+  referrersCommand,
   lsCommand,
   catalogCommand,
   rmCommand,
@@ -33,4 +36,5 @@ export const commands: CommandDef[] = [
   syncCommand,
   loginCommand,
   logoutCommand,
+  completionCommand,
 ];

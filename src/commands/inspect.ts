@@ -87,6 +87,12 @@ export const inspectCommand: CommandDef = {
       // The bytes as stored, nothing added: `inspect --raw REF | sha256sum` is `regctl digest REF`.
       if (opts.raw) return { raw: m.bytes, json: JSON.parse(Buffer.from(m.bytes).toString('utf8')) };
       const name = formatLocation(loc);
+      // Referrers (signatures, SBOMs, attestations) of what is shown, counted by type: registries only.
+      const counts = loc.kind === 'registry' && !opts.config
+        ? await (await import('../referrers/count.js')).countReferrers(ctx, loc.ref, m.desc.digest)
+        : undefined;
+      const referrerLine = async () => `Referrers:   ${(await import('../referrers/count.js')).countsText(counts)}`;
+      const referrersJson = counts ? { referrers: counts } : {};
       if (m.manifest.kind === 'index') {
         const entries = m.manifest.manifests.map((d) => ({
           platform: formatPlatform(d.platform),
@@ -96,7 +102,9 @@ export const inspectCommand: CommandDef = {
           ...(d.annotations?.['vnd.docker.reference.type'] ? { type: d.annotations['vnd.docker.reference.type'] } : {}),
         }));
         const annotations = annotationsOf(m);
-        const json = { name, digest: m.desc.digest, mediaType: m.desc.mediaType, annotations, manifests: entries };
+        const json = {
+          name, digest: m.desc.digest, mediaType: m.desc.mediaType, annotations, manifests: entries, ...referrersJson,
+        };
         const lines = [
           `Name:        ${name}`,
           `Digest:      ${m.desc.digest}`,
@@ -105,12 +113,13 @@ export const inspectCommand: CommandDef = {
           table(entries.map((e) => [`  ${e.platform}${'type' in e ? ` (${e.type})` : ''}`, e.digest, formatBytes(e.size)])),
           ...section('Annotations', Object.entries(annotations).map(([k, v]) => `${k}=${v}`)),
         ];
+        if (loc.kind === 'registry') lines.push(await referrerLine());
         return { stdout: lines.join('\n'), json };
       }
       const info = await describeImage(ctx, src, m);
       if (opts.config) return { stdout: jsonForTerminal(info.config), json: info.config };
       const { config: _config, ...rest } = info;
-      const json = { name, ...rest };
+      const json = { name, ...rest, ...referrersJson };
       const lines = [
         `Name:        ${name}`,
         `Digest:      ${info.digest}`,
@@ -128,6 +137,7 @@ export const inspectCommand: CommandDef = {
       lines.push(...section('Annotations', Object.entries(info.annotations).map(([k, v]) => `${k}=${v}`)));
       lines.push(`Layers:      ${info.layers.length}`, table(info.layers.map((l) => [`  ${l.digest}`, formatBytes(l.size)])));
       lines.push(`Total size:  ${formatBytes(info.totalSize)}`);
+      if (loc.kind === 'registry') lines.push(await referrerLine());
       return { stdout: lines.join('\n'), json };
     } finally {
       await src.close();

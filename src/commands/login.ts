@@ -55,9 +55,16 @@ export const loginCommand: CommandDef = {
     const warn = (m: string) => ctx.log.warn(m);
     const check = { hosts: ctx.hosts(), retries: ctx.globals.retries, signal: ctx.signal, warn };
     await verifyLogin(check, registry, { username, password });
-    const where = await storeLogin(ctx, registry, { username, password });
-    ctx.log.info(`credentials for ${registry} stored in ${where}`);
-    return { stdout: 'Login Succeeded', json: { registry, stored: where } };
+    const stored = await storeLogin(ctx, registry, { username, password });
+    // One line: which store, and why when it is not the keychain (a warning when the secret is kept unencrypted).
+    if (stored.where === 'the OS keychain') ctx.log.info(`credentials for ${registry} stored in the OS keychain`);
+    else if (stored.why?.startsWith('the OS keychain is not usable')) {
+      const fix = stored.fix ? `; for the keychain: ${stored.fix}` : '';
+      ctx.log.warn(`${stored.why}: storing the credentials unencrypted in ${stored.where}${fix}`);
+    } else if (stored.where.startsWith('docker-credential-')) {
+      ctx.log.info(`credentials for ${registry} stored in ${stored.where} (${stored.why})`);
+    } else ctx.log.info(`credentials for ${registry} stored unencrypted in ${stored.where} (${stored.why})`);
+    return { stdout: 'Login Succeeded', json: { registry, stored: stored.where } };
   },
 };
 

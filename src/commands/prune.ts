@@ -148,10 +148,36 @@ export const pruneCommand: CommandDef = {
     // ECR: DescribeImages has tags and push times; only indexes are read (their children are not images of their own).
     const listing = await listImages(ctx.client('any'), repo, { pageSize: pageSize(opts.pageSize), details: !ecr, children: true, signal: ctx.signal, jobs: ctx.globals.jobs, ...(ecr ? { ecr } : {}) });
     const now = Date.now();
-    const verdicts = rule.decide(listing.rows.map((r) => ({ digest: r.digest, tags: r.tags, ...(timeOf(r) !== undefined ? { time: timeOf(r) } : {}) })), now);
+    // Fallback indexes and cosign tags (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) are attachments, not images: they
+    // go or stay with the image they are attached to.
+    const { isAttachmentRow, planReferrerPrune } = await import('../referrers/prune.js');
+    const images = listing.rows.filter((r) => !isAttachmentRow(r.tags));
+    const candidates = images.map((r) => {
+      const time = timeOf(r);
+      return { digest: r.digest, tags: r.tags, ...(time !== undefined ? { time } : {}) };
+    });
+    const verdicts = rule.decide(candidates, now);
+    const mediaTypeOf = new Map(images.map((r) => [r.digest, r.mediaType]));
+    const rowOf = (v: Verdict) => ({ digest: v.digest, mediaType: mediaTypeOf.get(v.digest) ?? '' });
+    const keptRows = verdicts.filter((v) => !v.expire).map(rowOf);
+    const attachments = await planReferrerPrune(ctx, repo, keptRows, verdicts.filter((v) => v.expire).map(rowOf), {
+      ecr: Boolean(ecr),
+      tags: listing.rows.flatMap((r) => r.tags),
+    });
+    // A referrer of a kept image (an untagged signature on ECR, say) is kept whatever the rule said.
+    for (const v of verdicts) {
+      if (v.expire && attachments.protect.has(v.digest)) {
+        Object.assign(v, { expire: false, reason: 'a referrer of a kept image' });
+      }
+    }
     const going = verdicts.filter((v) => v.expire);
-    const shown = (v: Verdict) => v.reason.includes('digest stays') || v.reason.includes('not evaluated here');
+    const attached = attachments.attached;
+    const shownReasons = ['digest stays', 'not evaluated here', 'referrer of a kept'];
+    const shown = (v: Verdict) => shownReasons.some((s) => v.reason.includes(s));
     const guarded = verdicts.filter((v) => !v.expire && shown(v));
+    const attachedLine = (a: (typeof attached)[number]) => [
+      a.tag ?? '<untagged>', a.digest, `${a.what} of ${a.subject}`,
+    ];
     const line = (v: Verdict) => [tagsText(v.tags, 6), v.digest, `${v.rule ?? ''}: ${v.reason}`];
     const name = `${repo.registry}/${repo.repository}`;
     const dry = Boolean(opts.dryRun);
@@ -161,20 +187,34 @@ export const pruneCommand: CommandDef = {
       images: verdicts.length,
       expire: going.map((v) => ({ digest: v.digest, tags: v.tags, rule: v.rule, reason: v.reason, ...(dry ? {} : { deleted: deleted.includes(v.digest) }) })),
       kept: verdicts.filter((v) => !v.expire).map((v) => ({ digest: v.digest, tags: v.tags, ...(v.rule ? { rule: v.rule } : {}), reason: v.reason })),
+      attached: attached.map((a) => ({ ...a, ...(dry ? {} : { deleted: deleted.includes(a.digest) }) })),
       ...(failures.length ? { failures } : {}),
     });
     const keptLines = guarded.map((v) => ['kept', ...line(v)]);
     if (dry) {
-      const rows = [...going.map((v) => ['would delete', ...line(v)]), ...keptLines];
+      const rows = [
+        ...going.map((v) => ['would delete', ...line(v)]),
+        ...attached.map((a) => ['would delete', ...attachedLine(a)]),
+        ...keptLines,
+      ];
       ctx.log.info(`${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`);
       return { stdout: rows.length ? render.table(rows) : '', json: json([], []) };
     }
-    if (going.length && !opts.yes && !(await confirmed(ctx, name, going.map((v) => line(v)), verdicts.length))) {
+    const asked = [...going.map((v) => line(v)), ...attached.map((a) => attachedLine(a))];
+    if (going.length && !opts.yes && !(await confirmed(ctx, name, asked, verdicts.length))) {
       ctx.log.info(`prune ${name}: nothing deleted`);
       return { stdout: '', json: json([], []) };
     }
-    const { deleted, failures } = await remove(ctx, repo, ecr, going.map((v) => v.digest));
-    const rows = [...going.filter((v) => deleted.includes(v.digest)).map((v) => ['deleted', ...line(v)]), ...keptLines];
+    // Referrers first (a subject is never left behind by its signature's failure), then the images.
+    const first = await remove(ctx, repo, ecr, [...new Set(attached.map((a) => a.digest))]);
+    const second = await remove(ctx, repo, ecr, going.map((v) => v.digest));
+    const deleted = [...first.deleted, ...second.deleted];
+    const failures = [...first.failures, ...second.failures];
+    const rows = [
+      ...going.filter((v) => deleted.includes(v.digest)).map((v) => ['deleted', ...line(v)]),
+      ...attached.filter((a) => deleted.includes(a.digest)).map((a) => ['deleted', ...attachedLine(a)]),
+      ...keptLines,
+    ];
     if (failures.length > 0 && deleted.length === 0) {
       throw new RegctlError('PRUNE_FAILED', `prune ${name}: no image could be deleted: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}`, {
         hint: ecr ? undefined : deletionHint(repo.registry),
@@ -184,7 +224,11 @@ export const pruneCommand: CommandDef = {
       const why = escapeControl(f.replace(/\s*\n\s*/g, ' '), { oneLine: true });
       ctx.io.stderr.write(`regctl: prune ${name}: could not delete ${why}\n`);
     }
-    ctx.log.info(`deleted ${deleted.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name}${failures.length ? `; ${failures.length} failed` : ''}`);
+    const n = first.deleted.length;
+    const extra = n ? ` and ${n} referrer${n === 1 ? '' : 's'} or referrers index${n === 1 ? '' : 'es'}` : '';
+    const of = `${verdicts.length} image${verdicts.length === 1 ? '' : 's'}`;
+    const failed = failures.length ? `; ${failures.length} failed` : '';
+    ctx.log.info(`deleted ${second.deleted.length} of ${of}${extra} in ${name}${failed}`);
     return { stdout: rows.length ? render.table(rows) : '', json: json(deleted, failures), exitCode: failures.length ? 1 : 0 };
   },
 };

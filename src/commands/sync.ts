@@ -25,6 +25,7 @@ Spec (YAML; \${VAR} and \${VAR:-default} are taken from the environment, only fo
     keep-going: false
     rate-floor: 10               # pause/stop when ratelimit-remaining falls under this
     rate-wait: 0                 # how long to wait for the window (e.g. 30m, 6h); 0 = stop
+    referrers: true              # also copy signatures, SBOMs, attestations (per entry too)
   sync:
     - source: docker.io/library/alpine
       target: \${ECR}/mirror/alpine              # a repository, or oci:DIR for a local layout
@@ -110,6 +111,7 @@ function reportJson(specPath: string, plan: Plan, result: RunResult, ms: number,
       bytesSent: r.bytesSent,
       blobs: r.blobs ?? null,
       durationMs: r.durationMs,
+      ...(r.referrers ? { referrers: r.referrers } : {}),
       ...(r.error ? { error: r.error } : {}),
     })),
   };

@@ -44,68 +44,23 @@ export interface CopyResult {
 
 type BlobOutcome = 'exists' | 'mounted' | 'sent';
 
-export async function copyBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
-  const here = dst.registryRepo;
-  if (!here || !opts.shared) return placeBlob(src, dst, desc, opts, signal);
-  // Copies of one run that need a blob in one repository place it there once (upload or mount): two placements at
-  // once rewrite distribution's link file while the other copy's manifest PUT reads it (MANIFEST_BLOB_UNKNOWN).
-  let outcome: BlobOutcome | undefined;
-  await opts.shared.once(`blob:${here.host}/${here.repository}@${desc.digest}`, async () => {
-    outcome = await placeBlob(src, dst, desc, opts, signal);
-  });
-  if (outcome) return outcome;
-  opts.onEvent?.({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
-  return 'exists';
-}
-
-async function placeBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<BlobOutcome> {
-  const emit = opts.onEvent ?? (() => {});
-  const here = dst.registryRepo;
-  // Another copy of this run (sync) wrote the blob into another repository of this registry: mount it without a HEAD
-  // first (a mount is answered 201 even when the repository has the blob already); refused → the usual path.
-  // Where mounts need a manifest referencing the blob in the repository mounted from (ECR), only a repository whose
-  // image has its manifests written is asked; the others would open an upload session instead of mounting.
-  const mountable = (repo: { host: string; repository: string }) =>
-    !dst.caps.mountsReferencedOnly || Boolean(opts.shared?.isReferenced(repo, desc.digest));
-  const known = here && opts.shared?.find(here.host, desc.digest);
-  const fromKnown = known && known.repo.repository !== here!.repository && dst.mountBlob;
-  if (fromKnown && (await known.done) && mountable(known.repo) && (await dst.mountBlob!(desc, known.repo, signal))) {
-    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
-    return 'mounted';
+/**
+ * One blob: the destination is asked whether it can reuse it (present, mounted, placed by another copy of this run);
+ * otherwise its bytes stream from the source, verified.
+ */
+export async function copyBlob(
+  src: ImageSource,
+  dst: ImageDestination,
+  desc: Descriptor,
+  opts: CopyOptions,
+  signal: AbortSignal,
+): Promise<BlobOutcome> {
+  const reused = await dst.tryReuse(desc, { from: src.registryRepo, shared: opts.shared }, signal);
+  if (reused) {
+    opts.onEvent?.({ type: 'blob', digest: desc.digest, size: desc.size, state: reused });
+    return reused;
   }
-  if (await dst.hasBlob(desc, signal)) {
-    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
-    return 'exists';
-  }
-  const mounted = async (from: { host: string; repository: string } | undefined) =>
-    Boolean(from && dst.mountBlob && from.host === here?.host && from.repository !== here.repository && (await dst.mountBlob(desc, from, signal)));
-  if (await mounted(src.registryRepo)) {
-    emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
-    return 'mounted';
-  }
-  // Another copy of this run wrote the blob into this registry (copyImage waited for it, outside the limiter): mount.
-  const other = here && opts.shared?.find(here.host, desc.digest);
-  if (other && (await other.done)) {
-    // Into this very repository: that upload was answered 201, so the blob is here. Not asked again by HEAD: this
-    // destination may still hold the repository for absent (it was, when this copy began) and would upload the blob
-    // a second time, racing the other copy's manifest PUT on distribution's link file (MANIFEST_BLOB_UNKNOWN).
-    if (other.repo.repository === here!.repository) {
-      emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'exists' });
-      return 'exists';
-    }
-    if (mountable(other.repo) && (await mounted(other.repo))) {
-      emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'mounted' });
-      return 'mounted';
-    }
-  }
-  const settle = here ? opts.shared?.claim(here, desc.digest) : undefined;
-  try {
-    await upload(src, dst, desc, opts, signal);
-    settle?.(true);
-  } catch (err) {
-    settle?.(false);
-    throw err;
-  }
+  await upload(src, dst, desc, opts, signal);
   return 'sent';
 }
 
@@ -235,13 +190,13 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     bytesSent += out.size - b.size;
     return 'sent';
   };
-  const here = dst.registryRepo;
+  const shared = opts.shared;
   const outcomes = await runPool(
     plan.blobs.map((b) => ({
       weight: b.size,
       run: (s: AbortSignal) => moveBlob(b, s),
       // Wait for another copy's upload of this blob (sync) without holding a slot.
-      ...(here && opts.shared ? { before: async () => opts.shared?.find(here.host, b.digest)?.done } : {}),
+      ...(shared ? { before: () => shared.settled(dst.location, b.digest) } : {}),
     })),
     opts.blobSlots ?? limit,
     signal,
@@ -263,9 +218,8 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
       weight: 0,
       run: async (s: AbortSignal) => {
         // Copies of one run that share a child manifest (sync) push it into a repository once.
-        const here = dst.registryRepo;
         const push = () => dst.putManifest(m, undefined, s);
-        await (here && opts.shared ? opts.shared.once(`${here.host}/${here.repository}@${m.desc.digest}`, push) : push());
+        await (shared ? shared.manifestOnce(dst.location, m.desc.digest, push) : push());
         emit({ type: 'manifest', digest: m.desc.digest, state: 'pushed' });
       },
     })),
@@ -275,9 +229,7 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   await dst.putManifest(root, opts.tag, signal);
   emit({ type: 'manifest', digest: root.desc.digest, state: 'pushed' });
   // Its manifests written, this repository may now be mounted from (ECR mounts only referenced blobs).
-  if (here && opts.shared) {
-    opts.shared.referenced(here, plan.blobs.map((b) => compressed.get(b.digest)?.digest ?? b.digest));
-  }
+  shared?.referenced(dst.location, plan.blobs.map((b) => compressed.get(b.digest)?.digest ?? b.digest));
   await dst.commit(signal);
   return {
     digest: root.desc.digest,

@@ -1,12 +1,14 @@
 // Blob work shared by the copies of one run (sync, multi-image): one upload per blob per registry, then mounts.
+import type { Location } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
-import type { RegistryRepo } from '../transports/types.js';
+import type { BlobLocations, RegistryRepo } from '../transports/types.js';
 
 /**
- * Remembers where blobs are being, or have been, written in each destination registry. A second image that
- * needs the same blob in the same registry waits for the first upload and mounts it instead of fetching it again.
+ * The blob-location cache of one run (containers/image's BlobInfoCache): where blobs are being, or have been, written
+ * in each destination registry. Destinations consult it in tryReuse: a second image that needs the same blob in the
+ * same registry waits for the first upload and mounts it instead of fetching it again.
  */
-export class SharedBlobs {
+export class SharedBlobs implements BlobLocations {
   private readonly work = new Map<string, { repo: RegistryRepo; done: Promise<boolean> }>();
 
   private key(host: string, digest: Digest): string {
@@ -18,32 +20,62 @@ export class SharedBlobs {
     return this.work.get(this.key(host, digest));
   }
 
-  private readonly manifests = new Map<string, Promise<void>>();
+  /** Waits for this run's upload of the blob into the destination's registry, if one is in flight (none: at once). */
+  async settled(dst: Location, digest: Digest): Promise<void> {
+    if (dst.kind === 'registry') await this.find(dst.ref.registry, digest)?.done;
+  }
+
+  private readonly running = new Map<string, Promise<void>>();
+
+  /**
+   * Takes the placement named `key` for the caller: waits for one in flight, answers undefined when that succeeded
+   * (placed already), or else a function the caller settles when its own placement ends.
+   */
+  async take(key: string): Promise<((ok: boolean) => void) | undefined> {
+    for (let running = this.running.get(key); running; running = this.running.get(key)) {
+      try {
+        await running;
+        return undefined;
+      } catch {
+        if (this.running.get(key) === running) this.running.delete(key);
+      }
+    }
+    let settle!: (ok: boolean) => void;
+    const p = new Promise<void>((resolve, reject) => (settle = (ok) => (ok ? resolve() : reject(new Error(key)))));
+    p.catch(() => {});
+    this.running.set(key, p);
+    return settle;
+  }
 
   /**
    * Runs `push` once per key (a manifest, or a blob, in one repository) for the whole run; later callers wait for it,
-   * and push themselves only if it failed. Two concurrent PUTs of one manifest make distribution's storage race (a reader
-   * sees a half-written link: MANIFEST_BLOB_UNKNOWN).
+   * and push themselves only if it failed. Two concurrent PUTs of one manifest make distribution's storage race (a
+   * reader sees a half-written link: MANIFEST_BLOB_UNKNOWN).
    */
   async once(key: string, push: () => Promise<void>): Promise<void> {
-    for (let running = this.manifests.get(key); running; running = this.manifests.get(key)) {
-      try {
-        await running;
-        return;
-      } catch {
-        if (this.manifests.get(key) === running) this.manifests.delete(key);
-      }
+    const settle = await this.take(key);
+    if (!settle) return;
+    try {
+      await push();
+      settle(true);
+    } catch (err) {
+      settle(false);
+      throw err;
     }
-    const p = push();
-    this.manifests.set(key, p);
-    await p;
+  }
+
+  /** Pushes a manifest into a registry destination once for the run (see once); other destinations push as asked. */
+  manifestOnce(dst: Location, digest: Digest, push: () => Promise<void>): Promise<void> {
+    if (dst.kind !== 'registry') return push();
+    return this.once(`${dst.ref.registry}/${dst.ref.repository}@${digest}`, push);
   }
 
   private readonly referencedIn = new Set<string>();
 
-  /** The image whose manifests `repo` now holds references these blobs (ECR mounts only such blobs). */
-  referenced(repo: RegistryRepo, digests: Iterable<string>): void {
-    for (const d of digests) this.referencedIn.add(`${repo.host}/${repo.repository}@${d}`);
+  /** The image whose manifests the destination now holds references these blobs (ECR mounts only such blobs). */
+  referenced(dst: Location, digests: Iterable<string>): void {
+    if (dst.kind !== 'registry') return;
+    for (const d of digests) this.referencedIn.add(`${dst.ref.registry}/${dst.ref.repository}@${d}`);
   }
 
   isReferenced(repo: RegistryRepo, digest: Digest): boolean {

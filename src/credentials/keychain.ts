@@ -14,9 +14,21 @@ type Keytar = {
 };
 
 let keytar: Promise<Keytar | undefined> | undefined;
+/** Why keytar could not be loaded, for the message of `login`. */
+let unavailable = 'keytar is not installed';
 
-/** A keychain that does not answer (a D-Bus service that never replies, a prompt nobody sees) counts as unusable. */
-const TIMEOUT_MS = 10_000;
+/** The command that builds keytar's native module when npm withheld its install script (npm 11 allow-scripts). */
+export const KEYTAR_FIX = 'npm rebuild -g --allow-scripts=keytar keytar';
+
+/** Why a failed `import('keytar')` failed, in a user's words. */
+function whyNoKeytar(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  if (/keytar\.node|build[\\/]Release/.test(text)) {
+    return 'keytar is installed but not built: npm did not run its install script';
+  }
+  if (/Cannot find (module|package) 'keytar'/.test(text)) return 'keytar is not installed';
+  return `keytar does not load here: ${text.split('\n')[0]}`;
+}
 
 export function loadKeytar(): Promise<Keytar | undefined> {
   keytar ??= import('keytar' as string).then(
@@ -24,15 +36,21 @@ export function loadKeytar(): Promise<Keytar | undefined> {
       const k = (m.default ?? m) as Partial<Keytar>;
       return typeof k.getPassword === 'function' && typeof k.setPassword === 'function' && typeof k.deletePassword === 'function' ? (k as Keytar) : undefined;
     },
-    () => undefined,
+    (err: unknown) => {
+      unavailable = whyNoKeytar(err);
+      return undefined;
+    },
   );
   return keytar;
 }
 
+/** A keychain that does not answer (a D-Bus service that never replies, a prompt nobody sees) counts as unusable. */
+const TIMEOUT_MS = 10_000;
+
 /** Runs one keytar call: a throw, a rejection or a timeout all come back as an Error value, never as a crash. */
 async function attempt<T>(call: (k: Keytar) => Promise<T>): Promise<T | Error> {
   const k = await loadKeytar();
-  if (!k) return new Error('keytar is not installed');
+  if (!k) return Object.assign(new Error(unavailable), { code: 'NO_KEYTAR' });
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

@@ -5,7 +5,7 @@ import { writeAtomic } from '../util/fs.js';
 import type { Logger } from '../util/log.js';
 import { DOCKER_HUB_KEY, dockerConfigPath, keyForRegistry, readDockerConfig, registryOfKey } from './docker-config.js';
 import { helperErase, helperStore } from './helper.js';
-import { keychainDelete, keychainSet, readKeychainIndex, writeKeychainIndex } from './keychain.js';
+import { KEYTAR_FIX, keychainDelete, keychainSet, readKeychainIndex, writeKeychainIndex } from './keychain.js';
 
 /** Where docker's config.json is (DOCKER_CONFIG, REGCTL_NO_KEYCHAIN), and where warnings go. */
 export interface StoreDeps {
@@ -18,14 +18,30 @@ async function writeConfig(path: string, doc: unknown): Promise<void> {
   await writeAtomic(path, Buffer.from(`${JSON.stringify(doc, null, '\t')}\n`), undefined, { mode: 0o600 });
 }
 
+/** Where `storeLogin` put the credentials, and why there when it was not the keychain. */
+export interface StoredIn {
+  /** `the OS keychain`, `docker-credential-NAME`, or config.json's path */
+  where: string;
+  /** why not the keychain (said once, by `login`) */
+  why?: string;
+  /** what makes the keychain usable, when regctl knows */
+  fix?: string;
+}
+
 /** Stores credentials; answers where (for the message). The keychain layer is tried first when available. */
-export async function storeLogin(ctx: StoreDeps, registry: string, cred: { username: string; password: string }): Promise<string> {
+export async function storeLogin(
+  ctx: StoreDeps,
+  registry: string,
+  cred: { username: string; password: string },
+): Promise<StoredIn> {
   const path = dockerConfigPath(ctx.env);
   const cfg = (await readDockerConfig(path)) ?? {};
+  const named = cfg.credHelpers?.[keyForRegistry(registry)] ?? cfg.credHelpers?.[registry];
+  const helperKey = named ? 'credHelpers' : 'credsStore';
   const helper = cfg.credHelpers?.[keyForRegistry(registry)] ?? cfg.credHelpers?.[registry] ?? cfg.credsStore;
   if (helper) {
     await helperStore(helper, keyForRegistry(registry), cred);
-    return `docker-credential-${helper}`;
+    return { where: `docker-credential-${helper}`, why: `${helperKey} in ${path} names it` };
   }
   const auths = { ...(cfg.auths ?? {}) };
   let stale = false;
@@ -35,19 +51,22 @@ export async function storeLogin(ctx: StoreDeps, registry: string, cred: { usern
       stale = true;
     }
   }
+  let why = 'REGCTL_NO_KEYCHAIN is set';
+  let fix: string | undefined;
   if (ctx.env.REGCTL_NO_KEYCHAIN === undefined) {
     const stored = await keychainSet(registry, cred);
     if (stored === true) {
       await writeKeychainIndex(ctx.env, [...(await readKeychainIndex(ctx.env)), registry]);
       // An older entry in config.json would be found first and shadow the new login.
       if (stale) await writeConfig(path, { ...cfg, auths });
-      return 'the OS keychain';
+      return { where: 'the OS keychain' };
     }
-    ctx.log.warn(`the OS keychain is not usable (${stored.message.split('\n')[0]}): storing the credentials unencrypted in ${path}`);
+    why = `the OS keychain is not usable (${stored.message.split('\n')[0]})`;
+    if ((stored as { code?: string }).code === 'NO_KEYTAR') fix = KEYTAR_FIX;
   }
   auths[keyForRegistry(registry)] = { auth: Buffer.from(`${cred.username}:${cred.password}`).toString('base64') };
   await writeConfig(path, { ...cfg, auths });
-  return path;
+  return { where: path, why, fix };
 }
 
 export async function removeLogin(ctx: StoreDeps, registry: string): Promise<string[]> {

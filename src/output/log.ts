@@ -2,6 +2,7 @@
 import type { Writable } from 'node:stream';
 import { redactText } from '../util/secrets.js';
 import type { Logger } from '../util/log.js';
+import { paint } from './color.js';
 import { escapeControl } from './escape.js';
 
 export type { Logger };
@@ -17,7 +18,7 @@ export function createLogger(stderr: Writable, opts: { quiet: boolean; debug: bo
     info: (m) => {
       if (!opts.quiet) write(m);
     },
-    warn: (m) => write(`warning: ${m}`),
+    warn: (m) => stderr.write(`${paint().warn('warning:')} ${escapeControl(redactLine(m))}\n`),
     debug: (m) => {
       if (opts.debug) write(`debug: ${m}`);
     },

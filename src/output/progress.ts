@@ -4,7 +4,9 @@ import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
 import { escapeControl } from './escape.js';
 import { liveView } from './live.js';
-import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth } from './render.js';
+import { RateWindow, formatEta, layerRow, totalRow } from './bars.js';
+import { paint } from './color.js';
+import { formatBytes, formatDuration, formatSpeed, rowWidth } from './render.js';
 import { RetryReport } from './retry-report.js';
 
 export interface ProgressSink {
@@ -35,13 +37,19 @@ export function plainSink(io: IO, label: string): ProgressSink {
           const a = active.get(e.digest);
           active.delete(e.digest);
           const ms = a ? Date.now() - a.started : 0;
-          io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  copied in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}\n`);
-        } else io.stderr.write(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'exists' ? 'already there' : 'mounted'}\n`);
+          const p = paint();
+          const took = `${p.ok('copied')} in ${formatDuration(ms)}  ${formatSpeed(e.size, ms)}`;
+          io.stderr.write(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${took}\n`);
+        } else {
+          const p = paint();
+          const how = p.dim(e.state === 'exists' ? 'already there' : 'mounted');
+          io.stderr.write(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${how}\n`);
+        }
       } else if (e.type === 'retry') {
         const line = retries.line(e);
-        if (line) io.stderr.write(`${escapeControl(line)}\n`);
+        if (line) io.stderr.write(`${paint().warn(escapeControl(line))}\n`);
       }
-      else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${e.message}`)}\n`);
+      else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${escapeControl(e.message)}\n`);
     },
     finish(summary) {
       if (summary) io.stderr.write(`${label}${summary} in ${formatDuration(Date.now() - started)}\n`);
@@ -50,34 +58,33 @@ export function plainSink(io: IO, label: string): ProgressSink {
   };
 }
 
-/** Live view on a terminal: a spinner line with totals and one line per layer in flight, redrawn at most 10 times a second. */
+/** Live view on a terminal: the whole copy (bytes, speed, ETA, a bar) then a bar per layer in flight, 10 frames a second. */
 export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   const active = new Map<string, Active>();
   const retries = new RetryReport();
   const started = Date.now();
+  const window = new RateWindow();
   let total = 0;
   let moved = 0;
+  let sent = 0;
   let blobs = 0;
   let finished = 0;
-  const speedSoFar = (now: number) => formatSpeed(moved, now - started);
   const view = await liveView(io, `${label}resolving…`, () => {
     const now = Date.now();
+    const p = paint();
     // Rows never wrap (a wrapped row breaks the redraw): they fit the terminal's width at each redraw.
     const width = rowWidth(io.stderr);
+    const rate = window.rate(now, sent);
+    const speed = rate > 0 ? `${formatBytes(rate)}/s` : '';
+    const eta = rate > 0 && total > moved ? `  ${formatEta((total - moved) / rate)}` : '';
+    const bytes = `${formatBytes(moved)} / ${formatBytes(total)}`;
+    const head = `${label}${finished}/${blobs} blobs, ${bytes}${speed ? `  ${speed}` : ''}${eta}`;
     return [
       // ora puts its spinner and a space before the first line
-      cutMiddle(
-        `${label}${finished}/${blobs} blobs, ${formatBytes(moved)} of ${formatBytes(total)}  ${speedSoFar(now)}`,
-        width - 2,
-      ),
+      totalRow(head, total ? moved / total : 0, width - 2, p),
       ...[...active.entries()].map(([d, a]) => {
-        const pct = `${Math.floor(a.size ? (a.done / a.size) * 100 : 100)}%`;
-        const speed = formatSpeed(a.done, now - a.started);
-        const [done, size] = [formatBytes(a.done), formatBytes(a.size)];
-        const padded = `  ${done.padStart(10)} / ${size.padEnd(10)} ${pct.padStart(4)}  ${speed}`;
-        // Narrow: no padding; narrower still, no speed.
-        const tight = ` ${done}/${size} ${pct}${width >= 56 ? ` ${speed}` : ''}`;
-        return fitRow(`  ${shortDigest(d)}`, padded, tight, width);
+        const layerSpeed = formatSpeed(a.done, now - a.started);
+        return layerRow(`  ${shortDigest(d)}`, a.done, a.size, layerSpeed, width, p);
       }),
     ];
   });
@@ -99,7 +106,10 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
             finished++;
             if (e.state !== 'done') moved += e.size;
             const ms = a ? Date.now() - a.started : 0;
-            persist(`${shortDigest(e.digest)}  ${formatBytes(e.size)}  ${e.state === 'done' ? `copied ${formatSpeed(e.size, ms)}` : e.state === 'exists' ? 'already there' : 'mounted'}`);
+            const p = paint();
+            const reused = p.dim(e.state === 'exists' ? 'already there' : 'mounted');
+            const what = e.state === 'done' ? `${p.ok('copied')} ${formatSpeed(e.size, ms)}` : reused;
+            persist(`${p.dim(shortDigest(e.digest))}  ${formatBytes(e.size)}  ${what}`);
           }
           render(true);
           break;
@@ -107,16 +117,17 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
           const a = active.get(e.digest);
           if (a) a.done += e.n;
           moved += e.n;
+          sent += e.n;
           render();
           break;
         }
         case 'retry': {
           const line = retries.line(e);
-          if (line) persist(line);
+          if (line) persist(paint().warn(line));
           break;
         }
         case 'warning':
-          persist(`warning: ${e.message}`);
+          persist(`${paint().warn('warning:')} ${e.message}`);
           break;
         default:
           break;

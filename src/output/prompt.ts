@@ -18,8 +18,9 @@ function interrupted(): Error {
 export function ask(question: string, opts: { hidden?: boolean; signal?: AbortSignal } = {}): Promise<string> {
   const stdin = process.stdin as ReadStream;
   const out = process.stderr;
-  out.write(question);
+  // Raw mode (no echo) first, then the question: whoever answers once the question shows is never echoed.
   stdin.setRawMode(true);
+  out.write(question);
   stdin.setEncoding('utf8');
   stdin.resume();
   return new Promise<string>((resolve, reject) => {

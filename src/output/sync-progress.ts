@@ -10,6 +10,8 @@ import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunHooks } from '../sync/run.js';
 import { cutMiddle, fitRow, formatBytes, formatDuration, formatSpeed, rowWidth, table } from './render.js';
 import { RetryReport } from './retry-report.js';
+import { paint, terminalText } from './color.js';
+import { layerRow } from './bars.js';
 
 export interface SyncSink extends RunHooks {
   /** Stop live rendering (before the summary or an error is printed). */
@@ -35,15 +37,17 @@ export function imageLine(r: ImageReport, width?: number): string {
     if (width === undefined || 12 + 24 + tail.length + counts.length <= width) tail += counts;
   }
   const where = width === undefined ? full : cutMiddle(full, Math.max(16, width - 12 - tail.length));
+  // The status word is coloured after the layout: its column is fixed, so widths are unchanged.
+  const p = paint();
   switch (r.status) {
     case 'copied':
-      return `copied      ${where}${tail}`;
+      return `${p.ok('copied')}      ${where}${tail}`;
     case 'up-to-date':
-      return `up to date  ${where}`;
+      return `${p.dim('up to date')}  ${where}`;
     case 'failed':
-      return `failed      ${full}: ${r.error?.message ?? 'unknown error'}${r.error?.hint ? ` (hint: ${r.error.hint})` : ''}`;
+      return `${p.error('failed')}      ${full}: ${r.error?.message ?? 'unknown error'}${r.error?.hint ? ` (hint: ${r.error.hint})` : ''}`;
     default:
-      return `skipped     ${where}`;
+      return `${p.warn('skipped')}     ${where}`;
   }
 }
 
@@ -68,9 +72,10 @@ export function planSummary(plan: Plan): string {
 export function runSummary(reports: ImageReport[], plan: Plan, ms: number): string {
   const n = (s: ImageReport['status']) => reports.filter((r) => r.status === s).length;
   const bytes = reports.reduce((t, r) => t + r.bytesSent, 0);
-  const parts = [`${n('copied')} copied`, `${n('up-to-date')} up to date`];
-  if (n('failed')) parts.push(`${n('failed')} failed`);
-  if (n('skipped')) parts.push(`${n('skipped')} skipped`);
+  const p = paint();
+  const parts = [p.ok(`${n('copied')} copied`), p.dim(`${n('up-to-date')} up to date`)];
+  if (n('failed')) parts.push(p.error(`${n('failed')} failed`));
+  if (n('skipped')) parts.push(p.warn(`${n('skipped')} skipped`));
   const shard = plan.shard ? ` [shard ${plan.shard.index}/${plan.shard.count}: ${plan.items.length} of ${plan.total} images]` : '';
   return `sync: ${parts.join(', ')}; ${formatBytes(bytes)} sent in ${formatDuration(ms)}${shard}`;
 }
@@ -82,13 +87,15 @@ export function plainSyncSink(io: IO): SyncSink {
   const retries = new RetryReport();
   return {
     done: (r) => {
-      if (r.status !== 'skipped') io.stderr.write(`${escapeControl(imageLine(r))}\n`);
+      if (r.status !== 'skipped') io.stderr.write(`${terminalText(imageLine(r))}\n`);
     },
     event: (item, e) => {
       if (e.type === 'retry') {
         const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
-        if (line) io.stderr.write(`${escapeControl(line)}\n`);
-      } else if (e.type === 'warning') io.stderr.write(`${escapeControl(`warning: ${item.key}: ${e.message}`)}\n`);
+        if (line) io.stderr.write(`${paint().warn(escapeControl(line))}\n`);
+      } else if (e.type === 'warning') {
+        io.stderr.write(`${paint().warn('warning:')} ${escapeControl(`${item.key}: ${e.message}`)}\n`);
+      }
     },
     notice: (m) => io.stderr.write(`${escapeControl(m)}\n`),
     stop() {},
@@ -120,10 +127,10 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
         width - 2,
       ),
       ...[...active.entries()].map(([item, a]) => {
-        const pct = a.total ? Math.floor((a.moved / a.total) * 100) : 0;
-        const size = a.total ? `${formatBytes(a.moved)} / ${formatBytes(a.total)} ${String(pct).padStart(3)}%  ${a.finished}/${a.blobs} blobs` : 'resolving…';
-        const tight = a.total ? `${formatBytes(a.moved)}/${formatBytes(a.total)} ${pct}%` : 'resolving…';
-        return fitRow(`  ${item.key} → ${targetText(item)}`, `  ${size}`, `  ${tight}`, width);
+        const name = `  ${item.key} → ${targetText(item)}`;
+        // a bar per image, as the copy draws one per layer
+        if (a.total) return layerRow(name, a.moved, a.total, `${a.finished}/${a.blobs} blobs`, width, paint());
+        return fitRow(name, '  resolving…', '  resolving…', width);
       }),
     ];
   });
@@ -148,9 +155,9 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
         if (e.state !== 'done') a.moved += e.size;
       } else if (e.type === 'retry') {
         const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
-        if (line) persist(line);
+        if (line) persist(paint().warn(line));
       }
-      else if (e.type === 'warning') persist(`warning: ${item.key}: ${e.message}`);
+      else if (e.type === 'warning') persist(`${paint().warn('warning:')} ${item.key}: ${e.message}`);
       render(e.type !== 'bytes');
     },
     done(r) {

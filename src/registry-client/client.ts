@@ -23,7 +23,7 @@ export interface Repo {
  * distribution grammar (a tag, a digest, a repository) and every segment percent-encoded, so that no name can
  * climb out of its place (`..`) or add a query.
  */
-function v2Path(r: Repo, ...rest: string[]): string {
+export function v2Path(r: Repo, ...rest: string[]): string {
   if (!isRepositoryName(r.repository)) {
     const shown = JSON.stringify(r.repository.slice(0, 300));
     throw new RegctlError('INVALID_NAME', `invalid repository name ${shown}`, { exitCode: 2 });
@@ -73,6 +73,12 @@ function descriptorFromHead(res: RegResponse, what: string): Descriptor {
 }
 
 export class RegistryClient {
+  /**
+   * `host/repository@digest` → the `OCI-Subject` a manifest PUT was answered with: the registry processed the
+   * manifest's `subject` (OCI distribution 1.1, "Pushing Manifests with Subject"); without it, the fallback tag.
+   */
+  readonly subjectAcks = new Map<string, string>();
+
   constructor(readonly http: HttpContext) {}
 
   private manifestPath(r: Repo, reference: string): string {
@@ -146,6 +152,8 @@ export class RegistryClient {
       what,
     });
     await res.body.dump().catch(() => {});
+    const subject = header(res.headers, 'oci-subject');
+    if (subject) this.subjectAcks.set(`${r.registry}/${r.repository}@${m.desc.digest}`, subject);
     const got = header(res.headers, 'docker-content-digest');
     if (got && isDigest(got) && got !== m.desc.digest && got.startsWith('sha256:') === m.desc.digest.startsWith('sha256:')) {
       throw new RegctlError('DIGEST_MISMATCH', `${what}: the registry stored ${got}, not ${m.desc.digest}`);

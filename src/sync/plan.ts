@@ -37,6 +37,8 @@ export interface PlanItem {
   /** The tag written at the target. */
   tag?: string;
   platforms?: Platform[];
+  /** Copy its referrers too (the entry's or the defaults' `referrers: true`). */
+  referrers?: boolean;
   action: 'copy' | 'up-to-date' | 'error';
   sourceDigest?: string;
   targetDigest?: string;
@@ -134,7 +136,11 @@ async function listSourceTags(entry: SpecEntry, ctx: AppContext, signal: AbortSi
 
 /** The images one entry names: one, or one per selected tag. */
 async function expandEntry(entry: SpecEntry, ctx: AppContext, signal: AbortSignal, warnings: string[]): Promise<PlanItem[]> {
-  const base = { entry: entry.index, ...(entry.platforms ? { platforms: entry.platforms } : {}) };
+  const base = {
+    entry: entry.index,
+    ...(entry.platforms ? { platforms: entry.platforms } : {}),
+    ...(entry.referrers ? { referrers: true } : {}),
+  };
   if (!entry.tags) {
     const tag = entry.targetTag ?? tagOf(entry.source);
     const target = tag !== undefined ? withTag(entry.target, tag) : entry.target;

@@ -22,6 +22,8 @@ export interface ImageReport {
   blobs?: { sent: number; existed: number; mounted: number };
   durationMs: number;
   error?: ErrorInfo;
+  /** With `referrers: true`: what the referrers copy found and did. */
+  referrers?: { found: number; copied: number; existed: number };
 }
 
 export interface RunHooks {
@@ -68,7 +70,7 @@ function pinned(item: PlanItem): Location {
  */
 type RegistryItem = PlanItem & { source: { kind: 'registry' } };
 
-class RateGate {
+export class RateGate {
   private readonly inflight = new Map<string, number>();
   private readonly reserved = new Map<PlanItem, number>();
   private readonly announced = new Set<string>();
@@ -247,7 +249,52 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
   const settled = await Promise.allSettled(tasks);
   const interrupted = settled.find((s) => s.status === 'rejected');
   if (interrupted) throw (interrupted as PromiseRejectedResult).reason;
+  await syncReferrers(reports, ctx, opts, imageLimit);
   return { reports, ...(stopped ? { stopped } : {}) };
+}
+
+/**
+ * The referrers of every image copied or found up to date whose entry says `referrers: true`, once the images are
+ * in place (a referrer's subject before the referrer). A failure marks that image failed.
+ */
+async function syncReferrers(
+  reports: ImageReport[],
+  ctx: AppContext,
+  opts: RunOptions,
+  limit: ReturnType<typeof pLimit>,
+): Promise<void> {
+  const done = (r: ImageReport) => r.status === 'copied' || r.status === 'up-to-date';
+  const todo = reports.filter((r) => r?.item.referrers && r.digest && done(r));
+  if (!todo.length) return;
+  const { copyReferrers, copiedDigests } = await import('../referrers/write.js');
+  await Promise.all(
+    todo.map((report) =>
+      limit(async () => {
+        const { source, target } = report.item;
+        if (source.kind !== 'registry' || target.kind !== 'registry') return;
+        const mediaType = report.item.resolved?.source.mediaType ?? '';
+        // What the target holds: for a platform subset found up to date, the sub-index, not the source's digest.
+        const held = report.status === 'up-to-date' ? report.item.targetDigest ?? report.digest : report.digest;
+        const digest = held as Digest;
+        try {
+          // A platform subset or an unknown type: the target's manifest says whether it has children.
+          const maybeIndex =
+            !mediaType || mediaType.includes('index') || mediaType.includes('list') || report.item.platforms;
+          const roots = await copiedDigests(ctx, target.ref, digest, maybeIndex ? 'index' : mediaType, opts.signal);
+          const r = await copyReferrers(ctx, source.ref, target.ref, roots, {
+            jobs: opts.jobs,
+            signal: opts.signal,
+            warn: (m) => opts.hooks?.notice?.(`${report.item.key}: ${m}`),
+          });
+          report.referrers = { found: r.found, copied: r.copied, existed: r.existed };
+        } catch (err) {
+          if (opts.signal.aborted && isAbortError(err)) throw err;
+          report.status = 'failed';
+          report.error = toErrorInfo(err);
+        }
+      }),
+    ),
+  );
 }
 
 function repoOf(loc: Location): string {

@@ -34,6 +34,8 @@ export interface SpecEntry {
   tags?: TagRules;
   /** undefined: every platform (an index is kept byte-identical). */
   platforms?: Platform[];
+  /** Copy the referrers (signatures, SBOMs, attestations) too; registry to registry. */
+  referrers?: boolean;
 }
 
 export interface SpecDefaults {
@@ -43,6 +45,7 @@ export interface SpecDefaults {
   keepGoing?: boolean;
   rateFloor?: number;
   rateWaitMs?: number;
+  referrers?: boolean;
 }
 
 export interface SyncSpec {
@@ -53,8 +56,8 @@ export interface SyncSpec {
 
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 
-const DEFAULT_KEYS = ['jobs', 'images', 'platforms', 'keep-going', 'rate-floor', 'rate-wait'];
-const ENTRY_KEYS = ['source', 'target', 'tags', 'platforms'];
+const DEFAULT_KEYS = ['jobs', 'images', 'platforms', 'keep-going', 'rate-floor', 'rate-wait', 'referrers'];
+const ENTRY_KEYS = ['source', 'target', 'tags', 'platforms', 'referrers'];
 const TAG_KEYS = ['list', 'allow', 'deny', 'semver', 'latest', 'prerelease'];
 
 /** `90s`, `30m`, `6h`, `1h30m`, or a number of seconds → milliseconds; undefined when unreadable. */
@@ -218,6 +221,9 @@ class Validator {
       if (get('jobs')) defaults.jobs = this.int(get('jobs')!.value, at('jobs'), 'defaults.jobs', 1, 64);
       if (get('images')) defaults.images = this.int(get('images')!.value, at('images'), 'defaults.images', 1, 64);
       if (get('platforms')) defaults.platforms = this.platforms(get('platforms')!.value, at('platforms'), 'defaults.platforms');
+      if (get('referrers')) {
+        defaults.referrers = this.bool(get('referrers')!.value, at('referrers'), 'defaults.referrers');
+      }
       if (get('keep-going')) defaults.keepGoing = this.bool(get('keep-going')!.value, at('keep-going'), 'defaults.keep-going');
       if (get('rate-floor')) defaults.rateFloor = this.int(get('rate-floor')!.value, at('rate-floor'), 'defaults.rate-floor', 0, 1_000_000);
       if (get('rate-wait')) {
@@ -296,8 +302,17 @@ class Validator {
     }
     const p = m.get('platforms');
     const platforms = p ? this.platforms(p.value, p.key, `${what}.platforms`) : defaults.platforms;
+    const r = m.get('referrers');
+    const referrers = r ? this.bool(r.value, r.key, `${what}.referrers`) : defaults.referrers;
+    if (r?.value && referrers && (source.kind !== 'registry' || target.kind !== 'registry')) {
+      this.fail(r.value, `${what}.referrers: referrers are copied between registries only`);
+    }
+    const withReferrers = referrers && source.kind === 'registry' && target.kind === 'registry';
     const line = node.range ? node.range[0] : 0;
-    return { index, line: this.lineOf(line), source, target, ...(targetTag !== undefined ? { targetTag } : {}), ...(tags ? { tags } : {}), ...(platforms ? { platforms } : {}) };
+    return {
+      index, line: this.lineOf(line), source, target, ...(targetTag !== undefined ? { targetTag } : {}),
+      ...(tags ? { tags } : {}), ...(platforms ? { platforms } : {}), ...(withReferrers ? { referrers: true } : {}),
+    };
   }
 
   private tagRules(node: Node | undefined, at: Node, what: string): TagRules {

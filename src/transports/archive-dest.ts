@@ -11,7 +11,7 @@ import { TempTracker, syncDir } from '../util/fs.js';
 import { OciLayoutDestination, type LayoutWriterOptions, sized } from './oci-layout.js';
 import { blobName } from './layout-read.js';
 import { type PackEntry, headerBlocks, packTar } from './tar-write.js';
-import type { Bytes, DestinationCaps, ImageDestination } from './types.js';
+import type { Bytes, DestinationCaps, ImageDestination, Reused } from './types.js';
 
 /** Refuses an output path that cannot become an archive file. */
 export async function checkOutput(out: string, what: string): Promise<void> {
@@ -96,6 +96,11 @@ export abstract class StagedArchiveDestination implements ImageDestination {
   /** An archive is always written whole: nothing to compare against. */
   async resolve(): Promise<Descriptor | undefined> {
     return undefined;
+  }
+
+  /** A local destination reuses a blob it holds already (the file is there, whole). */
+  async tryReuse(desc: Descriptor): Promise<Reused | undefined> {
+    return (await this.hasBlob(desc)) ? 'exists' : undefined;
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {

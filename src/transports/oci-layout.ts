@@ -13,7 +13,7 @@ import { TempTracker, mkdirInside, safeJoin, syncDir, tempNameFor, withLock, wri
 import { readRegular } from '../util/read.js';
 import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
 import { MAX_JSON_BYTES } from './tar-index.js';
-import type { Bytes, ImageDestination, ImageSource } from './types.js';
+import type { Bytes, ImageDestination, ImageSource, Reused } from './types.js';
 
 export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -118,6 +118,11 @@ export class OciLayoutDestination implements ImageDestination {
     }
     // Only trust the entry if its manifest is really there.
     return entry && (await files.size(blobName(entry.digest))) === entry.size ? entry : undefined;
+  }
+
+  /** A local destination reuses a blob it holds already (the file is there, whole). */
+  async tryReuse(desc: Descriptor): Promise<Reused | undefined> {
+    return (await this.hasBlob(desc)) ? 'exists' : undefined;
   }
 
   async hasBlob(desc: Descriptor): Promise<boolean> {

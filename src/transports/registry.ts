@@ -7,7 +7,8 @@ import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { RegistryClient, type Repo } from '../registry-client/client.js';
 import { hasOciCode } from '../registry-client/errors.js';
 import { RetryBudget } from '../registry-client/retry.js';
-import type { Bytes, ImageDestination, ImageSource, RegistryRepo } from './types.js';
+import { type Settle, reuseIn } from './registry-reuse.js';
+import type { Bytes, ImageDestination, ImageSource, RegistryRepo, ReuseHints, Reused } from './types.js';
 
 async function* skip(body: AsyncIterable<Uint8Array>, n: number): Bytes {
   let left = n;
@@ -78,8 +79,10 @@ export interface RegistryDestinationOptions {
 
 export class RegistryDestination implements ImageDestination {
   readonly location: Location;
-  readonly caps: { concurrentWrites: boolean; keepsIndex: boolean; mountsReferencedOnly: boolean };
-  readonly registryRepo: RegistryRepo;
+  readonly caps = { concurrentWrites: true, keepsIndex: true };
+  private readonly here: RegistryRepo;
+  /** ECR mounts only blobs a manifest of the repository mounted from references. */
+  private readonly mountsReferencedOnly: boolean;
   private readonly repo: Repo;
   private readonly sessions = new Set<string>();
   /** Set by resolve() when the tag is missing: whether the whole repository is (no blob can be there). */
@@ -91,6 +94,8 @@ export class RegistryDestination implements ImageDestination {
   private readonly mountSessions = new Map<string, string>();
   /** Set once the repository that resolve() found missing has been created (before the first upload). */
   private ensured?: Promise<void>;
+  /** Placements tryReuse took for this run (a blob not reused), settled by the putBlob that follows. */
+  private readonly placements = new Map<string, Settle>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -99,10 +104,10 @@ export class RegistryDestination implements ImageDestination {
   ) {
     this.location = { kind: 'registry', ref };
     this.repo = { registry: ref.registry, repository: ref.repository };
-    this.registryRepo = { host: ref.registry, repository: ref.repository };
+    this.here = { host: ref.registry, repository: ref.repository };
     const ecr = Boolean(opts.ecr);
     this.uploadMode = ecr ? 'patch' : 'put';
-    this.caps = { concurrentWrites: true, keepsIndex: true, mountsReferencedOnly: ecr };
+    this.mountsReferencedOnly = ecr;
   }
 
   async resolve(signal: AbortSignal): Promise<Descriptor | undefined> {
@@ -119,14 +124,29 @@ export class RegistryDestination implements ImageDestination {
     return this.client.getManifest(this.repo, digest, signal);
   }
 
-  async hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
+  async tryReuse(desc: Descriptor, hints: ReuseHints, signal: AbortSignal): Promise<Reused | undefined> {
+    const blobs = {
+      here: this.here,
+      mountsReferencedOnly: this.mountsReferencedOnly,
+      has: (d: Descriptor, s: AbortSignal) => this.hasBlob(d, s),
+      mount: (d: Descriptor, from: RegistryRepo, s: AbortSignal) => this.mountBlob(d, from, s),
+    };
+    const { reused, settle } = await reuseIn(blobs, desc, hints, signal);
+    if (settle) {
+      this.placements.get(desc.digest)?.(false);
+      this.placements.set(desc.digest, settle);
+    }
+    return reused;
+  }
+
+  private async hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean> {
     if (this.written.has(desc.digest)) return true;
     if (this.absent && (await this.absent)) return false;
     // Ask with push scope so the token also covers the upload that may follow.
     return this.client.hasBlob(this.repo, desc.digest, signal, [`repository:${this.repo.repository}:pull,push`]);
   }
 
-  async mountBlob(desc: Descriptor, origin: RegistryRepo, signal: AbortSignal): Promise<boolean> {
+  private async mountBlob(desc: Descriptor, origin: RegistryRepo, signal: AbortSignal): Promise<boolean> {
     if (origin.host !== this.repo.registry || origin.repository === this.repo.repository) return false;
     await this.ensureRepository(signal);
     try {
@@ -156,6 +176,22 @@ export class RegistryDestination implements ImageDestination {
   }
 
   async putBlob(desc: Descriptor, open: (abandon?: AbortSignal) => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+    const settle = this.placements.get(desc.digest);
+    this.placements.delete(desc.digest);
+    try {
+      await this.upload(desc, open, signal);
+      settle?.(true);
+    } catch (err) {
+      settle?.(false);
+      throw err;
+    }
+  }
+
+  private async upload(
+    desc: Descriptor,
+    open: (abandon?: AbortSignal) => Promise<Bytes>,
+    signal: AbortSignal,
+  ): Promise<void> {
     // One budget for the whole upload: the requests' own retries and the fresh sessions below draw on it together.
     const budget = new RetryBudget(this.opts.retries);
     for (let attempt = 0; ; attempt++) {
@@ -288,6 +324,8 @@ export class RegistryDestination implements ImageDestination {
   }
 
   async abort(): Promise<void> {
+    for (const settle of this.placements.values()) settle(false);
+    this.placements.clear();
     this.mountSessions.clear();
     const open = [...this.sessions];
     this.sessions.clear();

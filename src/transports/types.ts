@@ -28,12 +28,36 @@ export interface DestinationCaps {
   maxPlatforms?: 1;
   /** Whether an index can be stored as such (false: copy one platform's image). */
   keepsIndex: boolean;
-  /**
-   * The registry mounts only blobs a manifest in the source repository already references (ECR, whose blob-mounting
-   * docs and aws/containers-roadmap#2860 say so); elsewhere a mount needs only the blob.
-   */
-  mountsReferencedOnly?: boolean;
 }
+
+/**
+ * Where the copies of one run placed blobs (containers/image's BlobInfoCache), shared by their destinations; the copy
+ * engine's SharedBlobs implements it. Keys name a placement (a blob or manifest in one repository).
+ */
+export interface BlobLocations {
+  /** Where in `host` the blob is (or is being) uploaded by this run, and whether that ended well. */
+  find(host: string, digest: Digest): { repo: RegistryRepo; done: Promise<boolean> } | undefined;
+  /** Whether an image whose manifests `repo` holds references the blob (ECR mounts only such blobs). */
+  isReferenced(repo: RegistryRepo, digest: Digest): boolean;
+  /**
+   * Takes the placement named `key` for this caller, after waiting for one in flight: answers how to settle it, or
+   * undefined when another caller placed it already.
+   */
+  take(key: string): Promise<((ok: boolean) => void) | undefined>;
+  /** Records that this caller uploads the blob into `repo` (others in that registry mount it after). */
+  claim(repo: RegistryRepo, digest: Digest): (ok: boolean) => void;
+}
+
+/** What the engine knows of where a blob already is, for a destination's tryReuse. */
+export interface ReuseHints {
+  /** The source's registry repository: a registry destination in the same registry may mount the blob from it. */
+  from?: RegistryRepo;
+  /** Where the copies of this run (sync, a build's several destinations) placed blobs, and placements in flight. */
+  shared?: BlobLocations;
+}
+
+/** How tryReuse found a blob already in place: present already, or mounted from another repository. */
+export type Reused = 'exists' | 'mounted';
 
 /**
  * Call order for a source: resolve → getManifest (root, then children) → getBlob (any order, concurrently when
@@ -57,19 +81,21 @@ export interface ImageSource {
 }
 
 /**
- * Call order for a destination: resolve → (hasBlob | mountBlob | putBlob)* → putManifest (children first, root last
- * with its tag) → commit; abort on failure or interrupt (idempotent; after abort nothing is left half-written).
+ * Call order for a destination: resolve → (tryReuse, then putBlob when not reused)* → putManifest (children first,
+ * root last with its tag) → commit; abort on failure or interrupt (idempotent; after abort nothing is left
+ * half-written).
  */
 export interface ImageDestination {
   readonly location: Location;
   readonly caps: DestinationCaps;
   /** The descriptor currently stored under the destination's tag, or undefined. */
   resolve(signal: AbortSignal): Promise<Descriptor | undefined>;
-  hasBlob(desc: Descriptor, signal: AbortSignal): Promise<boolean>;
-  /** Registry destinations: where they are (mounts between images of one registry). */
-  readonly registryRepo?: RegistryRepo;
-  /** Cross-repository mount from another repository of the same registry; false when refused (then upload). */
-  mountBlob?(desc: Descriptor, from: RegistryRepo, signal: AbortSignal): Promise<boolean>;
+  /**
+   * containers/image's TryReusingBlob: whether the blob is already here or can be made so without its bytes (a local
+   * file; a registry's HEAD, a mount within one registry, a blob another copy of this run placed). undefined: the
+   * caller streams it with putBlob next, which it must then call (a registry holds the placement for it till then).
+   */
+  tryReuse(desc: Descriptor, hints: ReuseHints, signal: AbortSignal): Promise<Reused | undefined>;
   /**
    * Stores a blob. `open` is a thunk so a failed upload can restart with fresh bytes; the bytes it yields are verified.
    * It may start reading at once (a registry source sends its GET), so a destination can call it beside its own set-up

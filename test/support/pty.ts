@@ -21,6 +21,8 @@ export interface PtyProcess {
   output(): string;
   /** types Ctrl-C into the terminal */
   ctrlC(): void;
+  /** resizes the terminal, as a window resized does (regctl gets SIGWINCH) */
+  resize(cols: number, rows: number): void;
   /** `stty -a` of the terminal now, while regctl runs */
   stty(): Promise<string>;
   result: Promise<PtyResult>;
@@ -28,7 +30,8 @@ export interface PtyProcess {
 
 /** Start `regctl ARGS` on a COLS×ROWS terminal, with a fresh HOME, not in CI (so the live view is drawn). */
 export interface PtyOptions {
-  env?: Record<string, string>;
+  /** added to the environment; `undefined` removes a variable (NO_COLOR, set by default) */
+  env?: Record<string, string | undefined>;
   cols?: number;
   rows?: number;
   /** kill and fail after this long; default 60 s */
@@ -37,7 +40,7 @@ export interface PtyOptions {
 
 export async function startPty(args: string[], opts: PtyOptions = {}): Promise<PtyProcess> {
   const home = await makeTempDir('pty-home');
-  const env: Record<string, string> = {};
+  const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUB.test(k) && k !== 'CI') env[k] = v;
   const config = { DOCKER_CONFIG: join(home, '.docker'), XDG_CONFIG_HOME: join(home, '.config') };
   Object.assign(env, { HOME: home, ...config, TERM: 'xterm-256color', NO_COLOR: '1' }, opts.env);
@@ -71,6 +74,7 @@ export async function startPty(args: string[], opts: PtyOptions = {}): Promise<P
   return {
     output: () => output,
     ctrlC: () => child.stdin.write('ctrl-c\n'),
+    resize: (c, r) => child.stdin.write(`resize ${c} ${r}\n`),
     async stty() {
       const n = ++asked;
       child.stdin.write('stty\n');

@@ -39,7 +39,7 @@ export async function transfer(src: ImageSource, dst: ImageDestination, opts: { 
   const { root, children, blobs } = await collect(src, opts.digest);
   await Promise.all(
     blobs.map(async (b) => {
-      if (await dst.hasBlob(b, signal)) return;
+      if (await dst.tryReuse(b, {}, signal)) return;
       await dst.putBlob(b, async () => verified(await src.getBlob(b, { signal }), b), signal);
     }),
   );

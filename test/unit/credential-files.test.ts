@@ -38,7 +38,7 @@ describe('credential files are never written through a planted link', () => {
     await plant(path);
     const log = { info() {}, warn() {}, debug() {} };
     const deps = { env: { DOCKER_CONFIG: docker, REGCTL_NO_KEYCHAIN: '1' }, log };
-    expect(await storeLogin(deps, 'registry.example:5000', { username: 'u', password: 'p4ss' })).toBe(path);
+    expect((await storeLogin(deps, 'registry.example:5000', { username: 'u', password: 'p4ss' })).where).toBe(path);
     expect(await readFile(victim, 'utf8')).toBe(VICTIM_TEXT);
     expect((await lstat(path)).isFile()).toBe(true);
     expect(await mode(path)).toBe(0o600);
