@@ -137,7 +137,8 @@ async function main() {
   const onSignal = (sig) => {
     aborted = true;
     log(`${sig}: stopping`);
-    cleanup().finally(() => process.exit(130));
+    // Exit 130 whether the clean-up worked or not: process.exit runs first, so a rejection has nowhere to go.
+    void cleanup().finally(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

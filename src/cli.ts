@@ -7,7 +7,7 @@ import { RegctlError, isAbortError } from './errors.js';
 import { maskSecrets } from './util/secrets.js';
 import { fromFsError } from './util/fs-errors.js';
 import { colorLevel, enableColor, paint, stripColor, terminalText } from './output/color.js';
-import { escapeControl, jsonForTerminal } from './output/escape.js';
+import { escapeControl, jsonForTerminal } from './util/escape.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;

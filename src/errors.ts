@@ -30,6 +30,7 @@ export type RegctlErrorCode =
   | 'BAD_RESPONSE'
   | 'CONFIG_INVALID'
   | 'CONFIG_TOO_LARGE'
+  | 'NO_KEYTAR'
   | 'CONTEXT_CHANGED'
   | 'CRED_HELPER'
   | 'DELETE_UNSUPPORTED'
@@ -135,4 +136,15 @@ export function isAbortError(err: unknown): boolean {
     err instanceof Error &&
     (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR' || (err as { code?: string }).code === 'UND_ERR_ABORTED')
   );
+}
+
+/** The first string `code` along an error's cause chain (four links at most) that `accept` takes. */
+export function codeInChain(err: unknown, accept: (code: string) => boolean = () => true): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && accept(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

@@ -42,7 +42,7 @@ const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: Error) => (
 describe('ECR API stand-in (through the real SDK)', () => {
   it('GetAuthorizationToken: base64 AWS:<password>, an expiry, the proxy endpoint; the call is signed (SigV4)', async () => {
     const out = await sdk.send(new GetAuthorizationTokenCommand({}));
-    const data = out.authorizationData![0]!;
+    const data = out.authorizationData![0];
     expect(Buffer.from(data.authorizationToken!, 'base64').toString()).toMatch(/^AWS:.{20,}$/);
     expect(data.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 11 * 3600_000);
     expect(data.proxyEndpoint).toBe(`https://${ecr.host}`);
@@ -137,7 +137,7 @@ describe('ECR registry front', () => {
     expect((await fetch(`${ecr.front.url}/v2/`, { headers: auth })).status).toBe(200);
     const unknown = await fetch(`${ecr.front.url}/v2/never/made/manifests/v1`, { headers: { ...auth, accept: ACCEPT_MANIFESTS } });
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('NAME_UNKNOWN');
+    expect(((await unknown.json()) as { errors: Array<{ code: string }> }).errors[0].code).toBe('NAME_UNKNOWN');
     expect((await fetch(`${ecr.front.url}/v2/seeded/app/tags/list`, { headers: auth })).status).toBe(200);
     ecr.revokeTokens();
     expect((await fetch(`${ecr.front.url}/v2/`, { headers: auth })).status).toBe(401);

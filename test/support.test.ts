@@ -101,7 +101,7 @@ describe('token server with a registry in token mode', () => {
   it('lets the user push with skopeo through token auth (push and pull granted)', () => {
     const pushes = ts.log.filter((r) => r.account === 'alice' && r.scope.some((s) => s.includes('push')));
     expect(pushes.length).toBeGreaterThan(0);
-    expect(pushes[0]!.granted).toContainEqual({ type: 'repository', name: 'team/app', actions: ['pull', 'push'] });
+    expect(pushes[0].granted).toContainEqual({ type: 'repository', name: 'team/app', actions: ['pull', 'push'] });
   });
 
   it('gives an anonymous caller a pull token that reads the pushed manifest', async () => {
@@ -151,9 +151,9 @@ describe('token server with a registry in token mode', () => {
     expect(Number.isNaN(Date.parse(body.issued_at))).toBe(false);
     const [h, c] = body.token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
     expect(h).toMatchObject({ alg: 'RS256', typ: 'JWT' });
-    expect(h!.x5c).toHaveLength(1);
+    expect(h.x5c).toHaveLength(1);
     expect(c).toMatchObject({ iss: ts.issuer, sub: 'alice', aud: ts.service });
-    expect(c!.access).toEqual([
+    expect(c.access).toEqual([
       { type: 'repository', name: 'team/app', actions: ['pull'] },
       { type: 'repository', name: 'other', actions: ['pull', 'push'] },
     ]);
@@ -177,7 +177,7 @@ describe('fault proxy', () => {
 
   it('counted the uploads skopeo made through it, with request bytes', () => {
     expect(proxy.count('manifest-put')).toBe(1);
-    expect(proxy.bytes('upload')).toBeGreaterThanOrEqual(img.layerSizes[0]!);
+    expect(proxy.bytes('upload')).toBeGreaterThanOrEqual(img.layerSizes[0]);
   });
 
   it('counts a manifest GET and forwards the exact bytes', async () => {
@@ -201,7 +201,7 @@ describe('fault proxy', () => {
   it('corruptBlob flips one byte of every GET of that blob', async () => {
     const url = `${proxy.url}/v2/lib/app/blobs/${img.layerDigests[0]}`;
     const clean = Buffer.from(await (await fetch(url)).arrayBuffer());
-    proxy.corruptBlob(img.layerDigests[0]!);
+    proxy.corruptBlob(img.layerDigests[0]);
     for (let i = 0; i < 2; i++) {
       const bad = Buffer.from(await (await fetch(url)).arrayBuffer());
       expect(bad.length).toBe(clean.length);
@@ -302,7 +302,7 @@ describe('fixture images', () => {
 
   it('a Docker manifest list layout pushes with --all and its digest preserved', async () => {
     const idx = await makeIndexLayout(join(work, 'seed-docker-list'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [300], seed: 'dl', mediaTypes: 'docker', sharedLayers: true });
-    expect(idx.images[0]!.layerDigests).toEqual(idx.images[1]!.layerDigests);
+    expect(idx.images[0].layerDigests).toEqual(idx.images[1].layerDigests);
     const { digest } = await seedImage(`oci:${idx.dir}:latest`, `${reg.host}/lib/dockerlist:latest`, { all: true });
     expect(digest).toBe(idx.indexDigest);
     const res = await fetch(`${reg.url}/v2/lib/dockerlist/manifests/latest`, { headers: { accept: ACCEPT_MANIFESTS } });

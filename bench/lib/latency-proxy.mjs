@@ -18,7 +18,9 @@ function relay(from, to, at, onData) {
     const now = performance.now();
     while (queue.length && queue[0].at <= now) {
       const { chunk } = queue.shift();
-      if (!to.destroyed) chunk ? to.write(chunk) : to.end();
+      if (to.destroyed) continue;
+      if (chunk) to.write(chunk);
+      else to.end();
     }
     if (queue.length) timer = setTimeout(pump, queue[0].at - now);
   };

@@ -2,7 +2,7 @@
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type AppContext, sourceDeps } from '../context.js';
-import { verified } from '../copy/verify.js';
+import { readSmallBlob } from '../copy/verify.js';
 import { RegctlError, UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
@@ -11,7 +11,8 @@ import { type Platform, formatPlatform, isAttestationEntry, platformMatches } fr
 import { selectPlatforms } from '../copy/plan.js';
 import type { ImageSource } from '../transports/types.js';
 import { isUnder } from './context.js';
-import { type Flavor, type ImageConfigDoc, configFromBase, configPlatform } from './config.js';
+import { type ImageConfigDoc, configPlatform } from '../oci/config.js';
+import { type Flavor, configFromBase } from './config.js';
 
 export interface BaseImage {
   /** The reference as written (after expansion). */
@@ -24,20 +25,17 @@ export interface BaseImage {
   platform: Platform;
 }
 
-const MAX_CONFIG = 4 * 1024 * 1024;
-
 export async function readBlobBytes(source: ImageSource, desc: Descriptor, signal: AbortSignal): Promise<Uint8Array> {
-  if (desc.size > MAX_CONFIG) throw new RegctlError('CONFIG_TOO_LARGE', `config ${desc.digest} is over the 4 MiB limit`);
-  const chunks: Uint8Array[] = [];
-  for await (const c of verified(await source.getBlob(desc, { signal }), desc)) chunks.push(c);
-  return Buffer.concat(chunks);
+  const bytes = await readSmallBlob(desc, () => source.getBlob(desc, { signal }));
+  if (!bytes) throw new RegctlError('CONFIG_TOO_LARGE', `config ${desc.digest} is over the 4 MiB limit`);
+  return bytes;
 }
 
 /**
  * A location named in a Dockerfile. A --build-context name maps to what the command line gave; a local path written in
  * the Dockerfile is taken from the build context's directory and must stay inside it (symlinks resolved).
  */
-export async function locateImage(text: string, contextDir: string, named?: Map<string, string>): Promise<Location> {
+async function locateImage(text: string, contextDir: string, named?: Map<string, string>): Promise<Location> {
   const given = named?.get(text) ?? named?.get(text.toLowerCase());
   if (given !== undefined) {
     const loc = parseLocation(given);
@@ -137,6 +135,7 @@ export class BaseResolver {
 
   async close(): Promise<void> {
     const all = await Promise.allSettled([...this.sources.values()]);
-    await Promise.all(all.map((s) => (s.status === 'fulfilled' ? s.value.close().catch(() => {}) : undefined)));
+    const opened = all.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    await Promise.all(opened.map((s) => s.close().catch(() => {})));
   }
 }

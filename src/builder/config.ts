@@ -1,46 +1,11 @@
 // Image configs and manifests we create: the config JSON (env, labels, history…), image manifests and indexes.
-import { type Digest, digestOf } from '../oci/digest.js';
+import { digestOf } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, encodeManifest, toFetched } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';
 import type { Platform } from '../oci/platform.js';
+import type { ContainerConfig, ImageConfigDoc } from '../oci/config.js';
 
 export type Flavor = 'oci' | 'docker';
-
-export interface ContainerConfig {
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  Env?: string[];
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Healthcheck?: Record<string, unknown>;
-  Volumes?: Record<string, object>;
-  WorkingDir?: string;
-  Labels?: Record<string, string>;
-  StopSignal?: string;
-  Shell?: string[];
-  OnBuild?: string[] | null;
-  [key: string]: unknown;
-}
-
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  comment?: string;
-  empty_layer?: boolean;
-  [key: string]: unknown;
-}
-
-export interface ImageConfigDoc {
-  created?: string;
-  author?: string;
-  architecture: string;
-  os: string;
-  variant?: string;
-  config: ContainerConfig;
-  rootfs: { type: 'layers'; diff_ids: string[] };
-  history?: HistoryEntry[];
-  [key: string]: unknown;
-}
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -101,7 +66,7 @@ export function makeManifest(flavor: Flavor, config: Descriptor, layers: Descrip
   };
   if (annotations && Object.keys(annotations).length) doc.annotations = annotations;
   const bytes = encodeManifest(doc);
-  return toFetched(bytes, mt, digestOf(bytes) as Digest);
+  return toFetched(bytes, mt, digestOf(bytes));
 }
 
 export function makeIndex(flavor: Flavor, children: Array<{ m: FetchedManifest; platform?: Platform; annotations?: Record<string, string> }>, annotations?: Record<string, string>): FetchedManifest {
@@ -119,7 +84,7 @@ export function makeIndex(flavor: Flavor, children: Array<{ m: FetchedManifest; 
   };
   if (annotations && Object.keys(annotations).length) doc.annotations = annotations;
   const bytes = encodeManifest(doc);
-  return toFetched(bytes, mt, digestOf(bytes) as Digest);
+  return toFetched(bytes, mt, digestOf(bytes));
 }
 
 function platformOf(p: Platform): Platform {
@@ -127,11 +92,4 @@ function platformOf(p: Platform): Platform {
   if (p['os.version']) out['os.version'] = p['os.version'];
   if (p.variant) out.variant = p.variant;
   return out;
-}
-
-/** The platform a config describes. */
-export function configPlatform(doc: ImageConfigDoc): Platform {
-  const p: Platform = { os: doc.os, architecture: doc.architecture };
-  if (doc.variant) p.variant = doc.variant;
-  return p;
 }

@@ -6,6 +6,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { UsageError } from '../errors.js';
 import { IgnoreMatcher, readIgnoreFile } from './ignore.js';
 import type { Tree, TreeNode } from './tree.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 function specialName(s: Stats | Dirent): string {
   if (s.isSocket()) return 'socket';
@@ -15,7 +16,6 @@ function specialName(s: Stats | Dirent): string {
   return 'special file';
 }
 
-const MAX_TEXT = 4 * 1024 * 1024;
 
 /** Whether `path` is `root` or under it (both real paths). */
 export function isUnder(root: string, path: string): boolean {
@@ -45,18 +45,18 @@ export async function readTextInside(root: string, path: string, what: string): 
 }
 
 /** Reads a regular file of at most 4 MiB as UTF-8 (a FIFO or device is refused before it is opened). */
-export async function readSmallText(path: string, what: string): Promise<string> {
+async function readSmallText(path: string, what: string): Promise<string> {
   if (!(await stat(path)).isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
   const { constants } = await import('node:fs');
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
-    if (st.size > MAX_TEXT) throw new UsageError(`${what} ${path}: over the 4 MiB limit`);
-    const buf = Buffer.alloc(MAX_TEXT + 1);
+    if (st.size > MAX_JSON_BYTES) throw new UsageError(`${what} ${path}: over the 4 MiB limit`);
+    const buf = Buffer.alloc(MAX_JSON_BYTES + 1);
     let n = 0;
-    for (let r = 1; r > 0 && n <= MAX_TEXT; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
-    if (n > MAX_TEXT) throw new UsageError(`${what} ${path}: over the 4 MiB limit`);
+    for (let r = 1; r > 0 && n <= MAX_JSON_BYTES; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+    if (n > MAX_JSON_BYTES) throw new UsageError(`${what} ${path}: over the 4 MiB limit`);
     return buf.subarray(0, n).toString('utf8');
   } finally {
     await fh.close();

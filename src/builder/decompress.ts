@@ -19,7 +19,7 @@ export interface DecompressOptions {
 
 export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | undefined;
 
-export function sniffCompression(head: Uint8Array): Compression {
+function sniffCompression(head: Uint8Array): Compression {
   const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
   if (b[0] === 0x1f && b[1] === 0x8b) return 'gzip';
   if (b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return 'zstd';

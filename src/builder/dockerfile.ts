@@ -70,7 +70,7 @@ function maybeJson(text: string): string[] | undefined {
   if (!text.startsWith('[')) return undefined;
   try {
     const v = JSON.parse(text) as unknown;
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
   } catch {
     /* shell form */
   }

@@ -188,12 +188,12 @@ class Lexer {
       const empty = value === undefined || (nullIsUnset && value === '');
       switch (op) {
         case '-':
-          return empty ? word : value!;
+          return empty ? word : value;
         case '+':
           return empty ? '' : word;
         case '?':
           if (empty) throw new ExpandError(`${name}: ${word || (value === undefined ? 'is not allowed to be unset' : 'is not allowed to be empty')}`);
-          return value!;
+          return value;
         default:
           return trim(value ?? '', word, op);
       }

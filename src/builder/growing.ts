@@ -8,7 +8,8 @@ const READ = 1024 * 1024;
 export class GrowingFile {
   private size = 0;
   private ended = false;
-  private failure: unknown;
+  private failed = false;
+  private failure: unknown; // the writer's error, rethrown as it came to every reader
   private waiters: Array<() => void> = [];
 
   constructor(readonly path: string) {}
@@ -32,6 +33,7 @@ export class GrowingFile {
 
   fail(err: unknown): void {
     this.failure = err ?? new Error('the layer was not written');
+    this.failed = true;
     this.wake();
   }
 
@@ -40,7 +42,7 @@ export class GrowingFile {
     const fh = await open(this.path, 'r');
     try {
       for (let pos = 0; ; ) {
-        if (this.failure !== undefined) throw this.failure;
+        if (this.failed) throw this.failure;
         signal.throwIfAborted();
         if (pos < this.size) {
           const buf = Buffer.allocUnsafe(Math.min(READ, this.size - pos));

@@ -165,10 +165,3 @@ export class ImageTree implements Tree {
     return readFile(node.hostPath, 'utf8');
   }
 }
-
-/** Builds the tree of an image from its layers, bottom first. */
-export async function readImageTree(label: string, layers: LayerSource[], opts: ReadOptions): Promise<ImageTree> {
-  const tree = new ImageTree(label);
-  for (const l of layers) await tree.apply(l, opts);
-  return tree;
-}

@@ -74,7 +74,7 @@ async function readCached(file: string, desc: Descriptor): Promise<MetaEntry[] |
 }
 
 /** Streams a layer (its bytes already verified by `open`) and lists its entries; file bytes are skipped. */
-export async function indexLayer(what: string, bytes: Bytes, signal: AbortSignal): Promise<MetaEntry[]> {
+async function indexLayer(what: string, bytes: Bytes, signal: AbortSignal): Promise<MetaEntry[]> {
   const { decompressed } = await import('./decompress.js');
   const extract = tar.extract();
   const feeding = pipeline(Readable.from(decompressed(bytes, what)), extract, { signal });

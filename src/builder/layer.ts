@@ -9,7 +9,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Bytes, ImageSource } from '../transports/types.js';
 import { GrowingFile } from './growing.js';
 import { ParallelGzip } from './gzip.js';
-import { END_OF_ARCHIVE, encodeHeader, padding } from './tar.js';
+import { END_OF_ARCHIVE, encodeHeader, padding } from '../transports/tar-header.js';
 import type { LayerEntry } from './tree.js';
 
 export interface BuiltLayer {

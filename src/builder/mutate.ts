@@ -7,7 +7,8 @@ import { isIndexType } from '../oci/media-types.js';
 import { isAttestationEntry } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
 import { readBlobBytes } from './base.js';
-import { type ImageConfigDoc, setEnv } from './config.js';
+import type { ImageConfigDoc } from '../oci/config.js';
+import { setEnv } from './config.js';
 import type { BlobOrigin, MadeImage } from './source.js';
 
 export interface MutateChanges {
@@ -26,7 +27,7 @@ function withAnnotations(doc: Record<string, unknown>, add: Map<string, string>)
 
 function refetched(doc: Record<string, unknown>, mediaType: string): FetchedManifest {
   const bytes = encodeManifest(doc);
-  return toFetched(bytes, mediaType, digestOf(bytes) as Digest);
+  return toFetched(bytes, mediaType, digestOf(bytes));
 }
 
 function changeConfig(raw: Uint8Array, c: MutateChanges): Uint8Array {

@@ -15,7 +15,7 @@ import type { BaseImage } from './base.js';
 import type { GrowingFile } from './growing.js';
 import { type MadeImage, MadeImageSource, mountBaseOnly } from './source.js';
 
-export function destTag(loc: Location): string | undefined {
+function destTag(loc: Location): string | undefined {
   if (loc.kind === 'registry') return loc.ref.digest ? undefined : loc.ref.tag;
   if (loc.kind === 'oci' || loc.kind === 'oci-archive') return loc.tag;
   return undefined;

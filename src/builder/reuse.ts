@@ -5,6 +5,7 @@ import type { Location } from '../location/parse.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { isAttestationEntry } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
+import type { ConfigJson } from '../oci/config.js';
 import { readBlobBytes } from './base.js';
 
 export interface LayerReuse {
@@ -54,7 +55,8 @@ export class DestinationLayers implements LayerReuse {
       else for (const d of root.manifest.manifests.filter((x) => !isAttestationEntry(x)).slice(0, 16)) images.push(await source.getManifest(d.digest, signal));
       for (const m of images) {
         if (m.manifest.kind !== 'image') continue;
-        const config = JSON.parse(Buffer.from(await readBlobBytes(source, m.manifest.config, signal)).toString('utf8')) as { rootfs?: { diff_ids?: unknown } };
+        const bytes = await readBlobBytes(source, m.manifest.config, signal);
+        const config = JSON.parse(Buffer.from(bytes).toString('utf8')) as ConfigJson;
         const diffIds = config.rootfs?.diff_ids;
         if (!Array.isArray(diffIds) || diffIds.length !== m.manifest.layers.length) continue;
         m.manifest.layers.forEach((l, i) => this.layers.set(`${diffIds[i]}\n${l.mediaType}`, { desc: l, source }));

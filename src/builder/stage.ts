@@ -3,7 +3,8 @@ import { posix } from 'node:path';
 import { formatBytes } from '../output/render.js';
 import { UsageError } from '../errors.js';
 import { type Platform, formatPlatform, hostPlatform, parsePlatform } from '../oci/platform.js';
-import { DEFAULT_PATH, type ImageConfigDoc, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
+import type { ImageConfigDoc } from '../oci/config.js';
+import { DEFAULT_PATH, getEnv, mediaTypes, scratchConfig, setEnv } from './config.js';
 import { LayerPlan } from './copy-plan.js';
 import { copyStep, layerFor } from './copy-step.js';
 import { baseIndex, stageTree } from './stage-fs.js';
@@ -127,7 +128,8 @@ export class PlatformBuild {
       result = { platform: base.platform, config, flavor: base.flavor, layers, base };
       // COPY, ADD and WORKDIR need the base's directory tree: start reading it now.
       const writes = def.body.some((i) => ['COPY', 'ADD', 'WORKDIR'].includes(i.keyword));
-      if (writes) for (const l of layers) baseIndex(this.sh, l);
+      // Not awaited here: baseIndex keeps its promise's rejection handled; the instruction that needs it awaits it.
+      if (writes) for (const l of layers) void baseIndex(this.sh, l);
       if (sh.finalChain.has(def.index)) sh.opts.onFinalBase?.(base);
     }
     if (!result.config.config.Env?.some((e) => e.startsWith('PATH=')) && result.config.os !== 'windows') {

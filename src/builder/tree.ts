@@ -58,7 +58,7 @@ export function cleanInside(path: string): string | undefined {
 }
 
 /** Like cleanInside, but `..` at the root stays there. */
-export function clampInside(path: string): string {
+function clampInside(path: string): string {
   const parts: string[] = [];
   for (const p of path.split('/')) {
     if (p === '..') parts.pop();

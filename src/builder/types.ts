@@ -2,7 +2,8 @@
 import type { Descriptor } from '../oci/manifest.js';
 import type { Platform } from '../oci/platform.js';
 import type { BaseImage, BaseResolver } from './base.js';
-import type { Flavor, ImageConfigDoc } from './config.js';
+import type { ImageConfigDoc } from '../oci/config.js';
+import type { Flavor } from './config.js';
 import type { BuildContext } from './context.js';
 import type { StagedDockerfile } from './dockerfile.js';
 import type { GrowingFile } from './growing.js';

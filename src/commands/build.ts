@@ -6,7 +6,7 @@ import type { AppContext } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseLocation } from '../location/parse.js';
 import { formatPlatform } from '../oci/platform.js';
-import { escapeControl } from '../output/escape.js';
+import { escapeControl } from '../util/escape.js';
 import { formatBytes } from '../output/render.js';
 import { keyValueFlags } from './flags.js';
 import { parsePlatforms } from './shared.js';

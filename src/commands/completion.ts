@@ -14,7 +14,7 @@ export const completionCommand: CommandDef = {
     'regctl completion fish > ~/.config/fish/completions/regctl.fish',
   ],
   async run(_ctx, [shell]) {
-    if (!(SHELLS as readonly string[]).includes(shell!)) {
+    if (!(SHELLS as readonly string[]).includes(shell)) {
       throw new UsageError(`completion: unknown shell ${JSON.stringify(shell)}`, `give one of ${SHELLS.join(', ')}`);
     }
     // The program as the CLI builds it (imported here: cli.ts imports this list), so the scripts never drift.

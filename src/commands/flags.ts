@@ -32,7 +32,7 @@ export function keyValueFlags(values: unknown, flag: string, env?: NodeJS.Proces
     if (i === 0) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected KEY=VALUE`);
     if (i < 0) {
       if (!env) throw new UsageError(`${flag} ${JSON.stringify(v)}: expected KEY=VALUE`);
-      if (env[v] !== undefined) m.set(v, env[v]!);
+      if (env[v] !== undefined) m.set(v, env[v]);
       continue;
     }
     m.set(v.slice(0, i), v.slice(i + 1));

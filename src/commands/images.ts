@@ -42,6 +42,6 @@ export const imagesCommand: CommandDef = {
     cmd.option('--page-size <n>', 'tags (ECR: image details) asked for per request, at most 1000', '1000');
   },
   run(ctx, [repoText], opts) {
-    return runImages(ctx, repoText!, opts);
+    return runImages(ctx, repoText, opts);
   },
 };

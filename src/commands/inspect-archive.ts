@@ -1,7 +1,8 @@
 // `inspect` of a docker-archive holding several images (`docker save a b`): a list of their names and image IDs.
 import type { AppContext } from '../context.js';
 import { formatLocation, parseLocation } from '../location/parse.js';
-import { printable, table } from '../output/render.js';
+import { table } from '../output/render.js';
+import { escapeControl } from '../util/escape.js';
 import type { CommandResult } from './types.js';
 
 /**
@@ -27,16 +28,16 @@ export async function inspectArchiveList(
   if (!images || images.length < 2) return undefined;
   const name = formatLocation({ kind: 'docker-archive', path });
   const rows = images.map((i) => [
-    `  ${i.names.length ? i.names.map(printable).join(', ') : '<none>'}`,
+    `  ${i.names.length ? i.names.map((n) => escapeControl(n, { field: true })).join(', ') : '<none>'}`,
     i.id,
-    i.platform ? printable(i.platform) : 'unknown',
+    i.platform ? escapeControl(i.platform, { field: true }) : 'unknown',
     `${i.layers} layer${i.layers === 1 ? '' : 's'}`,
   ]);
   const lines = [
-    `Name:        ${printable(name)}`,
+    `Name:        ${escapeControl(name, { field: true })}`,
     `Images:      ${images.length}`,
     table(rows),
-    `(one image: regctl inspect ${printable(name)}:NAME:TAG)`,
+    `(one image: regctl inspect ${escapeControl(name, { field: true })}:NAME:TAG)`,
   ];
   return { stdout: lines.join('\n'), json: { name, images } };
 }

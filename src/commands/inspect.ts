@@ -1,23 +1,16 @@
 // `inspect REF`: name, digest, media type, platforms, created, layers and sizes, labels, entrypoint/cmd; --raw, --config, --json.
 import type { AppContext } from '../context.js';
 import { formatLocation } from '../location/parse.js';
+import type { ImageConfigDoc } from '../oci/config.js';
 import type { FetchedManifest } from '../oci/manifest.js';
 import { formatPlatform } from '../oci/platform.js';
-import { jsonForTerminal } from '../output/escape.js';
+import { jsonForTerminal } from '../util/escape.js';
 import { formatBytes, table } from '../output/render.js';
 import { warnRateLimit } from './flags.js';
 import type { ImageSource } from '../transports/types.js';
 import { inspectArchiveList } from './inspect-archive.js';
-import { choosePlatform, openResolved, parsePlatforms, readSmallBlob } from './shared.js';
+import { choosePlatform, openResolved, parsePlatforms, readConfigBlob } from './shared.js';
 import type { CommandDef } from './types.js';
-
-interface ImageConfig {
-  created?: string;
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  config?: { Labels?: Record<string, string>; Entrypoint?: string[] | null; Cmd?: string[] | null; Env?: string[]; WorkingDir?: string; User?: string };
-}
 
 /** The manifest's (or index's) own annotations, from its bytes; {} when it has none. */
 function annotationsOf(m: FetchedManifest): Record<string, string> {
@@ -38,10 +31,10 @@ function section(title: string, rows: string[]): string[] {
 
 async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManifest) {
   if (m.manifest.kind !== 'image') throw new Error('not an image');
-  const configBytes = await readSmallBlob(ctx, src, m.manifest.config);
-  let cfg: ImageConfig = {};
+  const configBytes = await readConfigBlob(ctx, src, m.manifest.config);
+  let cfg: Partial<ImageConfigDoc> = {};
   try {
-    cfg = JSON.parse(Buffer.from(configBytes).toString('utf8'));
+    cfg = JSON.parse(Buffer.from(configBytes).toString('utf8')) as ImageConfigDoc;
   } catch {
     /* an artifact whose config is not an image config */
   }

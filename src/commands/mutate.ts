@@ -11,7 +11,7 @@ function jsonArray(flag: string, text: unknown): string[] | undefined {
   if (text === undefined) return undefined;
   let v: unknown;
   try {
-    v = JSON.parse(String(text));
+    v = JSON.parse(text as string); // `<json>` options: commander hands over the text
   } catch {
     v = undefined;
   }

@@ -8,9 +8,10 @@ import type { Digest } from '../oci/digest.js';
 import type { Repo } from '../registry-client/client.js';
 import { deletionHint } from '../registry-client/errors.js';
 import { pageSize } from './flags.js';
-import { escapeControl } from '../output/escape.js';
+import { escapeControl } from '../util/escape.js';
 import { readRegular } from '../util/read.js';
 import type { CommandDef, CommandResult } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 interface Decide {
   decide(images: import('../lifecycle/evaluate.js').Candidate[], now: number): Verdict[];
@@ -29,23 +30,25 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
   }
   let match: RegExp | undefined;
   if (opts.match !== undefined) {
+    const re = opts.match as string; // `--match <re>`: commander hands over the text
     try {
-      match = new RegExp(String(opts.match));
+      match = new RegExp(re);
     } catch (err) {
       throw new UsageError(`--match: ${(err as Error).message}`);
     }
-    label.push(`--match ${String(opts.match)}`);
+    label.push(`--match ${re}`);
   }
   let olderThanMs: number | undefined;
   if (opts.olderThan !== undefined) {
+    const text = opts.olderThan as string; // `--older-than <duration>`
     // A bare number is refused: 30 could be days (as ECR counts) or seconds (as sleep does).
-    if (/^\s*\d+(\.\d+)?\s*$/.test(String(opts.olderThan))) {
-      const n = String(opts.olderThan).trim();
+    if (/^\s*\d+(\.\d+)?\s*$/.test(text)) {
+      const n = text.trim();
       throw new UsageError(`--older-than ${n}: give a unit: s, m, h, d or w (e.g. ${n}d for days)`);
     }
-    olderThanMs = parseDuration(String(opts.olderThan));
+    olderThanMs = parseDuration(text);
     if (olderThanMs === undefined) throw new UsageError(`--older-than: unreadable duration ${JSON.stringify(opts.olderThan)} (e.g. 30d, 12h, 2w)`);
-    label.push(`--older-than ${String(opts.olderThan)}`);
+    label.push(`--older-than ${text}`);
   }
   const untagged = Boolean(opts.untagged);
   if (untagged) label.push('--untagged');
@@ -62,7 +65,7 @@ async function ruleFromPolicy(path: string): Promise<Decide> {
   ]);
   let text: string;
   try {
-    text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
+    text = (await readRegular(path, MAX_JSON_BYTES)).toString('utf8');
   } catch (err) {
     if (err instanceof RegctlError) throw new UsageError(`--from-policy: ${err.message}`);
     throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
@@ -137,11 +140,11 @@ export const pruneCommand: CommandDef = {
     cmd.option('--page-size <n>', 'tags (ECR: image details) asked for per request, at most 1000', '1000');
   },
   async run(ctx, [repoText], opts): Promise<CommandResult> {
-    const ref = parseRepository(repoText!);
+    const ref = parseRepository(repoText);
     const repo: Repo = { registry: ref.registry, repository: ref.repository };
     const usesFlags = ['keep', 'match', 'olderThan', 'untagged'].filter((k) => opts[k] !== undefined);
     if (opts.fromPolicy !== undefined && usesFlags.length > 0) throw new UsageError('--from-policy takes its rules from the policy: drop --keep, --match, --older-than and --untagged');
-    const rule = opts.fromPolicy !== undefined ? await ruleFromPolicy(String(opts.fromPolicy)) : await ruleFromFlags(opts);
+    const rule = opts.fromPolicy !== undefined ? await ruleFromPolicy(opts.fromPolicy as string) : await ruleFromFlags(opts);
     for (const note of rule.notes ?? []) ctx.log.warn(note);
     const [{ listImages }, { tagsText, timeOf }, render] = await Promise.all([import('../images/list.js'), import('../images/view.js'), import('../output/render.js')]);
     const ecr = await ecrOf(ctx, repo.registry);

@@ -10,8 +10,9 @@ const FORMATS = ['docker-archive', 'oci', 'oci-archive'] as const;
 
 export function localDestination(path: string, format: unknown): Location {
   if (format === undefined) return localLocation(path, 'pull writes to');
-  if (!FORMATS.includes(format as (typeof FORMATS)[number])) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
-  return parseLocation(`${format}:${path}`);
+  const f = format as (typeof FORMATS)[number]; // `--format <format>`: a string, checked here
+  if (!FORMATS.includes(f)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
+  return parseLocation(`${f}:${path}`);
 }
 
 export const pullCommand: CommandDef = {

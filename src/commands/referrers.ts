@@ -1,6 +1,6 @@
 // `referrers REF`: what points at an image (signatures, SBOMs, attestations), recursively: type, digest, size, created.
-import type { Digest } from '../oci/digest.js';
-import { formatBytes, printable, table } from '../output/render.js';
+import { formatBytes, table } from '../output/render.js';
+import { escapeControl } from '../util/escape.js';
 import { registryRef } from './shared.js';
 import { type CommandDef, collect } from './types.js';
 
@@ -19,7 +19,7 @@ export const referrersCommand: CommandDef = {
     cmd.option('--type <mediatype>', help, collect);
   },
   async run(ctx, [refText], opts) {
-    const ref = registryRef(refText!);
+    const ref = registryRef(refText);
     const [{ RepoReferrers, discoverTree }, { RegctlError }] = await Promise.all([
       import('../referrers/discover.js'),
       import('../errors.js'),
@@ -28,7 +28,7 @@ export const referrersCommand: CommandDef = {
     const repo = { registry: ref.registry, repository: ref.repository };
     const desc = await client.headManifest(repo, ref.digest ?? ref.tag ?? 'latest', ctx.signal);
     if (!desc) throw new RegctlError('NOT_FOUND', `${refText}: image not found`);
-    const found = await discoverTree(new RepoReferrers(client, repo), [desc.digest as Digest], {
+    const found = await discoverTree(new RepoReferrers(client, repo), [desc.digest], {
       signal: ctx.signal,
       warn: (m) => ctx.log.warn(m),
       types: opts.type as string[] | undefined,
@@ -46,11 +46,11 @@ export const referrersCommand: CommandDef = {
     }));
     const created = (a: Record<string, string>) => CREATED.map((k) => a[k]).find(Boolean) ?? '-';
     const lines = rows.map((r) => [
-      printable(`${'  '.repeat(r.depth - 1)}${r.artifactType || r.mediaType}`),
+      escapeControl(`${'  '.repeat(r.depth - 1)}${r.artifactType || r.mediaType}`, { field: true }),
       r.digest,
       formatBytes(r.size),
-      printable(created(r.annotations)),
-      r.tag ? `tag ${printable(r.tag)}` : r.via,
+      escapeControl(created(r.annotations), { field: true }),
+      r.tag ? `tag ${escapeControl(r.tag, { field: true })}` : r.via,
     ]);
     const of = `${ref.registry}/${ref.repository}@${desc.digest}`;
     ctx.log.info(`${rows.length} referrer${rows.length === 1 ? '' : 's'} of ${of}`);

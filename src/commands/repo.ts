@@ -4,10 +4,11 @@ import type { CreateRepoSettings, EcrRepoSettings } from '../ecr/api.js';
 import type { EcrTarget } from '../ecr/host.js';
 import { RegctlError, UsageError, hasCode } from '../errors.js';
 import { parseRepository } from '../location/reference.js';
-import { jsonForTerminal } from '../output/escape.js';
+import { jsonForTerminal } from '../util/escape.js';
 import { readRegular } from '../util/read.js';
 import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import type { CommandDef, CommandResult } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 const describe = (s: EcrRepoSettings) =>
   `tags ${s.immutableTags ? 'immutable' : 'mutable'}, scan on push ${s.scanOnPush ? 'on' : 'off'}, encryption ${s.encryption}${s.kmsKey ? ` ${s.kmsKey}` : ''}`;
@@ -79,7 +80,7 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
   let text: string | undefined;
   if (verb === 'set') {
     try {
-      text = file === '-' ? await readStdin() : (await readRegular(file!, 4 * 1024 * 1024)).toString('utf8');
+      text = file === '-' ? await readStdin() : (await readRegular(file!, MAX_JSON_BYTES)).toString('utf8');
     } catch (err) {
       if (err instanceof RegctlError) throw new UsageError(err.message);
       throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
@@ -97,7 +98,7 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
     return { stdout: jsonForTerminal(doc), json: doc };
   }
   await api.putLifecyclePolicy(ecr, repository, JSON.stringify(JSON.parse(text!)), ctx.signal);
-  return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) } };
+  return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) as unknown } };
 }
 
 function checkPolicyShape(text: string, where: string): void {
@@ -141,11 +142,11 @@ export const repoCommand: CommandDef = {
     switch (action) {
       case 'create':
         only(1);
-        return create(ctx, rest[0]!, opts);
+        return create(ctx, rest[0], opts);
       case 'rm':
       case 'delete':
         only(1);
-        return remove(ctx, rest[0]!, opts);
+        return remove(ctx, rest[0], opts);
       case 'lifecycle':
         if (rest.length > 3) throw new UsageError('repo lifecycle takes get REPO or set REPO POLICY.json');
         return lifecycle(ctx, rest[0], rest[1], rest[2]);

@@ -49,7 +49,7 @@ export const rmCommand: CommandDef = {
         });
       }
       // A registry that takes a tag DELETE as a manifest DELETE (as zot once did) takes the other tags with it: say so.
-      const kept = await client.headManifest(repo, others[0]!, ctx.signal);
+      const kept = await client.headManifest(repo, others[0], ctx.signal);
       if (kept?.digest !== desc.digest) {
         const what = `the registry deleted the image, not only the tag: ${others.join(', ')} went with it`;
         throw new RegctlError('UNTAG_FAILED', `${name}: ${what}`);

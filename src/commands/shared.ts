@@ -4,7 +4,7 @@ import { type AppContext, sourceDeps } from '../context.js';
 import { RegctlError, UsageError } from '../errors.js';
 import { type Location, parseLocation } from '../location/parse.js';
 import type { ImageRef } from '../location/reference.js';
-import type { FetchedManifest } from '../oci/manifest.js';
+import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { type Platform, parsePlatform } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
 
@@ -25,12 +25,11 @@ export function registryRef(text: string, what = 'reference'): ImageRef {
 }
 
 /** Reads a small JSON blob (a config) from a source, verified and capped at 4 MiB. */
-export async function readSmallBlob(ctx: AppContext, src: import('../transports/types.js').ImageSource, desc: import('../oci/manifest.js').Descriptor): Promise<Uint8Array> {
-  const { verified } = await import('../copy/verify.js');
-  if (desc.size > 4 * 1024 * 1024) throw new UsageError(`blob ${desc.digest} is over the 4 MiB limit for configs`);
-  const chunks: Uint8Array[] = [];
-  for await (const c of verified(await src.getBlob(desc, { signal: ctx.signal }), desc)) chunks.push(c);
-  return Buffer.concat(chunks);
+export async function readConfigBlob(ctx: AppContext, src: ImageSource, desc: Descriptor): Promise<Uint8Array> {
+  const { readSmallBlob } = await import('../copy/verify.js');
+  const bytes = await readSmallBlob(desc, () => src.getBlob(desc, { signal: ctx.signal }));
+  if (!bytes) throw new UsageError(`blob ${desc.digest} is over the 4 MiB limit for configs`);
+  return bytes;
 }
 
 /**

@@ -1,12 +1,13 @@
 // `sync SPEC`: mirror many images from a YAML spec — plan (tags listed, digests by HEAD), shard, copy in parallel, report.
 import { RegctlError, UsageError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
-import { escapeControl } from '../output/escape.js';
+import { escapeControl } from '../util/escape.js';
 import { formatPlatform } from '../oci/platform.js';
 import type { Plan, PlanItem } from '../sync/plan.js';
 import type { ImageReport, RunResult } from '../sync/run.js';
 import { addCreateRepoFlags, createRepoSettings } from './flags.js';
 import type { CommandDef } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 /** Images copied at once unless the spec or --images says otherwise (bench/: 4 was best on the sync case). */
 export const DEFAULT_IMAGES = 4;
@@ -121,15 +122,13 @@ function reportJson(specPath: string, plan: Plan, result: RunResult, ms: number,
 async function readSpec(path: string): Promise<string> {
   try {
     const { readRegular } = await import('../util/read.js');
-    return (await readRegular(path, SPEC_MAX_BYTES)).toString('utf8');
+    return (await readRegular(path, MAX_JSON_BYTES)).toString('utf8');
   } catch (err) {
     if (err instanceof RegctlError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
 }
-
-const SPEC_MAX_BYTES = 4 * 1024 * 1024;
 
 export const syncCommand: CommandDef = {
   name: 'sync',
@@ -165,12 +164,12 @@ export const syncCommand: CommandDef = {
     const d = spec.defaults;
     let rateWaitMs = d.rateWaitMs ?? 0;
     if (opts.rateWait !== undefined) {
-      const ms = parseDuration(String(opts.rateWait));
+      const ms = parseDuration(opts.rateWait as string); // `--rate-wait <duration>`: a string
       if (ms === undefined) throw new UsageError(`--rate-wait: unreadable duration ${JSON.stringify(opts.rateWait)} (e.g. 90s, 30m, 6h)`);
       rateWaitMs = ms;
     }
     const { makePlan, parseShard } = await import('../sync/plan.js');
-    const shard = opts.shard !== undefined ? parseShard(String(opts.shard), ctx.env) : undefined;
+    const shard = opts.shard !== undefined ? parseShard(opts.shard as string, ctx.env) : undefined;
     // Before any client exists: the connection pools are sized from jobs.
     const jobs = opts.jobsGiven ? ctx.globals.jobs : (d.jobs ?? ctx.globals.jobs);
     ctx.globals.jobs = jobs;

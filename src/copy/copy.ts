@@ -1,5 +1,6 @@
 // copyImage: resolve both sides (HEAD first), plan, move blobs largest first, write manifests children-first, tag last, commit.
 import { RegctlError, isAbortError } from '../errors.js';
+import { formatLocation } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { type Platform, hostPlatform } from '../oci/platform.js';
@@ -260,8 +261,8 @@ function sourceHost(src: ImageSource): string {
   return l.kind === 'registry' ? l.ref.registry : l.path;
 }
 
+/** The source as errors name it: a registry reference, or a local path alone. */
 function describeSource(src: ImageSource): string {
   const l = src.location;
-  if (l.kind === 'registry') return `${l.ref.registry}/${l.ref.repository}${l.ref.digest ? `@${l.ref.digest}` : `:${l.ref.tag}`}`;
-  return l.path;
+  return l.kind === 'registry' ? formatLocation(l) : l.path;
 }

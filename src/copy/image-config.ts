@@ -1,39 +1,24 @@
 // An image's config read from a source (capped, verified), and the --platform check of a single-platform image
 // against the config's os/architecture/variant, as docker's "does not match the specified platform".
 import { RegctlError } from '../errors.js';
+import { type ConfigJson, parseConfigJson } from '../oci/config.js';
 import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { type Platform, formatPlatform, platformMatches } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
-import { verified } from './verify.js';
-
-const MAX_CONFIG = 4 * 1024 * 1024;
-
-export interface ImageConfigDoc {
-  os?: unknown;
-  architecture?: unknown;
-  variant?: unknown;
-  rootfs?: { diff_ids?: unknown };
-}
+import { readSmallBlob } from './verify.js';
 
 /** The config JSON of an image; undefined when it is over 4 MiB or not a JSON object (an artifact's config). */
 export async function readImageConfig(
   src: ImageSource,
   config: Descriptor,
   signal: AbortSignal,
-): Promise<ImageConfigDoc | undefined> {
-  if (config.size > MAX_CONFIG) return undefined;
-  const chunks: Uint8Array[] = [];
-  for await (const c of verified(await src.getBlob(config, { signal }), config)) chunks.push(c);
-  try {
-    const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-    return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as ImageConfigDoc) : undefined;
-  } catch {
-    return undefined;
-  }
+): Promise<ConfigJson | undefined> {
+  const bytes = await readSmallBlob(config, () => src.getBlob(config, { signal }));
+  return bytes && parseConfigJson(bytes);
 }
 
 /** The platform an image's config declares; undefined for an artifact or a config without os/architecture. */
-export async function imagePlatform(
+async function imagePlatform(
   src: ImageSource,
   m: FetchedManifest,
   signal: AbortSignal,

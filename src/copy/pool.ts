@@ -59,7 +59,7 @@ export class Slots {
   /** Starts queued tasks in order while slots allow; a small one may pass big ones that must wait. */
   private pump(): void {
     for (let i = 0; i < this.queue.length && this.running < this.limit; ) {
-      const { small, start } = this.queue[i]!;
+      const { small, start } = this.queue[i];
       const bigCap = this.limit > 1 && this.smallAhead > 0 ? this.limit - 1 : this.limit;
       if (!small && this.bigRunning >= bigCap) {
         i++;

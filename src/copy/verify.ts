@@ -1,6 +1,7 @@
 // Byte streams checked while they flow: size and digest verified, a broken read resumed at its offset.
 import { DigestError, RegctlError, isAbortError } from '../errors.js';
 import { algorithmOf, hashOf } from '../oci/digest.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 import type { Descriptor } from '../oci/manifest.js';
 import { RetryBudget, backoffMs, isRetryableError, networkReason, sleep } from '../registry-client/retry.js';
 import type { Bytes } from '../transports/types.js';
@@ -61,4 +62,15 @@ export async function* resumable(
       await sleep(delayMs, opts.signal);
     }
   }
+}
+
+/**
+ * A small blob (a config) whole and verified; undefined, without opening it, when its descriptor says it is over the
+ * MAX_JSON_BYTES cap (`verified` holds it to that size).
+ */
+export async function readSmallBlob(desc: Descriptor, open: () => Promise<Bytes>): Promise<Uint8Array | undefined> {
+  if (desc.size > MAX_JSON_BYTES) return undefined;
+  const chunks: Uint8Array[] = [];
+  for await (const c of verified(await open(), desc)) chunks.push(c);
+  return Buffer.concat(chunks);
 }

@@ -6,6 +6,7 @@ import { readRegular } from '../util/read.js';
 import { DOCKER_HUB } from '../location/reference.js';
 import { helperGet } from './helper.js';
 import type { Credential, CredentialSource } from './index.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 export interface DockerConfig {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string; registrytoken?: string }>;
@@ -16,7 +17,7 @@ export interface DockerConfig {
 
 export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 
-export function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+function dockerConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.DOCKER_CONFIG || join(homedir(), '.docker');
 }
 
@@ -40,7 +41,7 @@ export async function readDockerConfig(path: string): Promise<DockerConfig | und
   let text: string;
   try {
     // A regular file of at most 4 MiB (docker's own are a few KiB): a FIFO or a device is refused, not read forever.
-    text = (await readRegular(path, 4 * 1024 * 1024)).toString('utf8');
+    text = (await readRegular(path, MAX_JSON_BYTES)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -74,7 +75,7 @@ function fromAuthEntry(entry: NonNullable<DockerConfig['auths']>[string]): Crede
 }
 
 /** Looks a registry up in one parsed config: credHelpers first, then auths, then credsStore (as docker does). */
-export async function lookupInConfig(cfg: DockerConfig, registry: string, signal?: AbortSignal): Promise<Credential | undefined> {
+async function lookupInConfig(cfg: DockerConfig, registry: string, signal?: AbortSignal): Promise<Credential | undefined> {
   for (const [key, helper] of Object.entries(cfg.credHelpers ?? {})) {
     if (registryOfKey(key) === registry) return helperGet(helper, keyForRegistry(registry), signal);
   }

@@ -35,7 +35,7 @@ export async function helperGet(name: string, serverUrl: string, signal?: AbortS
   }
   let doc: { Username?: string; Secret?: string };
   try {
-    doc = JSON.parse(stdout);
+    doc = JSON.parse(stdout) as typeof doc;
   } catch {
     throw new RegctlError('CRED_HELPER', `credential helper docker-credential-${name} answered with invalid JSON`);
   }

@@ -2,6 +2,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { RegctlError } from '../errors.js';
 import { writeAtomic } from '../util/fs.js';
 import type { Credential, CredentialSource } from './index.js';
 
@@ -30,9 +31,9 @@ function whyNoKeytar(err: unknown): string {
   return `keytar does not load here: ${text.split('\n')[0]}`;
 }
 
-export function loadKeytar(): Promise<Keytar | undefined> {
+function loadKeytar(): Promise<Keytar | undefined> {
   keytar ??= import('keytar' as string).then(
-    (m) => {
+    (m: { default?: unknown }) => {
       const k = (m.default ?? m) as Partial<Keytar>;
       return typeof k.getPassword === 'function' && typeof k.setPassword === 'function' && typeof k.deletePassword === 'function' ? (k as Keytar) : undefined;
     },
@@ -50,7 +51,7 @@ const TIMEOUT_MS = 10_000;
 /** Runs one keytar call: a throw, a rejection or a timeout all come back as an Error value, never as a crash. */
 async function attempt<T>(call: (k: Keytar) => Promise<T>): Promise<T | Error> {
   const k = await loadKeytar();
-  if (!k) return Object.assign(new Error(unavailable), { code: 'NO_KEYTAR' });
+  if (!k) return new RegctlError('NO_KEYTAR', unavailable);
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
@@ -68,7 +69,7 @@ async function attempt<T>(call: (k: Keytar) => Promise<T>): Promise<T | Error> {
 }
 
 /** Stored as `{"username":…,"password":…}` under service "regctl", account = registry. */
-export async function keychainGet(registry: string): Promise<Credential | undefined> {
+async function keychainGet(registry: string): Promise<Credential | undefined> {
   const text = await attempt((k) => k.getPassword(SERVICE, registry));
   if (!text || text instanceof Error) return undefined;
   try {

@@ -1,4 +1,5 @@
 // Login storage: keep credentials in the OS keychain or docker's config.json (0600, other keys kept); forget them.
+import { hasCode } from '../errors.js';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { writeAtomic } from '../util/fs.js';
@@ -62,7 +63,7 @@ export async function storeLogin(
       return { where: 'the OS keychain' };
     }
     why = `the OS keychain is not usable (${stored.message.split('\n')[0]})`;
-    if ((stored as { code?: string }).code === 'NO_KEYTAR') fix = KEYTAR_FIX;
+    if (hasCode(stored, 'NO_KEYTAR')) fix = KEYTAR_FIX;
   }
   auths[keyForRegistry(registry)] = { auth: Buffer.from(`${cred.username}:${cred.password}`).toString('base64') };
   await writeConfig(path, { ...cfg, auths });

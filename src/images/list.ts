@@ -1,4 +1,5 @@
 // A repository's images, one row per manifest digest: on ECR from DescribeImages pages, elsewhere tags → HEAD → group; configs fetched concurrently.
+import { parseConfigJson } from '../oci/config.js';
 import pLimit from 'p-limit';
 import type { EcrTarget } from '../ecr/host.js';
 import { RegctlError } from '../errors.js';
@@ -50,18 +51,16 @@ interface Details {
 }
 
 async function readConfig(client: RegistryClient, repo: Repo, desc: Descriptor, signal: AbortSignal): Promise<{ created?: string; platform?: string }> {
-  if (desc.size > 4 * 1024 * 1024) return {};
-  const { verified } = await import('../copy/verify.js');
-  const { body } = await client.getBlob(repo, desc, { signal });
-  const chunks: Uint8Array[] = [];
-  for await (const c of verified(body, desc)) chunks.push(c);
-  try {
-    const cfg = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { created?: unknown; os?: unknown; architecture?: unknown; variant?: unknown };
-    const platform = typeof cfg.os === 'string' ? formatPlatform({ os: cfg.os, architecture: String(cfg.architecture ?? ''), ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) }) : undefined;
-    return { ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}), ...(platform ? { platform } : {}) };
-  } catch {
-    return {}; // an artifact whose config is not an image config
-  }
+  const { readSmallBlob } = await import('../copy/verify.js');
+  const bytes = await readSmallBlob(desc, async () => (await client.getBlob(repo, desc, { signal })).body);
+  const cfg = bytes && parseConfigJson(bytes);
+  if (!cfg) return {}; // over the cap, or an artifact whose config is not an image config
+  const variant = typeof cfg.variant === 'string' ? { variant: cfg.variant } : {};
+  const platform =
+    typeof cfg.os === 'string'
+      ? formatPlatform({ os: cfg.os, architecture: typeof cfg.architecture === 'string' ? cfg.architecture : '', ...variant })
+      : undefined;
+  return { ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}), ...(platform ? { platform } : {}) };
 }
 
 /** Manifest and config reads, deduplicated (150 tags of 3 images read 3 manifests) and bounded by `jobs`. */
@@ -140,7 +139,7 @@ async function listRegistry(client: RegistryClient, repo: Repo, o: ListOptions):
     if (!desc) return; // deleted meanwhile
     if (!isDigest(desc.digest)) throw new RegctlError('BAD_RESPONSE', `${repo.registry}/${repo.repository}:${tags[i]}: invalid digest`);
     const e = byDigest.get(desc.digest) ?? { tags: [], mediaType: desc.mediaType };
-    e.tags.push(tags[i]!);
+    e.tags.push(tags[i]);
     byDigest.set(desc.digest, e);
   });
   const rows = await Promise.all(

@@ -24,7 +24,7 @@ export interface Verdict extends Candidate {
 }
 
 /** Newest first; unknown times last; ties by digest so every run orders the same. */
-export function newestFirst<T extends Candidate>(images: readonly T[]): T[] {
+function newestFirst<T extends Candidate>(images: readonly T[]): T[] {
   return [...images].sort((a, b) => (b.time ?? -Infinity) - (a.time ?? -Infinity) || a.digest.localeCompare(b.digest));
 }
 

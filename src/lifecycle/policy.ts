@@ -113,7 +113,7 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
       tagStatus: s.tagStatus,
       ...(prefixes ? { tagPrefixList: prefixes } : {}),
       ...(patterns ? { tagPatternList: patterns } : {}),
-      ...(s.storageClass ? { storageClass: s.storageClass as 'standard' | 'archive' } : {}),
+      ...(s.storageClass ? { storageClass: s.storageClass } : {}),
       countType: s.countType as CountType,
       ...(s.countUnit ? { countUnit: 'days' as const } : {}),
       countNumber: s.countNumber as number,
@@ -141,7 +141,7 @@ export function parsePolicy(text: string, where = 'policy', strict = true): Life
   }
 }
 
-export function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
+function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
   if (!isObject(doc) || !Array.isArray(doc.rules) || doc.rules.length === 0) throw new UsageError('a lifecycle policy needs a non-empty "rules" list');
   const rules = doc.rules.map((r, i) => parseRule(r, i, strict));
   const seen = new Set<number>();

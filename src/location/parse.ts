@@ -108,6 +108,18 @@ export function formatLocation(loc: Location): string {
   }
 }
 
+/**
+ * A location pinned to `digest`, as a copy reports what it wrote: `REGISTRY/REPO@DIGEST`, `oci:PATH[:TAG]@DIGEST`;
+ * a tag in a registry reference gives way to the digest, as formatLocation shows it.
+ */
+export function pinnedLocation(loc: Location, digest: Digest): string {
+  if (loc.kind === 'registry') return formatLocation({ kind: 'registry', ref: { ...loc.ref, tag: undefined, digest } });
+  if (loc.kind === 'oci' || loc.kind === 'oci-archive') {
+    return `${formatLocation({ ...loc, digest: undefined })}@${digest}`;
+  }
+  return `${formatLocation(loc)}@${digest}`;
+}
+
 /** File names that say "compressed tar": no format regctl writes is one, so none becomes a directory of that name. */
 const COMPRESSED_TAR = /\.(tar\.(gz|gzip|bz2|xz|zst|zstd|lz4|lzma|lz|z|sz)|tgz|tbz2?|txz|tzst|taz|tlz)$/i;
 

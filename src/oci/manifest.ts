@@ -3,8 +3,8 @@ import { RegctlError } from '../errors.js';
 import { type Digest, digestOf, isDigest } from './digest.js';
 import { MT, isImageType, isIndexType, isSchema1Type } from './media-types.js';
 import type { Platform } from './platform.js';
+import { MAX_JSON_BYTES } from './limits.js';
 
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface Descriptor {
   mediaType: string;
@@ -69,10 +69,12 @@ function parseDescriptor(raw: unknown, where: string): Descriptor {
  * `mediaType` field wins when present. Docker schema 1 is refused.
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest {
-  if (bytes.byteLength > MAX_MANIFEST_BYTES) throw new ManifestError(`manifest of ${bytes.byteLength} bytes is over the 4 MiB limit`);
+  if (bytes.byteLength > MAX_JSON_BYTES) {
+    throw new ManifestError(`manifest of ${bytes.byteLength} bytes is over the 4 MiB limit`);
+  }
   let doc: Record<string, unknown>;
   try {
-    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as typeof doc;
   } catch {
     throw new ManifestError('manifest is not valid JSON');
   }

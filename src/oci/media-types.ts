@@ -23,4 +23,3 @@ export const isIndexType = (mt: string | undefined): boolean => mt === MT.ociInd
 export const isImageType = (mt: string | undefined): boolean => mt === MT.ociManifest || mt === MT.dockerManifest;
 export const isSchema1Type = (mt: string | undefined): boolean =>
   mt === MT.dockerSchema1 || mt === MT.dockerSchema1Signed || mt === 'application/json';
-export const isGzipLayer = (mt: string): boolean => mt.endsWith('gzip');

@@ -47,7 +47,7 @@ export function hostPlatform(): Platform {
   const os = process.platform === 'win32' ? 'windows' : process.platform;
   const arch = normalizeArch(process.arch);
   const p: Platform = { os, architecture: arch };
-  if (arch === 'arm') p.variant = `v${(process.config.variables as Record<string, unknown>).arm_version ?? '7'}`;
+  if (arch === 'arm') p.variant = `v${(process.config.variables as { arm_version?: string | number }).arm_version ?? '7'}`;
   return p;
 }
 

@@ -67,8 +67,8 @@ export class RateWindow {
   /** Records the running total `bytes` at `now`; returns bytes per second, or 0 while too little is known. */
   rate(now: number, bytes: number): number {
     this.samples.push([now, bytes]);
-    while (this.samples.length > 2 && now - this.samples[1]![0] >= this.windowMs) this.samples.shift();
-    const [t0, b0] = this.samples[0]!;
+    while (this.samples.length > 2 && now - this.samples[1][0] >= this.windowMs) this.samples.shift();
+    const [t0, b0] = this.samples[0];
     return now - t0 >= 250 ? ((bytes - b0) * 1000) / (now - t0) : 0;
   }
 }

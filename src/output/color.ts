@@ -1,6 +1,6 @@
 // Colour for people at a terminal: whether to use it (NO_COLOR, FORCE_COLOR, --json, a TTY) and the few styles regctl
 // uses. chalk is loaded only when colour is on, so a plain run (a pipe, CI, --json) never pays for it.
-import { escapeControl } from './escape.js';
+import { escapeControl } from '../util/escape.js';
 
 export type Style = (text: string) => string;
 
@@ -56,7 +56,6 @@ export async function enableColor(level: number): Promise<Paint> {
 
 /** `text` without colour codes (SGR sequences). */
 export function stripColor(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, '');
 }
 
@@ -66,7 +65,6 @@ export function visibleLength(text: string): number {
 }
 
 /** Exactly the colour codes of our palette (red, yellow, green, cyan, dim, and their ends), nothing else. */
-// eslint-disable-next-line no-control-regex
 const OURS = /(\x1b\[(?:2|22|31|32|33|36|39)m)/;
 
 /**

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { redactText } from '../util/secrets.js';
 import type { Logger } from '../util/log.js';
 import { paint } from './color.js';
-import { escapeControl } from './escape.js';
+import { escapeControl } from '../util/escape.js';
 
 export type { Logger };
 

@@ -2,7 +2,7 @@
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
-import { escapeControl } from './escape.js';
+import { escapeControl } from '../util/escape.js';
 import { liveView } from './live.js';
 import { RateWindow, formatEta, layerRow, totalRow } from './bars.js';
 import { paint } from './color.js';

@@ -29,15 +29,6 @@ export function table(rows: string[][], header?: string[]): string {
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
 }
 
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, null, 2);
-}
-
-/** Text from outside (names in an archive, labels) with control characters escaped, safe to print on a terminal. */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
 /** `text` in at most `width` columns: the middle of a long name gives way to `…`, keeping its start and its end. */
 export function cutMiddle(text: string, width: number): string {
   const chars = Array.from(text);

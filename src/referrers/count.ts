@@ -23,7 +23,7 @@ export async function countReferrers(
     const byType: Record<string, number> = {};
     for (const e of entries) {
       const type = e.tag
-        ? COSIGN_SUFFIXES[e.tag.slice(e.tag.lastIndexOf('.') + 1)]!
+        ? COSIGN_SUFFIXES[e.tag.slice(e.tag.lastIndexOf('.') + 1)]
         : e.desc?.artifactType ?? e.desc?.mediaType ?? 'unknown';
       byType[type] = (byType[type] ?? 0) + 1;
     }

@@ -27,7 +27,7 @@ export const REFERRER_TAG = /^sha(256|512)-[0-9a-f]{64}(\.(sig|att|sbom))?$/;
 export function referrerDescriptor(m: FetchedManifest): Descriptor {
   let doc: { artifactType?: unknown; annotations?: unknown; config?: { mediaType?: unknown } } = {};
   try {
-    doc = JSON.parse(Buffer.from(m.bytes).toString('utf8'));
+    doc = JSON.parse(Buffer.from(m.bytes).toString('utf8')) as typeof doc;
   } catch {
     /* parsed before: cannot happen */
   }

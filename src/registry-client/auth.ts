@@ -160,7 +160,7 @@ export async function fetchBearerToken(opts: {
   }
   let doc: { token?: string; access_token?: string; expires_in?: number; scope?: unknown };
   try {
-    doc = JSON.parse(text);
+    doc = JSON.parse(text) as typeof doc;
   } catch {
     throw new RegctlError('AUTH_FAILED', `token server ${realm.host} answered with invalid JSON`);
   }
@@ -177,9 +177,9 @@ export async function fetchBearerToken(opts: {
 export function tokenLifetime(expiresIn: unknown, token: string, now = Date.now()): number {
   if (typeof expiresIn === 'number' && Number.isFinite(expiresIn)) return Math.max(60, expiresIn);
   const parts = token.split('.');
-  if (parts.length === 3 && parts[1]!.length <= 16_384) {
+  if (parts.length === 3 && parts[1].length <= 16_384) {
     try {
-      const exp = (JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { exp?: unknown }).exp;
+      const exp = (JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { exp?: unknown }).exp;
       if (typeof exp === 'number' && Number.isFinite(exp)) return Math.max(60, Math.floor(exp - now / 1000));
     } catch {
       /* not a JWT: the default */

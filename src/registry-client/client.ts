@@ -2,13 +2,14 @@
 import { RegctlError } from '../errors.js';
 import { type Digest, isDigest } from '../oci/digest.js';
 import { ACCEPT_MANIFESTS } from '../oci/media-types.js';
-import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
+import { type Descriptor, type FetchedManifest, toFetched } from '../oci/manifest.js';
 import { isRepositoryName, isTag } from '../location/reference.js';
 import { RegistryError, bodyHas, deletionHint, parseErrorBody } from './errors.js';
 import { type HttpContext, type RegResponse, header, send, sendRead } from './http.js';
 import { resolveHanded } from './origin.js';
 import type { RetryBudget } from './retry.js';
-import { MAX_LIST_PAGE_BYTES, MAX_LIST_TOTAL_BYTES } from './read.js';
+import { MAX_LIST_TOTAL_BYTES } from './read.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 /** A mount's answer: mounted (201), or refused, with the upload session a 202 opened. */
 export type MountAnswer = { mounted: true } | { mounted: false; session?: string };
@@ -126,7 +127,7 @@ export class RegistryClient {
       idempotent: true,
       signal,
       what,
-    }, (res) => readCapped(res, MAX_MANIFEST_BYTES, what));
+    }, (res) => readCapped(res, MAX_JSON_BYTES, what));
     const headerDigest = header(res.headers, 'docker-content-digest');
     const expected = isDigest(reference) ? reference : headerDigest && isDigest(headerDigest) ? headerDigest : undefined;
     try {
@@ -442,7 +443,7 @@ export class RegistryClient {
         idempotent: true,
         signal,
         what,
-      }, (r) => readCapped(r, MAX_LIST_PAGE_BYTES, what));
+      }, (r) => readCapped(r, MAX_JSON_BYTES, what));
       total += bytes.byteLength;
       if (total > MAX_LIST_TOTAL_BYTES) {
         const mib = MAX_LIST_TOTAL_BYTES / 1024 / 1024;
@@ -450,7 +451,7 @@ export class RegistryClient {
       }
       let doc: Record<string, unknown>;
       try {
-        doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+        doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof doc;
       } catch {
         throw new RegctlError('BAD_RESPONSE', `${what}: invalid JSON`);
       }

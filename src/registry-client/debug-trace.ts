@@ -1,4 +1,5 @@
 // --debug trace of one HTTP exchange: request and answer headers, with every secret masked and control chars escaped.
+import { escapeControl } from '../util/escape.js';
 import { redactText, redactUrl } from './errors.js';
 
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -12,10 +13,6 @@ const SECRET =
 /** Other names that smell of a secret (a vendor's token header): masked whole. */
 const SECRETISH = /token|secret|password|passwd|credential|signature|api-?key|session/i;
 
-/** Escapes what a hostile server could use to rewrite the terminal (ESC, CR, other C0/C1 controls). */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 function shown(name: string, value: string): string {
   const n = name.toLowerCase();
@@ -26,7 +23,7 @@ function shown(name: string, value: string): string {
   if (SECRETISH.test(n)) return '***';
   const v = n === 'location' || n === 'content-location' ? redactUrl(value) : value;
   const capped = v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}…` : v;
-  return redactText(printable(capped));
+  return redactText(escapeControl(capped, { field: true }));
 }
 
 /** One line per header, `PREFIX name: value`, sorted by name, secrets masked; at most 64 lines. */
@@ -37,7 +34,7 @@ export function headerLines(prefix: '>' | '<', headers: HeaderBag): string[] {
     const raw = headers[name];
     for (const value of Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) {
       if (out.length >= MAX_HEADERS) return [...out, `${prefix}   … (more headers not shown)`];
-      out.push(`${prefix}   ${printable(name.toLowerCase())}: ${shown(name, String(value))}`);
+      out.push(`${prefix}   ${escapeControl(name.toLowerCase(), { field: true })}: ${shown(name, String(value))}`);
     }
   }
   return out;

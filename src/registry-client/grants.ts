@@ -40,7 +40,7 @@ export function grantedScopes(doc: { scope?: unknown }, token: string): string[]
 
 export function recordGrant(ctx: object, token: string, grant: Grant): void {
   let m = grants.get(ctx);
-  if (!m) grants.set(ctx, (m = new Map()));
+  if (!m) grants.set(ctx, (m = new Map<string, Grant>()));
   if (m.size > 256) m.clear();
   m.set(token, grant);
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { Agent, type Dispatcher } from './undici-lite.js';
 import type { HostConfig, RegctlConfig } from '../config.js';
-import { RegctlError, UsageError, isAbortError } from '../errors.js';
+import { RegctlError, UsageError, codeInChain, isAbortError } from '../errors.js';
 import { apiHostOf } from '../location/reference.js';
 import { redactText } from './errors.js';
 import { networkReason, sleep } from './retry.js';
@@ -121,17 +121,6 @@ export class Hosts {
   }
 }
 
-/** The first string `code` along an error's cause chain. */
-function codeOf(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 function isCertificateCode(code: string): boolean {
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code);
 }
@@ -148,7 +137,7 @@ function offline(): boolean {
 
 /** A network failure reaching `registry` as a one-line error; `what` names the request when there was one. */
 export function connectError(registry: string, err: unknown, timeoutMs?: number, what?: string): RegctlError {
-  const code = codeOf(err);
+  const code = codeInChain(err);
   const msg = err instanceof Error ? err.message : String(err);
   let hint: string | undefined;
   let reason: string;

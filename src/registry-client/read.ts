@@ -5,8 +5,6 @@ import type { Dispatcher } from './undici-lite.js';
 export const MAX_TOKEN_BYTES = 1024 * 1024;
 /** An error answer: enough for any registry's `{"errors":[…]}`; the rest is never read. */
 export const MAX_ERROR_BYTES = 64 * 1024;
-/** One page of a tag list or catalog (JSON bodies are capped at 4 MiB, as manifests are). */
-export const MAX_LIST_PAGE_BYTES = 4 * 1024 * 1024;
 /** Every page of one tag list or catalog together (~500,000 tags of 128 characters). */
 export const MAX_LIST_TOTAL_BYTES = 64 * 1024 * 1024;
 

@@ -1,7 +1,8 @@
 // The referrers API of OCI distribution 1.1: `GET /v2/<name>/referrers/<digest>`, paged by `Link`, capped at 4 MiB.
 import { RegctlError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import { type Descriptor, MAX_MANIFEST_BYTES, parseManifest } from '../oci/manifest.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
+import { type Descriptor, parseManifest } from '../oci/manifest.js';
 import { type RegistryClient, type Repo, readCapped, v2Path } from './client.js';
 import { type RegResponse, header, sendRead } from './http.js';
 import { resolveHanded } from './origin.js';
@@ -45,7 +46,7 @@ export async function fetchReferrers(
       idempotent: true,
       signal: opts.signal,
       what,
-    }, (res) => readCapped(res, MAX_MANIFEST_BYTES - total, what));
+    }, (res) => readCapped(res, MAX_JSON_BYTES - total, what));
     if (res.status === 404) return page === 0 ? undefined : { descriptors: out, filtered };
     total += value.byteLength;
     let m;
@@ -62,7 +63,7 @@ export async function fetchReferrers(
     const found = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
     if (!found) return { descriptors: out, filtered };
     // The next page is the same list with other parameters: nothing else is followed.
-    const url = resolveHanded(found[1]!, res.url, what);
+    const url = resolveHanded(found[1], res.url, what);
     if (url.pathname !== new URL(res.url).pathname) {
       throw new RegctlError('BAD_RESPONSE', `${what}: the Link to the next page names another path`);
     }

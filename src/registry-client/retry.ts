@@ -1,6 +1,6 @@
 // The one retry policy: which failures are worth another try, how long to wait (exponential backoff with equal
 // jitter, Retry-After honoured), and the budget of retries one operation may spend, whichever layer retries.
-import { isAbortError } from '../errors.js';
+import { codeInChain, isAbortError } from '../errors.js';
 
 const RETRYABLE_CODES = new Set([
   'ECONNRESET',
@@ -21,13 +21,7 @@ const RETRYABLE_CODES = new Set([
 export const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 export function errorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && RETRYABLE_CODES.has(code)) return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return (err as { code?: string })?.code;
+  return codeInChain(err, (code) => RETRYABLE_CODES.has(code)) ?? (err as { code?: string })?.code;
 }
 
 export function isRetryableError(err: unknown): boolean {
@@ -121,17 +115,4 @@ export function retriesStatus(req: Retryable, status: number): boolean {
   return RETRYABLE_STATUS.has(status) && req.replayable && (req.idempotent || status === 429 || status === 503);
 }
 
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
+export { sleep } from '../util/sleep.js';

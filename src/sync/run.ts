@@ -3,11 +3,11 @@ import pLimit from 'p-limit';
 import { type AppContext, destinationDeps, sourceDeps } from '../context.js';
 import type { CopyEvent } from '../copy/events.js';
 import { isAbortError } from '../errors.js';
-import type { Location } from '../location/parse.js';
+import { type Location, pinnedLocation } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { Slots } from '../copy/pool.js';
-import { sleep } from '../registry-client/retry.js';
+import { sleep } from '../util/sleep.js';
 import { type ErrorInfo, type Plan, type PlanItem, PLATFORMS_ANNOTATION, SOURCE_DIGEST_ANNOTATION, platformsText, toErrorInfo } from './plan.js';
 
 export type ImageStatus = 'copied' | 'up-to-date' | 'failed' | 'skipped';
@@ -166,7 +166,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
   const shared = new SharedBlobs();
   const imageLimit = pLimit(Math.max(1, opts.images));
   const gate = new RateGate(ctx, opts);
-  const reports: ImageReport[] = new Array(plan.items.length);
+  const reports = new Array<ImageReport>(plan.items.length);
   let stopped: ErrorInfo | undefined;
   const finish = (i: number, r: ImageReport) => {
     reports[i] = r;
@@ -248,7 +248,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
   });
   const settled = await Promise.allSettled(tasks);
   const interrupted = settled.find((s) => s.status === 'rejected');
-  if (interrupted) throw (interrupted as PromiseRejectedResult).reason;
+  if (interrupted) throw interrupted.reason;
   await syncReferrers(reports, ctx, opts, imageLimit);
   return { reports, ...(stopped ? { stopped } : {}) };
 }
@@ -304,8 +304,6 @@ function repoOf(loc: Location): string {
 
 function referenceOf(item: PlanItem): string | undefined {
   const t = item.target;
-  if (!item.sourceDigest) return undefined;
-  if (t.kind === 'registry') return `${t.ref.registry}/${t.ref.repository}@${item.targetDigest ?? item.sourceDigest}`;
-  if (t.kind === 'oci') return `oci:${t.path}${t.tag ? `:${t.tag}` : ''}@${item.targetDigest ?? item.sourceDigest}`;
-  return undefined;
+  if (!item.sourceDigest || (t.kind !== 'registry' && t.kind !== 'oci')) return undefined;
+  return pinnedLocation(t, (item.targetDigest ?? item.sourceDigest) as Digest);
 }

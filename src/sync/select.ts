@@ -42,7 +42,7 @@ export function needsListing(rules: TagRules): boolean {
 }
 
 /** The longest tag the grammar allows; a longer "tag" from a listing is dropped before any regex sees it. */
-export const MAX_TAG_LENGTH = 128;
+const MAX_TAG_LENGTH = 128;
 
 /**
  * The tags `rules` select from `all` (a listing). Regexes run in a worker thread (src/sync/regex-worker.ts) so that

@@ -23,7 +23,7 @@ export class SpecEnv {
       if (!m) {
         return fail(`invalid variable reference ${JSON.stringify(whole)} (expected \${NAME} or \${NAME:-default})`);
       }
-      const name = m[1]!;
+      const name = m[1];
       if (this.allowed && !this.allowed.has(name)) {
         return fail(`\${${name}} is not allowed: list it under \`env:\` in the spec, or pass --env ${name}`);
       }

@@ -172,13 +172,13 @@ class Validator {
     const expand = (v: string) => this.env.expand(v, (why) => this.fail(node, `${what}: ${why}`));
     const n = typeof value === 'string' ? Number(expand(value)) : value;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) this.fail(node ?? at, `${what} must be a whole number from ${min} to ${max}`);
-    return n as number;
+    return n;
   }
 
   private bool(node: Node | undefined, at: Node, what: string): boolean {
     const value = node && isScalar(node) ? (node as unknown as { value: unknown }).value : undefined;
     if (typeof value !== 'boolean') this.fail(node ?? at, `${what} must be true or false`);
-    return value as boolean;
+    return value;
   }
 
   /** A list of platforms, or `all` (undefined: every platform). */
@@ -190,7 +190,7 @@ class Validator {
         const hint = '(expected os/arch[/variant], e.g. linux/arm64, or "all")';
         this.fail(n, `${what}: invalid platform ${this.show(text)} ${hint}`);
       }
-      return p as Platform;
+      return p;
     });
   }
 
@@ -208,7 +208,7 @@ class Validator {
         if (typeof name !== 'string' || !ENV_NAME.test(name)) {
           this.fail(item ?? e.key, '`env` must be a list of environment variable names (e.g. [ECR, TEAM])');
         }
-        allowed.add(name as string);
+        allowed.add(name);
       }
     }
     this.env = this.makeEnv(allowed);
@@ -238,10 +238,10 @@ class Validator {
     }
     const s = top.get('sync');
     if (!s) this.fail(root as Node, 'the spec needs a `sync:` list of { source, target } entries');
-    if (!s!.value || !isSeq(s!.value)) this.fail(s!.value ?? s!.key, '`sync` must be a list of { source, target } entries');
-    const items = (s!.value as unknown as { items: unknown[] }).items;
-    if (!items.length) this.fail(s!.value, '`sync` is an empty list');
-    const entries = items.map((item, index) => this.entry(this.deref(item) ?? s!.value!, index, defaults));
+    if (!s.value || !isSeq(s.value)) this.fail(s.value ?? s.key, '`sync` must be a list of { source, target } entries');
+    const items = (s.value as unknown as { items: unknown[] }).items;
+    if (!items.length) this.fail(s.value, '`sync` is an empty list');
+    const entries = items.map((item, index) => this.entry(this.deref(item) ?? s.value!, index, defaults));
     return { path, defaults, entries };
   }
 
@@ -317,7 +317,7 @@ class Validator {
 
   private tagRules(node: Node | undefined, at: Node, what: string): TagRules {
     if (!node) this.fail(at, `${what} is empty`);
-    const m = this.entries(node!, what, TAG_KEYS);
+    const m = this.entries(node, what, TAG_KEYS);
     if (!m.size) this.fail(node, `${what} is empty: give list, allow, deny, semver or latest`);
     const rules: TagRules = {};
     const l = m.get('list');

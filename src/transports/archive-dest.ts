@@ -10,6 +10,7 @@ import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { TempTracker, syncDir } from '../util/fs.js';
 import { OciLayoutDestination, type LayoutWriterOptions, sized } from './oci-layout.js';
 import { blobName } from './layout-read.js';
+import { padding } from './tar-header.js';
 import { type PackEntry, headerBlocks, packTar } from './tar-write.js';
 import type { Bytes, DestinationCaps, ImageDestination, Reused } from './types.js';
 
@@ -39,8 +40,6 @@ export async function layoutEntries(staging: string): Promise<PackEntry[]> {
   return entries;
 }
 
-const BLOCK = 512;
-const padded = (n: number) => Math.ceil(n / BLOCK) * BLOCK;
 /** Bytes gathered before one positional write: fewer, larger writes into the output. */
 const WRITE_BATCH = 1 << 20;
 
@@ -125,7 +124,7 @@ export abstract class StagedArchiveDestination implements ImageDestination {
       placed.names.add(name);
       placed.end += h.length;
       const offset = placed.end;
-      placed.end += padded(size);
+      placed.end += size + padding(size).length;
       return offset;
     };
     entry('blobs', 0, 'dir');

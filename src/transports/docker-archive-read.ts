@@ -4,12 +4,13 @@ import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { parseReference } from '../location/reference.js';
 import { type Digest, digestOf, isDigest } from '../oci/digest.js';
-import { type Descriptor, type FetchedManifest, MAX_MANIFEST_BYTES, toFetched } from '../oci/manifest.js';
+import { type Descriptor, type FetchedManifest, toFetched } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';
 import { LayoutSource, TarFiles, blobName, readIndex } from './layout-read.js';
 import { loadTar } from './oci-archive.js';
-import { MAX_JSON_BYTES, type TarIndex, tarError } from './tar-index.js';
+import { type TarIndex, tarError } from './tar-index.js';
 import type { Bytes, ImageSource } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar';
 
@@ -153,7 +154,7 @@ export class DockerArchiveSource implements ImageSource {
     const index = await readIndex(files, signal).catch(() => undefined);
     if (!index) return undefined;
     const read = async (d: Descriptor): Promise<FetchedManifest | undefined> =>
-      this.tar.has(blobName(d.digest)) ? toFetched(await files.readBytes(blobName(d.digest), MAX_MANIFEST_BYTES, signal), d.mediaType, d.digest) : undefined;
+      this.tar.has(blobName(d.digest)) ? toFetched(await files.readBytes(blobName(d.digest), MAX_JSON_BYTES, signal), d.mediaType, d.digest) : undefined;
     const complete = (m: FetchedManifest): boolean =>
       m.manifest.kind === 'image' && [m.manifest.config, ...m.manifest.layers].every((b) => this.tar.has(blobName(b.digest)));
     for (const entry of index.manifests) {
@@ -178,7 +179,7 @@ export class DockerArchiveSource implements ImageSource {
   async getManifest(digest: Digest | undefined, signal: AbortSignal): Promise<FetchedManifest> {
     const root = await this.root(signal);
     if (digest === undefined || digest === root.desc.digest) return root;
-    return toFetched(await this.tar.readBytes(blobName(digest), MAX_MANIFEST_BYTES, signal), undefined, digest);
+    return toFetched(await this.tar.readBytes(blobName(digest), MAX_JSON_BYTES, signal), undefined, digest);
   }
 
   async getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes> {

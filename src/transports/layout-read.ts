@@ -1,14 +1,14 @@
 // Reading an OCI image layout held in a directory or a tar: index.json, picking an image by tag or digest, blobs by digest.
 import { lstat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, hexOf, isDigest } from '../oci/digest.js';
-import { type Descriptor, type FetchedManifest, type IndexManifest, MAX_MANIFEST_BYTES, parseManifest, toFetched } from '../oci/manifest.js';
+import { type Descriptor, type FetchedManifest, type IndexManifest, parseManifest, toFetched } from '../oci/manifest.js';
 import { safeJoin, unsafePath } from '../util/fs.js';
 import { readRegular, streamRegular } from '../util/read.js';
-import { MAX_JSON_BYTES, type TarIndex } from './tar-index.js';
+import type { TarIndex } from './tar-index.js';
 import type { Bytes, ImageSource } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 export const CONTAINERD_NAME = 'io.containerd.image.name';
@@ -95,7 +95,7 @@ export class TarFiles implements LayoutFiles {
       const why = `${this.where}: ${name} is ${entry.size} bytes, but its descriptor says ${size}`;
       throw new RegctlError('SIZE_MISMATCH', why, { exitCode: 2 });
     }
-    return this.tar.open(this.name(name), { start, signal }) as Readable;
+    return this.tar.open(this.name(name), { start, signal });
   }
 }
 
@@ -176,13 +176,13 @@ export class LayoutSource implements ImageSource {
     if (!(await this.files.exists(name, signal))) {
       throw new RegctlError('NOT_FOUND', `${this.files.where}: no manifest ${digest} in the layout`, { exitCode: 2 });
     }
-    const fetched = toFetched(await this.files.readBytes(name, MAX_MANIFEST_BYTES, signal), undefined, digest);
+    const fetched = toFetched(await this.files.readBytes(name, MAX_JSON_BYTES, signal), undefined, digest);
     return fetched.desc;
   }
 
   async getManifest(digest: Digest | undefined, signal: AbortSignal): Promise<FetchedManifest> {
     const want = digest ?? (await this.resolve(signal)).digest;
-    const bytes = await this.files.readBytes(blobName(want), MAX_MANIFEST_BYTES, signal);
+    const bytes = await this.files.readBytes(blobName(want), MAX_JSON_BYTES, signal);
     return toFetched(bytes, this.rootDesc?.digest === want ? this.rootDesc.mediaType : undefined, want);
   }
 

@@ -1,9 +1,7 @@
 // OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted under a lock.
-import { createWriteStream } from 'node:fs';
-import { copyFile, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DigestError, RegctlError, UsageError, hasCode } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, digestOf } from '../oci/digest.js';
@@ -12,14 +10,10 @@ import { MT } from '../oci/media-types.js';
 import { TempTracker, mkdirInside, safeJoin, syncDir, tempNameFor, withLock, writeAtomic } from '../util/fs.js';
 import { readRegular } from '../util/read.js';
 import { DirFiles, LayoutSource, REF_NAME, blobName, pickEntry, readIndex, readJsonFile } from './layout-read.js';
-import { MAX_JSON_BYTES } from './tar-index.js';
 import type { Bytes, ImageDestination, ImageSource, Reused } from './types.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
-export const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
-}
+const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
 /** Opens a layout directory for reading; the image is picked by tag, by digest, or as the only one. */
 export async function openOciLayoutSource(loc: { path: string; tag?: string; digest?: Digest }, signal?: AbortSignal): Promise<ImageSource> {
@@ -38,22 +32,10 @@ export async function openOciLayoutSource(loc: { path: string; tag?: string; dig
  * engine's verified() (src/copy/verify.ts), which fails before the last chunk of a blob that does not match its
  * digest, so the size is checked here and the digest is not hashed a second time.
  */
-export async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
+async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
   const final = safeJoin(root, blobName(desc.digest));
   await mkdirInside(root, dirname(blobName(desc.digest)));
-  const tmp = temps.add(tempNameFor(final));
-  const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-  try {
-    await pipeline(Readable.from(sized(src, desc)), out, { signal });
-    await rename(tmp, final);
-    temps.forget(tmp);
-  } catch (err) {
-    // A stream destroyed while its file is still being opened creates the file afterwards: remove it once closed.
-    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-    await rm(tmp, { force: true }).catch(() => {});
-    temps.forget(tmp);
-    throw err;
-  }
+  await writeAtomic(final, sized(src, desc), signal, { temps, sync: false });
 }
 
 /** The bytes of `src`, failing (DigestError) as soon as there are more than the descriptor's size, or at the end fewer. */
@@ -68,7 +50,7 @@ export async function* sized(src: Bytes, desc: Descriptor): Bytes {
 }
 
 /** Checks a manifest's bytes against its descriptor before they are stored. */
-export function checkManifest(m: FetchedManifest): void {
+function checkManifest(m: FetchedManifest): void {
   const digest = digestOf(m.bytes, algorithmOf(m.desc.digest));
   if (digest !== m.desc.digest || m.bytes.byteLength !== m.desc.size) {
     throw new DigestError('MISMATCH', m.desc.digest, m.desc.size, m.bytes.byteLength, 'manifest');
@@ -170,7 +152,7 @@ export class OciLayoutDestination implements ImageDestination {
 }
 
 /** Adds (or replaces, for the same tag) the entry for `desc` in DIR/index.json, atomically under DIR/index.json.lock. */
-export async function updateIndex(
+async function updateIndex(
   dir: string,
   desc: Descriptor,
   tag: string | undefined,
@@ -190,7 +172,7 @@ export async function updateIndex(
       if (text) {
         try {
           parseManifest(text); // refuse to rewrite an index.json we cannot read
-          raw = JSON.parse(text.toString('utf8'));
+          raw = JSON.parse(text.toString('utf8')) as typeof raw;
         } catch (err) {
           throw new RegctlError('LAYOUT_INVALID', `${indexPath} is not a valid image index; not overwriting it`, { cause: err, exitCode: 2 });
         }
@@ -225,7 +207,7 @@ async function publishLayout(
   signal: AbortSignal,
 ): Promise<void> {
   await updateIndex(staging, desc, tag, annotations, signal);
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   try {
     await rename(staging, final);
     await syncDir(dirname(final));
@@ -242,9 +224,7 @@ async function publishLayout(
       const from = join(staging, 'blobs', alg, name);
       await rename(from, to).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'EXDEV') throw err;
-        const tmp = tempNameFor(to);
-        await copyFile(from, tmp);
-        await rename(tmp, to);
+        await writeAtomic(to, createReadStream(from), signal, { sync: false });
       });
     }
   }
@@ -254,7 +234,7 @@ async function publishLayout(
 
 /** Opens (creating if missing) a layout directory to write an image into; refuses a non-empty directory that is not a layout. */
 export async function openOciLayoutDestination(loc: { path: string; tag?: string }, signal?: AbortSignal): Promise<ImageDestination> {
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
   const st = await stat(loc.path).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UsageError(`oci:${loc.path}: exists and is not a directory`);
   if (st) {

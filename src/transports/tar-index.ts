@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { RegctlError } from '../errors.js';
 import { cleanRelative, unsafePath } from '../util/fs.js';
+import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'other';
 
@@ -17,8 +18,6 @@ export interface TarEntry {
   linkname?: string;
 }
 
-/** Manifests, indexes, configs and archive metadata are capped at 4 MiB (SPEC §4). */
-export const MAX_JSON_BYTES = 4 * 1024 * 1024;
 /** pax extended headers and GNU long names are small; anything bigger is hostile. */
 const MAX_META_BYTES = 1024 * 1024;
 const BLOCK = 512;
@@ -34,10 +33,6 @@ function cleanIn(path: string, name: string): string {
   } catch (err) {
     throw unsafePath(`${path}: ${(err as Error).message}`);
   }
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
 }
 
 function cstring(buf: Buffer, start: number, len: number): string {
@@ -212,7 +207,7 @@ export class TarIndex {
   }
 
   private async readRange(e: TarEntry, n: number, signal?: AbortSignal): Promise<Uint8Array> {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     const fh = await open(this.path, 'r');
     try {
       const buf = await readAt(fh, e.offset, n);
@@ -231,7 +226,7 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
   let longLink: string | undefined;
   let pos = 0;
   for (let count = 0; ; count++) {
-    if (count % 256 === 0) throwIfAborted(signal);
+    if (count % 256 === 0) signal?.throwIfAborted();
     if (pos + BLOCK > fileSize) {
       if (pos === fileSize && pos > 0) break; // ends on an entry boundary without the end-of-archive blocks (as Go's reader allows)
       throw tarError(

@@ -32,7 +32,7 @@ const KNOWN: Record<string, Known> = {
  * The path the user gave for one regctl wrote on the way: `OUT.tmp-XXXX`, `.OUT.tmp-XXXX`, a staging directory
  * `.OUT.staging-XXXX/…` beside OUT, `CONFIG.PID.tmp`. Answers whether the path was a temp (so: a write).
  */
-export function userPath(path: string): { path: string; temp: boolean } {
+function userPath(path: string): { path: string; temp: boolean } {
   const staging = /^(.*\/)?\.([^/]+)\.staging-[^/]+(\/.*)?$/.exec(path);
   if (staging) return { path: `${staging[1] ?? ''}${staging[2]}`, temp: true };
   const name = basename(path);

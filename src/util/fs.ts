@@ -1,46 +1,63 @@
 // Local file safety: atomic writes (temp + fsync + rename), lockfiles, temp tracking for abort, and root-confined joins.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readFile, rename, rm, stat, unlink, link } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, unlink, link } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { RegctlError, hasCode } from '../errors.js';
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
-}
+import { sleep } from './sleep.js';
 
 /** A unique temporary name beside `path` (same directory, so a rename is atomic). */
 export function tempNameFor(path: string, tag = 'tmp'): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${randomBytes(6).toString('hex')}`);
 }
 
+export interface WriteAtomicOptions {
+  /** 0o600 for secrets; default 0o644 */
+  mode?: number;
+  /** fsync the file and its directory (default); false for content that is checked again on read (blobs) */
+  sync?: boolean;
+  /** where the temp file is registered while it exists, for clean-up on abort */
+  temps?: TempTracker;
+}
+
 /**
- * Writes `bytes` to `path` atomically: a random temp name in the same directory created with O_CREAT|O_EXCL (a link
- * planted there is never written through), fsync, rename; the directory is synced too. `mode` 0o600 for secrets.
+ * Writes `body` (bytes, or a stream of them) to `path` atomically: a random temp name in the same directory created
+ * with O_CREAT|O_EXCL (a link planted there is never written through), fsync, rename; the directory is synced too. A
+ * failing stream (a digest mismatch) leaves nothing behind.
  */
 export async function writeAtomic(
   path: string,
-  bytes: Uint8Array,
+  body: Uint8Array | AsyncIterable<Uint8Array>,
   signal?: AbortSignal,
-  opts: { mode?: number } = {},
+  opts: WriteAtomicOptions = {},
 ): Promise<void> {
-  throwIfAborted(signal);
+  signal?.throwIfAborted();
+  const durable = opts.sync !== false;
   const tmp = tempNameFor(path);
-  const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
+  opts.temps?.add(tmp);
   try {
+    const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     try {
-      await fh.writeFile(bytes, { signal });
-      await fh.sync();
+      if (body instanceof Uint8Array) await fh.writeFile(body, { signal });
+      else {
+        for await (const chunk of body) {
+          signal?.throwIfAborted();
+          for (let at = 0; at < chunk.byteLength; ) at += (await fh.write(chunk, at)).bytesWritten;
+        }
+      }
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
     throw err;
+  } finally {
+    opts.temps?.forget(tmp);
   }
-  await syncDir(dirname(path));
+  if (durable) await syncDir(dirname(path));
 }
 
 /** fsync a directory so a rename into it is durable (best effort: not every platform allows it). */
@@ -73,21 +90,6 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  throwIfAborted(signal);
-  await new Promise<void>((done, fail) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      fail(signal?.reason ?? new DOMException('aborted', 'AbortError'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      done();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** What a lock written by tryAcquire holds: pid, host, a random token, one a line. */
@@ -170,7 +172,7 @@ async function holdLock<T>(lockPath: string, fn: () => Promise<T>, signal: Abort
   const token = `${process.pid}\n${hostname()}\n${randomBytes(8).toString('hex')}\n`;
   let seen: { text: string; at: number } | undefined;
   for (let attempt = 0; ; attempt++) {
-    throwIfAborted(signal);
+    signal?.throwIfAborted();
     if (await tryAcquire(lockPath, token)) break;
     const st = await lstat(lockPath).catch(() => undefined);
     if (st && !st.isFile()) {

@@ -24,7 +24,7 @@ const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 let zlibModule: typeof Zlib | undefined;
 /** zlib, loaded on first use (a command that compresses nothing never pays for it). */
 function zlib(): typeof Zlib {
-  return (zlibModule ??= process.getBuiltinModule('node:zlib') as typeof Zlib);
+  return (zlibModule ??= process.getBuiltinModule('node:zlib'));
 }
 
 function deflateRaw(buf: Buffer, opts: Zlib.ZlibOptions): Promise<Buffer> {

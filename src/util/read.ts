@@ -20,7 +20,7 @@ export interface OpenOptions {
  * Opens `path` read-only as a regular file. O_NONBLOCK so that a FIFO cannot hang the open; the type is checked on the
  * open descriptor (fstat), so nothing can be swapped in between a check and the read. ENOENT is passed on as is.
  */
-export async function openRegular(path: string, opts: OpenOptions = {}): Promise<FileHandle> {
+async function openRegular(path: string, opts: OpenOptions = {}): Promise<FileHandle> {
   const what = opts.what ?? path;
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | (opts.noFollow ? constants.O_NOFOLLOW : 0);
   let fh: FileHandle;
@@ -43,7 +43,7 @@ export async function openRegular(path: string, opts: OpenOptions = {}): Promise
 }
 
 /** Refuses a file whose directory resolves (through symbolic links) outside `root`. */
-export async function checkWithin(root: string, path: string, what = path): Promise<void> {
+async function checkWithin(root: string, path: string, what = path): Promise<void> {
   const [top, dir] = await Promise.all([realpath(root), realpath(dirname(path))]);
   const rel = relative(top, dir);
   if (rel.startsWith('..') || isAbsolute(rel)) throw unsafePath(`${what} resolves outside ${root}`);

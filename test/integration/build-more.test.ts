@@ -4,14 +4,15 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listTree, makeContext, makeWhiteoutLayout, run } from '../support/build-fixtures.js';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { type IndexFixture, makeImageLayout, makeIndexLayout, seedImage } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import type { RegistryHandle } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
+import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
+let env: ProxiedRegistry;
 let work: string;
 let ctxDir: string;
 let multi: IndexFixture;
@@ -47,9 +48,8 @@ async function unpack(ref: string, name: string) {
 }
 
 beforeAll(async () => {
-  work = await makeTempDir('build-more');
-  reg = await startRegistry();
-  proxy = await startFaultProxy(reg.url);
+  env = await startProxiedRegistry('build-more');
+  ({ work, reg, proxy } = env);
   R = proxy.host;
   ctxDir = join(work, 'ctx');
   await makeContext(ctxDir);
@@ -60,9 +60,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await removeTempDir(work);
+  await env?.stop();
 });
 
 describe('regctl build, multi-platform', () => {

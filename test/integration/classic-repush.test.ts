@@ -2,22 +2,22 @@
 // already names the same config, whose diff_ids are the archive's layers, so it is up to date with nothing compressed.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, registryDigest, seedImage, skopeo } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import type { RegistryHandle } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
+import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
+let env: ProxiedRegistry;
 let work: string;
 let image: ImageFixture;
 let tar: string;
 
 beforeAll(async () => {
-  work = await makeTempDir('classic-repush');
-  reg = await startRegistry();
-  proxy = await startFaultProxy(reg.url);
+  env = await startProxiedRegistry('classic-repush');
+  ({ work, reg, proxy } = env);
   image = await makeImageLayout(join(work, 'img'), { layers: [120_000, 60_000], seed: 'classic-repush', tag: 'v1' });
   await seedImage(`oci:${image.dir}:v1`, `${reg.host}/lib/app:v1`);
   tar = join(work, 'classic.tar');
@@ -27,9 +27,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await removeTempDir(work);
+  await env?.stop();
 });
 
 describe('a classic docker save pushed again', () => {

@@ -3,23 +3,23 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { type IndexFixture, type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
+import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
+let env: ProxiedRegistry;
 let work: string;
 let image: ImageFixture;
 let index: IndexFixture;
 let R: string;
 
 beforeAll(async () => {
-  work = await makeTempDir('commands-test');
-  reg = await startRegistry();
-  proxy = await startFaultProxy(reg.url);
+  env = await startProxiedRegistry('commands-test');
+  ({ work, reg, proxy } = env);
   R = proxy.host;
   [image, index] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [100_000, 50_000], seed: 'cmd-img', tag: 'v1' }),
@@ -30,9 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await removeTempDir(work);
+  await env?.stop();
 });
 
 describe('regctl tag', () => {
@@ -162,7 +160,7 @@ describe('regctl rm', () => {
     // distribution 2.8 refuses the tag DELETE (400); the image itself was never the target of a DELETE.
     const deletes = proxy.stats.filter((s) => s.kind === 'manifest-delete');
     expect(deletes.map((d) => [d.ref, d.status])).toEqual([['v1.2.0', 400], [expect.stringMatching(/^sha256:/), 202]]);
-    expect(deletes[1]!.ref).not.toBe(image.manifestDigest);
+    expect(deletes[1].ref).not.toBe(image.manifestDigest);
     // The other tags were found by listing and HEADs, not GETs.
     expect(proxy.count('manifest-get')).toBe(0);
   });

@@ -25,7 +25,7 @@ beforeAll(async () => {
   }
   // The commands as --help lists them (`copy|cp [options] <src> <dst>`): the names and aliases.
   const help = await runCli(['--help']);
-  commandNames = [...help.stdout.matchAll(/^ {2}([a-z][a-z|-]*)[ \n]/gm)].flatMap((m) => m[1]!.split('|')).filter((n) => n !== 'help');
+  commandNames = [...help.stdout.matchAll(/^ {2}([a-z][a-z|-]*)[ \n]/gm)].flatMap((m) => m[1].split('|')).filter((n) => n !== 'help');
 });
 
 afterAll(async () => {

@@ -75,7 +75,7 @@ describe('ECR credentials', () => {
     const dir = join(home, '.cache', 'regctl', 'ecr');
     const files = await readdir(dir);
     expect(files).toHaveLength(1);
-    expect((await stat(join(dir, files[0]!))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, files[0]))).mode & 0o777).toBe(0o600);
 
     const again = await cli(['digest', `${E}/cache/app:v1`], home);
     expect(again.code).toBe(0);
@@ -205,7 +205,7 @@ describe('ECR create on push', () => {
     expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
     expect(await registryDigest(reg.host, 'race/app', 'v2')).toBe(other.manifestDigest);
 
-    const original = ecr.ops.CreateRepository!;
+    const original = ecr.ops.CreateRepository;
     ecr.ops.CreateRepository = async (input, ctx) => {
       await original(input, ctx);
       throw new EcrError('RepositoryAlreadyExistsException', `The repository with name '${String(input.repositoryName)}' already exists`);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, fillSeeded, makeImageLayout, seedImage } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { runOnPty } from '../support/pty-dialog.js';
+import { runOnPty } from '../support/pty.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { REGCTL_BIN, runCli } from '../support/run-cli.js';
 
@@ -227,9 +227,9 @@ describe('inspect shows Env and annotations (item 13)', () => {
     expect(made.code, made.stderr).toBe(0);
     const text = await runCli(['inspect', `${reg.host}/lib/ann:v1`]);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^Env:\n(  .*\n)*  GREETING=hello$/m);
-    expect(text.stdout).toMatch(/^  PATH=\/usr\/local\/bin/m);
-    expect(text.stdout).toMatch(/^Annotations:\n  org\.example\.team=blue$/m);
+    expect(text.stdout).toMatch(/^Env:\n( {2}.*\n)* {2}GREETING=hello$/m);
+    expect(text.stdout).toMatch(/^ {2}PATH=\/usr\/local\/bin/m);
+    expect(text.stdout).toMatch(/^Annotations:\n {2}org\.example\.team=blue$/m);
     const json = await runCli(['inspect', '--json', `${reg.host}/lib/ann:v1`]);
     expect(JSON.parse(json.stdout)).toMatchObject({
       annotations: { 'org.example.team': 'blue' },

@@ -138,7 +138,7 @@ describe('credentials go only to the registry\'s own origin (issue 14 item 2)', 
   });
 
   it('a 401 Basic from the CDN a blob redirects to is not taken as the registry\'s challenge', async () => {
-    const layer = image.layerDigests[0]!;
+    const layer = image.layerDigests[0];
     const cdn = `http://${O.host}/cdn/${layer}`;
     const redirect = { status: 307, headers: { location: cdn }, body: Buffer.alloc(0) };
     T.rewrite((r) => r.kind === 'blob-get' && r.ref === layer, () => redirect, 10);
@@ -192,8 +192,8 @@ describe('every metadata read has a cap (issue 14 item 3)', () => {
     expect(r.code, r.stderr).toBe(1);
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('regctl: '));
     expect(lines).toHaveLength(1);
-    expect(lines[0]!).toMatch(/500 server error/);
-    expect(lines[0]!.length).toBeLessThan(400);
+    expect(lines[0]).toMatch(/500 server error/);
+    expect(lines[0].length).toBeLessThan(400);
   });
 
   it('a tag list paging without end stops at the total bound (64 MiB over all pages)', async () => {
@@ -250,7 +250,7 @@ describe('names from a server or a file never become other paths (issue 14 item 
     const layout = join(work, `evil-layout-${++n}`);
     await runCli(['copy', `oci:${image.dir}:v1.0`, `oci:${layout}:v1.0`]).then((c) => expect(c.code, c.stderr).toBe(0));
     const copied = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: object[] };
-    copied.manifests.push({ ...index.manifests[0]!, annotations: { 'org.opencontainers.image.ref.name': EVIL } });
+    copied.manifests.push({ ...index.manifests[0], annotations: { 'org.opencontainers.image.ref.name': EVIL } });
     await writeFile(join(layout, 'index.json'), JSON.stringify(copied));
     const spec = await syncSpec(`oci:${layout}`, `${F.host}/mirror2/app`);
     const r = await runCli(['sync', spec, '--json']);

@@ -3,28 +3,27 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { makeImageLayout, seedImage } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import type { RegistryHandle } from '../support/registry.js';
 import { runCli, startCli } from '../support/run-cli.js';
+import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
 
 let reg: RegistryHandle;
 let proxy: FaultProxy;
+let env: ProxiedRegistry;
 let work: string;
 
 /** Retitles the terminal (OSC 0 … BEL), clears it (CSI 2J), and a C1 CSI (U+009B) some terminals obey. */
 const HOSTILE = '\u001b]0;pwned\u0007\u001b[2J\u009b31mred';
 const ESCAPED = '\\x1b]0;pwned\\x07\\x1b[2J\\x9b31mred';
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 /** 34 a's and a character `^(a+)+$` cannot match: the backtracking doubles with every a. */
 const EVIL_TAG = `${'a'.repeat(34)}_`;
 
 beforeAll(async () => {
-  work = await makeTempDir('hostile-text');
-  reg = await startRegistry();
-  proxy = await startFaultProxy(reg.url);
+  env = await startProxiedRegistry('hostile-text');
+  ({ work, reg, proxy } = env);
   const img = await makeImageLayout(join(work, 'img'), { layers: [10_000], seed: 'hostile-text', tag: 'v1' });
   await seedImage(`oci:${img.dir}:v1`, `${reg.host}/lib/app:v1`);
   await seedImage(`oci:${img.dir}:v1`, `${reg.host}/lib/evil:${EVIL_TAG}`);
@@ -34,9 +33,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await removeTempDir(work);
+  await env?.stop();
 });
 
 describe('control characters from outside are escaped before they reach a terminal', () => {

@@ -41,7 +41,7 @@ async function copyFails(): Promise<{ r: CliResult; line: string; repo: string }
   // Nothing committed at the destination.
   const head = await fetch(`${dst.url}/v2/${repo}/manifests/v1`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } });
   expect(head.status).toBe(404);
-  return { r, line: errors[0]!, repo };
+  return { r, line: errors[0], repo };
 }
 
 beforeAll(async () => {
@@ -124,7 +124,7 @@ describe('hostile manifests', () => {
 
   it('a manifest naming a blob by a malformed digest is refused before it becomes a URL', async () => {
     const doc = JSON.parse(manifestBytes.toString('utf8')) as { layers: Array<{ digest: string }> };
-    doc.layers[0]!.digest = 'sha256:../../../../etc/passwd';
+    doc.layers[0].digest = 'sha256:../../../../etc/passwd';
     serveManifest(Buffer.from(JSON.stringify(doc)), OCI_MANIFEST);
     const { line } = await copyFails();
     expect(line).toMatch(/invalid digest/);
@@ -153,7 +153,7 @@ describe('hostile blobs', () => {
   const reshape = (fn: (b: Buffer) => Buffer, chunked = false) => (res: ProxyResponse): ProxyResponse => ({ ...res, body: fn(res.body), chunked });
 
   it('a blob longer than its descriptor is a one-line error and nothing is committed', async () => {
-    const d = image.layerDigests[0]!;
+    const d = image.layerDigests[0];
     A.rewrite(blobGet(d), reshape((b) => Buffer.concat([b, Buffer.alloc(1000, 1)])), 20);
     const { line, repo } = await copyFails();
     expect(line).toMatch(new RegExp(`${d}: more than the expected ${image.layerSizes[0]} bytes`));
@@ -161,22 +161,22 @@ describe('hostile blobs', () => {
   });
 
   it('a blob longer than its descriptor, sent chunked, is cut off too', async () => {
-    const d = image.layerDigests[1]!;
+    const d = image.layerDigests[1];
     A.rewrite(blobGet(d), reshape((b) => Buffer.concat([b, Buffer.alloc(100_000, 1)]), true), 20);
     const { line } = await copyFails();
     expect(line).toMatch(new RegExp(`${d}: more than the expected`));
   });
 
   it('a blob shorter than its descriptor is a one-line error and nothing is committed', async () => {
-    const d = image.layerDigests[0]!;
+    const d = image.layerDigests[0];
     A.rewrite(blobGet(d), reshape((b) => b.subarray(0, b.length - 1000)), 20);
     const { line, repo } = await copyFails();
-    expect(line).toMatch(new RegExp(`${d}: ${image.layerSizes[0]! - 1000} bytes, expected ${image.layerSizes[0]}`));
+    expect(line).toMatch(new RegExp(`${d}: ${image.layerSizes[0] - 1000} bytes, expected ${image.layerSizes[0]}`));
     expect((await fetch(`${dst.url}/v2/${repo}/blobs/${d}`, { method: 'HEAD' })).status).toBe(404);
   });
 
   it('a resumed download answered from the wrong offset is a one-line error, not a corrupt blob', async () => {
-    const d = image.layerDigests[0]!;
+    const d = image.layerDigests[0];
     A.dropAfter(blobGet(d), 50_000);
     // Slow enough that the break comes while regctl reads (bytes that arrive before the upload session is open wait in
     // a buffer, and a dropped connection takes them along: the read would restart at 0, with no Range to answer).
@@ -187,7 +187,7 @@ describe('hostile blobs', () => {
   });
 
   it('a redirect loop ends after the hop cap with a one-line error', async () => {
-    const d = image.layerDigests[0]!;
+    const d = image.layerDigests[0];
     A.rewrite(blobGet(d), () => ({ status: 307, headers: { location: `/v2/src/app/blobs/${d}` }, body: Buffer.alloc(0) }), 100);
     const { line } = await copyFails();
     expect(line).toMatch(/redirects/);
@@ -203,7 +203,7 @@ describe('hostile error answers', () => {
     expect(r.code).toBe(1);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('regctl: '));
     expect(errors).toHaveLength(1);
-    expect(errors[0]!).toMatch(/500 server error/);
-    expect(errors[0]!.length).toBeLessThan(400);
+    expect(errors[0]).toMatch(/500 server error/);
+    expect(errors[0].length).toBeLessThan(400);
   });
 });

@@ -88,15 +88,15 @@ describe('the OS keychain (keytar + gnome-keyring over D-Bus)', () => {
         ['after', regctl(`digest ${reg.host}/lib/app:v1`)],
       ]);
       expect(r.login, JSON.stringify(r.login)).toMatchObject({ code: 0, stdout: 'Login Succeeded\n' });
-      expect(r.login!.stderr).toMatch(/stored in the OS keychain/);
-      expect(r.login!.stderr).not.toContain(PASS);
-      expect(JSON.parse(JSON.parse(r.stored!.stdout) as string)).toEqual({ username: USER, password: PASS });
+      expect(r.login.stderr).toMatch(/stored in the OS keychain/);
+      expect(r.login.stderr).not.toContain(PASS);
+      expect(JSON.parse(JSON.parse(r.stored.stdout) as string)).toEqual({ username: USER, password: PASS });
       expect(r.digest, JSON.stringify(r.digest)).toMatchObject({ code: 0, stdout: `${image.manifestDigest}\n` });
-      expect(r.logout!.code, r.logout!.stderr).toBe(0);
-      expect(r.logout!.stdout).toMatch(/Removed login credentials/);
-      expect(JSON.parse(r.gone!.stdout)).toBeNull();
-      expect(r.after!.code).toBe(1);
-      expect(r.after!.stderr).toMatch(/401 unauthorized/);
+      expect(r.logout.code, r.logout.stderr).toBe(0);
+      expect(r.logout.stdout).toMatch(/Removed login credentials/);
+      expect(JSON.parse(r.gone.stdout)).toBeNull();
+      expect(r.after.code).toBe(1);
+      expect(r.after.stderr).toMatch(/401 unauthorized/);
       // The password never touched docker's config.json; regctl's index of keychain logins is empty again.
       expect(await exists(join(home, '.docker', 'config.json'))).toBe(false);
       expect(JSON.parse(await readFile(join(home, '.config', 'regctl', 'keychain-logins.json'), 'utf8'))).toEqual([]);
@@ -118,7 +118,7 @@ describe('without a session bus', () => {
       const path = join(home, '.docker', 'config.json');
       expect((await stat(path)).mode & 0o777).toBe(0o600);
       const doc = JSON.parse(await readFile(path, 'utf8')) as { auths: Record<string, { auth: string }> };
-      expect(Buffer.from(doc.auths[reg.host]!.auth, 'base64').toString()).toBe(`${USER}:${PASS}`);
+      expect(Buffer.from(doc.auths[reg.host].auth, 'base64').toString()).toBe(`${USER}:${PASS}`);
       expect(await exists(join(home, '.config', 'regctl', 'keychain-logins.json'))).toBe(false);
       const d = await runCli(['digest', `${reg.host}/lib/app:v1`], { env: env(home) });
       expect(d.stdout.trim()).toBe(image.manifestDigest);

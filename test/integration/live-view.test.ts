@@ -16,9 +16,7 @@ let work: string;
 let image: ImageFixture;
 let n = 0;
 
-// eslint-disable-next-line no-control-regex
 const SGR = /\x1b\[[0-9;]*m/;
-// eslint-disable-next-line no-control-regex
 const COLOURED = /\x1b\[(3[0-9]|9[0-7]|2|1)(;[0-9]+)*m/;
 
 /** What the terminal showed, line by line: colour codes removed, other escape sequences and CR/LF end a line. */
@@ -96,7 +94,7 @@ describe('the live view at a terminal', () => {
     // Two totals rows after the resize: the second is surely drawn for the new width.
     const heads = () => [...pty.output().slice(at).matchAll(/\d+\/4 blobs/g)];
     await until(() => heads().length >= 2, 'frames after the resize', pty);
-    const from = at + heads()[1]!.index!;
+    const from = at + heads()[1].index;
     const r = await pty.result;
     expect(r.code, r.output).toBe(0);
     const after = screenLines(r.output.slice(from)).filter((x) => !x.startsWith('oci:'));

@@ -5,15 +5,16 @@ import { mkdir, readdir, rename, rm, symlink, truncate, utimes, writeFile } from
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, registryDigest, seedImage } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import type { RegistryHandle } from '../support/registry.js';
 import { type CliResult, runCli } from '../support/run-cli.js';
+import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
 
 const run = promisify(execFile);
 let reg: RegistryHandle;
 let proxy: FaultProxy;
+let env: ProxiedRegistry;
 let work: string;
 let secret: string;
 let n = 0;
@@ -21,9 +22,8 @@ let n = 0;
 const SECRET_BYTES = 120_000;
 
 beforeAll(async () => {
-  work = await makeTempDir('local-hostile');
-  reg = await startRegistry();
-  proxy = await startFaultProxy(reg.url);
+  env = await startProxiedRegistry('local-hostile');
+  ({ work, reg, proxy } = env);
   secret = join(work, 'secret.key');
   await writeFile(secret, Buffer.alloc(SECRET_BYTES, 'TOP-SECRET-'));
   const img = await makeImageLayout(join(work, 'seed'), { layers: [40_000], seed: 'lh-seed', tag: 'v1' });
@@ -31,9 +31,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await removeTempDir(work);
+  await env?.stop();
 });
 
 beforeEach(() => proxy.reset());
@@ -63,7 +61,7 @@ function refused(r: CliResult, why: RegExp): void {
 describe('an OCI layout source sends no byte of a blob it should not', () => {
   it('a layer blob that is a symbolic link to a secret file: refused, none of its bytes sent', async () => {
     const img = await layout();
-    const layer = blobPath(img, img.layerDigests[0]!);
+    const layer = blobPath(img, img.layerDigests[0]);
     await rm(layer);
     await symlink(secret, layer);
     const { r, repo } = await push(img);
@@ -74,7 +72,7 @@ describe('an OCI layout source sends no byte of a blob it should not', () => {
 
   it('a layer blob of the wrong size (truncated) is refused before it is streamed', async () => {
     const img = await layout();
-    await truncate(blobPath(img, img.layerDigests[0]!), 150_000);
+    await truncate(blobPath(img, img.layerDigests[0]), 150_000);
     const { r } = await push(img);
     refused(r, /is 150000 bytes, but its descriptor says \d+/);
     expect(sentBytes()).toBeLessThan(4_000);
@@ -83,7 +81,7 @@ describe('an OCI layout source sends no byte of a blob it should not', () => {
   it('FROM oci: in a build a symlinked base layer is refused, none of its bytes sent', async () => {
     const ctxDir = join(work, `build${++n}`);
     const base = await makeImageLayout(join(ctxDir, 'base'), { layers: [200_000], seed: `lh-b${n}`, tag: 'v1' });
-    const layer = blobPath(base, base.layerDigests[0]!);
+    const layer = blobPath(base, base.layerDigests[0]);
     await rm(layer);
     await symlink(secret, layer);
     await writeFile(join(ctxDir, 'Dockerfile'), 'FROM oci:./base:v1\nLABEL a=b\n');

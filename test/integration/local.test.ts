@@ -4,23 +4,23 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { type IndexFixture, type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage, skopeo } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
-import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import type { RegistryHandle } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
+import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
 
 const run = promisify(execFile);
 let reg: RegistryHandle;
 let proxy: FaultProxy;
+let env: ProxiedRegistry;
 let work: string;
 let image: ImageFixture;
 let index: IndexFixture;
 
 beforeAll(async () => {
-  work = await makeTempDir('local-test');
-  reg = await startRegistry();
-  proxy = await startFaultProxy(reg.url);
+  env = await startProxiedRegistry('local-test');
+  ({ work, reg, proxy } = env);
   [image, index] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [200_000, 100_000, 50_000], seed: 'local-img', tag: 'v1', gzipLevel: 1 }),
     makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [60_000], seed: 'local-idx', tag: 'v1', gzipLevel: 1 }),
@@ -30,9 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await proxy?.stop();
-  await reg?.stop();
-  await removeTempDir(work);
+  await env?.stop();
 });
 
 async function skopeoInspect(ref: string): Promise<{ Digest: string; Layers: string[] }> {
@@ -123,7 +121,7 @@ describe('docker-archive', () => {
 
   it('a blob that fails verification on its way into the tar leaves no file and no temp file', async () => {
     proxy.reset();
-    proxy.corruptBlob(image.layerDigests[1]!);
+    proxy.corruptBlob(image.layerDigests[1]);
     try {
       const dir = join(work, 'placed-bad');
       await run('mkdir', ['-p', dir]);

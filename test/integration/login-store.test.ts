@@ -3,13 +3,11 @@
 import { execFile } from 'node:child_process';
 import { cp, mkdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { REGCTL_BIN, SCRUB } from '../support/run-cli.js';
 
-const run = promisify(execFile);
 const USER = 'carol';
 const PASS = 'c4rol-secret-pw';
 const ROOT = join(REGCTL_BIN, '..', '..');

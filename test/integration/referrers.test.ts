@@ -58,7 +58,7 @@ beforeAll(async () => {
   // A signature of the SBOM: a referrer of a referrer.
   sbomSig = await attach(base, 'src/app', sbom, NOTARY_SIG, 'sig');
   sig = await cosignSign(base, 'src/app', image.manifestDigest, `${plain.host}/src/app`);
-  const child = index.images[0]!;
+  const child = index.images[0];
   childSbom = await attach(base, 'src/multi', subject(child.manifestDigest), SPDX, '{"child":1}');
 }, 120_000);
 
@@ -138,7 +138,7 @@ describe('copy --referrers', () => {
   it('copies the referrers of an index\'s children', async () => {
     const r = await runCli(['copy', '--referrers', `${P}/src/multi:v1`, `${A}/dst/multi:v1`]);
     expect(r.code).toBe(0);
-    expect(await listed('dst/multi', index.images[0]!.manifestDigest)).toEqual([childSbom.digest]);
+    expect(await listed('dst/multi', index.images[0].manifestDigest)).toEqual([childSbom.digest]);
   });
 });
 
@@ -258,17 +258,17 @@ describe('sync with referrers: true', () => {
     const r = await runCli(['sync', '--json', spec]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { images: Array<{ referrers?: { found: number; copied: number } }> };
-    expect(report.images[0]!.referrers).toEqual({ found: 4, copied: 4, existed: 0 });
-    expect(report.images[1]!.referrers).toBeUndefined();
+    expect(report.images[0].referrers).toEqual({ found: 4, copied: 4, existed: 0 });
+    expect(report.images[1].referrers).toBeUndefined();
     expect(await listed('sync/app', image.manifestDigest)).toEqual(digests([sbom, att]));
     expect(await listed('sync/app', sbom.digest)).toEqual([sbomSig.digest]);
-    expect(await referrersIndex(`http://${A}`, 'sync/multi', index.images[0]!.manifestDigest)).toEqual([]);
+    expect(await referrersIndex(`http://${A}`, 'sync/multi', index.images[0].manifestDigest)).toEqual([]);
     front.reset();
     const again = await runCli(['sync', '--json', spec]);
     expect(again.code).toBe(0);
     expect(front.count(['manifest-put', 'upload', 'mount'])).toBe(0);
     const second = JSON.parse(again.stdout) as typeof report;
-    expect(second.images[0]!.referrers).toEqual({ found: 4, copied: 0, existed: 4 });
+    expect(second.images[0].referrers).toEqual({ found: 4, copied: 0, existed: 4 });
   });
 
   it('refuses referrers: true on an entry that is not registry to registry (exit 2, SPEC:LINE)', async () => {

@@ -7,7 +7,7 @@ import { type EcrHandle, startEcr } from '../support/ecr-api.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
-import { runOnPty } from '../support/pty-dialog.js';
+import { runOnPty } from '../support/pty.js';
 import { runCli } from '../support/run-cli.js';
 
 const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDREGCTLTEST', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
@@ -221,10 +221,10 @@ describe('images', () => {
     proxy.paginateTags(0);
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as Array<{ digest: string; tags: string[]; size: number; created: string; platforms: string[] }>;
-    expect(rows.map((x) => x.digest)).toEqual([created.a!.digest, created.b!.digest, created.c!.digest]);
+    expect(rows.map((x) => x.digest)).toEqual([created.a.digest, created.b.digest, created.c.digest]);
     expect(rows.map((x) => x.tags.length)).toEqual([50, 50, 50]);
-    expect(rows[0]).toMatchObject({ size: created.a!.size, platforms: ['linux/amd64'] });
-    expect(Date.now() - Date.parse(rows[2]!.created)).toBeGreaterThan(29 * DAY);
+    expect(rows[0]).toMatchObject({ size: created.a.size, platforms: ['linux/amd64'] });
+    expect(Date.now() - Date.parse(rows[2].created)).toBeGreaterThan(29 * DAY);
     expect(proxy.count('tags')).toBe(4);
     expect(proxy.count('manifest-get')).toBe(3);
 

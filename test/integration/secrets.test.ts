@@ -86,7 +86,7 @@ describe('--debug traces', () => {
   it('mask signed query strings of a redirect (X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token)', async () => {
     P.clearFaults();
     P.reset();
-    const layer = image.layerDigests[0]!;
+    const layer = image.layerDigests[0];
     const signed =
       `${plain.url}/v2/lib/app/blobs/${layer}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${AMZ_CREDENTIAL}%2F20240101%2Fus-east-1%2Fs3%2Faws4_request` +
       `&X-Amz-Date=20240101T000000Z&X-Amz-Expires=600&X-Amz-Security-Token=${SESSION_TOKEN}&X-Amz-SignedHeaders=host&X-Amz-Signature=${SIGNATURE}`;
@@ -104,7 +104,7 @@ describe('--debug traces', () => {
   it('mask the verify= signature of a Docker Hub CDN redirect', async () => {
     P.clearFaults();
     P.reset();
-    const layer = image.layerDigests[0]!;
+    const layer = image.layerDigests[0];
     // Docker Hub's blob redirects are Cloudflare URLs signed by one query parameter: `…/data?verify=<expiry>-<sig>`.
     const verify = 'S1gnedByTheCdnOnly-Zm9vYmFyLWNkbg';
     const location = `${plain.url}/v2/lib/app/blobs/${layer}?verify=1733300000-${verify}`;
@@ -171,7 +171,7 @@ describe('error messages', () => {
   it('a signed redirect that fails names the blob, not the signed URL', async () => {
     P.clearFaults();
     P.reset();
-    const layer = image.layerDigests[1]!;
+    const layer = image.layerDigests[1];
     const signed = `${plain.url}/nowhere/${layer}?X-Amz-Credential=${AMZ_CREDENTIAL}&X-Amz-Security-Token=${SESSION_TOKEN}&X-Amz-Signature=${SIGNATURE}`;
     P.rewrite((r) => r.kind === 'blob-get' && r.ref === layer, () => ({ status: 302, headers: { location: signed }, body: Buffer.alloc(0) }), 10);
     const r = await runCli(['copy', '--retries', '0', `${P.host}/lib/app:v1`, `${plain.host}/signed/app${++n}:v1`]);

@@ -119,6 +119,9 @@ describe('soak', () => {
     console.log(`soak figures: ${JSON.stringify(figures, null, 2)}`);
     expect(figures.faults.total).toBeGreaterThan(COPIES); // the faults were real: more than one per copy on average
     expect(figures.faultRate).toBeGreaterThan(0.05);
-    expect(elapsed).toBeLessThan(120_000);
+    // No retry storm: the faults cost work, not a multiple of it (measured ~1.07× the ideal download; time is only
+    // reported, elapsedMs above, as a 2-core machine shared by other runs makes any clock bound flaky).
+    expect(figures.blobBytesDownloaded).toBeLessThan(2 * ideal);
+    expect(figures.uploadRestarts).toBeLessThanOrEqual(figures.faults.total); // a fresh session only after a fault
   });
 });

@@ -2,12 +2,13 @@
 // the terminal keeps its signal keys throughout and after; `inspect --raw` ends its output with a newline there.
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, seedImage } from '../support/images.js';
-import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type PtyProcess, startPty, sttyHas } from '../support/pty.js';
-import { type RegistryHandle, startRegistry } from '../support/registry.js';
+import type { RegistryHandle } from '../support/registry.js';
+import { type ProxiedPair, startProxiedPair } from '../support/proxied.js';
 
+let pair: ProxiedPair;
 let src: RegistryHandle;
 let dst: RegistryHandle;
 /** in front of the source: slow blob bodies */
@@ -34,24 +35,18 @@ function expectCooked(stty: string): void {
 }
 
 beforeAll(async () => {
-  work = await makeTempDir('tty-test');
-  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
-  [A, B] = await Promise.all([startFaultProxy(src.url), startFaultProxy(dst.url)]);
+  pair = await startProxiedPair('tty-test');
+  ({ work, src, dst, A, B } = pair);
   image = await makeImageLayout(join(work, 'img'), { layers: [900_000, 700_000, 500_000], seed: 'tty-img', tag: 'v1' });
   await seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`);
 });
 
 afterAll(async () => {
-  await Promise.all([A?.stop(), B?.stop()]);
-  await Promise.all([src?.stop(), dst?.stop()]);
-  await removeTempDir(work);
+  await pair?.stop();
 });
 
 beforeEach(() => {
-  for (const p of [A, B]) {
-    p.clearFaults();
-    p.reset();
-  }
+  pair.reset();
   // ~10 s for the whole image: the view is up long enough to type into it.
   A.slowBody(200_000, 'blob-get');
 });

@@ -185,7 +185,7 @@ describeDocker('regctl build gives the root filesystem docker build (classic) gi
     // it so); the classic builder drops them.
     for (const p of Object.keys(mine).filter((k) => /(^|\/)suid$/.test(k))) {
       expect([mine[p]?.mode, theirs[p]?.mode]).toEqual(['4755', '755']);
-      theirs[p]!.mode = '4755';
+      theirs[p].mode = '4755';
     }
     expect(mine).toEqual(theirs);
     const [ranTheirs, ranMine] = [await runAsUser(`docker-built/case${n}`, paths), await runAsUser(ours, paths)];

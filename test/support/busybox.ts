@@ -87,7 +87,7 @@ async function layerTar(files: Record<string, string>): Promise<Buffer> {
   p.entry({ ...base, name: 'bin/', type: 'directory', mode: 0o755 });
   p.entry({ ...base, name: 'bin/busybox', mode: 0o755 }, busybox);
   p.entry({ ...base, name: 'bin/sh', type: 'symlink', linkname: 'busybox', mode: 0o777 });
-  for (const name of Object.keys(files).sort()) p.entry({ ...base, name, mode: 0o644 }, files[name]!);
+  for (const name of Object.keys(files).sort()) p.entry({ ...base, name, mode: 0o644 }, files[name]);
   p.finalize();
   await done;
   return Buffer.concat(chunks);

@@ -333,7 +333,7 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
       if (r.code !== 0) return undefined;
       return (JSON.parse(r.stdout) as ImageInspect[])[0];
     };
-    const host = env.DOCKER_HOST!;
+    const host = env.DOCKER_HOST;
     return { host, configDir, dir: scratch, env, version, docker, inspectImage, logs: () => log, stop };
   } catch (err) {
     await stop();

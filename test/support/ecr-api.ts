@@ -87,7 +87,7 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
 /** `AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/ecr/aws4_request, SignedHeaders=…, Signature=…` */
 function parseSigV4(header: string | undefined): { accessKeyId: string; region: string; service: string } | undefined {
   const m = /^AWS4-HMAC-SHA256\s+Credential=([^/\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]{64}$/.exec(header ?? '');
-  return m ? { accessKeyId: m[1]!, region: m[2]!, service: m[3]! } : undefined;
+  return m ? { accessKeyId: m[1], region: m[2], service: m[3] } : undefined;
 }
 
 export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
@@ -162,12 +162,12 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
     setPushedAt: (repo, digest, at) => void state.pushedAt!.set(`${repo}@${digest}`, at),
     setTokenTtl: (seconds) => void (state.tokenTtlSeconds = seconds),
     async createRepository(name, o = {}) {
-      await ops.CreateRepository!({ repositoryName: name, imageTagMutability: o.immutable ? 'IMMUTABLE' : 'MUTABLE' }, ctx);
+      await ops.CreateRepository({ repositoryName: name, imageTagMutability: o.immutable ? 'IMMUTABLE' : 'MUTABLE' }, ctx);
       return state.repositories.get(name)!;
     },
     async loginPassword() {
-      const out = (await ops.GetAuthorizationToken!({}, ctx)) as { authorizationData: Array<{ authorizationToken: string }> };
-      return Buffer.from(out.authorizationData[0]!.authorizationToken, 'base64').toString('utf8').replace(/^AWS:/, '');
+      const out = (await ops.GetAuthorizationToken({}, ctx)) as { authorizationData: Array<{ authorizationToken: string }> };
+      return Buffer.from(out.authorizationData[0].authorizationToken, 'base64').toString('utf8').replace(/^AWS:/, '');
     },
     setBlobMounting: (on) => void (state.blobMounting = on),
     async stop() {

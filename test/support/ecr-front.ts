@@ -7,7 +7,7 @@ import { type Front, type FrontRequest, sendRegistryError, startFront } from './
 function awsPassword(header: string | undefined): string | undefined {
   const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
   if (!m) return undefined;
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
   return decoded.startsWith('AWS:') ? decoded.slice(4) : undefined;
 }
 

@@ -21,7 +21,7 @@ async function manifestOf(ctx: OpContext, repo: string, digest: string): Promise
   const res = await ctx.registry(`/v2/${repo}/manifests/${digest}`, { headers: { accept: ACCEPT } });
   if (res.status !== 200) return undefined;
   const doc = (await res.json()) as Manifest;
-  return { mediaType: (res.headers.get('content-type') ?? doc.mediaType ?? '').split(';')[0]!, doc };
+  return { mediaType: (res.headers.get('content-type') ?? doc.mediaType ?? '').split(';')[0], doc };
 }
 
 /** Manifests stored in the repository (filesystem driver), tagged or not. */

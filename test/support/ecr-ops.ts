@@ -59,7 +59,8 @@ export interface OpContext {
 
 // Inputs arrive as parsed JSON; each op checks what it reads.
 type Input = Record<string, any>;
-export type EcrOp = (input: Input, ctx: OpContext) => unknown | Promise<unknown>;
+/** An op's answer: the response document, or a promise of it. */
+export type EcrOp = (input: Input, ctx: OpContext) => unknown;
 
 /** Every manifest type a registry front asks for. */
 export const ACCEPT = [
@@ -70,7 +71,7 @@ export const ACCEPT = [
 ].join(', ');
 
 export function repositoryOrThrow(state: EcrState, name: unknown, registryId?: unknown): EcrRepository {
-  if (registryId !== undefined && registryId !== ACCOUNT) throw new EcrError('RepositoryNotFoundException', `The repository with name '${String(name)}' does not exist in the registry with id '${String(registryId)}'`);
+  if (registryId !== undefined && registryId !== ACCOUNT) throw new EcrError('RepositoryNotFoundException', `The repository with name '${String(name)}' does not exist in the registry with id '${typeof registryId === 'string' ? registryId : JSON.stringify(registryId)}'`);
   const repo = typeof name === 'string' ? state.repositories.get(name) : undefined;
   if (!repo) throw new EcrError('RepositoryNotFoundException', `The repository with name '${String(name)}' does not exist in the registry with id '${ACCOUNT}'`);
   return repo;

@@ -195,13 +195,13 @@ function matches(sel: Selector | undefined, r: ProxyRequest): boolean {
 /** How a request authenticated itself, without keeping the secret. */
 export function authKind(h: string | undefined): ProxyRecord['authorization'] {
   if (!h) return 'none';
-  const s = h.split(' ')[0]!.toLowerCase();
+  const s = h.split(' ')[0].toLowerCase();
   return s === 'basic' || s === 'bearer' ? s : 'other';
 }
 
 function filterRaw(raw: string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (!HOP_BY_HOP.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  for (let i = 0; i < raw.length; i += 2) if (!HOP_BY_HOP.has(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
   return out;
 }
 
@@ -235,7 +235,7 @@ async function relay(src: Readable, dst: Writable, o: RelayOpts): Promise<'done'
     let chunk = raw as Buffer;
     if (corrupt && chunk.length > 0) {
       chunk = Buffer.from(chunk);
-      chunk[0]! ^= 0xff;
+      chunk[0] ^= 0xff;
       corrupt = false;
     }
     let dropping = false;
@@ -311,7 +311,7 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     if ((bodyOut || bodyIn) && pick < 0.45) f = bodyIn ? { type: 'drop', n: Math.floor(where * contentLength) } : { type: 'drop', n: 0, frac: where };
     else if (pick < 0.6) f = { type: 'reset' };
     else {
-      const status = [500, 502, 503, 504, 429][Math.floor(where * 5)]!;
+      const status = [500, 502, 503, 504, 429][Math.floor(where * 5)];
       f = { type: 'fail', status, headers: chaos.retryAfter && (status === 429 || status === 503) ? { 'retry-after': chaos.retryAfter } : {} };
     }
     const name = f.type === 'fail' ? `fail-${f.status}` : f.type === 'drop' ? (bodyIn ? 'drop-request-body' : 'drop-response-body') : 'reset';
@@ -414,7 +414,7 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     if (drop || slow || corrupt) rec.fault = drop ? 'drop' : corrupt ? 'corrupt' : 'slow';
 
     const forwarded = filterRaw(req.rawHeaders);
-    if (noRange) for (let i = forwarded.length - 2; i >= 0; i -= 2) if (forwarded[i]!.toLowerCase() === 'range') forwarded.splice(i, 2);
+    if (noRange) for (let i = forwarded.length - 2; i >= 0; i -= 2) if (forwarded[i].toLowerCase() === 'range') forwarded.splice(i, 2);
     const up = request({
       host: upstream.hostname, port: upstream.port, method, path: req.url, agent,
       headers: forwarded as unknown as Record<string, string>,
@@ -448,7 +448,7 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
           for await (const chunk of ures) chunks.push(chunk as Buffer);
           const headers: Record<string, string> = {};
           const raw = filterRaw(ures.rawHeaders);
-          for (let i = 0; i < raw.length; i += 2) headers[raw[i]!.toLowerCase()] = raw[i + 1]!;
+          for (let i = 0; i < raw.length; i += 2) headers[raw[i].toLowerCase()] = raw[i + 1]!;
           const out = rw.fn({ status: rec.status, headers, body: Buffer.concat(chunks) }, info);
           const h = { ...out.headers };
           delete h['content-length'];

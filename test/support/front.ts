@@ -46,10 +46,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'pr
 export function filterHeaders(raw: string[], drop: readonly string[] = []): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
+    const k = raw[i].toLowerCase();
     if (HOP_BY_HOP.has(k) || drop.includes(k)) continue;
     const prev = out[k];
-    out[k] = prev === undefined ? raw[i + 1]! : ([] as string[]).concat(prev, raw[i + 1]!);
+    out[k] = prev === undefined ? raw[i + 1] : ([] as string[]).concat(prev, raw[i + 1]);
   }
   return out;
 }

@@ -21,9 +21,9 @@ export function parseChallenge(header: string): { scheme: string; params: Record
   const params: Record<string, string> = {};
   if (!m) return { scheme: '', params };
   for (const p of (m[2] ?? '').matchAll(/([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g)) {
-    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : (p[3] ?? '');
+    params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : (p[3] ?? '');
   }
-  return { scheme: m[1]!.toLowerCase(), params };
+  return { scheme: m[1].toLowerCase(), params };
 }
 
 export function basicAuth(creds: Creds): string {
@@ -36,7 +36,7 @@ export async function fetchToken(realm: string, service: string | undefined, sco
   if (service) u.searchParams.set('service', service);
   for (const s of scopes) u.searchParams.append('scope', s);
   const res = await fetch(u, { headers: creds ? { authorization: basicAuth(creds) } : {} });
-  if (res.status !== 200) throw new Error(`token request ${u} answered ${res.status}: ${await res.text()}`);
+  if (res.status !== 200) throw new Error(`token request ${u.href} answered ${res.status}: ${await res.text()}`);
   const body = (await res.json()) as { token?: string; access_token?: string };
   const token = body.token ?? body.access_token;
   if (!token) throw new Error(`token server ${realm} returned no token`);

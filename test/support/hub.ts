@@ -96,7 +96,7 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       // A pull is one GET of an image manifest: a multi-arch pull counts one per platform manifest it GETs, the index
       // none; a HEAD is a version check and counts none (https://docs.docker.com/docker-hub/usage/pulls/, "a pull for a
       // multi-arch image will count as one pull for each different architecture"; forums.docker.com/t/134303).
-      const type = String(upstream['content-type'] ?? '').split(';')[0]!.trim();
+      const type = String(upstream['content-type'] ?? '').split(';')[0].trim();
       if (r.record.kind === 'manifest-get' && status === 200 && !INDEX_TYPES.includes(type) && rateLimit.remaining > 0) rateLimit.remaining--;
       return limitHeaders(rateLimit.remaining);
     },

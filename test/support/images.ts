@@ -118,7 +118,7 @@ export function makeLayerTar(name: string, size: number, seed: string): Buffer {
   writeField(buf, 257, 6, 'ustar\0');
   writeField(buf, 263, 2, '00');
   let sum = 0;
-  for (let i = 0; i < 512; i++) sum += buf[i]!;
+  for (let i = 0; i < 512; i++) sum += buf[i];
   writeField(buf, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
   fillSeeded(buf.subarray(512, 512 + size), seed);
   return buf;

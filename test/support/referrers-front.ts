@@ -73,7 +73,7 @@ export async function startReferrersFront(target: string): Promise<ReferrersFron
       const path = r.url.pathname;
       const m = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(path);
       if (m && r.req.method === 'GET') {
-        listing(r, m[1]!, decodeURIComponent(m[2]!));
+        listing(r, m[1], decodeURIComponent(m[2]));
         return true;
       }
       const put = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
@@ -89,10 +89,10 @@ export async function startReferrersFront(target: string): Promise<ReferrersFron
         await r.forward(body);
         // Listed once stored (the registry answered 201), de-duplicated by digest.
         if (seen?.subject && r.record.status === 201) {
-          const byRepo = referrers.get(put[1]!) ?? new Map<string, Entry[]>();
-          referrers.set(put[1]!, byRepo);
+          const byRepo = referrers.get(put[1]) ?? new Map<string, Entry[]>();
+          referrers.set(put[1], byRepo);
           const list = byRepo.get(seen.subject) ?? [];
-          if (!list.some((e) => e.digest === seen!.entry.digest)) list.push(seen.entry);
+          if (!list.some((e) => e.digest === seen.entry.digest)) list.push(seen.entry);
           byRepo.set(seen.subject, list);
         }
         return true;
@@ -101,7 +101,7 @@ export async function startReferrersFront(target: string): Promise<ReferrersFron
       if (del && r.req.method === 'DELETE') {
         await r.forward();
         // A deleted manifest is no longer listed (spec.md, Deleting Manifests: it is gone).
-        if (r.record.status === 202) for (const list of referrers.get(del[1]!)?.values() ?? []) {
+        if (r.record.status === 202) for (const list of referrers.get(del[1])?.values() ?? []) {
           const i = list.findIndex((e) => e.digest === del[2]);
           if (i >= 0) list.splice(i, 1);
         }

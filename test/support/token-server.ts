@@ -69,8 +69,8 @@ const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64ur
 export function parseScope(scope: string): Access | undefined {
   const parts = scope.split(':');
   if (parts.length < 3) return undefined;
-  const type = parts[0]!.replace(/\(.*\)$/, '');
-  const actions = parts[parts.length - 1]!.split(',').filter(Boolean);
+  const type = parts[0].replace(/\(.*\)$/, '');
+  const actions = parts[parts.length - 1].split(',').filter(Boolean);
   return { type, name: parts.slice(1, -1).join(':'), actions };
 }
 
@@ -200,7 +200,7 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
       let user: string | undefined;
       if (auth !== undefined) {
         const m = /^Basic\s+(\S+)$/i.exec(auth);
-        const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
+        const decoded = m ? Buffer.from(m[1], 'base64').toString('utf8') : '';
         const i = decoded.indexOf(':');
         const [u, p] = i < 0 ? [decoded, undefined] : [decoded.slice(0, i), decoded.slice(i + 1)];
         record.account = u || undefined;

@@ -29,7 +29,7 @@ describe('layer and total rows', () => {
     expect(layerRow(NAME, 50, 100, '1.0 KiB/s', 60)).not.toContain('[');
     // a long name is cut in the middle for a short bar on a wide terminal
     const long = layerRow(`  src/${'a'.repeat(80)}/app:v1 → dst/app:v1`, 50, 100, '1/2 blobs', 100);
-    expect(long).toMatch(/^ {2}src\/a+…a+\/app:v1 → dst\/app:v1 \[====>     \] +50 B \/ 100 B +50% {2}1\/2 blobs$/);
+    expect(long).toMatch(/^ {2}src\/a+…a+\/app:v1 → dst\/app:v1 \[====> {5}\] +50 B \/ 100 B +50% {2}1\/2 blobs$/);
     expect(long.length).toBeLessThanOrEqual(100);
     expect(bar(0, 10)).toBe(`[${' '.repeat(10)}]`);
     expect(bar(1, 10)).toBe(`[${'='.repeat(10)}]`);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BuildContext } from '../../src/builder/context.js';
 import { planCopy, resolveDest } from '../../src/builder/copy-plan.js';
 import { IgnoreMatcher, readIgnoreFile } from '../../src/builder/ignore.js';
-import { encodeHeader } from '../../src/builder/tar.js';
+import { encodeHeader } from '../../src/transports/tar-header.js';
 import { segmentRegex } from '../../src/builder/tree.js';
 
 describe('.dockerignore matching (Docker patternmatcher rules)', () => {

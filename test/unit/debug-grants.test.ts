@@ -2,7 +2,8 @@
 // answer; retry lines are one per operation.
 import { describe, expect, it } from 'vitest';
 import { RetryReport, operationOf } from '../../src/output/retry-report.js';
-import { headerLines, printable } from '../../src/registry-client/debug-trace.js';
+import { headerLines } from '../../src/registry-client/debug-trace.js';
+import { escapeControl } from '../../src/util/escape.js';
 import { grantedScopes, permissionDenied } from '../../src/registry-client/grants.js';
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64url');
@@ -41,7 +42,7 @@ describe('headerLines', () => {
   it('caps the number of lines a hostile server can cause', () => {
     const many = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`x-h${i}`, 'v']));
     expect(headerLines('<', many).length).toBeLessThanOrEqual(65);
-    expect(printable('a\rb\u009bc')).toBe('a\\x0db\\x9bc');
+    expect(escapeControl('a\rb\u009bc', { field: true })).toBe('a\\x0db\\x9bc');
   });
 });
 

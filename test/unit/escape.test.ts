@@ -1,6 +1,6 @@
 // escapeControl / jsonForTerminal (issue 14, item 10): no control character from outside reaches a terminal raw.
 import { describe, expect, it } from 'vitest';
-import { escapeControl, jsonForTerminal } from '../../src/output/escape.js';
+import { escapeControl, jsonForTerminal } from '../../src/util/escape.js';
 
 describe('escapeControl', () => {
   it.each<[string, string, string]>([
@@ -16,6 +16,10 @@ describe('escapeControl', () => {
 
   it('oneLine also escapes newlines', () => {
     expect(escapeControl('a\nb', { oneLine: true })).toBe('a\\x0ab');
+  });
+
+  it('field escapes tabs and newlines too (a value in a column or a header line)', () => {
+    expect(escapeControl('a\tb\nc\u001b', { field: true })).toBe('a\\x09b\\x0ac\\x1b');
   });
 });
 

@@ -29,22 +29,22 @@ export class FakeDispatcher extends (DispatcherClass as unknown as new () => Dis
     const headers: Record<string, string> = {};
     const raw = opts.headers as Record<string, string> | undefined;
     for (const [k, v] of Object.entries(raw ?? {})) headers[k.toLowerCase()] = String(v);
-    this.seen.push({ method: opts.method, url: `${opts.origin}${opts.path}`, headers });
+    this.seen.push({ method: opts.method, url: `${String(opts.origin)}${opts.path}`, headers });
     const next = this.script.shift() ?? { error: 'ECONNREFUSED' };
     setImmediate(() => {
       h.onConnect?.call(handler, () => {});
       if ('error' in next) {
-        return h.onError!.call(handler, Object.assign(new Error(`fake ${next.error}`), { code: next.error }));
+        return h.onError.call(handler, Object.assign(new Error(`fake ${next.error}`), { code: next.error }));
       }
       const rawHeaders = Object.entries(next.headers ?? {}).flatMap(([k, v]) => [Buffer.from(k), Buffer.from(v)]);
-      h.onHeaders!.call(handler, next.status, rawHeaders, () => {}, '');
-      if (next.body) h.onData!.call(handler, Buffer.from(next.body));
+      h.onHeaders.call(handler, next.status, rawHeaders, () => {}, '');
+      if (next.body) h.onData.call(handler, Buffer.from(next.body));
       if (next.breakAfter !== undefined) {
-        h.onData!.call(handler, Buffer.from(next.breakAfter));
+        h.onData.call(handler, Buffer.from(next.breakAfter));
         const err = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
-        return h.onError!.call(handler, err);
+        return h.onError.call(handler, err);
       }
-      h.onComplete!.call(handler, []);
+      h.onComplete.call(handler, []);
     });
     return true;
   }

@@ -32,10 +32,10 @@ describe('auth stage', () => {
     const res = await send(ctx, get());
     expect(res.status).toBe(200);
     expect(fake.seen.map((s) => new URL(s.url).host)).toEqual(['reg.test', 'auth.test', 'reg.test']);
-    expect(fake.seen[0]!.headers.authorization).toBeUndefined();
-    expect(fake.seen[1]!.headers.authorization).toMatch(/^Basic /);
-    expect(new URL(fake.seen[1]!.url).searchParams.get('scope')).toBe('repository:lib/app:pull');
-    expect(fake.seen[2]!.headers.authorization).toBe('Bearer tok1');
+    expect(fake.seen[0].headers.authorization).toBeUndefined();
+    expect(fake.seen[1].headers.authorization).toMatch(/^Basic /);
+    expect(new URL(fake.seen[1].url).searchParams.get('scope')).toBe('repository:lib/app:pull');
+    expect(fake.seen[2].headers.authorization).toBe('Bearer tok1');
   });
 
   it('sends no credentials to an upload Location on another origin', async () => {
@@ -45,9 +45,9 @@ describe('auth stage', () => {
     await send(ctx, get({ method: 'HEAD', path: '/v2/', expect: [200] }));
     const elsewhere = 'https://uploads.other.test/s/1';
     await send(ctx, get({ method: 'PUT', path: undefined, url: elsewhere, expect: [201], idempotent: false }));
-    expect(fake.seen[1]!.headers.authorization).toMatch(/^Basic /);
-    expect(fake.seen[2]!.url).toBe('https://uploads.other.test/s/1');
-    expect(fake.seen[2]!.headers.authorization).toBeUndefined();
+    expect(fake.seen[1].headers.authorization).toMatch(/^Basic /);
+    expect(fake.seen[2].url).toBe('https://uploads.other.test/s/1');
+    expect(fake.seen[2].headers.authorization).toBeUndefined();
   });
 
   it('a refused Basic login is tried once more with fresh credentials, then reported as a failed login', async () => {
@@ -149,8 +149,8 @@ describe('redirect stage', () => {
     const ctx = fakeContext(fake, { cred: { username: 'u', password: 'p' } });
     const res = await send(ctx, get({ path: '/v2/lib/app/blobs/sha256:00', followRedirects: true }));
     expect(res.url).toBe('https://cdn.test/blob?sig=abc');
-    expect(fake.seen[2]!.headers.authorization).toBe('Bearer tok2');
-    expect(fake.seen[3]!.headers.authorization).toBeUndefined();
+    expect(fake.seen[2].headers.authorization).toBe('Bearer tok2');
+    expect(fake.seen[3].headers.authorization).toBeUndefined();
     expect(ctx.lines.join('\n')).not.toContain('abc');
   });
 

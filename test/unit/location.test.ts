@@ -1,7 +1,7 @@
 // Locations: registry references, docker-archive / oci / oci-archive prefixes and bare local paths.
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { type Location, formatLocation, parseLocation } from '../../src/location/parse.js';
+import { type Location, formatLocation, parseLocation, pinnedLocation } from '../../src/location/parse.js';
 
 const D256 = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const D512 = `sha512:${'0123456789abcdef'.repeat(8)}`;
@@ -100,6 +100,17 @@ describe('parseLocation: invalid input throws UsageError (exit 2)', () => {
     expect(caught).toBeInstanceOf(UsageError);
     expect((caught as UsageError).exitCode).toBe(2);
     expect((caught as UsageError).message).toMatch(message);
+  });
+});
+
+describe('pinnedLocation', () => {
+  it.each<[string, string]>([
+    ['ghcr.io/o/r:t', `ghcr.io/o/r@${D256}`],
+    ['oci:dir:tag', `oci:dir:tag@${D256}`],
+    ['oci:dir', `oci:dir@${D256}`],
+    ['oci-archive:a.tar:tag', `oci-archive:a.tar:tag@${D256}`],
+  ])('%s pinned is %s', (input, want) => {
+    expect(pinnedLocation(parseLocation(input), D256 as never)).toBe(want);
   });
 });
 

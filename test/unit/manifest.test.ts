@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { RegctlError } from '../../src/errors.js';
 import { type Digest, digestOf } from '../../src/oci/digest.js';
-import { MAX_MANIFEST_BYTES, ManifestError, blobsOf, parseManifest, toFetched } from '../../src/oci/manifest.js';
+import { ManifestError, blobsOf, parseManifest, toFetched } from '../../src/oci/manifest.js';
 import { MT } from '../../src/oci/media-types.js';
+import { MAX_JSON_BYTES } from '../../src/oci/limits.js';
 
 const enc = (doc: unknown, indent?: number): Uint8Array => new TextEncoder().encode(JSON.stringify(doc, null, indent));
 const d = (c: string): string => `sha256:${c.repeat(64)}`;
@@ -114,7 +115,7 @@ describe('parseManifest: accepted documents', () => {
 
   it('accepts a manifest of exactly 4 MiB', () => {
     const body = enc(ociManifest);
-    const bytes = new Uint8Array(MAX_MANIFEST_BYTES).fill(0x20); // trailing JSON whitespace
+    const bytes = new Uint8Array(MAX_JSON_BYTES).fill(0x20); // trailing JSON whitespace
     bytes.set(body, 0);
     expect(parseManifest(bytes).kind).toBe('image');
   });
@@ -177,7 +178,7 @@ describe('parseManifest: refused documents throw MANIFEST_INVALID', () => {
     ['Docker list whose manifests is not an array', enc({ ...dockerList, manifests: {} }), undefined, /no manifests array/],
     ['unsupported media type', enc({ ...ociManifest, mediaType: 'application/vnd.oci.artifact.manifest.v1+json' }), undefined, /unsupported manifest media type/],
     // Size cap.
-    ['one byte over 4 MiB', new Uint8Array(MAX_MANIFEST_BYTES + 1).fill(0x20), MT.ociManifest, /over the 4 MiB limit/],
+    ['one byte over 4 MiB', new Uint8Array(MAX_JSON_BYTES + 1).fill(0x20), MT.ociManifest, /over the 4 MiB limit/],
     ['far over 4 MiB', new Uint8Array(8 * 1024 * 1024).fill(0x20), MT.ociManifest, /over the 4 MiB limit/],
   ])('%s', (_name, bytes, contentType, message) => {
     let caught: unknown;

@@ -105,7 +105,7 @@ describe('parseSpec: ${VAR} reads only what the spec allows, and no error shows 
   it('--env NAME (allowEnv) allows a variable the spec does not list', () => {
     const text = 'sync:\n  - source: a:1\n    target: ${ECR}/b\n';
     const spec = parseSpec(text, 'm.yaml', env, { allowEnv: ['ECR'] });
-    expect(spec.entries[0]!.target).toMatchObject({ ref: { registry: ENV.ECR } });
+    expect(spec.entries[0].target).toMatchObject({ ref: { registry: ENV.ECR } });
     expect(() => parseSpec(text, 'm.yaml', env, { allowEnv: ['TEAM'] })).toThrow(/\$\{ECR\} is not allowed/);
   });
 

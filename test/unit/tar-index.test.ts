@@ -128,6 +128,22 @@ describe('util/fs', () => {
     expect((await readdir(tmp)).filter((n) => n.includes('atomic.json.tmp'))).toEqual([]);
   });
 
+  it('writeAtomic streams a body; a failing stream leaves no file, no temp, nothing tracked', async () => {
+    const p = join(tmp, 'streamed.bin');
+    async function* chunks(fail: boolean): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('ab');
+      if (fail) throw new Error('digest mismatch');
+      yield Buffer.from('cd');
+    }
+    const temps = new TempTracker();
+    await expect(writeAtomic(p, chunks(true), undefined, { temps, sync: false })).rejects.toThrow(/digest mismatch/);
+    expect((await readdir(tmp)).filter((n) => n.includes('streamed.bin'))).toEqual([]);
+    expect(temps.size).toBe(0);
+    await writeAtomic(p, chunks(false), undefined, { temps });
+    expect(await readFile(p, 'utf8')).toBe('abcd');
+    expect(temps.size).toBe(0);
+  });
+
   it('withLock serialises holders and takes over a lock whose pid is dead or that is too old', async () => {
     const p = join(tmp, 'locked');
     let inside = 0;

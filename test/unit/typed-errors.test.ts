@@ -47,7 +47,7 @@ describe('typed error codes', () => {
           const text = readFileSync(p, 'utf8');
           // Node's own errno codes (ENOENT, EEXIST, …) and undici's are not ours: only regctl and OCI codes count.
           for (const m of text.matchAll(/\bas [^)]*\)\.code\s*[!=]==?\s*'([A-Z][A-Z_]+)'/g)) {
-            if (!/^(E[A-Z]+|UND_ERR_\w+|ABORT_ERR|ERR_\w+)$/.test(m[1]!)) offenders.push(`${p}: ${m[0]}`);
+            if (!/^(E[A-Z]+|UND_ERR_\w+|ABORT_ERR|ERR_\w+)$/.test(m[1])) offenders.push(`${p}: ${m[0]}`);
           }
         }
       }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(join(ROOT, 'package.json'));
 const lite = readFileSync(join(ROOT, 'src/registry-client/undici-lite.ts'), 'utf8');
-const privatePaths = [...lite.matchAll(/from '(undici\/lib\/[^']+)'/g)].map((m) => m[1]!);
+const privatePaths = [...lite.matchAll(/from '(undici\/lib\/[^']+)'/g)].map((m) => m[1]);
 
 describe('undici private paths', () => {
   it('undici-lite.ts names the private modules it loads', () => {
@@ -47,8 +47,8 @@ describe('undici private paths', () => {
       packages: Record<string, { version?: string; dependencies?: Record<string, string> }>;
     };
     expect(pkg.dependencies.undici).toBe(installed);
-    expect(lock.packages['']!.dependencies!.undici).toBe(installed);
-    expect(lock.packages['node_modules/undici']!.version).toBe(installed);
+    expect(lock.packages[''].dependencies!.undici).toBe(installed);
+    expect(lock.packages['node_modules/undici'].version).toBe(installed);
   });
 });
 

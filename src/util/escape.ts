@@ -4,12 +4,16 @@
 // C0 controls but newline and tab, DEL, and the C1 controls (U+009B is a one-character CSI on many terminals).
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 const CONTROL_AND_NEWLINE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+const EVERY_CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 const hex = (c: string): string => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 
-/** `text` with every control character written as `\xHH` (newlines and tabs kept unless `oneLine`). */
-export function escapeControl(text: string, opts: { oneLine?: boolean } = {}): string {
-  return text.replace(opts.oneLine ? CONTROL_AND_NEWLINE : CONTROL, hex);
+/**
+ * `text` with every control character written as `\xHH`: newlines and tabs kept, unless `oneLine` (newlines escaped
+ * too) or `field` (tabs and newlines escaped: a value in a table column or a header line).
+ */
+export function escapeControl(text: string, opts: { oneLine?: boolean; field?: boolean } = {}): string {
+  return text.replace(opts.field ? EVERY_CONTROL : opts.oneLine ? CONTROL_AND_NEWLINE : CONTROL, hex);
 }
 
 /**
