@@ -61,7 +61,9 @@ export function copy(src: string, dst: string, options: CopyOptions = {}): Promi
 
 /** `regctl pull REF PATH`: `format` as `--format` (default: `.tar` → docker-archive, else an OCI layout). */
 export function pull(
-  ref: string, path: string, options: CopyOptions & { format?: 'docker-archive' | 'oci' | 'oci-archive' } = {},
+  ref: string,
+  path: string,
+  options: CopyOptions & { format?: 'docker-archive' | 'oci' | 'oci-archive' } = {},
 ): Promise<CopyResult> {
   const { format, ...rest } = options;
   return copyBetween(registryRefLocation(ref), localDestination(path, format), rest);
@@ -109,19 +111,36 @@ export function listTags(repo: string, options: CommonOptions & { pageSize?: num
 /** What `regctl inspect --json` prints: an index's entries, or an image's config summary and layers. */
 export type InspectResult =
   | {
-      name: string; digest: string; mediaType: string; annotations: Record<string, string>;
+      name: string;
+      digest: string;
+      mediaType: string;
+      annotations: Record<string, string>;
       manifests: { platform: string; digest: string; mediaType: string; size: number; type?: string }[];
     }
   | {
-      name: string; digest: string; mediaType: string; platform?: string; created?: string; configDigest: string;
-      entrypoint?: string[]; cmd?: string[]; workingDir?: string; user?: string; env: string[];
-      labels: Record<string, string>; annotations: Record<string, string>;
-      layers: { digest: string; size: number; mediaType?: string }[]; totalSize: number;
+      name: string;
+      digest: string;
+      mediaType: string;
+      platform?: string;
+      created?: string;
+      configDigest: string;
+      entrypoint?: string[];
+      cmd?: string[];
+      workingDir?: string;
+      user?: string;
+      env: string[];
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+      layers: { digest: string; size: number; mediaType?: string }[];
+      totalSize: number;
     };
 
 /** The command's own run, its `--json` value out (inspect, sync and build: their printing is in the command). */
 async function runCommand(
-  load: () => Promise<CommandDef>, args: string[], opts: Record<string, unknown>, o: CommonOptions,
+  load: () => Promise<CommandDef>,
+  args: string[],
+  opts: Record<string, unknown>,
+  o: CommonOptions,
 ) {
   const command = await load();
   return withContext(o, (ctx) => command.run(ctx, args, opts));
@@ -129,7 +148,8 @@ async function runCommand(
 
 /** `regctl inspect REF`; `raw` resolves to the manifest as parsed JSON, `config` to the image config. */
 export async function inspect(
-  ref: string, options: CommonOptions & { platform?: string; raw?: boolean; config?: boolean } = {},
+  ref: string,
+  options: CommonOptions & { platform?: string; raw?: boolean; config?: boolean } = {},
 ): Promise<InspectResult> {
   const { platform, raw, config } = options;
   const load = async () => (await import('./commands/inspect.js')).inspectCommand;
@@ -187,8 +207,14 @@ export interface BuildResult {
 export async function build(contextDir: string, options: BuildOptions = {}): Promise<BuildResult> {
   const kv = (m?: Record<string, string>) => (m ? Object.entries(m).map(([k, v]) => `${k}=${v}`) : undefined);
   const opts = {
-    file: options.file, tag: options.tags, buildArg: kv(options.buildArgs), platform: options.platforms,
-    label: kv(options.labels), target: options.target, buildContext: kv(options.buildContexts), maxAddSize: '512MiB',
+    file: options.file,
+    tag: options.tags,
+    buildArg: kv(options.buildArgs),
+    platform: options.platforms,
+    label: kv(options.labels),
+    target: options.target,
+    buildContext: kv(options.buildContexts),
+    maxAddSize: '512MiB',
   };
   const load = async () => (await import('./commands/build.js')).buildCommand;
   const r = await runCommand(load, [contextDir], opts, options);

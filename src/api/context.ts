@@ -57,7 +57,7 @@ export function globalsOf(o: CommonOptions): GlobalOptions {
   const perSide = c !== undefined && !('username' in c);
   return {
     jobs: wholeNumber(o.jobs, 'jobs', 1, 64, 8),
-    ...(c && !perSide ? { creds: userPass(c as Credentials, 'credentials') } : {}),
+    ...(c && !perSide ? { creds: userPass(c, 'credentials') } : {}),
     ...(perSide && c.source ? { srcCreds: userPass(c.source, 'credentials.source') } : {}),
     ...(perSide && c.destination ? { destCreds: userPass(c.destination, 'credentials.destination') } : {}),
     plainHttp: Boolean(o.plainHttp),

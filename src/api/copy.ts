@@ -41,13 +41,16 @@ export interface CopyRun {
   ready?: () => Promise<void>;
 }
 
-
 /** The tag the root is written under: the destination's own, else the source's (`pull alpine:3.20 oci:dir`: 3.20). */
 function tagFor(src: Location, dst: Location): string | undefined {
   const srcTag =
-    src.kind === 'registry' ? (src.ref.digest ? undefined : src.ref.tag)
-    : src.kind === 'oci' || src.kind === 'oci-archive' ? src.tag
-    : undefined;
+    src.kind === 'registry'
+      ? src.ref.digest
+        ? undefined
+        : src.ref.tag
+      : src.kind === 'oci' || src.kind === 'oci-archive'
+        ? src.tag
+        : undefined;
   switch (dst.kind) {
     case 'registry':
       return dst.ref.digest ? undefined : dst.ref.tag;
@@ -60,7 +63,10 @@ function tagFor(src: Location, dst: Location): string | undefined {
 }
 
 export async function copyLocations(
-  ctx: AppContext, from: string | Location, to: string | Location, run: CopyRun = {},
+  ctx: AppContext,
+  from: string | Location,
+  to: string | Location,
+  run: CopyRun = {},
 ) {
   const src = typeof from === 'string' ? locationOf(from) : from;
   const dst = typeof to === 'string' ? locationOf(to) : to;

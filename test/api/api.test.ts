@@ -4,7 +4,16 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  type ProgressEvent, RegctlError, copy, digest, inspect, listTags, pull, push, sync, tag,
+  type ProgressEvent,
+  RegctlError,
+  copy,
+  digest,
+  inspect,
+  listTags,
+  pull,
+  push,
+  sync,
+  tag,
 } from '../../src/index.js';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import { type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
@@ -57,7 +66,10 @@ describe('copy', () => {
     expect(r.platforms).toEqual([]);
     expect(r.upToDate).toBe(false);
     // Every blob is sent (another registry) and ends in one blob-done; its byte events add up to its size.
-    const done = events.filter((e) => e.type === 'blob-done').map((e) => e.digest).sort();
+    const done = events
+      .filter((e) => e.type === 'blob-done')
+      .map((e) => e.digest)
+      .sort();
     expect(done).toEqual([image.configDigest, ...image.layerDigests].sort());
     for (const e of events.filter((x) => x.type === 'blob-started')) {
       const bytes = events.filter((x) => x.type === 'blob-bytes' && x.digest === e.digest);

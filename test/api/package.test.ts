@@ -93,8 +93,14 @@ beforeAll(async () => {
     join(consumer, 'tsconfig.json'),
     JSON.stringify({
       compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
-        types: ['node'], skipLibCheck: false, lib: ['ES2023'],
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        types: ['node'],
+        skipLibCheck: false,
+        lib: ['ES2023'],
       },
       files: ['main.ts'],
     }),
@@ -139,8 +145,8 @@ describe('the published package', () => {
     await writeFile(join(work, 'register.mjs'), register);
     const code = [
       "const api = await import('regctl-js');",
-      "const heavy = process.moduleLoadList.filter((m) => /zlib|keytar/.test(m));",
-      "console.log(JSON.stringify({ names: Object.keys(api).sort(), heavy }));",
+      'const heavy = process.moduleLoadList.filter((m) => /zlib|keytar/.test(m));',
+      'console.log(JSON.stringify({ names: Object.keys(api).sort(), heavy }));',
     ].join('\n');
     const args = ['--import', join(work, 'register.mjs'), '--input-type=module', '-e', code];
     const { stdout } = await run(process.execPath, args, { cwd: consumer });
