@@ -1,7 +1,8 @@
 // `copy SRC DST` (and the engine run that pull and push share): any location to any location.
-import { type AppContext, destinationDeps, sourceDeps } from '../context.js';
+import { copyLocations } from '../api/copy.js';
+import type { AppContext } from '../context.js';
 import { type Location, formatLocation, refuseCompressedOutput } from '../location/parse.js';
-import { formatReference } from '../location/reference.js';
+import type { ProgressSink } from '../output/progress.js';
 import type { Platform } from '../oci/platform.js';
 import { paint } from '../output/color.js';
 import { formatBytes } from '../output/render.js';
@@ -12,20 +13,6 @@ import type { CreateRepoSettings } from '../ecr/api.js';
 import type { CopyResult } from '../copy/copy.js';
 import { UsageError } from '../errors.js';
 import type { ImageRef } from '../location/reference.js';
-
-/** The tag the root is written under: the destination's own, else the source's (so `pull alpine:3.20 oci:dir` names it 3.20). */
-function tagFor(src: Location, dst: Location): string | undefined {
-  const srcTag = src.kind === 'registry' ? (src.ref.digest ? undefined : src.ref.tag) : src.kind === 'oci' || src.kind === 'oci-archive' ? src.tag : undefined;
-  switch (dst.kind) {
-    case 'registry':
-      return dst.ref.digest ? undefined : dst.ref.tag;
-    case 'oci':
-    case 'oci-archive':
-      return dst.tag ?? srcTag;
-    default:
-      return srcTag;
-  }
-}
 
 export async function runCopy(
   ctx: AppContext,
@@ -40,50 +27,37 @@ export async function runCopy(
   if (referrers && (src.kind !== 'registry' || dst.kind !== 'registry')) {
     throw new UsageError('--referrers: referrers are copied between registries only (both SRC and DST a registry)');
   }
-  const [{ openSource, openDestination }, { copyImage }, { createSink }] = await Promise.all([
-    import('../transports/open.js'),
-    import('../copy/copy.js'),
-    import('../output/progress.js'),
-  ]);
-  const source = await openSource(src, sourceDeps(ctx));
+  const { createSink } = await import('../output/progress.js');
+  let sink: ProgressSink | undefined;
   try {
-    const fromRef = src.kind === 'registry' && src.ref.tag && !src.ref.digest ? formatReference(src.ref) : undefined;
-    // A docker-archive written from another keeps its name (RepoTags).
-    const defaultName = fromRef ?? source.imageName;
-    const dest = await openDestination(dst, destinationDeps(ctx, createRepo), { defaultName });
-    const sink = await createSink(ctx.io, ctx.globals, '');
-    try {
-      const result = await copyImage(source, dest, {
-        jobs: ctx.globals.jobs,
-        platforms,
-        tag: tagFor(src, dst),
-        retries: ctx.globals.retries,
-        signal: ctx.signal,
-        onEvent: (e) => sink.handle(e),
-      });
-      const { sent, existed, mounted } = result.blobs;
-      const parts = [`${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)})`];
-      if (existed) parts.push(`${existed} already there`);
-      if (mounted) parts.push(`${mounted} mounted`);
-      const p = paint();
-      sink.finish(result.upToDate ? `${formatLocation(dst)} is ${p.dim('up to date')}` : `${p.ok('copied')}: ${parts.join(', ')}`);
-      if (!result.upToDate && sent === 0) ctx.log.info('no blob bytes were sent');
-      const attached = referrers && src.kind === 'registry' && dst.kind === 'registry'
-        ? await withReferrers(ctx, src.ref, dst.ref, result, referrers.types)
-        : undefined;
-      return {
-        stdout: result.reference,
-        json: {
-          reference: result.reference, digest: result.digest, mediaType: result.mediaType, upToDate: result.upToDate,
-          bytesSent: result.bytesSent, blobs: result.blobs, ...(attached ? { referrers: attached } : {}),
-        },
-      };
-    } catch (err) {
-      sink.fail();
-      throw err;
-    }
-  } finally {
-    await source.close();
+    const result = await copyLocations(ctx, src, dst, {
+      platforms,
+      createRepo,
+      ready: async () => {
+        sink = await createSink(ctx.io, ctx.globals, '');
+      },
+      onEvent: (e) => sink?.handle(e),
+    });
+    const { sent, existed, mounted } = result.blobs;
+    const parts = [`${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)})`];
+    if (existed) parts.push(`${existed} already there`);
+    if (mounted) parts.push(`${mounted} mounted`);
+    const p = paint();
+    sink?.finish(result.upToDate ? `${formatLocation(dst)} is ${p.dim('up to date')}` : `${p.ok('copied')}: ${parts.join(', ')}`);
+    if (!result.upToDate && sent === 0) ctx.log.info('no blob bytes were sent');
+    const attached = referrers && src.kind === 'registry' && dst.kind === 'registry'
+      ? await withReferrers(ctx, src.ref, dst.ref, result, referrers.types)
+      : undefined;
+    return {
+      stdout: result.reference,
+      json: {
+        reference: result.reference, digest: result.digest, mediaType: result.mediaType, upToDate: result.upToDate,
+        bytesSent: result.bytesSent, blobs: result.blobs, ...(attached ? { referrers: attached } : {}),
+      },
+    };
+  } catch (err) {
+    sink?.fail();
+    throw err;
   }
 }
 

@@ -1,5 +1,6 @@
 // `digest REF`: the manifest digest, by HEAD where the registry allows (no Docker Hub pull counted).
-import { choosePlatform, openResolved, parsePlatforms } from './shared.js';
+import { digestOf } from '../api/registry.js';
+import { parsePlatforms } from './shared.js';
 import type { CommandDef } from './types.js';
 import { warnRateLimit } from './flags.js';
 
@@ -12,14 +13,8 @@ export const digestCommand: CommandDef = {
     cmd.option('--platform <os/arch[/variant]>', "the digest of one platform's image in an index");
   },
   async run(ctx, [refText], opts) {
-    const { loc, src, desc: head } = await openResolved(ctx, refText);
-    try {
-      const platforms = parsePlatforms(opts.platform);
-      const desc = platforms ? (await choosePlatform(ctx, src, await src.getManifest(head.digest, ctx.signal), platforms, refText)).desc : head;
-      if (loc.kind === 'registry') warnRateLimit(ctx, loc.ref.registry);
-      return { stdout: desc.digest, json: { digest: desc.digest, mediaType: desc.mediaType, size: desc.size } };
-    } finally {
-      await src.close();
-    }
+    const desc = await digestOf(ctx, refText, parsePlatforms(opts.platform));
+    if (desc.location.kind === 'registry') warnRateLimit(ctx, desc.location.ref.registry);
+    return { stdout: desc.digest, json: { digest: desc.digest, mediaType: desc.mediaType, size: desc.size } };
   },
 };

@@ -1,6 +1,7 @@
 // `ls REPO` (every tag across pages) and `catalog HOST` (the repositories, where the registry allows).
 import { UsageError } from '../errors.js';
-import { normalizeRegistry, parseRepository } from '../location/reference.js';
+import { listTagsOf } from '../api/registry.js';
+import { normalizeRegistry } from '../location/reference.js';
 import { addImagesFlags } from './flags.js';
 import { runImages } from './images.js';
 import type { CommandDef } from './types.js';
@@ -18,10 +19,7 @@ export const lsCommand: CommandDef = {
   },
   async run(ctx, [repoText], opts) {
     if (opts.long) return runImages(ctx, repoText, opts);
-    const ref = parseRepository(repoText);
-    const n = Number(opts.pageSize);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--page-size takes a whole number from 1 to 1000');
-    const tags = await ctx.client('any').listTags({ registry: ref.registry, repository: ref.repository }, ctx.signal, n);
+    const tags = await listTagsOf(ctx, repoText, Number(opts.pageSize));
     return { stdout: tags.join('\n'), json: tags };
   },
 };

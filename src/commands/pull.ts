@@ -8,7 +8,7 @@ import { type CommandDef, collect } from './types.js';
 
 const FORMATS = ['docker-archive', 'oci', 'oci-archive'] as const;
 
-function localDestination(path: string, format: unknown): Location {
+export function localDestination(path: string, format: unknown): Location {
   if (format === undefined) return localLocation(path, 'pull writes to');
   const f = format as (typeof FORMATS)[number]; // `--format <format>`: a string, checked here
   if (!FORMATS.includes(f)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);

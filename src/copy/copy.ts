@@ -2,7 +2,7 @@
 import { RegctlError, isAbortError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';
-import type { Descriptor } from '../oci/manifest.js';
+import type { Descriptor, FetchedManifest } from '../oci/manifest.js';
 import { type Platform, hostPlatform } from '../oci/platform.js';
 import type { Bytes, ImageDestination, ImageSource, RetryBudget } from '../transports/types.js';
 import type { EventSink } from './events.js';
@@ -39,6 +39,8 @@ export interface CopyResult {
   blobs: { sent: number; existed: number; mounted: number };
   /** `ref@digest` of the destination, to print. */
   reference: string;
+  /** The root's platforms (an index's entries, or the one image's where an index named it), when the root was read. */
+  platforms?: Platform[];
 }
 
 type BlobOutcome = 'exists' | 'mounted' | 'sent';
@@ -161,10 +163,13 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     annotations: opts.subIndex?.annotations,
     alwaysIndex: opts.subIndex?.alwaysIndex,
   });
-  if (existing && existing.digest === root.desc.digest) return upToDate(root.desc.digest, root.desc.mediaType);
+  const platforms = platformsOf(root);
+  if (existing && existing.digest === root.desc.digest) {
+    return { ...upToDate(root.desc.digest, root.desc.mediaType), platforms };
+  }
   // A classic `docker save` the registry already holds gzipped: same config and diff_ids, nothing to compress or send.
   if (existing && isImageDesc(existing) && (await compressedUpToDate(src, dst, root, existing, signal))) {
-    return upToDate(existing.digest, existing.mediaType);
+    return { ...upToDate(existing.digest, existing.mediaType), platforms };
   }
 
   const plan = await expand(src, root, { jobs: opts.jobs, signal });
@@ -234,7 +239,16 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     bytesSent,
     blobs: counts,
     reference: dst.describe(root.desc.digest),
+    platforms,
   };
+}
+
+/** An index's platforms (attestations, `unknown/unknown`, left out); an image's own where its descriptor names it. */
+export function platformsOf(root: FetchedManifest): Platform[] {
+  if (root.manifest.kind === 'index') {
+    return root.manifest.manifests.flatMap((d) => (d.platform && d.platform.os !== 'unknown' ? [d.platform] : []));
+  }
+  return root.desc.platform ? [root.desc.platform] : [];
 }
 
 function isImageDesc(d: Descriptor): boolean {

@@ -9,8 +9,10 @@ const SRC = join(import.meta.dirname, '..', '..', 'src');
 
 /** Top first. A file belongs to the longest path that is itself or a folder holding it. */
 const LAYERS: { rank: number; paths: string[] }[] = [
-  // The entry and its commands are one layer: `completion` reads the program cli.ts builds (a lazy import).
-  { rank: 8, paths: ['cli.ts', 'commands'] },
+  // The entries and the commands are one layer: `completion` reads the program cli.ts builds (a lazy import), and
+  // the library (index.ts, `import … from 'regctl-js'`) runs commands; api/ is what copy, digest, tag and ls do as
+  // values, shared by the commands and the library.
+  { rank: 8, paths: ['cli.ts', 'index.ts', 'commands', 'api'] },
   // App wiring (createContext builds credentials, clients, the retry report) and what prints.
   { rank: 7, paths: ['app-context.ts', 'output'] },
   // Features: orchestrate the engine for one use.
