@@ -35,7 +35,9 @@ function ensureContext() {
     const sub = path.join(dir, 'src', `mod${String(Math.floor(i / 100)).padStart(2, '0')}`);
     if (i % 100 === 0) fs.mkdirSync(sub, { recursive: true });
     const size = 200 + ((i * 7919) % 3900);
-    const text = seeded(`file-${i}`, Math.ceil(size / 2)).toString('hex').slice(0, size);
+    const text = seeded(`file-${i}`, Math.ceil(size / 2))
+      .toString('hex')
+      .slice(0, size);
     fs.writeFileSync(path.join(sub, `file${i}.js`), `// ${i}\n${text}\n`);
   }
   fs.mkdirSync(path.join(dir, 'data'), { recursive: true });

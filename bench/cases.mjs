@@ -35,7 +35,14 @@ export const targetOverNode = (ms) => ({ type: 'overNode', ms, label: `≤ node 
 export const IMAGES = {
   big: { name: 'big', tag: 'v1', seed: 'big', layers: 8, layerSize: 128 * MiB, platforms: ['linux/amd64'] },
   small: { name: 'small', tag: 'v1', seed: 'small', layers: 64, layerSize: 1 * MiB, platforms: ['linux/amd64'] },
-  index: { name: 'index', tag: 'v1', seed: 'index', layers: 4, layerSize: 4 * MiB, platforms: ['linux/amd64', 'linux/arm64'] },
+  index: {
+    name: 'index',
+    tag: 'v1',
+    seed: 'index',
+    layers: 4,
+    layerSize: 4 * MiB,
+    platforms: ['linux/amd64', 'linux/arm64'],
+  },
   medium: { name: 'medium', tag: 'v1', seed: 'medium', layers: 8, layerSize: 16 * MiB, platforms: ['linux/amd64'] },
 };
 
@@ -67,7 +74,14 @@ export function registryToRegistry({ name, image, description, runs, rss = false
       const layout = await ensureLayout(image);
       const repo = `bench/${image.name}`;
       await seedRegistry(ctx, layout, ctx.src, repo);
-      return { layout, repo, tag: layout.tag, digest: layout.digest, all: layout.isIndex, ...(await reach(ctx, rttMs)) };
+      return {
+        layout,
+        repo,
+        tag: layout.tag,
+        digest: layout.digest,
+        all: layout.isIndex,
+        ...(await reach(ctx, rttMs)),
+      };
     },
     teardown: (ctx, state) => stopProxies(state),
     newDest(ctx, state, tool, label) {
@@ -104,13 +118,24 @@ export function syncCase({ name, images, description, runs, targets, rttMs = 0 }
     runs,
     targets,
     async setup(ctx) {
-      const layout = await ensureSyncLayout({ name: 'sync', images, tag: 'v1', base: [24 * MiB, 8 * MiB], own: [2 * MiB, 512 * KiB] });
+      const layout = await ensureSyncLayout({
+        name: 'sync',
+        images,
+        tag: 'v1',
+        base: [24 * MiB, 8 * MiB],
+        own: [2 * MiB, 512 * KiB],
+      });
       await seedSyncImages(ctx, layout, ctx.src, prefix);
       // Both tools reach the registries the same way: directly, or through proxies adding a round trip per request.
       const reached = await reach(ctx, rttMs);
       // skopeo's YAML source: one registry, every repository with its tag.
       const skopeoSpec = path.join(ctx.tmpDir, `${name}-skopeo.yaml`);
-      const lines = [`${reached.srcHost}:`, '  tls-verify: false', '  images:', ...layout.images.map((i) => `    ${prefix}/${i.name}: [${layout.tag}]`)];
+      const lines = [
+        `${reached.srcHost}:`,
+        '  tls-verify: false',
+        '  images:',
+        ...layout.images.map((i) => `    ${prefix}/${i.name}: [${layout.tag}]`),
+      ];
       fs.writeFileSync(skopeoSpec, `${lines.join('\n')}\n`);
       return { layout, skopeoSpec, ...reached };
     },
@@ -118,7 +143,10 @@ export function syncCase({ name, images, description, runs, targets, rttMs = 0 }
     newDest(ctx, state, tool, label) {
       const repo = `${ctx.runId}/${name}-${tool}-${label}`;
       const spec = path.join(ctx.tmpDir, `${name}-${tool}-${label}.yaml`);
-      const entries = state.layout.images.map((i) => `  - { source: "${state.srcHost}/${prefix}/${i.name}:${state.layout.tag}", target: "${state.dstHost}/${repo}/${i.name}" }`);
+      const entries = state.layout.images.map(
+        (i) =>
+          `  - { source: "${state.srcHost}/${prefix}/${i.name}:${state.layout.tag}", target: "${state.dstHost}/${repo}/${i.name}" }`,
+      );
       fs.writeFileSync(spec, `sync:\n${entries.join('\n')}\n`);
       return { repo, spec };
     },
@@ -126,7 +154,16 @@ export function syncCase({ name, images, description, runs, targets, rttMs = 0 }
       return ['sync', d.spec];
     },
     skopeo(ctx, s, d) {
-      return ['sync', '--src', 'yaml', '--dest', 'docker', '--dest-tls-verify=false', s.skopeoSpec, `${s.dstHost}/${d.repo}`];
+      return [
+        'sync',
+        '--src',
+        'yaml',
+        '--dest',
+        'docker',
+        '--dest-tls-verify=false',
+        s.skopeoSpec,
+        `${s.dstHost}/${d.repo}`,
+      ];
     },
     async verify(ctx, s, d) {
       for (const img of s.layout.images) {
@@ -142,7 +179,8 @@ export function syncCase({ name, images, description, runs, targets, rttMs = 0 }
 function freshPath(ctx, name, tool, label, ext) {
   const dir = path.join(ctx.tmpDir, 'local');
   fs.mkdirSync(dir, { recursive: true });
-  for (const f of fs.readdirSync(dir)) if (f.startsWith(`${name}-${tool}-`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+  for (const f of fs.readdirSync(dir))
+    if (f.startsWith(`${name}-${tool}-`)) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
   return path.join(dir, `${name}-${tool}-${label}${ext}`);
 }
 
@@ -163,7 +201,11 @@ export function registryToLocal({ name, image, format, description, runs, target
       return { path: freshPath(ctx, name, tool, label, format === 'oci' ? '' : '.tar') };
     },
     regctl(ctx, s, d) {
-      return ['copy', `${ctx.src.host}/${s.repo}:${s.tag}`, format === 'oci' ? `oci:${d.path}:${s.tag}` : `docker-archive:${d.path}`];
+      return [
+        'copy',
+        `${ctx.src.host}/${s.repo}:${s.tag}`,
+        format === 'oci' ? `oci:${d.path}:${s.tag}` : `docker-archive:${d.path}`,
+      ];
     },
     skopeo(ctx, s, d) {
       const dest = format === 'oci' ? `oci:${d.path}:${s.tag}` : `docker-archive:${d.path}:${s.repo}:${s.tag}`;
@@ -198,7 +240,12 @@ export function archiveToRegistry({ name, image, kind, description, runs, target
       const file = path.join(ctx.tmpDir, `${name}-source.tar`);
       const { execFileSync } = await import('node:child_process');
       const from = `${ctx.src.host}/${repo}:${layout.tag}`;
-      if (kind === 'classic') execFileSync('skopeo', ['copy', '-q', '--src-tls-verify=false', `docker://${from}`, `docker-archive:${file}:${repo}:${layout.tag}`], { env: ctx.skopeoEnv ? undefined : process.env });
+      if (kind === 'classic')
+        execFileSync(
+          'skopeo',
+          ['copy', '-q', '--src-tls-verify=false', `docker://${from}`, `docker-archive:${file}:${repo}:${layout.tag}`],
+          { env: ctx.skopeoEnv ? undefined : process.env },
+        );
       else execFileSync(process.execPath, [path.resolve('bin/regctl'), 'copy', '-q', from, `docker-archive:${file}`]);
       return { file, tag: layout.tag };
     },
@@ -209,7 +256,12 @@ export function archiveToRegistry({ name, image, kind, description, runs, target
       return ['copy', `docker-archive:${s.file}`, `${ctx.dst.host}/${d.repo}:${d.tag}`];
     },
     skopeo(ctx, s, d) {
-      return ['copy', '--dest-tls-verify=false', `docker-archive:${s.file}`, `docker://${ctx.dst.host}/${d.repo}:${d.tag}`];
+      return [
+        'copy',
+        '--dest-tls-verify=false',
+        `docker-archive:${s.file}`,
+        `docker://${ctx.dst.host}/${d.repo}:${d.tag}`,
+      ];
     },
   };
 }
@@ -303,14 +355,16 @@ export const CASES = [
   archiveToRegistry({
     name: 'from-classic-usr',
     kind: 'usr',
-    description: 'classic docker-archive of real files (≈300 MiB of /usr: text, binaries, .gz/.jar) → registry, 1 layer',
+    description:
+      'classic docker-archive of real files (≈300 MiB of /usr: text, binaries, .gz/.jar) → registry, 1 layer',
     runs: { fresh: 3 },
     targets: { fresh: targetRatio(1.5) },
   }),
   buildCase({
     name: 'build',
     image: IMAGES.small,
-    description: 'regctl build (COPY of 5,000 files + 100 MiB on the 64-layer base) → registry, vs buildah bud (vfs) + push',
+    description:
+      'regctl build (COPY of 5,000 files + 100 MiB on the 64-layer base) → registry, vs buildah bud (vfs) + push',
     runs: { fresh: 3, recopy: 3 },
     targets: { fresh: targetRatio(0.2), recopy: targetRatio(0.2) },
   }),

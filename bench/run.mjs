@@ -60,7 +60,9 @@ function positiveInt(name) {
 
 async function toolVersion(argv) {
   const r = await runTimed(argv);
-  return r.ok ? (r.stdout.trim() || r.stderr.trim()).split('\n')[0] : `unavailable (${r.stderr.trim().split('\n').pop()})`;
+  return r.ok
+    ? (r.stdout.trim() || r.stderr.trim()).split('\n')[0]
+    : `unavailable (${r.stderr.trim().split('\n').pop()})`;
 }
 
 function summarize(runs) {
@@ -167,7 +169,9 @@ async function main() {
     };
 
     if (os.loadavg()[0] > os.cpus().length / 2) {
-      log(`warning: load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} CPU(s): other work will add noise`);
+      log(
+        `warning: load average ${os.loadavg()[0].toFixed(2)} on ${os.cpus().length} CPU(s): other work will add noise`,
+      );
     }
     const src = await startRegistry({ name: 'src', root: path.join(WORK_DIR, 'registry-src'), stateDir: tmpDir });
     registries.push(src);
@@ -178,7 +182,13 @@ async function main() {
 
     const results = {
       date: new Date().toISOString(),
-      machine: { loadavgAtStart: os.loadavg().map((x) => +x.toFixed(2)), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), platform: `${os.platform()} ${os.release()}` },
+      machine: {
+        loadavgAtStart: os.loadavg().map((x) => +x.toFixed(2)),
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+        platform: `${os.platform()} ${os.release()}`,
+      },
       versions: {
         node: process.version,
         regctl: await toolVersion([...regctlCmd, '--version']),
@@ -236,7 +246,13 @@ async function main() {
       // A case may give regctl its own environment per destination (build: a fresh user cache per fresh run).
       if (tool === 'regctl' && c.regctlEnv) env = c.regctlEnv(ctx, state, dest);
       if (tool === 'skopeo' && !c.peer) {
-        env = skopeoEnvs.get(dest) ?? (await skopeoEnv(`${c.name}-${String(dest.repo ?? dest.path ?? '').split('/').pop()}`));
+        env =
+          skopeoEnvs.get(dest) ??
+          (await skopeoEnv(
+            `${c.name}-${String(dest.repo ?? dest.path ?? '')
+              .split('/')
+              .pop()}`,
+          ));
         skopeoEnvs.set(dest, env);
       }
       if (process.env.BENCH_SYNC !== '0') await runTimed(['sync'], { cpu: false }); // no dirty pages pending
@@ -245,7 +261,12 @@ async function main() {
       for (const p of proxies) p.reset();
       const r = await runTimed(argv, { env, rss });
       if (aborted) throw new Error('interrupted');
-      const run = { ms: +r.ms.toFixed(2), ok: r.ok, ...(r.rssKB ? { rssKB: r.rssKB } : {}), ...(r.cpuMs != null ? { cpuMs: r.cpuMs } : {}) };
+      const run = {
+        ms: +r.ms.toFixed(2),
+        ok: r.ok,
+        ...(r.rssKB ? { rssKB: r.rssKB } : {}),
+        ...(r.cpuMs != null ? { cpuMs: r.cpuMs } : {}),
+      };
       if (proxies.length) {
         const counts = proxies.map((p) => p.counts());
         run.roundTrips = counts.reduce((a, c) => a + c.roundTrips, 0);
@@ -262,7 +283,9 @@ async function main() {
         }
       }
       const extra = `${run.cpuMs != null ? `, CPU ${fmtSec(run.cpuMs)} s` : ''}${run.roundTrips != null ? `, ${run.roundTrips} round trips on ${run.connections} conn` : ''}`;
-      log(`  ${tool.padEnd(6)} ${run.ok ? 'ok ' : 'ERR'} ${fmtSec(run.ms)} s${extra}${run.rssKB ? `, ${(run.rssKB / 1024).toFixed(0)} MiB RSS` : ''}${run.ok ? '' : `  ${run.error.split('\n')[0]}`}`);
+      log(
+        `  ${tool.padEnd(6)} ${run.ok ? 'ok ' : 'ERR'} ${fmtSec(run.ms)} s${extra}${run.rssKB ? `, ${(run.rssKB / 1024).toFixed(0)} MiB RSS` : ''}${run.ok ? '' : `  ${run.error.split('\n')[0]}`}`,
+      );
       return run;
     };
 
@@ -351,12 +374,27 @@ async function main() {
 }
 
 function report(results) {
-  const rows = [['case', 'regctl (s)', 'skopeo (s)', 'regctl/skopeo', 'target', 'result', 'CPU regctl/skopeo (s)', 'round trips (conns) regctl/skopeo']];
+  const rows = [
+    [
+      'case',
+      'regctl (s)',
+      'skopeo (s)',
+      'regctl/skopeo',
+      'target',
+      'result',
+      'CPU regctl/skopeo (s)',
+      'round trips (conns) regctl/skopeo',
+    ],
+  ];
   const trips = (t) => (t.roundTripsMedian == null ? '-' : `${t.roundTripsMedian} (${t.connectionsMedian})`);
   for (const r of results.cases) {
     let target = r.target.label;
     if (r.target.type === 'overNode' && r.limitMs != null) target += ` (${fmtSec(r.limitMs)} s)`;
-    const note = r.regctl.failedRuns ? ` (${r.regctl.failedRuns} regctl run(s) failed)` : r.skopeo.failedRuns ? ` (${r.skopeo.failedRuns} skopeo run(s) failed)` : '';
+    const note = r.regctl.failedRuns
+      ? ` (${r.regctl.failedRuns} regctl run(s) failed)`
+      : r.skopeo.failedRuns
+        ? ` (${r.skopeo.failedRuns} skopeo run(s) failed)`
+        : '';
     rows.push([
       `${r.case} ${r.mode === 'fresh' ? 'fresh' : 're-copy'}${r.peer && r.peer !== 'skopeo' ? ` (vs ${r.peer})` : ''}`,
       fmtSec(r.regctl.medianMs),
@@ -365,11 +403,17 @@ function report(results) {
       target,
       (r.pass ? 'PASS' : 'FAIL') + note,
       `${fmtSec(r.regctl.cpuMedianMs)} / ${fmtSec(r.skopeo.cpuMedianMs)}`,
-      r.regctl.roundTripsMedian == null && r.skopeo.roundTripsMedian == null ? '-' : `${trips(r.regctl)} / ${trips(r.skopeo)}`,
+      r.regctl.roundTripsMedian == null && r.skopeo.roundTripsMedian == null
+        ? '-'
+        : `${trips(r.regctl)} / ${trips(r.skopeo)}`,
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => [...row[i]].length)));
-  const line = (row) => row.map((cell, i) => (i >= 1 && i <= 3 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (row) =>
+    row
+      .map((cell, i) => (i >= 1 && i <= 3 ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   let out = '\n' + line(rows[0]) + '\n' + widths.map((w) => '-'.repeat(w)).join('  ') + '\n';
   for (const row of rows.slice(1)) out += line(row) + '\n';
 
@@ -388,7 +432,8 @@ function report(results) {
       if (r[tool].firstError) errors.push(`${r.case} ${r.mode} ${tool}: ${r[tool].firstError}`);
     }
   }
-  if (errors.length) out += `\nerrors (first per case/tool):\n${errors.map((e) => `  ${e.replace(/\n/g, '\n    ')}`).join('\n')}\n`;
+  if (errors.length)
+    out += `\nerrors (first per case/tool):\n${errors.map((e) => `  ${e.replace(/\n/g, '\n    ')}`).join('\n')}\n`;
   out += `\nregctl: ${results.regctlCommand} (${results.versions.regctl}); ${results.versions.skopeo}; ${results.versions.registry}; node ${results.versions.node}; ${results.machine.cpus} CPU(s)\n`;
   return out;
 }

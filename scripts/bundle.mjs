@@ -11,7 +11,10 @@ const noHttp2 = {
   setup(b) {
     // undici loads node:http2 at start-up and copes with its absence; regctl never speaks HTTP/2.
     b.onResolve({ filter: /^(node:)?http2$/ }, () => ({ path: 'http2', namespace: 'no-http2' }));
-    b.onLoad({ filter: /.*/, namespace: 'no-http2' }, () => ({ contents: "throw new Error('HTTP/2 is not used by regctl');", loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'no-http2' }, () => ({
+      contents: "throw new Error('HTTP/2 is not used by regctl');",
+      loader: 'js',
+    }));
   },
 };
 
@@ -20,7 +23,9 @@ const lazyChildProcess = {
   setup(b) {
     // commander requires child_process at load for executable subcommands, which regctl does not use: load it on first use.
     b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
-      /node_modules[\\/]commander/.test(args.importer) ? { path: 'child_process', namespace: 'lazy-child-process' } : undefined,
+      /node_modules[\\/]commander/.test(args.importer)
+        ? { path: 'child_process', namespace: 'lazy-child-process' }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
       contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
@@ -58,7 +63,10 @@ await build({
 const code = readFileSync(BUNDLE, 'utf8');
 // bin/load-bundle.cjs reads the bundle as latin1 (twice as fast as utf8): it must be ASCII, as esbuild writes strings.
 const nonAscii = /[^\x00-\x7f]/.exec(code);
-if (nonAscii) throw new Error(`${BUNDLE} has a non-ASCII character near: ${code.slice(Math.max(0, nonAscii.index - 60), nonAscii.index + 20)} (write it as \\u escape in the source)`);
+if (nonAscii)
+  throw new Error(
+    `${BUNDLE} has a non-ASCII character near: ${code.slice(Math.max(0, nonAscii.index - 60), nonAscii.index + 20)} (write it as \\u escape in the source)`,
+  );
 const id = createHash('sha256').update(code).digest('hex').slice(0, 32);
 writeFileSync(BUNDLE, `// regctl-build ${id}\n${code}`);
 

@@ -61,12 +61,22 @@ export function createContext(
     client(role) {
       let c = clients.get(role);
       if (c) return c;
-      const roleCred = role === 'src' ? flagCred(globals.srcCreds, '--src-creds') : role === 'dst' ? flagCred(globals.destCreds, '--dest-creds') : undefined;
+      const roleCred =
+        role === 'src'
+          ? flagCred(globals.srcCreds, '--src-creds')
+          : role === 'dst'
+            ? flagCred(globals.destCreds, '--dest-creds')
+            : undefined;
       const anyCred = flagCred(globals.creds, '--creds');
       const sources: CredentialSource[] = [];
       if (roleCred) sources.push(fixedSource(roleCred, 'all'));
       if (anyCred) sources.push(fixedSource(anyCred, 'all'));
-      sources.push(ecrSource(() => ctx.config().hosts, env), dockerAuthEnvSource(env), dockerConfigSource(env), keychainSource(env));
+      sources.push(
+        ecrSource(() => ctx.config().hosts, env),
+        dockerAuthEnvSource(env),
+        dockerConfigSource(env),
+        keychainSource(env),
+      );
       const http: HttpContext = newHttpContext({
         hosts: ctx.hosts(),
         credentials: chain(...sources),

@@ -15,7 +15,8 @@ export const DEFAULT_JOBS = 8;
 function intOption(name: string, min: number, max: number) {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new RegctlError('USAGE', `${name} takes a whole number from ${min} to ${max}`, { exitCode: 2 });
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new RegctlError('USAGE', `${name} takes a whole number from ${min} to ${max}`, { exitCode: 2 });
     return n;
   };
 }
@@ -29,7 +30,11 @@ function addGlobals(cmd: Command): Command {
     .option('--plain-http', 'use HTTP, not HTTPS')
     .option('--insecure', 'skip TLS certificate verification')
     .option('--retries <n>', 'retries for failed requests', intOption('--retries', 0, 20), 3)
-    .option('--timeout <seconds>', 'give up on a connection or a stalled response after this long', intOption('--timeout', 1, 86400))
+    .option(
+      '--timeout <seconds>',
+      'give up on a connection or a stalled response after this long',
+      intOption('--timeout', 1, 86400),
+    )
     .option('--json', 'machine-readable output')
     .option('-q, --quiet', 'no progress output')
     .option('--debug', 'trace HTTP requests to stderr (secrets redacted)')
@@ -61,7 +66,10 @@ async function execute(
   signal: AbortSignal,
   color: number,
 ): Promise<number> {
-  const [{ createContext }, { createLogger }] = await Promise.all([import('./app-context.js'), import('./output/log.js')]);
+  const [{ createContext }, { createLogger }] = await Promise.all([
+    import('./app-context.js'),
+    import('./output/log.js'),
+  ]);
   if (color) await enableColor(color);
   const isTTY = Boolean(process.stderr.isTTY) && !process.env.CI;
   const io = { stdout: process.stdout, stderr: process.stderr, isTTY, color: color > 0 };
@@ -79,20 +87,27 @@ async function execute(
     debug: Boolean(opts.debug),
     createRepo: opts.createRepo !== false,
   };
-  const log = createLogger(process.stderr, { quiet: globals.quiet || globals.json, debug: globals.debug, color: io.color });
+  const log = createLogger(process.stderr, {
+    quiet: globals.quiet || globals.json,
+    debug: globals.debug,
+    color: io.color,
+  });
   const ctx = createContext(io, process.env, globals, log, signal, { beforeFirstConnection: baselineWasmOnly });
   try {
     const result = await def.run(ctx, args, opts);
     // Results hold what registries and files said (labels, tags, annotations): no control character reaches a
     // terminal. `--raw` bytes are written exactly to a pipe or a file (a newline follows only on a terminal).
-    if (globals.json && result.json !== undefined) process.stdout.write(`${maskSecrets(jsonForTerminal(result.json))}\n`);
+    if (globals.json && result.json !== undefined)
+      process.stdout.write(`${maskSecrets(jsonForTerminal(result.json))}\n`);
     else if (result.raw) {
       if (process.stdout.isTTY) process.stdout.write(`${escapeControl(Buffer.from(result.raw).toString('utf8'))}\n`);
       else process.stdout.write(result.raw);
     } else if (result.stdout) {
       // Colour is decided for stderr; stdout piped to a file or a program gets none unless FORCE_COLOR asks.
       const keep = color > 0 && (process.stdout.isTTY || process.env.FORCE_COLOR !== undefined);
-      process.stdout.write(`${maskSecrets(keep ? terminalText(result.stdout) : escapeControl(stripColor(result.stdout)))}\n`);
+      process.stdout.write(
+        `${maskSecrets(keep ? terminalText(result.stdout) : escapeControl(stripColor(result.stdout)))}\n`,
+      );
     }
     return result.exitCode ?? 0;
   } finally {
@@ -125,7 +140,9 @@ function printError(err: unknown, signalName: string | undefined): number {
 
 export function buildProgram(onRun: (def: CommandDef, args: string[], opts: Record<string, unknown>) => void): Command {
   const program = addGlobals(new Command('regctl'))
-    .description('Copy, pull, push, tag and inspect container images between registries and local files, without a daemon.')
+    .description(
+      'Copy, pull, push, tag and inspect container images between registries and local files, without a daemon.',
+    )
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()

@@ -44,10 +44,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RegctlConfig {
     throw new UsageError(`config ${path} is not valid JSON`);
   }
   const hosts = (doc as { hosts?: unknown })?.hosts ?? {};
-  if (typeof hosts !== 'object' || hosts === null || Array.isArray(hosts)) throw new UsageError(`config ${path}: "hosts" must be an object`);
+  if (typeof hosts !== 'object' || hosts === null || Array.isArray(hosts))
+    throw new UsageError(`config ${path}: "hosts" must be an object`);
   const out: Record<string, HostConfig> = {};
   for (const [name, raw] of Object.entries(hosts as Record<string, unknown>)) {
-    if (typeof raw !== 'object' || raw === null) throw new UsageError(`config ${path}: hosts.${name} must be an object`);
+    if (typeof raw !== 'object' || raw === null)
+      throw new UsageError(`config ${path}: hosts.${name} must be an object`);
     const h = raw as HostConfig;
     if (h.tls !== undefined && !['enabled', 'insecure', 'disabled'].includes(h.tls)) {
       throw new UsageError(`config ${path}: hosts.${name}.tls must be enabled, insecure or disabled`);
@@ -55,7 +57,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RegctlConfig {
     if (h.allowHttpRealm !== undefined && typeof h.allowHttpRealm !== 'boolean') {
       throw new UsageError(`config ${path}: hosts.${name}.allowHttpRealm must be true or false`);
     }
-    if (h.type !== undefined && h.type !== 'ecr') throw new UsageError(`config ${path}: hosts.${name}.type must be "ecr"`);
+    if (h.type !== undefined && h.type !== 'ecr')
+      throw new UsageError(`config ${path}: hosts.${name}.type must be "ecr"`);
     out[normalizeRegistry(name)] = h;
   }
   return { hosts: out };

@@ -134,7 +134,9 @@ export function hasCode(err: unknown, code: ErrorCode): err is RegctlError {
 export function isAbortError(err: unknown): boolean {
   return (
     err instanceof Error &&
-    (err.name === 'AbortError' || (err as { code?: string }).code === 'ABORT_ERR' || (err as { code?: string }).code === 'UND_ERR_ABORTED')
+    (err.name === 'AbortError' ||
+      (err as { code?: string }).code === 'ABORT_ERR' ||
+      (err as { code?: string }).code === 'UND_ERR_ABORTED')
   );
 }
 

@@ -3,7 +3,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { expect, it } from 'vitest';
 import {
-  BUSYBOX_GREETING, describeDocker, makeBusyboxContext, makeBusyboxLayout, startDocker,
+  BUSYBOX_GREETING,
+  describeDocker,
+  makeBusyboxContext,
+  makeBusyboxLayout,
+  startDocker,
 } from './support/docker.js';
 import { makeTempDir, removeTempDir } from './support/lifecycle.js';
 
@@ -15,7 +19,11 @@ const alive = (pid: number): boolean => {
     return false;
   }
 };
-const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const exists = (p: string): Promise<boolean> =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 describeDocker('startDocker', () => {
   it('answers on its own socket, runs a container; stop() ends dockerd and containerd, removes its dir', async () => {
@@ -46,7 +54,10 @@ describeDocker('startDocker', () => {
   });
 
   it('a daemon that cannot start is reported with its log, and leaves no dir behind', async () => {
-    const err = await startDocker({ args: ['--no-such-flag'] }).then(() => undefined, (e: Error) => e);
+    const err = await startDocker({ args: ['--no-such-flag'] }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/exited during start-up:[\s\S]*no-such-flag/);
     const dir = /dockerd \(in (\S+)\)/.exec(err?.message ?? '')?.[1];
     expect(dir).toMatch(/regctl-dk-/);

@@ -65,9 +65,13 @@ describe('registry in htpasswd mode', () => {
   });
 
   it('accepts the configured user and rejects a wrong password', async () => {
-    const ok = await fetch(`${reg.url}/v2/`, { headers: { authorization: basicAuth({ username: 'alice', password: 'wonderland' }) } });
+    const ok = await fetch(`${reg.url}/v2/`, {
+      headers: { authorization: basicAuth({ username: 'alice', password: 'wonderland' }) },
+    });
     expect(ok.status).toBe(200);
-    const bad = await fetch(`${reg.url}/v2/`, { headers: { authorization: basicAuth({ username: 'alice', password: 'nope' }) } });
+    const bad = await fetch(`${reg.url}/v2/`, {
+      headers: { authorization: basicAuth({ username: 'alice', password: 'nope' }) },
+    });
     expect(bad.status).toBe(401);
   });
 });
@@ -110,13 +114,19 @@ describe('token server with a registry in token mode', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('docker-content-digest')).toBe(pushed.digest);
     expect(ts.requests).toBe(before + 1);
-    expect(ts.log.at(-1)).toMatchObject({ anonymous: true, granted: [{ type: 'repository', name: 'team/app', actions: ['pull'] }] });
+    expect(ts.log.at(-1)).toMatchObject({
+      anonymous: true,
+      granted: [{ type: 'repository', name: 'team/app', actions: ['pull'] }],
+    });
   });
 
   it('never grants push to an anonymous caller, so an anonymous push is refused', async () => {
     const res = await registryFetch(`${reg.url}/v2/team/app/blobs/uploads/`, { method: 'POST' });
     expect(res.status).toBe(401);
-    expect(ts.log.at(-1)).toMatchObject({ anonymous: true, scope: [expect.stringMatching(/^repository:team\/app:(pull,push|push,pull)$/)] });
+    expect(ts.log.at(-1)).toMatchObject({
+      anonymous: true,
+      scope: [expect.stringMatching(/^repository:team\/app:(pull,push|push,pull)$/)],
+    });
     expect(ts.log.at(-1)!.granted).toEqual([{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
     const img = await makeImageLayout(join(work, 'token-anon'), { layers: [10], seed: 'anon' });
     await expect(seedImage(`oci:${img.dir}:latest`, `${reg.host}/team/app:anon`)).rejects.toThrow(/skopeo .* failed/);
@@ -149,7 +159,10 @@ describe('token server with a registry in token mode', () => {
     expect(body.access_token).toBe(body.token);
     expect(body.expires_in).toBe(300);
     expect(Number.isNaN(Date.parse(body.issued_at))).toBe(false);
-    const [h, c] = body.token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
+    const [h, c] = body.token
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
     expect(h).toMatchObject({ alg: 'RS256', typ: 'JWT' });
     expect(h.x5c).toHaveLength(1);
     expect(c).toMatchObject({ iss: ts.issuer, sub: 'alice', aud: ts.service });
@@ -187,8 +200,17 @@ describe('fault proxy', () => {
     expect(res.headers.get('docker-content-digest')).toBe(img.manifestDigest);
     expect(proxy.count('manifest-get')).toBe(1);
     expect(proxy.count()).toBe(1);
-    expect(proxy.stats[0]).toMatchObject({ method: 'GET', kind: 'manifest-get', repo: 'lib/app', ref: 'v1', status: 200, bytesOut: bytes.length });
-    expect(proxy.seenAuthorization).toEqual([{ method: 'GET', path: '/v2/lib/app/manifests/v1', kind: 'manifest-get', authorization: 'none' }]);
+    expect(proxy.stats[0]).toMatchObject({
+      method: 'GET',
+      kind: 'manifest-get',
+      repo: 'lib/app',
+      ref: 'v1',
+      status: 200,
+      bytesOut: bytes.length,
+    });
+    expect(proxy.seenAuthorization).toEqual([
+      { method: 'GET', path: '/v2/lib/app/manifests/v1', kind: 'manifest-get', authorization: 'none' },
+    ]);
   });
 
   it('keeps the client Host so upload Locations point at the proxy', async () => {
@@ -219,7 +241,11 @@ describe('fault proxy', () => {
       const res = await fetch(url, { method: 'HEAD' });
       statuses.push([res.status, res.headers.get('retry-after')]);
     }
-    expect(statuses).toEqual([[429, '1'], [429, '1'], [200, null]]);
+    expect(statuses).toEqual([
+      [429, '1'],
+      [429, '1'],
+      [200, null],
+    ]);
   });
 
   it('dropAfter destroys the connection after n body bytes, once', async () => {
@@ -254,7 +280,9 @@ describe('fault proxy', () => {
   it('slowBody throttles the response body', async () => {
     proxy.slowBody(100_000, 'blob-get');
     const t0 = Date.now();
-    const res = await fetch(`${proxy.url}/v2/lib/app/blobs/${img.layerDigests[0]}`, { headers: { range: 'bytes=0-29999' } });
+    const res = await fetch(`${proxy.url}/v2/lib/app/blobs/${img.layerDigests[0]}`, {
+      headers: { range: 'bytes=0-29999' },
+    });
     expect((await res.arrayBuffer()).byteLength).toBe(30_000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     proxy.clearFaults();
@@ -276,8 +304,15 @@ describe('fixture images', () => {
     expect(b.layerDigests).toEqual(a.layerDigests);
     expect(c.manifestDigest).not.toBe(a.manifestDigest);
     expect(a.manifestDigest).toMatch(sha256Hex);
-    const index = JSON.parse(await readFile(join(a.dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
-    expect(index.manifests).toEqual([expect.objectContaining({ digest: a.manifestDigest, annotations: { 'org.opencontainers.image.ref.name': 'latest' } })]);
+    const index = JSON.parse(await readFile(join(a.dir, 'index.json'), 'utf8')) as {
+      manifests: Array<{ digest: string; annotations: Record<string, string> }>;
+    };
+    expect(index.manifests).toEqual([
+      expect.objectContaining({
+        digest: a.manifestDigest,
+        annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+      }),
+    ]);
   });
 
   it('seedImage pushes a layout and skopeo inspect reports the same digest', async () => {
@@ -293,7 +328,11 @@ describe('fixture images', () => {
   });
 
   it('a Docker media-type layout pushes with its digest preserved', async () => {
-    const img = await makeImageLayout(join(work, 'seed-docker'), { layers: [300], seed: 'docker', mediaTypes: 'docker' });
+    const img = await makeImageLayout(join(work, 'seed-docker'), {
+      layers: [300],
+      seed: 'docker',
+      mediaTypes: 'docker',
+    });
     const { digest } = await seedImage(`oci:${img.dir}:latest`, `${reg.host}/lib/dockerish:latest`);
     expect(digest).toBe(img.manifestDigest);
     const res = await fetch(`${reg.url}/v2/lib/dockerish/manifests/latest`, { headers: { accept: ACCEPT_MANIFESTS } });
@@ -301,7 +340,13 @@ describe('fixture images', () => {
   });
 
   it('a Docker manifest list layout pushes with --all and its digest preserved', async () => {
-    const idx = await makeIndexLayout(join(work, 'seed-docker-list'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [300], seed: 'dl', mediaTypes: 'docker', sharedLayers: true });
+    const idx = await makeIndexLayout(join(work, 'seed-docker-list'), {
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [300],
+      seed: 'dl',
+      mediaTypes: 'docker',
+      sharedLayers: true,
+    });
     expect(idx.images[0].layerDigests).toEqual(idx.images[1].layerDigests);
     const { digest } = await seedImage(`oci:${idx.dir}:latest`, `${reg.host}/lib/dockerlist:latest`, { all: true });
     expect(digest).toBe(idx.indexDigest);
@@ -319,7 +364,12 @@ describe('fixture images', () => {
   });
 
   it('makeIndexLayout + seedImage --all pushes a multi-platform index with its digest', async () => {
-    const idx = await makeIndexLayout(join(work, 'index'), { platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'], layers: [1000], seed: 'multi', tag: 'multi' });
+    const idx = await makeIndexLayout(join(work, 'index'), {
+      platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'],
+      layers: [1000],
+      seed: 'multi',
+      tag: 'multi',
+    });
     expect(idx.images.map((i) => i.platform)).toEqual([
       { os: 'linux', architecture: 'amd64' },
       { os: 'linux', architecture: 'arm64' },
@@ -328,7 +378,8 @@ describe('fixture images', () => {
     const { digest } = await seedImage(`oci:${idx.dir}:multi`, `${reg.host}/lib/multi:multi`, { all: true });
     expect(digest).toBe(idx.indexDigest);
     expect(await registryDigest(reg.host, 'lib/multi', 'multi')).toBe(idx.indexDigest);
-    for (const image of idx.images) expect(await registryDigest(reg.host, 'lib/multi', image.manifestDigest)).toBe(image.manifestDigest);
+    for (const image of idx.images)
+      expect(await registryDigest(reg.host, 'lib/multi', image.manifestDigest)).toBe(image.manifestDigest);
   });
 });
 

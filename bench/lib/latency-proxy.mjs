@@ -82,9 +82,14 @@ export async function startLatencyProxy(target, rttMs, { connectRtt = false } = 
       }
       clientSpoke = true;
     });
-    relay(upstream, client, (now) => now + oneWay, () => {
-      clientSpoke = false;
-    });
+    relay(
+      upstream,
+      client,
+      (now) => now + oneWay,
+      () => {
+        clientSpoke = false;
+      },
+    );
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   server.unref();

@@ -49,7 +49,9 @@ export async function ensureLayout(spec) {
   const tmp = await fsp.mkdtemp(path.join(imagesDir, `.tmp-${spec.name}-`));
   try {
     const t0 = Date.now();
-    log(`generating image "${spec.name}" (${spec.platforms.length} platform(s) × ${spec.layers} × ${spec.layerSize / MiB} MiB) in ${dir}`);
+    log(
+      `generating image "${spec.name}" (${spec.platforms.length} platform(s) × ${spec.layers} × ${spec.layerSize / MiB} MiB) in ${dir}`,
+    );
     const info = await writeLayout(tmp, spec);
     await fsp.writeFile(path.join(tmp, 'bench-layout.json'), JSON.stringify(info, null, 2));
     await fsp.rm(dir, { recursive: true, force: true });
@@ -78,14 +80,21 @@ async function writeLayout(dir, spec) {
     const index = {
       schemaVersion: 2,
       mediaType: MT.index,
-      manifests: manifests.map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size, platform: m.platform })),
+      manifests: manifests.map((m) => ({
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        platform: m.platform,
+      })),
     };
     top = { ...(await writeJsonBlob(dir, index)), mediaType: MT.index };
   }
   const indexJson = {
     schemaVersion: 2,
     mediaType: MT.index,
-    manifests: [{ mediaType: top.mediaType, digest: top.digest, size: top.size, annotations: { [REF_NAME]: spec.tag } }],
+    manifests: [
+      { mediaType: top.mediaType, digest: top.digest, size: top.size, annotations: { [REF_NAME]: spec.tag } },
+    ],
   };
   await fsp.writeFile(path.join(dir, 'index.json'), JSON.stringify(indexJson));
   return {

@@ -18,7 +18,11 @@ const GEN_VERSION = 1;
  * Returns { dir, tag, images: [{ name, digest }] }.
  */
 export async function ensureSyncLayout(spec) {
-  const key = crypto.createHash('sha256').update(JSON.stringify({ GEN_VERSION, ...spec })).digest('hex').slice(0, 12);
+  const key = crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ GEN_VERSION, ...spec }))
+    .digest('hex')
+    .slice(0, 12);
   const dir = path.join(WORK_DIR, 'images', `${spec.name}-${key}`);
   const doneFile = path.join(dir, 'bench-sync-layout.json');
   try {
@@ -40,7 +44,8 @@ export async function ensureSyncLayout(spec) {
     for (let n = 0; n < spec.images; n++) {
       const name = `sync-${String(n).padStart(2, '0')}`;
       const own = [];
-      for (const [i, size] of spec.own.entries()) own.push(await writeLayer(tmp, `${spec.name}/${name}/${i}`, size, base.length + i));
+      for (const [i, size] of spec.own.entries())
+        own.push(await writeLayer(tmp, `${spec.name}/${name}/${i}`, size, base.length + i));
       const layers = [...base, ...own];
       const config = await writeJsonBlob(tmp, {
         created: '2024-01-01T00:00:00Z',
@@ -56,9 +61,17 @@ export async function ensureSyncLayout(spec) {
         layers: layers.map((l) => ({ mediaType: MT.layer, digest: l.digest, size: l.size })),
       });
       images.push({ name, digest: manifest.digest });
-      entries.push({ mediaType: MT.manifest, digest: manifest.digest, size: manifest.size, annotations: { [REF_NAME]: name } });
+      entries.push({
+        mediaType: MT.manifest,
+        digest: manifest.digest,
+        size: manifest.size,
+        annotations: { [REF_NAME]: name },
+      });
     }
-    await fsp.writeFile(path.join(tmp, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MT.index, manifests: entries }));
+    await fsp.writeFile(
+      path.join(tmp, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, mediaType: MT.index, manifests: entries }),
+    );
     const info = { tag: spec.tag, images };
     await fsp.writeFile(path.join(tmp, 'bench-sync-layout.json'), JSON.stringify(info, null, 2));
     await fsp.rm(dir, { recursive: true, force: true });
@@ -77,12 +90,22 @@ export async function seedSyncImages(ctx, layout, reg, prefix) {
   for (const img of layout.images) {
     const repo = `${prefix}/${img.name}`;
     if ((await manifestDigest(reg, repo, layout.tag)) === img.digest) continue;
-    const argv = ['skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${layout.dir}:${img.name}`, `docker://${reg.host}/${repo}:${layout.tag}`];
+    const argv = [
+      'skopeo',
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      `oci:${layout.dir}:${img.name}`,
+      `docker://${reg.host}/${repo}:${layout.tag}`,
+    ];
     const res = await runTimed(argv, { env: await ctx.skopeoEnv('seed') });
     if (!res.ok) throw new Error(`seeding ${repo} failed: ${argv.join(' ')}\n${res.stderr}`);
-    if ((await manifestDigest(reg, repo, layout.tag)) !== img.digest) throw new Error(`seeding ${repo}: digest differs from the layout`);
+    if ((await manifestDigest(reg, repo, layout.tag)) !== img.digest)
+      throw new Error(`seeding ${repo}: digest differs from the layout`);
     seeded++;
   }
-  log(`${reg.name}: ${seeded ? `seeded ${seeded}` : `all ${layout.images.length} already seeded`} sync images under ${prefix}/`);
+  log(
+    `${reg.name}: ${seeded ? `seeded ${seeded}` : `all ${layout.images.length} already seeded`} sync images under ${prefix}/`,
+  );
   await warmBlobs(layout, reg);
 }

@@ -107,7 +107,8 @@ export class BaseResolver {
       if (depth > 3) throw new RegctlError('MANIFEST_INVALID', `${name}: indexes nested too deeply`);
       const [entry] = selectPlatforms(m.manifest, [platform], `${where} ${name}`);
       m = await source.getManifest(entry.digest, this.ctx.signal);
-      if (m.desc.digest !== entry.digest) throw new RegctlError('DIGEST_MISMATCH', `${name}: child manifest ${entry.digest} does not match its digest`);
+      if (m.desc.digest !== entry.digest)
+        throw new RegctlError('DIGEST_MISMATCH', `${name}: child manifest ${entry.digest} does not match its digest`);
     }
     if (m.manifest.kind !== 'image') throw new UsageError(`${where} ${name}: not an image`);
     const configBytes = await readBlobBytes(source, m.manifest.config, this.ctx.signal);
@@ -115,7 +116,11 @@ export class BaseResolver {
     const have = configPlatform(config);
     if (!platformMatches(platform, have)) {
       const msg = `${name} is a ${formatPlatform(have)} image, not ${formatPlatform(platform)}`;
-      if (strict) throw new UsageError(`${where}: ${msg}`, 'build the platforms the base image has, or use a multi-platform base image');
+      if (strict)
+        throw new UsageError(
+          `${where}: ${msg}`,
+          'build the platforms the base image has, or use a multi-platform base image',
+        );
       this.warn(`${msg}: building ${formatPlatform(have)}`);
     }
     const flavor: Flavor = m.desc.mediaType === MT.dockerManifest ? 'docker' : 'oci';

@@ -80,7 +80,12 @@ function neededStages(df: StagedDockerfile, target: number, globals: Map<string,
 }
 
 /** The platforms of the final stage's base image (following FROM <stage> links), for `--platform all`. */
-async function basePlatforms(df: StagedDockerfile, target: number, globals: Map<string, string>, resolver: BaseResolver): Promise<Platform[]> {
+async function basePlatforms(
+  df: StagedDockerfile,
+  target: number,
+  globals: Map<string, string>,
+  resolver: BaseResolver,
+): Promise<Platform[]> {
   for (let i = target, hops = 0; hops <= df.stages.length; hops++) {
     const from = df.stages[i].from;
     const name = expandWord(from.args.split(/\s+/)[0], globals, df.escape);
@@ -89,7 +94,12 @@ async function basePlatforms(df: StagedDockerfile, target: number, globals: Map<
       i = dep;
       continue;
     }
-    if (name.toLowerCase() === 'scratch') throw dockerfileError(from.line, '--platform all needs a base image with several platforms, not scratch', 'name the platforms: --platform linux/amd64 --platform linux/arm64');
+    if (name.toLowerCase() === 'scratch')
+      throw dockerfileError(
+        from.line,
+        '--platform all needs a base image with several platforms, not scratch',
+        'name the platforms: --platform linux/amd64 --platform linux/arm64',
+      );
     return resolver.platforms(name, `Dockerfile:${from.line}: FROM`);
   }
   throw new UsageError('FROM stages form a loop');
@@ -109,17 +119,23 @@ export async function build(ctx: AppContext, req: BuildRequest): Promise<BuildRe
     let target = df.stages.length - 1;
     if (opts.target !== undefined) {
       const t = df.stages.find((s) => s.name === opts.target!.toLowerCase());
-      if (!t) throw new UsageError(`--target ${opts.target}: no such stage (stages: ${df.stages.map((s) => s.name ?? s.index).join(', ')})`);
+      if (!t)
+        throw new UsageError(
+          `--target ${opts.target}: no such stage (stages: ${df.stages.map((s) => s.name ?? s.index).join(', ')})`,
+        );
       target = t.index;
     }
     const hostGlobals = new Map([...platformArgs(hostPlatform()), ...globalArgs(df, opts.buildArgs, hostPlatform())]);
     const needed = neededStages(df, target, hostGlobals);
     const context = await BuildContext.open(req.contextDir, req.dockerfilePath);
-    const platforms = req.platforms === 'all' ? await basePlatforms(df, target, hostGlobals, resolver) : req.platforms ?? [hostPlatform()];
+    const platforms =
+      req.platforms === 'all'
+        ? await basePlatforms(df, target, hostGlobals, resolver)
+        : (req.platforms ?? [hostPlatform()]);
     const explicit = req.platforms !== undefined;
     const perPlatform = needed.reduce((n, i) => n + 1 + df.stages[i].body.length, 0);
     const finalChain = new Set<number>();
-    for (let i: number | undefined = target; i !== undefined && !finalChain.has(i); ) {
+    for (let i: number | undefined = target; i !== undefined && !finalChain.has(i);) {
       finalChain.add(i);
       const dep = stageNamed(df, expandSafe(df, df.stages[i].from.args.split(/\s+/)[0] ?? '', hostGlobals));
       i = dep !== undefined && dep < i ? dep : undefined;
@@ -127,7 +143,16 @@ export async function build(ctx: AppContext, req: BuildRequest): Promise<BuildRe
     const steps = { total: perPlatform * platforms.length, done: 0 };
     const indexCache = { dir: opts.indexDir, read: { layers: 0, bytes: 0 } };
     const sh: Shared = {
-      df, context, resolver, opts, layerCache: new Map(), consumedArgs: new Set(), finalChain, steps, indexes: new Map(), indexCache,
+      df,
+      context,
+      resolver,
+      opts,
+      layerCache: new Map(),
+      consumedArgs: new Set(),
+      finalChain,
+      steps,
+      indexes: new Map(),
+      indexCache,
     };
     const children: Array<{ m: FetchedManifest; platform: Platform; flavor: Flavor }> = [];
     const blobs = new Map<Digest, BlobOrigin>();
@@ -148,17 +173,36 @@ export async function build(ctx: AppContext, req: BuildRequest): Promise<BuildRe
         }
       }
       baseRepo ??= result.base?.source.registryRepo;
-      const m = makeManifest(result.flavor, config.desc, result.layers.map((l) => l.desc));
-      const platform = { os: result.config.os, architecture: result.config.architecture, ...(result.config.variant ? { variant: result.config.variant } : {}) };
+      const m = makeManifest(
+        result.flavor,
+        config.desc,
+        result.layers.map((l) => l.desc),
+      );
+      const platform = {
+        os: result.config.os,
+        architecture: result.config.architecture,
+        ...(result.config.variant ? { variant: result.config.variant } : {}),
+      };
       if (children.some((c) => formatPlatform(c.platform) === formatPlatform(platform))) {
         throw new UsageError(`two of the asked platforms build the same ${formatPlatform(platform)} image`);
       }
       children.push({ m, platform, flavor: result.flavor });
     }
     const unused = [...opts.buildArgs.keys()].filter((k) => !sh.consumedArgs.has(k) && !PREDEFINED.test(k));
-    if (unused.length) opts.warn(`build-arg${unused.length > 1 ? 's' : ''} ${unused.join(', ')} not consumed by any ARG`);
-    const root = children.length === 1 ? children[0].m : makeIndex(children[0].flavor, children.map((c) => ({ m: c.m, platform: c.platform })));
-    const layers = [...new Map(finals.flatMap((ls) => ls.filter((l) => l.built).map((l) => [l.desc.digest, l.built!] as const))).values()];
+    if (unused.length)
+      opts.warn(`build-arg${unused.length > 1 ? 's' : ''} ${unused.join(', ')} not consumed by any ARG`);
+    const root =
+      children.length === 1
+        ? children[0].m
+        : makeIndex(
+            children[0].flavor,
+            children.map((c) => ({ m: c.m, platform: c.platform })),
+          );
+    const layers = [
+      ...new Map(
+        finals.flatMap((ls) => ls.filter((l) => l.built).map((l) => [l.desc.digest, l.built!] as const)),
+      ).values(),
+    ];
     return {
       image: { root, children: children.length === 1 ? [] : children.map((c) => c.m), blobs, baseRepo, baseDigests },
       platforms: children.map((c) => c.platform),

@@ -16,7 +16,13 @@ export const mediaTypes = (flavor: Flavor) =>
 
 /** A config for `FROM scratch`. */
 export function scratchConfig(p: Platform): ImageConfigDoc {
-  const doc: ImageConfigDoc = { architecture: p.architecture, os: p.os, config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+  const doc: ImageConfigDoc = {
+    architecture: p.architecture,
+    os: p.os,
+    config: {},
+    rootfs: { type: 'layers', diff_ids: [] },
+    history: [],
+  };
   if (p.variant) doc.variant = p.variant;
   return doc;
 }
@@ -56,20 +62,34 @@ export function encodeConfig(doc: ImageConfigDoc, flavor: Flavor): { bytes: Uint
   return { bytes, desc: { mediaType: mediaTypes(flavor).config, digest: digestOf(bytes), size: bytes.byteLength } };
 }
 
-export function makeManifest(flavor: Flavor, config: Descriptor, layers: Descriptor[], annotations?: Record<string, string>): FetchedManifest {
+export function makeManifest(
+  flavor: Flavor,
+  config: Descriptor,
+  layers: Descriptor[],
+  annotations?: Record<string, string>,
+): FetchedManifest {
   const mt = mediaTypes(flavor).manifest;
   const doc: Record<string, unknown> = {
     schemaVersion: 2,
     mediaType: mt,
     config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size, ...(l.annotations ? { annotations: l.annotations } : {}) })),
+    layers: layers.map((l) => ({
+      mediaType: l.mediaType,
+      digest: l.digest,
+      size: l.size,
+      ...(l.annotations ? { annotations: l.annotations } : {}),
+    })),
   };
   if (annotations && Object.keys(annotations).length) doc.annotations = annotations;
   const bytes = encodeManifest(doc);
   return toFetched(bytes, mt, digestOf(bytes));
 }
 
-export function makeIndex(flavor: Flavor, children: Array<{ m: FetchedManifest; platform?: Platform; annotations?: Record<string, string> }>, annotations?: Record<string, string>): FetchedManifest {
+export function makeIndex(
+  flavor: Flavor,
+  children: Array<{ m: FetchedManifest; platform?: Platform; annotations?: Record<string, string> }>,
+  annotations?: Record<string, string>,
+): FetchedManifest {
   const mt = mediaTypes(flavor).index;
   const doc: Record<string, unknown> = {
     schemaVersion: 2,

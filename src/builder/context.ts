@@ -16,7 +16,6 @@ function specialName(s: Stats | Dirent): string {
   return 'special file';
 }
 
-
 /** Whether `path` is `root` or under it (both real paths). */
 export function isUnder(root: string, path: string): boolean {
   const rel = relative(root, path);
@@ -123,9 +122,9 @@ export class BuildContext implements Tree {
       if (s.isFile()) {
         node = { type: 'file', mode, uid: 0, gid: 0, size: s.size, hostPath: this.abs(rel) };
         if (s.nlink > 1) node.linkKey = `${s.dev}:${s.ino}`;
-      }
-      else if (s.isDirectory()) node = { type: 'dir', mode, uid: 0, gid: 0, size: 0 };
-      else if (s.isSymbolicLink()) node = { type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, linkname: readlinkSync(this.abs(rel)) };
+      } else if (s.isDirectory()) node = { type: 'dir', mode, uid: 0, gid: 0, size: 0 };
+      else if (s.isSymbolicLink())
+        node = { type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, linkname: readlinkSync(this.abs(rel)) };
       else node = { type: 'special', mode, uid: 0, gid: 0, size: 0, special: specialName(s) };
     }
     this.nodes.set(rel, node);
@@ -152,5 +151,4 @@ export class BuildContext implements Tree {
     this.dirs.set(rel, names);
     return names;
   }
-
 }

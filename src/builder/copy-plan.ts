@@ -3,7 +3,15 @@
 // hard links.
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
-import { type LayerEntry, type Tree, type TreeNode, cleanInside, globTree, hasWildcard, resolveInTree } from './tree.js';
+import {
+  type LayerEntry,
+  type Tree,
+  type TreeNode,
+  cleanInside,
+  globTree,
+  hasWildcard,
+  resolveInTree,
+} from './tree.js';
 
 export interface Owner {
   uid: number;
@@ -36,7 +44,9 @@ export function resolveDest(dest: string, workdir: string): { path: string; isDi
 }
 
 function refuseSpecial(where: string, tree: Tree, rel: string, node: TreeNode): never {
-  throw new UsageError(`${where}: /${rel} in ${tree.label} is a ${node.special ?? 'special file'}: only files, directories and symlinks can be copied`);
+  throw new UsageError(
+    `${where}: /${rel} in ${tree.label} is a ${node.special ?? 'special file'}: only files, directories and symlinks can be copied`,
+  );
 }
 
 const byPath = (a: LayerEntry, b: LayerEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
@@ -122,7 +132,10 @@ export async function planCopy(
   for (const src of req.sources) {
     const rel = cleanInside(src);
     if (rel === undefined) {
-      throw new UsageError(`${where} ${src}: the path is outside ${tree.label}`, 'COPY sources are relative to the build context and cannot leave it');
+      throw new UsageError(
+        `${where} ${src}: the path is outside ${tree.label}`,
+        'COPY sources are relative to the build context and cannot leave it',
+      );
     }
     if (hasWildcard(rel)) {
       const found = await globTree(tree, rel);
@@ -130,7 +143,10 @@ export async function planCopy(
         const r = await resolveInTree(tree, m, true, `${where} ${src}`);
         if (r.node) matches.push({ rel: r.path, node: r.node, name: posix.basename(m) });
       }
-      if (found.length === 0) throw new UsageError(`${where} ${src}: no file in ${tree.label} matches (or all are excluded by .dockerignore)`);
+      if (found.length === 0)
+        throw new UsageError(
+          `${where} ${src}: no file in ${tree.label} matches (or all are excluded by .dockerignore)`,
+        );
       continue;
     }
     const r = await resolveInTree(tree, rel, true, `${where} ${src}`);

@@ -49,7 +49,8 @@ function wantUnder(sources: string[]): (path: string) => boolean {
 function lookupId(text: string | undefined, name: string): { id: number; gid?: number } | undefined {
   for (const line of (text ?? '').split('\n')) {
     const f = line.split(':');
-    if (f[0] === name && f.length >= 3 && /^\d+$/.test(f[2])) return { id: Number(f[2]), gid: /^\d+$/.test(f[3] ?? '') ? Number(f[3]) : undefined };
+    if (f[0] === name && f.length >= 3 && /^\d+$/.test(f[2]))
+      return { id: Number(f[2]), gid: /^\d+$/.test(f[3] ?? '') ? Number(f[3]) : undefined };
   }
   return undefined;
 }
@@ -57,7 +58,8 @@ function lookupId(text: string | undefined, name: string): { id: number; gid?: n
 async function resolveOwner(ins: Instruction, spec: string, env: CopyEnv): Promise<Owner> {
   const { user, group } = parseChownSpec(ins, spec);
   const numeric = (s: string) => /^\d+$/.test(s);
-  if (numeric(user) && (group === undefined || numeric(group))) return { uid: Number(user), gid: Number(group ?? user) };
+  if (numeric(user) && (group === undefined || numeric(group)))
+    return { uid: Number(user), gid: Number(group ?? user) };
   // Names: look them up in the image being built, as Docker does (this reads its layers).
   const tree = await env.ownTree((p) => p === 'etc/passwd' || p === 'etc/group');
   const passwd = await tree.readText('etc/passwd');
@@ -67,7 +69,12 @@ async function resolveOwner(ins: Instruction, spec: string, env: CopyEnv): Promi
   else if (user === 'root' && !passwd) uid = 0;
   else {
     const u = lookupId(passwd, user);
-    if (!u) throw dockerfileError(ins.line, `${ins.keyword} --chown=${spec}: no user ${JSON.stringify(user)} in the image's /etc/passwd`, 'use numeric ids: --chown=UID:GID');
+    if (!u)
+      throw dockerfileError(
+        ins.line,
+        `${ins.keyword} --chown=${spec}: no user ${JSON.stringify(user)} in the image's /etc/passwd`,
+        'use numeric ids: --chown=UID:GID',
+      );
     uid = u.id;
     gid = u.gid;
   }
@@ -76,7 +83,12 @@ async function resolveOwner(ins: Instruction, spec: string, env: CopyEnv): Promi
     else if (group === 'root' && !passwd) gid = 0;
     else {
       const g = lookupId(await tree.readText('etc/group'), group);
-      if (!g) throw dockerfileError(ins.line, `${ins.keyword} --chown=${spec}: no group ${JSON.stringify(group)} in the image's /etc/group`, 'use numeric ids: --chown=UID:GID');
+      if (!g)
+        throw dockerfileError(
+          ins.line,
+          `${ins.keyword} --chown=${spec}: no group ${JSON.stringify(group)} in the image's /etc/group`,
+          'use numeric ids: --chown=UID:GID',
+        );
       gid = g.id;
     }
   }
@@ -103,7 +115,10 @@ async function isLocalArchive(path: string, signal: AbortSignal): Promise<boolea
 
 /** A size in whole MiB or GiB where it is one (as --max-add-size takes it), else formatted. */
 function sizeText(n: number, space: string): string {
-  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+  ] as const) {
     if (n % size === 0) return `${n / size}${space}${unit}`;
   }
   return formatBytes(n);
@@ -138,7 +153,12 @@ async function archiveEntries(
 
 export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Promise<CopyOutcome> {
   const isAdd = ins.keyword === 'ADD';
-  const flags = flagsOf(ins, isAdd ? ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir'] : ['chown', 'chmod', 'from', 'link', 'exclude', 'parents']);
+  const flags = flagsOf(
+    ins,
+    isAdd
+      ? ['chown', 'chmod', 'link', 'checksum', 'keep-git-dir']
+      : ['chown', 'chmod', 'from', 'link', 'exclude', 'parents'],
+  );
   const esc = sh.df.escape;
   const words = ins.json ?? ins.args.split(/\s+/).filter(Boolean);
   if (words.length < 2) throw dockerfileError(ins.line, `${ins.keyword} needs at least one source and a destination`);
@@ -148,14 +168,24 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
   for (const s of sources) if (isAdd && isUrl(s)) refuseUrl(ins, s);
   // Docker's own words for it.
   for (const s of sources) {
-    if (!isAdd && isUrl(s)) throw dockerfileError(ins.line, `${s}: source can't be a URL for COPY`, 'download it first');
+    if (!isAdd && isUrl(s))
+      throw dockerfileError(ins.line, `${s}: source can't be a URL for COPY`, 'download it first');
   }
-  if (flags.has('checksum') || flags.has('keep-git-dir')) throw dockerfileError(ins.line, `ADD --${flags.has('checksum') ? 'checksum' : 'keep-git-dir'} applies to downloads, which regctl build does not do`);
-  if (flags.has('exclude') || flags.has('parents')) throw dockerfileError(ins.line, `COPY --${flags.has('exclude') ? 'exclude' : 'parents'} is not supported by regctl build`);
+  if (flags.has('checksum') || flags.has('keep-git-dir'))
+    throw dockerfileError(
+      ins.line,
+      `ADD --${flags.has('checksum') ? 'checksum' : 'keep-git-dir'} applies to downloads, which regctl build does not do`,
+    );
+  if (flags.has('exclude') || flags.has('parents'))
+    throw dockerfileError(
+      ins.line,
+      `COPY --${flags.has('exclude') ? 'exclude' : 'parents'} is not supported by regctl build`,
+    );
   const chmodText = flags.get('chmod');
   const chmod = chmodText === undefined ? undefined : parseChmod(ins, expand(ins, chmodText, env.vars, esc));
   const chownText = flags.get('chown');
-  const chown = chownText === undefined ? undefined : await resolveOwner(ins, expand(ins, chownText, env.vars, esc), env);
+  const chown =
+    chownText === undefined ? undefined : await resolveOwner(ins, expand(ins, chownText, env.vars, esc), env);
   const where = `Dockerfile:${ins.line}: ${ins.keyword}`;
   const destFs = await env.destFs();
   let entries: LayerEntry[];
@@ -177,7 +207,8 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
     const plain: string[] = [];
     for (const s of sources) {
       const rel = cleanInside(s);
-      const r = rel === undefined || hasWildcard(rel) ? undefined : await resolveInTree(sh.context, rel, true, `${where} ${s}`);
+      const r =
+        rel === undefined || hasWildcard(rel) ? undefined : await resolveInTree(sh.context, rel, true, `${where} ${s}`);
       const file = r?.node?.type === 'file' ? r.node.hostPath : undefined;
       if (file && (await isLocalArchive(file, sh.opts.signal))) archives.push(file);
       else plain.push(s);
@@ -220,9 +251,15 @@ export async function layerFor(
         // The destination may hold this very layer: hashing the tar is enough to know, compressing is not needed.
         const h = await hashLayer(entries, epoch, signal);
         const hit = reuse.find(h.diffId, env.layerMediaType);
-        if (hit) return { digest: hit.desc.digest, size: hit.desc.size, ...h, entries: entries.length, from: hit.source };
+        if (hit)
+          return { digest: hit.desc.digest, size: hit.desc.size, ...h, entries: entries.length, from: hit.source };
       }
-      return writeLayer(entries, { dir: sh.opts.tmpDir, mtime: epoch, signal, onStart: onLayer && ((f) => onLayer(f, env.layerMediaType)) });
+      return writeLayer(entries, {
+        dir: sh.opts.tmpDir,
+        mtime: epoch,
+        signal,
+        onStart: onLayer && ((f) => onLayer(f, env.layerMediaType)),
+      });
     })();
     sh.layerCache.set(key, layer);
   }

@@ -57,7 +57,12 @@ function extractFlags(rest: string): { flags: Flag[]; rest: string } {
     const m = /^--([A-Za-z][A-Za-z0-9-]*)(?:=("(?:[^"\\]|\\.)*"|'[^']*'|\S*))?(?:\s+|$)/.exec(s);
     if (!m) break;
     let value = m[2];
-    if (value !== undefined && value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.endsWith(value[0])) {
+    if (
+      value !== undefined &&
+      value.length >= 2 &&
+      (value[0] === '"' || value[0] === "'") &&
+      value.endsWith(value[0])
+    ) {
       value = value.slice(1, -1);
     }
     flags.push({ name: m[1].toLowerCase(), value });
@@ -109,7 +114,8 @@ export function parseDockerfile(text: string): Dockerfile {
     if (seen.has(key)) throw dockerfileError(i + 1, `only one ${key} parser directive can be used`);
     seen.add(key);
     if (key === 'escape') {
-      if (m[2] !== '\\' && m[2] !== '`') throw dockerfileError(i + 1, `invalid escape token '${m[2]}' does not match ` + '` or \\');
+      if (m[2] !== '\\' && m[2] !== '`')
+        throw dockerfileError(i + 1, `invalid escape token '${m[2]}' does not match ` + '` or \\');
       escape = m[2];
     } else if (key === 'syntax') syntax = m[2];
   }
@@ -134,7 +140,11 @@ export function parseDockerfile(text: string): Dockerfile {
       text += next;
     }
     if (/^(COPY|ADD)\s/i.test(text) && /(^|\s)<<-?["']?[A-Za-z_]/.test(text)) {
-      throw dockerfileError(start + 1, 'heredocs (<<EOF) are not supported', 'put the content in a file in the build context and COPY it');
+      throw dockerfileError(
+        start + 1,
+        'heredocs (<<EOF) are not supported',
+        'put the content in a file in the build context and COPY it',
+      );
     }
     instructions.push(parseInstruction(text, start + 1));
   }
@@ -153,12 +163,15 @@ export function toStages(df: Dockerfile): StagedDockerfile {
       }
       const name = words[2]?.toLowerCase();
       if (name !== undefined) {
-        if (!/^[a-z][a-z0-9-_.]*$/.test(name)) throw dockerfileError(ins.line, `invalid stage name ${JSON.stringify(words[2])}`);
-        if (stages.some((s) => s.name === name)) throw dockerfileError(ins.line, `duplicate stage name ${JSON.stringify(name)}`);
+        if (!/^[a-z][a-z0-9-_.]*$/.test(name))
+          throw dockerfileError(ins.line, `invalid stage name ${JSON.stringify(words[2])}`);
+        if (stages.some((s) => s.name === name))
+          throw dockerfileError(ins.line, `duplicate stage name ${JSON.stringify(name)}`);
       }
       stages.push({ index: stages.length, name, from: ins, body: [] });
     } else if (stages.length === 0) {
-      if (ins.keyword !== 'ARG') throw dockerfileError(ins.line, `${ins.keyword} before the first FROM: only ARG may come first`);
+      if (ins.keyword !== 'ARG')
+        throw dockerfileError(ins.line, `${ins.keyword} before the first FROM: only ARG may come first`);
       globalArgs.push(ins);
     } else stages[stages.length - 1].body.push(ins);
   }

@@ -167,7 +167,7 @@ class Lexer {
     this.next();
     if (this.peek() !== '{') {
       const name = this.name();
-      return name === '' ? '$' : this.lookup(name) ?? '';
+      return name === '' ? '$' : (this.lookup(name) ?? '');
     }
     this.next();
     const first = this.peek();
@@ -192,7 +192,10 @@ class Lexer {
         case '+':
           return empty ? '' : word;
         case '?':
-          if (empty) throw new ExpandError(`${name}: ${word || (value === undefined ? 'is not allowed to be unset' : 'is not allowed to be empty')}`);
+          if (empty)
+            throw new ExpandError(
+              `${name}: ${word || (value === undefined ? 'is not allowed to be unset' : 'is not allowed to be empty')}`,
+            );
           return value;
         default:
           return trim(value ?? '', word, op);

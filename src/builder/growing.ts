@@ -41,7 +41,7 @@ export class GrowingFile {
   async *read(signal: AbortSignal): Bytes {
     const fh = await open(this.path, 'r');
     try {
-      for (let pos = 0; ; ) {
+      for (let pos = 0; ;) {
         if (this.failed) throw this.failure;
         signal.throwIfAborted();
         if (pos < this.size) {

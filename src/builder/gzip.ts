@@ -44,7 +44,7 @@ export class ParallelGzip {
   /** Adds tar bytes. The bytes are copied before this returns; await it for back-pressure. */
   async write(data: Uint8Array): Promise<void> {
     this.diff.update(data);
-    for (let off = 0; off < data.length; ) {
+    for (let off = 0; off < data.length;) {
       off = this.enc.take(data, off);
       while (this.enc.full) this.emit(await this.enc.next());
     }

@@ -101,6 +101,8 @@ export class IgnoreMatcher {
   mayReinclude(dir: string): boolean {
     if (!this.hasExclusions) return false;
     const d = `${dir}/`;
-    return this.patterns.some((p) => p.exclusion && (p.prefix.startsWith(d) || d.startsWith(p.prefix) || p.prefix === ''));
+    return this.patterns.some(
+      (p) => p.exclusion && (p.prefix.startsWith(d) || d.startsWith(p.prefix) || p.prefix === ''),
+    );
   }
 }

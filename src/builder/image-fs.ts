@@ -88,7 +88,8 @@ export class ImageTree implements Tree {
     for await (const entry of extract) {
       const h = entry.header;
       const inner = cleanInside(h.name);
-      if (inner === undefined) throw new UsageError(`${layer.what}: entry ${JSON.stringify(h.name.slice(0, 200))} escapes the archive's root`);
+      if (inner === undefined)
+        throw new UsageError(`${layer.what}: entry ${JSON.stringify(h.name.slice(0, 200))} escapes the archive's root`);
       const path = opts.under ? (inner ? `${opts.under}/${inner}` : opts.under) : inner;
       const slash = path.lastIndexOf('/');
       const base = path.slice(slash + 1);

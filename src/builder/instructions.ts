@@ -7,7 +7,10 @@ export function flagsOf(ins: Instruction, allowed: readonly string[]): Map<strin
   const out = new Map<string, string | undefined>();
   for (const f of ins.flags) {
     if (!allowed.includes(f.name)) {
-      throw dockerfileError(ins.line, `${ins.keyword}: unknown flag --${f.name}${allowed.length ? ` (allowed: ${allowed.map((a) => `--${a}`).join(', ')})` : ''}`);
+      throw dockerfileError(
+        ins.line,
+        `${ins.keyword}: unknown flag --${f.name}${allowed.length ? ` (allowed: ${allowed.map((a) => `--${a}`).join(', ')})` : ''}`,
+      );
     }
     out.set(f.name, f.value);
   }
@@ -18,7 +21,8 @@ export function expand(ins: Instruction, text: string, env: Env, escape: string)
   try {
     return expandWord(text, env, escape);
   } catch (err) {
-    if (err instanceof ExpandError) throw dockerfileError(ins.line, `${ins.keyword}: ${err.message} in ${JSON.stringify(text)}`);
+    if (err instanceof ExpandError)
+      throw dockerfileError(ins.line, `${ins.keyword}: ${err.message} in ${JSON.stringify(text)}`);
     throw err;
   }
 }
@@ -27,7 +31,8 @@ export function expandList(ins: Instruction, text: string, env: Env, escape: str
   try {
     return expandWords(text, env, escape);
   } catch (err) {
-    if (err instanceof ExpandError) throw dockerfileError(ins.line, `${ins.keyword}: ${err.message} in ${JSON.stringify(text)}`);
+    if (err instanceof ExpandError)
+      throw dockerfileError(ins.line, `${ins.keyword}: ${err.message} in ${JSON.stringify(text)}`);
     throw err;
   }
 }
@@ -56,7 +61,8 @@ export function argDecls(ins: Instruction, escape: string): Array<{ name: string
   return words.map((w) => {
     const i = w.indexOf('=');
     const name = i < 0 ? w : w.slice(0, i);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw dockerfileError(ins.line, `ARG: invalid name ${JSON.stringify(name)}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw dockerfileError(ins.line, `ARG: invalid name ${JSON.stringify(name)}`);
     return i < 0 ? { name } : { name, def: w.slice(i + 1) };
   });
 }
@@ -77,7 +83,11 @@ export function parseDuration(ins: Instruction, flag: string, text: string): num
     total += Number(m[1]) * UNITS[m[2]];
     matched += m[0].length;
   }
-  if (text === '' || matched !== text.length) throw dockerfileError(ins.line, `HEALTHCHECK --${flag}: invalid duration ${JSON.stringify(text)} (e.g. 30s, 1m30s)`);
+  if (text === '' || matched !== text.length)
+    throw dockerfileError(
+      ins.line,
+      `HEALTHCHECK --${flag}: invalid duration ${JSON.stringify(text)} (e.g. 30s, 1m30s)`,
+    );
   return Math.round(total);
 }
 
@@ -112,7 +122,8 @@ export function parseHealthcheck(ins: Instruction, shell: string[]): Record<stri
   dur('start-interval', 'StartInterval');
   const retries = flags.get('retries');
   if (retries !== undefined) {
-    if (!/^\d+$/.test(retries)) throw dockerfileError(ins.line, `HEALTHCHECK --retries: not a number: ${JSON.stringify(retries)}`);
+    if (!/^\d+$/.test(retries))
+      throw dockerfileError(ins.line, `HEALTHCHECK --retries: not a number: ${JSON.stringify(retries)}`);
     hc.Retries = Number(retries);
   }
   return hc;
@@ -123,24 +134,31 @@ export function parsePorts(ins: Instruction, words: string[]): string[] {
   const out: string[] = [];
   for (const w of words) {
     const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(w);
-    if (!m) throw dockerfileError(ins.line, `EXPOSE: invalid port ${JSON.stringify(w)} (e.g. 80, 80/tcp, 53/udp, 8000-8010)`);
+    if (!m)
+      throw dockerfileError(ins.line, `EXPOSE: invalid port ${JSON.stringify(w)} (e.g. 80, 80/tcp, 53/udp, 8000-8010)`);
     const from = Number(m[1]);
     const to = m[2] ? Number(m[2]) : from;
-    if (from < 1 || to > 65535 || to < from) throw dockerfileError(ins.line, `EXPOSE: invalid port range ${JSON.stringify(w)}`);
+    if (from < 1 || to > 65535 || to < from)
+      throw dockerfileError(ins.line, `EXPOSE: invalid port range ${JSON.stringify(w)}`);
     for (let p = from; p <= to; p++) out.push(`${p}/${(m[3] ?? 'tcp').toLowerCase()}`);
   }
   return out;
 }
 
 export function parseChmod(ins: Instruction, text: string): number {
-  if (!/^[0-7]{1,4}$/.test(text)) throw dockerfileError(ins.line, `${ins.keyword} --chmod: expected an octal mode such as 755 or 0644, got ${JSON.stringify(text)}`);
+  if (!/^[0-7]{1,4}$/.test(text))
+    throw dockerfileError(
+      ins.line,
+      `${ins.keyword} --chmod: expected an octal mode such as 755 or 0644, got ${JSON.stringify(text)}`,
+    );
   return parseInt(text, 8);
 }
 
 /** --chown=user[:group]: the parts, numeric or names. */
 export function parseChownSpec(ins: Instruction, text: string): { user: string; group?: string } {
   const [user, group, extra] = text.split(':');
-  if (!user || extra !== undefined || group === '') throw dockerfileError(ins.line, `${ins.keyword} --chown: expected USER[:GROUP], got ${JSON.stringify(text)}`);
+  if (!user || extra !== undefined || group === '')
+    throw dockerfileError(ins.line, `${ins.keyword} --chown: expected USER[:GROUP], got ${JSON.stringify(text)}`);
   return group === undefined ? { user } : { user, group };
 }
 

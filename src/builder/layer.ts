@@ -38,11 +38,27 @@ let counter = 0;
 const READ = 1024 * 1024;
 
 /** Feeds the tar of the entries (already sorted and unique) to `sink`; nothing host-specific goes in. */
-async function tarTo(entries: LayerEntry[], mtime: number, signal: AbortSignal, sink: (b: Uint8Array) => Promise<void> | void): Promise<void> {
+async function tarTo(
+  entries: LayerEntry[],
+  mtime: number,
+  signal: AbortSignal,
+  sink: (b: Uint8Array) => Promise<void> | void,
+): Promise<void> {
   const buf = Buffer.allocUnsafe(READ);
   for (const e of entries) {
     signal.throwIfAborted();
-    await sink(encodeHeader({ name: e.path, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, size: e.size, mtime, linkname: e.linkname }));
+    await sink(
+      encodeHeader({
+        name: e.path,
+        type: e.type,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        size: e.size,
+        mtime,
+        linkname: e.linkname,
+      }),
+    );
     if (e.type !== 'file' || e.size === 0) continue;
     // Synchronous reads: small files cost one syscall each, and deflate runs on the thread pool meanwhile.
     const fd = openSync(e.hostPath!, 'r');
@@ -67,7 +83,11 @@ async function tarTo(entries: LayerEntry[], mtime: number, signal: AbortSignal, 
 }
 
 /** The diffID (sha256 of the tar) and tar size of the entries, without compressing: a fifth of the work. */
-export async function hashLayer(entries: LayerEntry[], mtime: number, signal: AbortSignal): Promise<{ diffId: Digest; uncompressedSize: number }> {
+export async function hashLayer(
+  entries: LayerEntry[],
+  mtime: number,
+  signal: AbortSignal,
+): Promise<{ diffId: Digest; uncompressedSize: number }> {
   const hash = createHash('sha256');
   let size = 0;
   await tarTo(entries, mtime, signal, (b) => {

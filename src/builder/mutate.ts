@@ -22,7 +22,11 @@ export interface MutateChanges {
 }
 
 function withAnnotations(doc: Record<string, unknown>, add: Map<string, string>): void {
-  if (add.size) doc.annotations = { ...((doc.annotations as Record<string, string> | undefined) ?? {}), ...Object.fromEntries(add) };
+  if (add.size)
+    doc.annotations = {
+      ...((doc.annotations as Record<string, string> | undefined) ?? {}),
+      ...Object.fromEntries(add),
+    };
 }
 
 function refetched(doc: Record<string, unknown>, mediaType: string): FetchedManifest {
@@ -43,20 +47,42 @@ function changeConfig(raw: Uint8Array, c: MutateChanges): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(doc));
 }
 
-async function mutateOne(src: ImageSource, m: FetchedManifest, c: MutateChanges, blobs: Map<Digest, BlobOrigin>, annotate: boolean, signal: AbortSignal): Promise<FetchedManifest> {
-  if (m.manifest.kind !== 'image') throw new RegctlError('UNSUPPORTED', `${m.desc.digest}: nested indexes are not supported by mutate`);
+async function mutateOne(
+  src: ImageSource,
+  m: FetchedManifest,
+  c: MutateChanges,
+  blobs: Map<Digest, BlobOrigin>,
+  annotate: boolean,
+  signal: AbortSignal,
+): Promise<FetchedManifest> {
+  if (m.manifest.kind !== 'image')
+    throw new RegctlError('UNSUPPORTED', `${m.desc.digest}: nested indexes are not supported by mutate`);
   const config = changeConfig(await readBlobBytes(src, m.manifest.config, signal), c);
-  const configDesc: Descriptor = { mediaType: m.manifest.config.mediaType, digest: digestOf(config), size: config.byteLength };
+  const configDesc: Descriptor = {
+    mediaType: m.manifest.config.mediaType,
+    digest: digestOf(config),
+    size: config.byteLength,
+  };
   blobs.set(configDesc.digest, { bytes: config });
   for (const l of m.manifest.layers) blobs.set(l.digest, { source: src });
   // Every other field of the manifest (layer annotations, urls, subject) is kept as it was.
   const doc = JSON.parse(Buffer.from(m.bytes).toString('utf8')) as Record<string, unknown>;
-  doc.config = { ...(doc.config as object), mediaType: configDesc.mediaType, digest: configDesc.digest, size: configDesc.size };
+  doc.config = {
+    ...(doc.config as object),
+    mediaType: configDesc.mediaType,
+    digest: configDesc.digest,
+    size: configDesc.size,
+  };
   if (annotate) withAnnotations(doc, c.annotations);
   return refetched(doc, m.desc.mediaType);
 }
 
-export async function mutateImage(src: ImageSource, c: MutateChanges, signal: AbortSignal, warn: (m: string) => void): Promise<MadeImage> {
+export async function mutateImage(
+  src: ImageSource,
+  c: MutateChanges,
+  signal: AbortSignal,
+  warn: (m: string) => void,
+): Promise<MadeImage> {
   const desc = await src.resolve(signal);
   if (!desc) throw new RegctlError('NOT_FOUND', 'image not found');
   const root = await src.getManifest(desc.digest, signal);
@@ -69,10 +95,13 @@ export async function mutateImage(src: ImageSource, c: MutateChanges, signal: Ab
     baseDigests: new Set([...blobs.entries()].filter(([, o]) => 'source' in o).map(([d]) => d)),
   });
   if (root.manifest.kind === 'image') return image(await mutateOne(src, root, c, blobs, true, signal), []);
-  if (!isIndexType(root.desc.mediaType)) throw new RegctlError('UNSUPPORTED', `unsupported manifest type ${root.desc.mediaType}`);
+  if (!isIndexType(root.desc.mediaType))
+    throw new RegctlError('UNSUPPORTED', `unsupported manifest type ${root.desc.mediaType}`);
   const children: FetchedManifest[] = [];
   const entries: Array<Record<string, unknown>> = [];
-  const doc = JSON.parse(Buffer.from(root.bytes).toString('utf8')) as Record<string, unknown> & { manifests: Array<Record<string, unknown>> };
+  const doc = JSON.parse(Buffer.from(root.bytes).toString('utf8')) as Record<string, unknown> & {
+    manifests: Array<Record<string, unknown>>;
+  };
   let dropped = 0;
   for (const [i, d] of root.manifest.manifests.entries()) {
     if (isAttestationEntry(d)) {
@@ -82,9 +111,15 @@ export async function mutateImage(src: ImageSource, c: MutateChanges, signal: Ab
     const child = await src.getManifest(d.digest, signal);
     const made = await mutateOne(src, child, c, blobs, false, signal);
     children.push(made);
-    entries.push({ ...doc.manifests[i], mediaType: made.desc.mediaType, digest: made.desc.digest, size: made.desc.size });
+    entries.push({
+      ...doc.manifests[i],
+      mediaType: made.desc.mediaType,
+      digest: made.desc.digest,
+      size: made.desc.size,
+    });
   }
-  if (dropped) warn(`dropped ${dropped} attestation manifest${dropped === 1 ? '' : 's'}: they describe the images as they were`);
+  if (dropped)
+    warn(`dropped ${dropped} attestation manifest${dropped === 1 ? '' : 's'}: they describe the images as they were`);
   doc.manifests = entries;
   withAnnotations(doc, c.annotations);
   return image(refetched(doc, root.desc.mediaType), children);

@@ -21,14 +21,25 @@ function destTag(loc: Location): string | undefined {
   return undefined;
 }
 
-export async function openDestinations(ctx: AppContext, dests: Location[], defaultName?: string): Promise<ImageDestination[]> {
+export async function openDestinations(
+  ctx: AppContext,
+  dests: Location[],
+  defaultName?: string,
+): Promise<ImageDestination[]> {
   const { openDestination } = await import('../transports/open.js');
   const out: ImageDestination[] = [];
   for (const loc of dests) out.push(await openDestination(loc, destinationDeps(ctx), { defaultName }));
   return out;
 }
 
-export async function pushMade(ctx: AppContext, image: MadeImage, origin: Location, dests: Location[], opened: ImageDestination[], onEvent: EventSink): Promise<CopyResult[]> {
+export async function pushMade(
+  ctx: AppContext,
+  image: MadeImage,
+  origin: Location,
+  dests: Location[],
+  opened: ImageDestination[],
+  onEvent: EventSink,
+): Promise<CopyResult[]> {
   const shared = new SharedBlobs();
   const results: CopyResult[] = [];
   for (const [i, loc] of dests.entries()) {
@@ -84,11 +95,18 @@ export class BasePrefetch {
       if (dst.location.kind !== 'registry' || !dst.caps.concurrentWrites) continue;
       let tagged = this.tagged.get(i);
       if (!tagged) {
-        tagged = dst.resolve(this.controller.signal).then((d) => d !== undefined, () => false);
+        tagged = dst.resolve(this.controller.signal).then(
+          (d) => d !== undefined,
+          () => false,
+        );
         this.tagged.set(i, tagged);
       }
       const view = mountBaseOnly(dst, image);
-      const opts: CopyOptions = { jobs: this.ctx.globals.jobs, retries: this.ctx.globals.retries, signal: this.controller.signal };
+      const opts: CopyOptions = {
+        jobs: this.ctx.globals.jobs,
+        retries: this.ctx.globals.retries,
+        signal: this.controller.signal,
+      };
       for (const desc of [...base.layers].sort((a, b) => b.size - a.size)) {
         const key = `${i} ${desc.digest}`;
         if (this.started.has(key) || desc.mediaType.includes('foreign')) continue;
@@ -102,7 +120,8 @@ export class BasePrefetch {
             this.moved.bytes += desc.size;
           } else if (outcome === 'mounted') this.moved.mounted++;
         }).catch((err) => {
-          if (!isAbortError(err)) this.ctx.log.debug(`early copy of ${desc.digest} failed (the push retries it): ${(err as Error).message}`);
+          if (!isAbortError(err))
+            this.ctx.log.debug(`early copy of ${desc.digest} failed (the push retries it): ${(err as Error).message}`);
         });
         this.work.push(p);
       }
@@ -157,11 +176,18 @@ export class LayerStreamer {
     const p = this.ready.then(() =>
       Promise.all(
         this.targets.map((dst) =>
-          dst
-            .putBlobComputed!(mediaType, async () => file.read(this.signal), this.signal)
-            .then((d) => void this.streamed.push({ digest: d.digest, size: d.size, where: dst.describe(d.digest).split('@')[0] }))
+          dst.putBlobComputed!(mediaType, async () => file.read(this.signal), this.signal)
+            .then(
+              (d) =>
+                void this.streamed.push({
+                  digest: d.digest,
+                  size: d.size,
+                  where: dst.describe(d.digest).split('@')[0],
+                }),
+            )
             .catch((err) => {
-              if (!isAbortError(err)) this.ctx.log.debug(`streaming a layer failed (the push sends it again): ${(err as Error).message}`);
+              if (!isAbortError(err))
+                this.ctx.log.debug(`streaming a layer failed (the push sends it again): ${(err as Error).message}`);
             }),
         ),
       ),

@@ -52,7 +52,9 @@ export class DestinationLayers implements LayerReuse {
       const root = await source.getManifest(desc.digest, signal);
       const images: FetchedManifest[] = [];
       if (root.manifest.kind === 'image') images.push(root);
-      else for (const d of root.manifest.manifests.filter((x) => !isAttestationEntry(x)).slice(0, 16)) images.push(await source.getManifest(d.digest, signal));
+      else
+        for (const d of root.manifest.manifests.filter((x) => !isAttestationEntry(x)).slice(0, 16))
+          images.push(await source.getManifest(d.digest, signal));
       for (const m of images) {
         if (m.manifest.kind !== 'image') continue;
         const bytes = await readBlobBytes(source, m.manifest.config, signal);
@@ -62,7 +64,9 @@ export class DestinationLayers implements LayerReuse {
         m.manifest.layers.forEach((l, i) => this.layers.set(`${diffIds[i]}\n${l.mediaType}`, { desc: l, source }));
       }
     } catch (err) {
-      this.ctx.log.debug(`reading ${loc.ref.registry}/${loc.ref.repository}:${loc.ref.tag} for layers to reuse: ${(err as Error).message}`);
+      this.ctx.log.debug(
+        `reading ${loc.ref.registry}/${loc.ref.repository}:${loc.ref.tag} for layers to reuse: ${(err as Error).message}`,
+      );
     }
   }
 

@@ -9,7 +9,13 @@ import type { LayerRef, Shared } from './types.js';
 const TYPES = { file: 'f', dir: 'd', symlink: 'l', link: 'h' } as const;
 
 function metaOf(entries: LayerEntry[]): MetaEntry[] {
-  return entries.map((e) => ({ ...e, type: TYPES[e.type], link: e.linkname, linkname: undefined, hostPath: undefined }));
+  return entries.map((e) => ({
+    ...e,
+    type: TYPES[e.type],
+    link: e.linkname,
+    linkname: undefined,
+    hostPath: undefined,
+  }));
 }
 
 /** A base layer's index, fetched once per build; callers may start every layer's at once (they run in parallel). */

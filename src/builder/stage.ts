@@ -8,22 +8,55 @@ import { DEFAULT_PATH, getEnv, mediaTypes, scratchConfig, setEnv } from './confi
 import { LayerPlan } from './copy-plan.js';
 import { copyStep, layerFor } from './copy-step.js';
 import { baseIndex, stageTree } from './stage-fs.js';
-import { type Instruction, type StageDef, type StagedDockerfile, dockerfileError, parseInstruction } from './dockerfile.js';
+import {
+  type Instruction,
+  type StageDef,
+  type StagedDockerfile,
+  dockerfileError,
+  parseInstruction,
+} from './dockerfile.js';
 import { ImageTree, type LayerSource } from './image-fs.js';
-import { argDecls, execOrShell, expand, expandList, flagsOf, keyValues, parseHealthcheck, parsePorts, refuse } from './instructions.js';
+import {
+  argDecls,
+  execOrShell,
+  expand,
+  expandList,
+  flagsOf,
+  keyValues,
+  parseHealthcheck,
+  parsePorts,
+  refuse,
+} from './instructions.js';
 import { readLayerFile } from './layer.js';
 import { verified } from '../copy/verify.js';
 import type { BuiltLayer } from './layer.js';
 import type { LayerEntry } from './tree.js';
 import type { LayerRef, Shared, StageResult } from './types.js';
 
-const CONFIG_ONLY = new Set(['ENV', 'LABEL', 'WORKDIR', 'USER', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'CMD', 'ENTRYPOINT', 'HEALTHCHECK', 'SHELL', 'ONBUILD', 'MAINTAINER']);
+const CONFIG_ONLY = new Set([
+  'ENV',
+  'LABEL',
+  'WORKDIR',
+  'USER',
+  'EXPOSE',
+  'VOLUME',
+  'STOPSIGNAL',
+  'CMD',
+  'ENTRYPOINT',
+  'HEALTHCHECK',
+  'SHELL',
+  'ONBUILD',
+  'MAINTAINER',
+]);
 export const SUPPORTED = new Set([...CONFIG_ONLY, 'ARG', 'COPY', 'ADD', 'FROM']);
 
 /** The automatic platform ARGs (TARGETPLATFORM, TARGETARCH, BUILDPLATFORM, …). */
 export function platformArgs(target: Platform): Map<string, string> {
   const m = new Map<string, string>();
-  for (const [prefix, p] of [['TARGET', target], ['BUILD', hostPlatform()]] as const) {
+  for (const [prefix, p] of [
+    ['TARGET', target],
+    ['BUILD', hostPlatform()],
+  ] as const) {
     m.set(`${prefix}PLATFORM`, formatPlatform(p));
     m.set(`${prefix}OS`, p.os);
     m.set(`${prefix}ARCH`, p.architecture);
@@ -33,7 +66,12 @@ export function platformArgs(target: Platform): Map<string, string> {
 }
 
 /** The values of the ARGs before the first FROM, for one target platform (FROM lines see them and the automatic ones). */
-export function globalArgs(df: StagedDockerfile, buildArgs: Map<string, string>, platform: Platform, consumed?: Set<string>): Map<string, string> {
+export function globalArgs(
+  df: StagedDockerfile,
+  buildArgs: Map<string, string>,
+  platform: Platform,
+  consumed?: Set<string>,
+): Map<string, string> {
   const auto = platformArgs(platform);
   const vars = new Map(auto);
   const out = new Map<string, string>();
@@ -118,9 +156,15 @@ export class PlatformBuild {
     } else if (name.toLowerCase() === 'scratch') {
       result = { platform, config: scratchConfig(platform), flavor: 'oci', layers: [] };
     } else {
-      const base = await sh.resolver.image(name, platform, this.strict && pf === undefined, `Dockerfile:${from.line}: FROM`);
+      const base = await sh.resolver.image(
+        name,
+        platform,
+        this.strict && pf === undefined,
+        `Dockerfile:${from.line}: FROM`,
+      );
       const diffIds = base.config.rootfs.diff_ids;
-      if (diffIds.length !== base.layers.length) throw new UsageError(`${name}: its config lists ${diffIds.length} layers, its manifest ${base.layers.length}`);
+      if (diffIds.length !== base.layers.length)
+        throw new UsageError(`${name}: its config lists ${diffIds.length} layers, its manifest ${base.layers.length}`);
       const layers: LayerRef[] = base.layers.map((desc, i) => ({ desc, diffId: diffIds[i], base }));
       const config = structuredClone(base.config);
       triggers = config.config.OnBuild ?? [];
@@ -135,7 +179,9 @@ export class PlatformBuild {
     if (!result.config.config.Env?.some((e) => e.startsWith('PATH=')) && result.config.os !== 'windows') {
       result.config.config.Env = [DEFAULT_PATH, ...(result.config.config.Env ?? [])];
     }
-    this.step(`FROM ${name}${def.name ? ` AS ${def.name}` : ''}${prior === undefined && name.toLowerCase() !== 'scratch' ? ` (${formatPlatform(result.platform)})` : ''}`);
+    this.step(
+      `FROM ${name}${def.name ? ` AS ${def.name}` : ''}${prior === undefined && name.toLowerCase() !== 'scratch' ? ` (${formatPlatform(result.platform)})` : ''}`,
+    );
     const st = { args: new Map<string, string>(), cmdSet: false };
     sh.steps.total += triggers.length;
     for (const t of triggers) await this.instruction(def, result, st, parseInstruction(t, from.line), true);
@@ -149,10 +195,21 @@ export class PlatformBuild {
 
   private history(result: StageResult, ins: Instruction, empty: boolean): void {
     const created = new Date(this.sh.opts.epoch * 1000).toISOString().replace('.000Z', 'Z');
-    (result.config.history ??= []).push({ created, created_by: ins.original, comment: 'regctl build', ...(empty ? { empty_layer: true } : {}) });
+    (result.config.history ??= []).push({
+      created,
+      created_by: ins.original,
+      comment: 'regctl build',
+      ...(empty ? { empty_layer: true } : {}),
+    });
   }
 
-  private async instruction(def: StageDef, result: StageResult, st: { args: Map<string, string>; cmdSet: boolean }, ins: Instruction, trigger: boolean): Promise<void> {
+  private async instruction(
+    def: StageDef,
+    result: StageResult,
+    st: { args: Map<string, string>; cmdSet: boolean },
+    ins: Instruction,
+    trigger: boolean,
+  ): Promise<void> {
     const { sh } = this;
     const esc = sh.df.escape;
     const c = result.config.config;
@@ -164,7 +221,11 @@ export class PlatformBuild {
       case 'ARG':
         for (const a of argDecls(ins, esc)) {
           sh.consumedArgs.add(a.name);
-          const v = sh.opts.buildArgs.get(a.name) ?? (a.def !== undefined ? expand(ins, a.def, vars(), esc) : this.globals.get(a.name) ?? this.auto.get(a.name));
+          const v =
+            sh.opts.buildArgs.get(a.name) ??
+            (a.def !== undefined
+              ? expand(ins, a.def, vars(), esc)
+              : (this.globals.get(a.name) ?? this.auto.get(a.name)));
           if (v !== undefined) st.args.set(a.name, v);
         }
         break;
@@ -178,7 +239,9 @@ export class PlatformBuild {
       case 'WORKDIR': {
         const w = expand(ins, ins.args, vars(), esc);
         if (!w) throw dockerfileError(ins.line, 'WORKDIR needs a path');
-        c.WorkingDir = posix.normalize(posix.isAbsolute(w) ? w : posix.join(c.WorkingDir || '/', w)).replace(/(.)\/$/, '$1');
+        c.WorkingDir = posix
+          .normalize(posix.isAbsolute(w) ? w : posix.join(c.WorkingDir || '/', w))
+          .replace(/(.)\/$/, '$1');
         if (await this.workdir(def, result, ins, trigger)) return;
         break;
       }
@@ -191,8 +254,11 @@ export class PlatformBuild {
         for (const p of parsePorts(ins, expandList(ins, ins.args, vars(), esc))) c.ExposedPorts[p] = {};
         break;
       case 'VOLUME': {
-        const list = ins.json ? ins.json.map((v) => expand(ins, v, vars(), esc)) : expandList(ins, ins.args, vars(), esc);
-        if (list.length === 0 || list.some((v) => v.trim() === '')) throw dockerfileError(ins.line, 'VOLUME needs non-empty paths');
+        const list = ins.json
+          ? ins.json.map((v) => expand(ins, v, vars(), esc))
+          : expandList(ins, ins.args, vars(), esc);
+        if (list.length === 0 || list.some((v) => v.trim() === ''))
+          throw dockerfileError(ins.line, 'VOLUME needs non-empty paths');
         c.Volumes = { ...(c.Volumes ?? {}) };
         for (const v of list) c.Volumes[v] = {};
         break;
@@ -213,12 +279,14 @@ export class PlatformBuild {
         c.Healthcheck = parseHealthcheck(ins, shell);
         break;
       case 'SHELL':
-        if (!ins.json || ins.json.length === 0) throw dockerfileError(ins.line, 'SHELL takes a JSON array, e.g. SHELL ["/bin/bash", "-c"]');
+        if (!ins.json || ins.json.length === 0)
+          throw dockerfileError(ins.line, 'SHELL takes a JSON array, e.g. SHELL ["/bin/bash", "-c"]');
         c.Shell = ins.json;
         break;
       case 'ONBUILD': {
         const inner = parseInstruction(ins.args, ins.line);
-        if (['ONBUILD', 'FROM', 'MAINTAINER'].includes(inner.keyword)) throw dockerfileError(ins.line, `ONBUILD ${inner.keyword} is not allowed`);
+        if (['ONBUILD', 'FROM', 'MAINTAINER'].includes(inner.keyword))
+          throw dockerfileError(ins.line, `ONBUILD ${inner.keyword} is not allowed`);
         c.OnBuild = [...(c.OnBuild ?? []), inner.original];
         break;
       }
@@ -283,16 +351,32 @@ export class PlatformBuild {
     const l = out.layer;
     this.addLayer(result, l, out.entries ?? []);
     this.history(result, ins, false);
-    this.step(`${ins.original}: ${what} → layer ${l.digest.slice(7, 19)} (${formatBytes(l.size)}${l.from ? ', already at the destination' : ''})`);
+    this.step(
+      `${ins.original}: ${what} → layer ${l.digest.slice(7, 19)} (${formatBytes(l.size)}${l.from ? ', already at the destination' : ''})`,
+    );
   }
 
-  private async fromTree(name: string, self: number, want: (p: string) => boolean, ins: Instruction): Promise<ImageTree> {
+  private async fromTree(
+    name: string,
+    self: number,
+    want: (p: string) => boolean,
+    ins: Instruction,
+  ): Promise<ImageTree> {
     const idx = this.stageIndex(name, self);
     if (idx !== undefined) return this.treeOf(`stage ${name}`, await this.stage(idx), want);
-    if (this.sh.df.stages.some((s) => s.name === name.toLowerCase())) throw dockerfileError(ins.line, `COPY --from=${name}: a stage can only copy from an earlier stage`);
+    if (this.sh.df.stages.some((s) => s.name === name.toLowerCase()))
+      throw dockerfileError(ins.line, `COPY --from=${name}: a stage can only copy from an earlier stage`);
     const img = await this.sh.resolver.image(name, this.platform, false, `Dockerfile:${ins.line}: COPY --from`);
-    const layers: LayerRef[] = img.layers.map((desc, i) => ({ desc, diffId: img.config.rootfs.diff_ids[i] ?? '', base: img }));
-    return this.treeOf(`image ${name}`, { platform: img.platform, config: img.config, flavor: img.flavor, layers, base: img }, want);
+    const layers: LayerRef[] = img.layers.map((desc, i) => ({
+      desc,
+      diffId: img.config.rootfs.diff_ids[i] ?? '',
+      base: img,
+    }));
+    return this.treeOf(
+      `image ${name}`,
+      { platform: img.platform, config: img.config, flavor: img.flavor, layers, base: img },
+      want,
+    );
   }
 
   /** The files of a stage's image: its layers read bottom up (base layers are downloaded for this). */
@@ -301,7 +385,9 @@ export class PlatformBuild {
     const sources: LayerSource[] = r.layers.map((l) => ({
       what: `${label}: layer ${l.desc.digest}`,
       open: async (s: AbortSignal) =>
-        l.built?.path ? readLayerFile(l.built.path) : verified(await (l.built?.from ?? l.base!.source).getBlob(l.desc, { signal: s }), l.desc),
+        l.built?.path
+          ? readLayerFile(l.built.path)
+          : verified(await (l.built?.from ?? l.base!.source).getBlob(l.desc, { signal: s }), l.desc),
     }));
     const tree = new ImageTree(label);
     for (const s of sources) await tree.apply(s, { spoolDir: this.sh.opts.tmpDir, want, signal });
@@ -311,7 +397,8 @@ export class PlatformBuild {
   /** The config of the final image: --label values applied. */
   finalConfig(result: StageResult): ImageConfigDoc {
     const config = structuredClone(result.config);
-    if (this.sh.opts.labels.size) config.config.Labels = { ...(config.config.Labels ?? {}), ...Object.fromEntries(this.sh.opts.labels) };
+    if (this.sh.opts.labels.size)
+      config.config.Labels = { ...(config.config.Labels ?? {}), ...Object.fromEntries(this.sh.opts.labels) };
     config.created = new Date(this.sh.opts.epoch * 1000).toISOString().replace('.000Z', 'Z');
     return config;
   }

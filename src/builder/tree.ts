@@ -91,7 +91,8 @@ export async function resolveInTree(
     const node = await tree.lstat(candidate);
     if (!node) return { path: [...done, ...todo].join('/'), node: undefined };
     if (node.type !== 'symlink' || (rest.length === 0 && !followLast)) {
-      if (rest.length > 0 && node.type !== 'dir' && node.type !== 'symlink') return { path: [...done, ...todo].join('/'), node: undefined };
+      if (rest.length > 0 && node.type !== 'dir' && node.type !== 'symlink')
+        return { path: [...done, ...todo].join('/'), node: undefined };
       done.push(head);
       todo = rest;
       continue;
@@ -102,7 +103,10 @@ export async function resolveInTree(
     // In an image, `..` at the root stays at the root (Docker's FollowSymlinkInScope); the context refuses it.
     const inside = clamp ? clampInside(joined) : cleanInside(joined);
     if (inside === undefined) {
-      throw new UsageError(`${what}: the symbolic link /${candidate} points outside ${tree.label} (${target})`, 'symlinks are never followed out of the build context');
+      throw new UsageError(
+        `${what}: the symbolic link /${candidate} points outside ${tree.label} (${target})`,
+        'symlinks are never followed out of the build context',
+      );
     }
     done = [];
     todo = [...inside.split('/').filter(Boolean), ...rest];

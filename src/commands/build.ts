@@ -22,11 +22,16 @@ export function parseSize(text: string, flag: string): number {
 export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
   const text = env.SOURCE_DATE_EPOCH;
   if (text === undefined || text === '') return 0;
-  if (!/^\d+$/.test(text)) throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text))
+    throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 
-async function readDockerfile(ctx: AppContext, file: string | undefined, contextDir: string): Promise<{ text: string; path?: string }> {
+async function readDockerfile(
+  ctx: AppContext,
+  file: string | undefined,
+  contextDir: string,
+): Promise<{ text: string; path?: string }> {
   if (file === '-') {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -57,9 +62,21 @@ export const buildCommand: CommandDef = {
   configure(cmd) {
     cmd
       .option('-f, --file <path>', 'the Dockerfile (default CONTEXT/Dockerfile; - reads it from stdin)')
-      .option('-t, --tag <dest>', 'where to write the image (repeatable): a registry image, oci:DIR[:TAG], docker-archive:FILE…', collect)
-      .option('--build-arg <key=value>', 'a value for an ARG (repeatable; KEY alone takes it from the environment)', collect)
-      .option('--platform <os/arch[/variant]|all>', 'build for this platform (repeatable: an index of them; all: every platform of the base)', collect)
+      .option(
+        '-t, --tag <dest>',
+        'where to write the image (repeatable): a registry image, oci:DIR[:TAG], docker-archive:FILE…',
+        collect,
+      )
+      .option(
+        '--build-arg <key=value>',
+        'a value for an ARG (repeatable; KEY alone takes it from the environment)',
+        collect,
+      )
+      .option(
+        '--platform <os/arch[/variant]|all>',
+        'build for this platform (repeatable: an index of them; all: every platform of the base)',
+        collect,
+      )
       .option('--label <key=value>', 'add a label to the image (repeatable)', collect)
       .option('--target <stage>', 'build this stage instead of the last')
       .option('--max-add-size <size>', 'the most one ADD may unpack from local archives', '512MiB')
@@ -73,8 +90,12 @@ export const buildCommand: CommandDef = {
     const contextDir = resolve(contextArg);
     const dests = ((opts.tag as string[] | undefined) ?? []).map((t) => parseLocation(t));
     const platformFlags = (opts.platform as string[] | undefined) ?? [];
-    const platforms = platformFlags.length === 1 && platformFlags[0] === 'all' ? 'all' : parsePlatforms(platformFlags.length ? platformFlags : undefined);
-    if (platformFlags.includes('all') && platforms !== 'all') throw new UsageError('--platform all cannot be combined with other platforms');
+    const platforms =
+      platformFlags.length === 1 && platformFlags[0] === 'all'
+        ? 'all'
+        : parsePlatforms(platformFlags.length ? platformFlags : undefined);
+    if (platformFlags.includes('all') && platforms !== 'all')
+      throw new UsageError('--platform all cannot be combined with other platforms');
     const df = await readDockerfile(ctx, opts.file as string | undefined, contextDir);
     const talk = !ctx.globals.quiet && !ctx.globals.json;
     const say = (line: string) => talk && ctx.io.stderr.write(`${escapeControl(line)}\n`);
@@ -105,19 +126,41 @@ export const buildCommand: CommandDef = {
     const session = await BuildSession.open(ctx, dests);
     try {
       const { built, early, streamed } = await session.make(request);
-      for (const s of streamed) say(`${s.where}: layer ${s.digest.slice(7, 19)} (${formatBytes(s.size)}) sent while it was written`);
+      for (const s of streamed)
+        say(`${s.where}: layer ${s.digest.slice(7, 19)} (${formatBytes(s.size)}) sent while it was written`);
       const ix = built.indexed;
       if (ix.layers) {
-        say(`base layers read once to index their directories (kept in the cache): ${ix.layers} (${formatBytes(ix.bytes)})`);
+        say(
+          `base layers read once to index their directories (kept in the cache): ${ix.layers} (${formatBytes(ix.bytes)})`,
+        );
       }
-      if (early.blobs || early.mounted) say(`base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ${early.mounted} mounted`);
+      if (early.blobs || early.mounted)
+        say(
+          `base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ${early.mounted} mounted`,
+        );
       const root = built.image.root.desc;
-      const layers = built.layers.map((l) => ({ digest: l.digest, size: l.size, diffId: l.diffId, uncompressedSize: l.uncompressedSize }));
+      const layers = built.layers.map((l) => ({
+        digest: l.digest,
+        size: l.size,
+        diffId: l.diffId,
+        uncompressedSize: l.uncompressedSize,
+      }));
       const found = built.layers.filter((l) => l.from).length;
-      say(`built ${root.digest} (${built.platforms.map(formatPlatform).join(', ')}): ${layers.length} layer${layers.length === 1 ? '' : 's'} from the context (${formatBytes(layers.reduce((n, l) => n + l.size, 0))})${found ? `, ${found} already at the destination` : ''}`);
+      say(
+        `built ${root.digest} (${built.platforms.map(formatPlatform).join(', ')}): ${layers.length} layer${layers.length === 1 ? '' : 's'} from the context (${formatBytes(layers.reduce((n, l) => n + l.size, 0))})${found ? `, ${found} already at the destination` : ''}`,
+      );
       if (dests.length === 0) {
         say('no -t given: nothing written');
-        return { stdout: root.digest, json: { digest: root.digest, mediaType: root.mediaType, platforms: built.platforms.map(formatPlatform), layers, destinations: [] } };
+        return {
+          stdout: root.digest,
+          json: {
+            digest: root.digest,
+            mediaType: root.mediaType,
+            platforms: built.platforms.map(formatPlatform),
+            layers,
+            destinations: [],
+          },
+        };
       }
       const sink = await createSink(ctx.io, ctx.globals, '');
       let results;
@@ -143,7 +186,12 @@ export const buildCommand: CommandDef = {
           platforms: built.platforms.map(formatPlatform),
           layers,
           bytesSent: sent,
-          destinations: results.map((r) => ({ reference: r.reference, upToDate: r.upToDate, bytesSent: r.bytesSent, blobs: r.blobs })),
+          destinations: results.map((r) => ({
+            reference: r.reference,
+            upToDate: r.upToDate,
+            bytesSent: r.bytesSent,
+            blobs: r.blobs,
+          })),
         },
       };
     } finally {

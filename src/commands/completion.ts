@@ -19,7 +19,10 @@ export const completionCommand: CommandDef = {
     }
     // The program as the CLI builds it (imported here: cli.ts imports this list), so the scripts never drift.
     const [{ buildProgram }, gen] = await Promise.all([import('../cli.js'), import('../output/completion.js')]);
-    const spec = gen.describeProgram(buildProgram(() => {}), { completion: [...SHELLS] });
+    const spec = gen.describeProgram(
+      buildProgram(() => {}),
+      { completion: [...SHELLS] },
+    );
     const write = { bash: gen.bashScript, zsh: gen.zshScript, fish: gen.fishScript }[shell as (typeof SHELLS)[number]];
     const script = write(spec);
     return { raw: new TextEncoder().encode(script) };

@@ -43,16 +43,24 @@ export async function runCopy(
     if (existed) parts.push(`${existed} already there`);
     if (mounted) parts.push(`${mounted} mounted`);
     const p = paint();
-    sink?.finish(result.upToDate ? `${formatLocation(dst)} is ${p.dim('up to date')}` : `${p.ok('copied')}: ${parts.join(', ')}`);
+    sink?.finish(
+      result.upToDate ? `${formatLocation(dst)} is ${p.dim('up to date')}` : `${p.ok('copied')}: ${parts.join(', ')}`,
+    );
     if (!result.upToDate && sent === 0) ctx.log.info('no blob bytes were sent');
-    const attached = referrers && src.kind === 'registry' && dst.kind === 'registry'
-      ? await withReferrers(ctx, src.ref, dst.ref, result, referrers.types)
-      : undefined;
+    const attached =
+      referrers && src.kind === 'registry' && dst.kind === 'registry'
+        ? await withReferrers(ctx, src.ref, dst.ref, result, referrers.types)
+        : undefined;
     return {
       stdout: result.reference,
       json: {
-        reference: result.reference, digest: result.digest, mediaType: result.mediaType, upToDate: result.upToDate,
-        bytesSent: result.bytesSent, blobs: result.blobs, ...(attached ? { referrers: attached } : {}),
+        reference: result.reference,
+        digest: result.digest,
+        mediaType: result.mediaType,
+        upToDate: result.upToDate,
+        bytesSent: result.bytesSent,
+        blobs: result.blobs,
+        ...(attached ? { referrers: attached } : {}),
       },
     };
   } catch (err) {
@@ -84,7 +92,11 @@ export const copyCommand: CommandDef = {
     'regctl copy --referrers alpine:3.20 123456789012.dkr.ecr.us-east-1.amazonaws.com/alpine:3.20',
   ],
   configure(cmd) {
-    cmd.option('--platform <os/arch[/variant]>', 'copy only this platform of an index (repeatable: a new index of those)', collect);
+    cmd.option(
+      '--platform <os/arch[/variant]>',
+      'copy only this platform of an index (repeatable: a new index of those)',
+      collect,
+    );
     cmd.option('--referrers', 'also copy what points at the image (signatures, SBOMs, attestations), recursively');
     const typeHelp = 'with --referrers: only referrers of this artifactType (repeatable)';
     cmd.option('--referrers-type <mediatype>', typeHelp, collect);

@@ -8,7 +8,11 @@ export const digestCommand: CommandDef = {
   name: 'digest',
   args: '<ref>',
   summary: "print an image's manifest digest (a HEAD request: no pull counted on Docker Hub)",
-  examples: ['regctl digest alpine:3.20', 'regctl digest --platform linux/arm64 alpine:3.20', 'regctl digest oci:./layout:3.20'],
+  examples: [
+    'regctl digest alpine:3.20',
+    'regctl digest --platform linux/arm64 alpine:3.20',
+    'regctl digest oci:./layout:3.20',
+  ],
   configure(cmd) {
     cmd.option('--platform <os/arch[/variant]>', "the digest of one platform's image in an index");
   },

@@ -42,14 +42,22 @@ export function keyValueFlags(values: unknown, flag: string, env?: NodeJS.Proces
 
 export function pageSize(value: unknown): number {
   const n = Number(value ?? 1000);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError('--page-size takes a whole number from 1 to 1000');
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new UsageError('--page-size takes a whole number from 1 to 1000');
   return n;
 }
 
 export function addImagesFlags(cmd: Command): void {
   cmd.option('--sort <key>', 'tag, created, pushed or size (default: newest first)');
-  cmd.option('--filter <terms>', 'tag=RE, untagged, tagged, older=DUR, newer=DUR, platform=OS/ARCH (comma-separated, ANDed; repeatable)', collect);
-  cmd.option('--no-config', 'skip reading manifests and configs (no created or platforms; on ECR no manifest GET at all)');
+  cmd.option(
+    '--filter <terms>',
+    'tag=RE, untagged, tagged, older=DUR, newer=DUR, platform=OS/ARCH (comma-separated, ANDed; repeatable)',
+    collect,
+  );
+  cmd.option(
+    '--no-config',
+    'skip reading manifests and configs (no created or platforms; on ECR no manifest GET at all)',
+  );
 }
 
 export function warnRateLimit(ctx: AppContext, registry: string): void {

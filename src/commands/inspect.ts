@@ -43,7 +43,9 @@ async function describeImage(ctx: AppContext, src: ImageSource, m: FetchedManife
     digest: m.desc.digest,
     mediaType: m.desc.mediaType,
     configDigest: m.manifest.config.digest,
-    platform: cfg.os ? formatPlatform({ os: cfg.os, architecture: cfg.architecture ?? '', variant: cfg.variant }) : undefined,
+    platform: cfg.os
+      ? formatPlatform({ os: cfg.os, architecture: cfg.architecture ?? '', variant: cfg.variant })
+      : undefined,
     created: cfg.created,
     layers,
     totalSize: layers.reduce((n, l) => n + l.size, 0) + m.manifest.config.size + m.desc.size,
@@ -62,7 +64,12 @@ export const inspectCommand: CommandDef = {
   name: 'inspect',
   args: '<ref>',
   summary: 'show an image: digest, media type, platforms, created, layers and sizes, labels, entrypoint and cmd',
-  examples: ['regctl inspect alpine:3.20', 'regctl inspect --platform linux/arm64 --json alpine:3.20', 'regctl inspect --raw alpine:3.20 | jq .', 'regctl inspect --config oci:./layout:3.20'],
+  examples: [
+    'regctl inspect alpine:3.20',
+    'regctl inspect --platform linux/arm64 --json alpine:3.20',
+    'regctl inspect --raw alpine:3.20 | jq .',
+    'regctl inspect --config oci:./layout:3.20',
+  ],
   configure(cmd) {
     cmd.option('--raw', 'print the manifest bytes exactly as stored');
     cmd.option('--config', 'print the image config JSON');
@@ -75,15 +82,17 @@ export const inspectCommand: CommandDef = {
     try {
       let m = await src.getManifest(desc.digest, ctx.signal);
       const platforms = parsePlatforms(opts.platform);
-      if (platforms || (opts.config && m.manifest.kind === 'index')) m = await choosePlatform(ctx, src, m, platforms, refText);
+      if (platforms || (opts.config && m.manifest.kind === 'index'))
+        m = await choosePlatform(ctx, src, m, platforms, refText);
       if (loc.kind === 'registry') warnRateLimit(ctx, loc.ref.registry);
       // The bytes as stored, nothing added: `inspect --raw REF | sha256sum` is `regctl digest REF`.
       if (opts.raw) return { raw: m.bytes, json: JSON.parse(Buffer.from(m.bytes).toString('utf8')) };
       const name = formatLocation(loc);
       // Referrers (signatures, SBOMs, attestations) of what is shown, counted by type: registries only.
-      const counts = loc.kind === 'registry' && !opts.config
-        ? await (await import('../referrers/count.js')).countReferrers(ctx, loc.ref, m.desc.digest)
-        : undefined;
+      const counts =
+        loc.kind === 'registry' && !opts.config
+          ? await (await import('../referrers/count.js')).countReferrers(ctx, loc.ref, m.desc.digest)
+          : undefined;
       const referrerLine = async () => `Referrers:   ${(await import('../referrers/count.js')).countsText(counts)}`;
       const referrersJson = counts ? { referrers: counts } : {};
       if (m.manifest.kind === 'index') {
@@ -96,15 +105,25 @@ export const inspectCommand: CommandDef = {
         }));
         const annotations = annotationsOf(m);
         const json = {
-          name, digest: m.desc.digest, mediaType: m.desc.mediaType, annotations, manifests: entries, ...referrersJson,
+          name,
+          digest: m.desc.digest,
+          mediaType: m.desc.mediaType,
+          annotations,
+          manifests: entries,
+          ...referrersJson,
         };
         const lines = [
           `Name:        ${name}`,
           `Digest:      ${m.desc.digest}`,
           `MediaType:   ${m.desc.mediaType}`,
           `Platforms:`,
-          table(entries.map((e) => [`  ${e.platform}${'type' in e ? ` (${e.type})` : ''}`, e.digest, formatBytes(e.size)])),
-          ...section('Annotations', Object.entries(annotations).map(([k, v]) => `${k}=${v}`)),
+          table(
+            entries.map((e) => [`  ${e.platform}${'type' in e ? ` (${e.type})` : ''}`, e.digest, formatBytes(e.size)]),
+          ),
+          ...section(
+            'Annotations',
+            Object.entries(annotations).map(([k, v]) => `${k}=${v}`),
+          ),
         ];
         if (loc.kind === 'registry') lines.push(await referrerLine());
         return { stdout: lines.join('\n'), json };
@@ -126,9 +145,22 @@ export const inspectCommand: CommandDef = {
       if (info.workingDir) lines.push(`WorkingDir:  ${info.workingDir}`);
       if (info.user) lines.push(`User:        ${info.user}`);
       lines.push(...section('Env', info.env));
-      lines.push(...section('Labels', Object.entries(info.labels).map(([k, v]) => `${k}=${v}`)));
-      lines.push(...section('Annotations', Object.entries(info.annotations).map(([k, v]) => `${k}=${v}`)));
-      lines.push(`Layers:      ${info.layers.length}`, table(info.layers.map((l) => [`  ${l.digest}`, formatBytes(l.size)])));
+      lines.push(
+        ...section(
+          'Labels',
+          Object.entries(info.labels).map(([k, v]) => `${k}=${v}`),
+        ),
+      );
+      lines.push(
+        ...section(
+          'Annotations',
+          Object.entries(info.annotations).map(([k, v]) => `${k}=${v}`),
+        ),
+      );
+      lines.push(
+        `Layers:      ${info.layers.length}`,
+        table(info.layers.map((l) => [`  ${l.digest}`, formatBytes(l.size)])),
+      );
       lines.push(`Total size:  ${formatBytes(info.totalSize)}`);
       if (loc.kind === 'registry') lines.push(await referrerLine());
       return { stdout: lines.join('\n'), json };

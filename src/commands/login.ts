@@ -23,14 +23,21 @@ export const loginCommand: CommandDef = {
   ],
   configure(cmd) {
     cmd.option('-u, --username <user>', 'user name');
-    cmd.option('-p, --password <password>', 'password (visible in the process list and shell history: prefer --password-stdin)');
+    cmd.option(
+      '-p, --password <password>',
+      'password (visible in the process list and shell history: prefer --password-stdin)',
+    );
     cmd.option('--password-stdin', 'read the password from standard input');
   },
   async run(ctx, [hostText], opts) {
     const registry = normalizeRegistry(hostText.replace(/^https?:\/\//, '').replace(/\/.*$/, ''));
     let password = opts.password as string | undefined;
-    if (password !== undefined && opts.passwordStdin) throw new UsageError('give --password or --password-stdin, not both');
-    if (password !== undefined) ctx.log.warn('a password on the command line is visible to other users and kept in shell history: use --password-stdin');
+    if (password !== undefined && opts.passwordStdin)
+      throw new UsageError('give --password or --password-stdin, not both');
+    if (password !== undefined)
+      ctx.log.warn(
+        'a password on the command line is visible to other users and kept in shell history: use --password-stdin',
+      );
     // As docker, skopeo and crane: on a terminal ask for what is missing; a script gives -u and --password-stdin.
     const { canPrompt, ask } = await import('../output/prompt.js');
     const prompt = canPrompt() && !opts.passwordStdin;

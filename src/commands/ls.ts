@@ -30,7 +30,8 @@ export const catalogCommand: CommandDef = {
   summary: "list a registry's repositories (where the registry allows it)",
   examples: ['regctl catalog localhost:5000', 'regctl catalog --json registry.example.com'],
   async run(ctx, [host]) {
-    if (!host || host.includes('/') || host.includes('@')) throw new UsageError(`catalog takes a registry host, got ${JSON.stringify(host)}`);
+    if (!host || host.includes('/') || host.includes('@'))
+      throw new UsageError(`catalog takes a registry host, got ${JSON.stringify(host)}`);
     const repos = await ctx.client('any').catalog(normalizeRegistry(host), ctx.signal);
     return { stdout: repos.join('\n'), json: repos };
   },

@@ -24,7 +24,8 @@ function jsonArray(flag: string, text: unknown): string[] | undefined {
 export const mutateCommand: CommandDef = {
   name: 'mutate',
   args: '<ref>',
-  summary: 'change an image config (labels, env, entrypoint, cmd, workdir, user) or annotations: new manifest, same layers',
+  summary:
+    'change an image config (labels, env, entrypoint, cmd, workdir, user) or annotations: new manifest, same layers',
   examples: [
     'regctl mutate localhost:5000/app:v1 --label org.opencontainers.image.revision=$(git rev-parse HEAD)',
     `regctl mutate ghcr.io/o/app:v1 -t ghcr.io/o/app:v1-debug --env LOG_LEVEL=debug --entrypoint '["/app", "--verbose"]'`,
@@ -52,8 +53,15 @@ export const mutateCommand: CommandDef = {
       user: opts.user as string | undefined,
       annotations: keyValueFlags(opts.annotation, '--annotation'),
     };
-    const none = !changes.labels.size && !changes.env.size && !changes.annotations.size && [changes.entrypoint, changes.cmd, changes.workdir, changes.user].every((x) => x === undefined);
-    if (none && dst === src) throw new UsageError('nothing to change: give --label, --env, --entrypoint, --cmd, --workdir, --user or --annotation');
+    const none =
+      !changes.labels.size &&
+      !changes.env.size &&
+      !changes.annotations.size &&
+      [changes.entrypoint, changes.cmd, changes.workdir, changes.user].every((x) => x === undefined);
+    if (none && dst === src)
+      throw new UsageError(
+        'nothing to change: give --label, --env, --entrypoint, --cmd, --workdir, --user or --annotation',
+      );
     const [{ openSource }, { mutateImage }, { openDestinations, pushMade }, { createSink }] = await Promise.all([
       import('../transports/open.js'),
       import('../builder/mutate.js'),
@@ -71,8 +79,21 @@ export const mutateCommand: CommandDef = {
         const opened = await openDestinations(ctx, [dst], defaultName);
         const [result] = await pushMade(ctx, image, src, [dst], opened, (e) => sink.handle(e));
         const { sent, existed, mounted } = result.blobs;
-        sink.finish(result.upToDate ? `${formatLocation(dst)} is up to date` : `mutated: ${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)}), ${existed} already there, ${mounted} mounted`);
-        return { stdout: result.reference, json: { reference: result.reference, digest: result.digest, mediaType: result.mediaType, upToDate: result.upToDate, blobs: result.blobs } };
+        sink.finish(
+          result.upToDate
+            ? `${formatLocation(dst)} is up to date`
+            : `mutated: ${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)}), ${existed} already there, ${mounted} mounted`,
+        );
+        return {
+          stdout: result.reference,
+          json: {
+            reference: result.reference,
+            digest: result.digest,
+            mediaType: result.mediaType,
+            upToDate: result.upToDate,
+            blobs: result.blobs,
+          },
+        };
       } catch (err) {
         sink.fail();
         throw err;

@@ -20,7 +20,10 @@ interface Decide {
 }
 
 async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
-  const [{ evaluateRetention }, { parseDuration }] = await Promise.all([import('../lifecycle/evaluate.js'), import('../lifecycle/duration.js')]);
+  const [{ evaluateRetention }, { parseDuration }] = await Promise.all([
+    import('../lifecycle/evaluate.js'),
+    import('../lifecycle/duration.js'),
+  ]);
   const label: string[] = [];
   let keep: number | undefined;
   if (opts.keep !== undefined) {
@@ -47,15 +50,21 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
       throw new UsageError(`--older-than ${n}: give a unit: s, m, h, d or w (e.g. ${n}d for days)`);
     }
     olderThanMs = parseDuration(text);
-    if (olderThanMs === undefined) throw new UsageError(`--older-than: unreadable duration ${JSON.stringify(opts.olderThan)} (e.g. 30d, 12h, 2w)`);
+    if (olderThanMs === undefined)
+      throw new UsageError(`--older-than: unreadable duration ${JSON.stringify(opts.olderThan)} (e.g. 30d, 12h, 2w)`);
     label.push(`--older-than ${text}`);
   }
   const untagged = Boolean(opts.untagged);
   if (untagged) label.push('--untagged');
   if (!untagged && keep === undefined && olderThanMs === undefined) {
-    throw new UsageError('prune needs a rule: --keep N, --older-than DUR, --untagged, or --from-policy POLICY.json (e.g. prune REPO --keep 10 --dry-run)');
+    throw new UsageError(
+      'prune needs a rule: --keep N, --older-than DUR, --untagged, or --from-policy POLICY.json (e.g. prune REPO --keep 10 --dry-run)',
+    );
   }
-  return { decide: (images, now) => evaluateRetention(images, { keep, match, olderThanMs, untagged, label: label.join(' ') }, now) };
+  return {
+    decide: (images, now) =>
+      evaluateRetention(images, { keep, match, olderThanMs, untagged, label: label.join(' ') }, now),
+  };
 }
 
 async function ruleFromPolicy(path: string): Promise<Decide> {
@@ -68,13 +77,20 @@ async function ruleFromPolicy(path: string): Promise<Decide> {
     text = (await readRegular(path, MAX_JSON_BYTES)).toString('utf8');
   } catch (err) {
     if (err instanceof RegctlError) throw new UsageError(`--from-policy: ${err.message}`);
-    throw new UsageError(`--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(
+      `--from-policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   const policy = parsePolicy(text, path);
   return { decide: (images, now) => evaluatePolicy(images, policy, now), notes: unevaluatedRules(policy) };
 }
 
-async function remove(ctx: AppContext, repo: Repo, ecr: import('../ecr/host.js').EcrTarget | undefined, digests: string[]): Promise<{ deleted: string[]; failures: string[] }> {
+async function remove(
+  ctx: AppContext,
+  repo: Repo,
+  ecr: import('../ecr/host.js').EcrTarget | undefined,
+  digests: string[],
+): Promise<{ deleted: string[]; failures: string[] }> {
   if (digests.length === 0) return { deleted: [], failures: [] };
   if (ecr) return (await import('../ecr/api.js')).batchDeleteImages(ecr, repo.repository, digests, ctx.signal);
   const client = ctx.client('dst');
@@ -121,7 +137,8 @@ async function confirmed(ctx: AppContext, name: string, rows: string[][], of: nu
 export const pruneCommand: CommandDef = {
   name: 'prune',
   args: '<repo>',
-  summary: "delete a repository's old images by retention rules (or an ECR lifecycle policy evaluated here); never an image a kept tag points to",
+  summary:
+    "delete a repository's old images by retention rules (or an ECR lifecycle policy evaluated here); never an image a kept tag points to",
   examples: [
     'regctl prune localhost:5000/app --keep 10 --dry-run',
     'regctl prune localhost:5000/app --keep 10 --yes   # in a script: no question asked',
@@ -132,8 +149,14 @@ export const pruneCommand: CommandDef = {
   configure(cmd) {
     cmd.option('--keep <n>', 'keep the newest N selected images (by push time on ECR, else by created)');
     cmd.option('--match <re>', 'select images by a tag matching this regex; other tags are kept and keep their digest');
-    cmd.option('--older-than <duration>', 'delete only images older than this, with a unit: s m h d w (30d, 12h, 1d12h)');
-    cmd.option('--untagged', 'select untagged images (ECR lists them); with --match, those and the matching tagged ones');
+    cmd.option(
+      '--older-than <duration>',
+      'delete only images older than this, with a unit: s m h d w (30d, 12h, 1d12h)',
+    );
+    cmd.option(
+      '--untagged',
+      'select untagged images (ECR lists them); with --match, those and the matching tagged ones',
+    );
     cmd.option('--from-policy <file>', 'evaluate an ECR lifecycle policy (JSON) against the repository, as ECR would');
     cmd.option('--dry-run', 'print what would be deleted and why, delete nothing');
     cmd.option('-y, --yes', 'delete without asking (needed where there is no terminal to ask: scripts, CI)');
@@ -143,13 +166,28 @@ export const pruneCommand: CommandDef = {
     const ref = parseRepository(repoText);
     const repo: Repo = { registry: ref.registry, repository: ref.repository };
     const usesFlags = ['keep', 'match', 'olderThan', 'untagged'].filter((k) => opts[k] !== undefined);
-    if (opts.fromPolicy !== undefined && usesFlags.length > 0) throw new UsageError('--from-policy takes its rules from the policy: drop --keep, --match, --older-than and --untagged');
-    const rule = opts.fromPolicy !== undefined ? await ruleFromPolicy(opts.fromPolicy as string) : await ruleFromFlags(opts);
+    if (opts.fromPolicy !== undefined && usesFlags.length > 0)
+      throw new UsageError(
+        '--from-policy takes its rules from the policy: drop --keep, --match, --older-than and --untagged',
+      );
+    const rule =
+      opts.fromPolicy !== undefined ? await ruleFromPolicy(opts.fromPolicy as string) : await ruleFromFlags(opts);
     for (const note of rule.notes ?? []) ctx.log.warn(note);
-    const [{ listImages }, { tagsText, timeOf }, render] = await Promise.all([import('../images/list.js'), import('../images/view.js'), import('../output/render.js')]);
+    const [{ listImages }, { tagsText, timeOf }, render] = await Promise.all([
+      import('../images/list.js'),
+      import('../images/view.js'),
+      import('../output/render.js'),
+    ]);
     const ecr = await ecrOf(ctx, repo.registry);
     // ECR: DescribeImages has tags and push times; only indexes are read (their children are not images of their own).
-    const listing = await listImages(ctx.client('any'), repo, { pageSize: pageSize(opts.pageSize), details: !ecr, children: true, signal: ctx.signal, jobs: ctx.globals.jobs, ...(ecr ? { ecr } : {}) });
+    const listing = await listImages(ctx.client('any'), repo, {
+      pageSize: pageSize(opts.pageSize),
+      details: !ecr,
+      children: true,
+      signal: ctx.signal,
+      jobs: ctx.globals.jobs,
+      ...(ecr ? { ecr } : {}),
+    });
     const now = Date.now();
     // Fallback indexes and cosign tags (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) are attachments, not images: they
     // go or stay with the image they are attached to.
@@ -179,7 +217,9 @@ export const pruneCommand: CommandDef = {
     const shown = (v: Verdict) => shownReasons.some((s) => v.reason.includes(s));
     const guarded = verdicts.filter((v) => !v.expire && shown(v));
     const attachedLine = (a: (typeof attached)[number]) => [
-      a.tag ?? '<untagged>', a.digest, `${a.what} of ${a.subject}`,
+      a.tag ?? '<untagged>',
+      a.digest,
+      `${a.what} of ${a.subject}`,
     ];
     const line = (v: Verdict) => [tagsText(v.tags, 6), v.digest, `${v.rule ?? ''}: ${v.reason}`];
     const name = `${repo.registry}/${repo.repository}`;
@@ -188,8 +228,16 @@ export const pruneCommand: CommandDef = {
       repository: name,
       dryRun: dry,
       images: verdicts.length,
-      expire: going.map((v) => ({ digest: v.digest, tags: v.tags, rule: v.rule, reason: v.reason, ...(dry ? {} : { deleted: deleted.includes(v.digest) }) })),
-      kept: verdicts.filter((v) => !v.expire).map((v) => ({ digest: v.digest, tags: v.tags, ...(v.rule ? { rule: v.rule } : {}), reason: v.reason })),
+      expire: going.map((v) => ({
+        digest: v.digest,
+        tags: v.tags,
+        rule: v.rule,
+        reason: v.reason,
+        ...(dry ? {} : { deleted: deleted.includes(v.digest) }),
+      })),
+      kept: verdicts
+        .filter((v) => !v.expire)
+        .map((v) => ({ digest: v.digest, tags: v.tags, ...(v.rule ? { rule: v.rule } : {}), reason: v.reason })),
       attached: attached.map((a) => ({ ...a, ...(dry ? {} : { deleted: deleted.includes(a.digest) }) })),
       ...(failures.length ? { failures } : {}),
     });
@@ -200,7 +248,9 @@ export const pruneCommand: CommandDef = {
         ...attached.map((a) => ['would delete', ...attachedLine(a)]),
         ...keptLines,
       ];
-      ctx.log.info(`${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`);
+      ctx.log.info(
+        `${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`,
+      );
       return { stdout: rows.length ? render.table(rows) : '', json: json([], []) };
     }
     const asked = [...going.map((v) => line(v)), ...attached.map((a) => attachedLine(a))];
@@ -210,7 +260,12 @@ export const pruneCommand: CommandDef = {
     }
     // Referrers first (a subject is never left behind by its signature's failure), then the images.
     const first = await remove(ctx, repo, ecr, [...new Set(attached.map((a) => a.digest))]);
-    const second = await remove(ctx, repo, ecr, going.map((v) => v.digest));
+    const second = await remove(
+      ctx,
+      repo,
+      ecr,
+      going.map((v) => v.digest),
+    );
     const deleted = [...first.deleted, ...second.deleted];
     const failures = [...first.failures, ...second.failures];
     const rows = [
@@ -219,9 +274,13 @@ export const pruneCommand: CommandDef = {
       ...keptLines,
     ];
     if (failures.length > 0 && deleted.length === 0) {
-      throw new RegctlError('PRUNE_FAILED', `prune ${name}: no image could be deleted: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}`, {
-        hint: ecr ? undefined : deletionHint(repo.registry),
-      });
+      throw new RegctlError(
+        'PRUNE_FAILED',
+        `prune ${name}: no image could be deleted: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}`,
+        {
+          hint: ecr ? undefined : deletionHint(repo.registry),
+        },
+      );
     }
     for (const f of failures) {
       const why = escapeControl(f.replace(/\s*\n\s*/g, ' '), { oneLine: true });
@@ -232,6 +291,10 @@ export const pruneCommand: CommandDef = {
     const of = `${verdicts.length} image${verdicts.length === 1 ? '' : 's'}`;
     const failed = failures.length ? `; ${failures.length} failed` : '';
     ctx.log.info(`deleted ${second.deleted.length} of ${of}${extra} in ${name}${failed}`);
-    return { stdout: rows.length ? render.table(rows) : '', json: json(deleted, failures), exitCode: failures.length ? 1 : 0 };
+    return {
+      stdout: rows.length ? render.table(rows) : '',
+      json: json(deleted, failures),
+      exitCode: failures.length ? 1 : 0,
+    };
   },
 };

@@ -19,10 +19,18 @@ export const pullCommand: CommandDef = {
   name: 'pull',
   args: '<ref> <path>',
   summary: 'copy a registry image to a local docker-archive, OCI layout or oci-archive',
-  examples: ['regctl pull alpine:3.20 ./alpine.tar', 'regctl pull --format oci alpine:3.20 ./layout', 'regctl pull --format oci-archive --platform linux/arm64 alpine:3.20 alpine-arm64.tar'],
+  examples: [
+    'regctl pull alpine:3.20 ./alpine.tar',
+    'regctl pull --format oci alpine:3.20 ./layout',
+    'regctl pull --format oci-archive --platform linux/arm64 alpine:3.20 alpine-arm64.tar',
+  ],
   configure(cmd) {
     cmd.option('--format <format>', 'docker-archive, oci or oci-archive (default: .tar → docker-archive, else oci)');
-    cmd.option('--platform <os/arch[/variant]>', 'the platform to pull from an index (repeatable for OCI outputs)', collect);
+    cmd.option(
+      '--platform <os/arch[/variant]>',
+      'the platform to pull from an index (repeatable for OCI outputs)',
+      collect,
+    );
   },
   run(ctx, [ref, path], opts) {
     registryRef(ref);
@@ -34,13 +42,22 @@ export const pushCommand: CommandDef = {
   name: 'push',
   args: '<path> <ref>',
   summary: 'copy a local docker-archive, OCI layout or oci-archive to a registry',
-  examples: ['regctl push ./alpine.tar localhost:5000/alpine:3.20', 'regctl push oci:./layout:3.20 ghcr.io/me/alpine:3.20'],
+  examples: [
+    'regctl push ./alpine.tar localhost:5000/alpine:3.20',
+    'regctl push oci:./layout:3.20 ghcr.io/me/alpine:3.20',
+  ],
   configure(cmd) {
     cmd.option('--platform <os/arch[/variant]>', 'push only this platform of an index', collect);
     addCreateRepoFlags(cmd);
   },
   run(ctx, [path, ref], opts) {
     const src = localLocation(path, 'push reads');
-    return runCopy(ctx, src, { kind: 'registry', ref: registryRef(ref) }, parsePlatforms(opts.platform), createRepoSettings(opts));
+    return runCopy(
+      ctx,
+      src,
+      { kind: 'registry', ref: registryRef(ref) },
+      parsePlatforms(opts.platform),
+      createRepoSettings(opts),
+    );
   },
 };

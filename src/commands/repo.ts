@@ -17,20 +17,32 @@ const describe = (s: EcrRepoSettings) =>
 export function settingDifferences(have: EcrRepoSettings, want: CreateRepoSettings): string[] {
   const out: string[] = [];
   if (have.immutableTags !== Boolean(want.immutableTags)) {
-    out.push(`tags are ${have.immutableTags ? 'immutable' : 'mutable'}, asked ${want.immutableTags ? 'immutable' : 'mutable'} (aws ecr put-image-tag-mutability)`);
+    out.push(
+      `tags are ${have.immutableTags ? 'immutable' : 'mutable'}, asked ${want.immutableTags ? 'immutable' : 'mutable'} (aws ecr put-image-tag-mutability)`,
+    );
   }
   if (have.scanOnPush !== Boolean(want.scanOnPush)) {
-    out.push(`scan on push is ${have.scanOnPush ? 'on' : 'off'}, asked ${want.scanOnPush ? 'on' : 'off'} (aws ecr put-image-scanning-configuration)`);
+    out.push(
+      `scan on push is ${have.scanOnPush ? 'on' : 'off'}, asked ${want.scanOnPush ? 'on' : 'off'} (aws ecr put-image-scanning-configuration)`,
+    );
   }
   const wantEnc = want.kmsKey ? `KMS ${want.kmsKey}` : 'AES256';
   const haveEnc = have.encryption === 'KMS' ? `KMS ${have.kmsKey ?? '(the AWS managed key)'}` : 'AES256';
-  if (want.kmsKey ? have.encryption !== 'KMS' || (have.kmsKey !== undefined && have.kmsKey !== want.kmsKey) : have.encryption !== 'AES256') {
+  if (
+    want.kmsKey
+      ? have.encryption !== 'KMS' || (have.kmsKey !== undefined && have.kmsKey !== want.kmsKey)
+      : have.encryption !== 'AES256'
+  ) {
     out.push(`encryption is ${haveEnc}, asked ${wantEnc} (fixed at creation: delete and create the repository again)`);
   }
   return out;
 }
 
-async function ecrFor(ctx: AppContext, repoText: string, action: string): Promise<{ ecr: EcrTarget; repository: string; name: string }> {
+async function ecrFor(
+  ctx: AppContext,
+  repoText: string,
+  action: string,
+): Promise<{ ecr: EcrTarget; repository: string; name: string }> {
   const ref = parseRepository(repoText);
   const name = `${ref.registry}/${ref.repository}`;
   const ecr = await ecrOf(ctx, ref.registry);
@@ -51,11 +63,17 @@ async function create(ctx: AppContext, repoText: string, opts: Record<string, un
   const want = createRepoSettings(opts);
   const api = await import('../ecr/api.js');
   const made = await api.createRepository(ecr, repository, want, ctx.signal);
-  if (made !== 'exists') return { stdout: `created ${name} (${describe(made)})`, json: { repository: name, created: true, ...made } };
+  if (made !== 'exists')
+    return { stdout: `created ${name} (${describe(made)})`, json: { repository: name, created: true, ...made } };
   const have = await api.describeRepository(ecr, repository, ctx.signal);
-  if (!have) throw new RegctlError('ECR_API', `repo create ${name}: ECR says the repository exists but does not describe it`);
+  if (!have)
+    throw new RegctlError('ECR_API', `repo create ${name}: ECR says the repository exists but does not describe it`);
   const diff = settingDifferences(have, want);
-  if (diff.length > 0) throw new RegctlError('REPO_SETTINGS', `repo create ${name}: the repository exists with other settings: ${diff.join('; ')}`);
+  if (diff.length > 0)
+    throw new RegctlError(
+      'REPO_SETTINGS',
+      `repo create ${name}: the repository exists with other settings: ${diff.join('; ')}`,
+    );
   return { stdout: `${name} exists (${describe(have)})`, json: { repository: name, created: false, ...have } };
 }
 
@@ -65,14 +83,23 @@ async function remove(ctx: AppContext, repoText: string, opts: Record<string, un
     await (await import('../ecr/api.js')).deleteRepository(ecr, repository, Boolean(opts.force), ctx.signal);
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
-    if (cause?.name === 'RepositoryNotEmptyException') throw new RegctlError('REPO_NOT_EMPTY', `repo rm ${name}: the repository still holds images; --force deletes them with it`);
+    if (cause?.name === 'RepositoryNotEmptyException')
+      throw new RegctlError(
+        'REPO_NOT_EMPTY',
+        `repo rm ${name}: the repository still holds images; --force deletes them with it`,
+      );
     if (hasCode(err, 'NOT_FOUND')) throw new RegctlError('NOT_FOUND', `repo rm ${name}: no such repository`);
     throw err;
   }
   return { stdout: `deleted repository ${name}`, json: { repository: name, deleted: true } };
 }
 
-async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: string | undefined, file: string | undefined): Promise<CommandResult> {
+async function lifecycle(
+  ctx: AppContext,
+  verb: string | undefined,
+  repoText: string | undefined,
+  file: string | undefined,
+): Promise<CommandResult> {
   if (verb !== 'get' && verb !== 'set') throw new UsageError('repo lifecycle takes get REPO or set REPO POLICY.json');
   if (!repoText) throw new UsageError(`repo lifecycle ${verb} needs a repository`);
   if (verb === 'set' && !file) throw new UsageError('repo lifecycle set needs a policy file (JSON; - for stdin)');
@@ -93,12 +120,16 @@ async function lifecycle(ctx: AppContext, verb: string | undefined, repoText: st
   const api = await import('../ecr/api.js');
   if (verb === 'get') {
     const policy = await api.getLifecyclePolicy(ecr, repository, ctx.signal);
-    if (policy === undefined) throw new RegctlError('NOT_FOUND', `repo lifecycle get ${name}: the repository has no lifecycle policy`);
+    if (policy === undefined)
+      throw new RegctlError('NOT_FOUND', `repo lifecycle get ${name}: the repository has no lifecycle policy`);
     const doc = JSON.parse(policy) as unknown;
     return { stdout: jsonForTerminal(doc), json: doc };
   }
   await api.putLifecyclePolicy(ecr, repository, JSON.stringify(JSON.parse(text!)), ctx.signal);
-  return { stdout: `lifecycle policy of ${name} set`, json: { repository: name, lifecyclePolicy: JSON.parse(text!) as unknown } };
+  return {
+    stdout: `lifecycle policy of ${name} set`,
+    json: { repository: name, lifecyclePolicy: JSON.parse(text!) as unknown },
+  };
 }
 
 function checkPolicyShape(text: string, where: string): void {
@@ -137,7 +168,8 @@ export const repoCommand: CommandDef = {
   },
   run(ctx, [action, ...rest], opts) {
     const only = (n: number) => {
-      if (rest.length !== n) throw new UsageError(`repo ${action} takes ${n === 1 ? 'one repository' : `${n} arguments`}`);
+      if (rest.length !== n)
+        throw new UsageError(`repo ${action} takes ${n === 1 ? 'one repository' : `${n} arguments`}`);
     };
     switch (action) {
       case 'create':

@@ -82,7 +82,23 @@ export async function openResolved(ctx: AppContext, refText: string) {
 }
 
 /** One platform's image of an index (the host's when `platforms` is undefined); an image manifest is returned as is. */
-export async function choosePlatform(ctx: AppContext, src: ImageSource, m: FetchedManifest, platforms: Platform[] | undefined, where: string): Promise<FetchedManifest> {
-  const [{ selectRoot }, { hostPlatform }] = await Promise.all([import('../copy/plan.js'), import('../oci/platform.js')]);
-  return selectRoot(src, m, { platforms, singleImage: true, defaultPlatform: hostPlatform(), jobs: 1, signal: ctx.signal, where });
+export async function choosePlatform(
+  ctx: AppContext,
+  src: ImageSource,
+  m: FetchedManifest,
+  platforms: Platform[] | undefined,
+  where: string,
+): Promise<FetchedManifest> {
+  const [{ selectRoot }, { hostPlatform }] = await Promise.all([
+    import('../copy/plan.js'),
+    import('../oci/platform.js'),
+  ]);
+  return selectRoot(src, m, {
+    platforms,
+    singleImage: true,
+    defaultPlatform: hostPlatform(),
+    jobs: 1,
+    signal: ctx.signal,
+    where,
+  });
 }

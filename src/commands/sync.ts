@@ -47,7 +47,8 @@ Exit status: 0 all done, 1 an image failed (or was skipped), 2 a bad spec or bad
 function intFlag(name: string, min: number, max: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} takes a whole number from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new UsageError(`${name} takes a whole number from ${min} to ${max}`);
     return n;
   };
 }
@@ -79,7 +80,13 @@ function planJson(specPath: string, plan: Plan) {
     spec: specPath,
     dryRun: true,
     shard: plan.shard ?? null,
-    summary: { images: plan.items.length, total: plan.total, copy: n('copy'), upToDate: n('up-to-date'), failed: n('error') },
+    summary: {
+      images: plan.items.length,
+      total: plan.total,
+      copy: n('copy'),
+      upToDate: n('up-to-date'),
+      failed: n('error'),
+    },
     warnings: plan.warnings,
     images: plan.items.map(itemJson),
   };
@@ -126,7 +133,9 @@ async function readSpec(path: string): Promise<string> {
   } catch (err) {
     if (err instanceof RegctlError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+    throw new UsageError(
+      `${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`,
+    );
   }
 }
 
@@ -144,18 +153,28 @@ export const syncCommand: CommandDef = {
   configure(cmd) {
     cmd
       .option('--dry-run', 'print the plan (what would be copied, what is up to date) and change nothing')
-      .option('--images <n>', `images copied at once (default: the spec's, else ${DEFAULT_IMAGES})`, intFlag('--images', 1, 64))
+      .option(
+        '--images <n>',
+        `images copied at once (default: the spec's, else ${DEFAULT_IMAGES})`,
+        intFlag('--images', 1, 64),
+      )
       .option('--shard <I/N>', 'do shard I of N (0-based); auto/N takes I from JOB_COMPLETION_INDEX')
       .option('--keep-going', 'after a failure, copy the rest (exit 1 at the end)')
-      .option('--rate-floor <n>', `pause or stop when a registry's ratelimit-remaining falls under n; 0 turns it off (default ${DEFAULT_RATE_FLOOR})`, intFlag('--rate-floor', 0, 1_000_000))
-      .option('--rate-wait <duration>', 'wait up to this long for the rate-limit window (e.g. 30m, 6h) instead of stopping')
+      .option(
+        '--rate-floor <n>',
+        `pause or stop when a registry's ratelimit-remaining falls under n; 0 turns it off (default ${DEFAULT_RATE_FLOOR})`,
+        intFlag('--rate-floor', 0, 1_000_000),
+      )
+      .option(
+        '--rate-wait <duration>',
+        'wait up to this long for the rate-limit window (e.g. 30m, 6h) instead of stopping',
+      )
       .option('--env <name>', 'let ${NAME} in the spec read it (repeatable; or list it in env:)', envName, [])
       .addHelpText('after', SPEC_HELP);
-    addCreateRepoFlags(cmd)
-      .hook('preAction', (self) => {
-        // --jobs is global with a default: only a --jobs the user typed overrides the spec's.
-        self.setOptionValue('jobsGiven', self.getOptionValueSourceWithGlobals('jobs') === 'cli');
-      });
+    addCreateRepoFlags(cmd).hook('preAction', (self) => {
+      // --jobs is global with a default: only a --jobs the user typed overrides the spec's.
+      self.setOptionValue('jobsGiven', self.getOptionValueSourceWithGlobals('jobs') === 'cli');
+    });
   },
   async run(ctx, [specPath], opts) {
     const started = Date.now();
@@ -165,7 +184,8 @@ export const syncCommand: CommandDef = {
     let rateWaitMs = d.rateWaitMs ?? 0;
     if (opts.rateWait !== undefined) {
       const ms = parseDuration(opts.rateWait as string); // `--rate-wait <duration>`: a string
-      if (ms === undefined) throw new UsageError(`--rate-wait: unreadable duration ${JSON.stringify(opts.rateWait)} (e.g. 90s, 30m, 6h)`);
+      if (ms === undefined)
+        throw new UsageError(`--rate-wait: unreadable duration ${JSON.stringify(opts.rateWait)} (e.g. 90s, 30m, 6h)`);
       rateWaitMs = ms;
     }
     const { makePlan, parseShard } = await import('../sync/plan.js');
@@ -180,7 +200,13 @@ export const syncCommand: CommandDef = {
     const render = await import('../output/sync-progress.js');
     const live = render.liveTerminal(ctx.io) && !ctx.globals.quiet && !ctx.globals.json;
     const spinner = live
-      ? (await import('ora')).default({ stream: ctx.io.stderr as NodeJS.WriteStream, text: `sync: planning ${spec.entries.length} entr${spec.entries.length === 1 ? 'y' : 'ies'}…`, isEnabled: true }).start()
+      ? (await import('ora'))
+          .default({
+            stream: ctx.io.stderr as NodeJS.WriteStream,
+            text: `sync: planning ${spec.entries.length} entr${spec.entries.length === 1 ? 'y' : 'ies'}…`,
+            isEnabled: true,
+          })
+          .start()
       : undefined;
     let plan: Plan;
     try {
@@ -192,7 +218,11 @@ export const syncCommand: CommandDef = {
 
     if (opts.dryRun) {
       const failed = plan.items.some((i) => i.action === 'error');
-      return { stdout: `${render.renderPlan(plan)}\n${render.planSummary(plan)}`, json: planJson(specPath, plan), exitCode: failed ? 1 : 0 };
+      return {
+        stdout: `${render.renderPlan(plan)}\n${render.planSummary(plan)}`,
+        json: planJson(specPath, plan),
+        exitCode: failed ? 1 : 0,
+      };
     }
 
     const { runPlan } = await import('../sync/run.js');
@@ -200,7 +230,16 @@ export const syncCommand: CommandDef = {
     const planMs = Date.now() - started;
     let result: RunResult;
     try {
-      result = await runPlan(plan, ctx, { images, jobs, keepGoing, rateFloor, rateWaitMs, signal: ctx.signal, hooks: sink, createRepo: createRepoSettings(opts) });
+      result = await runPlan(plan, ctx, {
+        images,
+        jobs,
+        keepGoing,
+        rateFloor,
+        rateWaitMs,
+        signal: ctx.signal,
+        hooks: sink,
+        createRepo: createRepoSettings(opts),
+      });
     } finally {
       sink.stop();
     }
@@ -210,6 +249,10 @@ export const syncCommand: CommandDef = {
       if (result.stopped.hint) ctx.io.stderr.write(`hint: ${escapeControl(result.stopped.hint, { oneLine: true })}\n`);
     }
     const bad = result.reports.some((r) => r.status === 'failed' || r.status === 'skipped');
-    return { stdout: render.runSummary(result.reports, plan, ms), json: reportJson(specPath, plan, result, ms, planMs), exitCode: bad ? 1 : 0 };
+    return {
+      stdout: render.runSummary(result.reports, plan, ms),
+      json: reportJson(specPath, plan, result, ms, planMs),
+      exitCode: bad ? 1 : 0,
+    };
   },
 };

@@ -66,7 +66,13 @@ export async function copyBlob(
 }
 
 /** A layer gzipped while it streams into a registry; its new descriptor is known at the end. */
-async function compressBlob(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<Descriptor> {
+async function compressBlob(
+  src: ImageSource,
+  dst: ImageDestination,
+  desc: Descriptor,
+  opts: CopyOptions,
+  signal: AbortSignal,
+): Promise<Descriptor> {
   const emit = opts.onEvent ?? (() => {});
   emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'start' });
   const out = await dst.putBlobComputed!(
@@ -88,7 +94,13 @@ async function compressBlob(src: ImageSource, dst: ImageDestination, desc: Descr
   return out;
 }
 
-async function upload(src: ImageSource, dst: ImageDestination, desc: Descriptor, opts: CopyOptions, signal: AbortSignal): Promise<void> {
+async function upload(
+  src: ImageSource,
+  dst: ImageDestination,
+  desc: Descriptor,
+  opts: CopyOptions,
+  signal: AbortSignal,
+): Promise<void> {
   const emit = opts.onEvent ?? (() => {});
   emit({ type: 'blob', digest: desc.digest, size: desc.size, state: 'start' });
   let sentBefore = 0;
@@ -132,7 +144,7 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, opts: C
   } catch (err) {
     // Whatever failed, cancel upload sessions and remove temporary files; nothing half-written stays.
     await dst.abort().catch(() => {});
-    throw isAbortError(err) && opts.signal.aborted ? opts.signal.reason ?? err : err;
+    throw isAbortError(err) && opts.signal.aborted ? (opts.signal.reason ?? err) : err;
   }
 }
 
@@ -147,10 +159,18 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   const selecting = Boolean(opts.platforms?.length) || dst.caps.maxPlatforms === 1 || !dst.caps.keepsIndex;
   const upToDate = (digest: Digest, mediaType: string): CopyResult => {
     emit({ type: 'up-to-date', digest });
-    return { digest, mediaType, upToDate: true, bytesSent: 0, blobs: { sent: 0, existed: 0, mounted: 0 }, reference: dst.describe(digest) };
+    return {
+      digest,
+      mediaType,
+      upToDate: true,
+      bytesSent: 0,
+      blobs: { sent: 0, existed: 0, mounted: 0 },
+      reference: dst.describe(digest),
+    };
   };
   // Cheap first: the destination already holds what the source's tag names, and no selection can change the root.
-  if (existing && existing.digest === srcDesc.digest && (!selecting || isImageDesc(existing))) return upToDate(existing.digest, existing.mediaType);
+  if (existing && existing.digest === srcDesc.digest && (!selecting || isImageDesc(existing)))
+    return upToDate(existing.digest, existing.mediaType);
 
   const fetchedRoot = await src.getManifest(srcDesc.digest, signal);
   let root = await selectRoot(src, fetchedRoot, {
@@ -179,7 +199,10 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     for (const l of root.manifest.layers) if (gzippedType(l.mediaType)) compress.add(l.digest);
   }
   const compressed = new Map<Digest, Descriptor>();
-  await dst.expectBlobs?.(plan.blobs.filter((b) => !compress.has(b.digest)), signal);
+  await dst.expectBlobs?.(
+    plan.blobs.filter((b) => !compress.has(b.digest)),
+    signal,
+  );
   emit({ type: 'plan', blobs: plan.blobs.length, bytes: plan.blobs.reduce((n, b) => n + b.size, 0) });
   const counts = { sent: 0, existed: 0, mounted: 0 };
   let bytesSent = 0;
@@ -211,7 +234,10 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   });
   if (compressed.size) {
     root = withLayers(root, compressed);
-    emit({ type: 'warning', message: `${compressed.size} uncompressed layer${compressed.size === 1 ? ' was' : 's were'} gzipped for the registry: the image digest is now ${root.desc.digest}` });
+    emit({
+      type: 'warning',
+      message: `${compressed.size} uncompressed layer${compressed.size === 1 ? ' was' : 's were'} gzipped for the registry: the image digest is now ${root.desc.digest}`,
+    });
   }
   // Children before their index; the deepest were collected first.
   await runPool(
@@ -230,7 +256,10 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
   await dst.putManifest(root, opts.tag, signal);
   emit({ type: 'manifest', digest: root.desc.digest, state: 'pushed' });
   // Its manifests written, this repository may now be mounted from (ECR mounts only referenced blobs).
-  shared?.referenced(dst.location, plan.blobs.map((b) => compressed.get(b.digest)?.digest ?? b.digest));
+  shared?.referenced(
+    dst.location,
+    plan.blobs.map((b) => compressed.get(b.digest)?.digest ?? b.digest),
+  );
   await dst.commit(signal);
   return {
     digest: root.desc.digest,

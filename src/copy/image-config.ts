@@ -18,11 +18,7 @@ export async function readImageConfig(
 }
 
 /** The platform an image's config declares; undefined for an artifact or a config without os/architecture. */
-async function imagePlatform(
-  src: ImageSource,
-  m: FetchedManifest,
-  signal: AbortSignal,
-): Promise<Platform | undefined> {
+async function imagePlatform(src: ImageSource, m: FetchedManifest, signal: AbortSignal): Promise<Platform | undefined> {
   if (m.manifest.kind !== 'image') return undefined;
   const doc = await readImageConfig(src, m.manifest.config, signal);
   const { os, architecture, variant } = doc ?? {};

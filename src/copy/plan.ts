@@ -2,7 +2,14 @@
 import { RegctlError, UsageError } from '../errors.js';
 import { type Digest, digestOf } from '../oci/digest.js';
 import { MT } from '../oci/media-types.js';
-import { type Descriptor, type FetchedManifest, type IndexManifest, blobsOf, encodeManifest, toFetched } from '../oci/manifest.js';
+import {
+  type Descriptor,
+  type FetchedManifest,
+  type IndexManifest,
+  blobsOf,
+  encodeManifest,
+  toFetched,
+} from '../oci/manifest.js';
 import { type Platform, formatPlatform, isAttestationEntry, platformMatches } from '../oci/platform.js';
 import type { ImageSource } from '../transports/types.js';
 import { checkImagePlatform } from './image-config.js';
@@ -29,7 +36,11 @@ export function selectPlatforms(index: IndexManifest, want: Platform[], where: s
     const match = candidates.find((d) => p.variant !== undefined || !d.platform?.variant) ?? candidates[0];
     if (!match) {
       const have = runnable.map((d) => formatPlatform(d.platform)).join(', ');
-      throw new RegctlError('PLATFORM_NOT_FOUND', `${where} has no image for ${formatPlatform(p)} (it has: ${have || 'none'})`, { exitCode: 2 });
+      throw new RegctlError(
+        'PLATFORM_NOT_FOUND',
+        `${where} has no image for ${formatPlatform(p)} (it has: ${have || 'none'})`,
+        { exitCode: 2 },
+      );
     }
     if (!chosen.includes(match)) chosen.push(match);
   }
@@ -37,9 +48,17 @@ export function selectPlatforms(index: IndexManifest, want: Platform[], where: s
 }
 
 /** A new index holding only some entries of an original one, of the same media type. */
-export function subIndex(original: FetchedManifest, entries: Descriptor[], annotations?: Record<string, string>): FetchedManifest {
+export function subIndex(
+  original: FetchedManifest,
+  entries: Descriptor[],
+  annotations?: Record<string, string>,
+): FetchedManifest {
   const isOci = original.desc.mediaType !== MT.dockerList;
-  const doc: Record<string, unknown> = { schemaVersion: 2, mediaType: isOci ? MT.ociIndex : MT.dockerList, manifests: entries };
+  const doc: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType: isOci ? MT.ociIndex : MT.dockerList,
+    manifests: entries,
+  };
   if (annotations && Object.keys(annotations).length) doc.annotations = annotations;
   const bytes = encodeManifest(doc);
   return toFetched(bytes, doc.mediaType as string, digestOf(bytes));
@@ -68,7 +87,8 @@ export async function selectRoot(src: ImageSource, root: FetchedManifest, opts: 
   }
   const want = opts.platforms?.length ? opts.platforms : opts.singleImage ? [opts.defaultPlatform] : undefined;
   if (!want) return root;
-  if (opts.singleImage && want.length > 1) throw new UsageError('this destination holds one platform: give one --platform');
+  if (opts.singleImage && want.length > 1)
+    throw new UsageError('this destination holds one platform: give one --platform');
   const entries = selectPlatforms(root.manifest, want, opts.where);
   if (entries.length === 1 && !opts.alwaysIndex) {
     const child = await src.getManifest(entries[0].digest, opts.signal);
@@ -79,7 +99,11 @@ export async function selectRoot(src: ImageSource, root: FetchedManifest, opts: 
 }
 
 /** Fetches the children of an index (concurrently) and collects every distinct blob. */
-export async function expand(src: ImageSource, root: FetchedManifest, opts: { jobs: number; signal: AbortSignal }): Promise<CopyPlan> {
+export async function expand(
+  src: ImageSource,
+  root: FetchedManifest,
+  opts: { jobs: number; signal: AbortSignal },
+): Promise<CopyPlan> {
   const children: FetchedManifest[] = [];
   const blobs = new Map<Digest, Descriptor>();
   const addBlobs = (m: FetchedManifest) => {
@@ -97,7 +121,8 @@ export async function expand(src: ImageSource, root: FetchedManifest, opts: { jo
         weight: 0,
         run: async (signal: AbortSignal) => {
           const child = await src.getManifest(d.digest, signal);
-          if (child.desc.digest !== d.digest) throw new RegctlError('DIGEST_MISMATCH', `child manifest ${d.digest} does not match its digest`);
+          if (child.desc.digest !== d.digest)
+            throw new RegctlError('DIGEST_MISMATCH', `child manifest ${d.digest} does not match its digest`);
           return child;
         },
       })),

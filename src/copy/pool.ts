@@ -58,7 +58,7 @@ export class Slots {
 
   /** Starts queued tasks in order while slots allow; a small one may pass big ones that must wait. */
   private pump(): void {
-    for (let i = 0; i < this.queue.length && this.running < this.limit; ) {
+    for (let i = 0; i < this.queue.length && this.running < this.limit;) {
       const { small, start } = this.queue[i];
       const bigCap = this.limit > 1 && this.smallAhead > 0 ? this.limit - 1 : this.limit;
       if (!small && this.bigRunning >= bigCap) {
@@ -110,7 +110,8 @@ export async function runPool<T>(tasks: Task<T>[], limit: number | Slots, signal
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
-  if (firstError !== undefined) throw signal.aborted && isAbortError(firstError) ? signal.reason ?? firstError : firstError;
+  if (firstError !== undefined)
+    throw signal.aborted && isAbortError(firstError) ? (signal.reason ?? firstError) : firstError;
   if (signal.aborted) throw signal.reason;
   return results;
 }

@@ -20,7 +20,8 @@ export async function* verified(src: Bytes, desc: Descriptor, side = 'source'): 
     held = chunk;
   }
   if (n !== desc.size) throw new DigestError('SHORT_READ', desc.digest, desc.size, n, side);
-  if (`${algorithmOf(desc.digest)}:${hash.digest('hex')}` !== desc.digest) throw new DigestError('MISMATCH', desc.digest, desc.size, n, side);
+  if (`${algorithmOf(desc.digest)}:${hash.digest('hex')}` !== desc.digest)
+    throw new DigestError('MISMATCH', desc.digest, desc.size, n, side);
   if (held) yield held;
 }
 
@@ -55,7 +56,11 @@ export async function* resumable(
       if (isAbortError(err) || !isRetryableError(err)) throw err;
       if (offset >= desc.size || !budget.take()) {
         // Named for the source: it travels through the destination's upload request, which must not take the blame.
-        throw new RegctlError('SOURCE_READ', `source blob ${desc.digest}: ${networkReason(err)} at byte ${offset} of ${desc.size}`, { cause: err });
+        throw new RegctlError(
+          'SOURCE_READ',
+          `source blob ${desc.digest}: ${networkReason(err)} at byte ${offset} of ${desc.size}`,
+          { cause: err },
+        );
       }
       const delayMs = backoffMs(budget.used - 1);
       opts.onRetry?.(budget.used, delayMs, `${networkReason(err)} at byte ${offset}`);

@@ -9,7 +9,10 @@ import type { Credential, CredentialSource } from './index.js';
 import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 export interface DockerConfig {
-  auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string; registrytoken?: string }>;
+  auths?: Record<
+    string,
+    { auth?: string; username?: string; password?: string; identitytoken?: string; registrytoken?: string }
+  >;
   credHelpers?: Record<string, string>;
   credsStore?: string;
   [key: string]: unknown;
@@ -27,8 +30,12 @@ export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The registry a config key names: `https://index.docker.io/v1/` → docker.io, `https://host:5000/v2/` → host:5000. */
 export function registryOfKey(key: string): string {
-  let host = key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
-  if (host === 'index.docker.io' || host === 'registry-1.docker.io' || host === 'registry.hub.docker.com') host = DOCKER_HUB;
+  let host = key
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase();
+  if (host === 'index.docker.io' || host === 'registry-1.docker.io' || host === 'registry.hub.docker.com')
+    host = DOCKER_HUB;
   return host;
 }
 
@@ -75,7 +82,11 @@ function fromAuthEntry(entry: NonNullable<DockerConfig['auths']>[string]): Crede
 }
 
 /** Looks a registry up in one parsed config: credHelpers first, then auths, then credsStore (as docker does). */
-async function lookupInConfig(cfg: DockerConfig, registry: string, signal?: AbortSignal): Promise<Credential | undefined> {
+async function lookupInConfig(
+  cfg: DockerConfig,
+  registry: string,
+  signal?: AbortSignal,
+): Promise<Credential | undefined> {
   for (const [key, helper] of Object.entries(cfg.credHelpers ?? {})) {
     if (registryOfKey(key) === registry) return helperGet(helper, keyForRegistry(registry), signal);
   }

@@ -13,7 +13,11 @@ export interface LookupOptions {
   refresh?: boolean;
 }
 
-export type CredentialSource = (registry: string, signal?: AbortSignal, opts?: LookupOptions) => Promise<Credential | undefined>;
+export type CredentialSource = (
+  registry: string,
+  signal?: AbortSignal,
+  opts?: LookupOptions,
+) => Promise<Credential | undefined>;
 
 export const chain =
   (...sources: CredentialSource[]): CredentialSource =>

@@ -35,7 +35,11 @@ function loadKeytar(): Promise<Keytar | undefined> {
   keytar ??= import('keytar' as string).then(
     (m: { default?: unknown }) => {
       const k = (m.default ?? m) as Partial<Keytar>;
-      return typeof k.getPassword === 'function' && typeof k.setPassword === 'function' && typeof k.deletePassword === 'function' ? (k as Keytar) : undefined;
+      return typeof k.getPassword === 'function' &&
+        typeof k.setPassword === 'function' &&
+        typeof k.deletePassword === 'function'
+        ? (k as Keytar)
+        : undefined;
     },
     (err: unknown) => {
       unavailable = whyNoKeytar(err);
@@ -57,7 +61,10 @@ async function attempt<T>(call: (k: Keytar) => Promise<T>): Promise<T | Error> {
     return await Promise.race([
       Promise.resolve().then(() => call(k)),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the keychain did not answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`the keychain did not answer within ${TIMEOUT_MS / 1000} s`)),
+          TIMEOUT_MS,
+        );
         timer.unref();
       }),
     ]);
@@ -74,14 +81,19 @@ async function keychainGet(registry: string): Promise<Credential | undefined> {
   if (!text || text instanceof Error) return undefined;
   try {
     const doc = JSON.parse(text) as { username?: unknown; password?: unknown };
-    return typeof doc.username === 'string' && typeof doc.password === 'string' ? { username: doc.username, password: doc.password } : undefined;
+    return typeof doc.username === 'string' && typeof doc.password === 'string'
+      ? { username: doc.username, password: doc.password }
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
 /** true when stored; an Error describing why the keychain is unusable otherwise. */
-export async function keychainSet(registry: string, cred: { username: string; password: string }): Promise<true | Error> {
+export async function keychainSet(
+  registry: string,
+  cred: { username: string; password: string },
+): Promise<true | Error> {
   const done = await attempt((k) => k.setPassword(SERVICE, registry, JSON.stringify(cred)));
   return done instanceof Error ? done : true;
 }

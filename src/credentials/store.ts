@@ -76,9 +76,14 @@ export async function removeLogin(ctx: StoreDeps, registry: string): Promise<str
   if (index.includes(registry)) {
     const gone = await keychainDelete(registry);
     // Either way regctl stops using the entry: only registries in the index are looked up in the keychain.
-    await writeKeychainIndex(ctx.env, index.filter((r) => r !== registry));
+    await writeKeychainIndex(
+      ctx.env,
+      index.filter((r) => r !== registry),
+    );
     if (gone instanceof Error) {
-      ctx.log.warn(`could not delete the OS keychain entry of ${registry} (${gone.message.split('\n')[0]}); regctl no longer uses it`);
+      ctx.log.warn(
+        `could not delete the OS keychain entry of ${registry} (${gone.message.split('\n')[0]}); regctl no longer uses it`,
+      );
       removed.push("regctl's list of keychain logins");
     } else removed.push('the OS keychain');
   }

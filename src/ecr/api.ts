@@ -26,7 +26,13 @@ export interface EcrRepoSettings {
   uri?: string;
 }
 
-async function call<T>(t: EcrTarget, what: string, make: (sdk: typeof import('@aws-sdk/client-ecr')) => unknown, signal?: AbortSignal, exists?: string): Promise<T> {
+async function call<T>(
+  t: EcrTarget,
+  what: string,
+  make: (sdk: typeof import('@aws-sdk/client-ecr')) => unknown,
+  signal?: AbortSignal,
+  exists?: string,
+): Promise<T> {
   const sdk = await loadSdk();
   const client = await ecrClient(t);
   try {
@@ -35,7 +41,12 @@ async function call<T>(t: EcrTarget, what: string, make: (sdk: typeof import('@a
     const e = err as Error;
     if (e.name === 'AbortError') throw err;
     if (exists && e.name === exists) return 'exists' as T;
-    const code = e.name === 'RepositoryNotFoundException' ? 'NOT_FOUND' : e.name === 'LifecyclePolicyNotFoundException' ? 'NO_POLICY' : 'ECR_API';
+    const code =
+      e.name === 'RepositoryNotFoundException'
+        ? 'NOT_FOUND'
+        : e.name === 'LifecyclePolicyNotFoundException'
+          ? 'NO_POLICY'
+          : 'ECR_API';
     throw new RegctlError(code, `ECR ${what}: ${e.name}: ${e.message}`, { cause: err });
   }
 }
@@ -60,9 +71,18 @@ function settingsOf(r: RepoOut): EcrRepoSettings {
   };
 }
 
-export async function describeRepository(t: EcrTarget, repo: string, signal?: AbortSignal): Promise<EcrRepoSettings | undefined> {
+export async function describeRepository(
+  t: EcrTarget,
+  repo: string,
+  signal?: AbortSignal,
+): Promise<EcrRepoSettings | undefined> {
   try {
-    const out = await call<{ repositories?: RepoOut[] }>(t, `DescribeRepositories ${repo}`, (s) => new s.DescribeRepositoriesCommand({ repositoryNames: [repo], ...registryId(t) }), signal);
+    const out = await call<{ repositories?: RepoOut[] }>(
+      t,
+      `DescribeRepositories ${repo}`,
+      (s) => new s.DescribeRepositoriesCommand({ repositoryNames: [repo], ...registryId(t) }),
+      signal,
+    );
     const r = out.repositories?.[0];
     return r ? settingsOf(r) : undefined;
   } catch (err) {
@@ -72,7 +92,12 @@ export async function describeRepository(t: EcrTarget, repo: string, signal?: Ab
 }
 
 /** CreateRepository: the settings it was created with, or 'exists' when a repository of that name is there already. */
-export async function createRepository(t: EcrTarget, repo: string, s: CreateRepoSettings, signal?: AbortSignal): Promise<EcrRepoSettings | 'exists'> {
+export async function createRepository(
+  t: EcrTarget,
+  repo: string,
+  s: CreateRepoSettings,
+  signal?: AbortSignal,
+): Promise<EcrRepoSettings | 'exists'> {
   const out = await call<{ repository?: RepoOut } | 'exists'>(
     t,
     `CreateRepository ${repo}`,
@@ -90,20 +115,50 @@ export async function createRepository(t: EcrTarget, repo: string, s: CreateRepo
   return out === 'exists' ? out : settingsOf(out.repository ?? {});
 }
 
-export async function deleteRepository(t: EcrTarget, repo: string, force: boolean, signal?: AbortSignal): Promise<void> {
-  await call(t, `DeleteRepository ${repo}`, (s) => new s.DeleteRepositoryCommand({ repositoryName: repo, force, ...registryId(t) }), signal);
+export async function deleteRepository(
+  t: EcrTarget,
+  repo: string,
+  force: boolean,
+  signal?: AbortSignal,
+): Promise<void> {
+  await call(
+    t,
+    `DeleteRepository ${repo}`,
+    (s) => new s.DeleteRepositoryCommand({ repositoryName: repo, force, ...registryId(t) }),
+    signal,
+  );
 }
 
 /** Every image of a repository, DescribeImages page after page (`pageSize` per page, at most 1000). */
-export async function describeImages(t: EcrTarget, repo: string, pageSize: number, signal?: AbortSignal): Promise<EcrImageDetail[]> {
+export async function describeImages(
+  t: EcrTarget,
+  repo: string,
+  pageSize: number,
+  signal?: AbortSignal,
+): Promise<EcrImageDetail[]> {
   const out: EcrImageDetail[] = [];
   let nextToken: string | undefined;
   do {
-    type Page = { imageDetails?: Array<{ imageDigest?: string; imageTags?: string[]; imageSizeInBytes?: number; imagePushedAt?: Date; imageManifestMediaType?: string }>; nextToken?: string };
+    type Page = {
+      imageDetails?: Array<{
+        imageDigest?: string;
+        imageTags?: string[];
+        imageSizeInBytes?: number;
+        imagePushedAt?: Date;
+        imageManifestMediaType?: string;
+      }>;
+      nextToken?: string;
+    };
     const page: Page = await call<Page>(
       t,
       `DescribeImages ${repo}`,
-      (s) => new s.DescribeImagesCommand({ repositoryName: repo, maxResults: Math.min(pageSize, 1000), ...(nextToken ? { nextToken } : {}), ...registryId(t) }),
+      (s) =>
+        new s.DescribeImagesCommand({
+          repositoryName: repo,
+          maxResults: Math.min(pageSize, 1000),
+          ...(nextToken ? { nextToken } : {}),
+          ...registryId(t),
+        }),
       signal,
     );
     for (const d of page.imageDetails ?? []) {
@@ -122,22 +177,51 @@ export async function describeImages(t: EcrTarget, repo: string, pageSize: numbe
 }
 
 /** BatchDeleteImage by digest, 100 per call; answers the digests deleted and the failures as text. */
-export async function batchDeleteImages(t: EcrTarget, repo: string, digests: string[], signal?: AbortSignal): Promise<{ deleted: string[]; failures: string[] }> {
+export async function batchDeleteImages(
+  t: EcrTarget,
+  repo: string,
+  digests: string[],
+  signal?: AbortSignal,
+): Promise<{ deleted: string[]; failures: string[] }> {
   const deleted: string[] = [];
   const failures: string[] = [];
   for (let i = 0; i < digests.length; i += 100) {
     const chunk = digests.slice(i, i + 100);
-    type Out = { imageIds?: Array<{ imageDigest?: string }>; failures?: Array<{ imageId?: { imageDigest?: string }; failureCode?: string; failureReason?: string }> };
-    const out = await call<Out>(t, `BatchDeleteImage ${repo}`, (s) => new s.BatchDeleteImageCommand({ repositoryName: repo, imageIds: chunk.map((d) => ({ imageDigest: d })), ...registryId(t) }), signal);
-    for (const id of out.imageIds ?? []) if (id.imageDigest && !deleted.includes(id.imageDigest)) deleted.push(id.imageDigest);
-    for (const f of out.failures ?? []) failures.push(`${f.imageId?.imageDigest ?? '?'}: ${f.failureCode ?? 'failed'}: ${f.failureReason ?? ''}`.trim());
+    type Out = {
+      imageIds?: Array<{ imageDigest?: string }>;
+      failures?: Array<{ imageId?: { imageDigest?: string }; failureCode?: string; failureReason?: string }>;
+    };
+    const out = await call<Out>(
+      t,
+      `BatchDeleteImage ${repo}`,
+      (s) =>
+        new s.BatchDeleteImageCommand({
+          repositoryName: repo,
+          imageIds: chunk.map((d) => ({ imageDigest: d })),
+          ...registryId(t),
+        }),
+      signal,
+    );
+    for (const id of out.imageIds ?? [])
+      if (id.imageDigest && !deleted.includes(id.imageDigest)) deleted.push(id.imageDigest);
+    for (const f of out.failures ?? [])
+      failures.push(`${f.imageId?.imageDigest ?? '?'}: ${f.failureCode ?? 'failed'}: ${f.failureReason ?? ''}`.trim());
   }
   return { deleted, failures };
 }
 
-export async function getLifecyclePolicy(t: EcrTarget, repo: string, signal?: AbortSignal): Promise<string | undefined> {
+export async function getLifecyclePolicy(
+  t: EcrTarget,
+  repo: string,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   try {
-    const out = await call<{ lifecyclePolicyText?: string }>(t, `GetLifecyclePolicy ${repo}`, (s) => new s.GetLifecyclePolicyCommand({ repositoryName: repo, ...registryId(t) }), signal);
+    const out = await call<{ lifecyclePolicyText?: string }>(
+      t,
+      `GetLifecyclePolicy ${repo}`,
+      (s) => new s.GetLifecyclePolicyCommand({ repositoryName: repo, ...registryId(t) }),
+      signal,
+    );
     return out.lifecyclePolicyText;
   } catch (err) {
     if (hasCode(err, 'NO_POLICY')) return undefined;
@@ -145,6 +229,16 @@ export async function getLifecyclePolicy(t: EcrTarget, repo: string, signal?: Ab
   }
 }
 
-export async function putLifecyclePolicy(t: EcrTarget, repo: string, text: string, signal?: AbortSignal): Promise<void> {
-  await call(t, `PutLifecyclePolicy ${repo}`, (s) => new s.PutLifecyclePolicyCommand({ repositoryName: repo, lifecyclePolicyText: text, ...registryId(t) }), signal);
+export async function putLifecyclePolicy(
+  t: EcrTarget,
+  repo: string,
+  text: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await call(
+    t,
+    `PutLifecyclePolicy ${repo}`,
+    (s) => new s.PutLifecyclePolicyCommand({ repositoryName: repo, lifecyclePolicyText: text, ...registryId(t) }),
+    signal,
+  );
 }

@@ -24,16 +24,24 @@ export function ecrCreateOnPush(
   return (repo, signal) => {
     if (!policy.enabled) {
       return Promise.reject(
-        new RegctlError('NAME_UNKNOWN', `${repo.registry}/${repo.repository}: the ECR repository does not exist, and --no-create-repo forbids creating it`, {
-          hint: 'drop --no-create-repo to create it on push, create it first (`aws ecr create-repository`), or add an ECR repository creation template applied for CREATE_ON_PUSH so ECR creates it',
-        }),
+        new RegctlError(
+          'NAME_UNKNOWN',
+          `${repo.registry}/${repo.repository}: the ECR repository does not exist, and --no-create-repo forbids creating it`,
+          {
+            hint: 'drop --no-create-repo to create it on push, create it first (`aws ecr create-repository`), or add an ECR repository creation template applied for CREATE_ON_PUSH so ECR creates it',
+          },
+        ),
       );
     }
     let p = made.get(repo.repository);
     if (!p) {
       p = (async () => {
         const outcome = await createRepository(ecr, repo.repository, policy.settings, signal);
-        policy.log.info(outcome === 'exists' ? `ECR repository ${repo.repository} was created meanwhile` : `created ECR repository ${repo.repository}`);
+        policy.log.info(
+          outcome === 'exists'
+            ? `ECR repository ${repo.repository} was created meanwhile`
+            : `created ECR repository ${repo.repository}`,
+        );
         return true;
       })();
       made.set(repo.repository, p);

@@ -26,7 +26,13 @@ interface CachedToken {
  */
 function cacheFile(env: NodeJS.ProcessEnv, registry: string, t: EcrTarget): string {
   const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  const who = [t.region, t.endpoint ?? '', env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE ?? '', env.AWS_ACCESS_KEY_ID ?? '', env.AWS_ROLE_ARN ?? ''].join('|');
+  const who = [
+    t.region,
+    t.endpoint ?? '',
+    env.AWS_PROFILE ?? env.AWS_DEFAULT_PROFILE ?? '',
+    env.AWS_ACCESS_KEY_ID ?? '',
+    env.AWS_ROLE_ARN ?? '',
+  ].join('|');
   const id = hashOf('sha256').update(who).digest('hex').slice(0, 16);
   return join(base, 'regctl', 'ecr', `${registry.replace(/[^\w.-]/g, '_')}-${id}.json`);
 }
@@ -47,7 +53,8 @@ async function fetchToken(t: EcrTarget, signal?: AbortSignal): Promise<CachedTok
     });
   }
   const data = out.authorizationData?.[0];
-  if (!data?.authorizationToken) throw new RegctlError('ECR_AUTH', `ECR in ${t.region} returned no authorization token`);
+  if (!data?.authorizationToken)
+    throw new RegctlError('ECR_AUTH', `ECR in ${t.region} returned no authorization token`);
   const decoded = Buffer.from(data.authorizationToken, 'base64').toString('utf8');
   const i = decoded.indexOf(':');
   const now = Date.now();
@@ -67,7 +74,9 @@ async function writeCache(file: string, tok: CachedToken): Promise<void> {
 async function readCache(file: string): Promise<CachedToken | undefined> {
   try {
     const disk = JSON.parse((await readRegular(file, 64 * 1024, { noFollow: true })).toString('utf8')) as CachedToken;
-    return typeof disk.password === 'string' && typeof disk.issuedAt === 'number' && typeof disk.expiresAt === 'number' ? disk : undefined;
+    return typeof disk.password === 'string' && typeof disk.issuedAt === 'number' && typeof disk.expiresAt === 'number'
+      ? disk
+      : undefined;
   } catch {
     return undefined;
   }
@@ -104,10 +113,12 @@ export function ecrSource(
         return tok;
       })();
       inflight.set(file, pending);
-      pending.then(
-        (tok) => memory.set(file, tok),
-        () => {},
-      ).finally(() => inflight.delete(file));
+      pending
+        .then(
+          (tok) => memory.set(file, tok),
+          () => {},
+        )
+        .finally(() => inflight.delete(file));
     }
     try {
       return toCred(await pending);

@@ -30,7 +30,8 @@ export function ecrTarget(registry: string, cfg: HostConfig | undefined): EcrTar
   const parsed = parseEcrHost(registry);
   if (!parsed && cfg?.type !== 'ecr') return undefined;
   const region = cfg?.region ?? parsed?.region;
-  if (!region) throw new RegctlError('CONFIG_INVALID', `hosts config for ${registry}: type "ecr" needs a region`, { exitCode: 2 });
+  if (!region)
+    throw new RegctlError('CONFIG_INVALID', `hosts config for ${registry}: type "ecr" needs a region`, { exitCode: 2 });
   const t: EcrTarget = { region };
   if (cfg?.ecrEndpoint) t.endpoint = cfg.ecrEndpoint;
   if (parsed) t.account = parsed.account;

@@ -15,7 +15,10 @@ export async function ecrClient(t: EcrTarget): Promise<InstanceType<EcrModule['E
   let c = clients.get(key);
   if (!c) {
     const { ECRClient } = await loadSdk();
-    c = new ECRClient({ region: t.region, ...(t.endpoint ? { endpoint: t.endpoint } : t.fips ? { useFipsEndpoint: true } : {}) });
+    c = new ECRClient({
+      region: t.region,
+      ...(t.endpoint ? { endpoint: t.endpoint } : t.fips ? { useFipsEndpoint: true } : {}),
+    });
     clients.set(key, c);
   }
   return c;

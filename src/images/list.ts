@@ -50,7 +50,12 @@ interface Details {
   children: string[];
 }
 
-async function readConfig(client: RegistryClient, repo: Repo, desc: Descriptor, signal: AbortSignal): Promise<{ created?: string; platform?: string }> {
+async function readConfig(
+  client: RegistryClient,
+  repo: Repo,
+  desc: Descriptor,
+  signal: AbortSignal,
+): Promise<{ created?: string; platform?: string }> {
   const { readSmallBlob } = await import('../copy/verify.js');
   const bytes = await readSmallBlob(desc, async () => (await client.getBlob(repo, desc, { signal })).body);
   const cfg = bytes && parseConfigJson(bytes);
@@ -58,7 +63,11 @@ async function readConfig(client: RegistryClient, repo: Repo, desc: Descriptor, 
   const variant = typeof cfg.variant === 'string' ? { variant: cfg.variant } : {};
   const platform =
     typeof cfg.os === 'string'
-      ? formatPlatform({ os: cfg.os, architecture: typeof cfg.architecture === 'string' ? cfg.architecture : '', ...variant })
+      ? formatPlatform({
+          os: cfg.os,
+          architecture: typeof cfg.architecture === 'string' ? cfg.architecture : '',
+          ...variant,
+        })
       : undefined;
   return { ...(typeof cfg.created === 'string' ? { created: cfg.created } : {}), ...(platform ? { platform } : {}) };
 }
@@ -68,7 +77,12 @@ class Reader {
   private manifests = new Map<string, Promise<FetchedManifest>>();
   private configs = new Map<string, Promise<{ created?: string; platform?: string }>>();
   readonly limit: ReturnType<typeof pLimit>;
-  constructor(private client: RegistryClient, private repo: Repo, jobs: number, private signal: AbortSignal) {
+  constructor(
+    private client: RegistryClient,
+    private repo: Repo,
+    jobs: number,
+    private signal: AbortSignal,
+  ) {
     this.limit = pLimit(Math.max(1, jobs));
   }
   manifest(digest: string): Promise<FetchedManifest> {
@@ -78,7 +92,8 @@ class Reader {
   }
   config(desc: Descriptor): Promise<{ created?: string; platform?: string }> {
     let p = this.configs.get(desc.digest);
-    if (!p) this.configs.set(desc.digest, (p = this.limit(() => readConfig(this.client, this.repo, desc, this.signal))));
+    if (!p)
+      this.configs.set(desc.digest, (p = this.limit(() => readConfig(this.client, this.repo, desc, this.signal))));
     return p;
   }
   /** platforms, created, size and children of a manifest; `config`: read image configs (else an image's platform is unknown). */
@@ -87,12 +102,21 @@ class Reader {
     if (m.manifest.kind === 'image') {
       const c = config ? await this.config(m.manifest.config) : {};
       const size = m.manifest.config.size + m.manifest.layers.reduce((n, l) => n + l.size, 0);
-      return { platforms: c.platform ? [c.platform] : [], ...(c.created ? { created: c.created } : {}), size, children: [] };
+      return {
+        platforms: c.platform ? [c.platform] : [],
+        ...(c.created ? { created: c.created } : {}),
+        size,
+        children: [],
+      };
     }
     const entries = m.manifest.manifests;
     const images = entries.filter((d) => !isAttestationEntry(d));
     const subs = config ? await Promise.all(images.map((d) => this.details(d.digest, true))) : [];
-    const created = subs.map((s) => s.created).filter((c): c is string => Boolean(c)).sort().at(-1);
+    const created = subs
+      .map((s) => s.created)
+      .filter((c): c is string => Boolean(c))
+      .sort()
+      .at(-1);
     return {
       platforms: images.map((d) => formatPlatform(d.platform)),
       ...(created ? { created } : {}),
@@ -109,7 +133,8 @@ async function listEcr(client: RegistryClient, repo: Repo, ecr: EcrTarget, o: Li
   const details = new Map<string, Details>();
   await Promise.all(
     found.map(async (img) => {
-      if (o.details || (o.children && isIndexType(img.mediaType))) details.set(img.digest, await reader.details(img.digest, o.details));
+      if (o.details || (o.children && isIndexType(img.mediaType)))
+        details.set(img.digest, await reader.details(img.digest, o.details));
     }),
   );
   const childOf = new Set([...details.values()].flatMap((d) => d.children));
@@ -137,7 +162,8 @@ async function listRegistry(client: RegistryClient, repo: Repo, o: ListOptions):
   const byDigest = new Map<string, { tags: string[]; mediaType: string }>();
   heads.forEach((desc, i) => {
     if (!desc) return; // deleted meanwhile
-    if (!isDigest(desc.digest)) throw new RegctlError('BAD_RESPONSE', `${repo.registry}/${repo.repository}:${tags[i]}: invalid digest`);
+    if (!isDigest(desc.digest))
+      throw new RegctlError('BAD_RESPONSE', `${repo.registry}/${repo.repository}:${tags[i]}: invalid digest`);
     const e = byDigest.get(desc.digest) ?? { tags: [], mediaType: desc.mediaType };
     e.tags.push(tags[i]);
     byDigest.set(desc.digest, e);
@@ -146,7 +172,14 @@ async function listRegistry(client: RegistryClient, repo: Repo, o: ListOptions):
     [...byDigest].map(async ([digest, e]): Promise<ImageRow> => {
       const d = await reader.details(digest, o.details);
       const mediaType = e.mediaType || (await reader.manifest(digest)).desc.mediaType;
-      return { digest, tags: e.tags.sort(), mediaType, platforms: d.platforms, size: d.size, ...(d.created ? { created: d.created } : {}) };
+      return {
+        digest,
+        tags: e.tags.sort(),
+        mediaType,
+        platforms: d.platforms,
+        size: d.size,
+        ...(d.created ? { created: d.created } : {}),
+      };
     }),
   );
   return { rows, children: 0 };

@@ -49,12 +49,17 @@ export function parseFilters(values: string[]): Filter[] {
       case 'newer': {
         const ms = parseDuration(value);
         if (ms === undefined) throw new UsageError(`--filter ${key}=${value}: unreadable duration (e.g. 30d, 12h, 2w)`);
-        return key === 'older' ? (r, now) => (timeOf(r) ?? Infinity) < now - ms : (r, now) => (timeOf(r) ?? -Infinity) >= now - ms;
+        return key === 'older'
+          ? (r, now) => (timeOf(r) ?? Infinity) < now - ms
+          : (r, now) => (timeOf(r) ?? -Infinity) >= now - ms;
       }
       case 'platform':
         return (r) => r.platforms.includes(value);
       default:
-        throw new UsageError(`--filter: unknown term ${JSON.stringify(term)}`, 'terms: tag=RE, untagged, tagged, older=DUR, newer=DUR, platform=OS/ARCH');
+        throw new UsageError(
+          `--filter: unknown term ${JSON.stringify(term)}`,
+          'terms: tag=RE, untagged, tagged, older=DUR, newer=DUR, platform=OS/ARCH',
+        );
     }
   });
 }
@@ -66,7 +71,11 @@ export function sortRows(rows: ImageRow[], key: SortKey | undefined): ImageRow[]
   const byDigest = (a: ImageRow, b: ImageRow) => a.digest.localeCompare(b.digest);
   switch (key) {
     case 'tag':
-      return out.sort((a, b) => (a.tags[0] === undefined ? 1 : b.tags[0] === undefined ? -1 : a.tags[0].localeCompare(b.tags[0])) || byDigest(a, b));
+      return out.sort(
+        (a, b) =>
+          (a.tags[0] === undefined ? 1 : b.tags[0] === undefined ? -1 : a.tags[0].localeCompare(b.tags[0])) ||
+          byDigest(a, b),
+      );
     case 'created':
       return out.sort((a, b) => dateMs(b.created) - dateMs(a.created) || byDigest(a, b));
     case 'pushed':
@@ -85,7 +94,13 @@ const SHORT_TYPES: Record<string, string> = {
   [MT.dockerManifest]: 'docker image',
 };
 
-const when = (iso: string | undefined) => (iso ? iso.replace('T', ' ').replace(/(:\d\d)(\.\d+)?Z$/, '$1Z').slice(0, 20) : '-');
+const when = (iso: string | undefined) =>
+  iso
+    ? iso
+        .replace('T', ' ')
+        .replace(/(:\d\d)(\.\d+)?Z$/, '$1Z')
+        .slice(0, 20)
+    : '-';
 
 export function tagsText(tags: string[], max = 4): string {
   if (tags.length === 0) return '<untagged>';

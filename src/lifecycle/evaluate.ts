@@ -37,7 +37,8 @@ function marks(rule: LifecycleRule, selected: Candidate[], now: number): Map<str
     });
   } else {
     for (const img of selected) {
-      if (img.time !== undefined && now - img.time > s.countNumber * DAY) out.set(img.digest, `pushed ${formatAge(now - img.time)} ago, over ${s.countNumber} days`);
+      if (img.time !== undefined && now - img.time > s.countNumber * DAY)
+        out.set(img.digest, `pushed ${formatAge(now - img.time)} ago, over ${s.countNumber} days`);
     }
   }
   return out;
@@ -74,7 +75,10 @@ export function evaluatePolicy(images: readonly Candidate[], policy: LifecyclePo
     for (const img of selected) {
       if (decided.has(img.digest)) continue;
       const why = marked.get(img.digest);
-      const keptWhy = rule.selection.countType === 'imageCountMoreThan' ? `among the newest ${rule.selection.countNumber}` : `pushed within ${rule.selection.countNumber} days`;
+      const keptWhy =
+        rule.selection.countType === 'imageCountMoreThan'
+          ? `among the newest ${rule.selection.countNumber}`
+          : `pushed within ${rule.selection.countNumber} days`;
       decided.set(img.digest, { ...img, expire: why !== undefined, rule: name, reason: why ?? keptWhy });
     }
   }
@@ -113,8 +117,16 @@ export function evaluateRetention(images: readonly Candidate[], o: RetentionOpti
       const reasons: string[] = [];
       const beyond = o.keep === undefined || i >= o.keep;
       const old = o.olderThanMs === undefined || (img.time !== undefined && now - img.time > o.olderThanMs);
-      if (o.keep !== undefined) reasons.push(beyond ? `number ${i + 1} by age, over the ${o.keep} kept` : `among the newest ${o.keep}`);
-      if (o.olderThanMs !== undefined) reasons.push(img.time === undefined ? 'age unknown' : old ? `${formatAge(now - img.time)} old` : `only ${formatAge(now - img.time)} old`);
+      if (o.keep !== undefined)
+        reasons.push(beyond ? `number ${i + 1} by age, over the ${o.keep} kept` : `among the newest ${o.keep}`);
+      if (o.olderThanMs !== undefined)
+        reasons.push(
+          img.time === undefined
+            ? 'age unknown'
+            : old
+              ? `${formatAge(now - img.time)} old`
+              : `only ${formatAge(now - img.time)} old`,
+        );
       if (reasons.length === 0) reasons.push('untagged');
       let expire = beyond && old;
       let reason = reasons.join(', ');

@@ -65,8 +65,10 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
   const at = `rules[${i}]`;
   if (!isObject(raw)) throw new UsageError(`${at} must be an object`);
   const { rulePriority, description, selection, action } = raw;
-  if (!Number.isInteger(rulePriority) || (rulePriority as number) < 1) throw new UsageError(`${at}.rulePriority must be a whole number from 1`);
-  if (description !== undefined && typeof description !== 'string') throw new UsageError(`${at}.description must be a string`);
+  if (!Number.isInteger(rulePriority) || (rulePriority as number) < 1)
+    throw new UsageError(`${at}.rulePriority must be a whole number from 1`);
+  if (description !== undefined && typeof description !== 'string')
+    throw new UsageError(`${at}.description must be a string`);
   if (!isObject(action) || (action.type !== 'expire' && action.type !== 'transition')) {
     throw new UsageError(`${at}.action.type must be "expire" or "transition"`);
   }
@@ -84,25 +86,31 @@ function parseRule(raw: unknown, i: number, strict: boolean): LifecycleRule {
       throw new UsageError(`${sel}.${key} is not a lifecycle selection field (${SELECTION_FIELDS.join(', ')})`);
     }
   }
-  if (s.tagStatus !== 'tagged' && s.tagStatus !== 'untagged' && s.tagStatus !== 'any') throw new UsageError(`${sel}.tagStatus must be tagged, untagged or any`);
+  if (s.tagStatus !== 'tagged' && s.tagStatus !== 'untagged' && s.tagStatus !== 'any')
+    throw new UsageError(`${sel}.tagStatus must be tagged, untagged or any`);
   const prefixes = s.tagPrefixList === undefined ? undefined : stringList(s.tagPrefixList, `${sel}.tagPrefixList`);
   const patterns = s.tagPatternList === undefined ? undefined : stringList(s.tagPatternList, `${sel}.tagPatternList`);
   if (s.tagStatus === 'tagged') {
     if (prefixes && patterns) throw new UsageError(`${sel}: give tagPrefixList or tagPatternList, not both`);
-    if (!prefixes && !patterns) throw new UsageError(`${sel}: tagStatus "tagged" needs a tagPrefixList or a tagPatternList`);
+    if (!prefixes && !patterns)
+      throw new UsageError(`${sel}: tagStatus "tagged" needs a tagPrefixList or a tagPatternList`);
   } else if (prefixes || patterns) {
     throw new UsageError(`${sel}: tagPrefixList and tagPatternList go only with tagStatus "tagged"`);
   }
-  for (const p of patterns ?? []) if ((p.match(/\*/g) ?? []).length > 4) throw new UsageError(`${sel}.tagPatternList: ${JSON.stringify(p)} has more than 4 wildcards`);
+  for (const p of patterns ?? [])
+    if ((p.match(/\*/g) ?? []).length > 4)
+      throw new UsageError(`${sel}.tagPatternList: ${JSON.stringify(p)} has more than 4 wildcards`);
   if (s.storageClass !== undefined && s.storageClass !== 'standard' && s.storageClass !== 'archive') {
     throw new UsageError(`${sel}.storageClass must be standard or archive`);
   }
-  if (!Number.isInteger(s.countNumber) || (s.countNumber as number) < 1) throw new UsageError(`${sel}.countNumber must be a whole number from 1`);
+  if (!Number.isInteger(s.countNumber) || (s.countNumber as number) < 1)
+    throw new UsageError(`${sel}.countNumber must be a whole number from 1`);
   if (typeof s.countType !== 'string' || !COUNT_TYPES.includes(s.countType)) {
     throw new UsageError(`${sel}.countType must be one of ${COUNT_TYPES.join(', ')}`);
   }
   if (s.countType === 'imageCountMoreThan') {
-    if (s.countUnit !== undefined) throw new UsageError(`${sel}: countUnit does not go with countType "imageCountMoreThan"`);
+    if (s.countUnit !== undefined)
+      throw new UsageError(`${sel}: countUnit does not go with countType "imageCountMoreThan"`);
   } else if (s.countUnit !== 'days') {
     throw new UsageError(`${sel}: countType "${s.countType}" needs countUnit "days"`);
   }
@@ -142,11 +150,13 @@ export function parsePolicy(text: string, where = 'policy', strict = true): Life
 }
 
 function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
-  if (!isObject(doc) || !Array.isArray(doc.rules) || doc.rules.length === 0) throw new UsageError('a lifecycle policy needs a non-empty "rules" list');
+  if (!isObject(doc) || !Array.isArray(doc.rules) || doc.rules.length === 0)
+    throw new UsageError('a lifecycle policy needs a non-empty "rules" list');
   const rules = doc.rules.map((r, i) => parseRule(r, i, strict));
   const seen = new Set<number>();
   for (const r of rules) {
-    if (seen.has(r.rulePriority)) throw new UsageError(`rulePriority ${r.rulePriority} is used twice: each rule needs its own`);
+    if (seen.has(r.rulePriority))
+      throw new UsageError(`rulePriority ${r.rulePriority} is used twice: each rule needs its own`);
     seen.add(r.rulePriority);
   }
   const sorted = [...rules].sort((a, b) => a.rulePriority - b.rulePriority);
@@ -166,7 +176,12 @@ function validatePolicy(doc: unknown, strict = true): LifecyclePolicy {
 
 /** ECR's tag wildcard: `*` matches any run of characters (none included); everything else literally; the whole tag. */
 export function wildcardMatch(pattern: string, tag: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(tag);
 }
 
@@ -183,7 +198,13 @@ export function selects(rule: LifecycleRule, tags: readonly string[]): boolean {
 export function describeRule(rule: LifecycleRule): string {
   const s = rule.selection;
   const which =
-    s.tagStatus === 'untagged' ? 'untagged images' : s.tagStatus === 'any' ? 'all images' : s.tagPrefixList ? `tags with prefix ${s.tagPrefixList.join(' and ')}` : `tags matching ${s.tagPatternList!.join(' and ')}`;
+    s.tagStatus === 'untagged'
+      ? 'untagged images'
+      : s.tagStatus === 'any'
+        ? 'all images'
+        : s.tagPrefixList
+          ? `tags with prefix ${s.tagPrefixList.join(' and ')}`
+          : `tags matching ${s.tagPatternList!.join(' and ')}`;
   const verb = rule.action.type === 'transition' ? 'archive' : 'expire';
   const since: Record<string, string> = {
     sinceImagePushed: 'pushed',

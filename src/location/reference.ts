@@ -17,7 +17,8 @@ export const DOCKER_HUB_API = 'registry-1.docker.io';
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const DOMAIN_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$/;
+const DOMAIN_RE =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?$/;
 const IPV6_RE = /^\[[0-9a-fA-F:.]+\](?::[0-9]+)?$/;
 
 /** A tag by the distribution grammar (`[\w][\w.-]{0,127}`): what a server's name must be before it is a path. */
@@ -36,7 +37,8 @@ function isRegistryPart(part: string): boolean {
 
 export function normalizeRegistry(host: string): string {
   const h = host.toLowerCase();
-  if (h === 'index.docker.io' || h === 'registry-1.docker.io' || h === 'docker.io' || h === 'registry.hub.docker.com') return DOCKER_HUB;
+  if (h === 'index.docker.io' || h === 'registry-1.docker.io' || h === 'docker.io' || h === 'registry.hub.docker.com')
+    return DOCKER_HUB;
   return h;
 }
 

@@ -5,7 +5,6 @@ import { MT, isImageType, isIndexType, isSchema1Type } from './media-types.js';
 import type { Platform } from './platform.js';
 import { MAX_JSON_BYTES } from './limits.js';
 
-
 export interface Descriptor {
   mediaType: string;
   digest: Digest;
@@ -54,7 +53,8 @@ function parseDescriptor(raw: unknown, where: string): Descriptor {
   if (typeof d.digest !== 'string' || !isDigest(d.digest)) {
     throw new ManifestError(`${where}: invalid digest ${JSON.stringify(String(d.digest).slice(0, 100))}`);
   }
-  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw new ManifestError(`${where}: invalid size`);
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
+    throw new ManifestError(`${where}: invalid size`);
   if (typeof d.mediaType !== 'string' || d.mediaType === '') throw new ManifestError(`${where}: missing mediaType`);
   const desc: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
   if (d.platform && typeof d.platform === 'object') desc.platform = d.platform as Platform;
@@ -78,20 +78,34 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): Manifest
   } catch {
     throw new ManifestError('manifest is not valid JSON');
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ManifestError('manifest is not a JSON object');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new ManifestError('manifest is not a JSON object');
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const ct = contentType?.split(';')[0].trim();
-  if (doc.schemaVersion === 1 || isSchema1Type(declared) || (isSchema1Type(ct) && !declared && !doc.manifests && !doc.layers)) {
-    throw new ManifestError('Docker schema 1 manifests are not supported', 'schema 1 is deprecated; re-push the image with a current client');
+  if (
+    doc.schemaVersion === 1 ||
+    isSchema1Type(declared) ||
+    (isSchema1Type(ct) && !declared && !doc.manifests && !doc.layers)
+  ) {
+    throw new ManifestError(
+      'Docker schema 1 manifests are not supported',
+      'schema 1 is deprecated; re-push the image with a current client',
+    );
   }
   let mediaType = declared ?? (isImageType(ct) || isIndexType(ct) ? ct : undefined);
   if (!mediaType) mediaType = Array.isArray(doc.manifests) ? MT.ociIndex : MT.ociManifest;
   const extra: { subject?: Descriptor; annotations?: Record<string, string> } = {};
   if (doc.subject) extra.subject = parseDescriptor(doc.subject, 'subject');
-  if (doc.annotations && typeof doc.annotations === 'object') extra.annotations = doc.annotations as Record<string, string>;
+  if (doc.annotations && typeof doc.annotations === 'object')
+    extra.annotations = doc.annotations as Record<string, string>;
   if (isIndexType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw new ManifestError('index has no manifests array');
-    return { kind: 'index', mediaType, manifests: doc.manifests.map((m, i) => parseDescriptor(m, `manifests[${i}]`)), ...extra };
+    return {
+      kind: 'index',
+      mediaType,
+      manifests: doc.manifests.map((m, i) => parseDescriptor(m, `manifests[${i}]`)),
+      ...extra,
+    };
   }
   if (isImageType(mediaType) || mediaType === undefined) {
     if (!Array.isArray(doc.layers)) throw new ManifestError('manifest has no layers array');

@@ -7,7 +7,13 @@ export interface Platform {
   'os.features'?: string[];
 }
 
-const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', x64: 'amd64', aarch64: 'arm64', ia32: '386', x86: '386' };
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  x64: 'amd64',
+  aarch64: 'arm64',
+  ia32: '386',
+  x86: '386',
+};
 
 function normalizeArch(arch: string): string {
   return ARCH_ALIASES[arch] ?? arch;
@@ -16,7 +22,8 @@ function normalizeArch(arch: string): string {
 /** Parses `os/arch[/variant]`; returns undefined when the text is not of that form. */
 export function parsePlatform(text: string): Platform | undefined {
   const parts = text.trim().toLowerCase().split('/');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '' || !/^[a-z0-9._-]+$/.test(p))) return undefined;
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '' || !/^[a-z0-9._-]+$/.test(p)))
+    return undefined;
   const p: Platform = { os: parts[0], architecture: normalizeArch(parts[1]) };
   if (parts[2]) p.variant = parts[2];
   return normalizeVariant(p);
@@ -47,7 +54,8 @@ export function hostPlatform(): Platform {
   const os = process.platform === 'win32' ? 'windows' : process.platform;
   const arch = normalizeArch(process.arch);
   const p: Platform = { os, architecture: arch };
-  if (arch === 'arm') p.variant = `v${(process.config.variables as { arm_version?: string | number }).arm_version ?? '7'}`;
+  if (arch === 'arm')
+    p.variant = `v${(process.config.variables as { arm_version?: string | number }).arm_version ?? '7'}`;
   return p;
 }
 

@@ -136,9 +136,7 @@ export function zshScript(spec: CompletionSpec): string {
     .flatMap((c) => [c.name, ...c.aliases].map((n) => sq(`${n}:${zq(c.summary)}`)))
     .join(' ');
   const flagList = (opts: CompletionOption[]) =>
-    opts
-      .flatMap((o) => flagsOf([o]).map((x) => sq(`${x.replace(/:/g, '\\:')}:${zq(o.description)}`)))
-      .join(' ');
+    opts.flatMap((o) => flagsOf([o]).map((x) => sq(`${x.replace(/:/g, '\\:')}:${zq(o.description)}`))).join(' ');
   const cases = spec.commands
     .map((c) => {
       const body = [

@@ -48,8 +48,7 @@ export function plainSink(io: IO, label: string): ProgressSink {
       } else if (e.type === 'retry') {
         const line = retries.line(e);
         if (line) io.stderr.write(`${paint().warn(escapeControl(line))}\n`);
-      }
-      else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${escapeControl(e.message)}\n`);
+      } else if (e.type === 'warning') io.stderr.write(`${paint().warn('warning:')} ${escapeControl(e.message)}\n`);
     },
     finish(summary) {
       if (summary) io.stderr.write(`${label}${summary} in ${formatDuration(Date.now() - started)}\n`);

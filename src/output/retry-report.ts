@@ -15,7 +15,10 @@ export interface RetryNote {
 
 /** The operation without the digests that tell one blob's attempt from another's. */
 export function operationOf(what: string): string {
-  return what.replace(/\s*@?(?:sha256|sha512):[0-9a-f]{8,128}/gi, '').replace(/\s{2,}/g, ' ').trim();
+  return what
+    .replace(/\s*@?(?:sha256|sha512):[0-9a-f]{8,128}/gi, '')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
 }
 
 export class RetryReport {

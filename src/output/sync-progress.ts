@@ -64,7 +64,9 @@ export function renderPlan(plan: Plan): string {
 
 export function planSummary(plan: Plan): string {
   const n = (a: PlanItem['action']) => plan.items.filter((i) => i.action === a).length;
-  const shard = plan.shard ? ` (shard ${plan.shard.index}/${plan.shard.count}: ${plan.items.length} of ${plan.total} images)` : '';
+  const shard = plan.shard
+    ? ` (shard ${plan.shard.index}/${plan.shard.count}: ${plan.items.length} of ${plan.total} images)`
+    : '';
   const errors = n('error');
   return `plan: ${n('copy')} to copy, ${n('up-to-date')} up to date${errors ? `, ${errors} failed` : ''}${shard}`;
 }
@@ -76,7 +78,9 @@ export function runSummary(reports: ImageReport[], plan: Plan, ms: number): stri
   const parts = [p.ok(`${n('copied')} copied`), p.dim(`${n('up-to-date')} up to date`)];
   if (n('failed')) parts.push(p.error(`${n('failed')} failed`));
   if (n('skipped')) parts.push(p.warn(`${n('skipped')} skipped`));
-  const shard = plan.shard ? ` [shard ${plan.shard.index}/${plan.shard.count}: ${plan.items.length} of ${plan.total} images]` : '';
+  const shard = plan.shard
+    ? ` [shard ${plan.shard.index}/${plan.shard.count}: ${plan.items.length} of ${plan.total} images]`
+    : '';
   return `sync: ${parts.join(', ')}; ${formatBytes(bytes)} sent in ${formatDuration(ms)}${shard}`;
 }
 
@@ -156,8 +160,7 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
       } else if (e.type === 'retry') {
         const line = retries.line({ ...e, what: `${e.what} for ${item.key}` });
         if (line) persist(paint().warn(line));
-      }
-      else if (e.type === 'warning') persist(`${paint().warn('warning:')} ${item.key}: ${e.message}`);
+      } else if (e.type === 'warning') persist(`${paint().warn('warning:')} ${item.key}: ${e.message}`);
       render(e.type !== 'bytes');
     },
     done(r) {
@@ -176,7 +179,11 @@ export async function ttySyncSink(io: IO, count: number): Promise<SyncSink> {
 /** The same test as copy's progress: a TTY with a known width. */
 export const liveTerminal = canRedraw;
 
-export async function createSyncSink(io: IO, opts: { quiet: boolean; json: boolean }, count: number): Promise<SyncSink> {
+export async function createSyncSink(
+  io: IO,
+  opts: { quiet: boolean; json: boolean },
+  count: number,
+): Promise<SyncSink> {
   if (opts.quiet || opts.json) return quietSyncSink;
   return liveTerminal(io) ? ttySyncSink(io, count) : plainSyncSink(io);
 }

@@ -24,7 +24,7 @@ export async function countReferrers(
     for (const e of entries) {
       const type = e.tag
         ? COSIGN_SUFFIXES[e.tag.slice(e.tag.lastIndexOf('.') + 1)]
-        : e.desc?.artifactType ?? e.desc?.mediaType ?? 'unknown';
+        : (e.desc?.artifactType ?? e.desc?.mediaType ?? 'unknown');
       byType[type] = (byType[type] ?? 0) + 1;
     }
     return { total: entries.length, byType };
@@ -38,5 +38,7 @@ export async function countReferrers(
 export function countsText(c: ReferrerCounts | undefined): string {
   if (!c) return 'unknown';
   if (c.total === 0) return '0';
-  return `${c.total} (${Object.entries(c.byType).map(([t, n]) => `${t}: ${n}`).join(', ')})`;
+  return `${c.total} (${Object.entries(c.byType)
+    .map(([t, n]) => `${t}: ${n}`)
+    .join(', ')})`;
 }

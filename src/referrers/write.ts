@@ -33,16 +33,28 @@ class Prefetched implements ImageSource {
     private readonly inner: ImageSource,
     private readonly m: FetchedManifest,
   ) {}
-  get location() { return this.inner.location; }
-  get caps() { return this.inner.caps; }
-  get registryRepo() { return this.inner.registryRepo; }
-  async resolve() { return this.m.desc; }
+  get location() {
+    return this.inner.location;
+  }
+  get caps() {
+    return this.inner.caps;
+  }
+  get registryRepo() {
+    return this.inner.registryRepo;
+  }
+  async resolve() {
+    return this.m.desc;
+  }
   getManifest(digest: Digest | undefined, signal: AbortSignal) {
     if (digest === undefined || digest === this.m.desc.digest) return Promise.resolve(this.m);
     return this.inner.getManifest(digest, signal);
   }
-  getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }) { return this.inner.getBlob(desc, opts); }
-  close() { return this.inner.close(); }
+  getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }) {
+    return this.inner.getBlob(desc, opts);
+  }
+  close() {
+    return this.inner.close();
+  }
 }
 
 /**
@@ -136,7 +148,9 @@ export async function copyReferrers(
         // The API answered yet did not take a subject: the fallback tag may hold entries of other tools; keep them.
         const existing = there.api && toIndex.length ? await readFallback(to, subject, opts.signal) : there.fallback;
         if (existing && existing.manifest.kind !== 'index') {
-          opts.warn(`${to.name()}:${fallbackTag(subject)} is not an image index, so not a referrers list: left as it is`);
+          opts.warn(
+            `${to.name()}:${fallbackTag(subject)} is not an image index, so not a referrers list: left as it is`,
+          );
           return;
         }
         const merged = mergeFallback(existing, toIndex);

@@ -55,10 +55,18 @@ export function normalizeScopes(scopes: readonly string[]): string[] {
 }
 
 function covers(have: string[], want: string[]): boolean {
-  const h = new Map(have.map((s) => [s.slice(0, s.lastIndexOf(':')), new Set(s.slice(s.lastIndexOf(':') + 1).split(','))]));
+  const h = new Map(
+    have.map((s) => [s.slice(0, s.lastIndexOf(':')), new Set(s.slice(s.lastIndexOf(':') + 1).split(','))]),
+  );
   return want.every((s) => {
     const acts = h.get(s.slice(0, s.lastIndexOf(':')));
-    return acts !== undefined && s.slice(s.lastIndexOf(':') + 1).split(',').every((a) => acts.has(a) || acts.has('*'));
+    return (
+      acts !== undefined &&
+      s
+        .slice(s.lastIndexOf(':') + 1)
+        .split(',')
+        .every((a) => acts.has(a) || acts.has('*'))
+    );
   });
 }
 
@@ -82,10 +90,18 @@ export class TokenCache {
 
   invalidate(host: string, token: string): void {
     const list = this.tokens.get(host);
-    if (list) this.tokens.set(host, list.filter((t) => t.token !== token));
+    if (list)
+      this.tokens.set(
+        host,
+        list.filter((t) => t.token !== token),
+      );
   }
 
-  async get(host: string, scopes: readonly string[], fetchToken: (scopes: string[]) => Promise<{ token: string; expiresIn: number }>): Promise<string> {
+  async get(
+    host: string,
+    scopes: readonly string[],
+    fetchToken: (scopes: string[]) => Promise<{ token: string; expiresIn: number }>,
+  ): Promise<string> {
     const want = normalizeScopes(scopes);
     const key = `${host}|${want.join(' ')}`;
     const pending = this.inflight.get(key);
@@ -119,11 +135,17 @@ export async function fetchBearerToken(opts: {
   const { challenge, scopes, cred } = opts;
   if (!challenge.realm) throw new RegctlError('AUTH_FAILED', 'the registry sent a Bearer challenge without a realm');
   const realm = new URL(challenge.realm);
-  if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new RegctlError('AUTH_FAILED', `unsupported token realm ${realm.protocol}`);
+  if (realm.protocol !== 'https:' && realm.protocol !== 'http:')
+    throw new RegctlError('AUTH_FAILED', `unsupported token realm ${realm.protocol}`);
   let res: Dispatcher.ResponseData;
   if (cred?.identityToken) {
     // OAuth2 refresh-token grant, as docker does with an identity token.
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: cred.identityToken, client_id: 'regctl', access_type: 'offline' });
+    const form = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: cred.identityToken,
+      client_id: 'regctl',
+      access_type: 'offline',
+    });
     if (challenge.service) form.set('service', challenge.service);
     if (scopes.length) form.set('scope', scopes.join(' '));
     res = await request(realm, {
@@ -167,7 +189,11 @@ export async function fetchBearerToken(opts: {
   const token = doc.token ?? doc.access_token;
   if (!token) throw new RegctlError('AUTH_FAILED', `token server ${realm.host} answered without a token`);
   // The scope granted (OAuth2 answers carry it; it may be a subset of what was asked), for messages and --debug.
-  return { token, expiresIn: tokenLifetime(doc.expires_in, token), ...(typeof doc.scope === 'string' ? { scope: doc.scope } : {}) };
+  return {
+    token,
+    expiresIn: tokenLifetime(doc.expires_in, token),
+    ...(typeof doc.scope === 'string' ? { scope: doc.scope } : {}),
+  };
 }
 
 /**

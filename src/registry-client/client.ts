@@ -67,7 +67,8 @@ export async function readCapped(res: RegResponse, cap: number, what: string): P
 
 function descriptorFromHead(res: RegResponse, what: string): Descriptor {
   const digest = header(res.headers, 'docker-content-digest');
-  if (!digest || !isDigest(digest)) throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent no valid Docker-Content-Digest`);
+  if (!digest || !isDigest(digest))
+    throw new RegctlError('BAD_RESPONSE', `${what}: the registry sent no valid Docker-Content-Digest`);
   const size = Number(header(res.headers, 'content-length'));
   const mediaType = (header(res.headers, 'content-type') ?? '').split(';')[0].trim();
   return { mediaType, digest, size: Number.isSafeInteger(size) ? size : -1 };
@@ -90,7 +91,12 @@ export class RegistryClient {
    * HEAD a manifest: its descriptor, or undefined when not found. No pull is counted on Docker Hub.
    * `forPush`: ask for a token that also allows push, so the uploads that follow reuse it.
    */
-  async headManifest(r: Repo, reference: string, signal: AbortSignal, forPush = false): Promise<Descriptor | undefined> {
+  async headManifest(
+    r: Repo,
+    reference: string,
+    signal: AbortSignal,
+    forPush = false,
+  ): Promise<Descriptor | undefined> {
     const what = `manifest ${r.registry}/${r.repository}${reference.includes(':') ? '@' : ':'}${reference}`;
     const res = await send(this.http, {
       registry: r.registry,
@@ -106,7 +112,8 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
     if (res.status === 404) return undefined;
     // A registry that names no digest on HEAD (some proxies and old registries): fetch the manifest and hash it.
-    if (header(res.headers, 'docker-content-digest') === undefined) return (await this.getManifest(r, reference, signal)).desc;
+    if (header(res.headers, 'docker-content-digest') === undefined)
+      return (await this.getManifest(r, reference, signal)).desc;
     const desc = descriptorFromHead(res, what);
     if (isDigest(reference) && desc.digest !== reference) {
       throw new RegctlError('DIGEST_MISMATCH', `${what}: the registry answered for ${desc.digest}`);
@@ -117,19 +124,27 @@ export class RegistryClient {
   /** GET a manifest; bytes capped at 4 MiB and verified against the requested digest (or the header's). */
   async getManifest(r: Repo, reference: string, signal: AbortSignal): Promise<FetchedManifest> {
     const what = `manifest ${r.registry}/${r.repository}${isDigest(reference) ? '@' : ':'}${reference}`;
-    const { res, value: bytes } = await sendRead(this.http, {
-      registry: r.registry,
-      method: 'GET',
-      path: this.manifestPath(r, reference),
-      headers: { accept: ACCEPT_MANIFESTS },
-      scopes: [pull(r)],
-      expect: [200],
-      idempotent: true,
-      signal,
-      what,
-    }, (res) => readCapped(res, MAX_JSON_BYTES, what));
+    const { res, value: bytes } = await sendRead(
+      this.http,
+      {
+        registry: r.registry,
+        method: 'GET',
+        path: this.manifestPath(r, reference),
+        headers: { accept: ACCEPT_MANIFESTS },
+        scopes: [pull(r)],
+        expect: [200],
+        idempotent: true,
+        signal,
+        what,
+      },
+      (res) => readCapped(res, MAX_JSON_BYTES, what),
+    );
     const headerDigest = header(res.headers, 'docker-content-digest');
-    const expected = isDigest(reference) ? reference : headerDigest && isDigest(headerDigest) ? headerDigest : undefined;
+    const expected = isDigest(reference)
+      ? reference
+      : headerDigest && isDigest(headerDigest)
+        ? headerDigest
+        : undefined;
     try {
       return toFetched(bytes, header(res.headers, 'content-type'), expected);
     } catch (err) {
@@ -156,7 +171,12 @@ export class RegistryClient {
     const subject = header(res.headers, 'oci-subject');
     if (subject) this.subjectAcks.set(`${r.registry}/${r.repository}@${m.desc.digest}`, subject);
     const got = header(res.headers, 'docker-content-digest');
-    if (got && isDigest(got) && got !== m.desc.digest && got.startsWith('sha256:') === m.desc.digest.startsWith('sha256:')) {
+    if (
+      got &&
+      isDigest(got) &&
+      got !== m.desc.digest &&
+      got.startsWith('sha256:') === m.desc.digest.startsWith('sha256:')
+    ) {
       throw new RegctlError('DIGEST_MISMATCH', `${what}: the registry stored ${got}, not ${m.desc.digest}`);
     }
     return m.desc.digest;
@@ -276,7 +296,9 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
     if (res.status === 201) return { mounted: true };
     const location = header(res.headers, 'location');
-    return location ? { mounted: false, session: resolveHanded(location, res.url, 'mount').toString() } : { mounted: false };
+    return location
+      ? { mounted: false, session: resolveHanded(location, res.url, 'mount').toString() }
+      : { mounted: false };
   }
 
   /**
@@ -303,7 +325,8 @@ export class RegistryClient {
     });
     await res.body.dump().catch(() => {});
     const location = header(res.headers, 'location');
-    if (!location) throw new RegctlError('BAD_RESPONSE', `start upload to ${r.registry}/${r.repository}: no Location in the answer`);
+    if (!location)
+      throw new RegctlError('BAD_RESPONSE', `start upload to ${r.registry}/${r.repository}: no Location in the answer`);
     return resolveHanded(location, res.url, `start upload to ${r.registry}/${r.repository}`).toString();
   }
 
@@ -377,7 +400,14 @@ export class RegistryClient {
     });
     await patched.body.dump().catch(() => {});
     const putUrl = resolveHanded(header(patched.headers, 'location') ?? location, patched.url, common.what).toString();
-    const res = await send(this.http, { ...common, method: 'PUT', url: putUrl, query: { digest: digest() }, headers: { 'content-length': '0' }, expect: [201, 204] });
+    const res = await send(this.http, {
+      ...common,
+      method: 'PUT',
+      url: putUrl,
+      query: { digest: digest() },
+      headers: { 'content-length': '0' },
+      expect: [201, 204],
+    });
     await res.body.dump().catch(() => {});
   }
 
@@ -423,10 +453,26 @@ export class RegistryClient {
   }
 
   async catalog(registry: string, signal: AbortSignal, pageSize = 1000): Promise<string[]> {
-    return this.paged(registry, '/v2/_catalog', 'repositories', ['registry:catalog:*'], pageSize, signal, `catalog of ${registry}`);
+    return this.paged(
+      registry,
+      '/v2/_catalog',
+      'repositories',
+      ['registry:catalog:*'],
+      pageSize,
+      signal,
+      `catalog of ${registry}`,
+    );
   }
 
-  private async paged(registry: string, path: string, field: string, scopes: string[], n: number, signal: AbortSignal, what: string): Promise<string[]> {
+  private async paged(
+    registry: string,
+    path: string,
+    field: string,
+    scopes: string[],
+    n: number,
+    signal: AbortSignal,
+    what: string,
+  ): Promise<string[]> {
     const out: string[] = [];
     let next: string | undefined = undefined;
     const seen = new Set<string>();
@@ -434,16 +480,20 @@ export class RegistryClient {
     let total = 0;
     let listPath: string | undefined;
     for (let page = 0; page < 100_000; page++) {
-      const { res, value: bytes }: { res: RegResponse; value: Uint8Array } = await sendRead(this.http, {
-        registry,
-        method: 'GET',
-        ...(next ? { url: next } : { path, query: { n: String(Math.min(n, 1000)) } }),
-        scopes,
-        expect: [200],
-        idempotent: true,
-        signal,
-        what,
-      }, (r) => readCapped(r, MAX_JSON_BYTES, what));
+      const { res, value: bytes }: { res: RegResponse; value: Uint8Array } = await sendRead(
+        this.http,
+        {
+          registry,
+          method: 'GET',
+          ...(next ? { url: next } : { path, query: { n: String(Math.min(n, 1000)) } }),
+          scopes,
+          expect: [200],
+          idempotent: true,
+          signal,
+          what,
+        },
+        (r) => readCapped(r, MAX_JSON_BYTES, what),
+      );
       total += bytes.byteLength;
       if (total > MAX_LIST_TOTAL_BYTES) {
         const mib = MAX_LIST_TOTAL_BYTES / 1024 / 1024;

@@ -13,7 +13,6 @@ const SECRET =
 /** Other names that smell of a secret (a vendor's token header): masked whole. */
 const SECRETISH = /token|secret|password|passwd|credential|signature|api-?key|session/i;
 
-
 function shown(name: string, value: string): string {
   const n = name.toLowerCase();
   if (SECRET.test(n)) {

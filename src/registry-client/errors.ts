@@ -143,7 +143,11 @@ export function parseErrorBody(text: string): OciErrorEntry[] {
     if (!Array.isArray(doc.errors)) return [];
     return doc.errors
       .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
-      .map((e) => ({ code: typeof e.code === 'string' || typeof e.code === 'number' ? String(e.code) : '', message: typeof e.message === 'string' ? e.message : undefined, detail: e.detail }));
+      .map((e) => ({
+        code: typeof e.code === 'string' || typeof e.code === 'number' ? String(e.code) : '',
+        message: typeof e.message === 'string' ? e.message : undefined,
+        detail: e.detail,
+      }));
   } catch {
     return [];
   }

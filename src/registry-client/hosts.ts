@@ -104,7 +104,12 @@ export class Hosts {
     // Plain HTTP only when the server does not speak TLS at all: a TLS server whose certificate cannot be proved, or
     // a server that does not answer, never quietly becomes an unencrypted connection.
     try {
-      const tls = await speaksTls(hostname.replace(/^\[|\]$/g, ''), Number(port || 443), signal, this.opts.timeoutMs ?? 10_000);
+      const tls = await speaksTls(
+        hostname.replace(/^\[|\]$/g, ''),
+        Number(port || 443),
+        signal,
+        this.opts.timeoutMs ?? 10_000,
+      );
       return tls ? `https://${host}` : `http://${host}`;
     } catch (err) {
       if (isAbortError(err)) throw err;
@@ -124,7 +129,6 @@ export class Hosts {
 function isCertificateCode(code: string): boolean {
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME/.test(code);
 }
-
 
 /** True when no interface but loopback is up: a name that does not resolve then says nothing about the name. */
 function offline(): boolean {

@@ -122,7 +122,9 @@ export function retryLimit(ctx: HttpContext, req: RegRequest): number {
 
 async function targetOf(ctx: HttpContext, req: RegRequest): Promise<Target> {
   const origin = await ctx.hosts.origin(req.registry, req.signal).catch((err) => {
-    throw isAbortError(err) || err instanceof RegctlError ? err : connectError(req.registry, err, ctx.hosts.opts.timeoutMs);
+    throw isAbortError(err) || err instanceof RegctlError
+      ? err
+      : connectError(req.registry, err, ctx.hosts.opts.timeoutMs);
   });
   // Credentials and challenges belong to this origin only; a URL the registry handed over may name another.
   const own = new URL(origin).origin;

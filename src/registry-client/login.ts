@@ -27,12 +27,23 @@ export async function verifyLogin(
     userAgent: 'regctl-js',
   });
   try {
-    const res = await send(http, { registry, method: 'GET', path: '/v2/', scopes: [], expect: [200], idempotent: true, signal: o.signal, what: `login to ${registry}` });
+    const res = await send(http, {
+      registry,
+      method: 'GET',
+      path: '/v2/',
+      scopes: [],
+      expect: [200],
+      idempotent: true,
+      signal: o.signal,
+      what: `login to ${registry}`,
+    });
     await res.body.dump();
     if (!http.challenges.has(registry)) o.warn(`${registry} asked for no credentials; storing them anyway`);
   } catch (err) {
     if (err instanceof RegistryError && (err.status === 401 || err.status === 403)) {
-      throw new RegctlError('LOGIN_FAILED', `login to ${registry}: the registry refused the credentials`, { hint: 'check the user name and password or token' });
+      throw new RegctlError('LOGIN_FAILED', `login to ${registry}: the registry refused the credentials`, {
+        hint: 'check the user name and password or token',
+      });
     }
     throw err;
   }

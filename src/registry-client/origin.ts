@@ -40,7 +40,7 @@ export function checkHandedUrl(registryOrigin: string, url: URL, what: string, f
   if ((registryOrigin.startsWith('https:') || from?.protocol === 'https:') && url.protocol === 'http:') {
     const shown = redactUrl(url.toString());
     throw new RegctlError('INSECURE_URL', `${what}: refused to move from HTTPS to plain HTTP (${shown})`, {
-      hint: 'the registry pointed at an http:// URL; regctl never sends an HTTPS registry\'s requests unencrypted',
+      hint: "the registry pointed at an http:// URL; regctl never sends an HTTPS registry's requests unencrypted",
     });
   }
 }

@@ -36,17 +36,21 @@ export async function fetchReferrers(
   let next: string | undefined;
   const seen = new Set<string>();
   for (let page = 0; page < MAX_PAGES; page++) {
-    const { res, value }: { res: RegResponse; value: Uint8Array } = await sendRead(client.http, {
-      registry: r.registry,
-      method: 'GET',
-      ...(next ? { url: next } : { path, ...(filter ? { query: filter } : {}) }),
-      headers: { accept: 'application/vnd.oci.image.index.v1+json' },
-      scopes: [`repository:${r.repository}:pull`],
-      expect: [200, 404],
-      idempotent: true,
-      signal: opts.signal,
-      what,
-    }, (res) => readCapped(res, MAX_JSON_BYTES - total, what));
+    const { res, value }: { res: RegResponse; value: Uint8Array } = await sendRead(
+      client.http,
+      {
+        registry: r.registry,
+        method: 'GET',
+        ...(next ? { url: next } : { path, ...(filter ? { query: filter } : {}) }),
+        headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+        scopes: [`repository:${r.repository}:pull`],
+        expect: [200, 404],
+        idempotent: true,
+        signal: opts.signal,
+        what,
+      },
+      (res) => readCapped(res, MAX_JSON_BYTES - total, what),
+    );
     if (res.status === 404) return page === 0 ? undefined : { descriptors: out, filtered };
     total += value.byteLength;
     let m;

@@ -9,7 +9,9 @@ import { connect } from 'node:net';
 
 /** A TLS 1.2 ClientHello (TLS 1.0 record version, as clients send) offering common ECDHE/AES-GCM suites. */
 const CLIENT_HELLO = (() => {
-  const suites = [0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30, 0xcc, 0xa9, 0xcc, 0xa8, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03];
+  const suites = [
+    0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30, 0xcc, 0xa9, 0xcc, 0xa8, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03,
+  ];
   const extensions = [
     // supported_groups: x25519, P-256, P-384. Its type, 0x000a, also puts a LF in the bytes, so a plain HTTP server
     // sees the end of a (malformed) request line and answers 400 at once instead of waiting for one.
@@ -21,12 +23,18 @@ const CLIENT_HELLO = (() => {
     0x00, 0x0d, 0x00, 0x0e, 0x00, 0x0c, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03, 0x08, 0x05, 0x05, 0x01,
   ];
   const body = [
-    0x03, 0x03, // client_version TLS 1.2
+    0x03,
+    0x03, // client_version TLS 1.2
     ...new Array<number>(32).fill(0x42), // random (nothing is negotiated with it)
     0x00, // session_id
-    (suites.length >> 8) & 0xff, suites.length & 0xff, ...suites,
-    0x01, 0x00, // compression: null
-    (extensions.length >> 8) & 0xff, extensions.length & 0xff, ...extensions,
+    (suites.length >> 8) & 0xff,
+    suites.length & 0xff,
+    ...suites,
+    0x01,
+    0x00, // compression: null
+    (extensions.length >> 8) & 0xff,
+    extensions.length & 0xff,
+    ...extensions,
   ];
   const handshake = [0x01, (body.length >> 16) & 0xff, (body.length >> 8) & 0xff, body.length & 0xff, ...body];
   return Buffer.from([0x16, 0x03, 0x01, (handshake.length >> 8) & 0xff, handshake.length & 0xff, ...handshake]);
@@ -59,7 +67,11 @@ export function speaksTls(host: string, port: number, signal: AbortSignal, timeo
     signal.addEventListener('abort', onAbort, { once: true });
     socket.setNoDelay(true);
     socket.setTimeout(timeoutMs, () =>
-      done(Object.assign(new Error(`no answer to a TLS handshake within ${timeoutMs} ms`), { code: 'UND_ERR_CONNECT_TIMEOUT' })),
+      done(
+        Object.assign(new Error(`no answer to a TLS handshake within ${timeoutMs} ms`), {
+          code: 'UND_ERR_CONNECT_TIMEOUT',
+        }),
+      ),
     );
     socket.once('connect', () => socket.write(CLIENT_HELLO));
     socket.once('data', (chunk: Buffer) => done(undefined, isTlsRecord(chunk[0])));

@@ -14,8 +14,16 @@ export const Agent = AgentClass;
 export type { Dispatcher };
 
 /** `request(url, opts)` on a given dispatcher, as undici's top-level `request` does. */
-export function request(url: URL | string, opts: Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher }): Promise<Dispatcher.ResponseData> {
+export function request(
+  url: URL | string,
+  opts: Omit<Dispatcher.RequestOptions, 'origin' | 'path'> & { dispatcher: Dispatcher },
+): Promise<Dispatcher.ResponseData> {
   const u = typeof url === 'string' ? new URL(url) : url;
   const { dispatcher, ...rest } = opts;
-  return dispatcher.request({ ...rest, origin: u.origin, path: `${u.pathname}${u.search}`, method: rest.method ?? 'GET' } as Dispatcher.RequestOptions);
+  return dispatcher.request({
+    ...rest,
+    origin: u.origin,
+    path: `${u.pathname}${u.search}`,
+    method: rest.method ?? 'GET',
+  } as Dispatcher.RequestOptions);
 }

@@ -48,12 +48,14 @@ export async function untag(
   const emptyTar = new Uint8Array(1024);
   const layerBytes = new Uint8Array(gzipSync(emptyTar));
   // A config of its own (the nonce), so the placeholder's digest is no other tag's, even another rm's at the same time.
-  const configBytes = Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Labels: { 'io.regctl.placeholder-for-tag': tag, 'io.regctl.nonce': randomBytes(8).toString('hex') } },
-    rootfs: { type: 'layers', diff_ids: [digestOf(emptyTar)] },
-  }));
+  const configBytes = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Labels: { 'io.regctl.placeholder-for-tag': tag, 'io.regctl.nonce': randomBytes(8).toString('hex') } },
+      rootfs: { type: 'layers', diff_ids: [digestOf(emptyTar)] },
+    }),
+  );
   const layer: Descriptor = {
     mediaType: docker ? MT.dockerLayerGzip : MT.ociLayerGzip,
     digest: digestOf(layerBytes),
@@ -64,10 +66,22 @@ export async function untag(
     digest: digestOf(configBytes),
     size: configBytes.byteLength,
   };
-  for (const [desc, bytes] of [[layer, layerBytes], [config, configBytes]] as const) {
+  for (const [desc, bytes] of [
+    [layer, layerBytes],
+    [config, configBytes],
+  ] as const) {
     if (await client.hasBlob(repo, desc.digest, signal)) continue;
     const location = await client.startUpload(repo, signal);
-    await client.finishUpload(repo, location, desc, (async function* () { yield bytes; })(), opts.uploadMode, signal);
+    await client.finishUpload(
+      repo,
+      location,
+      desc,
+      (async function* () {
+        yield bytes;
+      })(),
+      opts.uploadMode,
+      signal,
+    );
   }
   const mediaType = docker ? MT.dockerManifest : MT.ociManifest;
   const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config, layers: [layer] }));

@@ -73,13 +73,18 @@ export function parseShard(text: string, env: NodeJS.ProcessEnv): Shard {
   if (indexText === 'auto') {
     const v = env.JOB_COMPLETION_INDEX;
     if (v === undefined || v.trim() === '') {
-      throw new UsageError(`--shard auto/${count}: JOB_COMPLETION_INDEX is not set`, 'Kubernetes sets it in each pod of an Indexed Job (completionMode: Indexed); elsewhere give the index, e.g. --shard 0/3');
+      throw new UsageError(
+        `--shard auto/${count}: JOB_COMPLETION_INDEX is not set`,
+        'Kubernetes sets it in each pod of an Indexed Job (completionMode: Indexed); elsewhere give the index, e.g. --shard 0/3',
+      );
     }
-    if (!/^\d+$/.test(v.trim())) throw new UsageError(`--shard auto/${count}: JOB_COMPLETION_INDEX is ${JSON.stringify(v)}, not a whole number`);
+    if (!/^\d+$/.test(v.trim()))
+      throw new UsageError(`--shard auto/${count}: JOB_COMPLETION_INDEX is ${JSON.stringify(v)}, not a whole number`);
     indexText = v.trim();
   }
   const index = Number(indexText);
-  if (index >= count) throw new UsageError(`--shard ${index}/${count}: the index must be below ${count} (shards are 0-based)`);
+  if (index >= count)
+    throw new UsageError(`--shard ${index}/${count}: the index must be below ${count} (shards are 0-based)`);
   return { index, count };
 }
 
@@ -89,7 +94,8 @@ export function shardOf(key: string, count: number): number {
 }
 
 export function toErrorInfo(err: unknown): ErrorInfo {
-  if (isRegctlError(err)) return { code: err.code, message: err.message.replace(/\s*\n\s*/g, ' '), ...(err.hint ? { hint: err.hint } : {}) };
+  if (isRegctlError(err))
+    return { code: err.code, message: err.message.replace(/\s*\n\s*/g, ' '), ...(err.hint ? { hint: err.hint } : {}) };
   return { code: 'ERROR', message: err instanceof Error ? err.message : String(err) };
 }
 
@@ -115,7 +121,10 @@ async function listValidTags(entry: SpecEntry, ctx: AppContext, signal: AbortSig
   const listed = await listSourceTags(entry, ctx, signal);
   const bad = listed.filter((t) => !isTag(t));
   if (bad.length) {
-    const some = bad.slice(0, 3).map((t) => JSON.stringify(t.slice(0, 140))).join(', ');
+    const some = bad
+      .slice(0, 3)
+      .map((t) => JSON.stringify(t.slice(0, 140)))
+      .join(', ');
     const where = formatLocation(entry.source).replace(/:latest$/, '');
     const more = bad.length > 3 ? ', …' : '';
     const what = `skipped ${bad.length} listed name(s) that are not valid tags`;
@@ -126,7 +135,8 @@ async function listValidTags(entry: SpecEntry, ctx: AppContext, signal: AbortSig
 
 async function listSourceTags(entry: SpecEntry, ctx: AppContext, signal: AbortSignal): Promise<string[]> {
   const src = entry.source;
-  if (src.kind === 'registry') return ctx.client('src').listTags({ registry: src.ref.registry, repository: src.ref.repository }, signal);
+  if (src.kind === 'registry')
+    return ctx.client('src').listTags({ registry: src.ref.registry, repository: src.ref.repository }, signal);
   if (src.kind === 'oci') {
     const { DirFiles, readIndex, tagsOf } = await import('../transports/layout-read.js');
     return [...new Set(tagsOf(await readIndex(new DirFiles(src.path), signal)))];
@@ -135,7 +145,12 @@ async function listSourceTags(entry: SpecEntry, ctx: AppContext, signal: AbortSi
 }
 
 /** The images one entry names: one, or one per selected tag. */
-async function expandEntry(entry: SpecEntry, ctx: AppContext, signal: AbortSignal, warnings: string[]): Promise<PlanItem[]> {
+async function expandEntry(
+  entry: SpecEntry,
+  ctx: AppContext,
+  signal: AbortSignal,
+  warnings: string[],
+): Promise<PlanItem[]> {
   const base = {
     entry: entry.index,
     ...(entry.platforms ? { platforms: entry.platforms } : {}),
@@ -156,12 +171,22 @@ async function expandEntry(entry: SpecEntry, ctx: AppContext, signal: AbortSigna
     const key = formatLocation(entry.source).replace(/:latest$/, '');
     return [{ ...base, key, source: entry.source, target: entry.target, action: 'error', error: toErrorInfo(err) }];
   }
-  if (!tags.length) warnings.push(`sync[${entry.index}] (${formatLocation(entry.source).replace(/:latest$/, '')}): no tag matches the rules`);
+  if (!tags.length)
+    warnings.push(
+      `sync[${entry.index}] (${formatLocation(entry.source).replace(/:latest$/, '')}): no tag matches the rules`,
+    );
   const writeAs = entry.targetTag;
   return tags.map((tag) => {
     const source = withTag(entry.source, tag);
     const out = writeAs ?? tag;
-    return { ...base, key: formatLocation(source), source, target: withTag(entry.target, out), tag: out, action: 'copy' as const };
+    return {
+      ...base,
+      key: formatLocation(source),
+      source,
+      target: withTag(entry.target, out),
+      tag: out,
+      action: 'copy' as const,
+    };
   });
 }
 
@@ -183,7 +208,9 @@ async function resolveSource(loc: Location, ctx: AppContext, signal: AbortSignal
 async function resolveTarget(loc: Location, ctx: AppContext, signal: AbortSignal): Promise<Descriptor | undefined> {
   if (loc.kind === 'registry') {
     if (!loc.ref.tag) return undefined;
-    return ctx.client('dst').headManifest({ registry: loc.ref.registry, repository: loc.ref.repository }, loc.ref.tag, signal);
+    return ctx
+      .client('dst')
+      .headManifest({ registry: loc.ref.registry, repository: loc.ref.repository }, loc.ref.tag, signal);
   }
   if (loc.kind !== 'oci' || loc.tag === undefined) return undefined;
   if (!(await stat(join(loc.path, 'index.json')).catch(() => undefined))) return undefined;
@@ -200,11 +227,19 @@ async function resolveTarget(loc: Location, ctx: AppContext, signal: AbortSignal
 }
 
 /** A sub-index a previous sync wrote for this source digest and these platforms (one GET at the target, none at the source). */
-async function isSyncedSubset(item: PlanItem, target: Descriptor, sourceDigest: string, ctx: AppContext, signal: AbortSignal): Promise<boolean> {
+async function isSyncedSubset(
+  item: PlanItem,
+  target: Descriptor,
+  sourceDigest: string,
+  ctx: AppContext,
+  signal: AbortSignal,
+): Promise<boolean> {
   const t = item.target;
   let annotations: Record<string, string> | undefined;
   if (t.kind === 'registry') {
-    const m = await ctx.client('dst').getManifest({ registry: t.ref.registry, repository: t.ref.repository }, target.digest, signal);
+    const m = await ctx
+      .client('dst')
+      .getManifest({ registry: t.ref.registry, repository: t.ref.repository }, target.digest, signal);
     annotations = m.manifest.annotations;
   } else if (t.kind === 'oci') {
     const { openOciLayoutSource } = await import('../transports/oci-layout.js');
@@ -215,7 +250,10 @@ async function isSyncedSubset(item: PlanItem, target: Descriptor, sourceDigest: 
       await src.close();
     }
   }
-  return annotations?.[SOURCE_DIGEST_ANNOTATION] === sourceDigest && annotations?.[PLATFORMS_ANNOTATION] === platformsText(item.platforms);
+  return (
+    annotations?.[SOURCE_DIGEST_ANNOTATION] === sourceDigest &&
+    annotations?.[PLATFORMS_ANNOTATION] === platformsText(item.platforms)
+  );
 }
 
 export function platformsText(platforms: Platform[] | undefined): string {
@@ -224,7 +262,10 @@ export function platformsText(platforms: Platform[] | undefined): string {
 
 async function resolveItem(item: PlanItem, ctx: AppContext, signal: AbortSignal): Promise<void> {
   try {
-    const [src, dst] = await Promise.all([resolveSource(item.source, ctx, signal), resolveTarget(item.target, ctx, signal)]);
+    const [src, dst] = await Promise.all([
+      resolveSource(item.source, ctx, signal),
+      resolveTarget(item.target, ctx, signal),
+    ]);
     if (!src) {
       item.action = 'error';
       item.error = { code: 'NOT_FOUND', message: 'no such image at the source' };
@@ -236,7 +277,11 @@ async function resolveItem(item: PlanItem, ctx: AppContext, signal: AbortSignal)
     const subset = Boolean(item.platforms?.length) && isIndexType(src.mediaType);
     if (!dst) item.action = 'copy';
     else if (!subset) item.action = dst.digest === src.digest ? 'up-to-date' : 'copy';
-    else item.action = isIndexType(dst.mediaType) && (await isSyncedSubset(item, dst, src.digest, ctx, signal)) ? 'up-to-date' : 'copy';
+    else
+      item.action =
+        isIndexType(dst.mediaType) && (await isSyncedSubset(item, dst, src.digest, ctx, signal))
+          ? 'up-to-date'
+          : 'copy';
   } catch (err) {
     if (isAbortError(err) && signal.aborted) throw err;
     item.action = 'error';
@@ -258,12 +303,17 @@ export async function makePlan(spec: SyncSpec, ctx: AppContext, opts: PlanOption
     else if (first.key === item.key && platformsText(first.platforms) === platformsText(item.platforms)) return false;
     else {
       item.action = 'error';
-      item.error = { code: 'SPEC_CONFLICT', message: `${where} is also written by sync[${first.entry}] (${first.key})` };
+      item.error = {
+        code: 'SPEC_CONFLICT',
+        message: `${where} is also written by sync[${first.entry}] (${first.key})`,
+      };
     }
     return true;
   });
   const shard = opts.shard;
   const items = shard ? all.filter((i) => shardOf(i.key, shard.count) === shard.index) : all;
-  await Promise.all(items.filter((i) => i.action !== 'error').map((i) => limit(() => resolveItem(i, ctx, opts.signal))));
+  await Promise.all(
+    items.filter((i) => i.action !== 'error').map((i) => limit(() => resolveItem(i, ctx, opts.signal))),
+  );
   return { items, total: all.length, ...(shard ? { shard } : {}), warnings };
 }

@@ -8,7 +8,15 @@ import type { Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
 import { Slots } from '../copy/pool.js';
 import { sleep } from '../util/sleep.js';
-import { type ErrorInfo, type Plan, type PlanItem, PLATFORMS_ANNOTATION, SOURCE_DIGEST_ANNOTATION, platformsText, toErrorInfo } from './plan.js';
+import {
+  type ErrorInfo,
+  type Plan,
+  type PlanItem,
+  PLATFORMS_ANNOTATION,
+  SOURCE_DIGEST_ANNOTATION,
+  platformsText,
+  toErrorInfo,
+} from './plan.js';
 
 export type ImageStatus = 'copied' | 'up-to-date' | 'failed' | 'skipped';
 
@@ -59,7 +67,8 @@ export interface RunResult {
 /** The source to copy from: pinned to the digest the plan saw, so the copy (and its annotations) match the plan. */
 function pinned(item: PlanItem): Location {
   const s = item.source;
-  if (s.kind === 'registry' && item.sourceDigest) return { kind: 'registry', ref: { ...s.ref, digest: item.sourceDigest as Digest } };
+  if (s.kind === 'registry' && item.sourceDigest)
+    return { kind: 'registry', ref: { ...s.ref, digest: item.sourceDigest as Digest } };
   return s;
 }
 
@@ -139,7 +148,11 @@ export class RateGate {
       // A HEAD costs no pull and brings fresh rate-limit headers.
       await this.ctx
         .client('src')
-        .headManifest({ registry, repository: src.ref.repository }, item.sourceDigest ?? src.ref.tag ?? 'latest', this.opts.signal)
+        .headManifest(
+          { registry, repository: src.ref.repository },
+          item.sourceDigest ?? src.ref.tag ?? 'latest',
+          this.opts.signal,
+        )
         .catch((err) => {
           if (isAbortError(err) && this.opts.signal.aborted) throw err;
         });
@@ -175,12 +188,24 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
 
   const failedInPlan = plan.items.filter((i) => i.action === 'error');
   if (failedInPlan.length && !opts.keepGoing) {
-    stopped = { code: 'PLAN_FAILED', message: `${failedInPlan.length} image(s) could not be planned: nothing was copied`, hint: 'fix them, or run with --keep-going to copy the rest' };
+    stopped = {
+      code: 'PLAN_FAILED',
+      message: `${failedInPlan.length} image(s) could not be planned: nothing was copied`,
+      hint: 'fix them, or run with --keep-going to copy the rest',
+    };
   }
   plan.items.forEach((item, i) => {
     if (item.action === 'up-to-date') {
-      finish(i, { item, status: 'up-to-date', digest: item.sourceDigest, reference: referenceOf(item), bytesSent: 0, durationMs: 0 });
-    } else if (item.action === 'error') finish(i, { item, status: 'failed', bytesSent: 0, durationMs: 0, error: item.error });
+      finish(i, {
+        item,
+        status: 'up-to-date',
+        digest: item.sourceDigest,
+        reference: referenceOf(item),
+        bytesSent: 0,
+        durationMs: 0,
+      });
+    } else if (item.action === 'error')
+      finish(i, { item, status: 'failed', bytesSent: 0, durationMs: 0, error: item.error });
   });
 
   const copyOne = async (item: PlanItem, i: number): Promise<void> => {
@@ -212,7 +237,15 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
           shared,
           ...(item.resolved ? { resolved: { source: item.resolved.source, destination: item.resolved.target } } : {}),
           ...(subset && item.sourceDigest
-            ? { subIndex: { annotations: { [SOURCE_DIGEST_ANNOTATION]: item.sourceDigest, [PLATFORMS_ANNOTATION]: platformsText(item.platforms) }, alwaysIndex: true } }
+            ? {
+                subIndex: {
+                  annotations: {
+                    [SOURCE_DIGEST_ANNOTATION]: item.sourceDigest,
+                    [PLATFORMS_ANNOTATION]: platformsText(item.platforms),
+                  },
+                  alwaysIndex: true,
+                },
+              }
             : {}),
         });
         finish(i, {
@@ -230,7 +263,12 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
     } catch (err) {
       if (opts.signal.aborted && isAbortError(err)) throw err;
       finish(i, { item, status: 'failed', bytesSent: 0, durationMs: Date.now() - started, error: toErrorInfo(err) });
-      if (!opts.keepGoing) stopped ??= { code: 'FAILED', message: `stopped after ${item.key} failed`, hint: 'run with --keep-going to copy the rest anyway' };
+      if (!opts.keepGoing)
+        stopped ??= {
+          code: 'FAILED',
+          message: `stopped after ${item.key} failed`,
+          hint: 'run with --keep-going to copy the rest anyway',
+        };
     } finally {
       gate.release(item);
     }
@@ -243,7 +281,10 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
     if (item.action !== 'copy') return Promise.resolve();
     const key = `${repoOf(item.target)}|${item.sourceDigest ?? item.key}`;
     const next = (chains.get(key) ?? Promise.resolve()).then(() => imageLimit(() => copyOne(item, i)));
-    chains.set(key, next.catch(() => {}));
+    chains.set(
+      key,
+      next.catch(() => {}),
+    );
     return next;
   });
   const settled = await Promise.allSettled(tasks);
@@ -274,7 +315,7 @@ async function syncReferrers(
         if (source.kind !== 'registry' || target.kind !== 'registry') return;
         const mediaType = report.item.resolved?.source.mediaType ?? '';
         // What the target holds: for a platform subset found up to date, the sub-index, not the source's digest.
-        const held = report.status === 'up-to-date' ? report.item.targetDigest ?? report.digest : report.digest;
+        const held = report.status === 'up-to-date' ? (report.item.targetDigest ?? report.digest) : report.digest;
         const digest = held as Digest;
         try {
           // A platform subset or an unknown type: the target's manifest says whether it has children.

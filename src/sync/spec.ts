@@ -136,12 +136,16 @@ class Validator {
     const out = new Map<string, { key: Node; value: Node | undefined }>();
     for (const pair of (node as unknown as { items: Array<{ key: unknown; value: unknown }> }).items) {
       const key = this.deref(pair.key);
-      if (!key || !isScalar(key) || typeof key.value !== 'string') this.fail(key ?? node, `${what}: keys must be names`);
+      if (!key || !isScalar(key) || typeof key.value !== 'string')
+        this.fail(key ?? node, `${what}: keys must be names`);
       const name = (key as unknown as { value: string }).value;
       if (!known.includes(name)) {
         const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
         const near = known.find((k) => norm(k) === norm(name));
-        this.fail(key, `${what}: unknown key "${name}"${near ? ` (did you mean "${near}"?)` : ` (known: ${known.join(', ')})`}`);
+        this.fail(
+          key,
+          `${what}: unknown key "${name}"${near ? ` (did you mean "${near}"?)` : ` (known: ${known.join(', ')})`}`,
+        );
       }
       out.set(name, { key: key as Node, value: this.deref(pair.value) });
     }
@@ -150,7 +154,8 @@ class Validator {
 
   private string(node: Node | undefined, at: Node, what: string): string {
     const n = node ?? at;
-    if (!node || !isScalar(node) || node.value === null || typeof node.value === 'object') this.fail(n, `${what} must be a string`);
+    if (!node || !isScalar(node) || node.value === null || typeof node.value === 'object')
+      this.fail(n, `${what} must be a string`);
     const raw = String((node as unknown as { value: unknown }).value);
     const text = this.env.expand(raw, (why) => this.fail(n, `${what}: ${why}`)).trim();
     if (!text) this.fail(n, `${what} is empty`);
@@ -171,7 +176,8 @@ class Validator {
     const value = node && isScalar(node) ? (node as unknown as { value: unknown }).value : undefined;
     const expand = (v: string) => this.env.expand(v, (why) => this.fail(node, `${what}: ${why}`));
     const n = typeof value === 'string' ? Number(expand(value)) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) this.fail(node ?? at, `${what} must be a whole number from ${min} to ${max}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
+      this.fail(node ?? at, `${what} must be a whole number from ${min} to ${max}`);
     return n;
   }
 
@@ -220,12 +226,15 @@ class Validator {
       const at = (k: string) => get(k)!.key;
       if (get('jobs')) defaults.jobs = this.int(get('jobs')!.value, at('jobs'), 'defaults.jobs', 1, 64);
       if (get('images')) defaults.images = this.int(get('images')!.value, at('images'), 'defaults.images', 1, 64);
-      if (get('platforms')) defaults.platforms = this.platforms(get('platforms')!.value, at('platforms'), 'defaults.platforms');
+      if (get('platforms'))
+        defaults.platforms = this.platforms(get('platforms')!.value, at('platforms'), 'defaults.platforms');
       if (get('referrers')) {
         defaults.referrers = this.bool(get('referrers')!.value, at('referrers'), 'defaults.referrers');
       }
-      if (get('keep-going')) defaults.keepGoing = this.bool(get('keep-going')!.value, at('keep-going'), 'defaults.keep-going');
-      if (get('rate-floor')) defaults.rateFloor = this.int(get('rate-floor')!.value, at('rate-floor'), 'defaults.rate-floor', 0, 1_000_000);
+      if (get('keep-going'))
+        defaults.keepGoing = this.bool(get('keep-going')!.value, at('keep-going'), 'defaults.keep-going');
+      if (get('rate-floor'))
+        defaults.rateFloor = this.int(get('rate-floor')!.value, at('rate-floor'), 'defaults.rate-floor', 0, 1_000_000);
       if (get('rate-wait')) {
         const text = this.string(get('rate-wait')!.value, at('rate-wait'), 'defaults.rate-wait');
         const ms = parseDuration(text);
@@ -271,8 +280,10 @@ class Validator {
     const t = m.get('tags');
     const tags = t ? this.tagRules(t.value, t.key, `${what}.tags`) : undefined;
     const names = namesTagOrDigest(sourceText, source);
-    if (tags && source.kind !== 'registry' && source.kind !== 'oci') this.fail(t!.key, `${what}.tags: tag selection needs a registry or oci: source`);
-    if (tags && names) this.fail(t!.key, `${what}: the source names a tag or digest and \`tags:\` selects tags too: keep one`);
+    if (tags && source.kind !== 'registry' && source.kind !== 'oci')
+      this.fail(t!.key, `${what}.tags: tag selection needs a registry or oci: source`);
+    if (tags && names)
+      this.fail(t!.key, `${what}: the source names a tag or digest and \`tags:\` selects tags too: keep one`);
     if (!tags && !names && (source.kind === 'registry' || source.kind === 'oci')) {
       const example = this.show(sourceText).slice(1, -1);
       this.fail(
@@ -282,18 +293,41 @@ class Validator {
       );
     }
     const dstNode = dst.value ?? dst.key;
-    if (target.kind === 'docker-archive' || target.kind === 'oci-archive' || (target.kind === 'path' && /\.tar$/i.test(target.path))) {
-      this.fail(dstNode, `${what}.target: sync writes to a registry repository or an OCI layout directory (oci:DIR), not an archive`);
+    if (
+      target.kind === 'docker-archive' ||
+      target.kind === 'oci-archive' ||
+      (target.kind === 'path' && /\.tar$/i.test(target.path))
+    ) {
+      this.fail(
+        dstNode,
+        `${what}.target: sync writes to a registry repository or an OCI layout directory (oci:DIR), not an archive`,
+      );
     }
-    if ((target.kind === 'registry' && target.ref.digest) || (target.kind === 'oci' && target.digest)) this.fail(dstNode, `${what}.target: a target cannot name a digest`);
+    if ((target.kind === 'registry' && target.ref.digest) || (target.kind === 'oci' && target.digest))
+      this.fail(dstNode, `${what}.target: a target cannot name a digest`);
     const targetText = this.string(dst.value, dst.key, `${what}.target`);
-    const targetNamesTag = target.kind === 'registry' ? namesTagOrDigest(targetText, target) : target.kind === 'oci' && target.tag !== undefined;
-    const targetTag = targetNamesTag ? (target.kind === 'registry' ? target.ref.tag : target.kind === 'oci' ? target.tag : undefined) : undefined;
+    const targetNamesTag =
+      target.kind === 'registry'
+        ? namesTagOrDigest(targetText, target)
+        : target.kind === 'oci' && target.tag !== undefined;
+    const targetTag = targetNamesTag
+      ? target.kind === 'registry'
+        ? target.ref.tag
+        : target.kind === 'oci'
+          ? target.tag
+          : undefined
+      : undefined;
     if (target.kind === 'registry') target.ref = { ...target.ref, tag: undefined };
     if (target.kind === 'oci') delete target.tag;
     const single = !tags || (tags.list?.length === 1 && !tags.allow && !tags.semver && !tags.latest);
-    if (targetNamesTag && !single) this.fail(dstNode, `${what}.target names a tag but \`tags:\` may select several: name the repository only`);
-    const sourceTag = source.kind === 'registry' ? source.ref.tag : source.kind === 'oci' || source.kind === 'oci-archive' ? source.tag : undefined;
+    if (targetNamesTag && !single)
+      this.fail(dstNode, `${what}.target names a tag but \`tags:\` may select several: name the repository only`);
+    const sourceTag =
+      source.kind === 'registry'
+        ? source.ref.tag
+        : source.kind === 'oci' || source.kind === 'oci-archive'
+          ? source.tag
+          : undefined;
     if (!targetNamesTag && !tags && sourceTag === undefined) {
       const example = this.show(targetText).slice(1, -1);
       const why =
@@ -310,8 +344,14 @@ class Validator {
     const withReferrers = referrers && source.kind === 'registry' && target.kind === 'registry';
     const line = node.range ? node.range[0] : 0;
     return {
-      index, line: this.lineOf(line), source, target, ...(targetTag !== undefined ? { targetTag } : {}),
-      ...(tags ? { tags } : {}), ...(platforms ? { platforms } : {}), ...(withReferrers ? { referrers: true } : {}),
+      index,
+      line: this.lineOf(line),
+      source,
+      target,
+      ...(targetTag !== undefined ? { targetTag } : {}),
+      ...(tags ? { tags } : {}),
+      ...(platforms ? { platforms } : {}),
+      ...(withReferrers ? { referrers: true } : {}),
     };
   }
 
@@ -353,8 +393,10 @@ class Validator {
     if (lt) rules.latest = this.int(lt.value, lt.key, `${what}.latest`, 1, 100_000);
     const pr = m.get('prerelease');
     if (pr) rules.prerelease = this.bool(pr.value, pr.key, `${what}.prerelease`);
-    if (rules.prerelease !== undefined && !rules.semver) this.fail(pr!.key, `${what}.prerelease only applies with semver`);
-    if (!rules.list && !rules.allow && !rules.deny && !rules.semver && !rules.latest) this.fail(node, `${what} selects nothing: give list, allow, deny, semver or latest`);
+    if (rules.prerelease !== undefined && !rules.semver)
+      this.fail(pr!.key, `${what}.prerelease only applies with semver`);
+    if (!rules.list && !rules.allow && !rules.deny && !rules.semver && !rules.latest)
+      this.fail(node, `${what} selects nothing: give list, allow, deny, semver or latest`);
     return rules;
   }
 }

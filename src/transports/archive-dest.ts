@@ -29,11 +29,14 @@ async function makeStaging(out: string): Promise<string> {
 /** The layout's own entries, sorted: blobs/, blobs/ALG/, blobs/ALG/HEX…, then index.json and oci-layout. */
 export async function layoutEntries(staging: string): Promise<PackEntry[]> {
   const entries: PackEntry[] = [{ name: 'blobs', type: 'dir' }];
-  const algs = (await readdir(join(staging, 'blobs'), { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.'));
+  const algs = (await readdir(join(staging, 'blobs'), { withFileTypes: true })).filter(
+    (d) => d.isDirectory() && !d.name.startsWith('.'),
+  );
   for (const alg of algs.map((d) => d.name).sort()) {
     entries.push({ name: `blobs/${alg}`, type: 'dir' });
     const files = (await readdir(join(staging, 'blobs', alg))).filter((n) => !n.startsWith('.')).sort();
-    for (const f of files) entries.push({ name: `blobs/${alg}/${f}`, type: 'file', source: join(staging, 'blobs', alg, f) });
+    for (const f of files)
+      entries.push({ name: `blobs/${alg}/${f}`, type: 'file', source: join(staging, 'blobs', alg, f) });
   }
   entries.push({ name: 'index.json', type: 'file', source: join(staging, 'index.json') });
   entries.push({ name: 'oci-layout', type: 'file', source: join(staging, 'oci-layout') });
@@ -111,7 +114,9 @@ export abstract class StagedArchiveDestination implements ImageDestination {
     if (!this.placesBlobs || this.placed || blobs.length === 0) return;
     if (signal.aborted) throw signal.reason;
     // Sorted by name, as the packing would have written them: blobs/, blobs/ALG/, blobs/ALG/HEX…
-    const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()].sort((a, b) => (blobName(a.digest) < blobName(b.digest) ? -1 : 1));
+    const unique = [...new Map(blobs.map((b) => [b.digest, b])).values()].sort((a, b) =>
+      blobName(a.digest) < blobName(b.digest) ? -1 : 1,
+    );
     await mkdir(dirname(this.out), { recursive: true });
     const tmp = this.temps.add(`${this.out}.tmp-${randomBytes(4).toString('hex')}`);
     const file = await open(tmp, 'wx', 0o644);
@@ -152,7 +157,13 @@ export abstract class StagedArchiveDestination implements ImageDestination {
   }
 
   /** Streams a blob's bytes to its place (size checked here; the digest by the copy engine's verified()). */
-  private async writePlaced(file: FileHandle, desc: Descriptor, place: Place, open: () => Promise<Bytes>, signal: AbortSignal): Promise<void> {
+  private async writePlaced(
+    file: FileHandle,
+    desc: Descriptor,
+    place: Place,
+    open: () => Promise<Bytes>,
+    signal: AbortSignal,
+  ): Promise<void> {
     let n = 0;
     let batch: Buffer[] = [];
     let batched = 0;
@@ -193,11 +204,17 @@ export abstract class StagedArchiveDestination implements ImageDestination {
     let tmp: string;
     if (placed) {
       const missing = [...placed.blobs].find(([, p]) => !p.written);
-      if (missing) throw new RegctlError('NOTHING_TO_COMMIT', `${this.out}: blob ${missing[0]} was announced but never written`);
+      if (missing)
+        throw new RegctlError('NOTHING_TO_COMMIT', `${this.out}: blob ${missing[0]} was announced but never written`);
       await placed.file.close();
       // After the placed blobs: what was staged (manifests, blobs nobody announced) and the metadata, in their order.
       tmp = placed.tmp;
-      await packTar(tmp, entries.filter((e) => !placed.names.has(e.name)), signal, placed.end);
+      await packTar(
+        tmp,
+        entries.filter((e) => !placed.names.has(e.name)),
+        signal,
+        placed.end,
+      );
     } else {
       tmp = this.temps.add(`${this.out}.tmp-${randomBytes(4).toString('hex')}`);
       await packTar(tmp, entries, signal);

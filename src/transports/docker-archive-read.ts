@@ -25,7 +25,8 @@ export function familiarName(text: string): { familiar: string; full: string; re
   const ref = parseReference(text);
   if (ref.digest && !ref.tag) throw new UsageError(`${text}: a docker-archive records names with a tag, not a digest`);
   const tag = ref.tag ?? 'latest';
-  const repo = ref.registry === 'docker.io' ? ref.repository.replace(/^library\//, '') : `${ref.registry}/${ref.repository}`;
+  const repo =
+    ref.registry === 'docker.io' ? ref.repository.replace(/^library\//, '') : `${ref.registry}/${ref.repository}`;
   return { familiar: `${repo}:${tag}`, full: `${ref.registry}/${ref.repository}:${tag}`, repo, tag };
 }
 
@@ -57,12 +58,17 @@ function pickItem(items: ManifestItem[], name: string | undefined, path: string)
   if (name !== undefined) {
     const want = familiarName(name).familiar;
     const hit = items.find((i) => i.RepoTags.some((t) => tryFamiliar(t) === want));
-    if (!hit) throw new RegctlError('NOT_FOUND', `docker-archive:${path}: no image named ${want} (${available})`, { exitCode: 2 });
+    if (!hit)
+      throw new RegctlError('NOT_FOUND', `docker-archive:${path}: no image named ${want} (${available})`, {
+        exitCode: 2,
+      });
     return hit;
   }
   if (items.length === 1) return items[0];
   if (!items.length) throw tarError(path, 'manifest.json lists no image');
-  throw new UsageError(`docker-archive:${path} holds ${items.length} images; name one as docker-archive:${path}:NAME:TAG (${available})`);
+  throw new UsageError(
+    `docker-archive:${path} holds ${items.length} images; name one as docker-archive:${path}:NAME:TAG (${available})`,
+  );
 }
 
 async function sha256Of(stream: AsyncIterable<Uint8Array>): Promise<Digest> {
@@ -112,7 +118,8 @@ export class DockerArchiveSource implements ImageSource {
     if (kept) return kept;
     let diffIds: unknown[] = [];
     try {
-      const rootfs = (JSON.parse(Buffer.from(configBytes).toString('utf8')) as { rootfs?: { diff_ids?: unknown[] } }).rootfs;
+      const rootfs = (JSON.parse(Buffer.from(configBytes).toString('utf8')) as { rootfs?: { diff_ids?: unknown[] } })
+        .rootfs;
       if (Array.isArray(rootfs?.diff_ids)) diffIds = rootfs.diff_ids;
     } catch {
       throw tarError(this.tar.path, `${this.item.Config} is not valid JSON`);
@@ -130,14 +137,24 @@ export class DockerArchiveSource implements ImageSource {
       // The digest is claimed by the blob's name or the config's diff_id, or computed; the copy engine verifies it as it streams.
       const digest =
         digestFromName(entry.name) ??
-        (!gzip && !isZstd && typeof diffId === 'string' && isDigest(diffId) ? diffId : await sha256Of(this.tar.open(name, { signal })));
+        (!gzip && !isZstd && typeof diffId === 'string' && isDigest(diffId)
+          ? diffId
+          : await sha256Of(this.tar.open(name, { signal })));
       this.names.set(digest, name);
       const kind = gzip ? 'gzip' : isZstd ? 'zstd' : 'tar';
       layers.push({ mediaType: kind, digest, size: entry.size });
     }
     const oci = zstd;
     const layerType = (k: string): string =>
-      oci ? (k === 'gzip' ? MT.ociLayerGzip : k === 'zstd' ? MT.ociLayerZstd : MT.ociLayer) : k === 'gzip' ? MT.dockerLayerGzip : DOCKER_LAYER;
+      oci
+        ? k === 'gzip'
+          ? MT.ociLayerGzip
+          : k === 'zstd'
+            ? MT.ociLayerZstd
+            : MT.ociLayer
+        : k === 'gzip'
+          ? MT.dockerLayerGzip
+          : DOCKER_LAYER;
     const mediaType = oci ? MT.ociManifest : MT.dockerManifest;
     const doc = {
       schemaVersion: 2,
@@ -154,9 +171,12 @@ export class DockerArchiveSource implements ImageSource {
     const index = await readIndex(files, signal).catch(() => undefined);
     if (!index) return undefined;
     const read = async (d: Descriptor): Promise<FetchedManifest | undefined> =>
-      this.tar.has(blobName(d.digest)) ? toFetched(await files.readBytes(blobName(d.digest), MAX_JSON_BYTES, signal), d.mediaType, d.digest) : undefined;
+      this.tar.has(blobName(d.digest))
+        ? toFetched(await files.readBytes(blobName(d.digest), MAX_JSON_BYTES, signal), d.mediaType, d.digest)
+        : undefined;
     const complete = (m: FetchedManifest): boolean =>
-      m.manifest.kind === 'image' && [m.manifest.config, ...m.manifest.layers].every((b) => this.tar.has(blobName(b.digest)));
+      m.manifest.kind === 'image' &&
+      [m.manifest.config, ...m.manifest.layers].every((b) => this.tar.has(blobName(b.digest)));
     for (const entry of index.manifests) {
       const m = await read(entry).catch(() => undefined);
       if (!m) continue;
@@ -185,7 +205,8 @@ export class DockerArchiveSource implements ImageSource {
   async getBlob(desc: Descriptor, opts: { offset?: number; signal: AbortSignal }): Promise<Bytes> {
     await this.root(opts.signal);
     const name = this.names.get(desc.digest) ?? blobName(desc.digest);
-    if (!this.tar.has(name)) throw new RegctlError('NOT_FOUND', `docker-archive:${this.tar.path}: no blob ${desc.digest}`, { exitCode: 2 });
+    if (!this.tar.has(name))
+      throw new RegctlError('NOT_FOUND', `docker-archive:${this.tar.path}: no blob ${desc.digest}`, { exitCode: 2 });
     return this.tar.open(name, { start: opts.offset ?? 0, signal: opts.signal });
   }
 
@@ -226,11 +247,15 @@ export async function listDockerArchive(path: string, signal?: AbortSignal): Pro
 }
 
 /** Opens a docker-archive for reading: the image named `NAME:TAG`, or the only one. */
-export async function openDockerArchiveSource(loc: { path: string; name?: string }, signal?: AbortSignal): Promise<ImageSource> {
+export async function openDockerArchiveSource(
+  loc: { path: string; name?: string },
+  signal?: AbortSignal,
+): Promise<ImageSource> {
   const tar = await loadTar('docker-archive', loc.path, signal);
   const location: Location = { kind: 'docker-archive', path: loc.path, name: loc.name };
   if (!tar.has('manifest.json')) {
-    if (!tar.has('index.json')) throw new UsageError(`docker-archive:${loc.path}: no manifest.json in the archive (not a docker save tarball)`);
+    if (!tar.has('index.json'))
+      throw new UsageError(`docker-archive:${loc.path}: no manifest.json in the archive (not a docker save tarball)`);
     // An OCI layout in a tar without docker's manifest: read it as such, the name selecting by ref or containerd name.
     const tag = loc.name === undefined ? undefined : familiarName(loc.name).full;
     return new LayoutSource(location, new TarFiles(tar), { tag });

@@ -24,7 +24,12 @@ class DockerArchiveDestination extends StagedArchiveDestination {
     private readonly name: Name | undefined,
     locName: string | undefined,
   ) {
-    super({ kind: 'docker-archive', path, name: locName }, path, name?.tag, name ? { annotations: { [CONTAINERD_NAME]: name.full } } : {});
+    super(
+      { kind: 'docker-archive', path, name: locName },
+      path,
+      name?.tag,
+      name ? { annotations: { [CONTAINERD_NAME]: name.full } } : {},
+    );
   }
 
   override async putManifest(m: FetchedManifest, _tag: string | undefined, signal: AbortSignal): Promise<void> {
@@ -40,7 +45,8 @@ class DockerArchiveDestination extends StagedArchiveDestination {
 
   protected async entries(layout: OciLayoutDestination): Promise<PackEntry[]> {
     const root = layout.root;
-    if (root?.manifest.kind !== 'image') throw new RegctlError('NOTHING_TO_COMMIT', `docker-archive:${this.out}: no image was written`);
+    if (root?.manifest.kind !== 'image')
+      throw new RegctlError('NOTHING_TO_COMMIT', `docker-archive:${this.out}: no image was written`);
     const m = root.manifest;
     const manifestJson = [
       {
@@ -49,14 +55,18 @@ class DockerArchiveDestination extends StagedArchiveDestination {
         Layers: m.layers.map((l) => blobName(l.digest)),
       },
     ];
-    const extra: PackEntry[] = [{ name: 'manifest.json', type: 'file', bytes: Buffer.from(`${JSON.stringify(manifestJson)}\n`) }];
+    const extra: PackEntry[] = [
+      { name: 'manifest.json', type: 'file', bytes: Buffer.from(`${JSON.stringify(manifestJson)}\n`) },
+    ];
     const top = m.layers[m.layers.length - 1];
     if (this.name && top) {
       const repositories = { [this.name.repo]: { [this.name.tag]: hexOf(top.digest) } };
       extra.push({ name: 'repositories', type: 'file', bytes: Buffer.from(`${JSON.stringify(repositories)}\n`) });
     }
     // Sorted by name: blobs/…, index.json, manifest.json, oci-layout, repositories (the order Docker 25+ writes).
-    return [...(await layoutEntries(layout.dir)), ...extra].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return [...(await layoutEntries(layout.dir)), ...extra].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
   }
 
   /** `docker-archive:PATH[:NAME]@DIGEST`, as `ref@digest` for the other kinds: the image's manifest digest. */

@@ -3,7 +3,13 @@ import { lstat } from 'node:fs/promises';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
 import { type Digest, algorithmOf, hexOf, isDigest } from '../oci/digest.js';
-import { type Descriptor, type FetchedManifest, type IndexManifest, parseManifest, toFetched } from '../oci/manifest.js';
+import {
+  type Descriptor,
+  type FetchedManifest,
+  type IndexManifest,
+  parseManifest,
+  toFetched,
+} from '../oci/manifest.js';
 import { safeJoin, unsafePath } from '../util/fs.js';
 import { readRegular, streamRegular } from '../util/read.js';
 import type { TarIndex } from './tar-index.js';
@@ -123,7 +129,8 @@ export async function readIndex(files: LayoutFiles, signal?: AbortSignal): Promi
   } catch (err) {
     throw new RegctlError('LAYOUT_INVALID', `${files.where}: index.json: ${(err as Error).message}`, { exitCode: 2 });
   }
-  if (m.kind !== 'index') throw new RegctlError('LAYOUT_INVALID', `${files.where}: index.json is not an image index`, { exitCode: 2 });
+  if (m.kind !== 'index')
+    throw new RegctlError('LAYOUT_INVALID', `${files.where}: index.json is not an image index`, { exitCode: 2 });
   return m;
 }
 
@@ -132,7 +139,11 @@ export function tagsOf(index: IndexManifest): string[] {
 }
 
 /** The entry for a tag (the last one written wins), a digest, or the only image. */
-export function pickEntry(index: IndexManifest, sel: { tag?: string; digest?: Digest }, where: string): Descriptor | undefined {
+export function pickEntry(
+  index: IndexManifest,
+  sel: { tag?: string; digest?: Digest },
+  where: string,
+): Descriptor | undefined {
   const list = index.manifests;
   if (sel.digest) return list.find((d) => d.digest === sel.digest);
   const tags = tagsOf(index);
@@ -141,7 +152,9 @@ export function pickEntry(index: IndexManifest, sel: { tag?: string; digest?: Di
     const byRef = list.filter((d) => d.annotations?.[REF_NAME] === sel.tag);
     const hit = byRef.length ? byRef : list.filter((d) => d.annotations?.[CONTAINERD_NAME] === sel.tag);
     if (hit.length) return hit[hit.length - 1];
-    throw new RegctlError('NOT_FOUND', `${where}: no image tagged ${JSON.stringify(sel.tag)} (${available})`, { exitCode: 2 });
+    throw new RegctlError('NOT_FOUND', `${where}: no image tagged ${JSON.stringify(sel.tag)} (${available})`, {
+      exitCode: 2,
+    });
   }
   if (list.length === 1) return list[0];
   if (list.length === 0) throw new RegctlError('NOT_FOUND', `${where}: the layout holds no image`, { exitCode: 2 });

@@ -21,13 +21,21 @@ export async function loadTar(kind: string, path: string, signal?: AbortSignal):
 }
 
 /** Opens an oci-archive for reading: the image is picked by tag, by digest, or as the only one. */
-export async function openOciArchiveSource(loc: { path: string; tag?: string; digest?: Digest }, signal?: AbortSignal): Promise<ImageSource> {
+export async function openOciArchiveSource(
+  loc: { path: string; tag?: string; digest?: Digest },
+  signal?: AbortSignal,
+): Promise<ImageSource> {
   const tar = await loadTar('oci-archive', loc.path, signal);
-  if (!tar.has('index.json')) throw new UsageError(`oci-archive:${loc.path}: no index.json in the archive (not an OCI layout)`);
-  return new LayoutSource({ kind: 'oci-archive', path: loc.path, tag: loc.tag, digest: loc.digest }, new TarFiles(tar), {
-    tag: loc.tag,
-    digest: loc.digest,
-  });
+  if (!tar.has('index.json'))
+    throw new UsageError(`oci-archive:${loc.path}: no index.json in the archive (not an OCI layout)`);
+  return new LayoutSource(
+    { kind: 'oci-archive', path: loc.path, tag: loc.tag, digest: loc.digest },
+    new TarFiles(tar),
+    {
+      tag: loc.tag,
+      digest: loc.digest,
+    },
+  );
 }
 
 class OciArchiveDestination extends StagedArchiveDestination {
@@ -47,7 +55,10 @@ class OciArchiveDestination extends StagedArchiveDestination {
 }
 
 /** Opens an oci-archive for writing; the file at `path` is replaced (atomically) on commit, untouched otherwise. */
-export async function openOciArchiveDestination(loc: { path: string; tag?: string }, signal?: AbortSignal): Promise<ImageDestination> {
+export async function openOciArchiveDestination(
+  loc: { path: string; tag?: string },
+  signal?: AbortSignal,
+): Promise<ImageDestination> {
   if (signal?.aborted) throw signal.reason;
   await checkOutput(loc.path, 'oci-archive');
   return new OciArchiveDestination({ kind: 'oci-archive', path: loc.path, tag: loc.tag }, loc.path, loc.tag);

@@ -16,15 +16,24 @@ import { MAX_JSON_BYTES } from '../oci/limits.js';
 const OCI_LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
 /** Opens a layout directory for reading; the image is picked by tag, by digest, or as the only one. */
-export async function openOciLayoutSource(loc: { path: string; tag?: string; digest?: Digest }, signal?: AbortSignal): Promise<ImageSource> {
+export async function openOciLayoutSource(
+  loc: { path: string; tag?: string; digest?: Digest },
+  signal?: AbortSignal,
+): Promise<ImageSource> {
   const st = await stat(loc.path).catch(() => undefined);
   if (!st) throw new UsageError(`oci:${loc.path}: no such directory`);
-  if (!st.isDirectory()) throw new UsageError(`oci:${loc.path}: not a directory`, 'use oci-archive: or docker-archive: for a tar file');
+  if (!st.isDirectory())
+    throw new UsageError(`oci:${loc.path}: not a directory`, 'use oci-archive: or docker-archive: for a tar file');
   const files = new DirFiles(loc.path);
-  if (!(await files.exists('oci-layout'))) throw new UsageError(`oci:${loc.path}: not an OCI image layout (no oci-layout file)`);
+  if (!(await files.exists('oci-layout')))
+    throw new UsageError(`oci:${loc.path}: not an OCI image layout (no oci-layout file)`);
   const marker = (await readJsonFile(files, 'oci-layout', signal)) as { imageLayoutVersion?: unknown } | null;
-  if (typeof marker?.imageLayoutVersion !== 'string') throw new UsageError(`oci:${loc.path}: oci-layout has no imageLayoutVersion`);
-  return new LayoutSource({ kind: 'oci', path: loc.path, tag: loc.tag, digest: loc.digest }, files, { tag: loc.tag, digest: loc.digest });
+  if (typeof marker?.imageLayoutVersion !== 'string')
+    throw new UsageError(`oci:${loc.path}: oci-layout has no imageLayoutVersion`);
+  return new LayoutSource({ kind: 'oci', path: loc.path, tag: loc.tag, digest: loc.digest }, files, {
+    tag: loc.tag,
+    digest: loc.digest,
+  });
 }
 
 /**
@@ -32,7 +41,13 @@ export async function openOciLayoutSource(loc: { path: string; tag?: string; dig
  * engine's verified() (src/copy/verify.ts), which fails before the last chunk of a blob that does not match its
  * digest, so the size is checked here and the digest is not hashed a second time.
  */
-async function writeVerifiedBlob(root: string, desc: Descriptor, src: Bytes, temps: TempTracker, signal?: AbortSignal): Promise<void> {
+async function writeVerifiedBlob(
+  root: string,
+  desc: Descriptor,
+  src: Bytes,
+  temps: TempTracker,
+  signal?: AbortSignal,
+): Promise<void> {
   const final = safeJoin(root, blobName(desc.digest));
   await mkdirInside(root, dirname(blobName(desc.digest)));
   await writeAtomic(final, sized(src, desc), signal, { temps, sync: false });
@@ -174,12 +189,19 @@ async function updateIndex(
           parseManifest(text); // refuse to rewrite an index.json we cannot read
           raw = JSON.parse(text.toString('utf8')) as typeof raw;
         } catch (err) {
-          throw new RegctlError('LAYOUT_INVALID', `${indexPath} is not a valid image index; not overwriting it`, { cause: err, exitCode: 2 });
+          throw new RegctlError('LAYOUT_INVALID', `${indexPath} is not a valid image index; not overwriting it`, {
+            cause: err,
+            exitCode: 2,
+          });
         }
       }
-      const old = Array.isArray(raw.manifests) ? (raw.manifests as Array<{ digest?: string; annotations?: Record<string, string> }>) : [];
+      const old = Array.isArray(raw.manifests)
+        ? (raw.manifests as Array<{ digest?: string; annotations?: Record<string, string> }>)
+        : [];
       const kept = old.filter((e) =>
-        tag !== undefined ? e.annotations?.[REF_NAME] !== tag : !(e.digest === desc.digest && e.annotations?.[REF_NAME] === undefined),
+        tag !== undefined
+          ? e.annotations?.[REF_NAME] !== tag
+          : !(e.digest === desc.digest && e.annotations?.[REF_NAME] === undefined),
       );
       const entry: Record<string, unknown> = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
       if (desc.platform) entry.platform = desc.platform;
@@ -187,7 +209,8 @@ async function updateIndex(
       if (Object.keys(notes).length) entry.annotations = notes;
       const doc = { schemaVersion: 2, mediaType: MT.ociIndex, ...raw, manifests: [...kept, entry] };
       const layoutPath = join(dir, 'oci-layout');
-      if (!(await stat(layoutPath).catch(() => undefined))) await writeAtomic(layoutPath, Buffer.from(OCI_LAYOUT_FILE), signal);
+      if (!(await stat(layoutPath).catch(() => undefined)))
+        await writeAtomic(layoutPath, Buffer.from(OCI_LAYOUT_FILE), signal);
       await writeAtomic(indexPath, Buffer.from(`${JSON.stringify(doc)}\n`), signal);
     },
     signal,
@@ -233,14 +256,20 @@ async function publishLayout(
 }
 
 /** Opens (creating if missing) a layout directory to write an image into; refuses a non-empty directory that is not a layout. */
-export async function openOciLayoutDestination(loc: { path: string; tag?: string }, signal?: AbortSignal): Promise<ImageDestination> {
+export async function openOciLayoutDestination(
+  loc: { path: string; tag?: string },
+  signal?: AbortSignal,
+): Promise<ImageDestination> {
   signal?.throwIfAborted();
   const st = await stat(loc.path).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UsageError(`oci:${loc.path}: exists and is not a directory`);
   if (st) {
     const names = await readdir(loc.path);
     if (names.length && !names.includes('oci-layout') && !names.includes('index.json') && !names.includes('blobs')) {
-      throw new UsageError(`oci:${loc.path}: a non-empty directory that is not an OCI layout`, 'write into a new or empty directory');
+      throw new UsageError(
+        `oci:${loc.path}: a non-empty directory that is not an OCI layout`,
+        'write into a new or empty directory',
+      );
     }
   }
   const location: Location = { kind: 'oci', path: loc.path, tag: loc.tag };

@@ -28,7 +28,10 @@ export interface OpenDestinationOptions {
   defaultName?: string;
 }
 
-async function localKind(loc: Location & { kind: 'path' }, forWrite: boolean): Promise<'oci' | 'oci-archive' | 'docker-archive'> {
+async function localKind(
+  loc: Location & { kind: 'path' },
+  forWrite: boolean,
+): Promise<'oci' | 'oci-archive' | 'docker-archive'> {
   const sniff = await import('./sniff.js');
   return forWrite ? sniff.kindForWrite(loc.path) : sniff.detectLocalKind(loc.path);
 }
@@ -52,7 +55,11 @@ export async function openSource(loc: Location, deps: SourceDeps): Promise<Image
   }
 }
 
-export async function openDestination(loc: Location, deps: DestinationDeps, opts: OpenDestinationOptions = {}): Promise<ImageDestination> {
+export async function openDestination(
+  loc: Location,
+  deps: DestinationDeps,
+  opts: OpenDestinationOptions = {},
+): Promise<ImageDestination> {
   refuseCompressedOutput(loc);
   switch (loc.kind) {
     case 'registry': {

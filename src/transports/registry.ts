@@ -305,10 +305,14 @@ export class RegistryDestination implements ImageDestination {
     } catch (err) {
       // ECR's tag immutability: the copy HEADed the tag first, so this is a different image under an existing tag.
       if (tag && hasOciCode(err, 'TAG_INVALID') && err.status === 400) {
-        throw new RegctlError('TAG_INVALID', `${formatReference({ ...this.ref, tag, digest: undefined })}: the tag already names another image and the repository's tags are immutable`, {
-          hint: 'push under a new tag (or set the repository to MUTABLE tags)',
-          cause: err,
-        });
+        throw new RegctlError(
+          'TAG_INVALID',
+          `${formatReference({ ...this.ref, tag, digest: undefined })}: the tag already names another image and the repository's tags are immutable`,
+          {
+            hint: 'push under a new tag (or set the repository to MUTABLE tags)',
+            cause: err,
+          },
+        );
       }
       throw err;
     }
@@ -329,7 +333,9 @@ export class RegistryDestination implements ImageDestination {
     this.mountSessions.clear();
     const open = [...this.sessions];
     this.sessions.clear();
-    await Promise.all(open.map((l) => this.client.cancelUpload(this.repo, l, AbortSignal.timeout(5000)).catch(() => {})));
+    await Promise.all(
+      open.map((l) => this.client.cancelUpload(this.repo, l, AbortSignal.timeout(5000)).catch(() => {})),
+    );
   }
 
   describe(digest: Digest): string {

@@ -19,7 +19,9 @@ export async function detectLocalKind(path: string, signal?: AbortSignal): Promi
     tar = await TarIndex.load(path, signal);
   } catch (err) {
     if (hasCode(err, 'TAR_INVALID')) {
-      throw new UsageError(`${path}: not a docker-archive, oci-archive or OCI layout (${err.message.slice(path.length + 2)})`);
+      throw new UsageError(
+        `${path}: not a docker-archive, oci-archive or OCI layout (${err.message.slice(path.length + 2)})`,
+      );
     }
     throw err;
   }

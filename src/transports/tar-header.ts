@@ -49,7 +49,17 @@ function paxRecords(records: Array<[string, string]>): Buffer {
   return Buffer.from(out, 'utf8');
 }
 
-function block(h: { name: string; prefix: string; typeflag: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string }): Buffer {
+function block(h: {
+  name: string;
+  prefix: string;
+  typeflag: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkname: string;
+}): Buffer {
   const buf = Buffer.alloc(BLOCK);
   buf.write(h.name, 0, 100, 'utf8');
   octal(buf, 100, 8, h.mode);
@@ -97,7 +107,17 @@ export function encodeHeader(h: TarHeader): Buffer {
   if (pax.length === 0) return main;
   const records = paxRecords(pax);
   const paxName = asciiTail(posix.join(posix.dirname(name), 'PaxHeaders.0', posix.basename(name)), 100);
-  const paxHeader = block({ name: paxName, prefix: '', typeflag: 'x', mode: 0o644, uid: 0, gid: 0, size: records.length, mtime: 0, linkname: '' });
+  const paxHeader = block({
+    name: paxName,
+    prefix: '',
+    typeflag: 'x',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: records.length,
+    mtime: 0,
+    linkname: '',
+  });
   return Buffer.concat([paxHeader, records, padding(records.length), main]);
 }
 

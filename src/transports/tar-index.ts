@@ -48,7 +48,10 @@ function numeric(buf: Buffer, start: number, len: number): number | undefined {
     for (let i = start + 1; i < start + len; i++) v = v * 256 + buf[i];
     return Number.isSafeInteger(v) ? v : undefined;
   }
-  const text = buf.toString('latin1', start, start + len).replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
+  const text = buf
+    .toString('latin1', start, start + len)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[ ]+/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) return undefined;
   return parseInt(text, 8);
@@ -74,7 +77,8 @@ function parsePax(data: Buffer, where: string): Record<string, string> {
     if (data[pos] === 0) break;
     const space = data.indexOf(0x20, pos);
     const len = space < 0 ? NaN : Number(data.toString('latin1', pos, space));
-    if (!Number.isSafeInteger(len) || len <= space - pos || pos + len > data.length) throw tarError(where, 'malformed pax header');
+    if (!Number.isSafeInteger(len) || len <= space - pos || pos + len > data.length)
+      throw tarError(where, 'malformed pax header');
     const record = data.toString('utf8', space + 1, pos + len - 1);
     const eq = record.indexOf('=');
     if (eq < 0) throw tarError(where, 'malformed pax record');
@@ -178,7 +182,8 @@ export class TarIndex {
   open(name: string, opts: { start?: number; signal?: AbortSignal } = {}): Readable {
     const e = this.need(name);
     const start = opts.start ?? 0;
-    if (start < 0 || start > e.size) throw new RegctlError('RANGE', `${this.path}: offset ${start} is past the end of ${name}`);
+    if (start < 0 || start > e.size)
+      throw new RegctlError('RANGE', `${this.path}: offset ${start} is past the end of ${name}`);
     if (start === e.size) return Readable.from([]);
     return createReadStream(this.path, { start: e.offset + start, end: e.offset + e.size - 1, signal: opts.signal });
   }
@@ -192,7 +197,10 @@ export class TarIndex {
   /** A whole entry, refused when over `cap` bytes. */
   async readBytes(name: string, cap: number, signal?: AbortSignal): Promise<Uint8Array> {
     const e = this.need(name);
-    if (e.size > cap) throw new RegctlError('TOO_LARGE', `${this.path}: ${name} is ${e.size} bytes, over the ${cap}-byte limit`, { exitCode: 2 });
+    if (e.size > cap)
+      throw new RegctlError('TOO_LARGE', `${this.path}: ${name} is ${e.size} bytes, over the ${cap}-byte limit`, {
+        exitCode: 2,
+      });
     return this.readRange(e, e.size, signal);
   }
 
@@ -219,7 +227,12 @@ export class TarIndex {
   }
 }
 
-async function scan(fh: FileHandle, fileSize: number, path: string, signal?: AbortSignal): Promise<Map<string, TarEntry>> {
+async function scan(
+  fh: FileHandle,
+  fileSize: number,
+  path: string,
+  signal?: AbortSignal,
+): Promise<Map<string, TarEntry>> {
   const entries = new Map<string, TarEntry>();
   let pax: Record<string, string> = {};
   let longName: string | undefined;
@@ -271,9 +284,11 @@ async function scan(fh: FileHandle, fileSize: number, path: string, signal?: Abo
     const name = cleanIn(path, rawName);
     const entry: TarEntry = { name, offset: dataOffset, size: type === 'file' ? size : 0, type };
     if (type === 'symlink') {
-      if (rawLink.startsWith('/') || rawLink.includes('\0')) throw unsafePath(`${path}: link ${name} points outside the archive (${rawLink})`);
+      if (rawLink.startsWith('/') || rawLink.includes('\0'))
+        throw unsafePath(`${path}: link ${name} points outside the archive (${rawLink})`);
       const target = posix.normalize(posix.join(posix.dirname(name), rawLink));
-      if (target === '..' || target.startsWith('../')) throw unsafePath(`${path}: link ${name} escapes the archive (${rawLink})`);
+      if (target === '..' || target.startsWith('../'))
+        throw unsafePath(`${path}: link ${name} escapes the archive (${rawLink})`);
       entry.linkname = rawLink;
     } else if (type === 'hardlink') {
       entry.linkname = cleanIn(path, rawLink);

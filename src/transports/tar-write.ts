@@ -41,7 +41,10 @@ export async function packTar(out: string, entries: PackEntry[], signal?: AbortS
       const size = (await stat(e.source as string)).size;
       yield headerBlocks(e.name, size, 'file');
       let n = 0;
-      for await (const chunk of createReadStream(e.source as string, { signal, highWaterMark: 4 << 20 }) as AsyncIterable<Buffer>) {
+      for await (const chunk of createReadStream(e.source as string, {
+        signal,
+        highWaterMark: 4 << 20,
+      }) as AsyncIterable<Buffer>) {
         n += chunk.byteLength;
         if (n > size) break;
         yield chunk;
@@ -52,5 +55,9 @@ export async function packTar(out: string, entries: PackEntry[], signal?: AbortS
     yield END_OF_ARCHIVE;
   }
   const file = start === undefined ? { flags: 'wx', mode: 0o644 } : { flags: 'r+', start };
-  await pipeline(Readable.from(tarStream()), createWriteStream(out, { ...file, highWaterMark: 4 << 20 }), signal ? { signal } : {});
+  await pipeline(
+    Readable.from(tarStream()),
+    createWriteStream(out, { ...file, highWaterMark: 4 << 20 }),
+    signal ? { signal } : {},
+  );
 }

@@ -16,7 +16,11 @@ const KNOWN: Record<string, Known> = {
   ],
   EPERM: ['operation not permitted', perms, 2],
   ENOENT: ['no such file or directory', () => 'check the path (relative paths start from the current directory)', 2],
-  ENOTDIR: ['a part of the path is not a directory', () => 'check the path: each name but the last must be a directory', 2],
+  ENOTDIR: [
+    'a part of the path is not a directory',
+    () => 'check the path: each name but the last must be a directory',
+    2,
+  ],
   EISDIR: ['is a directory', () => 'name a file, or for an OCI layout directory write oci:PATH', 2],
   EROFS: ['read-only file system', () => 'write to a path on a writable file system', 2],
   ENAMETOOLONG: ['file name too long', () => 'use a shorter path', 2],

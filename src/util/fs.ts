@@ -42,7 +42,7 @@ export async function writeAtomic(
       else {
         for await (const chunk of body) {
           signal?.throwIfAborted();
-          for (let at = 0; at < chunk.byteLength; ) at += (await fh.write(chunk, at)).bytesWritten;
+          for (let at = 0; at < chunk.byteLength;) at += (await fh.write(chunk, at)).bytesWritten;
         }
       }
       if (durable) await fh.sync();
@@ -153,7 +153,12 @@ async function steal(lockPath: string, seen: string): Promise<void> {
  * regular file (a symbolic link, a FIFO) is never followed or read: an error at once. Serialised in-process first,
  * so one process polls once.
  */
-export async function withLock<T>(path: string, fn: () => Promise<T>, signal?: AbortSignal, opts: LockOptions = {}): Promise<T> {
+export async function withLock<T>(
+  path: string,
+  fn: () => Promise<T>,
+  signal?: AbortSignal,
+  opts: LockOptions = {},
+): Promise<T> {
   const lockPath = `${resolve(path)}.lock`;
   const previous = inProcess.get(lockPath) ?? Promise.resolve();
   const run = previous.catch(() => {}).then(() => holdLock(lockPath, fn, signal, opts));
@@ -166,7 +171,12 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, signal?: A
   }
 }
 
-async function holdLock<T>(lockPath: string, fn: () => Promise<T>, signal: AbortSignal | undefined, opts: LockOptions): Promise<T> {
+async function holdLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  signal: AbortSignal | undefined,
+  opts: LockOptions,
+): Promise<T> {
   const staleMs = opts.staleMs ?? 60_000;
   const deadline = Date.now() + (opts.timeoutMs ?? 5 * 60_000);
   const token = `${process.pid}\n${hostname()}\n${randomBytes(8).toString('hex')}\n`;

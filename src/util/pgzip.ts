@@ -179,7 +179,7 @@ export async function* pgzip(src: AsyncIterable<Uint8Array>, opts: PgzipOptions 
   const enc = new GzipBlocks(opts);
   try {
     for await (const chunk of src) {
-      for (let off = 0; off < chunk.length; ) {
+      for (let off = 0; off < chunk.length;) {
         off = enc.take(chunk, off);
         while (enc.full) yield* await enc.next();
       }

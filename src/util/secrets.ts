@@ -54,10 +54,15 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
   // signed or secret query parameters: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, Signature, sig, token, …
   // and Docker Hub's CDN `verify=` (Cloudflare signed URLs)
-  [/([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth|verify)[\w.-]*=)[^&\s#"'<>]*/gi,
-    '$1***'],
+  [
+    /([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth|verify)[\w.-]*=)[^&\s#"'<>]*/gi,
+    '$1***',
+  ],
   // JSON secrets: "password": "…", "identitytoken": "…"
-  [/("(?:password|secret|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")[^"]*"/gi, '$1***"'],
+  [
+    /("(?:password|secret|token|access_token|refresh_token|identitytoken|registrytoken|auth)"\s*:\s*")[^"]*"/gi,
+    '$1***"',
+  ],
 ];
 
 /** Masks credentials in free text (an error body, a log line): Authorization values, JWTs, URL passwords, signed query strings. */

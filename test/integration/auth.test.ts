@@ -57,18 +57,28 @@ describe('Basic auth (htpasswd registry)', () => {
   });
 
   it("docker's config.json auths are used", async () => {
-    const home = await homeWithDockerConfig({ auths: { [basic.host]: { auth: Buffer.from(creds).toString('base64') } } });
+    const home = await homeWithDockerConfig({
+      auths: { [basic.host]: { auth: Buffer.from(creds).toString('base64') } },
+    });
     try {
-      const r = await runCli(['copy', `${basic.host}/lib/app:v1`, `${basic.host}/lib/copy:v1`], { env: { HOME: home } });
+      const r = await runCli(['copy', `${basic.host}/lib/app:v1`, `${basic.host}/lib/copy:v1`], {
+        env: { HOME: home },
+      });
       expect(r.code).toBe(0);
-      expect(await registryDigest(basic.host, 'lib/copy', 'v1', { username: USER, password: PASS })).toBe(image.manifestDigest);
+      expect(await registryDigest(basic.host, 'lib/copy', 'v1', { username: USER, password: PASS })).toBe(
+        image.manifestDigest,
+      );
     } finally {
       await removeTempDir(home);
     }
   });
 
   it('DOCKER_AUTH_CONFIG from the environment is used', async () => {
-    const env = { DOCKER_AUTH_CONFIG: JSON.stringify({ auths: { [`http://${basic.host}`]: { auth: Buffer.from(creds).toString('base64') } } }) };
+    const env = {
+      DOCKER_AUTH_CONFIG: JSON.stringify({
+        auths: { [`http://${basic.host}`]: { auth: Buffer.from(creds).toString('base64') } },
+      }),
+    };
     const r = await runCli(['digest', `${basic.host}/lib/app:v1`], { env });
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(image.manifestDigest);
@@ -77,7 +87,10 @@ describe('Basic auth (htpasswd registry)', () => {
   it('login checks the password first: a wrong one is refused and nothing is stored', async () => {
     const home = await makeTempDir('home');
     try {
-      const r = await runCli(['login', '-u', USER, '--password-stdin', basic.host], { env: { HOME: home, REGCTL_NO_KEYCHAIN: '1' }, input: 'nope\n' });
+      const r = await runCli(['login', '-u', USER, '--password-stdin', basic.host], {
+        env: { HOME: home, REGCTL_NO_KEYCHAIN: '1' },
+        input: 'nope\n',
+      });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^regctl: login to .*refused/m);
       await expect(stat(join(home, '.docker', 'config.json'))).rejects.toThrow();
@@ -112,7 +125,9 @@ describe('Basic auth (htpasswd registry)', () => {
   it('a password on the command line works but warns', async () => {
     const home = await makeTempDir('home');
     try {
-      const r = await runCli(['login', '-u', USER, '-p', PASS, basic.host], { env: { HOME: home, REGCTL_NO_KEYCHAIN: '1' } });
+      const r = await runCli(['login', '-u', USER, '-p', PASS, basic.host], {
+        env: { HOME: home, REGCTL_NO_KEYCHAIN: '1' },
+      });
       expect(r.code).toBe(0);
       expect(r.stderr).toMatch(/warning: .*--password-stdin/);
     } finally {
@@ -134,7 +149,9 @@ describe('Bearer tokens (token-auth registry, like Docker Hub)', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^regctl: /m);
     expect(r.stderr).toMatch(/^hint: /m);
-    expect(await registryDigest(tokenReg.host, 'anon/app', 'v1', { username: USER, password: PASS }).catch(() => 'missing')).toBe('missing');
+    expect(
+      await registryDigest(tokenReg.host, 'anon/app', 'v1', { username: USER, password: PASS }).catch(() => 'missing'),
+    ).toBe('missing');
   });
 
   it('pushes with credentials; a mount asks for one token holding pull on the source and push on the destination', async () => {
@@ -142,9 +159,15 @@ describe('Bearer tokens (token-auth registry, like Docker Hub)', () => {
     const r = await runCli(['copy', '--creds', creds, `${tokenReg.host}/lib/app:v1`, `${tokenReg.host}/pushed/app:v1`]);
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);
-    expect(await registryDigest(tokenReg.host, 'pushed/app', 'v1', { username: USER, password: PASS })).toBe(image.manifestDigest);
+    expect(await registryDigest(tokenReg.host, 'pushed/app', 'v1', { username: USER, password: PASS })).toBe(
+      image.manifestDigest,
+    );
     const asked = tokens.log.slice(before);
-    const both = asked.find((t) => t.scope.some((s) => s.startsWith('repository:lib/app:pull')) && t.scope.some((s) => s.startsWith('repository:pushed/app:') && s.includes('push')));
+    const both = asked.find(
+      (t) =>
+        t.scope.some((s) => s.startsWith('repository:lib/app:pull')) &&
+        t.scope.some((s) => s.startsWith('repository:pushed/app:') && s.includes('push')),
+    );
     expect(both, JSON.stringify(asked.map((t) => t.scope))).toBeDefined();
     expect(both!.account).toBe(USER);
     // Tokens are cached per scope set: a handful of token requests, not one per blob.
@@ -152,7 +175,14 @@ describe('Bearer tokens (token-auth registry, like Docker Hub)', () => {
   });
 
   it('the password never appears in --debug output', async () => {
-    const r = await runCli(['copy', '--debug', '--creds', creds, `${tokenReg.host}/lib/app:v1`, `${tokenReg.host}/debug/app:v1`]);
+    const r = await runCli([
+      'copy',
+      '--debug',
+      '--creds',
+      creds,
+      `${tokenReg.host}/lib/app:v1`,
+      `${tokenReg.host}/debug/app:v1`,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/debug: > HEAD/);
     expect(r.stderr).not.toContain(PASS);

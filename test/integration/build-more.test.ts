@@ -55,7 +55,12 @@ beforeAll(async () => {
   await makeContext(ctxDir);
   whiteout = join(work, 'wh');
   await makeWhiteoutLayout(whiteout);
-  multi = await makeIndexLayout(join(work, 'multi'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [90_000, 40_000], seed: 'build-multi', tag: 'v1' });
+  multi = await makeIndexLayout(join(work, 'multi'), {
+    platforms: ['linux/amd64', 'linux/arm64'],
+    layers: [90_000, 40_000],
+    seed: 'build-multi',
+    tag: 'v1',
+  });
   await seedImage(`oci:${multi.dir}:v1`, `${reg.host}/base/multi:v1`, { all: true });
 });
 
@@ -72,7 +77,10 @@ describe('regctl build, multi-platform', () => {
     expect(r.code).toBe(0);
     const idx = await manifestOf('built/multi', 'v1');
     expect(idx.mediaType).toBe(INDEX);
-    expect(idx.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`)).toEqual(['linux/amd64', 'linux/arm64']);
+    expect(idx.manifests.map((m: any) => `${m.platform.os}/${m.platform.architecture}`)).toEqual([
+      'linux/amd64',
+      'linux/arm64',
+    ]);
     const newLayers = new Set<string>();
     for (const [i, entry] of idx.manifests.entries()) {
       const child = await manifestOf('built/multi', entry.digest);
@@ -92,19 +100,34 @@ describe('regctl build, multi-platform', () => {
     expect(proxy.count((q) => q.kind === 'mount' && baseLayers.has(q.ref ?? ''))).toBe(baseLayers.size);
     // A later build over the same base reads no base layer: the indexes are in the user's cache.
     proxy.reset();
-    const again = await buildWith(dockerfile.replace('/app/', '/app2/'), ['--platform', 'all', '-t', `${R}/built/multi:v2`]);
+    const again = await buildWith(dockerfile.replace('/app/', '/app2/'), [
+      '--platform',
+      'all',
+      '-t',
+      `${R}/built/multi:v2`,
+    ]);
     expect(again.code).toBe(0);
     expect(proxy.count((q) => q.kind === 'blob-get' && baseLayers.has(q.ref ?? ''))).toBe(0);
     expect(again.stderr).not.toMatch(/read once to index/);
   });
 
   it('one --platform builds that platform’s single image; a platform the base lacks is refused with exit 2', async () => {
-    const arm = await buildWith(`FROM ${R}/base/multi:v1\nCOPY notes.txt /\n`, ['--platform', 'linux/arm64', '-t', `${R}/built/arm:v1`]);
+    const arm = await buildWith(`FROM ${R}/base/multi:v1\nCOPY notes.txt /\n`, [
+      '--platform',
+      'linux/arm64',
+      '-t',
+      `${R}/built/arm:v1`,
+    ]);
     expect(arm.code).toBe(0);
     const m = await manifestOf('built/arm', 'v1');
     expect(m.mediaType).toBe(MANIFEST);
     expect((await configOf('built/arm', m)).architecture).toBe('arm64');
-    const bad = await buildWith(`FROM ${R}/base/multi:v1\nCOPY notes.txt /\n`, ['--platform', 'linux/s390x', '-t', `${R}/built/bad:v1`]);
+    const bad = await buildWith(`FROM ${R}/base/multi:v1\nCOPY notes.txt /\n`, [
+      '--platform',
+      'linux/s390x',
+      '-t',
+      `${R}/built/bad:v1`,
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/has no image for linux\/s390x \(it has: linux\/amd64, linux\/arm64\)/);
   });
@@ -125,20 +148,34 @@ describe('regctl build, stages and other images', () => {
   });
 
   it('over a Docker-typed base writes a Docker-typed image (manifest, config and new layers)', async () => {
-    const d = await makeImageLayout(join(work, 'docker'), { layers: [30_000], seed: 'build-docker', tag: 'v1', mediaTypes: 'docker' });
+    const d = await makeImageLayout(join(work, 'docker'), {
+      layers: [30_000],
+      seed: 'build-docker',
+      tag: 'v1',
+      mediaTypes: 'docker',
+    });
     await seedImage(`oci:${d.dir}:v1`, `${reg.host}/base/docker:v1`);
     const r = await buildWith(`FROM ${R}/base/docker:v1\nCOPY notes.txt /\n`, ['-t', `${R}/built/docker:v1`]);
     expect(r.code).toBe(0);
-    const res = await fetch(`${reg.url}/v2/built/docker/manifests/v1`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    const res = await fetch(`${reg.url}/v2/built/docker/manifests/v1`, {
+      headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
     const m = (await res.json()) as Record<string, any>;
     expect(m.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
     expect(m.config.mediaType).toBe('application/vnd.docker.container.image.v1+json');
-    expect(m.layers.map((l: any) => l.mediaType)).toEqual(Array(2).fill('application/vnd.docker.image.rootfs.diff.tar.gzip'));
+    expect(m.layers.map((l: any) => l.mediaType)).toEqual(
+      Array(2).fill('application/vnd.docker.image.rootfs.diff.tar.gzip'),
+    );
     expect(m.layers[0].digest).toBe(d.layerDigests[0]);
   });
 
   it('--target builds an earlier stage, and a stage never needed is never checked', async () => {
-    const r = await buildWith('FROM scratch AS first\nCOPY notes.txt /\nFROM scratch\nRUN make\n', ['--target', 'first', '-t', `${R}/built/target:v1`]);
+    const r = await buildWith('FROM scratch AS first\nCOPY notes.txt /\nFROM scratch\nRUN make\n', [
+      '--target',
+      'first',
+      '-t',
+      `${R}/built/target:v1`,
+    ]);
     expect(r.code).toBe(0);
     const m = await manifestOf('built/target', 'v1');
     expect(m.layers).toHaveLength(1);
@@ -147,13 +184,34 @@ describe('regctl build, stages and other images', () => {
 
 describe('regctl mutate', () => {
   it('writes a new config and manifest over the same layers, moving no layer', async () => {
-    const b = await buildWith(`FROM ${R}/base/multi:v1\nCOPY app/ /app/\nCMD ["/app/run.sh"]\n`, ['--platform', 'linux/amd64', '-t', `${R}/mut/app:v1`]);
+    const b = await buildWith(`FROM ${R}/base/multi:v1\nCOPY app/ /app/\nCMD ["/app/run.sh"]\n`, [
+      '--platform',
+      'linux/amd64',
+      '-t',
+      `${R}/mut/app:v1`,
+    ]);
     expect(b.code).toBe(0);
     const before = await manifestOf('mut/app', 'v1');
     proxy.reset();
     const r = await runCli([
-      'mutate', `${R}/mut/app:v1`, '-t', `${R}/mut/app:v2`, '--label', 'stage=prod', '--env', 'MODE=fast', '--entrypoint', '["/app/run.sh"]',
-      '--cmd', '["--port", "80"]', '--workdir', '/app', '--user', '1000', '--annotation', 'org.example.note=mutated',
+      'mutate',
+      `${R}/mut/app:v1`,
+      '-t',
+      `${R}/mut/app:v2`,
+      '--label',
+      'stage=prod',
+      '--env',
+      'MODE=fast',
+      '--entrypoint',
+      '["/app/run.sh"]',
+      '--cmd',
+      '["--port", "80"]',
+      '--workdir',
+      '/app',
+      '--user',
+      '1000',
+      '--annotation',
+      'org.example.note=mutated',
     ]);
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);
@@ -162,7 +220,12 @@ describe('regctl mutate', () => {
     expect(after.layers).toEqual(before.layers);
     expect(after.annotations).toEqual({ 'org.example.note': 'mutated' });
     const cfg = await configOf('mut/app', after);
-    expect(cfg.config).toMatchObject({ Entrypoint: ['/app/run.sh'], Cmd: ['--port', '80'], WorkingDir: '/app', User: '1000' });
+    expect(cfg.config).toMatchObject({
+      Entrypoint: ['/app/run.sh'],
+      Cmd: ['--port', '80'],
+      WorkingDir: '/app',
+      User: '1000',
+    });
     expect(cfg.config.Labels.stage).toBe('prod');
     expect(cfg.config.Env).toContain('MODE=fast');
     expect(cfg.rootfs).toEqual((await configOf('mut/app', before)).rootfs);
@@ -180,7 +243,10 @@ describe('regctl mutate', () => {
     expect(after.manifests.map((m: any) => m.platform)).toEqual(before.manifests.map((m: any) => m.platform));
     for (const [i, entry] of after.manifests.entries()) {
       expect(entry.digest).not.toBe(before.manifests[i].digest);
-      const [child, old] = [await manifestOf('built/multi', entry.digest), await manifestOf('built/multi', before.manifests[i].digest)];
+      const [child, old] = [
+        await manifestOf('built/multi', entry.digest),
+        await manifestOf('built/multi', before.manifests[i].digest),
+      ];
       expect(child.layers).toEqual(old.layers);
       expect((await configOf('built/multi', child)).config.Labels.mutated).toBe('yes');
     }

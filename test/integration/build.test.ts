@@ -78,7 +78,15 @@ const buildCli = (args: string[]) => runCli(['build', ...args], { env: { XDG_CAC
 describe('regctl build into a registry', () => {
   it('builds a Dockerfile using every supported instruction, mounting the base layers, reading each once for its index', async () => {
     proxy.reset();
-    const r = await buildCli(['--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v1`, ctxDir]);
+    const r = await buildCli([
+      '--build-arg',
+      `REG=${R}`,
+      '--label',
+      'org.opencontainers.image.revision=abc',
+      '-t',
+      `${R}/built/app:v1`,
+      ctxDir,
+    ]);
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);
     const m = /^(\S+)@(sha256:[a-f0-9]{64})$/.exec(r.stdout.trim());
@@ -95,7 +103,9 @@ describe('regctl build into a registry', () => {
     expect(proxy.count((q) => q.kind === 'mount' && !base.has(q.ref ?? ''))).toBe(0);
     // The repository was empty: the new layers went up while they were written, each once.
     expect(r.stderr).toMatch(/: layer [a-f0-9]{12} \(.*\) sent while it was written/);
-    const puts = proxy.stats.filter((q) => q.kind === 'upload' && q.method === 'PUT').map((q) => new URLSearchParams(q.query).get('digest'));
+    const puts = proxy.stats
+      .filter((q) => q.kind === 'upload' && q.method === 'PUT')
+      .map((q) => new URLSearchParams(q.query).get('digest'));
     expect(new Set(puts).size).toBe(puts.length);
   });
 
@@ -105,7 +115,12 @@ describe('regctl build into a registry', () => {
     const cfg = JSON.parse(r.stdout);
     const c = cfg.config;
     expect(c.Env).toEqual(['PATH=/usr/local/bin:/usr/bin:/bin', 'APP_HOME=/app', 'APP_VERSION=1.0']);
-    expect(c.Labels).toEqual({ 'org.regctl.test.seed': 'build-base', 'org.opencontainers.image.version': '1.0', 'com.example.team': 'infra', 'org.opencontainers.image.revision': 'abc' });
+    expect(c.Labels).toEqual({
+      'org.regctl.test.seed': 'build-base',
+      'org.opencontainers.image.version': '1.0',
+      'com.example.team': 'infra',
+      'org.opencontainers.image.revision': 'abc',
+    });
     expect(c.Entrypoint).toEqual(['/usr/local/bin/tool-a']);
     expect(c.Cmd).toEqual(['/bin/bash', '-c', 'serve --port 8080']);
     expect(c.WorkingDir).toBe('/app');
@@ -113,7 +128,12 @@ describe('regctl build into a registry', () => {
     expect(c.ExposedPorts).toEqual({ '8080/tcp': {}, '9090/udp': {} });
     expect(c.Volumes).toEqual({ '/data': {} });
     expect(c.StopSignal).toBe('SIGINT');
-    expect(c.Healthcheck).toEqual({ Test: ['CMD', '/usr/local/bin/tool-a', 'health'], Interval: 30e9, Timeout: 5e9, Retries: 3 });
+    expect(c.Healthcheck).toEqual({
+      Test: ['CMD', '/usr/local/bin/tool-a', 'health'],
+      Interval: 30e9,
+      Timeout: 5e9,
+      Retries: 3,
+    });
     expect(c.Shell).toEqual(['/bin/bash', '-c']);
     expect(c.OnBuild).toEqual(['COPY . /onbuild/']);
     expect(cfg.author).toBe('team@example.com');
@@ -131,12 +151,40 @@ describe('regctl build into a registry', () => {
     const bundle = join(work, 'bundle');
     await run('umoci', ['unpack', '--image', `${layout}:v1`, bundle]);
     const tree = await listTree(join(bundle, 'rootfs'));
-    const leaves = [...tree].filter(([, e]) => e.type !== 'dir').map(([p]) => p).sort();
-    const ctxFiles = ['.dockerignore', 'Dockerfile', 'app/current', 'app/lib/util.js', 'app/run.sh', 'app/server.js', 'bin/readme.md', 'bin/tool-a', 'bin/tool-b', 'bundle.tar.gz', 'config.json', 'extra.txt', 'notes.txt', 'secret/public.pem'];
+    const leaves = [...tree]
+      .filter(([, e]) => e.type !== 'dir')
+      .map(([p]) => p)
+      .sort();
+    const ctxFiles = [
+      '.dockerignore',
+      'Dockerfile',
+      'app/current',
+      'app/lib/util.js',
+      'app/run.sh',
+      'app/server.js',
+      'bin/readme.md',
+      'bin/tool-a',
+      'bin/tool-b',
+      'bundle.tar.gz',
+      'config.json',
+      'extra.txt',
+      'notes.txt',
+      'secret/public.pem',
+    ];
     expect(leaves).toEqual(
       [
-        'app/current', 'app/docs/notes.txt', 'app/lib/util.js', 'app/run.sh', 'app/server.js', 'etc/app/config.json',
-        'layer-0.bin', 'layer-1.bin', 'opt/bundle/share/data.txt', 'srv/extra.txt', 'usr/local/bin/tool-a', 'usr/local/bin/tool-b',
+        'app/current',
+        'app/docs/notes.txt',
+        'app/lib/util.js',
+        'app/run.sh',
+        'app/server.js',
+        'etc/app/config.json',
+        'layer-0.bin',
+        'layer-1.bin',
+        'opt/bundle/share/data.txt',
+        'srv/extra.txt',
+        'usr/local/bin/tool-a',
+        'usr/local/bin/tool-b',
         ...ctxFiles.map((f) => `ctx/${f}`),
       ].sort(),
     );
@@ -159,24 +207,56 @@ describe('regctl build into a registry', () => {
 
   it('gives the same digest on a re-build, which uploads nothing', async () => {
     proxy.reset();
-    const r = await buildCli(['--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v1`, ctxDir]);
+    const r = await buildCli([
+      '--build-arg',
+      `REG=${R}`,
+      '--label',
+      'org.opencontainers.image.revision=abc',
+      '-t',
+      `${R}/built/app:v1`,
+      ctxDir,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`${R}/built/app:v1@${builtDigest}`);
     expect(proxy.count('upload')).toBe(0);
     // Only configs are read (the base's, to extend it; the destination's, for its layers' diffIDs), never a layer:
     // the layers' tars hash the same as the destination's, so they were not even compressed again.
-    const m = (await (await fetch(`${reg.url}/v2/built/app/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { config: { digest: string }; layers: Array<{ digest: string }> };
-    expect(proxy.stats.filter((q) => q.kind === 'blob-get').map((q) => q.ref).sort()).toEqual([base.configDigest, m.config.digest].sort());
+    const m = (await (
+      await fetch(`${reg.url}/v2/built/app/manifests/v1`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      })
+    ).json()) as { config: { digest: string }; layers: Array<{ digest: string }> };
+    expect(
+      proxy.stats
+        .filter((q) => q.kind === 'blob-get')
+        .map((q) => q.ref)
+        .sort(),
+    ).toEqual([base.configDigest, m.config.digest].sort());
     expect(r.stderr).toMatch(/already at the destination/);
     expect(proxy.bytes(['upload', 'manifest-put'])).toBe(0);
     // Into another repository: the same digest again (nothing host- or time-dependent went in).
-    const again = await buildCli(['--json', '--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', ctxDir]);
+    const again = await buildCli([
+      '--json',
+      '--build-arg',
+      `REG=${R}`,
+      '--label',
+      'org.opencontainers.image.revision=abc',
+      ctxDir,
+    ]);
     expect(JSON.parse(again.stdout).digest).toBe(builtDigest);
   });
 
   it('a new tag in a repository that holds the layers sends none of them again', async () => {
     proxy.reset();
-    const r = await buildCli(['--build-arg', `REG=${R}`, '--label', 'org.opencontainers.image.revision=abc', '-t', `${R}/built/app:v2`, ctxDir]);
+    const r = await buildCli([
+      '--build-arg',
+      `REG=${R}`,
+      '--label',
+      'org.opencontainers.image.revision=abc',
+      '-t',
+      `${R}/built/app:v2`,
+      ctxDir,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`${R}/built/app:v2@${builtDigest}`);
     expect(proxy.count('upload')).toBe(0);
@@ -204,7 +284,8 @@ describe('regctl build into a registry', () => {
   it('copies the base layers through the copy engine when the destination is another registry', async () => {
     const r = await buildCli(['--build-arg', `REG=${reg.host}`, '-t', `${other.host}/elsewhere/app:v1`, ctxDir]);
     expect(r.code).toBe(0);
-    for (const d of base.layerDigests) expect((await fetch(`${other.url}/v2/elsewhere/app/blobs/${d}`, { method: 'HEAD' })).status).toBe(200);
+    for (const d of base.layerDigests)
+      expect((await fetch(`${other.url}/v2/elsewhere/app/blobs/${d}`, { method: 'HEAD' })).status).toBe(200);
   });
 
   it('writes to an OCI layout and to several destinations in one run', async () => {
@@ -234,7 +315,10 @@ describe('regctl build refusals', () => {
   it('refuses RUN with exit 2 and one line naming the line, why, and what to do', async () => {
     const r = await build('FROM scratch\nCOPY notes.txt /\nRUN apt-get install -y curl\n');
     expect(r.code).toBe(2);
-    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('regctl:'));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('regctl:'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^regctl: Dockerfile:3: RUN cannot be built: .*no container runtime.*COPY its output/);
     expect(r.stderr).not.toMatch(/\[1\//);

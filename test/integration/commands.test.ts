@@ -4,7 +4,14 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultProxy } from '../support/fault-proxy.js';
-import { type IndexFixture, type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
+import {
+  type IndexFixture,
+  type ImageFixture,
+  makeImageLayout,
+  makeIndexLayout,
+  registryDigest,
+  seedImage,
+} from '../support/images.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
 import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
@@ -23,7 +30,12 @@ beforeAll(async () => {
   R = proxy.host;
   [image, index] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [100_000, 50_000], seed: 'cmd-img', tag: 'v1' }),
-    makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [40_000], seed: 'cmd-idx', tag: 'v1' }),
+    makeIndexLayout(join(work, 'idx'), {
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [40_000],
+      seed: 'cmd-idx',
+      tag: 'v1',
+    }),
   ]);
   await seedImage(`oci:${image.dir}:v1`, `${reg.host}/lib/app:v1`);
   await seedImage(`oci:${index.dir}:v1`, `${reg.host}/lib/multi:v1`, { all: true });
@@ -38,7 +50,10 @@ describe('regctl tag', () => {
     proxy.reset();
     const r = await runCli(['tag', `${R}/lib/app:v1`, 'v1.0', 'stable']);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual([`${R}/lib/app:v1.0@${image.manifestDigest}`, `${R}/lib/app:stable@${image.manifestDigest}`]);
+    expect(r.stdout.trim().split('\n')).toEqual([
+      `${R}/lib/app:v1.0@${image.manifestDigest}`,
+      `${R}/lib/app:stable@${image.manifestDigest}`,
+    ]);
     expect(proxy.count(['blob-get', 'blob-head', 'upload', 'mount'])).toBe(0);
     expect(proxy.count('manifest-put')).toBe(2);
     expect(await registryDigest(reg.host, 'lib/app', 'stable')).toBe(image.manifestDigest);
@@ -122,7 +137,11 @@ describe('regctl ls and catalog', () => {
     expect(new Set(listed)).toEqual(new Set([...tags, 'v1', 'v1.0', 'stable']));
     expect(listed.length).toBe(8);
     expect(proxy.count('tags')).toBe(3);
-    expect(proxy.stats.filter((s) => s.kind === 'tags').map((s) => new URLSearchParams(s.query).get('n'))).toEqual(['1000', '3', '3']);
+    expect(proxy.stats.filter((s) => s.kind === 'tags').map((s) => new URLSearchParams(s.query).get('n'))).toEqual([
+      '1000',
+      '3',
+      '3',
+    ]);
   });
 
   it('catalog lists the repositories', async () => {
@@ -153,13 +172,18 @@ describe('regctl rm', () => {
     const r = await runCli(['rm', `${R}/lib/untag:v1.2.0`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`untagged ${R}/lib/untag:v1.2.0 (${image.manifestDigest} is kept: stable, v1.2 still name it)\n`);
+    expect(r.stdout).toBe(
+      `untagged ${R}/lib/untag:v1.2.0 (${image.manifestDigest} is kept: stable, v1.2 still name it)\n`,
+    );
     expect(await tagsOf(reg.url, 'lib/untag')).toEqual(['stable', 'v1.2']);
     expect(await registryDigest(reg.host, 'lib/untag', 'v1.2')).toBe(image.manifestDigest);
     expect(await registryDigest(reg.host, 'lib/untag', 'stable')).toBe(image.manifestDigest);
     // distribution 2.8 refuses the tag DELETE (400); the image itself was never the target of a DELETE.
     const deletes = proxy.stats.filter((s) => s.kind === 'manifest-delete');
-    expect(deletes.map((d) => [d.ref, d.status])).toEqual([['v1.2.0', 400], [expect.stringMatching(/^sha256:/), 202]]);
+    expect(deletes.map((d) => [d.ref, d.status])).toEqual([
+      ['v1.2.0', 400],
+      [expect.stringMatching(/^sha256:/), 202],
+    ]);
     expect(deletes[1].ref).not.toBe(image.manifestDigest);
     // The other tags were found by listing and HEADs, not GETs.
     expect(proxy.count('manifest-get')).toBe(0);
@@ -170,7 +194,9 @@ describe('regctl rm', () => {
     expect((await runCli(['tag', `${R}/lib/forced:a`, 'b', 'c'])).code).toBe(0);
     const r = await runCli(['rm', '--force', `${R}/lib/forced:a`]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`deleted ${R}/lib/forced@${image.manifestDigest}\nthe tags b, c named it too and went with it\n`);
+    expect(r.stdout).toBe(
+      `deleted ${R}/lib/forced@${image.manifestDigest}\nthe tags b, c named it too and went with it\n`,
+    );
     expect(await tagsOf(reg.url, 'lib/forced')).toEqual([]);
   });
 
@@ -181,7 +207,11 @@ describe('regctl rm', () => {
       expect((await runCli(['tag', `${ro.host}/lib/app:v1`, 'v1.0'])).code).toBe(0);
       const r = await runCli(['rm', `${ro.host}/lib/app:v1`]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^regctl: ${ro.host}/lib/app:v1: v1\\.0 also names this image, and the registry cannot remove one tag alone .*\nhint: regctl rm --force `));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^regctl: ${ro.host}/lib/app:v1: v1\\.0 also names this image, and the registry cannot remove one tag alone .*\nhint: regctl rm --force `,
+        ),
+      );
       expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(2);
       expect(await tagsOf(ro.url, 'lib/app')).toEqual(['v1', 'v1.0']);
       expect(await registryDigest(ro.host, 'lib/app', 'v1')).toBe(image.manifestDigest);
@@ -199,7 +229,9 @@ describe('regctl rm', () => {
 
 describe('REGCTL_CONFIG', () => {
   it('naming a file that does not exist is an empty config (as DOCKER_CONFIG is for docker)', async () => {
-    const r = await runCli(['digest', `${R}/lib/app:v1`], { env: { REGCTL_CONFIG: join(work, 'no-such-dir', 'config.json') } });
+    const r = await runCli(['digest', `${R}/lib/app:v1`], {
+      env: { REGCTL_CONFIG: join(work, 'no-such-dir', 'config.json') },
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(image.manifestDigest);

@@ -25,7 +25,9 @@ beforeAll(async () => {
   }
   // The commands as --help lists them (`copy|cp [options] <src> <dst>`): the names and aliases.
   const help = await runCli(['--help']);
-  commandNames = [...help.stdout.matchAll(/^ {2}([a-z][a-z|-]*)[ \n]/gm)].flatMap((m) => m[1].split('|')).filter((n) => n !== 'help');
+  commandNames = [...help.stdout.matchAll(/^ {2}([a-z][a-z|-]*)[ \n]/gm)]
+    .flatMap((m) => m[1].split('|'))
+    .filter((n) => n !== 'help');
 });
 
 afterAll(async () => {
@@ -37,7 +39,13 @@ async function bashComplete(line: string): Promise<string[]> {
   const script = join(work, 'regctl.bash');
   const { stdout } = await run(
     'bash',
-    ['-c', 'source "$1"; COMP_LINE="$2"; COMP_POINT=${#2}; _regctl; printf "%s\\n" "${COMPREPLY[@]}"', '_', script, line],
+    [
+      '-c',
+      'source "$1"; COMP_LINE="$2"; COMP_POINT=${#2}; _regctl; printf "%s\\n" "${COMPREPLY[@]}"',
+      '_',
+      script,
+      line,
+    ],
     { cwd: work },
   );
   return stdout.split('\n').filter(Boolean);
@@ -47,7 +55,8 @@ describe('regctl completion', () => {
   it('every command and alias of --help is in each script (generated from the program)', () => {
     expect(commandNames).toEqual(expect.arrayContaining(['copy', 'cp', 'sync', 'login', 'completion']));
     for (const shell of ['bash', 'zsh', 'fish']) {
-      for (const name of commandNames) expect(scripts[shell], `${shell}: ${name}`).toMatch(new RegExp(`(^|[\\s'|(])${name}[\\s:'|)]`));
+      for (const name of commandNames)
+        expect(scripts[shell], `${shell}: ${name}`).toMatch(new RegExp(`(^|[\\s'|(])${name}[\\s:'|)]`));
     }
   });
 
@@ -66,11 +75,17 @@ describe('regctl completion', () => {
     expect(await bashComplete('regctl completion f')).toEqual(['fish']);
   });
 
-  it('zsh and fish scripts pass their shell\'s syntax check where the shell is installed', async () => {
+  it("zsh and fish scripts pass their shell's syntax check where the shell is installed", async () => {
     expect(scripts.zsh).toMatch(/^#compdef regctl$/m);
     expect(scripts.fish).toMatch(/^complete -c regctl -n __fish_use_subcommand -a copy -d /m);
-    for (const [shell, flag] of [['zsh', '-n'], ['fish', '--no-execute']] as const) {
-      const installed = await run('sh', ['-c', `command -v ${shell}`]).then(() => true, () => false);
+    for (const [shell, flag] of [
+      ['zsh', '-n'],
+      ['fish', '--no-execute'],
+    ] as const) {
+      const installed = await run('sh', ['-c', `command -v ${shell}`]).then(
+        () => true,
+        () => false,
+      );
       if (installed) await run(shell, [flag, join(work, `regctl.${shell}`)]);
     }
   });

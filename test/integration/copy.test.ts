@@ -2,7 +2,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
-import { type IndexFixture, type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
+import {
+  type IndexFixture,
+  type ImageFixture,
+  makeImageLayout,
+  makeIndexLayout,
+  registryDigest,
+  seedImage,
+} from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
@@ -24,8 +31,18 @@ beforeAll(async () => {
   R = proxy.host;
   [image, dockerImage, index] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [300_000, 200_000, 100_000], seed: 'copy-img', tag: 'v1' }),
-    makeImageLayout(join(work, 'dimg'), { layers: [150_000, 50_000], seed: 'copy-docker', tag: 'v1', mediaTypes: 'docker' }),
-    makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'], layers: [120_000, 60_000], seed: 'copy-idx', tag: 'v1' }),
+    makeImageLayout(join(work, 'dimg'), {
+      layers: [150_000, 50_000],
+      seed: 'copy-docker',
+      tag: 'v1',
+      mediaTypes: 'docker',
+    }),
+    makeIndexLayout(join(work, 'idx'), {
+      platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'],
+      layers: [120_000, 60_000],
+      seed: 'copy-idx',
+      tag: 'v1',
+    }),
   ]);
   await Promise.all([
     seedImage(`oci:${image.dir}:v1`, `${reg.host}/src/app:v1`),
@@ -58,7 +75,8 @@ describe('regctl copy between registries', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`${other.host}/dst/multi:v1@${index.indexDigest}`);
     expect(await registryDigest(other.host, 'dst/multi', 'v1')).toBe(index.indexDigest);
-    for (const child of index.images) expect(await registryDigest(other.host, 'dst/multi', child.manifestDigest)).toBe(child.manifestDigest);
+    for (const child of index.images)
+      expect(await registryDigest(other.host, 'dst/multi', child.manifestDigest)).toBe(child.manifestDigest);
     const raw = await fetch(`${other.url}/v2/dst/multi/manifests/v1`, { headers: { accept: index.indexMediaType } });
     const src = await fetch(`${reg.url}/v2/src/multi/manifests/v1`, { headers: { accept: index.indexMediaType } });
     expect(Buffer.from(await raw.arrayBuffer()).equals(Buffer.from(await src.arrayBuffer()))).toBe(true);
@@ -73,13 +91,25 @@ describe('regctl copy between registries', () => {
   });
 
   it('repeated --platform builds a new index of exactly those platforms', async () => {
-    const r = await runCli(['copy', '--json', '--platform', 'linux/amd64', '--platform', 'linux/arm/v7', `${R}/src/multi:v1`, `${other.host}/dst/two:v1`]);
+    const r = await runCli([
+      'copy',
+      '--json',
+      '--platform',
+      'linux/amd64',
+      '--platform',
+      'linux/arm/v7',
+      `${R}/src/multi:v1`,
+      `${other.host}/dst/two:v1`,
+    ]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.digest).not.toBe(index.indexDigest);
     const res = await fetch(`${other.url}/v2/dst/two/manifests/v1`, { headers: { accept: index.indexMediaType } });
     const doc = await res.json();
-    expect(doc.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort()).toEqual(['amd64', 'arm']);
+    expect(doc.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort()).toEqual([
+      'amd64',
+      'arm',
+    ]);
     expect(res.headers.get('docker-content-digest')).toBe(out.digest);
   });
 
@@ -94,7 +124,9 @@ describe('regctl copy between registries', () => {
     const r = await runCli(['copy', `${R}/src/docker:v1`, `${other.host}/dst/docker:v1`]);
     expect(r.code).toBe(0);
     expect(await registryDigest(other.host, 'dst/docker', 'v1')).toBe(dockerImage.manifestDigest);
-    const res = await fetch(`${other.url}/v2/dst/docker/manifests/v1`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    const res = await fetch(`${other.url}/v2/dst/docker/manifests/v1`, {
+      headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+    });
     expect(res.headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json');
   });
 
@@ -156,7 +188,11 @@ describe('regctl copy between registries', () => {
     const r = await runCli(['copy', '--json', `${R}/src/app:v1`, `${other.host}/json/app:v1`]);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ digest: image.manifestDigest, upToDate: false, blobs: { sent: 4, existed: 0, mounted: 0 } });
+    expect(out).toMatchObject({
+      digest: image.manifestDigest,
+      upToDate: false,
+      blobs: { sent: 4, existed: 0, mounted: 0 },
+    });
     expect(r.stderr).toBe('');
   });
 

@@ -33,7 +33,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([basic?.stop(), hub?.stop(), ...helpers.map((h) => h.remove()), ...homes.map((h) => removeTempDir(h))]);
+  await Promise.all([
+    basic?.stop(),
+    hub?.stop(),
+    ...helpers.map((h) => h.remove()),
+    ...homes.map((h) => removeTempDir(h)),
+  ]);
   await removeTempDir(work);
 });
 
@@ -54,8 +59,10 @@ async function helper(name: string): Promise<CredHelper> {
   return h;
 }
 
-const readConfig = async (dir: string) => JSON.parse(await readFile(join(dir, '.docker', 'config.json'), 'utf8')) as { auths?: Record<string, unknown> };
-const digestOf = (ref: string, env: Record<string, string>) => runCli(['digest', ref], { env: { REGCTL_NO_KEYCHAIN: '1', ...env } });
+const readConfig = async (dir: string) =>
+  JSON.parse(await readFile(join(dir, '.docker', 'config.json'), 'utf8')) as { auths?: Record<string, unknown> };
+const digestOf = (ref: string, env: Record<string, string>) =>
+  runCli(['digest', ref], { env: { REGCTL_NO_KEYCHAIN: '1', ...env } });
 const clientTokens = (from: number) => hub.tokens.log.slice(from).filter((t) => t.account !== CDN_USER);
 
 describe('docker credential helpers', () => {
@@ -119,10 +126,19 @@ describe('auths entries', () => {
     const before = hub.tokens.log.length;
     const r = await runCli(['copy', 'app:v1', `docker.io/${USER}/app:v1`], { env: { HOME: dir } });
     expect(r.code, r.stderr).toBe(0);
-    expect(await registryDigest(hub.registry.host, `${USER}/app`, 'v1', { username: USER, password: PASS })).toBe(image.manifestDigest);
+    expect(await registryDigest(hub.registry.host, `${USER}/app`, 'v1', { username: USER, password: PASS })).toBe(
+      image.manifestDigest,
+    );
     const asked = clientTokens(before);
     // No password is in that config: a token for carol can only have come from the refresh token.
-    expect(asked.some((t) => t.account === USER && !t.anonymous && t.granted.some((g) => g.name === `${USER}/app` && g.actions.includes('push')))).toBe(true);
+    expect(
+      asked.some(
+        (t) =>
+          t.account === USER &&
+          !t.anonymous &&
+          t.granted.some((g) => g.name === `${USER}/app` && g.actions.includes('push')),
+      ),
+    ).toBe(true);
     expect(asked.every((t) => t.status === 200)).toBe(true);
   });
 
@@ -153,7 +169,9 @@ describe('DOCKER_AUTH_CONFIG', () => {
     const dir = await home({ auths: { [basic.host]: { auth: b64(`${USER}:wrong`) } } });
     const env = {
       HOME: dir,
-      DOCKER_AUTH_CONFIG: JSON.stringify({ auths: { [basic.host]: { auth: b64(`${USER}:${PASS}`) }, [HUB_KEY]: { auth: b64(`${USER}:${PASS}`) } } }),
+      DOCKER_AUTH_CONFIG: JSON.stringify({
+        auths: { [basic.host]: { auth: b64(`${USER}:${PASS}`) }, [HUB_KEY]: { auth: b64(`${USER}:${PASS}`) } },
+      }),
     };
     const r = await digestOf(`${basic.host}/lib/app:v1`, env);
     expect(r.code, r.stderr).toBe(0);

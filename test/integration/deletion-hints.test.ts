@@ -38,14 +38,27 @@ afterAll(async () => {
 const hintOf = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('hint:'));
 
 it.each([
-  ['docker.io/owner/app:v1', ['--creds', 'owner:pw'], /^hint: Docker Hub does not delete through the registry API: .*hub\.docker\.com/],
+  [
+    'docker.io/owner/app:v1',
+    ['--creds', 'owner:pw'],
+    /^hint: Docker Hub does not delete through the registry API: .*hub\.docker\.com/,
+  ],
   ['ghcr.io/owner/app:v1', [], /^hint: GHCR does not delete through the registry API: .*GitHub Packages API/],
 ])('rm %s: the 405 says how that registry deletes, not storage.delete.enabled', async (ref, extra, hint) => {
   const r = await runCli(['rm', ...extra, ref], { env: { HOME: home } });
   expect(r.code).toBe(1);
-  expect(r.stderr.split('\n').filter((l) => l.startsWith('regctl:'))).toEqual([expect.stringMatching(/405 method not allowed/)]);
+  expect(r.stderr.split('\n').filter((l) => l.startsWith('regctl:'))).toEqual([
+    expect.stringMatching(/405 method not allowed/),
+  ]);
   expect(hintOf(r.stderr)).toEqual([expect.stringMatching(hint)]);
   expect(r.stderr).not.toMatch(/storage\.delete|deletion enabled/);
   const backing = ref.startsWith('ghcr') ? ghcr.registry.host : hub.registry.host;
-  expect(await registryDigest(backing, 'owner/app', 'v1', ref.startsWith('ghcr') ? undefined : { username: 'owner', password: 'pw' })).toBe(image.manifestDigest);
+  expect(
+    await registryDigest(
+      backing,
+      'owner/app',
+      'v1',
+      ref.startsWith('ghcr') ? undefined : { username: 'owner', password: 'pw' },
+    ),
+  ).toBe(image.manifestDigest);
 });

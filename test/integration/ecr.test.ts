@@ -4,12 +4,24 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type EcrHandle, EcrError, startEcr } from '../support/ecr-api.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
-import { type ImageFixture, type IndexFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
+import {
+  type ImageFixture,
+  type IndexFixture,
+  makeImageLayout,
+  makeIndexLayout,
+  registryDigest,
+  seedImage,
+} from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
 
-const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDREGCTLTEST', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIDREGCTLTEST',
+  AWS_SECRET_ACCESS_KEY: 'not-a-real-secret',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
 
 let reg: RegistryHandle;
 let ecr: EcrHandle;
@@ -29,7 +41,12 @@ beforeAll(async () => {
   [image, other, index] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [120_000, 30_000], seed: 'ecr-img', tag: 'v1' }),
     makeImageLayout(join(work, 'other'), { layers: [50_000], seed: 'ecr-other', tag: 'v1' }),
-    makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [20_000], seed: 'ecr-idx', tag: 'v1' }),
+    makeIndexLayout(join(work, 'idx'), {
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [20_000],
+      seed: 'ecr-idx',
+      tag: 'v1',
+    }),
   ]);
   await seedImage(`oci:${image.dir}:v1`, `${S}/app:v1`);
   await seedImage(`oci:${other.dir}:v1`, `${S}/app:v2`);
@@ -51,7 +68,10 @@ beforeEach(() => {
 async function ecrHome(extra: Record<string, unknown> = {}): Promise<string> {
   const home = await makeTempDir('ecr-home');
   await mkdir(join(home, '.config', 'regctl'), { recursive: true });
-  await writeFile(join(home, '.config', 'regctl', 'config.json'), JSON.stringify({ hosts: { [E]: ecr.hostsEntry(extra) } }));
+  await writeFile(
+    join(home, '.config', 'regctl', 'config.json'),
+    JSON.stringify({ hosts: { [E]: ecr.hostsEntry(extra) } }),
+  );
   return home;
 }
 
@@ -94,7 +114,9 @@ describe('ECR credentials', () => {
     expect(ecr.count('GetAuthorizationToken')).toBe(before + 1);
     const issued = ecr.calls.filter((c) => c.op === 'GetAuthorizationToken').at(-1)!.at;
     expect((await cli(['digest', `${E}/short/app:v1`], home)).code).toBe(0);
-    expect(Date.now() - issued, 'the second run ended within the first half of the 12 s token life').toBeLessThan(6_000);
+    expect(Date.now() - issued, 'the second run ended within the first half of the 12 s token life').toBeLessThan(
+      6_000,
+    );
     expect(ecr.count('GetAuthorizationToken'), 'still in the first half of its life').toBe(before + 1);
     await new Promise((r) => setTimeout(r, Math.max(0, issued + 6_500 - Date.now())));
     expect((await cli(['digest', `${E}/short/app:v1`], home)).code).toBe(0);
@@ -136,14 +158,20 @@ describe('ECR credentials', () => {
     await writeFile(join(home, '.docker', 'config.json'), '{}');
     const none = await runCli(['digest', `${E}/fallback/app:v1`], { env });
     expect(none.code).toBe(1);
-    expect(errorLines(none.stderr)).toEqual([expect.stringMatching(/ECR GetAuthorizationToken in us-east-1: .*credentials/i)]);
+    expect(errorLines(none.stderr)).toEqual([
+      expect.stringMatching(/ECR GetAuthorizationToken in us-east-1: .*credentials/i),
+    ]);
     expect(none.stderr).toMatch(/^hint: configure AWS credentials/m);
     await removeTempDir(home);
   });
 
   it('a refused GetAuthorizationToken is one line with a hint about AWS credentials', async () => {
     const home = await ecrHome();
-    ecr.failNext('GetAuthorizationToken', 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    ecr.failNext(
+      'GetAuthorizationToken',
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    );
     const r = await cli(['digest', `${E}/cache/app:v1`], home);
     expect(r.code).toBe(1);
     expect(errorLines(r.stderr)).toEqual([expect.stringMatching(/GetAuthorizationToken.*UnrecognizedClientException/)]);
@@ -169,14 +197,23 @@ describe('ECR create on push', () => {
     expect(r.stdout.trim()).toMatch(new RegExp(`^${E}/made/app(:v1)?@${image.manifestDigest}$`));
     expect(r.stderr).toMatch(/created ECR repository made\/app/);
     expect(ecr.count('CreateRepository')).toBe(created + 1);
-    expect(ecr.state.repositories.get('made/app')).toMatchObject({ imageTagMutability: 'MUTABLE', imageScanningConfiguration: { scanOnPush: true } });
+    expect(ecr.state.repositories.get('made/app')).toMatchObject({
+      imageTagMutability: 'MUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+    });
     expect(await registryDigest(reg.host, 'made/app', 'v1')).toBe(image.manifestDigest);
-    const uploads = (method: string) => ecr.front.count((s) => s.kind === 'upload' && s.method === method && s.status < 300);
-    expect(ecr.front.count((s) => s.kind === 'upload' && s.status === 0), 'no POST was hung up on').toBe(0);
+    const uploads = (method: string) =>
+      ecr.front.count((s) => s.kind === 'upload' && s.method === method && s.status < 300);
+    expect(
+      ecr.front.count((s) => s.kind === 'upload' && s.status === 0),
+      'no POST was hung up on',
+    ).toBe(0);
     expect(uploads('PATCH')).toBe(blobCount(image));
     expect(uploads('PUT')).toBe(blobCount(image));
     expect(uploads('POST')).toBe(blobCount(image));
-    expect(ecr.front.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT').every((s) => s.bytesIn === 0)).toBe(true);
+    expect(ecr.front.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT').every((s) => s.bytesIn === 0)).toBe(
+      true,
+    );
     await removeTempDir(home);
   });
 
@@ -192,7 +229,9 @@ describe('ECR create on push', () => {
     expect(ecr.count('DescribeRepositories')).toBeGreaterThan(described);
     const hungUp = ecr.front.count((s) => s.kind === 'upload' && s.method === 'POST' && s.status === 0);
     expect(hungUp, 'ECR hung up on the first POST').toBeGreaterThanOrEqual(1);
-    expect(hungUp, 'each hang-up was asked about, not sent again blindly').toBeLessThanOrEqual(ecr.count('DescribeRepositories') - described);
+    expect(hungUp, 'each hang-up was asked about, not sent again blindly').toBeLessThanOrEqual(
+      ecr.count('DescribeRepositories') - described,
+    );
     await removeTempDir(home);
   });
 
@@ -208,7 +247,10 @@ describe('ECR create on push', () => {
     const original = ecr.ops.CreateRepository;
     ecr.ops.CreateRepository = async (input, ctx) => {
       await original(input, ctx);
-      throw new EcrError('RepositoryAlreadyExistsException', `The repository with name '${String(input.repositoryName)}' already exists`);
+      throw new EcrError(
+        'RepositoryAlreadyExistsException',
+        `The repository with name '${String(input.repositoryName)}' already exists`,
+      );
     };
     try {
       const r = await cli(['copy', `${S}/app:v1`, `${E}/meanwhile/app:v1`], h1);
@@ -246,8 +288,12 @@ describe('ECR create on push', () => {
     const home = await ecrHome();
     const r = await cli(['copy', `${S}/app:v1`, `${E}/patch201/app:v1`], home);
     expect(r.code, r.stderr).toBe(0);
-    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PATCH' && s.status === 201)).toBe(blobCount(image));
-    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201)).toBe(blobCount(image));
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PATCH' && s.status === 201)).toBe(
+      blobCount(image),
+    );
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201)).toBe(
+      blobCount(image),
+    );
     expect(ecr.front.count((s) => s.kind === 'manifest-put' && s.status >= 400)).toBe(0);
     expect(await registryDigest(reg.host, 'patch201/app', 'v1')).toBe(image.manifestDigest);
     await removeTempDir(home);
@@ -266,7 +312,9 @@ describe('ECR mounts', () => {
     expect(ecr.front.count((s) => s.kind === 'mount' && s.status === 202)).toBe(blobCount(image));
     expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'POST')).toBe(0);
     expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'DELETE')).toBe(0);
-    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201)).toBe(blobCount(image));
+    expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201)).toBe(
+      blobCount(image),
+    );
     await removeTempDir(home);
   });
 
@@ -299,8 +347,12 @@ describe('ECR mounts in sync', () => {
       ecr.front.reset();
       const r = await cli(['sync', '--images', '3', spec], home);
       expect(r.code, r.stderr + r.stdout).toBe(0);
-      for (const repo of ['twin/a', 'twin/b', 'twin/c']) expect(await registryDigest(reg.host, repo, 'v1')).toBe(image.manifestDigest);
-      expect(ecr.front.count((s) => s.kind === 'mount' && s.status === 202), 'a mount ECR would refuse').toBe(0);
+      for (const repo of ['twin/a', 'twin/b', 'twin/c'])
+        expect(await registryDigest(reg.host, repo, 'v1')).toBe(image.manifestDigest);
+      expect(
+        ecr.front.count((s) => s.kind === 'mount' && s.status === 202),
+        'a mount ECR would refuse',
+      ).toBe(0);
       expect(ecr.front.count((s) => s.kind === 'upload' && s.method === 'DELETE')).toBe(0);
     } finally {
       ecr.setBlobMounting(false);
@@ -316,7 +368,10 @@ describe('ECR uploads', () => {
     const home = await makeTempDir('ecr-home');
     try {
       await mkdir(join(home, '.config', 'regctl'), { recursive: true });
-      await writeFile(join(home, '.config', 'regctl', 'config.json'), JSON.stringify({ hosts: { [proxy.host]: ecr.hostsEntry() } }));
+      await writeFile(
+        join(home, '.config', 'regctl', 'config.json'),
+        JSON.stringify({ hosts: { [proxy.host]: ecr.hostsEntry() } }),
+      );
       proxy.dropAfter((q) => q.kind === 'upload' && q.method === 'PATCH', 20_000, 1);
       const r = await cli(['copy', '--jobs', '1', `${S}/app:v1`, `${proxy.host}/dropped/app:v1`], home);
       expect(r.code, r.stderr).toBe(0);
@@ -339,7 +394,9 @@ describe('ECR tags and deletes', () => {
 
     const clash = await cli(['copy', `${S}/app:v2`, `${E}/immut/app:v1`], home);
     expect(clash.code).toBe(1);
-    expect(errorLines(clash.stderr)).toEqual([`regctl: ${E}/immut/app:v1: the tag already names another image and the repository's tags are immutable`]);
+    expect(errorLines(clash.stderr)).toEqual([
+      `regctl: ${E}/immut/app:v1: the tag already names another image and the repository's tags are immutable`,
+    ]);
     expect(clash.stderr).toMatch(/^hint: push under a new tag/m);
     expect(await registryDigest(reg.host, 'immut/app', 'v1')).toBe(image.manifestDigest);
 
@@ -360,7 +417,9 @@ describe('ECR tags and deletes', () => {
     const r = await cli(['rm', `${E}/rmme/app:v1`], home);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`deleted ${E}/rmme/app@${image.manifestDigest}`);
-    expect(ecr.front.stats.filter((s) => s.kind === 'manifest-delete' && s.status === 202).map((s) => s.ref)).toEqual([image.manifestDigest]);
+    expect(ecr.front.stats.filter((s) => s.kind === 'manifest-delete' && s.status === 202).map((s) => s.ref)).toEqual([
+      image.manifestDigest,
+    ]);
     await expect(registryDigest(reg.host, 'rmme/app', 'v1')).rejects.toThrow(/404/);
     await removeTempDir(home);
   });

@@ -26,23 +26,34 @@ const fresh = (name: string): string => `${dst.host}/${name}/r${++n}:v1`;
 
 /** stderr holds exactly one `regctl:` line (and maybe a `hint:`), no stack trace. */
 function expectOneLineError(r: CliResult): string {
-  const lines = r.stderr.trim().split('\n').filter((l) => !/^(retrying|warning:)/.test(l));
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !/^(retrying|warning:)/.test(l));
   const errors = lines.filter((l) => l.startsWith('regctl: '));
   expect(errors, r.stderr).toHaveLength(1);
   expect(r.stderr).not.toMatch(/^\s+at /m);
   return errors[0];
 }
 
-const blobGets = (p: FaultProxy, digest: string): ProxyRecord[] => p.stats.filter((r) => r.kind === 'blob-get' && r.ref === digest);
+const blobGets = (p: FaultProxy, digest: string): ProxyRecord[] =>
+  p.stats.filter((r) => r.kind === 'blob-get' && r.ref === digest);
 
 beforeAll(async () => {
   pair = await startProxiedPair('faults-test');
   ({ work, src, dst, A, B } = pair);
   [image, many] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [400_000, 200_000, 100_000], seed: 'faults-img', tag: 'v1' }),
-    makeImageLayout(join(work, 'many'), { layers: [300_000, ...Array.from({ length: 8 }, () => 8_000)], seed: 'faults-many', tag: 'v1' }),
+    makeImageLayout(join(work, 'many'), {
+      layers: [300_000, ...Array.from({ length: 8 }, () => 8_000)],
+      seed: 'faults-many',
+      tag: 'v1',
+    }),
   ]);
-  await Promise.all([seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`), seedImage(`oci:${many.dir}:v1`, `${src.host}/src/many:v1`)]);
+  await Promise.all([
+    seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`),
+    seedImage(`oci:${many.dir}:v1`, `${src.host}/src/many:v1`),
+  ]);
 });
 
 afterAll(async () => {
@@ -107,7 +118,18 @@ describe('retries', () => {
     expect(r.stdout.trim()).toMatch(new RegExp(`@${image.manifestDigest}$`));
     const injected = [...A.stats, ...B.stats].filter((s) => s.fault === 'fail').map((s) => `${s.kind}:${s.status}`);
     expect(injected.sort()).toEqual(
-      ['manifest-head:500', 'manifest-head:500', 'manifest-get:502', 'blob-get:503', 'blob-get:503', 'blob-get:504', 'tags:503', 'upload:500', 'manifest-put:502', 'manifest-put:502'].sort(),
+      [
+        'manifest-head:500',
+        'manifest-head:500',
+        'manifest-get:502',
+        'blob-get:503',
+        'blob-get:503',
+        'blob-get:504',
+        'tags:503',
+        'upload:500',
+        'manifest-put:502',
+        'manifest-put:502',
+      ].sort(),
     );
     expect(r.stderr).toMatch(/retrying/);
     expect(await registryDigest(dst.host, repo, 'v1')).toBe(image.manifestDigest);
@@ -213,7 +235,10 @@ describe('a broken upload', () => {
     // The first session POST never gets an answer; --timeout 1 ends it, and --retries 0 ends the copy.
     B.hold((r) => r.kind === 'upload' && r.method === 'POST', 1);
     const repo = `upload/r${++n}`;
-    const r = await runCli(['copy', '--timeout', '1', '--retries', '0', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`], { timeoutMs: 30_000 });
+    const r = await runCli(
+      ['copy', '--timeout', '1', '--retries', '0', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`],
+      { timeoutMs: 30_000 },
+    );
     expect(r.code).toBe(1);
     expectOneLineError(r);
     expect(B.stats.find((s) => s.fault === 'hold')).toMatchObject({ kind: 'upload', method: 'POST', status: 0 });
@@ -232,7 +257,9 @@ describe('--timeout', () => {
   it('a blob body that stalls fails within about N s per try, and never hangs', async () => {
     reset();
     A.stall('blob-get', 100);
-    const r = await runCli(['copy', '--timeout', '1', '--retries', '1', `${A.host}/src/app:v1`, fresh('stall')], { timeoutMs: 30_000 });
+    const r = await runCli(['copy', '--timeout', '1', '--retries', '1', `${A.host}/src/app:v1`, fresh('stall')], {
+      timeoutMs: 30_000,
+    });
     expect(r.code).toBe(1);
     expectOneLineError(r);
     // Each stalled body was given up after --timeout and tried once more (--retries 1), never a third time.
@@ -250,7 +277,9 @@ describe('--timeout', () => {
     A.slowBody(250_000, 'blob-get');
     B.slowBody(250_000, (r) => r.kind === 'upload' && r.method === 'PUT');
     const repo = `slow/r${++n}`;
-    const r = await runCli(['copy', '--timeout', '1', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`], { timeoutMs: 60_000 });
+    const r = await runCli(['copy', '--timeout', '1', `${A.host}/src/app:v1`, `${B.host}/${repo}:v1`], {
+      timeoutMs: 60_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     // The slow bodies were really served (each longer than --timeout), and none was cut and asked again.
     expect(A.stats.some((s) => s.fault === 'slow' && s.kind === 'blob-get')).toBe(true);
@@ -263,7 +292,9 @@ describe('--timeout', () => {
   it('a manifest body that stalls fails within about N s per try', async () => {
     reset();
     A.stall('manifest-get', 100);
-    const r = await runCli(['copy', '--timeout', '1', '--retries', '1', `${A.host}/src/app:v1`, fresh('stallm')], { timeoutMs: 30_000 });
+    const r = await runCli(['copy', '--timeout', '1', '--retries', '1', `${A.host}/src/app:v1`, fresh('stallm')], {
+      timeoutMs: 30_000,
+    });
     expect(r.code).toBe(1);
     expect(expectOneLineError(r)).toMatch(/manifest/);
     expect(A.count('manifest-get')).toBe(2); // one try and one retry, each ended by --timeout
@@ -290,7 +321,9 @@ describe('--timeout', () => {
     it('fails within about N s (plus retries) with one clear line', async () => {
       const { port } = silent.address() as { port: number };
       accepted = 0;
-      const r = await runCli(['digest', '--timeout', '1', '--retries', '1', `127.0.0.1:${port}/x/y:z`], { timeoutMs: 30_000 });
+      const r = await runCli(['digest', '--timeout', '1', '--retries', '1', `127.0.0.1:${port}/x/y:z`], {
+        timeoutMs: 30_000,
+      });
       expect(r.code).toBe(1);
       expect(expectOneLineError(r)).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}`));
       expect(accepted).toBeGreaterThan(0);
@@ -300,7 +333,10 @@ describe('--timeout', () => {
     it('with --plain-http too', async () => {
       const { port } = silent.address() as { port: number };
       accepted = 0;
-      const r = await runCli(['digest', '--plain-http', '--timeout', '1', '--retries', '1', `127.0.0.1:${port}/x/y:z`], { timeoutMs: 30_000 });
+      const r = await runCli(
+        ['digest', '--plain-http', '--timeout', '1', '--retries', '1', `127.0.0.1:${port}/x/y:z`],
+        { timeoutMs: 30_000 },
+      );
       expect(r.code).toBe(1);
       expectOneLineError(r);
       expect(accepted).toBeGreaterThan(0);

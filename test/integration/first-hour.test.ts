@@ -59,7 +59,11 @@ describe('a bare file name (item 3)', () => {
     expect(saved.code, saved.stderr).toBe(0);
     const app = `${reg.host}/lib/app:v1`;
     const copy = `${reg.host}/lib/copy:v1`;
-    for (const args of [['inspect', 'saved.tar'], ['copy', 'saved.tar', copy], ['copy', app, 'saved.tar']]) {
+    for (const args of [
+      ['inspect', 'saved.tar'],
+      ['copy', 'saved.tar', copy],
+      ['copy', app, 'saved.tar'],
+    ]) {
       const r = await runCli(['--retries', '0', ...args], { cwd: dir });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/^regctl: saved\.tar: did you mean \.\/saved\.tar\?/m);
@@ -109,7 +113,11 @@ describe('pull to a compressed-tar name (item 7)', () => {
     const dir = join(work, `gz-${name}`);
     await mkdir(dir, { recursive: true });
     const ref = `${reg.host}/lib/app:v1`;
-    for (const args of [['pull', ref, name], ['pull', '--format', 'oci', ref, name], ['copy', ref, `oci:${name}`]]) {
+    for (const args of [
+      ['pull', ref, name],
+      ['pull', '--format', 'oci', ref, name],
+      ['copy', ref, `oci:${name}`],
+    ]) {
       const r = await runCli(args, { cwd: dir });
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/^regctl: .*writes no compressed tar/m);
@@ -119,7 +127,7 @@ describe('pull to a compressed-tar name (item 7)', () => {
   });
 });
 
-describe("file-system errors (item 9)", () => {
+describe('file-system errors (item 9)', () => {
   it("a directory one may not write in: one line naming the user's path (no temp name) and what to do", async () => {
     const ro = join(work, 'ro');
     await mkdir(ro, { recursive: true });
@@ -152,7 +160,10 @@ describe('login and logout (item 8)', () => {
     const home = await makeTempDir('pty-login');
     try {
       const env = { HOME: home, DOCKER_CONFIG: join(home, '.docker'), REGCTL_NO_KEYCHAIN: '1' };
-      const steps: Array<[string, string]> = [['Username: ', `${USER}\r`], ['Password: ', `${PASS}\r`]];
+      const steps: Array<[string, string]> = [
+        ['Username: ', `${USER}\r`],
+        ['Password: ', `${PASS}\r`],
+      ];
       const r = await runOnPty(['login', basic.host], { env, steps });
       expect(r.unanswered).toEqual([]);
       expect(r.code, r.output).toBe(0);
@@ -262,7 +273,10 @@ describe('live rows fit a 60-column terminal (item 13)', () => {
     const r = await runOnPty(['copy', `${slow.host}/lib/app:v1`, `oci:${dir}:v1`], { cols: 60 });
     expect(r.code, r.output).toBe(0);
     const lines = screenLines(r.output);
-    expect(lines.some((l) => /^\s+sha256:[0-9a-f]{12}\s.*\d+%\s.*\/s$/.test(l)), lines.join("\n")).toBe(true);
+    expect(
+      lines.some((l) => /^\s+sha256:[0-9a-f]{12}\s.*\d+%\s.*\/s$/.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
     // stdout's `ref@digest` (a result, not a live row) may be as long as the path is
     for (const l of lines.filter((x) => !x.startsWith('oci:'))) expect(Array.from(l).length, l).toBeLessThanOrEqual(60);
   });
@@ -274,7 +288,10 @@ describe('live rows fit a 60-column terminal (item 13)', () => {
     const r = await runOnPty(['sync', spec], { cols: 60 });
     expect(r.code, r.output).toBe(0);
     const lines = screenLines(r.output);
-    expect(lines.some((l) => l.includes('…')), r.output).toBe(true);
+    expect(
+      lines.some((l) => l.includes('…')),
+      r.output,
+    ).toBe(true);
     for (const l of lines) expect(Array.from(l).length, l).toBeLessThanOrEqual(60);
   });
 });

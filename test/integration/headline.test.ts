@@ -9,7 +9,12 @@ import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
 
-const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDHEADLINE', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIDHEADLINE',
+  AWS_SECRET_ACCESS_KEY: 'not-a-real-secret',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
 
 let hub: Hub;
 let backing: RegistryHandle;
@@ -23,10 +28,18 @@ beforeAll(async () => {
   [hub, backing, index] = await Promise.all([
     startHub({ users: { pusher: 'pw' } }),
     startRegistry(),
-    makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [200_000, 40_000], seed: 'headline', tag: '3.20' }),
+    makeIndexLayout(join(work, 'idx'), {
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [200_000, 40_000],
+      seed: 'headline',
+      tag: '3.20',
+    }),
   ]);
   ecr = await startEcr({ registryUrl: backing.url });
-  await seedImage(`oci:${index.dir}:3.20`, `${hub.registry.host}/library/alpine:3.20`, { all: true, creds: 'pusher:pw' });
+  await seedImage(`oci:${index.dir}:3.20`, `${hub.registry.host}/library/alpine:3.20`, {
+    all: true,
+    creds: 'pusher:pw',
+  });
   home = await makeTempDir('headline-home');
   await mkdir(join(home, '.config', 'regctl'), { recursive: true });
   const hosts = { ...hub.hostsConfig().hosts, [ecr.host]: ecr.hostsEntry() };

@@ -89,20 +89,28 @@ beforeEach(() => {
 
 const uploadPost = (r: ProxyRequest): boolean => r.kind === 'upload' && r.method === 'POST';
 /** The answer with its Location moved to `host` (same path). */
-const movedTo = (host: string) => (res: ProxyResponse): ProxyResponse => {
-  const path = new URL(res.headers.location ?? '/', 'http://x').pathname;
-  return { ...res, headers: { ...res.headers, location: `http://${host}${path}` } };
-};
-const withHeader = (name: string, value: string) => (res: ProxyResponse): ProxyResponse =>
-  ({ ...res, headers: { ...res.headers, [name]: value } });
-const withBody = (doc: unknown) => (res: ProxyResponse): ProxyResponse =>
-  ({ ...res, body: Buffer.from(JSON.stringify(doc)) });
-const tokenConfig = (t: TokenServerHandle) =>
-  ({ realm: t.realm, service: t.service, issuer: t.issuer, rootCertBundle: t.rootCertBundle });
+const movedTo =
+  (host: string) =>
+  (res: ProxyResponse): ProxyResponse => {
+    const path = new URL(res.headers.location ?? '/', 'http://x').pathname;
+    return { ...res, headers: { ...res.headers, location: `http://${host}${path}` } };
+  };
+const withHeader =
+  (name: string, value: string) =>
+  (res: ProxyResponse): ProxyResponse => ({ ...res, headers: { ...res.headers, [name]: value } });
+const withBody =
+  (doc: unknown) =>
+  (res: ProxyResponse): ProxyResponse => ({ ...res, body: Buffer.from(JSON.stringify(doc)) });
+const tokenConfig = (t: TokenServerHandle) => ({
+  realm: t.realm,
+  service: t.service,
+  issuer: t.issuer,
+  rootCertBundle: t.rootCertBundle,
+});
 const appTags = (r: ProxyRequest): boolean => r.kind === 'tags' && r.repo === 'lib/app';
 
-describe('credentials go only to the registry\'s own origin (issue 14 item 2)', () => {
-  it('an HTTPS registry\'s upload Location on plain HTTP elsewhere is refused: no request goes there', async () => {
+describe("credentials go only to the registry's own origin (issue 14 item 2)", () => {
+  it("an HTTPS registry's upload Location on plain HTTP elsewhere is refused: no request goes there", async () => {
     S.rewrite(uploadPost, movedTo(Sx.host), 10);
     const dest = `${S.host}/up/app${++n}:v1`;
     const r = await runCli(['copy', '--insecure', '--creds', creds, '--retries', '0', `oci:${image.dir}:v1.0`, dest]);
@@ -112,7 +120,7 @@ describe('credentials go only to the registry\'s own origin (issue 14 item 2)', 
     expect(S.stats.some((s) => s.authorization === 'basic')).toBe(true); // the registry itself got them
   });
 
-  it('an upload Location on another origin gets the upload without the registry\'s Bearer token', async () => {
+  it("an upload Location on another origin gets the upload without the registry's Bearer token", async () => {
     T.rewrite(uploadPost, movedTo(O.host), 10);
     const dest = `${T.host}/up/app${++n}:v1`;
     const r = await runCli(['copy', '--creds', creds, '--retries', '0', `oci:${image.dir}:v1.0`, dest]);
@@ -122,13 +130,17 @@ describe('credentials go only to the registry\'s own origin (issue 14 item 2)', 
     expect(T.stats.filter((s) => s.authorization === 'basic')).toEqual([]);
   });
 
-  it('a Link to another origin gets no token, and that origin\'s 401 Basic never gets the password', async () => {
+  it("a Link to another origin gets no token, and that origin's 401 Basic never gets the password", async () => {
     T.rewrite('tags', withHeader('link', `<http://${O.host}/v2/lib/app/tags/list?last=v1&n=1>; rel="next"`), 5);
-    O.rewrite(() => true, () => ({
-      status: 401,
-      headers: { 'www-authenticate': 'Basic realm="other"', 'content-type': 'application/json' },
-      body: Buffer.from('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'),
-    }), 10);
+    O.rewrite(
+      () => true,
+      () => ({
+        status: 401,
+        headers: { 'www-authenticate': 'Basic realm="other"', 'content-type': 'application/json' },
+        body: Buffer.from('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'),
+      }),
+      10,
+    );
     const r = await runCli(['ls', '--creds', creds, '--retries', '0', `${T.host}/lib/app`]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/^regctl: tags of .*401 unauthorized/m);
@@ -137,13 +149,21 @@ describe('credentials go only to the registry\'s own origin (issue 14 item 2)', 
     expect(T.stats.filter((s) => s.authorization === 'basic')).toEqual([]);
   });
 
-  it('a 401 Basic from the CDN a blob redirects to is not taken as the registry\'s challenge', async () => {
+  it("a 401 Basic from the CDN a blob redirects to is not taken as the registry's challenge", async () => {
     const layer = image.layerDigests[0];
     const cdn = `http://${O.host}/cdn/${layer}`;
     const redirect = { status: 307, headers: { location: cdn }, body: Buffer.alloc(0) };
-    T.rewrite((r) => r.kind === 'blob-get' && r.ref === layer, () => redirect, 10);
+    T.rewrite(
+      (r) => r.kind === 'blob-get' && r.ref === layer,
+      () => redirect,
+      10,
+    );
     const challenge = { 'www-authenticate': 'Basic realm="cdn"' };
-    O.rewrite(() => true, () => ({ status: 401, headers: challenge, body: Buffer.from('no') }), 10);
+    O.rewrite(
+      () => true,
+      () => ({ status: 401, headers: challenge, body: Buffer.from('no') }),
+      10,
+    );
     const dest = `${plainReg.host}/cdn/app${++n}:v1`;
     const r = await runCli(['copy', '--creds', creds, '--retries', '0', `${T.host}/lib/app:v1`, dest]);
     expect(r.code, r.stderr).toBe(1);
@@ -199,14 +219,21 @@ describe('every metadata read has a cap (issue 14 item 3)', () => {
   it('a tag list paging without end stops at the total bound (64 MiB over all pages)', async () => {
     let page = 0;
     const pad = 'x'.repeat(1024 * 1024);
-    F.rewrite(appTags, () => {
-      const p = ++page;
-      return {
-        status: 200,
-        headers: { 'content-type': 'application/json', link: `</v2/lib/app/tags/list?n=1000&last=p${p}>; rel="next"` },
-        body: Buffer.from(JSON.stringify({ name: 'lib/app', tags: [`p${p}`], pad })),
-      };
-    }, 100);
+    F.rewrite(
+      appTags,
+      () => {
+        const p = ++page;
+        return {
+          status: 200,
+          headers: {
+            'content-type': 'application/json',
+            link: `</v2/lib/app/tags/list?n=1000&last=p${p}>; rel="next"`,
+          },
+          body: Buffer.from(JSON.stringify({ name: 'lib/app', tags: [`p${p}`], pad })),
+        };
+      },
+      100,
+    );
     const r = await runCli(['ls', `${F.host}/lib/app`]);
     expect(F.count('tags')).toBeLessThanOrEqual(65);
     expect(r.code, r.stderr.slice(0, 500)).toBe(1);

@@ -21,13 +21,38 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 const isTagHead = (r: ProxyRequest): boolean => r.kind === 'manifest-head' && r.repo === 'src/app' && r.ref === 'v1';
-const isManifestGet = (ref: string) => (r: ProxyRequest): boolean => r.kind === 'manifest-get' && r.ref === ref;
+const isManifestGet =
+  (ref: string) =>
+  (r: ProxyRequest): boolean =>
+    r.kind === 'manifest-get' && r.ref === ref;
 
 /** Serve `body` as the manifest of src/app:v1: the tag's HEAD names its digest, the GET by that digest answers it. */
 function serveManifest(body: Buffer, contentType: string, opts: { digest?: string; chunked?: boolean } = {}): void {
   const digest = opts.digest ?? sha256(body);
-  A.rewrite(isTagHead, (res) => ({ status: 200, headers: { ...res.headers, 'docker-content-digest': digest, 'content-type': contentType, 'content-length': String(body.length) }, body: Buffer.alloc(0) }), 10);
-  A.rewrite(isManifestGet(digest), () => ({ status: 200, headers: { 'docker-content-digest': digest, 'content-type': contentType }, body, ...(opts.chunked ? { chunked: true } : {}) }), 10);
+  A.rewrite(
+    isTagHead,
+    (res) => ({
+      status: 200,
+      headers: {
+        ...res.headers,
+        'docker-content-digest': digest,
+        'content-type': contentType,
+        'content-length': String(body.length),
+      },
+      body: Buffer.alloc(0),
+    }),
+    10,
+  );
+  A.rewrite(
+    isManifestGet(digest),
+    () => ({
+      status: 200,
+      headers: { 'docker-content-digest': digest, 'content-type': contentType },
+      body,
+      ...(opts.chunked ? { chunked: true } : {}),
+    }),
+    10,
+  );
 }
 
 async function copyFails(): Promise<{ r: CliResult; line: string; repo: string }> {
@@ -50,7 +75,9 @@ beforeAll(async () => {
   A = await startFaultProxy(src.url);
   image = await makeImageLayout(join(work, 'img'), { layers: [120_000, 60_000], seed: 'hostile-img', tag: 'v1' });
   await seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`);
-  manifestBytes = Buffer.from(await (await fetch(`${src.url}/v2/src/app/manifests/v1`, { headers: { accept: OCI_MANIFEST } })).arrayBuffer());
+  manifestBytes = Buffer.from(
+    await (await fetch(`${src.url}/v2/src/app/manifests/v1`, { headers: { accept: OCI_MANIFEST } })).arrayBuffer(),
+  );
 });
 
 afterAll(async () => {
@@ -85,23 +112,34 @@ describe('hostile manifests', () => {
     expect(line).toMatch(/index has no manifests array/);
   });
 
-  it('a Content-Type that disagrees with the manifest\'s own mediaType: the verified bytes win, digest and type are kept', async () => {
+  it("a Content-Type that disagrees with the manifest's own mediaType: the verified bytes win, digest and type are kept", async () => {
     A.rewrite(isTagHead, (res) => ({ ...res, headers: { ...res.headers, 'content-type': OCI_INDEX } }), 10);
-    A.rewrite(isManifestGet(image.manifestDigest), (res) => ({ ...res, headers: { ...res.headers, 'content-type': 'application/octet-stream' } }), 10);
+    A.rewrite(
+      isManifestGet(image.manifestDigest),
+      (res) => ({ ...res, headers: { ...res.headers, 'content-type': 'application/octet-stream' } }),
+      10,
+    );
     const repo = `hostile/r${++n}`;
     const r = await runCli(['copy', `${A.host}/src/app:v1`, `${dst.host}/${repo}:v1`]);
     expect(r.code, r.stderr).toBe(0);
     expect(await registryDigest(dst.host, repo, 'v1')).toBe(image.manifestDigest);
-    const res = await fetch(`${dst.url}/v2/${repo}/manifests/v1`, { method: 'HEAD', headers: { accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+    const res = await fetch(`${dst.url}/v2/${repo}/manifests/v1`, {
+      method: 'HEAD',
+      headers: { accept: `${OCI_MANIFEST}, ${OCI_INDEX}` },
+    });
     expect(res.headers.get('content-type')).toBe(OCI_MANIFEST);
   });
 
   it('a HEAD without Docker-Content-Digest falls back to a GET, and the digest is computed from the bytes', async () => {
-    A.rewrite(isTagHead, (res) => {
-      const headers = { ...res.headers };
-      delete headers['docker-content-digest'];
-      return { ...res, headers };
-    }, 10);
+    A.rewrite(
+      isTagHead,
+      (res) => {
+        const headers = { ...res.headers };
+        delete headers['docker-content-digest'];
+        return { ...res, headers };
+      },
+      10,
+    );
     const r = await runCli(['copy', `${A.host}/src/app:v1`, `${dst.host}/nodigest/app:v1`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(`${dst.host}/nodigest/app:v1@${sha256(manifestBytes)}`);
@@ -116,7 +154,11 @@ describe('hostile manifests', () => {
   });
 
   it('a malformed Docker-Content-Digest is refused before it becomes a URL', async () => {
-    A.rewrite(isTagHead, (res) => ({ ...res, headers: { ...res.headers, 'docker-content-digest': 'sha256:../../../v2/_catalog' } }), 10);
+    A.rewrite(
+      isTagHead,
+      (res) => ({ ...res, headers: { ...res.headers, 'docker-content-digest': 'sha256:../../../v2/_catalog' } }),
+      10,
+    );
     const { line } = await copyFails();
     expect(line).toMatch(/Docker-Content-Digest/);
     expect(A.stats.filter((s) => s.path.includes('..') || s.kind === 'catalog')).toEqual([]);
@@ -149,12 +191,21 @@ describe('hostile manifests', () => {
 });
 
 describe('hostile blobs', () => {
-  const blobGet = (digest: string) => (r: ProxyRequest): boolean => r.kind === 'blob-get' && r.ref === digest;
-  const reshape = (fn: (b: Buffer) => Buffer, chunked = false) => (res: ProxyResponse): ProxyResponse => ({ ...res, body: fn(res.body), chunked });
+  const blobGet =
+    (digest: string) =>
+    (r: ProxyRequest): boolean =>
+      r.kind === 'blob-get' && r.ref === digest;
+  const reshape =
+    (fn: (b: Buffer) => Buffer, chunked = false) =>
+    (res: ProxyResponse): ProxyResponse => ({ ...res, body: fn(res.body), chunked });
 
   it('a blob longer than its descriptor is a one-line error and nothing is committed', async () => {
     const d = image.layerDigests[0];
-    A.rewrite(blobGet(d), reshape((b) => Buffer.concat([b, Buffer.alloc(1000, 1)])), 20);
+    A.rewrite(
+      blobGet(d),
+      reshape((b) => Buffer.concat([b, Buffer.alloc(1000, 1)])),
+      20,
+    );
     const { line, repo } = await copyFails();
     expect(line).toMatch(new RegExp(`${d}: more than the expected ${image.layerSizes[0]} bytes`));
     expect((await fetch(`${dst.url}/v2/${repo}/blobs/${d}`, { method: 'HEAD' })).status).toBe(404);
@@ -162,14 +213,22 @@ describe('hostile blobs', () => {
 
   it('a blob longer than its descriptor, sent chunked, is cut off too', async () => {
     const d = image.layerDigests[1];
-    A.rewrite(blobGet(d), reshape((b) => Buffer.concat([b, Buffer.alloc(100_000, 1)]), true), 20);
+    A.rewrite(
+      blobGet(d),
+      reshape((b) => Buffer.concat([b, Buffer.alloc(100_000, 1)]), true),
+      20,
+    );
     const { line } = await copyFails();
     expect(line).toMatch(new RegExp(`${d}: more than the expected`));
   });
 
   it('a blob shorter than its descriptor is a one-line error and nothing is committed', async () => {
     const d = image.layerDigests[0];
-    A.rewrite(blobGet(d), reshape((b) => b.subarray(0, b.length - 1000)), 20);
+    A.rewrite(
+      blobGet(d),
+      reshape((b) => b.subarray(0, b.length - 1000)),
+      20,
+    );
     const { line, repo } = await copyFails();
     expect(line).toMatch(new RegExp(`${d}: ${image.layerSizes[0] - 1000} bytes, expected ${image.layerSizes[0]}`));
     expect((await fetch(`${dst.url}/v2/${repo}/blobs/${d}`, { method: 'HEAD' })).status).toBe(404);
@@ -181,14 +240,25 @@ describe('hostile blobs', () => {
     // Slow enough that the break comes while regctl reads (bytes that arrive before the upload session is open wait in
     // a buffer, and a dropped connection takes them along: the read would restart at 0, with no Range to answer).
     A.slowBody(500_000, blobGet(d));
-    A.rewrite((r) => blobGet(d)(r) && r.headers.range !== undefined, (res) => ({ ...res, headers: { ...res.headers, 'content-range': `bytes 0-${res.body.length - 1}/${image.layerSizes[0]}` } }), 20);
+    A.rewrite(
+      (r) => blobGet(d)(r) && r.headers.range !== undefined,
+      (res) => ({
+        ...res,
+        headers: { ...res.headers, 'content-range': `bytes 0-${res.body.length - 1}/${image.layerSizes[0]}` },
+      }),
+      20,
+    );
     const { line } = await copyFails();
     expect(line).toMatch(/range from the wrong offset/);
   });
 
   it('a redirect loop ends after the hop cap with a one-line error', async () => {
     const d = image.layerDigests[0];
-    A.rewrite(blobGet(d), () => ({ status: 307, headers: { location: `/v2/src/app/blobs/${d}` }, body: Buffer.alloc(0) }), 100);
+    A.rewrite(
+      blobGet(d),
+      () => ({ status: 307, headers: { location: `/v2/src/app/blobs/${d}` }, body: Buffer.alloc(0) }),
+      100,
+    );
     const { line } = await copyFails();
     expect(line).toMatch(/redirects/);
     expect(A.count(blobGet(d))).toBeLessThan(30);
@@ -197,7 +267,15 @@ describe('hostile blobs', () => {
 
 describe('hostile error answers', () => {
   it('a 500 with a megabyte of HTML is still one short line', async () => {
-    A.rewrite(isManifestGet(image.manifestDigest), () => ({ status: 500, headers: { 'content-type': 'text/html' }, body: Buffer.from(`<html>${'<p>oops</p>\n'.repeat(100_000)}</html>`) }), 10);
+    A.rewrite(
+      isManifestGet(image.manifestDigest),
+      () => ({
+        status: 500,
+        headers: { 'content-type': 'text/html' },
+        body: Buffer.from(`<html>${'<p>oops</p>\n'.repeat(100_000)}</html>`),
+      }),
+      10,
+    );
     const repo = `hostile/r${++n}`;
     const r = await runCli(['copy', '--retries', '0', `${A.host}/src/app:v1`, `${dst.host}/${repo}:v1`]);
     expect(r.code).toBe(1);

@@ -3,7 +3,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CDN_USER, type Hub, startHub } from '../support/hub.js';
-import { type ImageFixture, type IndexFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage } from '../support/images.js';
+import {
+  type ImageFixture,
+  type IndexFixture,
+  makeImageLayout,
+  makeIndexLayout,
+  registryDigest,
+  seedImage,
+} from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
@@ -24,10 +31,18 @@ beforeAll(async () => {
     startHub({ users: { [USER]: PASS } }),
     startRegistry(),
     makeImageLayout(join(work, 'img'), { layers: [150_000, 60_000], seed: 'hub-img', tag: '1.0' }),
-    makeIndexLayout(join(work, 'multi'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [30_000], seed: 'hub-multi', tag: '2.0' }),
+    makeIndexLayout(join(work, 'multi'), {
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [30_000],
+      seed: 'hub-multi',
+      tag: '2.0',
+    }),
   ]);
   await seedImage(`oci:${image.dir}:1.0`, `${hub.registry.host}/library/x:1.0`, { creds: `${USER}:${PASS}` });
-  await seedImage(`oci:${multi.dir}:2.0`, `${hub.registry.host}/library/multi:2.0`, { creds: `${USER}:${PASS}`, all: true });
+  await seedImage(`oci:${multi.dir}:2.0`, `${hub.registry.host}/library/multi:2.0`, {
+    creds: `${USER}:${PASS}`,
+    all: true,
+  });
   home = await makeTempDir('hub-home');
   await mkdir(join(home, '.config', 'regctl'), { recursive: true });
   await writeFile(join(home, '.config', 'regctl', 'config.json'), JSON.stringify(hub.hostsConfig()));
@@ -61,7 +76,9 @@ describe('Docker Hub: docker.io through the hosts config', () => {
     expect(cdn.every((c) => c.status === 200)).toBe(true);
     expect(cdn.filter((c) => c.authorization !== undefined)).toEqual([]);
     // The layer bytes came from the CDN, whole.
-    image.layerDigests.forEach((d, i) => expect(cdn.find((c) => c.path.endsWith(d))?.bytesOut).toBe(image.layerSizes[i]));
+    image.layerDigests.forEach((d, i) =>
+      expect(cdn.find((c) => c.path.endsWith(d))?.bytesOut).toBe(image.layerSizes[i]),
+    );
 
     const asked = hub.tokens.log.slice(tokensBefore).filter((t) => t.account !== CDN_USER);
     expect(asked.length).toBeGreaterThan(0);
@@ -98,8 +115,12 @@ describe('Docker Hub: docker.io through the hosts config', () => {
     const refused = hub.refused;
     const r = await cli(['copy', 'x:1.0', `${dst.host}/mirror/limited:1.0`]);
     expect(r.code).toBe(1);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('regctl:'))).toEqual([expect.stringMatching(/docker\.io\/library\/x.*429 too many requests/)]);
-    expect(r.stderr).toMatch(/^hint: rate limit reached \(0 of 100 pulls left per 6h\): retry in 6 h \(after \d\d:\d\d UTC\), or log in to raise the limit$/m);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('regctl:'))).toEqual([
+      expect.stringMatching(/docker\.io\/library\/x.*429 too many requests/),
+    ]);
+    expect(r.stderr).toMatch(
+      /^hint: rate limit reached \(0 of 100 pulls left per 6h\): retry in 6 h \(after \d\d:\d\d UTC\), or log in to raise the limit$/m,
+    );
     expect(hub.refused - refused, 'not asked again: the window lasts hours').toBe(1);
   });
 
@@ -117,7 +138,9 @@ describe('Docker Hub: docker.io through the hosts config', () => {
     await writeFile(spec, `sync:\n  - { source: "docker.io/library/multi:2.0", target: "${dst.host}/floor/multi" }\n`);
     const r = await cli(['sync', '--rate-floor', '10', spec]);
     expect(r.code, r.stderr + r.stdout).toBe(1);
-    expect(r.stderr).toMatch(/^regctl: sync stopped: docker\.io: 10 of 100 pulls left per 6h, under the floor of 10 \(the image needs 2 pulls\): stopped instead of using up the quota/m);
+    expect(r.stderr).toMatch(
+      /^regctl: sync stopped: docker\.io: 10 of 100 pulls left per 6h, under the floor of 10 \(the image needs 2 pulls\): stopped instead of using up the quota/m,
+    );
     expect(hub.rateLimit.remaining, 'no pull was spent under the floor').toBe(10);
     expect(await registryDigest(dst.host, 'floor/multi', '2.0').catch(() => 'missing')).toBe('missing');
   });

@@ -13,7 +13,10 @@ const CREATED = '2000-01-01T00:00:00Z';
 const layer = Buffer.alloc(1024); // an empty tar: two zero blocks
 const config = (label: string): string =>
   JSON.stringify({
-    architecture: 'arm64', os: 'linux', created: CREATED, config: { Labels: { l: label } },
+    architecture: 'arm64',
+    os: 'linux',
+    created: CREATED,
+    config: { Labels: { l: label } },
     rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layer)}`] },
   });
 const [cfgA, cfgB] = [config('a'), config('b')];
@@ -37,8 +40,7 @@ beforeAll(async () => {
 });
 afterAll(async () => removeTempDir(work));
 
-it('inspect of a docker-archive with several images lists their names and image IDs, control chars escaped',
-  async () => {
+it('inspect of a docker-archive with several images lists their names and image IDs, control chars escaped', async () => {
   const tar = join(work, 'two.tar');
   await twoImages(tar);
   const r = await runCli(['inspect', `docker-archive:${tar}`]);

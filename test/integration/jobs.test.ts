@@ -58,13 +58,16 @@ describe('--jobs bounds blob transfers, the small-blob lane included', () => {
   it('sync --jobs 1 over two images: one blob GET at a time across both', async () => {
     const spec = join(work, `sync-${++n}.yaml`);
     const target = `${dst.host}/sync${n}`;
-    await writeFile(spec, [
-      'defaults: { images: 2 }',
-      'sync:',
-      `  - { source: "${S.host}/src/a:v1", target: "${target}/a" }`,
-      `  - { source: "${S.host}/src/b:v1", target: "${target}/b" }`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      spec,
+      [
+        'defaults: { images: 2 }',
+        'sync:',
+        `  - { source: "${S.host}/src/a:v1", target: "${target}/a" }`,
+        `  - { source: "${S.host}/src/b:v1", target: "${target}/b" }`,
+        '',
+      ].join('\n'),
+    );
     const r = await runCli(['sync', '--jobs', '1', spec]);
     expect(r.stderr).not.toMatch(/^regctl:/m);
     expect(r.code).toBe(0);

@@ -34,8 +34,17 @@ afterAll(async () => {
 /** The CLI's environment: an isolated HOME, no D-Bus or X display of the developer's session, no REGCTL_/DOCKER_/AWS_/XDG_. */
 function isolatedEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(REGCTL_|DOCKER_|AWS_|XDG_|DBUS_|DISPLAY$|WAYLAND_)/.test(k)) env[k] = v;
-  return { ...env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), XDG_CONFIG_HOME: join(home, '.config'), XDG_RUNTIME_DIR: join(home, 'run'), NO_COLOR: '1', CI: 'true' };
+  for (const [k, v] of Object.entries(process.env))
+    if (!/^(REGCTL_|DOCKER_|AWS_|XDG_|DBUS_|DISPLAY$|WAYLAND_)/.test(k)) env[k] = v;
+  return {
+    ...env,
+    HOME: home,
+    DOCKER_CONFIG: join(home, '.docker'),
+    XDG_CONFIG_HOME: join(home, '.config'),
+    XDG_RUNTIME_DIR: join(home, 'run'),
+    NO_COLOR: '1',
+    CI: 'true',
+  };
 }
 
 interface Step {
@@ -52,9 +61,17 @@ async function inKeyringSession(home: string, steps: Array<[string, string]>): P
   const out = join(home, 'steps');
   await mkdir(out, { recursive: true });
   await mkdir(join(home, 'run'), { recursive: true, mode: 0o700 });
-  const lines = steps.map(([name, cmd]) => `( ${cmd} ) >${out}/${name}.out 2>${out}/${name}.err </dev/null; echo $? >${out}/${name}.rc`);
-  const script = ['echo -n session-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null', ...lines].join('\n');
-  const child = spawn('dbus-run-session', ['--', 'bash', '-c', script], { cwd: ROOT, env: isolatedEnv(home), stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines = steps.map(
+    ([name, cmd]) => `( ${cmd} ) >${out}/${name}.out 2>${out}/${name}.err </dev/null; echo $? >${out}/${name}.rc`,
+  );
+  const script = ['echo -n session-pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null', ...lines].join(
+    '\n',
+  );
+  const child = spawn('dbus-run-session', ['--', 'bash', '-c', script], {
+    cwd: ROOT,
+    env: isolatedEnv(home),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   trackChild(child);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
@@ -73,7 +90,11 @@ async function inKeyringSession(home: string, steps: Array<[string, string]>): P
 const regctl = (args: string) => `node ${REGCTL_BIN} ${args}`;
 const keytarGet = (account: string) =>
   `node --input-type=module -e "const k = (await import('keytar')).default; process.stdout.write(JSON.stringify(await k.getPassword('regctl', '${account}')))"`;
-const exists = (p: string) => stat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  stat(p).then(
+    () => true,
+    () => false,
+  );
 
 describe('the OS keychain (keytar + gnome-keyring over D-Bus)', () => {
   it('login stores in the keychain (not config.json), a later command uses it, logout removes it', async () => {
@@ -114,7 +135,9 @@ describe('without a session bus', () => {
     try {
       const r = await runCli(['login', '-u', USER, '--password-stdin', reg.host], { env: env(home), input: PASS });
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toMatch(/^warning: the OS keychain is not usable \(.*D-Bus.*\): storing the credentials unencrypted in .*config\.json$/m);
+      expect(r.stderr).toMatch(
+        /^warning: the OS keychain is not usable \(.*D-Bus.*\): storing the credentials unencrypted in .*config\.json$/m,
+      );
       const path = join(home, '.docker', 'config.json');
       expect((await stat(path)).mode & 0o777).toBe(0o600);
       const doc = JSON.parse(await readFile(path, 'utf8')) as { auths: Record<string, { auth: string }> };
@@ -134,8 +157,13 @@ describe('without a session bus', () => {
       await writeFile(join(home, '.config', 'regctl', 'keychain-logins.json'), JSON.stringify([reg.host]));
       const d = await runCli(['digest', `${reg.host}/lib/app:v1`], { env: env(home) });
       expect(d.code).toBe(1);
-      expect(d.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(/^regctl: .*401 unauthorized/), expect.stringMatching(/^hint: /)]);
-      const withCreds = await runCli(['digest', '--creds', `${USER}:${PASS}`, `${reg.host}/lib/app:v1`], { env: env(home) });
+      expect(d.stderr.split('\n').filter(Boolean)).toEqual([
+        expect.stringMatching(/^regctl: .*401 unauthorized/),
+        expect.stringMatching(/^hint: /),
+      ]);
+      const withCreds = await runCli(['digest', '--creds', `${USER}:${PASS}`, `${reg.host}/lib/app:v1`], {
+        env: env(home),
+      });
       expect(withCreds.code).toBe(0);
       const out = await runCli(['logout', reg.host], { env: env(home) });
       expect(out.code, out.stderr).toBe(0);

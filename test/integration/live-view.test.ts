@@ -43,7 +43,11 @@ beforeAll(async () => {
   work = await makeTempDir('live-view');
   reg = await startRegistry();
   slow = await startFaultProxy(reg.url);
-  image = await makeImageLayout(join(work, 'img'), { layers: [600_000, 400_000, 300_000], seed: 'live-img', tag: 'v1' });
+  image = await makeImageLayout(join(work, 'img'), {
+    layers: [600_000, 400_000, 300_000],
+    seed: 'live-img',
+    tag: 'v1',
+  });
   await seedImage(`oci:${image.dir}:v1`, `${reg.host}/src/app:v1`);
 });
 
@@ -68,10 +72,17 @@ describe('the live view at a terminal', () => {
     const r = await pty.result;
     expect(r.code, r.output).toBe(0);
     const lines = screenLines(r.output);
-    expect(lines.some((l) => LAYER_BAR.test(l)), lines.join('\n')).toBe(true);
-    expect(lines.some((l) => TOTAL.test(l) && / {2}ETA \d+/.test(l) && /B\/s/.test(l)), lines.join('\n')).toBe(true);
+    expect(
+      lines.some((l) => LAYER_BAR.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
+    expect(
+      lines.some((l) => TOTAL.test(l) && / {2}ETA \d+/.test(l) && /B\/s/.test(l)),
+      lines.join('\n'),
+    ).toBe(true);
     // ora's spinner and a space come before the totals row: every row still fits (stdout's `ref@digest` is a result)
-    for (const l of lines.filter((x) => !x.startsWith('oci:'))) expect(Array.from(l).length, l).toBeLessThanOrEqual(100);
+    for (const l of lines.filter((x) => !x.startsWith('oci:')))
+      expect(Array.from(l).length, l).toBeLessThanOrEqual(100);
     // colour: the bars' fill, digests dimmed, the check mark
     expect(r.output).toMatch(COLOURED);
     expect(r.output).toMatch(/\x1b\[32m\u2714\x1b\[39m \x1b\[32mcopied\x1b\[39m: /);
@@ -81,7 +92,10 @@ describe('the live view at a terminal', () => {
     const pty = await startPty(copyArgs(), { cols: 100, env: { NO_COLOR: '1' } });
     const r = await pty.result;
     expect(r.code, r.output).toBe(0);
-    expect(screenLines(r.output).some((l) => LAYER_BAR.test(l)), r.output).toBe(true);
+    expect(
+      screenLines(r.output).some((l) => LAYER_BAR.test(l)),
+      r.output,
+    ).toBe(true);
     expect(r.output).not.toMatch(SGR);
   });
 
@@ -92,7 +106,12 @@ describe('the live view at a terminal', () => {
     pty.resize(50, 30);
     const at = pty.output().length;
     // Two totals rows after the resize: the second is surely drawn for the new width.
-    const heads = () => [...pty.output().slice(at).matchAll(/\d+\/4 blobs/g)];
+    const heads = () => [
+      ...pty
+        .output()
+        .slice(at)
+        .matchAll(/\d+\/4 blobs/g),
+    ];
     await until(() => heads().length >= 2, 'frames after the resize', pty);
     const from = at + heads()[1].index;
     const r = await pty.result;

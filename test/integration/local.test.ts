@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultProxy } from '../support/fault-proxy.js';
-import { type IndexFixture, type ImageFixture, makeImageLayout, makeIndexLayout, registryDigest, seedImage, skopeo } from '../support/images.js';
+import {
+  type IndexFixture,
+  type ImageFixture,
+  makeImageLayout,
+  makeIndexLayout,
+  registryDigest,
+  seedImage,
+  skopeo,
+} from '../support/images.js';
 import type { RegistryHandle } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
 import { type ProxiedRegistry, startProxiedRegistry } from '../support/proxied.js';
@@ -22,8 +30,19 @@ beforeAll(async () => {
   env = await startProxiedRegistry('local-test');
   ({ work, reg, proxy } = env);
   [image, index] = await Promise.all([
-    makeImageLayout(join(work, 'img'), { layers: [200_000, 100_000, 50_000], seed: 'local-img', tag: 'v1', gzipLevel: 1 }),
-    makeIndexLayout(join(work, 'idx'), { platforms: ['linux/amd64', 'linux/arm64'], layers: [60_000], seed: 'local-idx', tag: 'v1', gzipLevel: 1 }),
+    makeImageLayout(join(work, 'img'), {
+      layers: [200_000, 100_000, 50_000],
+      seed: 'local-img',
+      tag: 'v1',
+      gzipLevel: 1,
+    }),
+    makeIndexLayout(join(work, 'idx'), {
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [60_000],
+      seed: 'local-idx',
+      tag: 'v1',
+      gzipLevel: 1,
+    }),
   ]);
   await seedImage(`oci:${image.dir}:v1`, `${reg.host}/lib/app:v1`);
   await seedImage(`oci:${index.dir}:v1`, `${reg.host}/lib/multi:v1`, { all: true });
@@ -65,7 +84,9 @@ describe('registry → OCI layout → registry', () => {
     const again = await runCli(['copy', `${reg.host}/lib/multi:v1`, `oci:${dir}:multi`]);
     expect(again.stderr).toMatch(/up to date/);
     const doc = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-    const names = doc.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']).sort();
+    const names = doc.manifests
+      .map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])
+      .sort();
     expect(names).toEqual(['app', 'multi']);
     expect(doc.manifests.find((m: { digest: string }) => m.digest === index.indexDigest)).toBeDefined();
     expect((await runCli(['digest', `oci:${dir}:multi`])).stdout.trim()).toBe(index.indexDigest);
@@ -80,7 +101,11 @@ describe('registry → OCI layout → registry', () => {
     ]);
     expect([a.code, b.code]).toEqual([0, 0]);
     const doc = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-    expect(doc.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']).sort()).toEqual(['one', 'two']);
+    expect(
+      doc.manifests
+        .map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])
+        .sort(),
+    ).toEqual(['one', 'two']);
   });
 });
 
@@ -101,20 +126,34 @@ describe('docker-archive', () => {
 
   it('blobs go straight to their places in the tar: blobs/ first, every blob whole and matching its name, the same bytes on every pull', async () => {
     const [a, b] = [join(work, 'placed-a.tar'), join(work, 'placed-b.tar')];
-    for (const tar of [a, b]) expect((await runCli(['pull', `${reg.host}/lib/app:v1`, `docker-archive:${tar}:lib/app:v1`])).code).toBe(0);
+    for (const tar of [a, b])
+      expect((await runCli(['pull', `${reg.host}/lib/app:v1`, `docker-archive:${tar}:lib/app:v1`])).code).toBe(0);
     const [bytesA, bytesB] = await Promise.all([readFile(a), readFile(b)]);
     expect(bytesA.equals(bytesB)).toBe(true);
     const { stdout } = await run('tar', ['tf', a]);
     const names = stdout.trim().split('\n');
     const announced = [image.configDigest, ...image.layerDigests].map((d) => `blobs/sha256/${d.slice(7)}`).sort();
     // The directories, the blobs the copy announced (sorted), then the manifest and the metadata.
-    expect(names).toEqual(['blobs/', 'blobs/sha256/', ...announced, `blobs/sha256/${image.manifestDigest.slice(7)}`, 'index.json', 'manifest.json', 'oci-layout', 'repositories']);
+    expect(names).toEqual([
+      'blobs/',
+      'blobs/sha256/',
+      ...announced,
+      `blobs/sha256/${image.manifestDigest.slice(7)}`,
+      'index.json',
+      'manifest.json',
+      'oci-layout',
+      'repositories',
+    ]);
     const out = join(work, 'placed-x');
     await run('mkdir', ['-p', out]);
     await run('tar', ['xf', a, '-C', out]);
     const { createHash } = await import('node:crypto');
     for (const n of names.filter((x) => x.startsWith('blobs/sha256/') && x.length > 20)) {
-      expect(`sha256:${createHash('sha256').update(await readFile(join(out, n))).digest('hex')}`).toBe(`sha256:${n.slice(13)}`);
+      expect(
+        `sha256:${createHash('sha256')
+          .update(await readFile(join(out, n)))
+          .digest('hex')}`,
+      ).toBe(`sha256:${n.slice(13)}`);
     }
     expect(await configDigest(`docker-archive:${a}`)).toBe(image.configDigest);
   });
@@ -144,13 +183,20 @@ describe('docker-archive', () => {
 
   it("skopeo's classic archive (uncompressed layers) is gzipped on push, says so, and keeps its config", async () => {
     const tar = join(work, 'classic.tar');
-    await skopeo(['copy', '--src-tls-verify=false', `docker://${reg.host}/lib/app:v1`, `docker-archive:${tar}:lib/app:v1`]);
+    await skopeo([
+      'copy',
+      '--src-tls-verify=false',
+      `docker://${reg.host}/lib/app:v1`,
+      `docker-archive:${tar}:lib/app:v1`,
+    ]);
     const r = await runCli(['push', tar, `${reg.host}/classic/app:v1`]);
     expect(r.stderr).not.toMatch(/regctl:/);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/gzipped/);
     const pushedDigest = r.stdout.trim().split('@')[1];
-    const raw = JSON.parse((await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/classic/app:v1`])).stdout);
+    const raw = JSON.parse(
+      (await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/classic/app:v1`])).stdout,
+    );
     expect(raw.config.digest).toBe(image.configDigest);
     for (const l of raw.layers) expect(l.mediaType).toMatch(/gzip/);
     expect(await registryDigest(reg.host, 'classic/app', 'v1')).toBe(pushedDigest);

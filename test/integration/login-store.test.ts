@@ -25,16 +25,33 @@ async function installTree(keytar: 'unbuilt' | 'absent'): Promise<string> {
   await mkdir(join(dir, 'node_modules'));
   if (keytar === 'unbuilt') {
     const real = await realpath(join(ROOT, 'node_modules', 'keytar'));
-    await cp(real, join(dir, 'node_modules', 'keytar'), { recursive: true, filter: (src) => !src.startsWith(join(real, 'build')) });
+    await cp(real, join(dir, 'node_modules', 'keytar'), {
+      recursive: true,
+      filter: (src) => !src.startsWith(join(real, 'build')),
+    });
   }
   return dir;
 }
 
-async function login(bin: string, env: Record<string, string> = {}): Promise<{ code: number; stderr: string; home: string }> {
+async function login(
+  bin: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stderr: string; home: string }> {
   const home = join(work, `home${++n}`);
   const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUB.test(k) && k !== 'NODE_PATH') base[k] = v;
-  Object.assign(base, { HOME: home, DOCKER_CONFIG: join(home, '.docker'), XDG_CONFIG_HOME: join(home, '.config'), NO_COLOR: '1', CI: 'true' }, env);
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !SCRUB.test(k) && k !== 'NODE_PATH') base[k] = v;
+  Object.assign(
+    base,
+    {
+      HOME: home,
+      DOCKER_CONFIG: join(home, '.docker'),
+      XDG_CONFIG_HOME: join(home, '.config'),
+      NO_COLOR: '1',
+      CI: 'true',
+    },
+    env,
+  );
   const child = execFile(process.execPath, [bin, 'login', '-u', USER, '--password-stdin', reg.host], { env: base });
   child.stdin!.end(`${PASS}\n`);
   let stderr = '';

@@ -19,10 +19,19 @@ describe('the npm package', () => {
   });
 
   it('npm pack ships bin/ and dist/ with the bundle and its code cache', async () => {
-    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, timeout: 120_000 });
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: ROOT,
+      timeout: 120_000,
+    });
     const files = (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path);
     expect(files).toEqual(
-      expect.arrayContaining(['bin/regctl', 'bin/load-bundle.cjs', 'dist/cli.js', 'dist/bundle/cli.cjs', 'dist/bundle/cli.cjs.cache']),
+      expect.arrayContaining([
+        'bin/regctl',
+        'bin/load-bundle.cjs',
+        'dist/cli.js',
+        'dist/bundle/cli.cjs',
+        'dist/bundle/cli.cjs.cache',
+      ]),
     );
     expect(files.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
   });

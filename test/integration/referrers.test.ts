@@ -4,15 +4,30 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy.js';
 import {
-  type ImageFixture, type IndexFixture, makeImageLayout, makeIndexLayout, seedImage,
+  type ImageFixture,
+  type IndexFixture,
+  makeImageLayout,
+  makeIndexLayout,
+  seedImage,
 } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { type ReferrersFront, startReferrersFront } from '../support/referrers-front.js';
 import {
-  type Desc, IN_TOTO, NOTARY_SIG, OCI_INDEX, OCI_MANIFEST, SPDX, addToFallback, attachArtifact, cosignSign,
-  fallbackIndex, fallbackTag, pushManifest,
-  getManifest, referrersIndex,
+  type Desc,
+  IN_TOTO,
+  NOTARY_SIG,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  SPDX,
+  addToFallback,
+  attachArtifact,
+  cosignSign,
+  fallbackIndex,
+  fallbackTag,
+  pushManifest,
+  getManifest,
+  referrersIndex,
 } from '../support/referrer-fixtures.js';
 import { runCli } from '../support/run-cli.js';
 
@@ -44,7 +59,10 @@ beforeAll(async () => {
   [image, index] = await Promise.all([
     makeImageLayout(join(work, 'img'), { layers: [50_000, 20_000], seed: 'ref-img', tag: 'v1' }),
     makeIndexLayout(join(work, 'idx'), {
-      platforms: ['linux/amd64', 'linux/arm64'], layers: [30_000], seed: 'ref-idx', tag: 'v1',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      layers: [30_000],
+      seed: 'ref-idx',
+      tag: 'v1',
     }),
   ]);
   await Promise.all([
@@ -95,7 +113,7 @@ describe('copy --referrers', () => {
     expect(r.stderr).toMatch(/referrers: 4 found, 4 copied/);
   });
 
-  it('a re-run sends nothing and GETs no manifest but the source\'s fallback indexes (the rest by HEAD)', async () => {
+  it("a re-run sends nothing and GETs no manifest but the source's fallback indexes (the rest by HEAD)", async () => {
     front.reset();
     proxy.reset();
     const r = await runCli(['copy', '--referrers', `${P}/src/app:v1`, `${A}/dst/app:v1`]);
@@ -119,7 +137,7 @@ describe('copy --referrers', () => {
     expect((await onPlain('back/app', sigTag(image.manifestDigest))).digest).toBe(sig.digest);
   });
 
-  it('keeps another tool\'s entry already in the destination\'s fallback index', async () => {
+  it("keeps another tool's entry already in the destination's fallback index", async () => {
     const img = subject(image.manifestDigest);
     const foreign = await attach(plain.url, 'keep/app', img, 'application/vnd.example.other', 'x');
     const r = await runCli(['copy', '--referrers', `${A}/dst/app:v1`, `${P}/keep/app:v1`]);
@@ -135,7 +153,7 @@ describe('copy --referrers', () => {
     expect((await onApi('only/app', att.digest)).status).toBe(404);
   });
 
-  it('copies the referrers of an index\'s children', async () => {
+  it("copies the referrers of an index's children", async () => {
     const r = await runCli(['copy', '--referrers', `${P}/src/multi:v1`, `${A}/dst/multi:v1`]);
     expect(r.code).toBe(0);
     expect(await listed('dst/multi', index.images[0].manifestDigest)).toEqual([childSbom.digest]);
@@ -185,13 +203,22 @@ describe('hostile referrers', () => {
   it('refuses a referrers answer over 4 MiB with a warning, and copies the image', async () => {
     const big = await startFaultProxy(front.url);
     try {
-      big.rewrite((q) => q.path.includes('/referrers/'), (res) => ({
-        ...res,
-        headers: { ...res.headers, 'content-type': OCI_INDEX },
-        body: Buffer.from(JSON.stringify({
-          schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], pad: 'x'.repeat(5 * 1024 * 1024),
-        })),
-      }), 10);
+      big.rewrite(
+        (q) => q.path.includes('/referrers/'),
+        (res) => ({
+          ...res,
+          headers: { ...res.headers, 'content-type': OCI_INDEX },
+          body: Buffer.from(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: OCI_INDEX,
+              manifests: [],
+              pad: 'x'.repeat(5 * 1024 * 1024),
+            }),
+          ),
+        }),
+        10,
+      );
       const r = await runCli(['copy', '--referrers', `${big.host}/dst/app:v1`, `${P}/big/app:v1`]);
       expect(r.code).toBe(0);
       expect(r.stderr).toMatch(/warning: referrers of .* skipped: .*over the 4 MiB limit/);
@@ -244,17 +271,20 @@ describe('regctl referrers and inspect', () => {
 describe('sync with referrers: true', () => {
   it('copies the referrers of entries that say so (defaults, or per entry); a re-run sends nothing', async () => {
     const spec = join(work, 'sync.yaml');
-    await writeFile(spec, [
-      'defaults:',
-      '  referrers: true',
-      'sync:',
-      `  - source: ${P}/src/app:v1`,
-      `    target: ${A}/sync/app`,
-      `  - source: ${P}/src/multi:v1`,
-      `    target: ${A}/sync/multi`,
-      '    referrers: false',
-      '',
-    ].join('\n'));
+    await writeFile(
+      spec,
+      [
+        'defaults:',
+        '  referrers: true',
+        'sync:',
+        `  - source: ${P}/src/app:v1`,
+        `    target: ${A}/sync/app`,
+        `  - source: ${P}/src/multi:v1`,
+        `    target: ${A}/sync/multi`,
+        '    referrers: false',
+        '',
+      ].join('\n'),
+    );
     const r = await runCli(['sync', '--json', spec]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as { images: Array<{ referrers?: { found: number; copied: number } }> };

@@ -76,7 +76,10 @@ describe('a destination that goes away mid-copy', () => {
       expect(r.code, r.stderr).toBe(1);
       const lines = r.stderr.trim().split('\n');
       const retries = lines.filter((l) => /^retrying /.test(l));
-      expect(lines.filter((l) => l.startsWith('regctl: ')), r.stderr).toHaveLength(1);
+      expect(
+        lines.filter((l) => l.startsWith('regctl: ')),
+        r.stderr,
+      ).toHaveLength(1);
       expect(retries.length, r.stderr).toBeGreaterThan(0);
       for (const l of retries) expect(l, r.stderr).toMatch(new RegExp(`source ${A.host.replace(/\./g, '\\.')}`));
       expect(new Set(retries).size, r.stderr).toBe(retries.length);

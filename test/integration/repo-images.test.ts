@@ -10,7 +10,12 @@ import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runOnPty } from '../support/pty.js';
 import { runCli } from '../support/run-cli.js';
 
-const AWS_ENV = { AWS_ACCESS_KEY_ID: 'AKIDREGCTLTEST', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
+const AWS_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIDREGCTLTEST',
+  AWS_SECRET_ACCESS_KEY: 'not-a-real-secret',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
 const DAY = 86_400_000;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -48,10 +53,23 @@ interface Pushed {
  * A small image straight into the backing registry: a config created `daysAgo` (whole days), one layer, tagged `tags`
  * (none: by digest). Images of one seed share their blobs; `n` makes their manifests differ (an annotation).
  */
-async function pushImage(repo: string, o: { seed: string; daysAgo: number; tags: string[]; n?: number }): Promise<Pushed> {
+async function pushImage(
+  repo: string,
+  o: { seed: string; daysAgo: number; tags: string[]; n?: number },
+): Promise<Pushed> {
   const layer = await putBlob(repo, Buffer.from(`layer ${o.seed}`));
   const created = new Date(Math.floor(Date.now() / DAY - o.daysAgo) * DAY).toISOString();
-  const config = await putBlob(repo, Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', created, rootfs: { type: 'layers', diff_ids: [layer.digest] } })));
+  const config = await putBlob(
+    repo,
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        created,
+        rootfs: { type: 'layers', diff_ids: [layer.digest] },
+      }),
+    ),
+  );
   const body = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -63,7 +81,11 @@ async function pushImage(repo: string, o: { seed: string; daysAgo: number; tags:
   );
   const digest = sha256(body);
   for (const ref of o.tags.length ? o.tags : [digest]) {
-    const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': OCI_MANIFEST } });
+    const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': OCI_MANIFEST },
+    });
     await res.arrayBuffer();
     if (res.status !== 201) throw new Error(`manifest PUT answered ${res.status}`);
   }
@@ -76,10 +98,13 @@ async function tagsOf(repo: string): Promise<string[]> {
   return (((await res.json()) as { tags: string[] | null }).tags ?? []).sort();
 }
 
-const manifestExists = async (repo: string, digest: string) => (await fetch(`${reg.url}/v2/${repo}/manifests/${digest}`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } })).status === 200;
+const manifestExists = async (repo: string, digest: string) =>
+  (await fetch(`${reg.url}/v2/${repo}/manifests/${digest}`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } }))
+    .status === 200;
 
 const cli = (args: string[]) => runCli(args, { env: { HOME: home, ...AWS_ENV } });
-const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('regctl:') || l.startsWith('hint:'));
+const errorLines = (stderr: string) =>
+  stderr.split('\n').filter((l) => l.startsWith('regctl:') || l.startsWith('hint:'));
 const expectRefusal = (r: { code: number; stderr: string }, code: number, message: RegExp) => {
   expect(r.code, r.stderr).toBe(code);
   expect(errorLines(r.stderr)).toHaveLength(1);
@@ -118,22 +143,42 @@ describe('repo create, rm and lifecycle on ECR', () => {
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: { encryptionType: 'KMS', kmsKey: kms },
     });
-    const again = await cli(['repo', 'create', '--immutable-tags', '--scan-on-push', '--kms-key', kms, `${E}/made/app`]);
+    const again = await cli([
+      'repo',
+      'create',
+      '--immutable-tags',
+      '--scan-on-push',
+      '--kms-key',
+      kms,
+      `${E}/made/app`,
+    ]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/exists/);
     const other = await cli(['repo', 'create', `${E}/made/app`]);
-    expectRefusal(other, 1, /exists with other settings: tags are immutable, asked mutable \(aws ecr put-image-tag-mutability\); scan on push is on, asked off .*; encryption is KMS .*, asked AES256/);
+    expectRefusal(
+      other,
+      1,
+      /exists with other settings: tags are immutable, asked mutable \(aws ecr put-image-tag-mutability\); scan on push is on, asked off .*; encryption is KMS .*, asked AES256/,
+    );
 
     const plain = await cli(['repo', 'create', '--json', `${E}/made/plain`]);
     expect(plain.code).toBe(0);
-    expect(JSON.parse(plain.stdout)).toMatchObject({ created: true, immutableTags: false, scanOnPush: false, encryption: 'AES256' });
+    expect(JSON.parse(plain.stdout)).toMatchObject({
+      created: true,
+      immutableTags: false,
+      scanOnPush: false,
+      encryption: 'AES256',
+    });
   });
 
   it('copy --immutable-tags --scan-on-push creates the missing repository on push with those settings', async () => {
     await pushImage('src/app', { seed: 'src', daysAgo: 1, tags: ['v1'] });
     const r = await cli(['copy', '--immutable-tags', '--scan-on-push', `${reg.host}/src/app:v1`, `${E}/onpush/app:v1`]);
     expect(r.code, r.stderr).toBe(0);
-    expect(ecr.state.repositories.get('onpush/app')).toMatchObject({ imageTagMutability: 'IMMUTABLE', imageScanningConfiguration: { scanOnPush: true } });
+    expect(ecr.state.repositories.get('onpush/app')).toMatchObject({
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+    });
   });
 
   it('rm: a repository with images needs --force; then it is gone', async () => {
@@ -151,22 +196,72 @@ describe('repo create, rm and lifecycle on ECR', () => {
     await ecr.createRepository('life/app');
     const puts = ecr.count('PutLifecyclePolicy');
     await writeFile(join(work, 'notjson.json'), '{"rules": [');
-    expectRefusal(await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, join(work, 'notjson.json')]), 2, /not valid JSON/);
+    expectRefusal(
+      await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, join(work, 'notjson.json')]),
+      2,
+      /not valid JSON/,
+    );
     await writeFile(join(work, 'norules.json'), '{"rule": []}');
-    expectRefusal(await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, join(work, 'norules.json')]), 2, /needs a non-empty "rules" list/);
+    expectRefusal(
+      await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, join(work, 'norules.json')]),
+      2,
+      /needs a non-empty "rules" list/,
+    );
     expect(ecr.count('PutLifecyclePolicy')).toBe(puts);
 
     const bad = join(work, 'bad.json');
-    await writeFile(bad, JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }] }));
-    expectRefusal(await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, bad]), 1, /InvalidParameterException: .*Must specify tagPrefixList or tagPatternList when tagStatus=TAGGED/);
+    await writeFile(
+      bad,
+      JSON.stringify({
+        rules: [
+          {
+            rulePriority: 1,
+            selection: { tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: 3 },
+            action: { type: 'expire' },
+          },
+        ],
+      }),
+    );
+    expectRefusal(
+      await cli(['repo', 'lifecycle', 'set', `${E}/life/app`, bad]),
+      1,
+      /InvalidParameterException: .*Must specify tagPrefixList or tagPatternList when tagStatus=TAGGED/,
+    );
     expect(ecr.count('PutLifecyclePolicy')).toBe(puts + 1);
     expectRefusal(await cli(['repo', 'lifecycle', 'get', `${E}/life/app`]), 1, /has no lifecycle policy/);
 
     const policy = {
       rules: [
-        { rulePriority: 1, description: 'archive unpulled', selection: { tagStatus: 'tagged', tagPatternList: ['v*'], storageClass: 'standard', countType: 'sinceImagePulled', countUnit: 'days', countNumber: 30 }, action: { type: 'transition', targetStorageClass: 'archive' } },
-        { rulePriority: 2, selection: { tagStatus: 'any', storageClass: 'archive', countType: 'sinceImageTransitioned', countUnit: 'days', countNumber: 365 }, action: { type: 'expire' } },
-        { rulePriority: 3, description: 'keep 3', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } },
+        {
+          rulePriority: 1,
+          description: 'archive unpulled',
+          selection: {
+            tagStatus: 'tagged',
+            tagPatternList: ['v*'],
+            storageClass: 'standard',
+            countType: 'sinceImagePulled',
+            countUnit: 'days',
+            countNumber: 30,
+          },
+          action: { type: 'transition', targetStorageClass: 'archive' },
+        },
+        {
+          rulePriority: 2,
+          selection: {
+            tagStatus: 'any',
+            storageClass: 'archive',
+            countType: 'sinceImageTransitioned',
+            countUnit: 'days',
+            countNumber: 365,
+          },
+          action: { type: 'expire' },
+        },
+        {
+          rulePriority: 3,
+          description: 'keep 3',
+          selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 3 },
+          action: { type: 'expire' },
+        },
       ],
     };
     await writeFile(join(work, 'good.json'), JSON.stringify(policy));
@@ -178,7 +273,11 @@ describe('repo create, rm and lifecycle on ECR', () => {
   });
 
   it('every repo command refuses a registry without a repository API in one line', async () => {
-    expectRefusal(await cli(['repo', 'create', `${reg.host}/x/app`]), 2, /is not ECR; registries without a repository API create a repository on its first push/);
+    expectRefusal(
+      await cli(['repo', 'create', `${reg.host}/x/app`]),
+      2,
+      /is not ECR; registries without a repository API create a repository on its first push/,
+    );
     expectRefusal(await cli(['repo', 'rm', `${reg.host}/x/app`]), 2, /is not ECR; .*cannot delete one/);
     expectRefusal(await cli(['repo', 'lifecycle', 'get', `${reg.host}/x/app`]), 2, /is not ECR; .*prune --from-policy/);
     expectRefusal(await cli(['repo', 'frobnicate', `${reg.host}/x/app`]), 2, /unknown action/);
@@ -189,18 +288,31 @@ describe('images', () => {
   it('on ECR: 150 images over DescribeImages pages, no tag list and no HEAD; --no-config reads no manifest', async () => {
     await ecr.createRepository('many/app');
     const pushed: Pushed[] = [];
-    for (let i = 0; i < 150; i++) pushed.push(await pushImage('many/app', { seed: 'many', n: i, daysAgo: 3, tags: [`t${String(i).padStart(3, '0')}`] }));
+    for (let i = 0; i < 150; i++)
+      pushed.push(
+        await pushImage('many/app', { seed: 'many', n: i, daysAgo: 3, tags: [`t${String(i).padStart(3, '0')}`] }),
+      );
     ecr.front.reset();
     const calls = ecr.count('DescribeImages');
     const r = await cli(['images', '--json', '--no-config', '--page-size', '40', `${E}/many/app`]);
     expect(r.code, r.stderr).toBe(0);
-    const rows = JSON.parse(r.stdout) as Array<{ digest: string; tags: string[]; size: number; pushed: string; mediaType: string }>;
+    const rows = JSON.parse(r.stdout) as Array<{
+      digest: string;
+      tags: string[];
+      size: number;
+      pushed: string;
+      mediaType: string;
+    }>;
     expect(rows).toHaveLength(150);
     expect(new Set(rows.map((x) => x.digest))).toEqual(new Set(pushed.map((p) => p.digest)));
-    expect(rows.flatMap((x) => x.tags).sort()).toEqual(Array.from({ length: 150 }, (_, i) => `t${String(i).padStart(3, '0')}`));
+    expect(rows.flatMap((x) => x.tags).sort()).toEqual(
+      Array.from({ length: 150 }, (_, i) => `t${String(i).padStart(3, '0')}`),
+    );
     expect(rows.every((x) => x.mediaType === OCI_MANIFEST && typeof x.pushed === 'string' && x.size > 0)).toBe(true);
     expect(ecr.count('DescribeImages') - calls).toBe(4);
-    expect(ecr.front.count((s) => s.kind === 'tags' || s.kind === 'manifest-head' || s.kind === 'manifest-get')).toBe(0);
+    expect(ecr.front.count((s) => s.kind === 'tags' || s.kind === 'manifest-head' || s.kind === 'manifest-get')).toBe(
+      0,
+    );
 
     const table = await cli(['images', '--sort', 'tag', '--filter', 'tag=^t00[0-4]$', `${E}/many/app`]);
     expect(table.code, table.stderr).toBe(0);
@@ -212,15 +324,29 @@ describe('images', () => {
 
   it('elsewhere: 150 tags over Link pages grouped by digest, with size, created and platform from the config; ls --long too', async () => {
     const created: Record<string, Pushed> = {};
-    for (const [n, seed] of [[0, 'a'], [1, 'b'], [2, 'c']] as const) {
-      created[seed] = await pushImage('paged/app', { seed: `paged-${seed}`, daysAgo: 10 * (n + 1), tags: Array.from({ length: 50 }, (_, i) => `${seed}${i}`) });
+    for (const [n, seed] of [
+      [0, 'a'],
+      [1, 'b'],
+      [2, 'c'],
+    ] as const) {
+      created[seed] = await pushImage('paged/app', {
+        seed: `paged-${seed}`,
+        daysAgo: 10 * (n + 1),
+        tags: Array.from({ length: 50 }, (_, i) => `${seed}${i}`),
+      });
     }
     proxy.paginateTags(40);
     proxy.reset();
     const r = await cli(['images', '--json', '--sort', 'created', `${R}/paged/app`]);
     proxy.paginateTags(0);
     expect(r.code, r.stderr).toBe(0);
-    const rows = JSON.parse(r.stdout) as Array<{ digest: string; tags: string[]; size: number; created: string; platforms: string[] }>;
+    const rows = JSON.parse(r.stdout) as Array<{
+      digest: string;
+      tags: string[];
+      size: number;
+      created: string;
+      platforms: string[];
+    }>;
     expect(rows.map((x) => x.digest)).toEqual([created.a.digest, created.b.digest, created.c.digest]);
     expect(rows.map((x) => x.tags.length)).toEqual([50, 50, 50]);
     expect(rows[0]).toMatchObject({ size: created.a.size, platforms: ['linux/amd64'] });
@@ -234,7 +360,11 @@ describe('images', () => {
   });
 
   it('refuses bad flags in one line', async () => {
-    expectRefusal(await cli(['images', '--sort', 'colour', `${R}/paged/app`]), 2, /--sort must be one of tag, created, pushed, size/);
+    expectRefusal(
+      await cli(['images', '--sort', 'colour', `${R}/paged/app`]),
+      2,
+      /--sort must be one of tag, created, pushed, size/,
+    );
     expectRefusal(await cli(['images', '--filter', 'older=soon', `${R}/paged/app`]), 2, /unreadable duration/);
   });
 });
@@ -251,18 +381,74 @@ describe('prune', () => {
   };
   const policyTwoRules = {
     rules: [
-      { rulePriority: 1, selection: { tagStatus: 'tagged', tagPrefixList: ['v'], countType: 'imageCountMoreThan', countNumber: 2 }, action: { type: 'expire' } },
-      { rulePriority: 2, selection: { tagStatus: 'tagged', tagPatternList: ['dev-*'], countType: 'sinceImagePushed', countUnit: 'days', countNumber: 30 }, action: { type: 'expire' } },
+      {
+        rulePriority: 1,
+        selection: { tagStatus: 'tagged', tagPrefixList: ['v'], countType: 'imageCountMoreThan', countNumber: 2 },
+        action: { type: 'expire' },
+      },
+      {
+        rulePriority: 2,
+        selection: {
+          tagStatus: 'tagged',
+          tagPatternList: ['dev-*'],
+          countType: 'sinceImagePushed',
+          countUnit: 'days',
+          countNumber: 30,
+        },
+        action: { type: 'expire' },
+      },
     ],
   };
-  const policyAny = { rules: [{ rulePriority: 5, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 3 }, action: { type: 'expire' } }] };
+  const policyAny = {
+    rules: [
+      {
+        rulePriority: 5,
+        selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 3 },
+        action: { type: 'expire' },
+      },
+    ],
+  };
   // ECR's archive rules: regctl cannot know pulls or the archive; the images such a rule selects first are kept.
   const policyArchive = {
     rules: [
-      { rulePriority: 1, selection: { tagStatus: 'tagged', tagPrefixList: ['v'], countType: 'sinceImagePulled', countUnit: 'days', countNumber: 7 }, action: { type: 'transition', targetStorageClass: 'archive' } },
-      { rulePriority: 2, selection: { tagStatus: 'tagged', tagPatternList: ['dev-*'], countType: 'sinceImagePushed', countUnit: 'days', countNumber: 30 }, action: { type: 'expire' } },
-      { rulePriority: 3, selection: { tagStatus: 'any', storageClass: 'archive', countType: 'sinceImageTransitioned', countUnit: 'days', countNumber: 90 }, action: { type: 'expire' } },
-      { rulePriority: 4, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } },
+      {
+        rulePriority: 1,
+        selection: {
+          tagStatus: 'tagged',
+          tagPrefixList: ['v'],
+          countType: 'sinceImagePulled',
+          countUnit: 'days',
+          countNumber: 7,
+        },
+        action: { type: 'transition', targetStorageClass: 'archive' },
+      },
+      {
+        rulePriority: 2,
+        selection: {
+          tagStatus: 'tagged',
+          tagPatternList: ['dev-*'],
+          countType: 'sinceImagePushed',
+          countUnit: 'days',
+          countNumber: 30,
+        },
+        action: { type: 'expire' },
+      },
+      {
+        rulePriority: 3,
+        selection: {
+          tagStatus: 'any',
+          storageClass: 'archive',
+          countType: 'sinceImageTransitioned',
+          countUnit: 'days',
+          countNumber: 90,
+        },
+        action: { type: 'expire' },
+      },
+      {
+        rulePriority: 4,
+        selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 },
+        action: { type: 'expire' },
+      },
     ],
   };
 
@@ -271,25 +457,38 @@ describe('prune', () => {
     ['--keep 2 --match ^v (v3 also carries stable: kept)', ['--keep', '2', '--match', '^v'], ['v1', 'v2']],
     ['--older-than 30d', ['--older-than', '30d'], ['v1', 'v2', 'dev']],
     ['--keep 1 --match ^dev --older-than 30d', ['--keep', '0', '--match', '^dev', '--older-than', '30d'], ['dev']],
-    ['--from-policy, ordered rules (prefix count, pattern age)', ['--from-policy', 'two-rules.json'], ['v1', 'v2', 'v3', 'dev']],
+    [
+      '--from-policy, ordered rules (prefix count, pattern age)',
+      ['--from-policy', 'two-rules.json'],
+      ['v1', 'v2', 'v3', 'dev'],
+    ],
     ['--from-policy, any', ['--from-policy', 'any.json'], ['v1', 'v2', 'dev']],
     ['--from-policy, archive rules keep what they select', ['--from-policy', 'archive.json'], ['dev']],
   ])('%s: the dry run lists exactly what a real run removes, and nothing else goes', async (name, flags, want) => {
-    const repo = `prune/${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase().slice(0, 40)}`;
+    const repo = `prune/${name
+      .replace(/[^a-z0-9]+/gi, '-')
+      .replace(/^-|-$/g, '')
+      .toLowerCase()
+      .slice(0, 40)}`;
     await writeFile(join(work, 'two-rules.json'), JSON.stringify(policyTwoRules));
     await writeFile(join(work, 'any.json'), JSON.stringify(policyAny));
     await writeFile(join(work, 'archive.json'), JSON.stringify(policyArchive));
     const digests: Record<string, string> = {};
-    for (const [k, s] of Object.entries(fixture)) digests[k] = (await pushImage(repo, { seed: `${repo}-${k}`, ...s })).digest;
+    for (const [k, s] of Object.entries(fixture))
+      digests[k] = (await pushImage(repo, { seed: `${repo}-${k}`, ...s })).digest;
     const args = flags.map((f) => (f.endsWith('.json') ? join(work, f) : f));
     const wantDigests = want.map((k) => digests[k]).sort();
 
     const dry = await cli(['prune', '--dry-run', '--json', ...args, `${reg.host}/${repo}`]);
     expect(dry.code, dry.stderr).toBe(0);
-    const plan = JSON.parse(dry.stdout) as { expire: Array<{ digest: string; rule: string; reason: string }>; kept: Array<{ digest: string; reason: string }> };
+    const plan = JSON.parse(dry.stdout) as {
+      expire: Array<{ digest: string; rule: string; reason: string }>;
+      kept: Array<{ digest: string; reason: string }>;
+    };
     expect(plan.expire.map((e) => e.digest).sort()).toEqual(wantDigests);
     expect(plan.expire.every((e) => e.rule && e.reason)).toBe(true);
-    for (const d of Object.values(digests)) expect(await manifestExists(repo, d), 'a dry run deletes nothing').toBe(true);
+    for (const d of Object.values(digests))
+      expect(await manifestExists(repo, d), 'a dry run deletes nothing').toBe(true);
 
     const text = await cli(['prune', '--dry-run', ...args, `${reg.host}/${repo}`]);
     expect(text.stdout.split('\n').filter((l) => l.startsWith('would delete')).length).toBe(want.length);
@@ -297,7 +496,12 @@ describe('prune', () => {
     const real = await cli(['prune', '--yes', '--json', ...args, `${reg.host}/${repo}`]);
     expect(real.code, real.stderr).toBe(0);
     const done = JSON.parse(real.stdout) as { expire: Array<{ digest: string; deleted: boolean }> };
-    expect(done.expire.filter((e) => e.deleted).map((e) => e.digest).sort()).toEqual(wantDigests);
+    expect(
+      done.expire
+        .filter((e) => e.deleted)
+        .map((e) => e.digest)
+        .sort(),
+    ).toEqual(wantDigests);
     for (const [k, d] of Object.entries(digests)) expect(await manifestExists(repo, d), k).toBe(!want.includes(k));
   });
 
@@ -309,7 +513,9 @@ describe('prune', () => {
     expect(r.code, r.stderr).toBe(0);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning:'));
     expect(warnings).toEqual([
-      expect.stringMatching(/^warning: rule 1 \(archive tags with prefix v last pulled over 7 days ago\) is not evaluated here: it moves images to the archive/),
+      expect.stringMatching(
+        /^warning: rule 1 \(archive tags with prefix v last pulled over 7 days ago\) is not evaluated here: it moves images to the archive/,
+      ),
       expect.stringMatching(/^warning: rule 3 .* is not evaluated here: it selects archived images/),
     ]);
     expect(r.stdout).toMatch(/kept.*v1.*rule 1.*not evaluated here/);
@@ -323,7 +529,9 @@ describe('prune', () => {
     const r = await cli(['prune', '--yes', '--keep', '1', '--match', '^build-', `${reg.host}/${repo}`]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^deleted\\s+build-2\\s+${old.digest}`, 'm'));
-    expect(r.stdout).toMatch(new RegExp(`^kept\\s+build-1,release\\s+${shared.digest}\\s+.*tag release is kept .*digest stays`, 'm'));
+    expect(r.stdout).toMatch(
+      new RegExp(`^kept\\s+build-1,release\\s+${shared.digest}\\s+.*tag release is kept .*digest stays`, 'm'),
+    );
     expect(await tagsOf(repo)).toEqual(['build-1', 'build-3', 'release']);
   });
 
@@ -339,19 +547,35 @@ describe('prune', () => {
     };
     // created says nothing here (all "today"): ECR orders by push time.
     const pushedDaysAgo = { new: 1, mid: 20, old: 40, u1: 3, u2: 30 };
-    for (const [k, d] of Object.entries(pushedDaysAgo)) ecr.setPushedAt(repo, imgs[k as keyof typeof imgs].digest, new Date(Date.now() - d * DAY));
+    for (const [k, d] of Object.entries(pushedDaysAgo))
+      ecr.setPushedAt(repo, imgs[k as keyof typeof imgs].digest, new Date(Date.now() - d * DAY));
     await writeFile(
       join(work, 'ecr.json'),
       JSON.stringify({
         rules: [
-          { rulePriority: 1, selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 }, action: { type: 'expire' } },
-          { rulePriority: 2, selection: { tagStatus: 'tagged', tagPatternList: ['app-*'], countType: 'imageCountMoreThan', countNumber: 2 }, action: { type: 'expire' } },
+          {
+            rulePriority: 1,
+            selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 14 },
+            action: { type: 'expire' },
+          },
+          {
+            rulePriority: 2,
+            selection: {
+              tagStatus: 'tagged',
+              tagPatternList: ['app-*'],
+              countType: 'imageCountMoreThan',
+              countNumber: 2,
+            },
+            action: { type: 'expire' },
+          },
         ],
       }),
     );
     const untaggedOnly = await cli(['prune', '--dry-run', '--json', '--untagged', `${E}/${repo}`]);
     expect(untaggedOnly.code, untaggedOnly.stderr).toBe(0);
-    expect((JSON.parse(untaggedOnly.stdout) as { expire: Array<{ digest: string }> }).expire.map((e) => e.digest).sort()).toEqual([imgs.u1.digest, imgs.u2.digest].sort());
+    expect(
+      (JSON.parse(untaggedOnly.stdout) as { expire: Array<{ digest: string }> }).expire.map((e) => e.digest).sort(),
+    ).toEqual([imgs.u1.digest, imgs.u2.digest].sort());
 
     ecr.front.reset();
     const batch = ecr.count('BatchDeleteImage');
@@ -359,8 +583,14 @@ describe('prune', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n').filter((l) => l.startsWith('deleted')).length).toBe(2);
     expect(ecr.count('BatchDeleteImage') - batch).toBe(1);
-    expect(ecr.front.count((s) => s.kind === 'manifest-get' || s.kind === 'manifest-head' || s.kind === 'manifest-delete' || s.kind === 'tags')).toBe(0);
-    for (const [k, img] of Object.entries(imgs)) expect(await manifestExists(repo, img.digest), k).toBe(!['old', 'u2'].includes(k));
+    expect(
+      ecr.front.count(
+        (s) =>
+          s.kind === 'manifest-get' || s.kind === 'manifest-head' || s.kind === 'manifest-delete' || s.kind === 'tags',
+      ),
+    ).toBe(0);
+    for (const [k, img] of Object.entries(imgs))
+      expect(await manifestExists(repo, img.digest), k).toBe(!['old', 'u2'].includes(k));
   });
 
   it('on ECR an index is one image: its children (untagged to DescribeImages) are neither rows nor pruned as untagged', async () => {
@@ -378,7 +608,11 @@ describe('prune', () => {
         ],
       }),
     );
-    const put = await fetch(`${reg.url}/v2/${repo}/manifests/multi`, { method: 'PUT', body: index, headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' } });
+    const put = await fetch(`${reg.url}/v2/${repo}/manifests/multi`, {
+      method: 'PUT',
+      body: index,
+      headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+    });
     await put.arrayBuffer();
     expect(put.status).toBe(201);
     const r = await cli(['images', '--json', `${E}/${repo}`]);
@@ -393,10 +627,25 @@ describe('prune', () => {
   it('every refusal is one line', async () => {
     const repo = `${reg.host}/prune/shared`;
     expectRefusal(await cli(['prune', repo]), 2, /prune needs a rule/);
-    expectRefusal(await cli(['prune', '--keep', '2', '--from-policy', join(work, 'any.json'), repo]), 2, /--from-policy takes its rules from the policy/);
-    expectRefusal(await cli(['prune', '--from-policy', join(work, 'missing.json'), repo]), 2, /cannot read .*missing\.json: ENOENT/);
-    await writeFile(join(work, 'badpolicy.json'), JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'weird' }, action: { type: 'expire' } }] }));
-    expectRefusal(await cli(['prune', '--from-policy', join(work, 'badpolicy.json'), repo]), 2, /tagStatus must be tagged, untagged or any/);
+    expectRefusal(
+      await cli(['prune', '--keep', '2', '--from-policy', join(work, 'any.json'), repo]),
+      2,
+      /--from-policy takes its rules from the policy/,
+    );
+    expectRefusal(
+      await cli(['prune', '--from-policy', join(work, 'missing.json'), repo]),
+      2,
+      /cannot read .*missing\.json: ENOENT/,
+    );
+    await writeFile(
+      join(work, 'badpolicy.json'),
+      JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'weird' }, action: { type: 'expire' } }] }),
+    );
+    expectRefusal(
+      await cli(['prune', '--from-policy', join(work, 'badpolicy.json'), repo]),
+      2,
+      /tagStatus must be tagged, untagged or any/,
+    );
     expectRefusal(await cli(['prune', '--keep', 'many', repo]), 2, /--keep takes a whole number/);
     expectRefusal(await cli(['prune', '--older-than', 'ages', repo]), 2, /unreadable duration/);
     expectRefusal(await cli(['prune', '--keep', '1', '--match', '(', repo]), 2, /--match:/);
@@ -412,7 +661,9 @@ describe('prune', () => {
     const old = await pushImage(repo, { seed: 'ask-ci-old', daysAgo: 40, tags: ['latest'] });
     const r = await cli(['prune', '--older-than', '30d', `${reg.host}/${repo}`]);
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/^regctl: prune .* would delete 1 of 1 image \(latest\), and there is no terminal to ask$/m);
+    expect(r.stderr).toMatch(
+      /^regctl: prune .* would delete 1 of 1 image \(latest\), and there is no terminal to ask$/m,
+    );
     expect(r.stderr).toMatch(/^hint: add --yes/m);
     expect(await manifestExists(repo, old.digest)).toBe(true);
   });

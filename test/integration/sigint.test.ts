@@ -55,26 +55,39 @@ function expectCutShort(streaming: Stat[]): void {
 }
 
 /** A layer (not just the small config) is streaming into an open upload session. */
-const uploadsInFlight = (): boolean => B.stats.some((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 0 && s.bytesIn > 50_000);
+const uploadsInFlight = (): boolean =>
+  B.stats.some((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 0 && s.bytesIn > 50_000);
 
 /** Every upload session that was opened and not completed got a DELETE, and none is left open in the registry. */
 async function expectSessionsCancelled(repo: string): Promise<void> {
-  const opened = B.stats.filter((s) => s.kind === 'upload' && s.method === 'POST' && s.status === 202 && s.location).map((s) => s.location!);
-  const completed = new Set(B.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201).map((s) => s.path));
+  const opened = B.stats
+    .filter((s) => s.kind === 'upload' && s.method === 'POST' && s.status === 202 && s.location)
+    .map((s) => s.location!);
+  const completed = new Set(
+    B.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.status === 201).map((s) => s.path),
+  );
   const deleted = new Set(B.stats.filter((s) => s.kind === 'upload' && s.method === 'DELETE').map((s) => s.path));
   const unfinished = opened.filter((l) => !completed.has(l));
   expect(unfinished.length).toBeGreaterThan(0);
   for (const path of unfinished) expect(deleted.has(path), `no DELETE for ${path}`).toBe(true);
   // distribution 2.8 cannot cancel a session whose body was cut mid-way (its DELETE answers BLOB_UPLOAD_INVALID:
   // the signed _state no longer matches the bytes it kept); every other session is gone.
-  const cut = new Set(B.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.status !== 201 && s.bytesIn > 0).map((s) => s.path.split('/').pop()!));
+  const cut = new Set(
+    B.stats
+      .filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.status !== 201 && s.bytesIn > 0)
+      .map((s) => s.path.split('/').pop()!),
+  );
   expect((await openUploads(dst, repo)).filter((u) => !cut.has(u))).toEqual([]);
 }
 
 beforeAll(async () => {
   pair = await startProxiedPair('sigint-test');
   ({ work, src, dst, A, B } = pair);
-  image = await makeImageLayout(join(work, 'img'), { layers: [900_000, 700_000, 500_000], seed: 'sigint-img', tag: 'v1' });
+  image = await makeImageLayout(join(work, 'img'), {
+    layers: [900_000, 700_000, 500_000],
+    seed: 'sigint-img',
+    tag: 'v1',
+  });
   other = await makeImageLayout(join(work, 'other'), { layers: [2_000], seed: 'sigint-other', tag: 'old' });
   await seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`);
 });
@@ -162,7 +175,9 @@ describe('interrupting a pull into local files', () => {
     const out = join(work, name);
     const cli = await startCli(['copy', `${A.host}/src/app:v1`, `oci:${out}:v1`], { timeoutMs: 30_000 });
     // A blob is complete (the config, at least) and a layer is under way.
-    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.status === 200 && s.bytesOut > 100_000));
+    const r = await interrupt(cli, 'SIGINT', () =>
+      A.stats.some((s) => s.kind === 'blob-get' && s.status === 200 && s.bytesOut > 100_000),
+    );
     expect(r.code).toBe(130);
     expect(await stat(out).catch(() => 'missing')).toBe('missing');
     expect((await readdir(work)).filter((f) => f.includes(name))).toEqual([]);
@@ -174,7 +189,9 @@ describe('interrupting a pull into local files', () => {
     const before = await entries(out);
     const index = await readFile(join(out, 'index.json'));
     const cli = await startCli(['copy', `${A.host}/src/app:v1`, `oci:${out}:v1`], { timeoutMs: 30_000 });
-    const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.status === 200 && s.bytesOut > 100_000));
+    const r = await interrupt(cli, 'SIGINT', () =>
+      A.stats.some((s) => s.kind === 'blob-get' && s.status === 200 && s.bytesOut > 100_000),
+    );
     expect(r.code).toBe(130);
     const files = await entries(out);
     expect(files).toEqual(expect.arrayContaining(before));
@@ -192,7 +209,10 @@ describe('interrupting a pull into local files', () => {
     const dir = join(work, `archive-${++n}`);
     const { mkdir } = await import('node:fs/promises');
     await mkdir(dir);
-    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `docker-archive:${join(dir, 'app.tar')}:app:v1`], { timeoutMs: 30_000, env: { TMPDIR: dir } });
+    const cli = await startCli(['copy', `${A.host}/src/app:v1`, `docker-archive:${join(dir, 'app.tar')}:app:v1`], {
+      timeoutMs: 30_000,
+      env: { TMPDIR: dir },
+    });
     const r = await interrupt(cli, 'SIGINT', () => A.stats.some((s) => s.kind === 'blob-get' && s.bytesOut > 100_000));
     expect(r.code).toBe(130);
     expect(await entries(dir)).toEqual([]);

@@ -34,7 +34,11 @@ beforeAll(async () => {
   await Promise.all([mkdir(tmp), mkdir(layouts)]);
   [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
   [A, B] = await Promise.all([startFaultProxy(src.url), startFaultProxy(dst.url)]);
-  image = await makeImageLayout(join(work, 'img'), { layers: [96_000, 64_000, 48_000, 32_000, 16_000], seed: 'soak-img', tag: 'v1' });
+  image = await makeImageLayout(join(work, 'img'), {
+    layers: [96_000, 64_000, 48_000, 32_000, 16_000],
+    seed: 'soak-img',
+    tag: 'v1',
+  });
   await seedImage(`oci:${image.dir}:v1`, `${src.host}/src/app:v1`);
 });
 
@@ -54,7 +58,8 @@ describe('soak', () => {
     const worker = async (): Promise<void> => {
       while (next < COPIES) {
         const i = next++;
-        const to = i % LAYOUT_EVERY === LAYOUT_EVERY - 1 ? `oci:${join(layouts, `l${i}`)}:v1` : `${B.host}/soak/r${i}:v1`;
+        const to =
+          i % LAYOUT_EVERY === LAYOUT_EVERY - 1 ? `oci:${join(layouts, `l${i}`)}:v1` : `${B.host}/soak/r${i}:v1`;
         const r = await runCli(['copy', `${A.host}/src/app:v1`, to], { env: { TMPDIR: tmp }, timeoutMs: 60_000 });
         results.push({ i, r });
       }
@@ -71,15 +76,27 @@ describe('soak', () => {
       if (toLayout(i)) expect(r.stdout.trim()).toMatch(new RegExp(`@${image.manifestDigest}$`));
       else expect(r.stdout.trim()).toBe(`${B.host}/soak/r${i}:v1@${image.manifestDigest}`);
     }
-    for (let i = 0; i < COPIES; i++) if (!toLayout(i)) expect(await registryDigest(dst.host, `soak/r${i}`, 'v1')).toBe(image.manifestDigest);
+    for (let i = 0; i < COPIES; i++)
+      if (!toLayout(i)) expect(await registryDigest(dst.host, `soak/r${i}`, 'v1')).toBe(image.manifestDigest);
     // Each layout: the tagged manifest, every blob whole (its name is its digest), and no other file (no temp, no lock).
     for (let i = LAYOUT_EVERY - 1; i < COPIES; i += LAYOUT_EVERY) {
       const dir = join(layouts, `l${i}`);
-      const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
-      expect(index.manifests.map((m) => [m.digest, m.annotations?.['org.opencontainers.image.ref.name']])).toEqual([[image.manifestDigest, 'v1']]);
+      const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+        manifests: Array<{ digest: string; annotations?: Record<string, string> }>;
+      };
+      expect(index.manifests.map((m) => [m.digest, m.annotations?.['org.opencontainers.image.ref.name']])).toEqual([
+        [image.manifestDigest, 'v1'],
+      ]);
       const blobs = await readdir(join(dir, 'blobs', 'sha256'));
-      expect(blobs.sort()).toEqual([image.manifestDigest, image.configDigest, ...image.layerDigests].map((d) => d.slice(7)).sort());
-      for (const b of blobs) expect(createHash('sha256').update(await readFile(join(dir, 'blobs', 'sha256', b))).digest('hex')).toBe(b);
+      expect(blobs.sort()).toEqual(
+        [image.manifestDigest, image.configDigest, ...image.layerDigests].map((d) => d.slice(7)).sort(),
+      );
+      for (const b of blobs)
+        expect(
+          createHash('sha256')
+            .update(await readFile(join(dir, 'blobs', 'sha256', b)))
+            .digest('hex'),
+        ).toBe(b);
       expect((await readdir(dir)).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
     }
 
@@ -87,13 +104,18 @@ describe('soak', () => {
     expect(await readdir(tmp)).toEqual([]);
     // No open upload session, but those whose body the proxy cut mid-way: distribution 2.8 refuses to cancel them
     // (BLOB_UPLOAD_INVALID), though regctl asked (a DELETE for each).
-    const cutPuts = B.stats.filter((s) => s.kind === 'upload' && s.method === 'PUT' && s.fault === 'drop' && s.bytesIn > 0);
+    const cutPuts = B.stats.filter(
+      (s) => s.kind === 'upload' && s.method === 'PUT' && s.fault === 'drop' && s.bytesIn > 0,
+    );
     const deleted = new Set(B.stats.filter((s) => s.kind === 'upload' && s.method === 'DELETE').map((s) => s.path));
     for (const p of cutPuts) expect(deleted.has(p.path), `no DELETE for ${p.path}`).toBe(true);
     const cut = new Set(cutPuts.map((p) => p.path.split('/').pop()!));
     expect((await openUploads(dst)).filter((u) => !cut.has(u))).toEqual([]);
 
-    const ideal = COPIES * (image.layerSizes.reduce((a, b) => a + b, 0) + (await (await fetch(`${src.url}/v2/src/app/blobs/${image.configDigest}`)).arrayBuffer()).byteLength);
+    const ideal =
+      COPIES *
+      (image.layerSizes.reduce((a, b) => a + b, 0) +
+        (await (await fetch(`${src.url}/v2/src/app/blobs/${image.configDigest}`)).arrayBuffer()).byteLength);
     const blobBytes = A.bytes('blob-get');
     const ranged = A.stats.filter((s) => s.kind === 'blob-get' && s.range);
     const figures = {
@@ -101,7 +123,11 @@ describe('soak', () => {
       completed: results.filter(({ r }) => r.code === 0).length,
       elapsedMs: elapsed,
       requests: { source: A.chaosStats.requests, destination: B.chaosStats.requests },
-      faults: { source: A.chaosStats.faults, destination: B.chaosStats.faults, total: A.chaosStats.faults + B.chaosStats.faults },
+      faults: {
+        source: A.chaosStats.faults,
+        destination: B.chaosStats.faults,
+        total: A.chaosStats.faults + B.chaosStats.faults,
+      },
       faultRate: (A.chaosStats.faults + B.chaosStats.faults) / (A.chaosStats.requests + B.chaosStats.requests),
       faultsByType: { source: A.chaosStats.byType, destination: B.chaosStats.byType },
       // a broken download resumes where it broke: these bytes are the rest of the blob, not a second copy
@@ -111,7 +137,9 @@ describe('soak', () => {
       blobBytesIdeal: ideal,
       // fetched twice: a restarted upload re-reads its blob from byte 0, and bodies cut before any byte was used
       blobBytesRefetched: blobBytes - ideal,
-      uploadRestarts: B.stats.filter((r) => r.kind === 'upload' && r.method === 'POST' && r.status === 202).length - (COPIES - COPIES / LAYOUT_EVERY) * (image.layerDigests.length + 1),
+      uploadRestarts:
+        B.stats.filter((r) => r.kind === 'upload' && r.method === 'POST' && r.status === 202).length -
+        (COPIES - COPIES / LAYOUT_EVERY) * (image.layerDigests.length + 1),
       copiesToLayouts: COPIES / LAYOUT_EVERY,
       uploadSessionsCancelled: deleted.size,
       sessionsLeftByRegistryBug: cut.size,

@@ -36,10 +36,18 @@ export async function pushBlob(url: string, repo: string, bytes: Uint8Array, med
   const digest = sha256(bytes);
   const head = await fetch(`${url}/v2/${repo}/blobs/${digest}`, { method: 'HEAD' });
   if (head.status !== 200) {
-    const post = await check(await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' }), `start upload to ${repo}`, [202]);
+    const post = await check(
+      await fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST' }),
+      `start upload to ${repo}`,
+      [202],
+    );
     const loc = new URL(post.headers.get('location')!, url);
     loc.searchParams.set('digest', digest);
-    await check(await fetch(loc, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } }), `upload ${digest}`, [201]);
+    await check(
+      await fetch(loc, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } }),
+      `upload ${digest}`,
+      [201],
+    );
   }
   return { mediaType, digest, size: bytes.byteLength };
 }
@@ -48,16 +56,44 @@ export async function pushManifest(url: string, repo: string, ref: string | unde
   const bytes = Buffer.from(JSON.stringify(doc));
   const mediaType = (doc as { mediaType: string }).mediaType;
   const digest = sha256(bytes);
-  await check(await fetch(`${url}/v2/${repo}/manifests/${ref ?? digest}`, { method: 'PUT', body: bytes, headers: { 'content-type': mediaType } }), `put manifest ${repo}:${ref}`, [201]);
+  await check(
+    await fetch(`${url}/v2/${repo}/manifests/${ref ?? digest}`, {
+      method: 'PUT',
+      body: bytes,
+      headers: { 'content-type': mediaType },
+    }),
+    `put manifest ${repo}:${ref}`,
+    [201],
+  );
   return { mediaType, digest, size: bytes.byteLength };
 }
 
 /** One image: the shared base layer plus one layer of its own. */
-export async function pushImage(url: string, repo: string, base: Buffer, seed: string, platform = { os: 'linux', architecture: 'amd64' }): Promise<Desc> {
-  const layers = [await pushBlob(url, repo, base), await pushBlob(url, repo, seeded(seed, 6000 + (createHash('sha256').update(seed).digest()[0] << 4)))];
-  const config = Buffer.from(JSON.stringify({ ...platform, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) }, config: { Labels: { seed } } }));
+export async function pushImage(
+  url: string,
+  repo: string,
+  base: Buffer,
+  seed: string,
+  platform = { os: 'linux', architecture: 'amd64' },
+): Promise<Desc> {
+  const layers = [
+    await pushBlob(url, repo, base),
+    await pushBlob(url, repo, seeded(seed, 6000 + (createHash('sha256').update(seed).digest()[0] << 4))),
+  ];
+  const config = Buffer.from(
+    JSON.stringify({
+      ...platform,
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+      config: { Labels: { seed } },
+    }),
+  );
   const cfg = await pushBlob(url, repo, config, MT.config);
-  const desc = await pushManifest(url, repo, undefined, { schemaVersion: 2, mediaType: MT.manifest, config: cfg, layers });
+  const desc = await pushManifest(url, repo, undefined, {
+    schemaVersion: 2,
+    mediaType: MT.manifest,
+    config: cfg,
+    layers,
+  });
   return { ...desc, platform };
 }
 
@@ -75,7 +111,15 @@ export async function tagAll(url: string, repo: string, desc: Desc, tags: string
   const res = await fetch(`${url}/v2/${repo}/manifests/${desc.digest}`, { headers: { accept: desc.mediaType } });
   const bytes = Buffer.from(await res.arrayBuffer());
   for (const t of tags) {
-    await check(await fetch(`${url}/v2/${repo}/manifests/${t}`, { method: 'PUT', body: bytes, headers: { 'content-type': desc.mediaType } }), `tag ${repo}:${t}`, [201]);
+    await check(
+      await fetch(`${url}/v2/${repo}/manifests/${t}`, {
+        method: 'PUT',
+        body: bytes,
+        headers: { 'content-type': desc.mediaType },
+      }),
+      `tag ${repo}:${t}`,
+      [201],
+    );
   }
 }
 
@@ -93,10 +137,17 @@ export async function startRateLimitProxy(target: string, remaining: number): Pr
   const state: RateLimitProxy = { host: '', remaining, heads: 0, stop: async () => {} };
   const server = createServer((req, res) => {
     if (req.method === 'HEAD') state.heads++;
-    const fwd = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (ures) => {
-      res.writeHead(ures.statusCode ?? 502, { ...ures.headers, 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': `${state.remaining};w=21600` });
-      ures.pipe(res);
-    });
+    const fwd = request(
+      { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers },
+      (ures) => {
+        res.writeHead(ures.statusCode ?? 502, {
+          ...ures.headers,
+          'ratelimit-limit': '100;w=21600',
+          'ratelimit-remaining': `${state.remaining};w=21600`,
+        });
+        ures.pipe(res);
+      },
+    );
     fwd.on('error', () => res.destroy());
     req.pipe(fwd);
   });

@@ -39,7 +39,9 @@ const MULTI: Record<string, string[]> = {
 
 async function seedRepo(repo: string, images: Record<string, string[]>, index = false): Promise<void> {
   for (const [seed, tags] of Object.entries(images)) {
-    const desc: Desc = index ? await pushIndex(src.url, repo, base, `${repo}/${seed}`) : await pushImage(src.url, repo, base, `${repo}/${seed}`);
+    const desc: Desc = index
+      ? await pushIndex(src.url, repo, base, `${repo}/${seed}`)
+      : await pushImage(src.url, repo, base, `${repo}/${seed}`);
     await tagAll(src.url, repo, desc, tags);
     for (const t of tags) digests.set(`${repo}:${t}`, desc.digest);
   }
@@ -81,7 +83,9 @@ const env = () => ({ SRC: S.host });
 /** A failed run's stderr and, from a --json report, the images that failed with their errors (not a cut-off report). */
 function explain(r: { stderr: string; stdout: string }): string {
   try {
-    const failed = (JSON.parse(r.stdout) as { images: Array<{ status: string }> }).images.filter((i) => i.status === 'failed');
+    const failed = (JSON.parse(r.stdout) as { images: Array<{ status: string }> }).images.filter(
+      (i) => i.status === 'failed',
+    );
     return `${r.stderr}failed: ${JSON.stringify(failed, null, 1)}`;
   } catch {
     return r.stderr + r.stdout.slice(0, 4000);
@@ -124,7 +128,9 @@ describe('regctl sync', () => {
     const out = JSON.parse(r.stdout) as { summary: Record<string, number>; images: JsonImage[] };
     expect(out.images.map((i) => i.source)).toEqual(expectedSources());
     expect(out.images.every((i) => i.action === 'copy')).toBe(true);
-    expect(out.images.map((i) => i.target)).toEqual(EXPECTED.flatMap(([repo, tags]) => tags.map((t) => `${D.host}/mirror/${repo.slice(4)}:${t}`)));
+    expect(out.images.map((i) => i.target)).toEqual(
+      EXPECTED.flatMap(([repo, tags]) => tags.map((t) => `${D.host}/mirror/${repo.slice(4)}:${t}`)),
+    );
     for (const i of out.images) expect(i.sourceDigest).toBe(digests.get(i.source.slice(S.host.length + 1)));
     expect(out.summary).toMatchObject({ images: 15, total: 15, copy: 15, upToDate: 0, failed: 0 });
     expect(S.count('tags')).toBeGreaterThanOrEqual(9); // 11 + 10 + 14 tags in pages of 4
@@ -138,9 +144,15 @@ describe('regctl sync', () => {
     const r = await runCli(['sync', path, '--json'], { env: env() });
     expect(r.code, explain(r)).toBe(0);
     const out = JSON.parse(r.stdout) as { summary: Record<string, number>; images: JsonImage[] };
-    expect(out.summary, JSON.stringify(out.images.filter((i) => i.status !== 'copied'))).toMatchObject({ images: 15, copied: 15, failed: 0, skipped: 0 });
+    expect(out.summary, JSON.stringify(out.images.filter((i) => i.status !== 'copied'))).toMatchObject({
+      images: 15,
+      copied: 15,
+      failed: 0,
+      skipped: 0,
+    });
     for (const [repo, tags] of EXPECTED) {
-      for (const t of tags) expect(await registryDigest(dst.host, `mirror/${repo.slice(4)}`, t)).toBe(digests.get(`${repo}:${t}`));
+      for (const t of tags)
+        expect(await registryDigest(dst.host, `mirror/${repo.slice(4)}`, t)).toBe(digests.get(`${repo}:${t}`));
     }
     const baseDigest = `sha256:${(await import('node:crypto')).createHash('sha256').update(base).digest('hex')}`;
     expect(S.count((q) => q.kind === 'blob-get' && q.ref === baseDigest)).toBe(1);
@@ -179,7 +191,9 @@ describe('regctl sync', () => {
     expect(new Set(union).size).toBe(union.length);
     expect([...union].sort()).toEqual(expectedSources().sort());
     expect(shards.every((s) => s.length > 0)).toBe(true);
-    const auto = await runCli(['sync', path, '--dry-run', '--json', '--shard', 'auto/3'], { env: { ...env(), JOB_COMPLETION_INDEX: '1' } });
+    const auto = await runCli(['sync', path, '--dry-run', '--json', '--shard', 'auto/3'], {
+      env: { ...env(), JOB_COMPLETION_INDEX: '1' },
+    });
     expect((JSON.parse(auto.stdout) as { images: JsonImage[] }).images.map((x) => x.source)).toEqual(shards[1]);
     const unset = await runCli(['sync', path, '--dry-run', '--shard', 'auto/3'], { env: env() });
     expect(unset.code, unset.stderr + unset.stdout.slice(0, 4000)).toBe(2);
@@ -201,7 +215,11 @@ sync:
     expect(await registryDigest(dst.host, 'kg/alpine', '3.20').catch(() => 'missing')).toBe('missing');
 
     // nginx 1.27.1's own layer cannot be read (HTTP 500 on every GET); retries off to keep this quick.
-    const n2 = JSON.parse((await fetch(`${src.url}/v2/lib/nginx/manifests/1.27.1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }).then((x) => x.text())));
+    const n2 = JSON.parse(
+      await fetch(`${src.url}/v2/lib/nginx/manifests/1.27.1`, {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      }).then((x) => x.text()),
+    );
     const own = (n2.layers as Array<{ digest: string }>)[1].digest;
     S.failWith(500, 1000, (q) => q.kind === 'blob-get' && q.ref === own);
     try {
@@ -221,10 +239,18 @@ sync:
   });
 
   it('a malformed spec is exit 2 with the file and line named', async () => {
-    const path = await spec('bad.yaml', `sync:\n  - source: ${S.host}/lib/alpine\n    target: ${D.host}/x\n    tags:\n      semver: ">=banana"\n`);
+    const path = await spec(
+      'bad.yaml',
+      `sync:\n  - source: ${S.host}/lib/alpine\n    target: ${D.host}/x\n    tags:\n      semver: ">=banana"\n`,
+    );
     const r = await runCli(['sync', path], {});
     expect(r.code, explain(r)).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^regctl: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5: sync\\[0\\]\\.tags\\.semver: invalid semver range ">=banana"`, 'm'));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^regctl: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5: sync\\[0\\]\\.tags\\.semver: invalid semver range ">=banana"`,
+        'm',
+      ),
+    );
     expect(r.stdout).toBe('');
     const missing = await runCli(['sync', join(work, 'nope.yaml')], {});
     expect(missing.code, missing.stderr + missing.stdout.slice(0, 4000)).toBe(2);
@@ -232,34 +258,55 @@ sync:
   });
 
   it('a platform subset is written as an annotated index; its re-run reads nothing from the source', async () => {
-    const path = await spec('subset.yaml', `
+    const path = await spec(
+      'subset.yaml',
+      `
 defaults: { platforms: [linux/arm64] }
 sync:
   - source: ${S.host}/lib/multi
     target: ${D.host}/arm/multi
     tags: { list: [v1.4.0, v2.0.0] }
-`);
+`,
+    );
     const r = await runCli(['sync', path, '--json'], {});
     expect(r.code, explain(r)).toBe(0);
-    const res = await fetch(`${dst.url}/v2/arm/multi/manifests/v1.4.0`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
-    const doc = (await res.json()) as { manifests: Array<{ platform: { architecture: string } }>; annotations: Record<string, string> };
+    const res = await fetch(`${dst.url}/v2/arm/multi/manifests/v1.4.0`, {
+      headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+    });
+    const doc = (await res.json()) as {
+      manifests: Array<{ platform: { architecture: string } }>;
+      annotations: Record<string, string>;
+    };
     expect(doc.manifests.map((m) => m.platform.architecture)).toEqual(['arm64']);
-    expect(doc.annotations).toEqual({ 'org.regctl.sync.source.digest': digests.get('lib/multi:v1.4.0'), 'org.regctl.sync.platforms': 'linux/arm64' });
+    expect(doc.annotations).toEqual({
+      'org.regctl.sync.source.digest': digests.get('lib/multi:v1.4.0'),
+      'org.regctl.sync.platforms': 'linux/arm64',
+    });
     S.reset();
     const again = await runCli(['sync', path, '--json'], {});
     expect(again.code, again.stderr + again.stdout.slice(0, 4000)).toBe(0);
-    expect((JSON.parse(again.stdout) as { images: JsonImage[] }).images.map((i) => i.status)).toEqual(['up-to-date', 'up-to-date']);
+    expect((JSON.parse(again.stdout) as { images: JsonImage[] }).images.map((i) => i.status)).toEqual([
+      'up-to-date',
+      'up-to-date',
+    ]);
     expect(S.count(['manifest-get', 'blob-get'])).toBe(0);
   });
 
   it('writes into a local OCI layout target', async () => {
     const dir = join(work, 'bundle');
-    const path = await spec('layout.yaml', `sync:\n  - source: ${S.host}/lib/alpine\n    target: oci:${dir}\n    tags: { list: ["3.19", "3.20"] }\n`);
+    const path = await spec(
+      'layout.yaml',
+      `sync:\n  - source: ${S.host}/lib/alpine\n    target: oci:${dir}\n    tags: { list: ["3.19", "3.20"] }\n`,
+    );
     const r = await runCli(['sync', path], {});
     expect(r.stderr).not.toMatch(/failed/);
     expect(r.code, explain(r)).toBe(0);
-    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
-    const byTag = Object.fromEntries(index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+      manifests: Array<{ digest: string; annotations: Record<string, string> }>;
+    };
+    const byTag = Object.fromEntries(
+      index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]),
+    );
     expect(byTag).toEqual({ '3.19': digests.get('lib/alpine:3.19'), '3.20': digests.get('lib/alpine:3.20') });
     const again = await runCli(['sync', path], {});
     expect(again.stdout).toMatch(/^sync: 0 copied, 2 up to date/);
@@ -268,10 +315,15 @@ sync:
   it('under the rate-limit floor it stops with a clear message, or waits with --rate-wait', async () => {
     const rl = await startRateLimitProxy(src.url, 5);
     try {
-      const path = await spec('rl.yaml', `sync:\n  - { source: "${rl.host}/lib/nginx:1.27.0", target: "${D.host}/rl/nginx" }\n`);
+      const path = await spec(
+        'rl.yaml',
+        `sync:\n  - { source: "${rl.host}/lib/nginx:1.27.0", target: "${D.host}/rl/nginx" }\n`,
+      );
       const stop = await runCli(['sync', path], {});
       expect(stop.code, stop.stderr + stop.stdout.slice(0, 4000)).toBe(1);
-      expect(stop.stderr).toMatch(/^regctl: sync stopped: 127\.0\.0\.1:\d+: 5 of 100 pulls left per 6h, under the floor of 10: stopped instead of using up the quota/m);
+      expect(stop.stderr).toMatch(
+        /^regctl: sync stopped: 127\.0\.0\.1:\d+: 5 of 100 pulls left per 6h, under the floor of 10: stopped instead of using up the quota/m,
+      );
       expect(stop.stderr).toMatch(/^hint: .*--rate-wait/m);
       expect(await registryDigest(dst.host, 'rl/nginx', '1.27.0').catch(() => 'missing')).toBe('missing');
 

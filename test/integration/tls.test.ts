@@ -25,22 +25,73 @@ async function makeCa(dir: string, name: string): Promise<{ cert: string; key: s
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.pem`);
   await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-keyout', key, '-out', cert, '-subj', `/CN=regctl test ${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-subj',
+    `/CN=regctl test ${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return { cert, key };
 }
 
 /** A server certificate for 127.0.0.1 and localhost, signed by the CA. */
-async function makeServerCert(dir: string, ca: { cert: string; key: string }): Promise<{ certificate: string; key: string }> {
+async function makeServerCert(
+  dir: string,
+  ca: { cert: string; key: string },
+): Promise<{ certificate: string; key: string }> {
   const key = join(dir, 'server.key');
   const csr = join(dir, 'server.csr');
   const certificate = join(dir, 'server.pem');
   const ext = join(dir, 'server.ext');
-  await writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
-  await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=127.0.0.1']);
-  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-out', certificate, '-extfile', ext]);
+  await writeFile(
+    ext,
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
+  );
+  await run('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    '/CN=127.0.0.1',
+  ]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-out',
+    certificate,
+    '-extfile',
+    ext,
+  ]);
   return { certificate, key };
 }
 
@@ -71,7 +122,10 @@ beforeAll(async () => {
     startRegistry(),
     makeImageLayout(join(work, 'img'), { layers: [40_000, 20_000], seed: 'tls-img', tag: 'v1' }),
   ]);
-  await Promise.all([seedImage(`oci:${image.dir}:v1`, `${tls.host}/src/app:v1`), seedImage(`oci:${image.dir}:v1`, `${plain.host}/src/app:v1`)]);
+  await Promise.all([
+    seedImage(`oci:${image.dir}:v1`, `${tls.host}/src/app:v1`),
+    seedImage(`oci:${image.dir}:v1`, `${plain.host}/src/app:v1`),
+  ]);
 });
 
 afterAll(async () => {
@@ -102,7 +156,9 @@ describe('TLS', () => {
     const r = await runCli(['digest', `${tls.host}/src/app:v1`], { env: { REGCTL_CONFIG: config } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(image.manifestDigest);
-    const c = await runCli(['copy', `${plain.host}/src/app:v1`, `${tls.host}/pushed/app:v1`], { env: { REGCTL_CONFIG: config } });
+    const c = await runCli(['copy', `${plain.host}/src/app:v1`, `${tls.host}/pushed/app:v1`], {
+      env: { REGCTL_CONFIG: config },
+    });
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout.trim()).toBe(`${tls.host}/pushed/app:v1@${image.manifestDigest}`);
     const back = await runCli(['digest', `${tls.host}/pushed/app:v1`], { env: { REGCTL_CONFIG: config } });

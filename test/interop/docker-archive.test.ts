@@ -8,8 +8,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  BUSYBOX_GREETING, type BusyboxFixture, type DockerHandle, describeDocker, hostPlatform, makeBusyboxContext,
-  makeBusyboxLayout, startDocker,
+  BUSYBOX_GREETING,
+  type BusyboxFixture,
+  type DockerHandle,
+  describeDocker,
+  hostPlatform,
+  makeBusyboxContext,
+  makeBusyboxLayout,
+  startDocker,
 } from '../support/docker.js';
 import { makeIndexLayout } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
@@ -58,8 +64,7 @@ describeDocker('docker-archive between regctl and docker', () => {
     await removeTempDir(work);
   });
 
-  it('regctl pull to a .tar, docker load: image ID = config digest, the tag the one asked for, and it runs',
-    async () => {
+  it('regctl pull to a .tar, docker load: image ID = config digest, the tag the one asked for, and it runs', async () => {
     const tar = join(d.dir, 'pulled.tar');
     await regctl(['pull', `${reg.host}/lib/bb:v1`, tar]);
     const loaded = await d.docker(['load', '-i', tar]);
@@ -81,7 +86,10 @@ describeDocker('docker-archive between regctl and docker', () => {
     const host = hostPlatform();
     const other = host.architecture === 'arm64' ? 'linux/amd64' : 'linux/arm64';
     const idx = await makeIndexLayout(join(work, 'idx'), {
-      layers: [2000], seed: 'dk-archive-multi', tag: 'm', gzipLevel: 6,
+      layers: [2000],
+      seed: 'dk-archive-multi',
+      tag: 'm',
+      gzipLevel: 6,
       platforms: [other, `linux/${host.architecture}`],
     });
     await regctl(['push', `oci:${idx.dir}:m`, `${reg.host}/lib/multi:m`]);
@@ -93,8 +101,7 @@ describeDocker('docker-archive between regctl and docker', () => {
     expect(img?.Architecture).toBe(host.architecture);
   });
 
-  it('docker save of one image, regctl push: docker pull of the pushed tag gets the same image ID, which runs',
-    async () => {
+  it('docker save of one image, regctl push: docker pull of the pushed tag gets the same image ID, which runs', async () => {
     const id = await dockerBuild('saved/one:1', 'LABEL org.example.saved=one');
     const tar = join(d.dir, 'one.tar');
     await d.docker(['save', '-o', tar, 'saved/one:1']);
@@ -123,7 +130,10 @@ describeDocker('docker-archive between regctl and docker', () => {
     type Listing = { images: Array<{ names: string[]; id: string }> };
     const json = JSON.parse((await regctl(['inspect', '--json', tar])).stdout) as Listing;
     // docker 20.10 writes manifest.json in map order (random), so compare as a set.
-    expect(json.images.map((i) => [i.names, i.id]).sort()).toEqual([[['many/a:1'], idA], [['many/b:2'], idB]]);
+    expect(json.images.map((i) => [i.names, i.id]).sort()).toEqual([
+      [['many/a:1'], idA],
+      [['many/b:2'], idB],
+    ]);
 
     await regctl(['push', `docker-archive:${tar}:many/b:2`, `${reg.host}/lib/b:2`]);
     await d.docker(['rmi', 'many/b:2']);

@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type CredHelper, makeCredHelper } from '../support/cred-helper.js';
 import {
-  type BusyboxFixture, type DockerHandle, describeDocker, makeBusyboxLayout, startDocker,
+  type BusyboxFixture,
+  type DockerHandle,
+  describeDocker,
+  makeBusyboxLayout,
+  startDocker,
 } from '../support/docker.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
@@ -37,7 +41,9 @@ async function configDir(doc?: object): Promise<string> {
  */
 function regctl(args: string[], cfg: string, extra: { input?: string; path?: string } = {}) {
   const env = {
-    DOCKER_CONFIG: cfg, DBUS_SESSION_BUS_ADDRESS: undefined, DISPLAY: undefined,
+    DOCKER_CONFIG: cfg,
+    DBUS_SESSION_BUS_ADDRESS: undefined,
+    DISPLAY: undefined,
     ...(extra.path ? { PATH: extra.path } : {}),
   };
   return runCli(args, { env, ...(extra.input !== undefined ? { input: extra.input } : {}) });
@@ -80,74 +86,79 @@ describeDocker('credentials shared by docker and regctl', () => {
     await removeTempDir(work);
   });
 
-  it.each(MODES)('docker login (%s) writes config.json, regctl pushes with it, and regctl logout undoes it for docker',
+  it.each(MODES)(
+    'docker login (%s) writes config.json, regctl pushes with it, and regctl logout undoes it for docker',
     async (mode) => {
-    const reg = registry(mode);
-    const cfg = await configDir();
-    const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, { input: PASS });
-    expect(login.code, login.stderr).toBe(0);
-    type Written = { auths: Record<string, { auth?: string; identitytoken?: string }> };
-    const written = JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8')) as Written;
-    expect(Object.keys(written.auths)).toEqual([reg.host]);
-    // Against a token server docker keeps the refresh token it asked for (offline_token=true), not the password.
-    if (mode === 'token') expect(written.auths[reg.host]?.identitytoken).toBeTruthy();
-    else expect(written.auths[reg.host]?.auth).toBe(Buffer.from(`${USER}:${PASS}`).toString('base64'));
-    const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-docker-login:v1`], cfg);
-    expect(pushed.code, pushed.stderr).toBe(0);
-    expect(pushed.stdout.trim()).toBe(`${reg.host}/lib/from-docker-login:v1@${bb.manifestDigest}`);
-    // regctl logout drops docker's entry (a refresh token for the token registry): docker's next pull is refused.
-    expect((await regctl(['logout', reg.host], cfg)).code).toBe(0);
-    expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ auths: {} });
-    expect((await docker(['pull', `${reg.host}/lib/bb:v1`], cfg)).code).not.toBe(0);
-  });
+      const reg = registry(mode);
+      const cfg = await configDir();
+      const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, { input: PASS });
+      expect(login.code, login.stderr).toBe(0);
+      type Written = { auths: Record<string, { auth?: string; identitytoken?: string }> };
+      const written = JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8')) as Written;
+      expect(Object.keys(written.auths)).toEqual([reg.host]);
+      // Against a token server docker keeps the refresh token it asked for (offline_token=true), not the password.
+      if (mode === 'token') expect(written.auths[reg.host]?.identitytoken).toBeTruthy();
+      else expect(written.auths[reg.host]?.auth).toBe(Buffer.from(`${USER}:${PASS}`).toString('base64'));
+      const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-docker-login:v1`], cfg);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect(pushed.stdout.trim()).toBe(`${reg.host}/lib/from-docker-login:v1@${bb.manifestDigest}`);
+      // regctl logout drops docker's entry (a refresh token for the token registry): docker's next pull is refused.
+      expect((await regctl(['logout', reg.host], cfg)).code).toBe(0);
+      expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ auths: {} });
+      expect((await docker(['pull', `${reg.host}/lib/bb:v1`], cfg)).code).not.toBe(0);
+    },
+  );
 
-  it.each(MODES)('regctl login (%s, config.json) lets docker pull; after regctl logout docker is anonymous, refused',
+  it.each(MODES)(
+    'regctl login (%s, config.json) lets docker pull; after regctl logout docker is anonymous, refused',
     async (mode) => {
-    const reg = registry(mode);
-    const cfg = await configDir();
-    const ref = `${reg.host}/lib/bb:v1`;
-    expect((await docker(['pull', ref], cfg)).code).not.toBe(0);
-    const login = await regctl(['login', reg.host, '-u', USER, '--password-stdin'], cfg, { input: PASS });
-    expect(login.code, login.stderr).toBe(0);
-    expect(login.stderr).toContain(join(cfg, 'config.json'));
-    const pulled = await docker(['pull', ref], cfg);
-    expect(pulled.code, pulled.stderr).toBe(0);
-    expect(pulled.stdout).toContain(`Digest: ${bb.manifestDigest}`);
-    await d.docker(['rmi', ref]);
+      const reg = registry(mode);
+      const cfg = await configDir();
+      const ref = `${reg.host}/lib/bb:v1`;
+      expect((await docker(['pull', ref], cfg)).code).not.toBe(0);
+      const login = await regctl(['login', reg.host, '-u', USER, '--password-stdin'], cfg, { input: PASS });
+      expect(login.code, login.stderr).toBe(0);
+      expect(login.stderr).toContain(join(cfg, 'config.json'));
+      const pulled = await docker(['pull', ref], cfg);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      expect(pulled.stdout).toContain(`Digest: ${bb.manifestDigest}`);
+      await d.docker(['rmi', ref]);
 
-    const logout = await regctl(['logout', reg.host], cfg);
-    expect(logout.code, logout.stderr).toBe(0);
-    const anonymous = await docker(['pull', ref], cfg);
-    expect(anonymous.code).not.toBe(0);
-    const refused = mode === 'htpasswd' ? /no basic auth credentials/ : /access to the resource is denied/;
-    expect(anonymous.stderr).toMatch(refused);
-  });
+      const logout = await regctl(['logout', reg.host], cfg);
+      expect(logout.code, logout.stderr).toBe(0);
+      const anonymous = await docker(['pull', ref], cfg);
+      expect(anonymous.code).not.toBe(0);
+      const refused = mode === 'htpasswd' ? /no basic auth credentials/ : /access to the resource is denied/;
+      expect(anonymous.stderr).toMatch(refused);
+    },
+  );
 
-  it.each(MODES)('credsStore helper (%s): regctl login stores through it, docker pulls through it, logout erases',
+  it.each(MODES)(
+    'credsStore helper (%s): regctl login stores through it, docker pulls through it, logout erases',
     async (mode) => {
-    const reg = registry(mode);
-    const cfg = await configDir({ credsStore: helper.name });
-    const ref = `${reg.host}/lib/bb:v1`;
-    const login = await regctl(['login', reg.host, '-u', USER, '--password-stdin'], cfg, withHelper(PASS));
-    expect(login.code, login.stderr).toBe(0);
-    expect((await helper.store())[reg.host]).toEqual({ Username: USER, Secret: PASS });
-    expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ credsStore: helper.name });
+      const reg = registry(mode);
+      const cfg = await configDir({ credsStore: helper.name });
+      const ref = `${reg.host}/lib/bb:v1`;
+      const login = await regctl(['login', reg.host, '-u', USER, '--password-stdin'], cfg, withHelper(PASS));
+      expect(login.code, login.stderr).toBe(0);
+      expect((await helper.store())[reg.host]).toEqual({ Username: USER, Secret: PASS });
+      expect(JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8'))).toEqual({ credsStore: helper.name });
 
-    const before = (await helper.calls()).length;
-    const pulled = await docker(['pull', ref], cfg, { path: helper.path });
-    expect(pulled.code, pulled.stderr).toBe(0);
-    expect((await helper.calls()).slice(before)).toContainEqual({ verb: 'get', input: reg.host });
-    await d.docker(['rmi', ref]);
+      const before = (await helper.calls()).length;
+      const pulled = await docker(['pull', ref], cfg, { path: helper.path });
+      expect(pulled.code, pulled.stderr).toBe(0);
+      expect((await helper.calls()).slice(before)).toContainEqual({ verb: 'get', input: reg.host });
+      await d.docker(['rmi', ref]);
 
-    const logout = await regctl(['logout', reg.host], cfg, { path: helper.path });
-    expect(logout.code, logout.stderr).toBe(0);
-    expect((await helper.store())[reg.host]).toBeUndefined();
-    const anonymous = await docker(['pull', ref], cfg, { path: helper.path });
-    expect(anonymous.code).not.toBe(0);
-  });
+      const logout = await regctl(['logout', reg.host], cfg, { path: helper.path });
+      expect(logout.code, logout.stderr).toBe(0);
+      expect((await helper.store())[reg.host]).toBeUndefined();
+      const anonymous = await docker(['pull', ref], cfg, { path: helper.path });
+      expect(anonymous.code).not.toBe(0);
+    },
+  );
 
-  it('with credHelpers naming a helper for one registry: regctl login stores there, docker pulls through it',
-    async () => {
+  it('with credHelpers naming a helper for one registry: regctl login stores there, docker pulls through it', async () => {
     const cfg = await configDir({ credHelpers: { [basic.host]: helper.name } });
     const login = await regctl(['login', basic.host, '-u', USER, '--password-stdin'], cfg, withHelper(PASS));
     expect(login.code, login.stderr).toBe(0);
@@ -159,22 +170,24 @@ describeDocker('credentials shared by docker and regctl', () => {
     expect((await helper.store())[basic.host]).toBeUndefined();
   });
 
-  it.each(MODES)('docker login via a credsStore helper (%s): regctl pushes with it; regctl logout erases it',
+  it.each(MODES)(
+    'docker login via a credsStore helper (%s): regctl pushes with it; regctl logout erases it',
     async (mode) => {
-    const reg = registry(mode);
-    const cfg = await configDir({ credsStore: helper.name });
-    const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, withHelper(PASS));
-    expect(login.code, login.stderr).toBe(0);
-    expect((await helper.store())[reg.host]?.Username).toBeDefined();
-    const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-helper:v1`], cfg, withHelper());
-    expect(pushed.code, pushed.stderr).toBe(0);
-    expect(pushed.stdout.trim()).toBe(`${reg.host}/lib/from-helper:v1@${bb.manifestDigest}`);
-    // And regctl logout undoes docker's login: the helper entry and docker's empty `auths` entry go.
-    const logout = await regctl(['logout', reg.host], cfg, { path: helper.path });
-    expect(logout.code, logout.stderr).toBe(0);
-    expect((await helper.store())[reg.host]).toBeUndefined();
-    const left = JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8')) as unknown;
-    expect(left).toEqual({ auths: {}, credsStore: helper.name });
-    expect((await docker(['pull', `${reg.host}/lib/bb:v1`], cfg, { path: helper.path })).code).not.toBe(0);
-  });
+      const reg = registry(mode);
+      const cfg = await configDir({ credsStore: helper.name });
+      const login = await docker(['login', '-u', USER, '--password-stdin', reg.host], cfg, withHelper(PASS));
+      expect(login.code, login.stderr).toBe(0);
+      expect((await helper.store())[reg.host]?.Username).toBeDefined();
+      const pushed = await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/from-helper:v1`], cfg, withHelper());
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect(pushed.stdout.trim()).toBe(`${reg.host}/lib/from-helper:v1@${bb.manifestDigest}`);
+      // And regctl logout undoes docker's login: the helper entry and docker's empty `auths` entry go.
+      const logout = await regctl(['logout', reg.host], cfg, { path: helper.path });
+      expect(logout.code, logout.stderr).toBe(0);
+      expect((await helper.store())[reg.host]).toBeUndefined();
+      const left = JSON.parse(await readFile(join(cfg, 'config.json'), 'utf8')) as unknown;
+      expect(left).toEqual({ auths: {}, credsStore: helper.name });
+      expect((await docker(['pull', `${reg.host}/lib/bb:v1`], cfg, { path: helper.path })).code).not.toBe(0);
+    },
+  );
 });

@@ -2,8 +2,14 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  BUSYBOX_GREETING, type BusyboxFixture, type DockerHandle, describeDocker, hostPlatform, makeBusyboxContext,
-  makeBusyboxLayout, startDocker,
+  BUSYBOX_GREETING,
+  type BusyboxFixture,
+  type DockerHandle,
+  describeDocker,
+  hostPlatform,
+  makeBusyboxContext,
+  makeBusyboxLayout,
+  startDocker,
 } from '../support/docker.js';
 import { makeIndexLayout } from '../support/images.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
@@ -63,21 +69,33 @@ describeDocker('docker pulls what regctl writes', () => {
     expect((await d.inspectImage(`${reg.host}/other/dst:copied`))?.Id).toBe(bb.configDigest);
   });
 
-  it('regctl mutate: docker image inspect shows the labels, env, entrypoint, cmd, user, workdir regctl wrote',
-    async () => {
+  it('regctl mutate: docker image inspect shows the labels, env, entrypoint, cmd, user, workdir regctl wrote', async () => {
     await regctl(['push', `oci:${bb.dir}:v1`, `${reg.host}/lib/mut:v1`]);
     const digest = await regctl([
-      'mutate', `${reg.host}/lib/mut:v1`, '-t', `${reg.host}/lib/mut:v2`,
-      '--label', 'org.opencontainers.image.revision=abc123', '--env', 'GREETING=hi there',
-      '--entrypoint', '["/bin/busybox","sh","-c"]', '--cmd', '["echo \\"$GREETING\\" from $(pwd) as $(id -u)"]',
-      '--workdir', '/bin', '--user', '1234:5678',
+      'mutate',
+      `${reg.host}/lib/mut:v1`,
+      '-t',
+      `${reg.host}/lib/mut:v2`,
+      '--label',
+      'org.opencontainers.image.revision=abc123',
+      '--env',
+      'GREETING=hi there',
+      '--entrypoint',
+      '["/bin/busybox","sh","-c"]',
+      '--cmd',
+      '["echo \\"$GREETING\\" from $(pwd) as $(id -u)"]',
+      '--workdir',
+      '/bin',
+      '--user',
+      '1234:5678',
     ]);
     expect(digest).toBe(await registryDigest(reg.host, 'lib/mut', 'v2'));
     const pulled = await d.docker(['pull', `${reg.host}/lib/mut:v2`]);
     expect(pulled.stdout).toContain(`Digest: ${digest}`);
     const img = await d.inspectImage(`${reg.host}/lib/mut:v2`);
     expect(img?.Config.Labels).toEqual({
-      'org.example.from': 'fixture', 'org.opencontainers.image.revision': 'abc123',
+      'org.example.from': 'fixture',
+      'org.opencontainers.image.revision': 'abc123',
     });
     expect(img?.Config.Env).toEqual(['PATH=/bin', 'GREETING=hi there']);
     expect(img?.Config.Entrypoint).toEqual(['/bin/busybox', 'sh', '-c']);
@@ -87,8 +105,13 @@ describeDocker('docker pulls what regctl writes', () => {
     // regctl inspect shows the same.
     const ours = JSON.parse((await runCli(['inspect', '--json', `${reg.host}/lib/mut:v2`])).stdout) as object;
     expect(ours).toMatchObject({
-      configDigest: img?.Id, labels: img?.Config.Labels, env: img?.Config.Env, entrypoint: img?.Config.Entrypoint,
-      cmd: img?.Config.Cmd, user: img?.Config.User, workingDir: img?.Config.WorkingDir,
+      configDigest: img?.Id,
+      labels: img?.Config.Labels,
+      env: img?.Config.Env,
+      entrypoint: img?.Config.Entrypoint,
+      cmd: img?.Config.Cmd,
+      user: img?.Config.User,
+      workingDir: img?.Config.WorkingDir,
     });
     const ran = await d.docker(['run', '--rm', '--network', 'none', `${reg.host}/lib/mut:v2`]);
     expect(ran.stdout.trim()).toBe('hi there from /bin as 1234');
@@ -98,7 +121,11 @@ describeDocker('docker pulls what regctl writes', () => {
     const host = hostPlatform();
     const other = host.architecture === 'arm64' ? 'linux/amd64' : 'linux/arm64';
     const idx = await makeIndexLayout(join(work, 'idx'), {
-      layers: [3000], seed: 'dk-multi', tag: 'multi', platforms: [other, `linux/${host.architecture}`], gzipLevel: 6,
+      layers: [3000],
+      seed: 'dk-multi',
+      tag: 'multi',
+      platforms: [other, `linux/${host.architecture}`],
+      gzipLevel: 6,
     });
     const digest = await regctl(['push', `oci:${idx.dir}:multi`, `${reg.host}/lib/multi:m`]);
     expect(digest).toBe(idx.indexDigest);
@@ -110,8 +137,7 @@ describeDocker('docker pulls what regctl writes', () => {
     expect(img?.Architecture).toBe(host.architecture);
     expect(img?.RepoDigests).toContain(`${reg.host}/lib/multi@${digest}`);
   });
-  it('regctl tag, docker pull of the new tag: same digest, = regctl digest; inspect --raw = manifest inspect',
-    async () => {
+  it('regctl tag, docker pull of the new tag: same digest, = regctl digest; inspect --raw = manifest inspect', async () => {
     // Docker media types: `docker manifest inspect` of 20.10 does not accept OCI manifests, and distribution answers
     // such a GET with MANIFEST_UNKNOWN ("OCI manifest found, but accept header does not support OCI manifests").
     const dbb = await makeBusyboxLayout(join(work, 'dbb'), { tag: 'v1', mediaTypes: 'docker' });
@@ -126,8 +152,7 @@ describeDocker('docker pulls what regctl writes', () => {
     expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
   });
 
-  it('regctl mutate of an image docker built and pushed (Docker media types): it runs with the new config',
-    async () => {
+  it('regctl mutate of an image docker built and pushed (Docker media types): it runs with the new config', async () => {
     const ctx = join(work, 'ctx');
     const dockerfile = 'FROM scratch\nCOPY bin/busybox /bin/busybox\nENV A=1\nENTRYPOINT ["/bin/busybox"]\n';
     await makeBusyboxContext(ctx, dockerfile);
@@ -135,8 +160,18 @@ describeDocker('docker pulls what regctl writes', () => {
     await d.docker(['build', '-q', '-t', src, ctx]);
     await d.docker(['push', src]);
     const digest = await regctl([
-      'mutate', src, '-t', `${reg.host}/lib/dbuilt:2`, '--env', 'B=2', '--user', '4321', '--workdir', '/bin',
-      '--cmd', '["sh","-c","echo $A$B $(id -u) $(pwd)"]',
+      'mutate',
+      src,
+      '-t',
+      `${reg.host}/lib/dbuilt:2`,
+      '--env',
+      'B=2',
+      '--user',
+      '4321',
+      '--workdir',
+      '/bin',
+      '--cmd',
+      '["sh","-c","echo $A$B $(id -u) $(pwd)"]',
     ]);
     const pulled = await d.docker(['pull', `${reg.host}/lib/dbuilt:2`]);
     expect(pulled.stdout).toContain(`Digest: ${digest}`);
@@ -148,7 +183,11 @@ describeDocker('docker pulls what regctl writes', () => {
     const host = hostPlatform();
     const other = host.architecture === 'arm64' ? 'linux/amd64' : 'linux/arm64';
     const idx = await makeIndexLayout(join(work, 'idx1'), {
-      layers: [1000], seed: 'dk-one', tag: 'multi', gzipLevel: 6, mediaTypes: 'docker',
+      layers: [1000],
+      seed: 'dk-one',
+      tag: 'multi',
+      gzipLevel: 6,
+      mediaTypes: 'docker',
       platforms: [other, `linux/${host.architecture}`],
     });
     const child = idx.images.find((i) => i.platform.architecture === host.architecture)!;

@@ -23,7 +23,12 @@ let idx: IndexFixture;
 beforeAll(async () => {
   tmp = await makeTempDir('skopeo-local');
   img = await makeImageLayout(join(tmp, 'fix'), { layers: [5000, 40_000], seed: 'interop', tag: 't', gzipLevel: 6 });
-  idx = await makeIndexLayout(join(tmp, 'fix-idx'), { layers: [3000], seed: 'interop-idx', tag: 'multi', platforms: ['linux/amd64', 'linux/arm64'] });
+  idx = await makeIndexLayout(join(tmp, 'fix-idx'), {
+    layers: [3000],
+    seed: 'interop-idx',
+    tag: 'multi',
+    platforms: ['linux/amd64', 'linux/arm64'],
+  });
 });
 afterAll(async () => removeTempDir(tmp));
 
@@ -65,15 +70,22 @@ describe('skopeo writes, regctl reads', () => {
     const layout = join(tmp, 'skopeo-layout');
     await skopeo(['copy', `oci:${img.dir}:t`, `oci:${layout}:one`]);
     await skopeo(['copy', '--all', `oci:${idx.dir}:multi`, `oci:${layout}:two`]);
-    expect((await (await openOciLayoutSource({ path: layout, tag: 'one' })).resolve(never()))?.digest).toBe(img.manifestDigest);
-    expect((await (await openOciLayoutSource({ path: layout, tag: 'two' })).resolve(never()))?.digest).toBe(idx.indexDigest);
+    expect((await (await openOciLayoutSource({ path: layout, tag: 'one' })).resolve(never()))?.digest).toBe(
+      img.manifestDigest,
+    );
+    expect((await (await openOciLayoutSource({ path: layout, tag: 'two' })).resolve(never()))?.digest).toBe(
+      idx.indexDigest,
+    );
   });
 });
 
 describe('regctl writes, skopeo and oci-image-tool read', () => {
   it('our docker-archive: skopeo inspects it (config digest equal) and copies it out whole', async () => {
     const out = join(tmp, 'ours-docker.tar');
-    await transfer(await openOciLayoutSource({ path: img.dir }), await openDockerArchiveDestination({ path: out, name: 'ghcr.io/o/r:v1' }));
+    await transfer(
+      await openOciLayoutSource({ path: img.dir }),
+      await openDockerArchiveDestination({ path: out, name: 'ghcr.io/o/r:v1' }),
+    );
     expect((await rawManifest(`docker-archive:${out}`)).config?.digest).toBe(img.configDigest);
     expect((await rawManifest(`docker-archive:${out}:ghcr.io/o/r:v1`)).config?.digest).toBe(img.configDigest);
     const back = join(tmp, 'ours-docker-out');
@@ -84,13 +96,24 @@ describe('regctl writes, skopeo and oci-image-tool read', () => {
     const config = JSON.parse(await readFile(join(back, 'blobs', 'sha256', cfg.slice(7)), 'utf8'));
     expect(config.rootfs.diff_ids).toEqual(img.diffIds);
     // The OCI half of the hybrid: skopeo reads it as an oci-archive, digest preserved.
-    expect((await skopeo(['inspect', '--format', '{{.Digest}}', `oci-archive:${out}:v1`])).stdout.trim()).toBe(img.manifestDigest);
+    expect((await skopeo(['inspect', '--format', '{{.Digest}}', `oci-archive:${out}:v1`])).stdout.trim()).toBe(
+      img.manifestDigest,
+    );
   });
 
   it('our docker-archive of a docker-typed image with no name: skopeo reads it', async () => {
-    const dockerTyped = await makeImageLayout(join(tmp, 'fix-docker'), { layers: [1200], seed: 'dt', tag: 'd', mediaTypes: 'docker', gzipLevel: 1 });
+    const dockerTyped = await makeImageLayout(join(tmp, 'fix-docker'), {
+      layers: [1200],
+      seed: 'dt',
+      tag: 'd',
+      mediaTypes: 'docker',
+      gzipLevel: 1,
+    });
     const out = join(tmp, 'ours-docker-unnamed.tar');
-    await transfer(await openOciLayoutSource({ path: dockerTyped.dir }), await openDockerArchiveDestination({ path: out }));
+    await transfer(
+      await openOciLayoutSource({ path: dockerTyped.dir }),
+      await openDockerArchiveDestination({ path: out }),
+    );
     expect((await rawManifest(`docker-archive:${out}`)).config?.digest).toBe(dockerTyped.configDigest);
     const src = await openDockerArchiveSource({ path: out });
     const m = await src.getManifest(undefined, never());
@@ -100,8 +123,14 @@ describe('regctl writes, skopeo and oci-image-tool read', () => {
 
   it('our oci layout (image + index): skopeo reads exact bytes and oci-image-tool validates it', async () => {
     const layout = join(tmp, 'ours-layout');
-    await transfer(await openOciLayoutSource({ path: img.dir }), await openOciLayoutDestination({ path: layout, tag: 'img' }));
-    await transfer(await openOciLayoutSource({ path: idx.dir }), await openOciLayoutDestination({ path: layout, tag: 'idx' }));
+    await transfer(
+      await openOciLayoutSource({ path: img.dir }),
+      await openOciLayoutDestination({ path: layout, tag: 'img' }),
+    );
+    await transfer(
+      await openOciLayoutSource({ path: idx.dir }),
+      await openOciLayoutDestination({ path: layout, tag: 'idx' }),
+    );
     const raw = (await skopeo(['inspect', '--raw', `oci:${layout}:img`])).stdout;
     expect(raw).toBe(await readFile(join(img.dir, 'blobs', 'sha256', img.manifestDigest.slice(7)), 'utf8'));
     expect((await rawManifest(`oci:${layout}:idx`)).manifests?.length).toBe(2);
@@ -116,7 +145,9 @@ describe('regctl writes, skopeo and oci-image-tool read', () => {
     const out = join(tmp, 'ours-oci.tar');
     const dst = await openOciArchiveDestination({ path: out, tag: 'v2' });
     await transfer(await openOciLayoutSource({ path: img.dir }), dst);
-    expect((await skopeo(['inspect', '--format', '{{.Digest}}', `oci-archive:${out}:v2`])).stdout.trim()).toBe(img.manifestDigest);
+    expect((await skopeo(['inspect', '--format', '{{.Digest}}', `oci-archive:${out}:v2`])).stdout.trim()).toBe(
+      img.manifestDigest,
+    );
     expect((await rawManifest(`oci-archive:${out}:v2`)).config?.digest).toBe(img.configDigest);
     const x = join(tmp, 'ours-oci-x');
     await run('mkdir', [x]);

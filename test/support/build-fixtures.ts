@@ -40,10 +40,22 @@ async function put(dir: string, rel: string, content: string | Buffer, mode = 0o
 }
 
 /** A tar (gzip'd) built with tar-stream: entries with explicit owners. */
-export async function tarGz(entries: Array<{ name: string; content?: string; type?: 'file' | 'directory'; uid?: number; mode?: number }>): Promise<Buffer> {
+export async function tarGz(
+  entries: Array<{ name: string; content?: string; type?: 'file' | 'directory'; uid?: number; mode?: number }>,
+): Promise<Buffer> {
   const p = pack();
   for (const e of entries) {
-    p.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.uid ?? 0, mtime: new Date(0) }, e.content ?? '');
+    p.entry(
+      {
+        name: e.name,
+        type: e.type ?? 'file',
+        mode: e.mode ?? (e.type === 'directory' ? 0o755 : 0o644),
+        uid: e.uid ?? 0,
+        gid: e.uid ?? 0,
+        mtime: new Date(0),
+      },
+      e.content ?? '',
+    );
   }
   p.finalize();
   const chunks: Buffer[] = [];
@@ -66,7 +78,13 @@ export async function makeContext(dir: string): Promise<void> {
   await put(dir, 'debug.log', 'ignored\n');
   await put(dir, 'secret/key.pem', 'ignored\n');
   await put(dir, 'secret/public.pem', 're-included\n');
-  await writeFile(join(dir, 'bundle.tar.gz'), await tarGz([{ name: 'share/', type: 'directory', uid: 33 }, { name: 'share/data.txt', content: 'data', uid: 33 }]));
+  await writeFile(
+    join(dir, 'bundle.tar.gz'),
+    await tarGz([
+      { name: 'share/', type: 'directory', uid: 33 },
+      { name: 'share/data.txt', content: 'data', uid: 33 },
+    ]),
+  );
   await writeFile(join(dir, '.dockerignore'), '# not in the image\n*.log\nsecret\n!secret/public.pem\n');
 }
 
@@ -91,12 +109,35 @@ export async function makeWhiteoutLayout(dir: string): Promise<void> {
     { name: 'data/old/fresh.txt', content: 'fresh', uid: 7 },
   ]);
   const tarOf = async (gz: Buffer) => (await import('node:zlib')).gunzipSync(gz);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha(await tarOf(l1)), sha(await tarOf(l2))] } }));
-  const layers = [l1, l2].map((b) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(b), size: b.length }));
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length }, layers }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [sha(await tarOf(l1)), sha(await tarOf(l2))] },
+    }),
+  );
+  const layers = [l1, l2].map((b) => ({
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    digest: sha(b),
+    size: b.length,
+  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers,
+    }),
+  );
   await mkdir(join(dir, 'blobs/sha256'), { recursive: true });
   for (const b of [l1, l2, config, manifest]) await writeFile(join(dir, 'blobs/sha256', sha(b).slice(7)), b);
   await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  const entry = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'v1' } };
+  const entry = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: sha(manifest),
+    size: manifest.length,
+    annotations: { 'org.opencontainers.image.ref.name': 'v1' },
+  };
   await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [entry] }));
 }

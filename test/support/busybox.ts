@@ -69,7 +69,13 @@ const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(
 
 export function hostPlatform(): Platform {
   const arch: Record<string, string> = {
-    x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64',
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
   };
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
 }
@@ -131,8 +137,14 @@ export async function makeBusyboxLayout(dir: string, opts: BusyboxOptions = {}):
   };
   await writeFile(join(dir, 'index.json'), JSON.stringify(index));
   return {
-    dir, tag, manifestDigest: m.digest, manifestMediaType: mt.manifest, configDigest: cfg.digest,
-    layerDigest: layer.digest, diffId, platform,
+    dir,
+    tag,
+    manifestDigest: m.digest,
+    manifestMediaType: mt.manifest,
+    configDigest: cfg.digest,
+    layerDigest: layer.digest,
+    diffId,
+    platform,
   };
 }
 

@@ -32,12 +32,20 @@ export interface Cdn {
 
 export async function startCdn(opts: CdnOptions): Promise<Cdn> {
   const secret = randomBytes(32);
-  const sign = (path: string, expires: string) => createHmac('sha256', secret).update(`${path}|${expires}`).digest('hex');
+  const sign = (path: string, expires: string) =>
+    createHmac('sha256', secret).update(`${path}|${expires}`).digest('hex');
   const log: CdnRecord[] = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://cdn');
-    const rec: CdnRecord = { method: req.method ?? 'GET', path: url.pathname, authorization: req.headers.authorization, range: req.headers.range, status: 0, bytesOut: 0 };
+    const rec: CdnRecord = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      authorization: req.headers.authorization,
+      range: req.headers.range,
+      status: 0,
+      bytesOut: 0,
+    };
     log.push(rec);
     const fail = (status: number, text: string) => {
       rec.status = status;

@@ -65,7 +65,8 @@ export async function makeCredHelper(name: string): Promise<CredHelper> {
   const bin = join(dir, `docker-credential-${name}`);
   await writeFile(bin, script(storePath, logPath));
   await chmod(bin, 0o755);
-  const store = async () => JSON.parse(await readFile(storePath, 'utf8')) as Record<string, { Username: string; Secret: string }>;
+  const store = async () =>
+    JSON.parse(await readFile(storePath, 'utf8')) as Record<string, { Username: string; Secret: string }>;
   return {
     name,
     dir,

@@ -253,14 +253,24 @@ export async function startDocker(opts: DockerOptions = {}): Promise<DockerHandl
   // Its own (empty) daemon.json: /etc/docker/daemon.json of the machine must not apply.
   await writeFile(join(dir, 'daemon.json'), '{}');
   const args = [
-    '--config-file', join(dir, 'daemon.json'),
-    '--storage-driver', 'vfs',
-    '--iptables=false', '--ip6tables=false', '--bridge=none', '--userland-proxy=false',
-    '--data-root', join(dir, 'r'),
-    '--exec-root', execRoot,
-    '--pidfile', join(dir, 'd.pid'),
-    '--shutdown-timeout', '5',
-    '-H', `unix://${socket}`,
+    '--config-file',
+    join(dir, 'daemon.json'),
+    '--storage-driver',
+    'vfs',
+    '--iptables=false',
+    '--ip6tables=false',
+    '--bridge=none',
+    '--userland-proxy=false',
+    '--data-root',
+    join(dir, 'r'),
+    '--exec-root',
+    execRoot,
+    '--pidfile',
+    join(dir, 'd.pid'),
+    '--shutdown-timeout',
+    '5',
+    '-H',
+    `unix://${socket}`,
     ...(opts.args ?? []),
   ];
   const daemonEnv = baseEnv();

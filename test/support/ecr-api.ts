@@ -2,7 +2,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEcrFront } from './ecr-front.js';
-import { type EcrOp, type EcrRepository, type EcrState, EcrError, type OpContext, ops as defaultOps } from './ecr-ops.js';
+import {
+  type EcrOp,
+  type EcrRepository,
+  type EcrState,
+  EcrError,
+  type OpContext,
+  ops as defaultOps,
+} from './ecr-ops.js';
 import type { Front } from './front.js';
 import { imageOps } from './ecr-image-ops.js';
 
@@ -74,19 +81,27 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   const text = Buffer.concat(chunks).toString('utf8');
   if (!text) return {};
   const doc = JSON.parse(text) as unknown;
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new EcrError('SerializationException', 'the body is not a JSON object');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new EcrError('SerializationException', 'the body is not a JSON object');
   return doc as Record<string, unknown>;
 }
 
 function answer(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': crypto.randomUUID() });
+  res.writeHead(status, {
+    'content-type': CONTENT_TYPE,
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': crypto.randomUUID(),
+  });
   res.end(text);
 }
 
 /** `AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/ecr/aws4_request, SignedHeaders=…, Signature=…` */
 function parseSigV4(header: string | undefined): { accessKeyId: string; region: string; service: string } | undefined {
-  const m = /^AWS4-HMAC-SHA256\s+Credential=([^/\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]{64}$/.exec(header ?? '');
+  const m =
+    /^AWS4-HMAC-SHA256\s+Credential=([^/\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=[^,]+,\s*Signature=[0-9a-f]{64}$/.exec(
+      header ?? '',
+    );
   return m ? { accessKeyId: m[1], region: m[2], service: m[3] } : undefined;
 }
 
@@ -111,14 +126,30 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
     const sig = parseSigV4(req.headers.authorization);
-    const call: EcrCall = { op, input: {}, accessKeyId: sig?.accessKeyId ?? '', region: sig?.region ?? '', service: sig?.service ?? '', status: 0, at: Date.now() };
+    const call: EcrCall = {
+      op,
+      input: {},
+      accessKeyId: sig?.accessKeyId ?? '',
+      region: sig?.region ?? '',
+      service: sig?.service ?? '',
+      status: 0,
+      at: Date.now(),
+    };
     calls.push(call);
     try {
-      if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/') throw new EcrError('UnknownOperationException', `${req.method} ${req.url}`, 404);
+      if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/')
+        throw new EcrError('UnknownOperationException', `${req.method} ${req.url}`, 404);
       if (!sig) throw new EcrError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
-      if (sig.service !== 'ecr') throw new EcrError('InvalidSignatureException', `Credential should be scoped to correct service: 'ecr'`, 403);
-      if (sig.region !== state.region) throw new EcrError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${sig.region}'`, 403);
-      if (!String(req.headers['content-type'] ?? '').startsWith(CONTENT_TYPE)) throw new EcrError('SerializationException', `content-type must be ${CONTENT_TYPE}`);
+      if (sig.service !== 'ecr')
+        throw new EcrError('InvalidSignatureException', `Credential should be scoped to correct service: 'ecr'`, 403);
+      if (sig.region !== state.region)
+        throw new EcrError(
+          'InvalidSignatureException',
+          `Credential should be scoped to a valid region, not '${sig.region}'`,
+          403,
+        );
+      if (!String(req.headers['content-type'] ?? '').startsWith(CONTENT_TYPE))
+        throw new EcrError('SerializationException', `content-type must be ${CONTENT_TYPE}`);
       const fn = op ? ops[op] : undefined;
       if (!fn) throw new EcrError('UnknownOperationException', `unknown operation ${target || '(no X-Amz-Target)'}`);
       call.input = await readJson(req);
@@ -157,16 +188,22 @@ export async function startEcr(opts: EcrOptions): Promise<EcrHandle> {
     calls,
     count: (op) => calls.filter((c) => op === undefined || c.op === op).length,
     hostsEntry: (extra = {}) => ({ type: 'ecr', region: state.region, ecrEndpoint: endpoint, ...extra }),
-    failNext: (op, type, message, times = 1, status = 400) => void faults.push({ op, type, message, left: times, status }),
+    failNext: (op, type, message, times = 1, status = 400) =>
+      void faults.push({ op, type, message, left: times, status }),
     revokeTokens: () => state.passwords.clear(),
     setPushedAt: (repo, digest, at) => void state.pushedAt!.set(`${repo}@${digest}`, at),
     setTokenTtl: (seconds) => void (state.tokenTtlSeconds = seconds),
     async createRepository(name, o = {}) {
-      await ops.CreateRepository({ repositoryName: name, imageTagMutability: o.immutable ? 'IMMUTABLE' : 'MUTABLE' }, ctx);
+      await ops.CreateRepository(
+        { repositoryName: name, imageTagMutability: o.immutable ? 'IMMUTABLE' : 'MUTABLE' },
+        ctx,
+      );
       return state.repositories.get(name)!;
     },
     async loginPassword() {
-      const out = (await ops.GetAuthorizationToken({}, ctx)) as { authorizationData: Array<{ authorizationToken: string }> };
+      const out = (await ops.GetAuthorizationToken({}, ctx)) as {
+        authorizationData: Array<{ authorizationToken: string }>;
+      };
       return Buffer.from(out.authorizationData[0].authorizationToken, 'base64').toString('utf8').replace(/^AWS:/, '');
     },
     setBlobMounting: (on) => void (state.blobMounting = on),

@@ -31,8 +31,13 @@ const local = (location: string | null, base: string) => {
 /** Blobs a manifest names (an image manifest's config and layers); an index names manifests, not blobs. */
 function blobsOf(body: Buffer): string[] {
   try {
-    const doc = JSON.parse(body.toString('utf8')) as { config?: { digest?: unknown }; layers?: Array<{ digest?: unknown }> };
-    return [doc.config?.digest, ...(doc.layers ?? []).map((l) => l.digest)].filter((d): d is string => typeof d === 'string');
+    const doc = JSON.parse(body.toString('utf8')) as {
+      config?: { digest?: unknown };
+      layers?: Array<{ digest?: unknown }>;
+    };
+    return [doc.config?.digest, ...(doc.layers ?? []).map((l) => l.digest)].filter(
+      (d): d is string => typeof d === 'string',
+    );
   } catch {
     return [];
   }
@@ -48,7 +53,12 @@ async function putManifest(r: FrontRequest, ctx: OpContext, repo: string, immuta
   if (immutable && !isDigestRef(tag)) {
     const current = await resolveImage(ctx, repo, tag);
     if (current && current !== sha256(body)) {
-      sendRegistryError(r, 400, 'TAG_INVALID', `The image tag '${tag}' already exists in the '${repo}' repository and cannot be overwritten because the repository is immutable.`);
+      sendRegistryError(
+        r,
+        400,
+        'TAG_INVALID',
+        `The image tag '${tag}' already exists in the '${repo}' repository and cannot be overwritten because the repository is immutable.`,
+      );
       return true;
     }
   }
@@ -81,7 +91,10 @@ async function patch(r: FrontRequest, upstreamUrl: string): Promise<boolean> {
     return true;
   }
   r.record.status = 201;
-  const headers: Record<string, string> = { location: local(res.headers.get('location'), upstreamUrl), 'content-length': '0' };
+  const headers: Record<string, string> = {
+    location: local(res.headers.get('location'), upstreamUrl),
+    'content-length': '0',
+  };
   for (const h of ['range', 'docker-upload-uuid']) if (res.headers.get(h)) headers[h] = res.headers.get(h)!;
   r.res.writeHead(201, headers).end();
   return true;
@@ -102,11 +115,16 @@ async function mount(r: FrontRequest, state: EcrState, upstreamUrl: string): Pro
     await r.forward();
     return true;
   }
-  const res = await fetch(new URL(`/v2/${r.record.repo}/blobs/uploads/`, upstreamUrl), { method: 'POST', headers: { 'content-length': '0' } });
+  const res = await fetch(new URL(`/v2/${r.record.repo}/blobs/uploads/`, upstreamUrl), {
+    method: 'POST',
+    headers: { 'content-length': '0' },
+  });
   await res.arrayBuffer();
   r.record.status = res.status;
   r.record.local = true;
-  r.res.writeHead(res.status, { location: local(res.headers.get('location'), upstreamUrl), 'content-length': '0' }).end();
+  r.res
+    .writeHead(res.status, { location: local(res.headers.get('location'), upstreamUrl), 'content-length': '0' })
+    .end();
   return true;
 }
 
@@ -144,11 +162,19 @@ export async function startEcrFront(state: EcrState, ctx: OpContext, upstreamUrl
         }
         // Elsewhere, 404 NAME_UNKNOWN with this text (aws-actions/amazon-ecr-login#202, open-component-model/ocm#301).
         await r.readBody().catch(() => Buffer.alloc(0));
-        sendRegistryError(r, 404, 'NAME_UNKNOWN', `The repository with name '${record.repo}' does not exist in the registry with id '${ACCOUNT}'`, {}, { name: record.repo });
+        sendRegistryError(
+          r,
+          404,
+          'NAME_UNKNOWN',
+          `The repository with name '${record.repo}' does not exist in the registry with id '${ACCOUNT}'`,
+          {},
+          { name: record.repo },
+        );
         return true;
       }
       const repo = record.repo ? state.repositories.get(record.repo) : undefined;
-      if (record.kind === 'manifest-put') return putManifest(r, ctx, repo!.repositoryName, repo!.imageTagMutability === 'IMMUTABLE');
+      if (record.kind === 'manifest-put')
+        return putManifest(r, ctx, repo!.repositoryName, repo!.imageTagMutability === 'IMMUTABLE');
       if (record.kind === 'mount') return mount(r, state, upstreamUrl);
       if (record.kind === 'upload' && r.req.method === 'PATCH') return patch(r, upstreamUrl);
       return false;

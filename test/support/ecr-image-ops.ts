@@ -2,7 +2,16 @@
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ACCEPT, ACCOUNT, type EcrOp, type EcrRepository, EcrError, type OpContext, page, repositoryOrThrow } from './ecr-ops.js';
+import {
+  ACCEPT,
+  ACCOUNT,
+  type EcrOp,
+  type EcrRepository,
+  EcrError,
+  type OpContext,
+  page,
+  repositoryOrThrow,
+} from './ecr-ops.js';
 import { validateLifecyclePolicy } from './ecr-lifecycle.js';
 
 interface Manifest {
@@ -17,7 +26,11 @@ async function tagsOf(ctx: OpContext, repo: string): Promise<string[]> {
   return ((await res.json()) as { tags?: string[] | null }).tags ?? [];
 }
 
-async function manifestOf(ctx: OpContext, repo: string, digest: string): Promise<{ mediaType: string; doc: Manifest } | undefined> {
+async function manifestOf(
+  ctx: OpContext,
+  repo: string,
+  digest: string,
+): Promise<{ mediaType: string; doc: Manifest } | undefined> {
   const res = await ctx.registry(`/v2/${repo}/manifests/${digest}`, { headers: { accept: ACCEPT } });
   if (res.status !== 200) return undefined;
   const doc = (await res.json()) as Manifest;
@@ -53,7 +66,9 @@ async function imagesOf(ctx: OpContext, repo: string): Promise<Image[]> {
     }),
   );
   for (const d of await storedDigests(ctx.state.registryRoot, repo)) if (!byDigest.has(d)) byDigest.set(d, []);
-  return [...byDigest].map(([digest, t]) => ({ digest, tags: t.sort() })).sort((a, b) => a.digest.localeCompare(b.digest));
+  return [...byDigest]
+    .map(([digest, t]) => ({ digest, tags: t.sort() }))
+    .sort((a, b) => a.digest.localeCompare(b.digest));
 }
 
 async function sizeOf(ctx: OpContext, repo: string, m: Manifest): Promise<number> {
@@ -84,15 +99,23 @@ export const imageOps: Record<string, EcrOp> = {
     const repo = repositoryOrThrow(ctx.state, input.repositoryName, input.registryId);
     let images = await imagesOf(ctx, repo.repositoryName);
     if (Array.isArray(input.imageIds)) {
-      if (input.nextToken !== undefined || input.maxResults !== undefined) throw new EcrError('InvalidParameterException', 'nextToken and maxResults cannot be used with imageIds');
+      if (input.nextToken !== undefined || input.maxResults !== undefined)
+        throw new EcrError('InvalidParameterException', 'nextToken and maxResults cannot be used with imageIds');
       images = (input.imageIds as Array<{ imageDigest?: string; imageTag?: string }>).map((id) => {
-        const found = images.find((i) => (id.imageDigest ? i.digest === id.imageDigest : i.tags.includes(id.imageTag ?? '')));
-        if (!found) throw new EcrError('ImageNotFoundException', `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} does not exist within the repository with name '${repo.repositoryName}' in the registry with id '${ACCOUNT}'`);
+        const found = images.find((i) =>
+          id.imageDigest ? i.digest === id.imageDigest : i.tags.includes(id.imageTag ?? ''),
+        );
+        if (!found)
+          throw new EcrError(
+            'ImageNotFoundException',
+            `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} does not exist within the repository with name '${repo.repositoryName}' in the registry with id '${ACCOUNT}'`,
+          );
         return found;
       });
     }
     const status = input.filter?.tagStatus ?? 'ANY';
-    if (!['TAGGED', 'UNTAGGED', 'ANY'].includes(status)) throw new EcrError('InvalidParameterException', `Invalid tagStatus '${String(status)}'`);
+    if (!['TAGGED', 'UNTAGGED', 'ANY'].includes(status))
+      throw new EcrError('InvalidParameterException', `Invalid tagStatus '${String(status)}'`);
     if (status !== 'ANY') images = images.filter((i) => (status === 'TAGGED') === i.tags.length > 0);
     const p = Array.isArray(input.imageIds) ? { items: images } : page(images, input, 1000, 100);
     const imageDetails = [];
@@ -115,9 +138,17 @@ export const imageOps: Record<string, EcrOp> = {
   GetLifecyclePolicy(input, { state }) {
     const repo = repositoryOrThrow(state, input.repositoryName, input.registryId);
     if (repo.lifecyclePolicyText === undefined) {
-      throw new EcrError('LifecyclePolicyNotFoundException', `Lifecycle policy does not exist for the repository with name '${repo.repositoryName}' in the registry with id '${ACCOUNT}'`);
+      throw new EcrError(
+        'LifecyclePolicyNotFoundException',
+        `Lifecycle policy does not exist for the repository with name '${repo.repositoryName}' in the registry with id '${ACCOUNT}'`,
+      );
     }
-    return { registryId: ACCOUNT, repositoryName: repo.repositoryName, lifecyclePolicyText: repo.lifecyclePolicyText, lastEvaluatedAt: Date.now() / 1000 };
+    return {
+      registryId: ACCOUNT,
+      repositoryName: repo.repositoryName,
+      lifecyclePolicyText: repo.lifecyclePolicyText,
+      lastEvaluatedAt: Date.now() / 1000,
+    };
   },
 
   PutLifecyclePolicy(input, { state }) {
@@ -132,9 +163,13 @@ export const imageOps: Record<string, EcrOp> = {
     const repo = repositoryOrThrow(ctx.state, input.repositoryName, input.registryId);
     const images = await imagesOf(ctx, repo.repositoryName);
     if (images.length > 0 && input.force !== true) {
-      throw new EcrError('RepositoryNotEmptyException', `The repository with name '${repo.repositoryName}' in registry with id '${ACCOUNT}' cannot be deleted because it still contains images`);
+      throw new EcrError(
+        'RepositoryNotEmptyException',
+        `The repository with name '${repo.repositoryName}' in registry with id '${ACCOUNT}' cannot be deleted because it still contains images`,
+      );
     }
-    for (const img of images) await ctx.registry(`/v2/${repo.repositoryName}/manifests/${img.digest}`, { method: 'DELETE' });
+    for (const img of images)
+      await ctx.registry(`/v2/${repo.repositoryName}/manifests/${img.digest}`, { method: 'DELETE' });
     ctx.state.repositories.delete(repo.repositoryName);
     return { repository: describeRepo(repo) };
   },
@@ -142,12 +177,20 @@ export const imageOps: Record<string, EcrOp> = {
   PutImageScanningConfiguration(input, { state }) {
     const repo = repositoryOrThrow(state, input.repositoryName, input.registryId);
     repo.imageScanningConfiguration = { scanOnPush: Boolean(input.imageScanningConfiguration?.scanOnPush) };
-    return { registryId: ACCOUNT, repositoryName: repo.repositoryName, imageScanningConfiguration: repo.imageScanningConfiguration };
+    return {
+      registryId: ACCOUNT,
+      repositoryName: repo.repositoryName,
+      imageScanningConfiguration: repo.imageScanningConfiguration,
+    };
   },
 
   PutImageTagMutability(input, { state }) {
     const repo = repositoryOrThrow(state, input.repositoryName, input.registryId);
-    if (input.imageTagMutability !== 'MUTABLE' && input.imageTagMutability !== 'IMMUTABLE') throw new EcrError('InvalidParameterException', `Invalid imageTagMutability '${String(input.imageTagMutability)}'`);
+    if (input.imageTagMutability !== 'MUTABLE' && input.imageTagMutability !== 'IMMUTABLE')
+      throw new EcrError(
+        'InvalidParameterException',
+        `Invalid imageTagMutability '${String(input.imageTagMutability)}'`,
+      );
     repo.imageTagMutability = input.imageTagMutability;
     return { registryId: ACCOUNT, repositoryName: repo.repositoryName, imageTagMutability: repo.imageTagMutability };
   },

@@ -71,9 +71,17 @@ export const ACCEPT = [
 ].join(', ');
 
 export function repositoryOrThrow(state: EcrState, name: unknown, registryId?: unknown): EcrRepository {
-  if (registryId !== undefined && registryId !== ACCOUNT) throw new EcrError('RepositoryNotFoundException', `The repository with name '${String(name)}' does not exist in the registry with id '${typeof registryId === 'string' ? registryId : JSON.stringify(registryId)}'`);
+  if (registryId !== undefined && registryId !== ACCOUNT)
+    throw new EcrError(
+      'RepositoryNotFoundException',
+      `The repository with name '${String(name)}' does not exist in the registry with id '${typeof registryId === 'string' ? registryId : JSON.stringify(registryId)}'`,
+    );
   const repo = typeof name === 'string' ? state.repositories.get(name) : undefined;
-  if (!repo) throw new EcrError('RepositoryNotFoundException', `The repository with name '${String(name)}' does not exist in the registry with id '${ACCOUNT}'`);
+  if (!repo)
+    throw new EcrError(
+      'RepositoryNotFoundException',
+      `The repository with name '${String(name)}' does not exist in the registry with id '${ACCOUNT}'`,
+    );
   return repo;
 }
 
@@ -81,12 +89,18 @@ export function repositoryOrThrow(state: EcrState, name: unknown, registryId?: u
 export function page<T>(items: T[], input: Input, max = 1000, byDefault = 100): { items: T[]; nextToken?: string } {
   let start = 0;
   if (input.nextToken !== undefined) {
-    const n = Number(Buffer.from(String(input.nextToken), 'base64url').toString('utf8').replace(/^offset:/, ''));
-    if (!Number.isInteger(n) || n < 0) throw new EcrError('InvalidParameterException', 'Invalid parameter at nextToken');
+    const n = Number(
+      Buffer.from(String(input.nextToken), 'base64url')
+        .toString('utf8')
+        .replace(/^offset:/, ''),
+    );
+    if (!Number.isInteger(n) || n < 0)
+      throw new EcrError('InvalidParameterException', 'Invalid parameter at nextToken');
     start = n;
   }
   const size = input.maxResults ?? byDefault;
-  if (!Number.isInteger(size) || size < 1 || size > max) throw new EcrError('InvalidParameterException', `maxResults must be between 1 and ${max}`);
+  if (!Number.isInteger(size) || size < 1 || size > max)
+    throw new EcrError('InvalidParameterException', `maxResults must be between 1 and ${max}`);
   const slice = items.slice(start, start + size);
   const next = start + size < items.length ? Buffer.from(`offset:${start + size}`).toString('base64url') : undefined;
   return next ? { items: slice, nextToken: next } : { items: slice };
@@ -115,7 +129,8 @@ async function otherTags(ctx: OpContext, repo: string, tag: string, digest: stri
 
 /** Removes one tag in the backing registry's storage (distribution 2.8 has no tag DELETE): its tag directory. */
 async function untag(state: EcrState, repo: string, tag: string): Promise<void> {
-  if (!state.registryRoot) throw new EcrError('ServerException', 'the ECR stand-in untags only with registryRoot (the backing storage)', 500);
+  if (!state.registryRoot)
+    throw new EcrError('ServerException', 'the ECR stand-in untags only with registryRoot (the backing storage)', 500);
   for (const base of [join(state.registryRoot, 'data'), state.registryRoot]) {
     const dir = join(base, 'docker', 'registry', 'v2', 'repositories', repo, '_manifests', 'tags', tag);
     if (existsSync(dir)) return rm(dir, { recursive: true, force: true });
@@ -129,7 +144,11 @@ export const ops: Record<string, EcrOp> = {
     state.passwords.set(password, expiresAt);
     return {
       authorizationData: [
-        { authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'), expiresAt: expiresAt / 1000, proxyEndpoint: `https://${state.registryHost}` },
+        {
+          authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'),
+          expiresAt: expiresAt / 1000,
+          proxyEndpoint: `https://${state.registryHost}`,
+        },
       ],
     };
   },
@@ -137,15 +156,23 @@ export const ops: Record<string, EcrOp> = {
   CreateRepository(input, { state }) {
     const name = input.repositoryName;
     if (typeof name !== 'string' || name.length < 2 || name.length > 256 || !REPO_NAME.test(name)) {
-      throw new EcrError('InvalidParameterException', `Invalid parameter at 'repositoryName' failed to satisfy constraint: '${String(name)}'`);
+      throw new EcrError(
+        'InvalidParameterException',
+        `Invalid parameter at 'repositoryName' failed to satisfy constraint: '${String(name)}'`,
+      );
     }
     if (state.repositories.has(name)) {
-      throw new EcrError('RepositoryAlreadyExistsException', `The repository with name '${name}' already exists in the registry with id '${ACCOUNT}'`);
+      throw new EcrError(
+        'RepositoryAlreadyExistsException',
+        `The repository with name '${name}' already exists in the registry with id '${ACCOUNT}'`,
+      );
     }
     const mutability = input.imageTagMutability ?? 'MUTABLE';
-    if (mutability !== 'MUTABLE' && mutability !== 'IMMUTABLE') throw new EcrError('InvalidParameterException', `Invalid imageTagMutability '${String(mutability)}'`);
+    if (mutability !== 'MUTABLE' && mutability !== 'IMMUTABLE')
+      throw new EcrError('InvalidParameterException', `Invalid imageTagMutability '${String(mutability)}'`);
     const enc = input.encryptionConfiguration ?? { encryptionType: 'AES256' };
-    if (enc.encryptionType !== 'AES256' && enc.encryptionType !== 'KMS') throw new EcrError('InvalidParameterException', 'Invalid encryptionType');
+    if (enc.encryptionType !== 'AES256' && enc.encryptionType !== 'KMS')
+      throw new EcrError('InvalidParameterException', 'Invalid encryptionType');
     const repo: EcrRepository = {
       repositoryName: name,
       registryId: ACCOUNT,
@@ -154,7 +181,10 @@ export const ops: Record<string, EcrOp> = {
       createdAt: new Date(),
       imageTagMutability: mutability,
       imageScanningConfiguration: { scanOnPush: Boolean(input.imageScanningConfiguration?.scanOnPush) },
-      encryptionConfiguration: enc.encryptionType === 'KMS' ? { encryptionType: 'KMS', kmsKey: enc.kmsKey ?? `arn:aws:kms:${state.region}:${ACCOUNT}:alias/aws/ecr` } : { encryptionType: 'AES256' },
+      encryptionConfiguration:
+        enc.encryptionType === 'KMS'
+          ? { encryptionType: 'KMS', kmsKey: enc.kmsKey ?? `arn:aws:kms:${state.region}:${ACCOUNT}:alias/aws/ecr` }
+          : { encryptionType: 'AES256' },
       tags: Array.isArray(input.tags) ? input.tags : [],
     };
     state.repositories.set(name, repo);
@@ -166,7 +196,11 @@ export const ops: Record<string, EcrOp> = {
       if (input.nextToken !== undefined || input.maxResults !== undefined) {
         throw new EcrError('InvalidParameterException', 'nextToken and maxResults cannot be used with repositoryNames');
       }
-      return { repositories: input.repositoryNames.map((n: unknown) => describe(repositoryOrThrow(state, n, input.registryId))) };
+      return {
+        repositories: input.repositoryNames.map((n: unknown) =>
+          describe(repositoryOrThrow(state, n, input.registryId)),
+        ),
+      };
     }
     const all = [...state.repositories.values()].sort((a, b) => a.repositoryName.localeCompare(b.repositoryName));
     const p = page(all, input);
@@ -176,7 +210,8 @@ export const ops: Record<string, EcrOp> = {
   async BatchDeleteImage(input, ctx) {
     const repo = repositoryOrThrow(ctx.state, input.repositoryName, input.registryId);
     const ids: Array<{ imageDigest?: string; imageTag?: string }> = Array.isArray(input.imageIds) ? input.imageIds : [];
-    if (ids.length === 0 || ids.length > 100) throw new EcrError('InvalidParameterException', 'imageIds must hold 1 to 100 entries');
+    if (ids.length === 0 || ids.length > 100)
+      throw new EcrError('InvalidParameterException', 'imageIds must hold 1 to 100 entries');
     const deleted: object[] = [];
     const failures: object[] = [];
     for (const id of ids) {
@@ -187,13 +222,21 @@ export const ops: Record<string, EcrOp> = {
         continue;
       }
       if (id.imageTag && id.imageDigest && byTag !== id.imageDigest) {
-        failures.push({ imageId: id, failureCode: 'ImageTagDoesNotMatchDigest', failureReason: 'Invalid image tag for the image digest' });
+        failures.push({
+          imageId: id,
+          failureCode: 'ImageTagDoesNotMatchDigest',
+          failureReason: 'Invalid image tag for the image digest',
+        });
         continue;
       }
       // By tag, ECR removes only that tag while the image has others; the last tag's removal deletes the image. By
       // digest, the image and all its tags go (BatchDeleteImage API reference,
       // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchDeleteImage.html).
-      if (id.imageTag && !id.imageDigest && (await otherTags(ctx, repo.repositoryName, id.imageTag, digest)).length > 0) {
+      if (
+        id.imageTag &&
+        !id.imageDigest &&
+        (await otherTags(ctx, repo.repositoryName, id.imageTag, digest)).length > 0
+      ) {
         await untag(ctx.state, repo.repositoryName, id.imageTag);
         deleted.push({ imageDigest: digest, imageTag: id.imageTag });
         continue;

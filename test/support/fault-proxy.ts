@@ -5,9 +5,19 @@ import type { AddressInfo } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
 export type Kind =
-  | 'ping' | 'catalog' | 'tags' | 'upload' | 'mount' | 'other'
-  | 'blob-get' | 'blob-head' | 'blob-delete'
-  | 'manifest-get' | 'manifest-head' | 'manifest-put' | 'manifest-delete';
+  | 'ping'
+  | 'catalog'
+  | 'tags'
+  | 'upload'
+  | 'mount'
+  | 'other'
+  | 'blob-get'
+  | 'blob-head'
+  | 'blob-delete'
+  | 'manifest-get'
+  | 'manifest-head'
+  | 'manifest-put'
+  | 'manifest-delete';
 
 /** What a predicate sees about a request. */
 export interface ProxyRequest {
@@ -94,7 +104,12 @@ export interface FaultProxy {
   /** the most matching requests that were open (arrived, answer not yet closed) at one moment */
   peakConcurrent(sel?: Selector): number;
   reset(): void;
-  readonly seenAuthorization: Array<{ method: string; path: string; kind: Kind; authorization: ProxyRecord['authorization'] }>;
+  readonly seenAuthorization: Array<{
+    method: string;
+    path: string;
+    kind: Kind;
+    authorization: ProxyRecord['authorization'];
+  }>;
   /** flip the first body byte of every GET of this blob */
   corruptBlob(digest: string): void;
   /** destroy the connection after nBytes of body (request body for POST/PUT/PATCH, else response body) */
@@ -126,8 +141,13 @@ export interface FaultProxy {
    * memory. `maxBytes` (default 64 MiB) stops it anyway: a client without a cap fails its test, not the machine.
    */
   endless(
-    sel: Selector, status: number, headers: Record<string, string>, head: string, chunk: string,
-    times?: number, maxBytes?: number,
+    sel: Selector,
+    status: number,
+    headers: Record<string, string>,
+    head: string,
+    chunk: string,
+    times?: number,
+    maxBytes?: number,
   ): void;
   /** inject random faults (5xx, 429, dropped bodies, reset connections) on a fraction of requests, until clearFaults() */
   chaos(opts: ChaosOptions): void;
@@ -146,8 +166,14 @@ type Fault =
   | { type: 'no-range'; match: Selector; left: number }
   | { type: 'rewrite'; match: Selector; left: number; fn: (res: ProxyResponse, req: ProxyRequest) => ProxyResponse }
   | {
-      type: 'endless'; match: Selector; left: number; status: number; headers: Record<string, string>;
-      head: Buffer; chunk: Buffer; max: number;
+      type: 'endless';
+      match: Selector;
+      left: number;
+      status: number;
+      headers: Record<string, string>;
+      head: Buffer;
+      chunk: Buffer;
+      max: number;
     };
 
 /** mulberry32: a small seeded PRNG, so chaos runs are reproducible. */
@@ -162,22 +188,50 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
-const ERROR_CODES: Record<number, string> = { 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NAME_UNKNOWN', 429: 'TOOMANYREQUESTS', 503: 'UNAVAILABLE' };
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+]);
+const ERROR_CODES: Record<number, string> = {
+  401: 'UNAUTHORIZED',
+  403: 'DENIED',
+  404: 'NAME_UNKNOWN',
+  429: 'TOOMANYREQUESTS',
+  503: 'UNAVAILABLE',
+};
 
 /** Classify a distribution API request by method and path. */
-export function classify(method: string, path: string, query: URLSearchParams): { kind: Kind; repo?: string; ref?: string } {
+export function classify(
+  method: string,
+  path: string,
+  query: URLSearchParams,
+): { kind: Kind; repo?: string; ref?: string } {
   if (path === '/v2/' || path === '/v2') return { kind: 'ping' };
   if (path === '/v2/_catalog') return { kind: 'catalog' };
   let m = /^\/v2\/(.+)\/tags\/list$/.exec(path);
   if (m) return { kind: 'tags', repo: m[1] };
   m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
   if (m) {
-    const kinds: Record<string, Kind> = { GET: 'manifest-get', HEAD: 'manifest-head', PUT: 'manifest-put', DELETE: 'manifest-delete' };
+    const kinds: Record<string, Kind> = {
+      GET: 'manifest-get',
+      HEAD: 'manifest-head',
+      PUT: 'manifest-put',
+      DELETE: 'manifest-delete',
+    };
     return { kind: kinds[method] ?? 'other', repo: m[1], ref: m[2] };
   }
   m = /^\/v2\/(.+)\/blobs\/uploads(?:\/.*)?$/.exec(path);
-  if (m) return { kind: method === 'POST' && query.has('mount') ? 'mount' : 'upload', repo: m[1], ref: query.get('mount') ?? undefined };
+  if (m)
+    return {
+      kind: method === 'POST' && query.has('mount') ? 'mount' : 'upload',
+      repo: m[1],
+      ref: query.get('mount') ?? undefined,
+    };
   m = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(path);
   if (m) {
     const kinds: Record<string, Kind> = { GET: 'blob-get', HEAD: 'blob-head', DELETE: 'blob-delete' };
@@ -292,7 +346,10 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
   let chaos: (ChaosOptions & { random: () => number; spared: Map<string, number> }) | undefined;
   const chaosStats: ChaosStats = { requests: 0, faults: 0, byType: {} };
 
-  type ChaosFault = { type: 'fail'; status: number; headers: Record<string, string> } | { type: 'reset' } | { type: 'drop'; n: number; frac?: number };
+  type ChaosFault =
+    | { type: 'fail'; status: number; headers: Record<string, string> }
+    | { type: 'reset' }
+    | { type: 'drop'; n: number; frac?: number };
   /** Draws a random fault for this request, or none; a request that just had one is spared for a while. */
   const chaosFault = (r: ProxyRequest, contentLength: number): ChaosFault | undefined => {
     if (!chaos || r.kind === 'ping' || r.kind === 'other' || !matches(chaos.sel, r)) return undefined;
@@ -308,13 +365,25 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     const bodyOut = r.method === 'GET' && (r.kind === 'blob-get' || r.kind === 'manifest-get');
     const bodyIn = ['PUT', 'PATCH'].includes(r.method) && contentLength > 0;
     // A drop point inside the body: a fraction of the request's content-length, or of the response's (known later).
-    if ((bodyOut || bodyIn) && pick < 0.45) f = bodyIn ? { type: 'drop', n: Math.floor(where * contentLength) } : { type: 'drop', n: 0, frac: where };
+    if ((bodyOut || bodyIn) && pick < 0.45)
+      f = bodyIn ? { type: 'drop', n: Math.floor(where * contentLength) } : { type: 'drop', n: 0, frac: where };
     else if (pick < 0.6) f = { type: 'reset' };
     else {
       const status = [500, 502, 503, 504, 429][Math.floor(where * 5)];
-      f = { type: 'fail', status, headers: chaos.retryAfter && (status === 429 || status === 503) ? { 'retry-after': chaos.retryAfter } : {} };
+      f = {
+        type: 'fail',
+        status,
+        headers: chaos.retryAfter && (status === 429 || status === 503) ? { 'retry-after': chaos.retryAfter } : {},
+      };
     }
-    const name = f.type === 'fail' ? `fail-${f.status}` : f.type === 'drop' ? (bodyIn ? 'drop-request-body' : 'drop-response-body') : 'reset';
+    const name =
+      f.type === 'fail'
+        ? `fail-${f.status}`
+        : f.type === 'drop'
+          ? bodyIn
+            ? 'drop-request-body'
+            : 'drop-response-body'
+          : 'reset';
     chaosStats.faults++;
     chaosStats.byType[name] = (chaosStats.byType[name] ?? 0) + 1;
     return f;
@@ -322,7 +391,14 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
 
   /** One page of the full upstream tag list (sorted, after `last`, at most min(n, tagPage) tags). */
   const servePagedTags = (req: IncomingMessage, res: ServerResponse, u: URL, rec: ProxyRecord): void => {
-    const up = request({ host: upstream.hostname, port: upstream.port, method: 'GET', path: u.pathname, agent, headers: filterRaw(req.rawHeaders) as unknown as Record<string, string> });
+    const up = request({
+      host: upstream.hostname,
+      port: upstream.port,
+      method: 'GET',
+      path: u.pathname,
+      agent,
+      headers: filterRaw(req.rawHeaders) as unknown as Record<string, string>,
+    });
     up.on('error', () => res.destroy());
     up.on('response', (ures) => {
       const chunks: Buffer[] = [];
@@ -340,7 +416,8 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
         const rest = last ? all.filter((t) => t > last) : all;
         const page = rest.slice(0, n);
         const headers: Record<string, string> = { 'content-type': 'application/json' };
-        if (rest.length > page.length) headers.link = `<${u.pathname}?last=${encodeURIComponent(page[page.length - 1])}&n=${n}>; rel="next"`;
+        if (rest.length > page.length)
+          headers.link = `<${u.pathname}?last=${encodeURIComponent(page[page.length - 1])}&n=${n}>; rel="next"`;
         const body = JSON.stringify({ name: doc.name, tags: page });
         rec.bytesOut += body.length;
         res.writeHead(200, headers).end(body);
@@ -366,8 +443,18 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     const c = classify(method, u.pathname, u.searchParams);
     const info: ProxyRequest = { method, path: u.pathname, query: u.searchParams, ...c, headers: req.headers };
     const rec: ProxyRecord = {
-      method, path: u.pathname, query: u.searchParams.toString(), kind: c.kind, repo: c.repo, ref: c.ref, status: 0, bytesIn: 0, bytesOut: 0,
-      authorization: authKind(req.headers.authorization), range: req.headers.range, at: Date.now(),
+      method,
+      path: u.pathname,
+      query: u.searchParams.toString(),
+      kind: c.kind,
+      repo: c.repo,
+      ref: c.ref,
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      authorization: authKind(req.headers.authorization),
+      range: req.headers.range,
+      at: Date.now(),
       ...(req.headers.authorization ? { authHeader: req.headers.authorization } : {}),
       openedAt: ++order,
     };
@@ -381,8 +468,16 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
       req.socket.destroy();
       return;
     }
-    if (random?.type === 'fail') faults.unshift({ type: 'fail', match: () => true, left: 1, status: random.status, headers: random.headers });
-    if (random?.type === 'drop') faults.unshift({ type: 'drop', match: () => true, left: 1, n: random.n, ...(random.frac !== undefined ? { frac: random.frac } : {}) });
+    if (random?.type === 'fail')
+      faults.unshift({ type: 'fail', match: () => true, left: 1, status: random.status, headers: random.headers });
+    if (random?.type === 'drop')
+      faults.unshift({
+        type: 'drop',
+        match: () => true,
+        left: 1,
+        n: random.n,
+        ...(random.frac !== undefined ? { frac: random.frac } : {}),
+      });
     faults = faults.filter((f) => f.left > 0);
     const [pre] = take(['fail', 'stall', 'hold', 'endless'], info, true);
     if (pre?.type === 'endless') {
@@ -399,7 +494,11 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
       rec.status = pre.status;
       const code = ERROR_CODES[pre.status] ?? 'UNKNOWN';
       const body = JSON.stringify({ errors: [{ code, message: `injected ${pre.status}` }] });
-      res.writeHead(pre.status, { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0', ...pre.headers });
+      res.writeHead(pre.status, {
+        'content-type': 'application/json',
+        'docker-distribution-api-version': 'registry/2.0',
+        ...pre.headers,
+      });
       res.end(method === 'HEAD' ? undefined : body);
       return;
     }
@@ -414,9 +513,15 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     if (drop || slow || corrupt) rec.fault = drop ? 'drop' : corrupt ? 'corrupt' : 'slow';
 
     const forwarded = filterRaw(req.rawHeaders);
-    if (noRange) for (let i = forwarded.length - 2; i >= 0; i -= 2) if (forwarded[i].toLowerCase() === 'range') forwarded.splice(i, 2);
+    if (noRange)
+      for (let i = forwarded.length - 2; i >= 0; i -= 2)
+        if (forwarded[i].toLowerCase() === 'range') forwarded.splice(i, 2);
     const up = request({
-      host: upstream.hostname, port: upstream.port, method, path: req.url, agent,
+      host: upstream.hostname,
+      port: upstream.port,
+      method,
+      path: req.url,
+      agent,
       headers: forwarded as unknown as Record<string, string>,
     });
     res.on('close', () => {
@@ -504,7 +609,17 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
   });
   const { port } = server.address() as AddressInfo;
   const pick = (sel?: Selector): ProxyRecord[] =>
-    stats.filter((r) => matches(sel, { method: r.method, path: r.path, query: new URLSearchParams(r.query), kind: r.kind, repo: r.repo, ref: r.ref, headers: {} }));
+    stats.filter((r) =>
+      matches(sel, {
+        method: r.method,
+        path: r.path,
+        query: new URLSearchParams(r.query),
+        kind: r.kind,
+        repo: r.repo,
+        ref: r.ref,
+        headers: {},
+      }),
+    );
 
   return {
     host: `127.0.0.1:${port}`,
@@ -513,7 +628,10 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     count: (sel) => pick(sel).length,
     bytes: (sel) => pick(sel).reduce((n, r) => n + r.bytesIn + r.bytesOut, 0),
     peakConcurrent: (sel) => {
-      const edges = pick(sel).flatMap((r) => [{ at: r.openedAt, d: 1 }, { at: r.closedAt ?? Infinity, d: -1 }]);
+      const edges = pick(sel).flatMap((r) => [
+        { at: r.openedAt, d: 1 },
+        { at: r.closedAt ?? Infinity, d: -1 },
+      ]);
       let open = 0;
       let peak = 0;
       for (const e of edges.sort((a, b) => a.at - b.at)) peak = Math.max(peak, (open += e.d));
@@ -523,9 +641,11 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     get seenAuthorization() {
       return stats.map((r) => ({ method: r.method, path: r.path, kind: r.kind, authorization: r.authorization }));
     },
-    corruptBlob: (digest) => void faults.push({ type: 'corrupt', left: Infinity, match: (r) => r.kind === 'blob-get' && r.ref === digest }),
+    corruptBlob: (digest) =>
+      void faults.push({ type: 'corrupt', left: Infinity, match: (r) => r.kind === 'blob-get' && r.ref === digest }),
     dropAfter: (sel, n, times = 1) => void faults.push({ type: 'drop', match: sel, left: times, n }),
-    failWith: (status, times = 1, sel, headers = {}) => void faults.push({ type: 'fail', match: sel ?? (() => true), left: times, status, headers }),
+    failWith: (status, times = 1, sel, headers = {}) =>
+      void faults.push({ type: 'fail', match: sel ?? (() => true), left: times, status, headers }),
     slowBody: (bps, sel) => void faults.push({ type: 'slow', match: sel ?? (() => true), left: Infinity, bps }),
     stall: (sel, times = 1) => void faults.push({ type: 'stall', match: sel, left: times }),
     hold: (sel, times = 1) => void faults.push({ type: 'hold', match: sel, left: times }),
@@ -538,7 +658,14 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
     rewrite: (sel, fn, times = 1) => void faults.push({ type: 'rewrite', match: sel, left: times, fn }),
     endless: (sel, status, headers, head, chunk, times = 1, maxBytes = 64 * 1024 * 1024) =>
       void faults.push({
-        type: 'endless', match: sel, left: times, status, headers, head: Buffer.from(head), chunk: Buffer.from(chunk), max: maxBytes,
+        type: 'endless',
+        match: sel,
+        left: times,
+        status,
+        headers,
+        head: Buffer.from(head),
+        chunk: Buffer.from(chunk),
+        max: maxBytes,
       }),
     chaos: (opts) => void (chaos = { ...opts, random: seededRandom(opts.seed), spared: new Map() }),
     chaosStats,

@@ -6,7 +6,10 @@ import { type Kind, type ProxyRecord, authKind, classify } from './fault-proxy.j
 export type { Kind } from './fault-proxy.js';
 
 /** What a front records of a request: the proxy's fields, and whether the front answered it itself. */
-export type FrontRecord = Pick<ProxyRecord, 'method' | 'path' | 'query' | 'kind' | 'repo' | 'ref' | 'status' | 'bytesIn' | 'bytesOut' | 'authorization'> & {
+export type FrontRecord = Pick<
+  ProxyRecord,
+  'method' | 'path' | 'query' | 'kind' | 'repo' | 'ref' | 'status' | 'bytesIn' | 'bytesOut' | 'authorization'
+> & {
   /** answered by the front itself, not the registry behind it */
   local?: boolean;
 };
@@ -26,7 +29,11 @@ export interface FrontHooks {
   /** Answer the request (or forward it) here and return true; false lets it through untouched. */
   intercept?(r: FrontRequest): Promise<boolean> | boolean;
   /** Extra headers on every proxied answer; `upstream` are the registry's own answer headers. */
-  responseHeaders?(r: FrontRequest, status: number, upstream: IncomingMessage['headers']): Record<string, string> | undefined;
+  responseHeaders?(
+    r: FrontRequest,
+    status: number,
+    upstream: IncomingMessage['headers'],
+  ): Record<string, string> | undefined;
 }
 
 export type RecordSelector = Kind | readonly Kind[] | ((r: FrontRecord) => boolean);
@@ -41,7 +48,15 @@ export interface Front {
   stop(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 export function filterHeaders(raw: string[], drop: readonly string[] = []): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
@@ -57,11 +72,22 @@ export function filterHeaders(raw: string[], drop: readonly string[] = []): Reco
 export { authKind };
 
 /** A distribution error answer: `{"errors":[{code,message,detail}]}` (no body for HEAD). */
-export function sendRegistryError(r: FrontRequest, status: number, code: string, message: string, headers: Record<string, string> = {}, detail?: unknown): void {
+export function sendRegistryError(
+  r: FrontRequest,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+  detail?: unknown,
+): void {
   const body = JSON.stringify({ errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] });
   r.record.status = status;
   r.record.local = true;
-  r.res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'docker-distribution-api-version': 'registry/2.0', ...headers });
+  r.res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'docker-distribution-api-version': 'registry/2.0',
+    ...headers,
+  });
   if (r.req.method === 'HEAD') r.res.end();
   else {
     r.record.bytesOut += Buffer.byteLength(body);
@@ -86,13 +112,24 @@ export async function startFront(target: string, hooks: FrontHooks = {}): Promis
     const method = req.method ?? 'GET';
     const c = classify(method, url.pathname, url.searchParams);
     const record: FrontRecord = {
-      method, path: url.pathname, query: url.searchParams.toString(), kind: c.kind, repo: c.repo, ref: c.ref,
-      status: 0, bytesIn: 0, bytesOut: 0, authorization: authKind(req.headers.authorization),
+      method,
+      path: url.pathname,
+      query: url.searchParams.toString(),
+      kind: c.kind,
+      repo: c.repo,
+      ref: c.ref,
+      status: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      authorization: authKind(req.headers.authorization),
     };
     stats.push(record);
     let bodyRead = false;
     const fr: FrontRequest = {
-      req, res, url, record,
+      req,
+      res,
+      url,
+      record,
       async readBody() {
         bodyRead = true;
         const chunks: Buffer[] = [];

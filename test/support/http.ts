@@ -31,7 +31,12 @@ export function basicAuth(creds: Creds): string {
 }
 
 /** A Bearer token from a token server (GET realm?service&scope…), with Basic auth when creds are given. */
-export async function fetchToken(realm: string, service: string | undefined, scopes: string[], creds?: Creds): Promise<string> {
+export async function fetchToken(
+  realm: string,
+  service: string | undefined,
+  scopes: string[],
+  creds?: Creds,
+): Promise<string> {
   const u = new URL(realm);
   if (service) u.searchParams.set('service', service);
   for (const s of scopes) u.searchParams.append('scope', s);
@@ -75,7 +80,11 @@ export interface JsonResponse<T = unknown> {
 }
 
 /** registryFetch + read the body; `body` is parsed JSON when the text parses, else undefined. */
-export async function httpJson<T = unknown>(url: string, init: RequestInit = {}, creds?: Creds): Promise<JsonResponse<T>> {
+export async function httpJson<T = unknown>(
+  url: string,
+  init: RequestInit = {},
+  creds?: Creds,
+): Promise<JsonResponse<T>> {
   const res = await registryFetch(url, init, creds);
   const text = await res.text();
   let body: unknown;
@@ -92,6 +101,7 @@ export async function registryDigest(host: string, repo: string, ref: string, cr
   const url = `http://${host}/v2/${repo}/manifests/${ref}`;
   const res = await registryFetch(url, { method: 'HEAD', headers: { accept: ACCEPT_MANIFESTS } }, creds);
   const digest = res.headers.get('docker-content-digest');
-  if (res.status !== 200 || !digest) throw new Error(`HEAD ${url} answered ${res.status}${digest ? '' : ' without a digest'}`);
+  if (res.status !== 200 || !digest)
+    throw new Error(`HEAD ${url} answered ${res.status}${digest ? '' : ' without a digest'}`);
   return digest;
 }

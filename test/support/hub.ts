@@ -40,7 +40,10 @@ export const CDN_USER = 'cdn-internal';
 
 export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const cdnPassword = `cdn-${Math.random().toString(36).slice(2)}`;
-  const tokens = await startTokenServer({ users: { ...(opts.users ?? {}), [CDN_USER]: cdnPassword }, anonymousPull: opts.anonymousPull ?? true });
+  const tokens = await startTokenServer({
+    users: { ...(opts.users ?? {}), [CDN_USER]: cdnPassword },
+    anonymousPull: opts.anonymousPull ?? true,
+  });
   const registry = await startRegistry({ mode: 'token', token: tokens });
   const cdn = await startCdn({
     registryUrl: registry.url,
@@ -57,7 +60,10 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
     'docker-ratelimit-source': '127.0.0.1',
   });
   const isManifest = (r: FrontRequest) => r.record.kind === 'manifest-get' || r.record.kind === 'manifest-head';
-  const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
+  const INDEX_TYPES = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+  ];
 
   /** A blob GET Docker Hub would serve from its CDN: check access with a HEAD upstream, then 307 to a signed URL. */
   const redirectBlob = async (r: FrontRequest): Promise<boolean> => {
@@ -79,7 +85,13 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       // check) still answers: it counts no pull.
       if (r.record.kind === 'manifest-get' && rateLimit.remaining <= 0) {
         refused++;
-        sendRegistryError(r, 429, 'TOOMANYREQUESTS', 'You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limits', limitHeaders(0));
+        sendRegistryError(
+          r,
+          429,
+          'TOOMANYREQUESTS',
+          'You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limits',
+          limitHeaders(0),
+        );
         return true;
       }
       // Docker Hub refuses every manifest DELETE through the registry API: deletion is the Hub's own
@@ -96,8 +108,11 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
       // A pull is one GET of an image manifest: a multi-arch pull counts one per platform manifest it GETs, the index
       // none; a HEAD is a version check and counts none (https://docs.docker.com/docker-hub/usage/pulls/, "a pull for a
       // multi-arch image will count as one pull for each different architecture"; forums.docker.com/t/134303).
-      const type = String(upstream['content-type'] ?? '').split(';')[0].trim();
-      if (r.record.kind === 'manifest-get' && status === 200 && !INDEX_TYPES.includes(type) && rateLimit.remaining > 0) rateLimit.remaining--;
+      const type = String(upstream['content-type'] ?? '')
+        .split(';')[0]
+        .trim();
+      if (r.record.kind === 'manifest-get' && status === 200 && !INDEX_TYPES.includes(type) && rateLimit.remaining > 0)
+        rateLimit.remaining--;
       return limitHeaders(rateLimit.remaining);
     },
   });

@@ -82,10 +82,15 @@ const sha256 = (b: Uint8Array): string => `sha256:${createHash('sha256').update(
 /** Fill `out` with xorshift128 output seeded by sha256(seed): fast (≈ 0.1 s per 128 MiB) and reproducible. */
 export function fillSeeded(out: Uint8Array, seed: string): void {
   const s = createHash('sha256').update(seed).digest();
-  let x = s.readUInt32LE(0) | 1, y = s.readUInt32LE(4), z = s.readUInt32LE(8), w = s.readUInt32LE(12);
+  let x = s.readUInt32LE(0) | 1,
+    y = s.readUInt32LE(4),
+    z = s.readUInt32LE(8),
+    w = s.readUInt32LE(12);
   const next = (): number => {
     const t = x ^ (x << 11);
-    x = y; y = z; z = w;
+    x = y;
+    y = z;
+    z = w;
     w = w ^ (w >>> 19) ^ (t ^ (t >>> 8));
     return w;
   };
@@ -127,7 +132,10 @@ export function makeLayerTar(name: string, size: number, seed: string): Buffer {
 async function putBlob(dir: string, bytes: Uint8Array): Promise<{ digest: string; size: number }> {
   const digest = sha256(bytes);
   const path = join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
-  const exists = await stat(path).then((s) => s.size === bytes.byteLength, () => false);
+  const exists = await stat(path).then(
+    (s) => s.size === bytes.byteLength,
+    () => false,
+  );
   if (!exists) await writeFile(path, bytes);
   return { digest, size: bytes.byteLength };
 }
@@ -140,7 +148,10 @@ async function initLayout(dir: string): Promise<void> {
 /** Add (or replace, by ref name) one entry of index.json. */
 async function tagInIndex(dir: string, desc: object, tag: string): Promise<void> {
   const path = join(dir, 'index.json');
-  const old = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { manifests?: Array<{ annotations?: Record<string, string> }> }, () => undefined);
+  const old = await readFile(path, 'utf8').then(
+    (t) => JSON.parse(t) as { manifests?: Array<{ annotations?: Record<string, string> }> },
+    () => undefined,
+  );
   const kept = (old?.manifests ?? []).filter((m) => m.annotations?.[REF_NAME] !== tag);
   const entry = { ...desc, annotations: { [REF_NAME]: tag } };
   const index = { schemaVersion: 2, mediaType: MT.oci.index, manifests: [...kept, entry] };
@@ -157,7 +168,10 @@ export function parsePlatform(p: Platform | string): Platform {
 const platformString = (p: Platform): string => [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 
 /** Write the blobs of one image (layers, config, manifest) into the layout; no index.json entry. */
-async function writeImage(dir: string, o: ImageOptions & { layerSeed: string }): Promise<Omit<ImageFixture, 'dir' | 'tag'>> {
+async function writeImage(
+  dir: string,
+  o: ImageOptions & { layerSeed: string },
+): Promise<Omit<ImageFixture, 'dir' | 'tag'>> {
   const mt = MT[o.mediaTypes ?? 'oci'];
   const platform = o.platform ?? { os: 'linux', architecture: 'amd64' };
   const layers: Array<{ digest: string; size: number }> = [];
@@ -185,8 +199,14 @@ async function writeImage(dir: string, o: ImageOptions & { layerSeed: string }):
   };
   const m = await putBlob(dir, Buffer.from(JSON.stringify(manifest)));
   return {
-    manifestDigest: m.digest, manifestSize: m.size, manifestMediaType: mt.manifest, configDigest: cfg.digest,
-    layerDigests: layers.map((l) => l.digest), layerSizes: layers.map((l) => l.size), diffIds, platform,
+    manifestDigest: m.digest,
+    manifestSize: m.size,
+    manifestMediaType: mt.manifest,
+    configDigest: cfg.digest,
+    layerDigests: layers.map((l) => l.digest),
+    layerSizes: layers.map((l) => l.size),
+    diffIds,
+    platform,
   };
 }
 
@@ -212,11 +232,24 @@ export async function makeIndexLayout(dir: string, opts: IndexOptions): Promise<
   const index = {
     schemaVersion: 2,
     mediaType: mt.index,
-    manifests: images.map((i) => ({ mediaType: i.manifestMediaType, digest: i.manifestDigest, size: i.manifestSize, platform: i.platform })),
+    manifests: images.map((i) => ({
+      mediaType: i.manifestMediaType,
+      digest: i.manifestDigest,
+      size: i.manifestSize,
+      platform: i.platform,
+    })),
   };
   const idx = await putBlob(dir, Buffer.from(JSON.stringify(index)));
   await tagInIndex(dir, { mediaType: mt.index, digest: idx.digest, size: idx.size }, tag);
-  return { dir, tag, manifestDigest: idx.digest, indexDigest: idx.digest, indexSize: idx.size, indexMediaType: mt.index, images };
+  return {
+    dir,
+    tag,
+    manifestDigest: idx.digest,
+    indexDigest: idx.digest,
+    indexSize: idx.size,
+    indexMediaType: mt.index,
+    images,
+  };
 }
 
 export interface SeedOptions {
@@ -233,7 +266,14 @@ const run = promisify(execFile);
 /** Isolated skopeo: own HOME / auth file, plain HTTP to the loopback registry. */
 export async function skopeo(args: string[], timeoutMs = 120_000): Promise<{ stdout: string; stderr: string }> {
   const home = await makeTempDir('skopeo');
-  const env = { ...process.env, HOME: home, XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: home, REGISTRY_AUTH_FILE: join(home, 'auth.json'), DOCKER_CONFIG: home };
+  const env = {
+    ...process.env,
+    HOME: home,
+    XDG_RUNTIME_DIR: home,
+    XDG_CONFIG_HOME: home,
+    REGISTRY_AUTH_FILE: join(home, 'auth.json'),
+    DOCKER_CONFIG: home,
+  };
   try {
     return await run('skopeo', args, { env, timeout: timeoutMs, maxBuffer: 64 << 20 });
   } catch (err) {
@@ -252,7 +292,9 @@ async function dockerTypedAsDir(layoutRef: string, stage: string): Promise<strin
   const m = /^oci:(.+):([^:/]+)$/.exec(layoutRef);
   if (!m) return undefined;
   const [, dir, tag] = m as unknown as [string, string, string];
-  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ mediaType: string; digest: string; annotations?: Record<string, string> }> };
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {
+    manifests: Array<{ mediaType: string; digest: string; annotations?: Record<string, string> }>;
+  };
   const desc = index.manifests.find((d) => d.annotations?.[REF_NAME] === tag);
   if (!desc || desc.mediaType.startsWith('application/vnd.oci.')) return undefined;
   const blob = (digest: string): string => join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length));
@@ -268,7 +310,9 @@ async function dockerTypedAsDir(layoutRef: string, stage: string): Promise<strin
     await place(child.digest, `${child.digest.slice('sha256:'.length)}.manifest.json`);
     images.push(JSON.parse(await readFile(blob(child.digest), 'utf8')) as M);
   }
-  const blobs = new Set(images.flatMap((i) => [...(i.config ? [i.config.digest] : []), ...(i.layers ?? []).map((l) => l.digest)]));
+  const blobs = new Set(
+    images.flatMap((i) => [...(i.config ? [i.config.digest] : []), ...(i.layers ?? []).map((l) => l.digest)]),
+  );
   for (const d of blobs) await place(d, d.slice('sha256:'.length));
   return `dir:${stage}`;
 }

@@ -103,14 +103,16 @@ export async function attachArtifact(
  * of the simple-signing payload (`critical.image.docker-manifest-digest`) with the signature in an annotation.
  */
 export async function cosignSign(base: string, repo: string, subject: string, identity: string): Promise<Desc> {
-  const payload = Buffer.from(JSON.stringify({
-    critical: {
-      identity: { 'docker-reference': identity },
-      image: { 'docker-manifest-digest': subject },
-      type: 'cosign container image signature',
-    },
-    optional: null,
-  }));
+  const payload = Buffer.from(
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': identity },
+        image: { 'docker-manifest-digest': subject },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
+  );
   const payloadDigest = await pushBlob(base, repo, payload);
   const rootfs = { type: 'layers', diff_ids: [sha256(payload)] };
   const cfg = { architecture: '', created: '0001-01-01T00:00:00Z', os: '', rootfs, config: {} };
@@ -120,12 +122,14 @@ export async function cosignSign(base: string, repo: string, subject: string, id
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', size: config.length, digest: configDigest },
-    layers: [{
-      mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
-      size: payload.length,
-      digest: payloadDigest,
-      annotations: { 'dev.cosignproject.cosign/signature': Buffer.from(`sig-of-${subject}`).toString('base64') },
-    }],
+    layers: [
+      {
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        size: payload.length,
+        digest: payloadDigest,
+        annotations: { 'dev.cosignproject.cosign/signature': Buffer.from(`sig-of-${subject}`).toString('base64') },
+      },
+    ],
   };
   const bytes = Buffer.from(JSON.stringify(doc));
   const { digest } = await pushManifest(base, repo, `${fallbackTag(subject)}.sig`, bytes);

@@ -101,10 +101,11 @@ export async function startReferrersFront(target: string): Promise<ReferrersFron
       if (del && r.req.method === 'DELETE') {
         await r.forward();
         // A deleted manifest is no longer listed (spec.md, Deleting Manifests: it is gone).
-        if (r.record.status === 202) for (const list of referrers.get(del[1])?.values() ?? []) {
-          const i = list.findIndex((e) => e.digest === del[2]);
-          if (i >= 0) list.splice(i, 1);
-        }
+        if (r.record.status === 202)
+          for (const list of referrers.get(del[1])?.values() ?? []) {
+            const i = list.findIndex((e) => e.digest === del[2]);
+            if (i >= 0) list.splice(i, 1);
+          }
         return true;
       }
       return false;

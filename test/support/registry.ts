@@ -115,7 +115,8 @@ async function waitReady(url: string, child: ChildProcess, logs: () => string, t
     } catch {
       /* not listening yet */
     }
-    if (Date.now() > deadline) throw new Error(`docker-registry did not answer ${url}/v2/ within ${timeoutMs} ms:\n${logs()}`);
+    if (Date.now() > deadline)
+      throw new Error(`docker-registry did not answer ${url}/v2/ within ${timeoutMs} ms:\n${logs()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -139,7 +140,11 @@ async function startOnce(opts: RegistryOptions): Promise<RegistryHandle> {
     log += chunk.toString('utf8');
     if (log.length > LOG_CAP) log = log.slice(-LOG_CAP);
   };
-  const child = spawn(REGISTRY_BIN, ['serve', configPath], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(REGISTRY_BIN, ['serve', configPath], {
+    cwd: root,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   trackChild(child);
   child.stdout.on('data', append);
   child.stderr.on('data', append);

@@ -33,7 +33,8 @@ export interface CliProcess {
 }
 
 /** Variables of the developer's shell that would change what the CLI does. */
-export const SCRUB = /^(REGCTL_|DOCKER_|AWS_|REGISTRY_AUTH_FILE$|FORCE_COLOR$|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|XDG_)/;
+export const SCRUB =
+  /^(REGCTL_|DOCKER_|AWS_|REGISTRY_AUTH_FILE$|FORCE_COLOR$|HTTPS?_PROXY$|https?_proxy$|NO_PROXY$|no_proxy$|XDG_)/;
 
 /**
  * Start `node bin/regctl ARGS`. HOME and DOCKER_CONFIG point at a fresh temp dir (removed when the process
@@ -45,7 +46,14 @@ export async function startCli(args: string[], opts: CliOptions = {}): Promise<C
   const home = given.HOME ?? tempHome!;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SCRUB.test(k)) env[k] = v;
-  Object.assign(env, { HOME: home, DOCKER_CONFIG: join(home, '.docker'), XDG_RUNTIME_DIR: home, XDG_CONFIG_HOME: join(home, '.config'), NO_COLOR: '1', CI: 'true' });
+  Object.assign(env, {
+    HOME: home,
+    DOCKER_CONFIG: join(home, '.docker'),
+    XDG_RUNTIME_DIR: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    NO_COLOR: '1',
+    CI: 'true',
+  });
   for (const [k, v] of Object.entries(given)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -74,7 +82,9 @@ export async function startCli(args: string[], opts: CliOptions = {}): Promise<C
       const done = tempHome ? removeTempDir(tempHome) : Promise.resolve();
       void done.then(() => {
         if (timedOut) {
-          reject(new Error(`regctl ${args.join(' ')} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+          reject(
+            new Error(`regctl ${args.join(' ')} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`),
+          );
           return;
         }
         const sigCode = signal ? 128 + (constants.signals[signal] ?? 0) : 0;

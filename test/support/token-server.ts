@@ -112,8 +112,20 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
   await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '3',
-    '-subj', '/CN=regctl-test-token-signer', '-keyout', keyPath, '-out', certPath,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '3',
+    '-subj',
+    '/CN=regctl-test-token-signer',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
   ]);
   const key = createPrivateKey(await readFile(keyPath));
   const certDer = new X509Certificate(await readFile(certPath)).raw;
@@ -136,7 +148,13 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
     record.granted = granted.filter((a) => a.actions.length > 0);
     const now = Math.floor(Date.now() / 1000);
     const token = signJwt(key, certDer, {
-      iss: issuer, sub: user ?? '', aud: service, exp: now + expiresIn, nbf: now - 1, iat: now, jti: randomUUID(),
+      iss: issuer,
+      sub: user ?? '',
+      aud: service,
+      exp: now + expiresIn,
+      nbf: now - 1,
+      iat: now,
+      jti: randomUUID(),
       access: record.granted,
     });
     const body: Record<string, unknown> = { token, access_token: token, issued_at: new Date(now * 1000).toISOString() };
@@ -155,13 +173,19 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
 
   const deny = (res: ServerResponse, record: TokenRequestRecord, why: string): void => {
     record.status = 401;
-    sendJson(res, 401, { errors: [{ code: 'UNAUTHORIZED', message: why }] }, { 'www-authenticate': 'Basic realm="regctl-test-token"' });
+    sendJson(
+      res,
+      401,
+      { errors: [{ code: 'UNAUTHORIZED', message: why }] },
+      { 'www-authenticate': 'Basic realm="regctl-test-token"' },
+    );
   };
 
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      if (url.pathname !== '/token') return sendJson(res, 404, { errors: [{ code: 'NOT_FOUND', message: url.pathname }] });
+      if (url.pathname !== '/token')
+        return sendJson(res, 404, { errors: [{ code: 'NOT_FOUND', message: url.pathname }] });
       requests++;
       const record: TokenRequestRecord = { scope: [], anonymous: true, status: 200, granted: [] };
       log.push(record);
@@ -174,7 +198,8 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
         let user: string | undefined;
         if (form.get('grant_type') === 'password') {
           const u = form.get('username') ?? '';
-          if (users[u] === undefined || users[u] !== form.get('password')) return deny(res, record, 'invalid username or password');
+          if (users[u] === undefined || users[u] !== form.get('password'))
+            return deny(res, record, 'invalid username or password');
           user = u;
         } else if (form.get('grant_type') === 'refresh_token') {
           user = refreshTokens.get(form.get('refresh_token') ?? '');
@@ -193,7 +218,9 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
       }
       if (url.searchParams.get('service') !== null && url.searchParams.get('service') !== service) {
         record.status = 400;
-        return sendJson(res, 400, { errors: [{ code: 'DENIED', message: `unknown service ${url.searchParams.get('service')}` }] });
+        return sendJson(res, 400, {
+          errors: [{ code: 'DENIED', message: `unknown service ${url.searchParams.get('service')}` }],
+        });
       }
       record.scope = split(url.searchParams.getAll('scope'));
       const auth = req.headers.authorization;

@@ -15,7 +15,10 @@ export async function readAll(bytes: Bytes): Promise<Buffer> {
 }
 
 /** Every manifest (children first, root last) and every distinct blob of the source's root. */
-export async function collect(src: ImageSource, digest?: Digest): Promise<{ root: FetchedManifest; children: FetchedManifest[]; blobs: Descriptor[] }> {
+export async function collect(
+  src: ImageSource,
+  digest?: Digest,
+): Promise<{ root: FetchedManifest; children: FetchedManifest[]; blobs: Descriptor[] }> {
   const signal = never();
   const root = await src.getManifest(digest, signal);
   const children: FetchedManifest[] = [];
@@ -34,7 +37,11 @@ export async function collect(src: ImageSource, digest?: Digest): Promise<{ root
 }
 
 /** Writes the source's image into the destination by calling the interface directly, in the documented order. */
-export async function transfer(src: ImageSource, dst: ImageDestination, opts: { tag?: string; digest?: Digest } = {}): Promise<FetchedManifest> {
+export async function transfer(
+  src: ImageSource,
+  dst: ImageDestination,
+  opts: { tag?: string; digest?: Digest } = {},
+): Promise<FetchedManifest> {
   const signal = never();
   const { root, children, blobs } = await collect(src, opts.digest);
   await Promise.all(
@@ -53,9 +60,11 @@ export async function transfer(src: ImageSource, dst: ImageDestination, opts: { 
 export async function sameContent(a: ImageSource, b: ImageSource): Promise<{ root: FetchedManifest }> {
   const ca = await collect(a);
   const cb = await collect(b);
-  if (Buffer.compare(Buffer.from(ca.root.bytes), Buffer.from(cb.root.bytes)) !== 0) throw new Error('root manifest bytes differ');
+  if (Buffer.compare(Buffer.from(ca.root.bytes), Buffer.from(cb.root.bytes)) !== 0)
+    throw new Error('root manifest bytes differ');
   if (ca.children.length !== cb.children.length) throw new Error('children differ');
-  for (const [i, c] of ca.children.entries()) if (c.desc.digest !== cb.children[i].desc.digest) throw new Error('child differs');
+  for (const [i, c] of ca.children.entries())
+    if (c.desc.digest !== cb.children[i].desc.digest) throw new Error('child differs');
   for (const blob of ca.blobs) {
     const x = await readAll(await a.getBlob(blob, { signal: never() }));
     const y = await readAll(verified(await b.getBlob(blob, { signal: never() }), blob));

@@ -31,7 +31,14 @@ beforeAll(async () => {
   const io = { stdout: sink, stderr: sink, isTTY: false, color: false };
   const env = { HOME: home, DOCKER_CONFIG: `${home}/.docker` };
   const globals = {
-    jobs: 2, plainHttp: false, insecure: false, retries: 1, json: false, quiet: true, debug: false, createRepo: true,
+    jobs: 2,
+    plainHttp: false,
+    insecure: false,
+    retries: 1,
+    json: false,
+    quiet: true,
+    debug: false,
+    createRepo: true,
   };
   ctx = createContext(io, env, globals, createLogger(sink, { quiet: true, debug: false, color: false }), signal);
 }, 60_000);
@@ -91,9 +98,7 @@ describe('registry destination tryReuse', () => {
     expect(proxy.count(['mount', 'upload'])).toBe(0);
   });
 
-  it(
-    'a blob of another repository of the same registry (the source) is mounted: the registry then holds it',
-    async () => {
+  it('a blob of another repository of the same registry (the source) is mounted: the registry then holds it', async () => {
     const { desc, bytes } = blob();
     await seed('reuse/src', bytes, desc.digest);
     const dst = await dest('reuse/mount-to');
@@ -126,9 +131,7 @@ describe('registry destination tryReuse', () => {
     expect(await openUploads(reg, 'reuse/refused')).toEqual([]);
   });
 
-  it(
-    "with the run's cache, a blob another copy uploaded into this registry is mounted without a HEAD first",
-    async () => {
+  it("with the run's cache, a blob another copy uploaded into this registry is mounted without a HEAD first", async () => {
     const { desc, bytes } = blob();
     const shared = new SharedBlobs();
     const first = await dest('reuse/cache-a');
@@ -142,9 +145,7 @@ describe('registry destination tryReuse', () => {
     expect(await inRegistry('reuse/cache-b', desc.digest)).toBe(true);
   });
 
-  it(
-    'two copies placing one blob into one repository: the second waits for the upload, then reuses it unasked',
-    async () => {
+  it('two copies placing one blob into one repository: the second waits for the upload, then reuses it unasked', async () => {
     const { desc, bytes } = blob();
     const shared = new SharedBlobs();
     const a = await dest('reuse/race');

@@ -20,7 +20,8 @@ afterAll(async () => {
 it('a token answer without expires_in is kept for its JWT exp (an hour), not fetched again after a minute', async () => {
   const cache = new TokenCache();
   const challenge = { scheme: 'bearer' as const, realm: server.realm, service: server.service };
-  const fetchToken = (scopes: string[]) => fetchBearerToken({ challenge, scopes, cred: undefined, dispatcher: agent, signal: AbortSignal.timeout(10_000) });
+  const fetchToken = (scopes: string[]) =>
+    fetchBearerToken({ challenge, scopes, cred: undefined, dispatcher: agent, signal: AbortSignal.timeout(10_000) });
   const scopes = ['repository:lib/app:pull'];
   const first = await cache.get('acr.test', scopes, fetchToken);
   expect(server.requests).toBe(1);

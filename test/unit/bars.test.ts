@@ -14,7 +14,10 @@ describe('layer and total rows', () => {
   it('fit every width from 20 to 250 columns, plain or coloured', () => {
     for (let width = 20; width <= 250; width++) {
       for (const p of [PLAIN, COLOUR]) {
-        for (const name of [NAME, `  docker.io/library/some-long-image-name:v1 → ${'registry.example/'.repeat(4)}img:v1`]) {
+        for (const name of [
+          NAME,
+          `  docker.io/library/some-long-image-name:v1 → ${'registry.example/'.repeat(4)}img:v1`,
+        ]) {
           const row = layerRow(name, 1_234_567, 9_876_543, '12.3 MiB/s', width, p);
           expect(visibleLength(row), `${width}: ${row}`).toBeLessThanOrEqual(width);
         }
@@ -25,7 +28,9 @@ describe('layer and total rows', () => {
   });
 
   it('a bar per layer where there is room (as docker pull), none on a narrow terminal', () => {
-    expect(layerRow(NAME, 50, 100, '1.0 KiB/s', 100)).toMatch(/^ {2}sha256:0123456789ab \[=+> +\] +50 B \/ 100 B +50% {2}1\.0 KiB\/s$/);
+    expect(layerRow(NAME, 50, 100, '1.0 KiB/s', 100)).toMatch(
+      /^ {2}sha256:0123456789ab \[=+> +\] +50 B \/ 100 B +50% {2}1\.0 KiB\/s$/,
+    );
     expect(layerRow(NAME, 50, 100, '1.0 KiB/s', 60)).not.toContain('[');
     // a long name is cut in the middle for a short bar on a wide terminal
     const long = layerRow(`  src/${'a'.repeat(80)}/app:v1 → dst/app:v1`, 50, 100, '1/2 blobs', 100);

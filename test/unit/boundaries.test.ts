@@ -113,7 +113,10 @@ function sourceFiles(dir = SRC): string[] {
 
 /** The src-relative .ts path an import of a relative specifier names. */
 function target(file: string, specifier: string): string {
-  return normalize(join(dirname(file), specifier)).split('\\').join('/').replace(/\.js$/, '.ts');
+  return normalize(join(dirname(file), specifier))
+    .split('\\')
+    .join('/')
+    .replace(/\.js$/, '.ts');
 }
 
 export interface Violation {

@@ -80,7 +80,8 @@ describe('COPY destinations', () => {
 describe('the build context', () => {
   let dir: string;
   let ctx: BuildContext;
-  const plan = (sources: string[], dest: string, extra: object = {}) => planCopy(ctx, { where: 'Dockerfile:1: COPY', sources, dest, workdir: '/', ...extra });
+  const plan = (sources: string[], dest: string, extra: object = {}) =>
+    planCopy(ctx, { where: 'Dockerfile:1: COPY', sources, dest, workdir: '/', ...extra });
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'regctl-ctx-'));
     mkdirSync(join(dir, 'src/lib'), { recursive: true });
@@ -142,7 +143,10 @@ describe('the build context', () => {
 
   it('follows a top-level symlink inside the context and keeps the source name', async () => {
     const e = await plan(['src/link'], '/d/');
-    expect(e.map((x) => [x.path, x.type, x.size])).toEqual([['d', 'dir', 0], ['d/link', 'file', 4]]);
+    expect(e.map((x) => [x.path, x.type, x.size])).toEqual([
+      ['d', 'dir', 0],
+      ['d/link', 'file', 4],
+    ]);
   });
 });
 
@@ -154,7 +158,15 @@ describe('tar headers', () => {
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i];
     expect(parseInt(h.subarray(148, 154).toString('latin1'), 8)).toBe(sum);
-    const long = encodeHeader({ name: `${'x'.repeat(200)}/${'y'.repeat(120)}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0 });
+    const long = encodeHeader({
+      name: `${'x'.repeat(200)}/${'y'.repeat(120)}`,
+      type: 'file',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: 0,
+    });
     expect(long[156]).toBe('x'.charCodeAt(0));
     expect(long.toString('utf8')).toContain(` path=${'x'.repeat(200)}/`);
   });

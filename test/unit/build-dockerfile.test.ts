@@ -128,7 +128,9 @@ describe('parseDockerfile', () => {
   });
 
   it('groups stages and global ARGs', () => {
-    const st = toStages(parseDockerfile('ARG V=1\nFROM alpine:$V AS Build\nCOPY a /\nFROM scratch\nCOPY --from=build /a /'));
+    const st = toStages(
+      parseDockerfile('ARG V=1\nFROM alpine:$V AS Build\nCOPY a /\nFROM scratch\nCOPY --from=build /a /'),
+    );
     expect(st.globalArgs).toHaveLength(1);
     expect(st.stages.map((s) => [s.name, s.body.length])).toEqual([
       ['build', 1],

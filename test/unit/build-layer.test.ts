@@ -21,7 +21,16 @@ async function entriesOf(tar: Buffer) {
       const chunks: Buffer[] = [];
       for await (const c of e) chunks.push(c as Buffer);
       const h = e.header;
-      out.push({ name: h.name, type: h.type, mode: h.mode, uid: h.uid, gid: h.gid, mtime: h.mtime?.getTime(), linkname: h.linkname ?? undefined, body: Buffer.concat(chunks).toString('latin1') });
+      out.push({
+        name: h.name,
+        type: h.type,
+        mode: h.mode,
+        uid: h.uid,
+        gid: h.gid,
+        mtime: h.mtime?.getTime(),
+        linkname: h.linkname ?? undefined,
+        body: Buffer.concat(chunks).toString('latin1'),
+      });
     }
   })();
   ex.end(tar);
@@ -41,9 +50,25 @@ describe('writeLayer', () => {
     writeFileSync(join(dir, 'small'), 'hello');
     entries = [
       { path: 'app', type: 'dir', mode: 0o755, uid: 1000, gid: 1000, size: 0 },
-      { path: 'app/big.bin', type: 'file', mode: 0o644, uid: 1000, gid: 1000, size: big.length, hostPath: join(dir, 'big') },
+      {
+        path: 'app/big.bin',
+        type: 'file',
+        mode: 0o644,
+        uid: 1000,
+        gid: 1000,
+        size: big.length,
+        hostPath: join(dir, 'big'),
+      },
       { path: 'app/link', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, linkname: 'big.bin' },
-      { path: `app/${'n'.repeat(150)}/é.txt`, type: 'file', mode: 0o600, uid: 0, gid: 0, size: 5, hostPath: join(dir, 'small') },
+      {
+        path: `app/${'n'.repeat(150)}/é.txt`,
+        type: 'file',
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+        size: 5,
+        hostPath: join(dir, 'small'),
+      },
     ];
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,7 +97,10 @@ describe('writeLayer', () => {
   });
 
   it('gives the same bytes for the same entries', async () => {
-    const [a, b] = [await writeLayer(entries, { dir, mtime: 0, signal }), await writeLayer(entries, { dir, mtime: 0, signal })];
+    const [a, b] = [
+      await writeLayer(entries, { dir, mtime: 0, signal }),
+      await writeLayer(entries, { dir, mtime: 0, signal }),
+    ];
     expect(a.digest).toBe(b.digest);
     expect(readFileSync(a.path).equals(readFileSync(b.path))).toBe(true);
   });

@@ -9,7 +9,12 @@ import type { Location } from '../../src/location/parse.js';
 import { type Digest, digestOf } from '../../src/oci/digest.js';
 import { type Descriptor, type FetchedManifest, encodeManifest, toFetched } from '../../src/oci/manifest.js';
 import type {
-  Bytes, ImageDestination, ImageSource, RegistryRepo, ReuseHints, Reused,
+  Bytes,
+  ImageDestination,
+  ImageSource,
+  RegistryRepo,
+  ReuseHints,
+  Reused,
 } from '../../src/transports/types.js';
 
 const OCI_IMAGE = 'application/vnd.oci.image.manifest.v1+json';
@@ -141,9 +146,7 @@ describe('copy engine blob placement', () => {
     }
   });
 
-  it(
-    'a blob not reused streams verified: a corrupt source fails the copy, nothing is committed, the destination aborts',
-    async () => {
+  it('a blob not reused streams verified: a corrupt source fails the copy, nothing is committed, the destination aborts', async () => {
     const img = image('c');
     const bad = new Map(img.blobs);
     const victim = img.layers[1].desc.digest;
@@ -156,9 +159,7 @@ describe('copy engine blob placement', () => {
     expect(dst.aborted).toBe(true);
   });
 
-  it(
-    'waits, outside the limiter, for an upload into the same registry another copy of the run has under way',
-    async () => {
+  it('waits, outside the limiter, for an upload into the same registry another copy of the run has under way', async () => {
     const img = image('d');
     const shared = new SharedBlobs();
     const held = img.layers[0].desc.digest;
@@ -196,9 +197,7 @@ describe('copy engine blob placement', () => {
     expect(pushes.filter((m) => m.digest === index.desc.digest)).toHaveLength(2);
   });
 
-  it(
-    "records, once the image's manifests are written, that the destination's repository references its blobs",
-    async () => {
+  it("records, once the image's manifests are written, that the destination's repository references its blobs", async () => {
     const img = image('g');
     const shared = new SharedBlobs();
     const here = { host: HOST, repository: 'refs' };

@@ -35,12 +35,20 @@ describe('parseEcrHost', () => {
 
 describe('ecrTarget', () => {
   it('takes the region from the host, and the endpoint from the hosts config', () => {
-    expect(ecrTarget('123456789012.dkr.ecr-fips.us-east-1.amazonaws.com', undefined)).toEqual({ region: 'us-east-1', account: '123456789012', fips: true });
-    expect(ecrTarget('127.0.0.1:5000', { type: 'ecr', region: 'eu-west-1', ecrEndpoint: 'http://127.0.0.1:9' })).toEqual({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9' });
+    expect(ecrTarget('123456789012.dkr.ecr-fips.us-east-1.amazonaws.com', undefined)).toEqual({
+      region: 'us-east-1',
+      account: '123456789012',
+      fips: true,
+    });
+    expect(
+      ecrTarget('127.0.0.1:5000', { type: 'ecr', region: 'eu-west-1', ecrEndpoint: 'http://127.0.0.1:9' }),
+    ).toEqual({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:9' });
     expect(ecrTarget('127.0.0.1:5000', {})).toBeUndefined();
   });
 
   it('a host marked ecr without a region is a config error (exit 2)', () => {
-    expect(() => ecrTarget('127.0.0.1:5000', { type: 'ecr' })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', exitCode: 2 }));
+    expect(() => ecrTarget('127.0.0.1:5000', { type: 'ecr' })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID', exitCode: 2 }),
+    );
   });
 });

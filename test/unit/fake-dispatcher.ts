@@ -8,8 +8,7 @@ import { Hosts } from '../../src/registry-client/hosts.js';
 import { type HttpContext, type RetryInfo, newHttpContext } from '../../src/registry-client/http.js';
 
 export type Canned =
-  | { status: number; headers?: Record<string, string>; body?: string; breakAfter?: string }
-  | { error: string };
+  { status: number; headers?: Record<string, string>; body?: string; breakAfter?: string } | { error: string };
 
 export interface Seen {
   method: string;

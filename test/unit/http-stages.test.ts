@@ -121,7 +121,7 @@ describe('retry stage', () => {
     expect(budget.used).toBe(2);
   });
 
-  it('sendRead: a body that breaks off and the request\'s own retries spend one budget, not one each', async () => {
+  it("sendRead: a body that breaks off and the request's own retries spend one budget, not one each", async () => {
     quick();
     // Before: the request retried its 503s up to --retries and the read did too, for up to (n+1)² requests.
     const broken = { status: 200, breakAfter: '{"a"' };
@@ -183,7 +183,7 @@ describe('error stage', () => {
     expect(err.hint).toMatch(/credentials are valid/);
   });
 
-  it('an unexpected status carries the registry\'s error codes', async () => {
+  it("an unexpected status carries the registry's error codes", async () => {
     const fake = new FakeDispatcher([{ status: 404, body: '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}' }]);
     const err = (await send(fakeContext(fake), get()).catch((e: unknown) => e)) as RegistryError;
     expect(err.code).toBe('MANIFEST_UNKNOWN');

@@ -16,7 +16,10 @@ describe('parseLocation: local formats', () => {
     ['docker-archive:/p/x.tar:alpine', { kind: 'docker-archive', path: '/p/x.tar', name: 'alpine' }],
     ['docker-archive:x.tar:ghcr.io/o/r:t', { kind: 'docker-archive', path: 'x.tar', name: 'ghcr.io/o/r:t' }],
     ['docker-archive:/tmp/x.tar:myorg/app:1.0', { kind: 'docker-archive', path: '/tmp/x.tar', name: 'myorg/app:1.0' }],
-    ['docker-archive:x.tar:localhost:5000/a/b:t', { kind: 'docker-archive', path: 'x.tar', name: 'localhost:5000/a/b:t' }],
+    [
+      'docker-archive:x.tar:localhost:5000/a/b:t',
+      { kind: 'docker-archive', path: 'x.tar', name: 'localhost:5000/a/b:t' },
+    ],
     ['docker-archive:x.tar:', { kind: 'docker-archive', path: 'x.tar' }],
     // oci:PATH[:TAG] and oci:PATH:DIGEST.
     ['oci:dir', { kind: 'oci', path: 'dir' }],

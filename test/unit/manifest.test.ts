@@ -12,8 +12,18 @@ const d = (c: string): string => `sha256:${c.repeat(64)}`;
 const config = { mediaType: MT.ociConfig, digest: d('c'), size: 1469 };
 const layer = { mediaType: MT.ociLayerGzip, digest: d('1'), size: 3_623_807 };
 const layer2 = { mediaType: MT.ociLayerGzip, digest: d('2'), size: 32 };
-const amd64 = { mediaType: MT.ociManifest, digest: d('a'), size: 1013, platform: { os: 'linux', architecture: 'amd64' } };
-const arm64 = { mediaType: MT.ociManifest, digest: d('b'), size: 1013, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } };
+const amd64 = {
+  mediaType: MT.ociManifest,
+  digest: d('a'),
+  size: 1013,
+  platform: { os: 'linux', architecture: 'amd64' },
+};
+const arm64 = {
+  mediaType: MT.ociManifest,
+  digest: d('b'),
+  size: 1013,
+  platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+};
 
 const ociManifest = { schemaVersion: 2, mediaType: MT.ociManifest, config, layers: [layer, layer2] };
 const dockerManifest = {
@@ -28,7 +38,12 @@ const dockerList = {
   mediaType: MT.dockerList,
   manifests: [
     { mediaType: MT.dockerManifest, digest: d('a'), size: 528, platform: { os: 'linux', architecture: 'amd64' } },
-    { mediaType: MT.dockerManifest, digest: d('b'), size: 528, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } },
+    {
+      mediaType: MT.dockerManifest,
+      digest: d('b'),
+      size: 528,
+      platform: { os: 'linux', architecture: 'arm', variant: 'v7' },
+    },
   ],
 };
 const { mediaType: _m1, ...ociManifestNoType } = ociManifest;
@@ -46,16 +61,44 @@ describe('parseManifest: accepted documents', () => {
     ['OCI manifest, no content type', ociManifest, undefined, 'image', MT.ociManifest, 2],
     ['Docker list, no content type', dockerList, undefined, 'index', MT.dockerList, 2],
     // No mediaType in the document: the content type says what it is.
-    ['OCI manifest without mediaType, content type given', ociManifestNoType, MT.ociManifest, 'image', MT.ociManifest, 2],
-    ['Docker manifest without mediaType, content type given', dockerManifestNoType, MT.dockerManifest, 'image', MT.dockerManifest, 1],
+    [
+      'OCI manifest without mediaType, content type given',
+      ociManifestNoType,
+      MT.ociManifest,
+      'image',
+      MT.ociManifest,
+      2,
+    ],
+    [
+      'Docker manifest without mediaType, content type given',
+      dockerManifestNoType,
+      MT.dockerManifest,
+      'image',
+      MT.dockerManifest,
+      1,
+    ],
     ['OCI index without mediaType, content type given', ociIndexNoType, MT.ociIndex, 'index', MT.ociIndex, 2],
     ['Docker list without mediaType, content type given', dockerListNoType, MT.dockerList, 'index', MT.dockerList, 2],
     ['content type with parameters', ociManifestNoType, `${MT.ociManifest}; charset=utf-8`, 'image', MT.ociManifest, 2],
     // Neither: the shape decides, as OCI types.
     ['manifest without mediaType or content type', ociManifestNoType, undefined, 'image', MT.ociManifest, 2],
     ['index without mediaType or content type', ociIndexNoType, undefined, 'index', MT.ociIndex, 2],
-    ['manifest served as application/octet-stream', ociManifestNoType, 'application/octet-stream', 'image', MT.ociManifest, 2],
-    ['manifest served as application/json with layers', ociManifestNoType, 'application/json', 'image', MT.ociManifest, 2],
+    [
+      'manifest served as application/octet-stream',
+      ociManifestNoType,
+      'application/octet-stream',
+      'image',
+      MT.ociManifest,
+      2,
+    ],
+    [
+      'manifest served as application/json with layers',
+      ociManifestNoType,
+      'application/json',
+      'image',
+      MT.ociManifest,
+      2,
+    ],
     ['index served as application/json', ociIndexNoType, 'application/json', 'index', MT.ociIndex, 2],
     // The document's mediaType wins over a disagreeing content type.
     ['declared Docker type wins over OCI content type', dockerManifest, MT.ociManifest, 'image', MT.dockerManifest, 1],
@@ -83,7 +126,13 @@ describe('parseManifest: accepted documents', () => {
       annotations: { 'org.opencontainers.image.ref.name': '1.0' },
       subject,
       manifests: [
-        { ...amd64, annotations: { a: 'b' }, urls: ['https://example.com/x', 42], artifactType: 'application/x.sig', ignored: true },
+        {
+          ...amd64,
+          annotations: { a: 'b' },
+          urls: ['https://example.com/x', 42],
+          artifactType: 'application/x.sig',
+          ignored: true,
+        },
         { mediaType: MT.ociManifest, digest: d('6'), size: 0, platform: 'linux/amd64' },
       ],
     };
@@ -139,7 +188,12 @@ describe('parseManifest: refused documents throw MANIFEST_INVALID', () => {
     ['schema 1 by schemaVersion', enc(schema1), undefined, /schema 1/],
     ['schema 1 signed, by content type', enc(signed), MT.dockerSchema1Signed, /schema 1/],
     ['schema 1 by content type only', enc({ name: 'x', fsLayers: [] }), MT.dockerSchema1, /schema 1/],
-    ['schema 1 declared in the document', enc({ ...ociManifestNoType, mediaType: MT.dockerSchema1 }), MT.ociManifest, /schema 1/],
+    [
+      'schema 1 declared in the document',
+      enc({ ...ociManifestNoType, mediaType: MT.dockerSchema1 }),
+      MT.ociManifest,
+      /schema 1/,
+    ],
     ['schema 1 with an OCI content type', enc(schema1), MT.ociManifest, /schema 1/],
     // Not JSON, or not an object.
     ['invalid JSON', text('{"schemaVersion": 2,'), MT.ociManifest, /not valid JSON/],
@@ -150,33 +204,110 @@ describe('parseManifest: refused documents throw MANIFEST_INVALID', () => {
     ['string', text('"manifest"'), undefined, /not a JSON object/],
     ['number', text('2'), undefined, /not a JSON object/],
     // Descriptor digests: validated before they become URLs or paths.
-    ['layer digest with path traversal', enc(bad({ ...layer, digest: 'sha256:../../etc' })), undefined, /layers\[1\]: invalid digest/],
-    ['layer digest too short', enc(bad({ ...layer, digest: `sha256:${'a'.repeat(63)}` })), undefined, /layers\[1\]: invalid digest/],
-    ['layer digest too long', enc(bad({ ...layer, digest: `sha256:${'a'.repeat(65)}` })), undefined, /layers\[1\]: invalid digest/],
-    ['layer digest with bad algorithm', enc(bad({ ...layer, digest: `md5:${'a'.repeat(32)}` })), undefined, /invalid digest/],
+    [
+      'layer digest with path traversal',
+      enc(bad({ ...layer, digest: 'sha256:../../etc' })),
+      undefined,
+      /layers\[1\]: invalid digest/,
+    ],
+    [
+      'layer digest too short',
+      enc(bad({ ...layer, digest: `sha256:${'a'.repeat(63)}` })),
+      undefined,
+      /layers\[1\]: invalid digest/,
+    ],
+    [
+      'layer digest too long',
+      enc(bad({ ...layer, digest: `sha256:${'a'.repeat(65)}` })),
+      undefined,
+      /layers\[1\]: invalid digest/,
+    ],
+    [
+      'layer digest with bad algorithm',
+      enc(bad({ ...layer, digest: `md5:${'a'.repeat(32)}` })),
+      undefined,
+      /invalid digest/,
+    ],
     ['layer digest uppercase', enc(bad({ ...layer, digest: `sha256:${'A'.repeat(64)}` })), undefined, /invalid digest/],
-    ['layer digest missing', enc(bad({ mediaType: MT.ociLayerGzip, size: 1 })), undefined, /layers\[1\]: invalid digest/],
+    [
+      'layer digest missing',
+      enc(bad({ mediaType: MT.ociLayerGzip, size: 1 })),
+      undefined,
+      /layers\[1\]: invalid digest/,
+    ],
     ['layer digest not a string', enc(bad({ ...layer, digest: 42 })), undefined, /invalid digest/],
-    ['config digest with path traversal', enc({ ...ociManifest, config: { ...config, digest: 'sha256:../../etc' } }), undefined, /config: invalid digest/],
-    ['index entry digest', enc({ ...ociIndex, manifests: [amd64, { ...arm64, digest: 'sha256:../../etc' }] }), undefined, /manifests\[1\]: invalid digest/],
-    ['subject digest', enc({ ...ociManifest, subject: { ...config, digest: 'sha256:nope' } }), undefined, /subject: invalid digest/],
+    [
+      'config digest with path traversal',
+      enc({ ...ociManifest, config: { ...config, digest: 'sha256:../../etc' } }),
+      undefined,
+      /config: invalid digest/,
+    ],
+    [
+      'index entry digest',
+      enc({ ...ociIndex, manifests: [amd64, { ...arm64, digest: 'sha256:../../etc' }] }),
+      undefined,
+      /manifests\[1\]: invalid digest/,
+    ],
+    [
+      'subject digest',
+      enc({ ...ociManifest, subject: { ...config, digest: 'sha256:nope' } }),
+      undefined,
+      /subject: invalid digest/,
+    ],
     // Descriptor sizes and media types.
     ['negative size', enc(bad({ ...layer, size: -1 })), undefined, /layers\[1\]: invalid size/],
     ['fractional size', enc(bad({ ...layer, size: 1.5 })), undefined, /invalid size/],
     ['size as a string', enc(bad({ ...layer, size: '10' })), undefined, /invalid size/],
     ['size missing', enc(bad({ mediaType: MT.ociLayerGzip, digest: d('1') })), undefined, /invalid size/],
-    ['size beyond safe integers', text(`{"mediaType":"${MT.ociManifest}","config":${JSON.stringify(config)},"layers":[{"mediaType":"x","digest":"${d('1')}","size":9007199254740993}]}`), undefined, /invalid size/],
-    ['descriptor without mediaType', enc(bad({ digest: d('1'), size: 1 })), undefined, /layers\[1\]: missing mediaType/],
+    [
+      'size beyond safe integers',
+      text(
+        `{"mediaType":"${MT.ociManifest}","config":${JSON.stringify(config)},"layers":[{"mediaType":"x","digest":"${d('1')}","size":9007199254740993}]}`,
+      ),
+      undefined,
+      /invalid size/,
+    ],
+    [
+      'descriptor without mediaType',
+      enc(bad({ digest: d('1'), size: 1 })),
+      undefined,
+      /layers\[1\]: missing mediaType/,
+    ],
     ['descriptor with empty mediaType', enc(bad({ ...layer, mediaType: '' })), undefined, /missing mediaType/],
-    ['descriptor that is not an object', enc({ ...ociManifest, layers: ['sha256:x'] }), undefined, /layers\[0\]: not a descriptor/],
+    [
+      'descriptor that is not an object',
+      enc({ ...ociManifest, layers: ['sha256:x'] }),
+      undefined,
+      /layers\[0\]: not a descriptor/,
+    ],
     ['descriptor that is null', enc({ ...ociIndex, manifests: [null] }), undefined, /manifests\[0\]: not a descriptor/],
     // Shape.
-    ['image without config', enc({ ...ociManifestNoType, config: undefined }), MT.ociManifest, /config: not a descriptor/],
-    ['image without layers', enc({ schemaVersion: 2, mediaType: MT.ociManifest, config }), undefined, /no layers array/],
+    [
+      'image without config',
+      enc({ ...ociManifestNoType, config: undefined }),
+      MT.ociManifest,
+      /config: not a descriptor/,
+    ],
+    [
+      'image without layers',
+      enc({ schemaVersion: 2, mediaType: MT.ociManifest, config }),
+      undefined,
+      /no layers array/,
+    ],
     ['image with layers not an array', enc({ ...ociManifest, layers: {} }), undefined, /no layers array/],
     ['index without manifests', enc({ schemaVersion: 2, mediaType: MT.ociIndex }), undefined, /no manifests array/],
-    ['Docker list whose manifests is not an array', enc({ ...dockerList, manifests: {} }), undefined, /no manifests array/],
-    ['unsupported media type', enc({ ...ociManifest, mediaType: 'application/vnd.oci.artifact.manifest.v1+json' }), undefined, /unsupported manifest media type/],
+    [
+      'Docker list whose manifests is not an array',
+      enc({ ...dockerList, manifests: {} }),
+      undefined,
+      /no manifests array/,
+    ],
+    [
+      'unsupported media type',
+      enc({ ...ociManifest, mediaType: 'application/vnd.oci.artifact.manifest.v1+json' }),
+      undefined,
+      /unsupported manifest media type/,
+    ],
     // Size cap.
     ['one byte over 4 MiB', new Uint8Array(MAX_JSON_BYTES + 1).fill(0x20), MT.ociManifest, /over the 4 MiB limit/],
     ['far over 4 MiB', new Uint8Array(8 * 1024 * 1024).fill(0x20), MT.ociManifest, /over the 4 MiB limit/],
@@ -247,7 +378,11 @@ describe('toFetched', () => {
     ['one flipped byte', Uint8Array.from(bytes, (b, i) => (i === 20 ? b ^ 1 : b)), sha256],
     ['a truncated, unparseable copy', bytes.subarray(0, bytes.byteLength - 1), sha256],
     ['a sha512 that does not match', enc(ociIndex), sha512],
-    ['a digest of another algorithm for the same bytes', bytes, `sha512:${sha256.slice(7)}${sha256.slice(7)}` as Digest],
+    [
+      'a digest of another algorithm for the same bytes',
+      bytes,
+      `sha512:${sha256.slice(7)}${sha256.slice(7)}` as Digest,
+    ],
   ])('refuses %s with DIGEST_MISMATCH', (_name, got, expected) => {
     let caught: unknown;
     try {

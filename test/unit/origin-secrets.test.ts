@@ -13,7 +13,7 @@ describe('origin rules', () => {
     ['https://registry.example.com:5000/v2/x', false],
     ['http://registry.example.com/v2/x', false],
     ['https://cdn.example.com/v2/x', false],
-  ])('%s is the registry\'s own origin: %s', (url, own) => {
+  ])("%s is the registry's own origin: %s", (url, own) => {
     expect(isOwnOrigin(OWN, url)).toBe(own);
   });
 
@@ -27,8 +27,9 @@ describe('origin rules', () => {
   });
 
   it('a handed-over URL without dot segments resolves against its base; dots in the query are fine', () => {
-    expect(resolveHanded('/v2/a/blobs/uploads/u1?_state=a..b', OWN, 'upload').toString())
-      .toBe(`${OWN}/v2/a/blobs/uploads/u1?_state=a..b`);
+    expect(resolveHanded('/v2/a/blobs/uploads/u1?_state=a..b', OWN, 'upload').toString()).toBe(
+      `${OWN}/v2/a/blobs/uploads/u1?_state=a..b`,
+    );
   });
 
   it('HTTPS never steps down to plain HTTP, from the registry or from an HTTPS hop; other schemes are refused', () => {
@@ -54,7 +55,8 @@ describe('secrets masked by value', () => {
     rememberSecret('tok_0123456789abcdef');
     const basic = Buffer.from('unit-user:Unit-Test-Passw0rd!').toString('base64');
     const pass64 = Buffer.from('Unit-Test-Passw0rd!').toString('base64');
-    const text = `bad password Unit-Test-Passw0rd! creds ${basic} p=${pass64} t=tok_0123456789abcdef ` +
+    const text =
+      `bad password Unit-Test-Passw0rd! creds ${basic} p=${pass64} t=tok_0123456789abcdef ` +
       `u=${encodeURIComponent('Unit-Test-Passw0rd!')}`;
     expect(maskSecrets(text)).toBe('bad password *** creds *** p=*** t=*** u=***');
     expect(redactText(`DENIED: ${text}`)).not.toMatch(/Passw0rd|tok_0123|VW5pd/);

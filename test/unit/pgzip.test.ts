@@ -73,7 +73,12 @@ describe('pgzip', () => {
 
   it('gives the same bytes whatever the concurrency and however the input is cut', async () => {
     const want = await gz(inputs.mixed, { level: 6, concurrency: 1 }, 4096);
-    for (const [concurrency, piece] of [[2, 1 << 20], [3, 77_777], [8, 3 * MiB], [16, 333]] as const) {
+    for (const [concurrency, piece] of [
+      [2, 1 << 20],
+      [3, 77_777],
+      [8, 3 * MiB],
+      [16, 333],
+    ] as const) {
       expect(sha(await gz(inputs.mixed, { level: 6, concurrency }, piece))).toBe(sha(want));
     }
     // The format is fixed (block size, dictionary, header): this digest is the same on every machine and run. It is

@@ -1,8 +1,16 @@
 // Platforms: parsing `os/arch[/variant]` with containerd's aliases, formatting, matching index entries, attestations.
 import { describe, expect, it } from 'vitest';
-import { type Platform, formatPlatform, hostPlatform, isAttestationEntry, parsePlatform, platformMatches } from '../../src/oci/platform.js';
+import {
+  type Platform,
+  formatPlatform,
+  hostPlatform,
+  isAttestationEntry,
+  parsePlatform,
+  platformMatches,
+} from '../../src/oci/platform.js';
 
-const p = (os: string, architecture: string, variant?: string): Platform => (variant ? { os, architecture, variant } : { os, architecture });
+const p = (os: string, architecture: string, variant?: string): Platform =>
+  variant ? { os, architecture, variant } : { os, architecture };
 
 describe('parsePlatform', () => {
   it.each<[string, Platform]>([
@@ -35,12 +43,22 @@ describe('parsePlatform', () => {
     expect(parsePlatform(text)).toStrictEqual(expected);
   });
 
-  it.each([[''], ['linux'], ['/amd64'], ['linux/'], ['linux//amd64'], ['linux/amd64/'], ['linux/arm/v7/extra'], ['linux amd64'], ['linux/amd 64'], ['linux/amd64;rm'], ['linux/*'], ['a/b/c/d']])(
-    'refuses %j',
-    (text) => {
-      expect(parsePlatform(text)).toBeUndefined();
-    },
-  );
+  it.each([
+    [''],
+    ['linux'],
+    ['/amd64'],
+    ['linux/'],
+    ['linux//amd64'],
+    ['linux/amd64/'],
+    ['linux/arm/v7/extra'],
+    ['linux amd64'],
+    ['linux/amd 64'],
+    ['linux/amd64;rm'],
+    ['linux/*'],
+    ['a/b/c/d'],
+  ])('refuses %j', (text) => {
+    expect(parsePlatform(text)).toBeUndefined();
+  });
 });
 
 describe('formatPlatform', () => {
@@ -101,12 +119,27 @@ describe('platformMatches', () => {
 
 describe('isAttestationEntry', () => {
   it.each<[string, { platform?: Platform; annotations?: Record<string, string> }, boolean]>([
-    ['buildx attestation by annotation', { platform: p('unknown', 'unknown'), annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': 'sha256:x' } }, true],
+    [
+      'buildx attestation by annotation',
+      {
+        platform: p('unknown', 'unknown'),
+        annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': 'sha256:x' },
+      },
+      true,
+    ],
     ['annotation alone', { annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }, true],
     ['unknown/unknown platform alone', { platform: p('unknown', 'unknown') }, true],
     ['a real image', { platform: p('linux', 'amd64') }, false],
-    ['a real image with unrelated annotations', { platform: p('linux', 'amd64'), annotations: { 'org.opencontainers.image.ref.name': '1' } }, false],
-    ['another reference type', { platform: p('linux', 'amd64'), annotations: { 'vnd.docker.reference.type': 'something-else' } }, false],
+    [
+      'a real image with unrelated annotations',
+      { platform: p('linux', 'amd64'), annotations: { 'org.opencontainers.image.ref.name': '1' } },
+      false,
+    ],
+    [
+      'another reference type',
+      { platform: p('linux', 'amd64'), annotations: { 'vnd.docker.reference.type': 'something-else' } },
+      false,
+    ],
     ['unknown os only', { platform: p('unknown', 'amd64') }, false],
     ['unknown architecture only', { platform: p('linux', 'unknown') }, false],
     ['no platform, no annotations', {}, false],
@@ -119,7 +152,9 @@ describe('hostPlatform', () => {
   it('describes this machine in the terms parsePlatform uses', () => {
     const host = hostPlatform();
     expect(host.os).toBe(process.platform === 'win32' ? 'windows' : process.platform);
-    expect(parsePlatform(formatPlatform(host))).toStrictEqual(host.architecture === 'arm64' ? p(host.os, 'arm64') : host);
+    expect(parsePlatform(formatPlatform(host))).toStrictEqual(
+      host.architecture === 'arm64' ? p(host.os, 'arm64') : host,
+    );
     expect(['x64', 'x86_64', 'aarch64']).not.toContain(host.architecture);
   });
 });

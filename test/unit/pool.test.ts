@@ -50,7 +50,14 @@ describe('runPool', () => {
 
   it('small tasks (an image config) have one of the `limit` slots kept for them, never an extra one', async () => {
     const h = harness();
-    const tasks = [h.task('big1', 64 * MiB), h.task('big2', 64 * MiB), h.task('big3', 64 * MiB), h.task('cfg1', 700), h.task('cfg2', 900), h.task('cfg3', SMALL_TASK - 1)];
+    const tasks = [
+      h.task('big1', 64 * MiB),
+      h.task('big2', 64 * MiB),
+      h.task('big3', 64 * MiB),
+      h.task('cfg1', 700),
+      h.task('cfg2', 900),
+      h.task('cfg3', SMALL_TASK - 1),
+    ];
     const done = runPool(tasks, 2, new AbortController().signal);
     await tick();
     // One big task, and the largest small one in the slot kept for small tasks: two in all.

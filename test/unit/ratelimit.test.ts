@@ -1,13 +1,31 @@
 // Docker Hub rate-limit headers parsed defensively; when they count as low; the hint of a 429.
 import { describe, expect, it } from 'vitest';
-import { formatRateLimit, formatWait, isLow, parseRateLimit, throttleHint } from '../../src/registry-client/ratelimit.js';
+import {
+  formatRateLimit,
+  formatWait,
+  isLow,
+  parseRateLimit,
+  throttleHint,
+} from '../../src/registry-client/ratelimit.js';
 
 describe('parseRateLimit', () => {
   it.each([
-    [{ 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600' }, { limit: 100, remaining: 76, windowSeconds: 21600 }],
-    [{ 'ratelimit-limit': '200', 'ratelimit-remaining': '0' }, { limit: 200, remaining: 0 }],
-    [{ 'ratelimit-limit': ' 100 ; w = 3600 ', 'ratelimit-remaining': ['5;w=3600', '6;w=3600'] }, { limit: 100, remaining: 5, windowSeconds: 3600 }],
-    [{ 'ratelimit-remaining': '3;w=21600', 'docker-ratelimit-source': '203.0.113.7' }, { remaining: 3, windowSeconds: 21600, source: '203.0.113.7' }],
+    [
+      { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '76;w=21600' },
+      { limit: 100, remaining: 76, windowSeconds: 21600 },
+    ],
+    [
+      { 'ratelimit-limit': '200', 'ratelimit-remaining': '0' },
+      { limit: 200, remaining: 0 },
+    ],
+    [
+      { 'ratelimit-limit': ' 100 ; w = 3600 ', 'ratelimit-remaining': ['5;w=3600', '6;w=3600'] },
+      { limit: 100, remaining: 5, windowSeconds: 3600 },
+    ],
+    [
+      { 'ratelimit-remaining': '3;w=21600', 'docker-ratelimit-source': '203.0.113.7' },
+      { remaining: 3, windowSeconds: 21600, source: '203.0.113.7' },
+    ],
     [{ 'ratelimit-limit': 'lots', 'ratelimit-remaining': '-4' }, undefined],
     [{ 'ratelimit-limit': '', 'ratelimit-remaining': ';w=1' }, undefined],
     [{}, undefined],
@@ -51,7 +69,11 @@ describe('formatting', () => {
     expect(throttleHint({ limit: 100, remaining: 0, windowSeconds: 21600 }, 3_600_000, now)).toBe(
       'rate limit reached (0 of 100 pulls left per 6h): retry in 60 min (after 11:00 UTC), or log in to raise the limit',
     );
-    expect(throttleHint({ limit: 100 }, undefined, now)).toBe('rate limit reached (0 of 100 pulls left): retry later, or log in to raise the limit');
-    expect(throttleHint(undefined, 30_000, now)).toBe('the registry is throttling requests: retry in 30 s (after 10:00 UTC)');
+    expect(throttleHint({ limit: 100 }, undefined, now)).toBe(
+      'rate limit reached (0 of 100 pulls left): retry later, or log in to raise the limit',
+    );
+    expect(throttleHint(undefined, 30_000, now)).toBe(
+      'the registry is throttling requests: retry in 30 s (after 10:00 UTC)',
+    );
   });
 });

@@ -31,7 +31,14 @@ function expectUsageError(fn: () => unknown, message?: RegExp): void {
   if (message) expect(err.message).toMatch(message);
 }
 
-type Row = [input: string, registry: string, apiHost: string, repository: string, tag: string | undefined, digest: string | undefined];
+type Row = [
+  input: string,
+  registry: string,
+  apiHost: string,
+  repository: string,
+  tag: string | undefined,
+  digest: string | undefined,
+];
 
 describe('parseReference: valid references', () => {
   it.each<Row>([
@@ -68,7 +75,14 @@ describe('parseReference: valid references', () => {
     ['192.168.0.1:8/debian', '192.168.0.1:8', '192.168.0.1:8', 'debian', 'latest', undefined],
     ['[::1]:5000/x', '[::1]:5000', '[::1]:5000', 'x', 'latest', undefined],
     ['[::1]/x:t', '[::1]', '[::1]', 'x', 't', undefined],
-    ['[fc00:1:2:3:4:5:6:7]:5000/library/debian', '[fc00:1:2:3:4:5:6:7]:5000', '[fc00:1:2:3:4:5:6:7]:5000', 'library/debian', 'latest', undefined],
+    [
+      '[fc00:1:2:3:4:5:6:7]:5000/library/debian',
+      '[fc00:1:2:3:4:5:6:7]:5000',
+      '[fc00:1:2:3:4:5:6:7]:5000',
+      'library/debian',
+      'latest',
+      undefined,
+    ],
     // Hosts are case-insensitive and kept lowercase; a first component with uppercase is a host (not a repo).
     ['EXAMPLE/group-image:V42', 'example', 'example', 'group-image', 'V42', undefined],
     ['Example-1/image:1.0-BETA', 'example-1', 'example-1', 'image', '1.0-BETA', undefined],
@@ -208,12 +222,16 @@ describe('parseRepository', () => {
     expect(parseRepository(input)).toStrictEqual({ registry, apiHost: apiHostOf(registry), repository });
   });
 
-  it.each([['alpine:3.20'], ['ghcr.io/o/r:t'], [`ghcr.io/o/r@${D256}`], ['localhost:5000/a/b:t'], ['docker://alpine:latest'], ['Bad']])(
-    'refuses %s',
-    (input) => {
-      expectUsageError(() => parseRepository(input));
-    },
-  );
+  it.each([
+    ['alpine:3.20'],
+    ['ghcr.io/o/r:t'],
+    [`ghcr.io/o/r@${D256}`],
+    ['localhost:5000/a/b:t'],
+    ['docker://alpine:latest'],
+    ['Bad'],
+  ])('refuses %s', (input) => {
+    expectUsageError(() => parseRepository(input));
+  });
 });
 
 describe('formatReference', () => {
@@ -237,7 +255,11 @@ describe('formatReference', () => {
   it.each<[ImageRef, { digest?: string }, string]>([
     [{ registry: 'ghcr.io', apiHost: 'ghcr.io', repository: 'o/r' }, {}, 'ghcr.io/o/r'],
     [{ registry: 'ghcr.io', apiHost: 'ghcr.io', repository: 'o/r', tag: 't' }, { digest: D256 }, `ghcr.io/o/r@${D256}`],
-    [{ registry: 'ghcr.io', apiHost: 'ghcr.io', repository: 'o/r', digest: D512 as ImageRef['digest'] }, { digest: D256 }, `ghcr.io/o/r@${D256}`],
+    [
+      { registry: 'ghcr.io', apiHost: 'ghcr.io', repository: 'o/r', digest: D512 as ImageRef['digest'] },
+      { digest: D256 },
+      `ghcr.io/o/r@${D256}`,
+    ],
   ])('%o with %o → %s', (ref, opts, formatted) => {
     expect(formatReference(ref, opts)).toBe(formatted);
   });

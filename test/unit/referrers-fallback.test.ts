@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { Digest } from '../../src/oci/digest.js';
 import { encodeManifest, toFetched } from '../../src/oci/manifest.js';
 import {
-  OCI_INDEX, REFERRER_TAG, fallbackTag, mergeFallback, referrerDescriptor,
+  OCI_INDEX,
+  REFERRER_TAG,
+  fallbackTag,
+  mergeFallback,
+  referrerDescriptor,
 } from '../../src/referrers/fallback-index.js';
 
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -39,7 +43,7 @@ describe('mergeFallback', () => {
     expect(doc).toEqual({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [entry(A, 't')] });
   });
 
-  it("keeps every entry and field another tool wrote, adds only what is new, and nothing when nothing is", () => {
+  it('keeps every entry and field another tool wrote, adds only what is new, and nothing when nothing is', () => {
     const foreign = { ...entry(A, 'x'), annotations: { 'tool.x': '1' }, 'x-extra': true };
     const stored = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [foreign], annotations: { keep: 'me' } };
     const existing = toFetched(encodeManifest(stored), OCI_INDEX);
@@ -53,10 +57,17 @@ describe('mergeFallback', () => {
 
 describe('referrerDescriptor (what Listing Referrers lists)', () => {
   const manifest = (extra: object) =>
-    toFetched(encodeManifest({
-      schemaVersion: 2, mediaType: MANIFEST, config: { mediaType: 'application/vnd.example.cfg', digest: B, size: 2 },
-      layers: [], subject: { mediaType: 'x', digest: C, size: 1 }, ...extra,
-    }), undefined);
+    toFetched(
+      encodeManifest({
+        schemaVersion: 2,
+        mediaType: MANIFEST,
+        config: { mediaType: 'application/vnd.example.cfg', digest: B, size: 2 },
+        layers: [],
+        subject: { mediaType: 'x', digest: C, size: 1 },
+        ...extra,
+      }),
+      undefined,
+    );
   it('artifactType, else the config media type; the annotations', () => {
     const sbom = { artifactType: 'application/spdx+json', annotations: { a: 'b' } };
     expect(referrerDescriptor(manifest(sbom))).toMatchObject(sbom);

@@ -54,10 +54,16 @@ describe('backoffMs is equal jitter (as its comment says): the wait is in [ceili
 });
 
 describe('isRetryableError', () => {
-  it.each(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE'])(
-    '%s is retried',
-    (code) => expect(isRetryableError(coded(code))).toBe(true),
-  );
+  it.each([
+    'ECONNRESET',
+    'EPIPE',
+    'ETIMEDOUT',
+    'UND_ERR_SOCKET',
+    'UND_ERR_HEADERS_TIMEOUT',
+    'UND_ERR_BODY_TIMEOUT',
+    'UND_ERR_CONNECT_TIMEOUT',
+    'ERR_STREAM_PREMATURE_CLOSE',
+  ])('%s is retried', (code) => expect(isRetryableError(coded(code))).toBe(true));
   it('looks through the cause chain', () => {
     expect(isRetryableError(new Error('fetch failed', { cause: coded('ECONNRESET') }))).toBe(true);
   });
@@ -80,8 +86,13 @@ describe('networkReason', () => {
 
 describe('network errors', () => {
   it('a certificate error says what to do', () => {
-    const e = connectError('127.0.0.1:5000', coded('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'));
-    expect(e.message).toBe('127.0.0.1:5000: the TLS certificate is not trusted (self-signed certificate in certificate chain)');
+    const e = connectError(
+      '127.0.0.1:5000',
+      coded('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'),
+    );
+    expect(e.message).toBe(
+      '127.0.0.1:5000: the TLS certificate is not trusted (self-signed certificate in certificate chain)',
+    );
     expect(e.hint).toMatch(/"ca".*--insecure/);
   });
 });
@@ -128,15 +139,28 @@ describe('redaction', () => {
       'https://s3/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2Fx&X-Amz-Signature=abc123&X-Amz-Security-Token=tok&X-Amz-Date=1',
       'https://s3/x?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Security-Token=***&X-Amz-Date=1',
     ],
-    ['https://cdn/b?sig=abc&se=2024&Signature=x&Key-Pair-Id=K', 'https://cdn/b?sig=***&se=2024&Signature=***&Key-Pair-Id=***'],
-    ['{"username":"u","password":"p4ss","identitytoken":"t0k"}', '{"username":"u","password":"***","identitytoken":"***"}'],
+    [
+      'https://cdn/b?sig=abc&se=2024&Signature=x&Key-Pair-Id=K',
+      'https://cdn/b?sig=***&se=2024&Signature=***&Key-Pair-Id=***',
+    ],
+    [
+      '{"username":"u","password":"p4ss","identitytoken":"t0k"}',
+      '{"username":"u","password":"***","identitytoken":"***"}',
+    ],
   ])('%s', (input, output) => expect(redactText(input)).toBe(output));
 
-  it.each(['a Bearer challenge without a realm', 'Basic realm="registry"', 'manifest sha256:0123abcd is fine', 'retry in 5 s'])('leaves %j alone', (text) => {
+  it.each([
+    'a Bearer challenge without a realm',
+    'Basic realm="registry"',
+    'manifest sha256:0123abcd is fine',
+    'retry in 5 s',
+  ])('leaves %j alone', (text) => {
     expect(redactText(text)).toBe(text);
   });
 
   it('redactUrl masks userinfo and signed parameters, keeps the rest', () => {
-    expect(redactUrl('https://u:p@h/v2/x?X-Amz-Signature=abc&n=10')).toBe('https://***:***@h/v2/x?X-Amz-Signature=***&n=10');
+    expect(redactUrl('https://u:p@h/v2/x?X-Amz-Signature=abc&n=10')).toBe(
+      'https://***:***@h/v2/x?X-Amz-Signature=***&n=10',
+    );
   });
 });

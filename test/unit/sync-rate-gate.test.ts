@@ -63,9 +63,7 @@ afterEach(() => {
 });
 
 describe('sync rate gate', () => {
-  it(
-    'admits at once, asking nothing, while the registry has said nothing of a limit, or when the floor is 0',
-    async () => {
+  it('admits at once, asking nothing, while the registry has said nothing of a limit, or when the floor is 0', async () => {
     const hub = new FakeHub();
     await expect(new RateGate(hub.ctx(), options({})).admit(item())).resolves.toBeUndefined();
     hub.lastRateLimit.set(HUB, { limit: 100, remaining: 0 });
@@ -73,9 +71,7 @@ describe('sync rate gate', () => {
     expect(hub.heads + hub.gets).toBe(0);
   });
 
-  it(
-    'reserves the pulls of admitted copies: the copy that would take the registry under the floor is refused',
-    async () => {
+  it('reserves the pulls of admitted copies: the copy that would take the registry under the floor is refused', async () => {
     const hub = new FakeHub();
     hub.lastRateLimit.set(HUB, { limit: 100, remaining: 11, windowSeconds: 21600 });
     const gate = new RateGate(hub.ctx(), options({ rateFloor: 10 }));
@@ -101,16 +97,17 @@ describe('sync rate gate', () => {
     await expect(gate.admit(item())).resolves.toBeUndefined();
   });
 
-  it(
-    'a whole multi-arch copy counts one pull per child manifest (read from the index); a platform subset per platform',
-    async () => {
+  it('a whole multi-arch copy counts one pull per child manifest (read from the index); a platform subset per platform', async () => {
     const hub = new FakeHub();
     hub.lastRateLimit.set(HUB, { limit: 100, remaining: 11 });
     hub.children = 3;
     const refused = await new RateGate(hub.ctx(), options({ rateFloor: 10 })).admit(item(INDEX));
     expect(refused?.message).toMatch(/\(the image needs 3 pulls\)/);
     expect(hub.gets).toBe(1);
-    const two = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }];
+    const two = [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64' },
+    ];
     await expect(new RateGate(hub.ctx(), options({ rateFloor: 10 })).admit(item(INDEX, two))).resolves.toBeUndefined();
     expect(hub.gets, 'the platforms asked for say how many: no index read').toBe(1);
   });

@@ -4,8 +4,36 @@ import { compareTags, selectTags, tagVersion } from '../../src/sync/select.js';
 import type { TagRules } from '../../src/sync/spec.js';
 import { parseShard, shardOf } from '../../src/sync/plan.js';
 
-const ALPINE = ['3.17', '3.17.10', '3.18', '3.18.9', '3.19', '3.19.4', '3.20', '3.20.3', '3.21.0-rc1', '3.21', '3.21.2', 'edge', 'latest', '3', '20240923'];
-const NGINX = ['1.25.5', '1.26.2', '1.26.2-alpine', '1.27.0', '1.27.1', '1.27.2', '1.27.2-alpine', 'mainline', 'stable', 'latest', 'v1.28.0'];
+const ALPINE = [
+  '3.17',
+  '3.17.10',
+  '3.18',
+  '3.18.9',
+  '3.19',
+  '3.19.4',
+  '3.20',
+  '3.20.3',
+  '3.21.0-rc1',
+  '3.21',
+  '3.21.2',
+  'edge',
+  'latest',
+  '3',
+  '20240923',
+];
+const NGINX = [
+  '1.25.5',
+  '1.26.2',
+  '1.26.2-alpine',
+  '1.27.0',
+  '1.27.1',
+  '1.27.2',
+  '1.27.2-alpine',
+  'mainline',
+  'stable',
+  'latest',
+  'v1.28.0',
+];
 
 describe('tagVersion', () => {
   it.each<[string, string | undefined]>([
@@ -32,16 +60,46 @@ describe('selectTags', () => {
     ['allow regex', ALPINE, { allow: [/^3\.19/] }, ['3.19.4', '3.19']],
     ['allow several regexes: a tag matching any', ALPINE, { allow: [/^edge$/, /^latest$/] }, ['edge', 'latest']],
     ['deny alone: every tag but those', NGINX, { deny: [/alpine/, /^v/, /^\d/] }, ['latest', 'mainline', 'stable']],
-    ['semver range over loose tags (3.20 is 3.20.0), non-versions and pre-releases skipped', ALPINE, { semver: '>=3.20' }, ['20240923', '3.21.2', '3.21', '3.20.3', '3.20']],
-    ['semver range with prerelease: true', ALPINE, { semver: '>=3.21.0-0 <4', prerelease: true }, ['3.21.2', '3.21', '3.21.0-rc1']],
-    ['semver ∪ allow, minus deny', ALPINE, { semver: '>=3.20 <4', allow: [/^edge$/, /-rc/], deny: [/-rc/] }, ['3.21.2', '3.21', '3.20.3', '3.20', 'edge']],
+    [
+      'semver range over loose tags (3.20 is 3.20.0), non-versions and pre-releases skipped',
+      ALPINE,
+      { semver: '>=3.20' },
+      ['20240923', '3.21.2', '3.21', '3.20.3', '3.20'],
+    ],
+    [
+      'semver range with prerelease: true',
+      ALPINE,
+      { semver: '>=3.21.0-0 <4', prerelease: true },
+      ['3.21.2', '3.21', '3.21.0-rc1'],
+    ],
+    [
+      'semver ∪ allow, minus deny',
+      ALPINE,
+      { semver: '>=3.20 <4', allow: [/^edge$/, /-rc/], deny: [/-rc/] },
+      ['3.21.2', '3.21', '3.20.3', '3.20', 'edge'],
+    ],
     ['latest N over every version', NGINX, { latest: 3 }, ['v1.28.0', '1.27.2', '1.27.2-alpine']],
-    ['latest N of a semver range, allow-picked non-versions kept', ALPINE, { semver: '^3.18', allow: [/^edge$/], latest: 2 }, ['3.21.2', '3.21', 'edge']],
+    [
+      'latest N of a semver range, allow-picked non-versions kept',
+      ALPINE,
+      { semver: '^3.18', allow: [/^edge$/], latest: 2 },
+      ['3.21.2', '3.21', 'edge'],
+    ],
     ['latest N of the allow-picked versions', NGINX, { allow: [/-alpine$/], latest: 1 }, ['1.27.2-alpine']],
-    ['list ∪ rules; deny does not remove a listed tag', NGINX, { list: ['1.25.5'], semver: '~1.27', deny: [/1\.25/] }, ['1.27.2', '1.27.1', '1.27.0', '1.25.5']],
+    [
+      'list ∪ rules; deny does not remove a listed tag',
+      NGINX,
+      { list: ['1.25.5'], semver: '~1.27', deny: [/1\.25/] },
+      ['1.27.2', '1.27.1', '1.27.0', '1.25.5'],
+    ],
     ['nothing matches', NGINX, { allow: [/^2\./] }, []],
     ['duplicates in the listing are dropped', ['1.0', '1.0', '2.0'], { semver: '*' }, ['2.0', '1.0']],
-    ['v-prefixed and bare tags of one version: ties by name', ['v1.2.0', '1.2', '1.2.0'], { semver: '1.2.0' }, ['1.2', '1.2.0', 'v1.2.0']],
+    [
+      'v-prefixed and bare tags of one version: ties by name',
+      ['v1.2.0', '1.2', '1.2.0'],
+      { semver: '1.2.0' },
+      ['1.2', '1.2.0', 'v1.2.0'],
+    ],
   ])('%s', async (_name, all, rules, want) => {
     expect(await selectTags(all, rules)).toEqual(want);
   });
@@ -68,7 +126,13 @@ describe('selectTags', () => {
   });
 
   it('compareTags: newest version first, then non-versions by name', () => {
-    expect(['edge', '3.9', 'abc', '3.10', '3.10.1'].sort(compareTags)).toEqual(['3.10.1', '3.10', '3.9', 'abc', 'edge']);
+    expect(['edge', '3.9', 'abc', '3.10', '3.10.1'].sort(compareTags)).toEqual([
+      '3.10.1',
+      '3.10',
+      '3.9',
+      'abc',
+      'edge',
+    ]);
   });
 });
 
@@ -98,6 +162,10 @@ describe('shards', () => {
     }
     for (const c of counts) expect(c).toBeGreaterThan(60);
     // Pinned: the hash must not change between versions, or shards of a matrix running mixed versions would overlap.
-    expect([shardOf('docker.io/library/alpine:3.20', 3), shardOf('docker.io/library/nginx:1.27', 3), shardOf('a:b', 10)]).toEqual([1, 2, 8]);
+    expect([
+      shardOf('docker.io/library/alpine:3.20', 3),
+      shardOf('docker.io/library/nginx:1.27', 3),
+      shardOf('a:b', 10),
+    ]).toEqual([1, 2, 8]);
   });
 });

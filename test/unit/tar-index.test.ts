@@ -166,7 +166,9 @@ describe('util/fs', () => {
     expect(await withLock(p, async () => 'took old lock')).toBe('took old lock');
     await expect(stat(`${p}.lock`)).rejects.toBeDefined();
     await writeFile(`${p}.lock`, `${process.pid}\n${hostname()}\nlive\n`);
-    await expect(withLock(p, async () => 1, undefined, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+    await expect(withLock(p, async () => 1, undefined, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: 'LOCK_TIMEOUT',
+    });
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 30);
     await expect(withLock(p, async () => 1, ac.signal)).rejects.toBeDefined();

@@ -19,15 +19,30 @@ let cert: string;
 beforeAll(async () => {
   dir = await makeTempDir('tls-probe');
   await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-subj', '/CN=127.0.0.1',
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-keyout',
+    join(dir, 'k.pem'),
+    '-out',
+    join(dir, 'c.pem'),
+    '-subj',
+    '/CN=127.0.0.1',
   ]);
   key = await readFile(join(dir, 'k.pem'), 'utf8');
   cert = await readFile(join(dir, 'c.pem'), 'utf8');
 });
 afterAll(() => removeTempDir(dir));
 
-async function listening<S extends Server>(server: S): Promise<{ server: S; port: number; close: () => Promise<void> }> {
+async function listening<S extends Server>(
+  server: S,
+): Promise<{ server: S; port: number; close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return { server, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
@@ -84,7 +99,9 @@ describe('speaksTls', () => {
     const held: import('node:net').Socket[] = [];
     const s = await listening(createTcpServer((sock) => void held.push(sock)));
     try {
-      await expect(speaksTls('127.0.0.1', s.port, signal(), 200)).rejects.toMatchObject({ code: 'UND_ERR_CONNECT_TIMEOUT' });
+      await expect(speaksTls('127.0.0.1', s.port, signal(), 200)).rejects.toMatchObject({
+        code: 'UND_ERR_CONNECT_TIMEOUT',
+      });
       const c = new AbortController();
       setTimeout(() => c.abort(Object.assign(new Error('interrupted'), { name: 'AbortError' })), 50);
       await expect(speaksTls('127.0.0.1', s.port, c.signal, 60_000)).rejects.toThrow(/interrupted/);

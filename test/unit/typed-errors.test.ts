@@ -7,7 +7,12 @@ import { RegctlError, hasCode } from '../../src/errors.js';
 import { RegistryError, bodyHas, hasOciCode, parseErrorBody } from '../../src/registry-client/errors.js';
 
 const notFound = () =>
-  new RegistryError({ status: 404, method: 'GET', url: 'https://r.test/v2/a/tags', errors: [{ code: 'NAME_UNKNOWN' }] });
+  new RegistryError({
+    status: 404,
+    method: 'GET',
+    url: 'https://r.test/v2/a/tags',
+    errors: [{ code: 'NAME_UNKNOWN' }],
+  });
 
 describe('typed error codes', () => {
   it('hasCode matches a RegctlError by code, and nothing else', () => {
@@ -17,7 +22,7 @@ describe('typed error codes', () => {
     expect(hasCode(undefined, 'NETWORK')).toBe(false);
   });
 
-  it('a RegistryError\'s code is the first code the registry sent; hasOciCode looks at all of them', () => {
+  it("a RegistryError's code is the first code the registry sent; hasOciCode looks at all of them", () => {
     const err = new RegistryError({
       status: 400,
       method: 'PUT',
@@ -36,7 +41,7 @@ describe('typed error codes', () => {
     expect(bodyHas(parseErrorBody('not json'), 'DENIED')).toBe(false);
   });
 
-  it('no source file compares an error code through a cast (`(err as …).code === \'NAME_UNKNOWN\'`)', () => {
+  it("no source file compares an error code through a cast (`(err as …).code === 'NAME_UNKNOWN'`)", () => {
     const root = fileURLToPath(new URL('../../src/', import.meta.url));
     const offenders: string[] = [];
     const walk = (dir: string): void => {

@@ -29,7 +29,7 @@ describe('undici private paths', () => {
     }
   });
 
-  it('after undici-lite.ts loads, an Agent has request() (what undici\'s index would have added)', async () => {
+  it("after undici-lite.ts loads, an Agent has request() (what undici's index would have added)", async () => {
     const { Agent } = await import('../../src/registry-client/undici-lite.js');
     const agent = new Agent();
     try {
