@@ -1,12 +1,12 @@
-// Benchmark case `build`: `regctl build` of a COPY-only Dockerfile (5,000 small files + one 100 MiB file) on the 64-layer
-// base into a registry, against `buildah bud --storage-driver vfs` + `buildah push` of the same Dockerfile.
+// Benchmark case `build`: `regctl build` of a COPY-only Dockerfile (5,000 small files + one 100 MiB file) on the
+// 64-layer base into a registry, against `buildah bud --storage-driver vfs` + `buildah push` of the same Dockerfile.
 //
 // The base (`small`: 64 × 1 MiB) lives in the source registry and the image goes to the destination registry, so both
 // tools must move the base layers (regctl copies the blobs; buildah pulls, unpacks and pushes them). The context is
 // generated once into bench/.work/build-context-v1 (seeded bytes: the 100 MiB file is incompressible).
-// Each fresh buildah run gets an empty storage root (no cached base), like a clean CI runner; a re-build reuses the root
-// of the destination's first build. regctl's fresh run starts with an empty user cache, so it reads each base layer
-// once to index its directories; its re-build reuses that cache, recomputes the layer and uploads nothing.
+// Each fresh buildah run gets an empty storage root (no cached base), like a clean CI runner; a re-build reuses the
+// root of the destination's first build. regctl's fresh run starts with an empty user cache, so it reads each base
+// layer once to index its directories; its re-build reuses that cache, recomputes the layer and uploads nothing.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

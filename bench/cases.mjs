@@ -175,7 +175,9 @@ export function syncCase({ name, images, description, runs, targets, rttMs = 0 }
   };
 }
 
-/** A fresh path under ctx.tmpDir for one run; the tool's earlier outputs of this case are removed (they can be 1 GiB). */
+/**
+ * A fresh path under ctx.tmpDir for one run; the tool's earlier outputs of this case are removed (they can be 1 GiB).
+ */
 function freshPath(ctx, name, tool, label, ext) {
   const dir = path.join(ctx.tmpDir, 'local');
   fs.mkdirSync(dir, { recursive: true });

@@ -21,7 +21,8 @@ const noHttp2 = {
 const lazyChildProcess = {
   name: 'lazy-child-process',
   setup(b) {
-    // commander requires child_process at load for executable subcommands, which regctl does not use: load it on first use.
+    // commander requires child_process at load for executable subcommands, which regctl does not use: load it on first
+    // use.
     b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
       /node_modules[\\/]commander/.test(args.importer)
         ? { path: 'child_process', namespace: 'lazy-child-process' }
@@ -47,7 +48,8 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // import() of a node: module or an external (keytar, the AWS SDK) becomes require(): a vm.Script has no ES module loader.
+  // import() of a node: module or an external (keytar, the AWS SDK) becomes require(): a vm.Script has no ES module
+  // loader.
   supported: { 'dynamic-import': false },
   // Native or very large, and loaded only when needed: resolved from node_modules at run time.
   external: ['@aws-sdk/*', 'keytar'],

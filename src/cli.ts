@@ -1,4 +1,5 @@
-// The command line: global flags, one AbortController for SIGINT/SIGTERM, run a CommandDef, print its result, map errors to exit codes.
+// The command line: global flags, one AbortController for SIGINT/SIGTERM, run a CommandDef, print its result, map
+// errors to exit codes.
 import { setMaxListeners } from 'node:events';
 import { Command, CommanderError, Option } from 'commander';
 import { commands } from './commands/index.js';

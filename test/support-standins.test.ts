@@ -1,4 +1,5 @@
-// Proves the stand-ins: the ECR API as the real @aws-sdk/client-ecr sees it, the ECR registry front, the fake credential helper.
+// Proves the stand-ins: the ECR API as the real @aws-sdk/client-ecr sees it, the ECR registry front, the fake
+// credential helper.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import {

@@ -1,4 +1,5 @@
-// The sync benchmark's images: N images sharing base layers, written as one OCI layout (cached) and seeded one repository each.
+// The sync benchmark's images: N images sharing base layers, written as one OCI layout (cached) and seeded one
+// repository each.
 //
 // Layout: bench/.work/images/sync-KEY, index.json names each image by its repository name (sync-00, sync-01, …).
 // Every image = the shared base layers + a few layers of its own, so a mirror fetches the base once when it is careful.

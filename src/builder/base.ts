@@ -1,4 +1,5 @@
-// Base images of FROM and COPY --from: opened once per location, one platform's manifest and config read (never its layers).
+// Base images of FROM and COPY --from: opened once per location, one platform's manifest and config read (never its
+// layers).
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type AppContext, sourceDeps } from '../context.js';
@@ -89,7 +90,9 @@ export class BaseResolver {
     return r;
   }
 
-  /** The image for one platform. `strict`: the platform was asked for (several are built), so a mismatch is an error. */
+  /**
+   * The image for one platform. `strict`: the platform was asked for (several are built), so a mismatch is an error.
+   */
   image(name: string, platform: Platform, strict: boolean, where: string): Promise<BaseImage> {
     const key = `${name}\n${formatPlatform(platform)}`;
     let p = this.images.get(key);

@@ -1,4 +1,5 @@
-// The build context: a directory read through .dockerignore, never left (symlinks stay links), special files named and refused.
+// The build context: a directory read through .dockerignore, never left (symlinks stay links), special files named and
+// refused.
 import type { Dirent, Stats } from 'node:fs';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
@@ -110,7 +111,8 @@ export class BuildContext implements Tree {
   async lstat(rel: string): Promise<TreeNode | undefined> {
     if (this.nodes.has(rel)) return this.nodes.get(rel);
     let node: TreeNode | undefined;
-    // Synchronous calls: a context walk is thousands of tiny local lookups, each far cheaper than a thread-pool round trip.
+    // Synchronous calls: a context walk is thousands of tiny local lookups, each far cheaper than a thread-pool round
+    // trip.
     let s: Stats | undefined;
     try {
       s = lstatSync(this.abs(rel));

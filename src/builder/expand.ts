@@ -1,4 +1,5 @@
-// Variable expansion and word splitting as Docker's shell lexer does them: $VAR, ${VAR}, ${VAR:-x}, ${VAR:+x}, quotes, escapes.
+// Variable expansion and word splitting as Docker's shell lexer does them: $VAR, ${VAR}, ${VAR:-x}, ${VAR:+x}, quotes,
+// escapes.
 
 export type Env = ReadonlyMap<string, string>;
 

@@ -1,4 +1,5 @@
-// Argument forms of the instructions: flags, key=value lists, ARG declarations, exec/shell forms, durations, ports, --chmod.
+// Argument forms of the instructions: flags, key=value lists, ARG declarations, exec/shell forms, durations, ports,
+// --chmod.
 import { type Instruction, dockerfileError } from './dockerfile.js';
 import { type Env, ExpandError, expandWord, expandWords } from './expand.js';
 

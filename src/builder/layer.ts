@@ -1,4 +1,5 @@
-// One layer from a COPY: a deterministic tar (sorted entries, one mtime, owners and modes as asked) gzip'd into a temp file.
+// One layer from a COPY: a deterministic tar (sorted entries, one mtime, owners and modes as asked) gzip'd into a temp
+// file.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createReadStream } from 'node:fs';

@@ -65,7 +65,9 @@ export function platformArgs(target: Platform): Map<string, string> {
   return m;
 }
 
-/** The values of the ARGs before the first FROM, for one target platform (FROM lines see them and the automatic ones). */
+/**
+ * The values of the ARGs before the first FROM, for one target platform (FROM lines see them and the automatic ones).
+ */
 export function globalArgs(
   df: StagedDockerfile,
   buildArgs: Map<string, string>,

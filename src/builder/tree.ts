@@ -25,7 +25,10 @@ export interface Tree {
   readonly label: string;
   /** Image trees keep their owners; the build context's files belong to root unless --chown. */
   readonly keepOwners: boolean;
-  /** The node at a clean relative path ('' is the root), not following a final symlink; undefined when missing or ignored. */
+  /**
+   * The node at a clean relative path ('' is the root), not following a final symlink; undefined when missing or
+   * ignored.
+   */
   lstat(rel: string): Promise<TreeNode | undefined>;
   /** The visible children of a directory, sorted. */
   readdir(rel: string): Promise<string[]>;

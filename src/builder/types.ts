@@ -58,7 +58,9 @@ export interface StageResult {
   base?: BaseImage;
 }
 
-/** What every platform's build shares: the context, base images, the layers already written (same files, same layer). */
+/**
+ * What every platform's build shares: the context, base images, the layers already written (same files, same layer).
+ */
 export interface Shared {
   df: StagedDockerfile;
   context: BuildContext;

@@ -165,7 +165,8 @@ export const buildCommand: CommandDef = {
       const sink = await createSink(ctx.io, ctx.globals, '');
       let results;
       try {
-        // Each byte is reported once, in the phase that sent it: what went up while building is not "already there" now.
+        // Each byte is reported once, in the phase that sent it: what went up while building is not "already there"
+        // now.
         results = await session.push({ kind: 'path', path: contextDir }, (e) => sink.handle(e));
       } catch (err) {
         sink.fail();

@@ -1,4 +1,5 @@
-// `images REPO`: one row per image (tags, digest, media type, platforms, size, created, pushed on ECR); --json, --sort, --filter.
+// `images REPO`: one row per image (tags, digest, media type, platforms, size, created, pushed on ECR); --json, --sort,
+// --filter.
 import { type AppContext, ecrOf } from '../context.js';
 import { UsageError } from '../errors.js';
 import { parseRepository } from '../location/reference.js';

@@ -1,4 +1,5 @@
-// `inspect REF`: name, digest, media type, platforms, created, layers and sizes, labels, entrypoint/cmd; --raw, --config, --json.
+// `inspect REF`: name, digest, media type, platforms, created, layers and sizes, labels, entrypoint/cmd; --raw,
+// --config, --json.
 import type { AppContext } from '../context.js';
 import { formatLocation } from '../location/parse.js';
 import type { ImageConfigDoc } from '../oci/config.js';

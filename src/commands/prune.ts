@@ -1,4 +1,5 @@
-// `prune REPO`: retention on any registry — keep the newest N, expire by age, expire untagged, or an ECR lifecycle policy evaluated here.
+// `prune REPO`: retention on any registry — keep the newest N, expire by age, expire untagged, or an ECR lifecycle
+// policy evaluated here.
 import pLimit from 'p-limit';
 import { type AppContext, ecrOf } from '../context.js';
 import { RegctlError, UsageError } from '../errors.js';

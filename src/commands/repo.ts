@@ -1,4 +1,5 @@
-// `repo create|rm|lifecycle get|set`: ECR repositories and their settings and lifecycle policies; a clear refusal elsewhere.
+// `repo create|rm|lifecycle get|set`: ECR repositories and their settings and lifecycle policies; a clear refusal
+// elsewhere.
 import { type AppContext, ecrOf } from '../context.js';
 import type { CreateRepoSettings, EcrRepoSettings } from '../ecr/api.js';
 import type { EcrTarget } from '../ecr/host.js';

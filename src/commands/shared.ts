@@ -57,7 +57,10 @@ export function locationOf(text: string): Location {
   );
 }
 
-/** A local path argument: `./x`, `/x`, or a `kind:` location; a bare name is taken as `./name`. Registry refs are refused. */
+/**
+ * A local path argument: `./x`, `/x`, or a `kind:` location; a bare name is taken as `./name`. Registry refs are
+ * refused.
+ */
 export function localLocation(path: string, verb: string): Location {
   const loc = parseLocation(path.includes(':') || path.startsWith('.') || path.startsWith('/') ? path : `./${path}`);
   if (loc.kind === 'registry') throw new UsageError(`${verb} a local path, got ${JSON.stringify(path)}`);

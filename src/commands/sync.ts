@@ -1,4 +1,5 @@
-// `sync SPEC`: mirror many images from a YAML spec — plan (tags listed, digests by HEAD), shard, copy in parallel, report.
+// `sync SPEC`: mirror many images from a YAML spec — plan (tags listed, digests by HEAD), shard, copy in parallel,
+// report.
 import { RegctlError, UsageError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
 import { escapeControl } from '../util/escape.js';

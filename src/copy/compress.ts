@@ -1,4 +1,5 @@
-// Gzips the uncompressed layers of an image on their way to a registry (a classic `docker save`), and rewrites the manifest.
+// Gzips the uncompressed layers of an image on their way to a registry (a classic `docker save`), and rewrites the
+// manifest.
 import type { Digest } from '../oci/digest.js';
 import { type Descriptor, type FetchedManifest, encodeManifest, toFetched } from '../oci/manifest.js';
 import { MT } from '../oci/media-types.js';

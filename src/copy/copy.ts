@@ -1,4 +1,5 @@
-// copyImage: resolve both sides (HEAD first), plan, move blobs largest first, write manifests children-first, tag last, commit.
+// copyImage: resolve both sides (HEAD first), plan, move blobs largest first, write manifests children-first, tag last,
+// commit.
 import { RegctlError, isAbortError } from '../errors.js';
 import { formatLocation } from '../location/parse.js';
 import type { Digest } from '../oci/digest.js';

@@ -6,7 +6,10 @@ import type { Descriptor } from '../oci/manifest.js';
 import { RetryBudget, backoffMs, isRetryableError, networkReason, sleep } from '../registry-client/retry.js';
 import type { Bytes } from '../transports/types.js';
 
-/** Yields the bytes of `src` while hashing them; throws DigestError on a size or digest mismatch (before the last chunk is passed on). */
+/**
+ * Yields the bytes of `src` while hashing them; throws DigestError on a size or digest mismatch (before the last chunk
+ * is passed on).
+ */
 export async function* verified(src: Bytes, desc: Descriptor, side = 'source'): Bytes {
   const hash = hashOf(algorithmOf(desc.digest));
   let n = 0;

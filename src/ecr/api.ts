@@ -1,4 +1,5 @@
-// ECR's repository API through the lazily loaded SDK: describe/create/delete repositories, DescribeImages pages, BatchDeleteImage, lifecycle policies.
+// ECR's repository API through the lazily loaded SDK: describe/create/delete repositories, DescribeImages pages,
+// BatchDeleteImage, lifecycle policies.
 import { RegctlError, hasCode } from '../errors.js';
 import type { EcrTarget } from './host.js';
 import { ecrClient, loadSdk } from './sdk.js';

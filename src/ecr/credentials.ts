@@ -1,4 +1,5 @@
-// ECR: GetAuthorizationToken through the lazily loaded AWS SDK, cached in memory and on disk, refreshed at half its life.
+// ECR: GetAuthorizationToken through the lazily loaded AWS SDK, cached in memory and on disk, refreshed at half its
+// life.
 import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -82,7 +83,8 @@ async function readCache(file: string): Promise<CachedToken | undefined> {
   }
 }
 
-// Shared by every client of the process (source and destination may both be ECR): one API call per registry and identity.
+// Shared by every client of the process (source and destination may both be ECR): one API call per registry and
+// identity.
 const memory = new Map<string, CachedToken>();
 const inflight = new Map<string, Promise<CachedToken>>();
 

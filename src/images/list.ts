@@ -1,4 +1,5 @@
-// A repository's images, one row per manifest digest: on ECR from DescribeImages pages, elsewhere tags → HEAD → group; configs fetched concurrently.
+// A repository's images, one row per manifest digest: on ECR from DescribeImages pages, elsewhere tags → HEAD → group;
+// configs fetched concurrently.
 import { parseConfigJson } from '../oci/config.js';
 import pLimit from 'p-limit';
 import type { EcrTarget } from '../ecr/host.js';
@@ -27,7 +28,9 @@ export interface ListOptions {
   pageSize: number;
   /** read manifests and configs for created and platforms (ECR needs them for nothing else) */
   details: boolean;
-  /** ECR: GET index manifests to find their children (listed by DescribeImages as untagged images) even without details */
+  /**
+   * ECR: GET index manifests to find their children (listed by DescribeImages as untagged images) even without details
+   */
   children: boolean;
   signal: AbortSignal;
   /** manifests and configs read at once */
@@ -96,7 +99,10 @@ class Reader {
       this.configs.set(desc.digest, (p = this.limit(() => readConfig(this.client, this.repo, desc, this.signal))));
     return p;
   }
-  /** platforms, created, size and children of a manifest; `config`: read image configs (else an image's platform is unknown). */
+  /**
+   * platforms, created, size and children of a manifest; `config`: read image configs (else an image's platform is
+   * unknown).
+   */
   async details(digest: string, config: boolean): Promise<Details> {
     const m = await this.manifest(digest);
     if (m.manifest.kind === 'image') {

@@ -1,4 +1,5 @@
-// Durations for retention flags and filters: `30d`, `12h`, `2w`, `90m`, `45s` (or a sum such as `1d12h`) → milliseconds.
+// Durations for retention flags and filters: `30d`, `12h`, `2w`, `90m`, `45s` (or a sum such as `1d12h`) →
+// milliseconds.
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 
 /** Milliseconds, or undefined when the text is not a positive duration. A bare number is days (ECR counts days). */

@@ -12,7 +12,9 @@ const DAY = 86_400_000;
 export interface Candidate {
   digest: string;
   tags: string[];
-  /** ms since epoch the image counts from: pushed (ECR) or its config's created elsewhere; undefined = unknown (oldest). */
+  /**
+   * ms since epoch the image counts from: pushed (ECR) or its config's created elsewhere; undefined = unknown (oldest).
+   */
   time?: number;
 }
 

@@ -185,7 +185,9 @@ export function wildcardMatch(pattern: string, tag: string): boolean {
   return re.test(tag);
 }
 
-/** Whether an image's tags meet a rule's tag requirements: every prefix (or pattern) of the list matched by some tag. */
+/**
+ * Whether an image's tags meet a rule's tag requirements: every prefix (or pattern) of the list matched by some tag.
+ */
 export function selects(rule: LifecycleRule, tags: readonly string[]): boolean {
   const s = rule.selection;
   if (s.tagStatus === 'any') return true;

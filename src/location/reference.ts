@@ -46,7 +46,10 @@ export function apiHostOf(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
 
-/** Parses a reference such as `alpine`, `ghcr.io/o/r:t`, `r@sha256:…`, `docker://…`. Throws UsageError (exit 2) on bad input. */
+/**
+ * Parses a reference such as `alpine`, `ghcr.io/o/r:t`, `r@sha256:…`, `docker://…`. Throws UsageError (exit 2) on bad
+ * input.
+ */
 export function parseReference(input: string): ImageRef {
   const text = input.startsWith('docker://') ? input.slice('docker://'.length) : input;
   const bad = (why: string): never => {

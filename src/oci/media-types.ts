@@ -16,7 +16,10 @@ export const MT = {
   dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 
-/** Every manifest type we read, in preference order. ECR converts manifests when a type is missing from Accept, so always send all. */
+/**
+ * Every manifest type we read, in preference order. ECR converts manifests when a type is missing from Accept, so
+ * always send all.
+ */
 export const ACCEPT_MANIFESTS = [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(', ');
 
 export const isIndexType = (mt: string | undefined): boolean => mt === MT.ociIndex || mt === MT.dockerList;

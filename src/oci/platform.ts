@@ -40,7 +40,10 @@ export function formatPlatform(p: Platform | undefined): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
-/** True when `have` (from an index) satisfies `want` (from the user). A want without variant matches any variant, but prefers none/default. */
+/**
+ * True when `have` (from an index) satisfies `want` (from the user). A want without variant matches any variant, but
+ * prefers none/default.
+ */
 export function platformMatches(want: Platform, have: Platform | undefined): boolean {
   if (!have) return false;
   const h = normalizeVariant({ ...have, architecture: normalizeArch(have.architecture) });

@@ -7,7 +7,10 @@ import { escapeControl } from '../util/escape.js';
 
 export type { Logger };
 
-/** Masks what must never reach a terminal or a CI log: Authorization values, tokens, URL passwords, signed query strings. */
+/**
+ * Masks what must never reach a terminal or a CI log: Authorization values, tokens, URL passwords, signed query
+ * strings.
+ */
 export function redactLine(line: string): string {
   return redactText(line);
 }

@@ -1,4 +1,5 @@
-// Progress sinks for copy events: a live TTY view (ora spinner, per-layer bytes and speed), plain lines for CI, or nothing.
+// Progress sinks for copy events: a live TTY view (ora spinner, per-layer bytes and speed), plain lines for CI, or
+// nothing.
 import type { CopyEvent } from '../copy/events.js';
 import type { IO } from '../context.js';
 import { shortDigest } from '../oci/digest.js';
@@ -57,7 +58,10 @@ export function plainSink(io: IO, label: string): ProgressSink {
   };
 }
 
-/** Live view on a terminal: the whole copy (bytes, speed, ETA, a bar) then a bar per layer in flight, 10 frames a second. */
+/**
+ * Live view on a terminal: the whole copy (bytes, speed, ETA, a bar) then a bar per layer in flight, 10 frames a
+ * second.
+ */
 export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   const active = new Map<string, Active>();
   const retries = new RetryReport();
@@ -141,7 +145,9 @@ export async function ttySink(io: IO, label: string): Promise<ProgressSink> {
   };
 }
 
-/** A terminal we can redraw: a TTY with a known width (with 0 columns, as a pty may start, ora clears lines forever). */
+/**
+ * A terminal we can redraw: a TTY with a known width (with 0 columns, as a pty may start, ora clears lines forever).
+ */
 export function canRedraw(io: IO): boolean {
   return io.isTTY && ((io.stderr as NodeJS.WriteStream).columns ?? 0) > 0;
 }

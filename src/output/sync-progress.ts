@@ -1,4 +1,5 @@
-// Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the summary.
+// Rendering for `sync`: the plan table, a line per finished image (CI), a live view of the images in flight (TTY), the
+// summary.
 import { escapeControl } from '../util/escape.js';
 import { liveView } from './live.js';
 import { canRedraw } from './progress.js';

@@ -429,7 +429,9 @@ export class RegistryClient {
     await res.body.dump().catch(() => {});
   }
 
-  /** true when the repository does not exist (its tag list answers 404 NAME_UNKNOWN); false when it does or when unsure. */
+  /**
+   * true when the repository does not exist (its tag list answers 404 NAME_UNKNOWN); false when it does or when unsure.
+   */
   async repositoryMissing(r: Repo, signal: AbortSignal): Promise<boolean> {
     const res = await send(this.http, {
       registry: r.registry,

@@ -1,4 +1,5 @@
-// Where a registry's API lives and how to reach it: endpoint mirrors, the HTTPS→HTTP fallback on loopback, TLS modes, CAs.
+// Where a registry's API lives and how to reach it: endpoint mirrors, the HTTPS→HTTP fallback on loopback, TLS modes,
+// CAs.
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { Agent, type Dispatcher } from './undici-lite.js';

@@ -1,4 +1,5 @@
-// Sync planning: list and select tags, split into shards by a stable hash, resolve both sides by HEAD, mark copy / up to date.
+// Sync planning: list and select tags, split into shards by a stable hash, resolve both sides by HEAD, mark copy / up
+// to date.
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +13,9 @@ import { isIndexType } from '../oci/media-types.js';
 import { type Platform, formatPlatform } from '../oci/platform.js';
 import type { SpecEntry, SyncSpec } from './spec.js';
 
-/** Written on a sub-index made for a platform subset, so a re-run can tell it is up to date without reading the source. */
+/**
+ * Written on a sub-index made for a platform subset, so a re-run can tell it is up to date without reading the source.
+ */
 export const SOURCE_DIGEST_ANNOTATION = 'org.regctl.sync.source.digest';
 export const PLATFORMS_ANNOTATION = 'org.regctl.sync.platforms';
 
@@ -226,7 +229,10 @@ async function resolveTarget(loc: Location, ctx: AppContext, signal: AbortSignal
   }
 }
 
-/** A sub-index a previous sync wrote for this source digest and these platforms (one GET at the target, none at the source). */
+/**
+ * A sub-index a previous sync wrote for this source digest and these platforms (one GET at the target, none at the
+ * source).
+ */
 async function isSyncedSubset(
   item: PlanItem,
   target: Descriptor,

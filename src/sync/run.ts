@@ -74,8 +74,8 @@ function pinned(item: PlanItem): Location {
 
 /**
  * Admits copies from a registry while its rate limit stays above the floor; waits (polling by HEAD, which costs no
- * pull) or refuses. Each copy reserves the pulls it will count: Docker Hub counts one per platform manifest a multi-arch copy
- * GETs, none for the index or a HEAD (https://docs.docker.com/docker-hub/usage/pulls/).
+ * pull) or refuses. Each copy reserves the pulls it will count: Docker Hub counts one per platform manifest a
+ * multi-arch copy GETs, none for the index or a HEAD (https://docs.docker.com/docker-hub/usage/pulls/).
  */
 type RegistryItem = PlanItem & { source: { kind: 'registry' } };
 

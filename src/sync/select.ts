@@ -1,4 +1,5 @@
-// Tag selection for sync: an explicit list, regex allow/deny, a semver range, the newest N by semver; deterministic order.
+// Tag selection for sync: an explicit list, regex allow/deny, a semver range, the newest N by semver; deterministic
+// order.
 //
 // The rules, in order:
 //   candidates = every tag of the source matching an `allow` regex or the `semver` range
@@ -7,8 +8,9 @@
 //                when an `allow` regex picked them, e.g. `edge`);
 //   selected   = `list` ∪ candidates (`list` tags are taken as named; deny does not apply to them).
 // Loose tags are read as versions: `3.20` → 3.20.0, `v1` → 1.0.0, `1.27.0-alpine` → a pre-release; a tag that is not a
-// version (`latest`, `edge`, `3.20.1.4`) never matches a semver range. Ranges skip pre-releases unless `prerelease: true`.
-// Only the parts of semver used here (the whole package costs start-up time); plan.ts imports this module lazily.
+// version (`latest`, `edge`, `3.20.1.4`) never matches a semver range. Ranges skip pre-releases unless `prerelease:
+// true`. Only the parts of semver used here (the whole package costs start-up time); plan.ts imports this module
+// lazily.
 import type { SemVer } from 'semver';
 import parse from 'semver/functions/parse.js';
 import rcompare from 'semver/functions/rcompare.js';

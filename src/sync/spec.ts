@@ -401,7 +401,9 @@ class Validator {
   }
 }
 
-/** Whether the text the user wrote names a tag or digest (a bare repository is normalised to `latest` by the parser). */
+/**
+ * Whether the text the user wrote names a tag or digest (a bare repository is normalised to `latest` by the parser).
+ */
 function namesTagOrDigest(text: string, loc: Location): boolean {
   if (loc.kind === 'registry') {
     const t = text.replace(/^docker:\/\//, '');

@@ -67,8 +67,8 @@ interface Placed {
 
 /**
  * Stages the image as an OCI layout (created at the first write, so a copy that fails early leaves nothing), packs it
- * on commit. A subclass that puts its blobs first (`placesBlobs`) has the blobs the copy announces written straight into
- * the output at places laid out in advance, so a gigabyte is neither staged nor copied again by the packing.
+ * on commit. A subclass that puts its blobs first (`placesBlobs`) has the blobs the copy announces written straight
+ * into the output at places laid out in advance, so a gigabyte is neither staged nor copied again by the packing.
  */
 export abstract class StagedArchiveDestination implements ImageDestination {
   abstract readonly caps: DestinationCaps;

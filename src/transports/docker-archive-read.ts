@@ -1,4 +1,5 @@
-// Reading `docker save` tarballs (classic, Docker 25+ OCI-in-tar, hybrids): pick an image, keep or synthesise its manifest.
+// Reading `docker save` tarballs (classic, Docker 25+ OCI-in-tar, hybrids): pick an image, keep or synthesise its
+// manifest.
 import { createHash } from 'node:crypto';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';
@@ -134,7 +135,8 @@ export class DockerArchiveSource implements ImageSource {
       const isZstd = head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
       zstd ||= isZstd;
       const diffId = diffIds[i];
-      // The digest is claimed by the blob's name or the config's diff_id, or computed; the copy engine verifies it as it streams.
+      // The digest is claimed by the blob's name or the config's diff_id, or computed; the copy engine verifies it as
+      // it streams.
       const digest =
         digestFromName(entry.name) ??
         (!gzip && !isZstd && typeof diffId === 'string' && isDigest(diffId)
@@ -165,7 +167,9 @@ export class DockerArchiveSource implements ImageSource {
     return toFetched(Buffer.from(JSON.stringify(doc)), mediaType);
   }
 
-  /** Docker 25+ keeps the registry's manifest (and maybe its index) in blobs/: use those bytes so digests are preserved. */
+  /**
+   * Docker 25+ keeps the registry's manifest (and maybe its index) in blobs/: use those bytes so digests are preserved.
+   */
   private async findOciManifest(configDigest: Digest, signal: AbortSignal): Promise<FetchedManifest | undefined> {
     const files = new TarFiles(this.tar);
     const index = await readIndex(files, signal).catch(() => undefined);

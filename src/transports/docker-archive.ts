@@ -1,4 +1,5 @@
-// docker-archive: reads `docker save` tarballs; writes a hybrid (OCI layout + docker's manifest.json) that docker, ctr and skopeo load.
+// docker-archive: reads `docker save` tarballs; writes a hybrid (OCI layout + docker's manifest.json) that docker, ctr
+// and skopeo load.
 import { RegctlError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { hexOf } from '../oci/digest.js';

@@ -1,4 +1,5 @@
-// Reading an OCI image layout held in a directory or a tar: index.json, picking an image by tag or digest, blobs by digest.
+// Reading an OCI image layout held in a directory or a tar: index.json, picking an image by tag or digest, blobs by
+// digest.
 import { lstat } from 'node:fs/promises';
 import { RegctlError, UsageError } from '../errors.js';
 import type { Location } from '../location/parse.js';

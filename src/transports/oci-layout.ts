@@ -1,4 +1,5 @@
-// OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted under a lock.
+// OCI image layout directories as sources and destinations: verified blobs renamed into place, index.json upserted
+// under a lock.
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -53,7 +54,9 @@ async function writeVerifiedBlob(
   await writeAtomic(final, sized(src, desc), signal, { temps, sync: false });
 }
 
-/** The bytes of `src`, failing (DigestError) as soon as there are more than the descriptor's size, or at the end fewer. */
+/**
+ * The bytes of `src`, failing (DigestError) as soon as there are more than the descriptor's size, or at the end fewer.
+ */
 export async function* sized(src: Bytes, desc: Descriptor): Bytes {
   let n = 0;
   for await (const chunk of src) {
@@ -166,7 +169,9 @@ export class OciLayoutDestination implements ImageDestination {
   }
 }
 
-/** Adds (or replaces, for the same tag) the entry for `desc` in DIR/index.json, atomically under DIR/index.json.lock. */
+/**
+ * Adds (or replaces, for the same tag) the entry for `desc` in DIR/index.json, atomically under DIR/index.json.lock.
+ */
 async function updateIndex(
   dir: string,
   desc: Descriptor,
@@ -255,7 +260,10 @@ async function publishLayout(
   await rm(staging, { recursive: true, force: true });
 }
 
-/** Opens (creating if missing) a layout directory to write an image into; refuses a non-empty directory that is not a layout. */
+/**
+ * Opens (creating if missing) a layout directory to write an image into; refuses a non-empty directory that is not a
+ * layout.
+ */
 export async function openOciLayoutDestination(
   loc: { path: string; tag?: string },
   signal?: AbortSignal,

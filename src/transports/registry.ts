@@ -255,7 +255,9 @@ export class RegistryDestination implements ImageDestination {
     }
   }
 
-  /** Runs a push step; a repository that does not exist (ECR's NAME_UNKNOWN) is created once, then the step runs again. */
+  /**
+   * Runs a push step; a repository that does not exist (ECR's NAME_UNKNOWN) is created once, then the step runs again.
+   */
   private async orCreateRepository<T>(step: () => Promise<T>, signal: AbortSignal): Promise<T> {
     try {
       return await step();

@@ -5,7 +5,10 @@ import { UsageError, hasCode } from '../errors.js';
 import type { LocalKind } from '../location/parse.js';
 import { TarIndex } from './tar-index.js';
 
-/** A directory with an oci-layout file → oci; a tar with manifest.json → docker-archive; a tar with an OCI layout → oci-archive. */
+/**
+ * A directory with an oci-layout file → oci; a tar with manifest.json → docker-archive; a tar with an OCI layout →
+ * oci-archive.
+ */
 export async function detectLocalKind(path: string, signal?: AbortSignal): Promise<LocalKind> {
   const st = await stat(path).catch(() => undefined);
   if (!st) throw new UsageError(`${path}: no such file or directory`);

@@ -1,4 +1,5 @@
-// Deterministic tar headers: ustar, with PAX records only where ustar cannot hold a value (long or non-ASCII names, big ids).
+// Deterministic tar headers: ustar, with PAX records only where ustar cannot hold a value (long or non-ASCII names, big
+// ids).
 import { posix } from 'node:path';
 
 export interface TarHeader {

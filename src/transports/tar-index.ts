@@ -1,4 +1,5 @@
-// Random access to a tar file: one pass over its headers (ustar, pax, GNU long names) records where each entry's bytes lie.
+// Random access to a tar file: one pass over its headers (ustar, pax, GNU long names) records where each entry's bytes
+// lie.
 import { constants, createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { posix } from 'node:path';

@@ -1,4 +1,5 @@
-// Deterministic tar packing (ustar, pax for long names and huge sizes): fixed modes, owners and mtimes, streamed file data.
+// Deterministic tar packing (ustar, pax for long names and huge sizes): fixed modes, owners and mtimes, streamed file
+// data.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';

@@ -1,4 +1,5 @@
-// Local file safety: atomic writes (temp + fsync + rename), lockfiles, temp tracking for abort, and root-confined joins.
+// Local file safety: atomic writes (temp + fsync + rename), lockfiles, temp tracking for abort, and root-confined
+// joins.
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, rm, unlink, link } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -134,7 +135,10 @@ async function tryAcquire(lockPath: string, token: string): Promise<boolean> {
   }
 }
 
-/** Removes a stale lock without removing a fresh one that replaced it meanwhile: move it aside, check, put back if not ours. */
+/**
+ * Removes a stale lock without removing a fresh one that replaced it meanwhile: move it aside, check, put back if not
+ * ours.
+ */
 async function steal(lockPath: string, seen: string): Promise<void> {
   const aside = tempNameFor(lockPath, 'stale');
   try {

@@ -52,8 +52,8 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '***'],
   // user:password@ in URLs
   [/(\/\/)[^/\s:@]+:[^/\s@]+@/g, '$1***:***@'],
-  // signed or secret query parameters: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, Signature, sig, token, …
-  // and Docker Hub's CDN `verify=` (Cloudflare signed URLs)
+  // signed or secret query parameters: X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, Signature, sig, token,
+  // … and Docker Hub's CDN `verify=` (Cloudflare signed URLs)
   [
     /([?&][\w.-]*(?:sig|signature|token|credential|secret|password|passwd|key|auth|verify)[\w.-]*=)[^&\s#"'<>]*/gi,
     '$1***',
@@ -65,7 +65,10 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   ],
 ];
 
-/** Masks credentials in free text (an error body, a log line): Authorization values, JWTs, URL passwords, signed query strings. */
+/**
+ * Masks credentials in free text (an error body, a log line): Authorization values, JWTs, URL passwords, signed query
+ * strings.
+ */
 export function redactText(text: string): string {
   let out = text;
   for (const [re, to] of SECRET_PATTERNS) out = out.replace(re, to);

@@ -1,4 +1,5 @@
-// Authentication against the real registry: Basic (htpasswd) and Bearer tokens from a token server, and where credentials come from.
+// Authentication against the real registry: Basic (htpasswd) and Bearer tokens from a token server, and where
+// credentials come from.
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,6 @@
 // regctl build against a real registry: every instruction, files/modes/owners as umoci unpacks them, base layers never
-// downloaded nor re-uploaded, reproducible digests, nothing uploaded on a re-build, refusals; interop with skopeo/oci-image-tool.
+// downloaded nor re-uploaded, reproducible digests, nothing uploaded on a re-build, refusals; interop with
+// skopeo/oci-image-tool.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

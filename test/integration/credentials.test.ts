@@ -1,4 +1,5 @@
-// Where credentials live: docker credential helpers (credHelpers, credsStore), identity tokens, Docker Hub's key, DOCKER_AUTH_CONFIG.
+// Where credentials live: docker credential helpers (credHelpers, credsStore), identity tokens, Docker Hub's key,
+// DOCKER_AUTH_CONFIG.
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,5 @@
-// ECR through the stand-in: tokens from GetAuthorizationToken (cached, refreshed, retried), create on push, tag immutability, rm, uploads.
+// ECR through the stand-in: tokens from GetAuthorizationToken (cached, refreshed, retried), create on push, tag
+// immutability, rm, uploads.
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

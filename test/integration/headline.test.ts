@@ -1,4 +1,5 @@
-// The headline end to end: `regctl copy docker.io/library/alpine:3.20 <ecr-host>/alpine:3.20` through both stand-ins, then again.
+// The headline end to end: `regctl copy docker.io/library/alpine:3.20 <ecr-host>/alpine:3.20` through both stand-ins,
+// then again.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';

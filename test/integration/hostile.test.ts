@@ -1,4 +1,5 @@
-// Hostile or broken registry answers: each is a clear one-line error (exit 1) that commits nothing, never a crash or a hang.
+// Hostile or broken registry answers: each is a clear one-line error (exit 1) that commits nothing, never a crash or a
+// hang.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

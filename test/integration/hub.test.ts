@@ -1,4 +1,5 @@
-// Docker Hub through the stand-in: docker.io via the hosts config, anonymous tokens, CDN redirects without Authorization, rate limits.
+// Docker Hub through the stand-in: docker.io via the hosts config, anonymous tokens, CDN redirects without
+// Authorization, rate limits.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

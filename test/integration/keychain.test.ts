@@ -1,4 +1,5 @@
-// The OS keychain for real: keytar against gnome-keyring in a private D-Bus session; without a bus, config.json and a warning.
+// The OS keychain for real: keytar against gnome-keyring in a private D-Bus session; without a bus, config.json and a
+// warning.
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,7 +32,10 @@ afterAll(async () => {
   await removeTempDir(work);
 });
 
-/** The CLI's environment: an isolated HOME, no D-Bus or X display of the developer's session, no REGCTL_/DOCKER_/AWS_/XDG_. */
+/**
+ * The CLI's environment: an isolated HOME, no D-Bus or X display of the developer's session, no
+ * REGCTL_/DOCKER_/AWS_/XDG_.
+ */
 function isolatedEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env))

@@ -1,4 +1,5 @@
-// pull and push between the real registry and local files (docker-archive, OCI layout, oci-archive), with skopeo as the peer.
+// pull and push between the real registry and local files (docker-archive, OCI layout, oci-archive), with skopeo as the
+// peer.
 import { execFile } from 'node:child_process';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,4 +1,5 @@
-// Repositories and retention: `repo create|rm|lifecycle` on the ECR stand-in (real SDK), `images` across pages, `prune` by flags and by policy.
+// Repositories and retention: `repo create|rm|lifecycle` on the ECR stand-in (real SDK), `images` across pages, `prune`
+// by flags and by policy.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';

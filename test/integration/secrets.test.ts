@@ -1,4 +1,5 @@
-// Secrets stay secret: --debug traces and error messages never show passwords, tokens, Authorization values or signed URLs.
+// Secrets stay secret: --debug traces and error messages never show passwords, tokens, Authorization values or signed
+// URLs.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,5 @@
-// Ctrl-C and SIGTERM during a slow copy: every request aborted, upload sessions cancelled, nothing committed, exit 130 / 143.
+// Ctrl-C and SIGTERM during a slow copy: every request aborted, upload sessions cancelled, nothing committed, exit 130
+// / 143.
 import { createHash } from 'node:crypto';
 import { cp, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -78,7 +78,8 @@ describe('soak', () => {
     }
     for (let i = 0; i < COPIES; i++)
       if (!toLayout(i)) expect(await registryDigest(dst.host, `soak/r${i}`, 'v1')).toBe(image.manifestDigest);
-    // Each layout: the tagged manifest, every blob whole (its name is its digest), and no other file (no temp, no lock).
+    // Each layout: the tagged manifest, every blob whole (its name is its digest), and no other file (no temp, no
+    // lock).
     for (let i = LAYOUT_EVERY - 1; i < COPIES; i += LAYOUT_EVERY) {
       const dir = join(layouts, `l${i}`);
       const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as {

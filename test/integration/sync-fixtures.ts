@@ -1,5 +1,5 @@
-// Fixtures for the sync tests: small images pushed straight to a real registry over HTTP (many tags, shared base layers),
-// and a tiny forwarding proxy that adds Docker Hub's rate-limit headers.
+// Fixtures for the sync tests: small images pushed straight to a real registry over HTTP (many tags, shared base
+// layers), and a tiny forwarding proxy that adds Docker Hub's rate-limit headers.
 import { createHash } from 'node:crypto';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,4 +1,5 @@
-// regctl sync against real registries: the plan, the copy (digests kept), HEAD-only re-runs, shards, shared blobs, failures.
+// regctl sync against real registries: the plan, the copy (digests kept), HEAD-only re-runs, shards, shared blobs,
+// failures.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

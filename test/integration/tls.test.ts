@@ -1,5 +1,5 @@
-// TLS: verified by default (a self-signed CA made here with openssl), --insecure, a per-host CA or tls mode in the hosts
-// config; the loopback HTTPS→HTTP probe never turns a certificate failure into plain HTTP.
+// TLS: verified by default (a self-signed CA made here with openssl), --insecure, a per-host CA or tls mode in the
+// hosts config; the loopback HTTPS→HTTP probe never turns a certificate failure into plain HTTP.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

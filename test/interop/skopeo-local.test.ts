@@ -1,4 +1,5 @@
-// Interop with skopeo 1.9 and oci-image-tool: archives and layouts skopeo writes are read by our sources, ours are read by them.
+// Interop with skopeo 1.9 and oci-image-tool: archives and layouts skopeo writes are read by our sources, ours are read
+// by them.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

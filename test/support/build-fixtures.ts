@@ -1,4 +1,5 @@
-// Fixtures for build tests: a build context with modes, links and ignored files; rootfs listings; an image with whiteouts.
+// Fixtures for build tests: a build context with modes, links and ignored files; rootfs listings; an image with
+// whiteouts.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises';

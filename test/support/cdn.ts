@@ -1,4 +1,5 @@
-// A stand-in blob CDN (Docker Hub's redirect target): signed URLs, bytes fetched from the real registry, every request's headers recorded.
+// A stand-in blob CDN (Docker Hub's redirect target): signed URLs, bytes fetched from the real registry, every
+// request's headers recorded.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,4 +1,5 @@
-// The ECR stand-in's image and repository-settings operations: DescribeImages (paged), lifecycle policies, DeleteRepository, scanning and mutability.
+// The ECR stand-in's image and repository-settings operations: DescribeImages (paged), lifecycle policies,
+// DeleteRepository, scanning and mutability.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';

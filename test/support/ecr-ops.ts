@@ -1,4 +1,5 @@
-// The ECR stand-in's state and its operation table: one function per AWS JSON 1.1 operation, input object → output object.
+// The ECR stand-in's state and its operation table: one function per AWS JSON 1.1 operation, input object → output
+// object.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';

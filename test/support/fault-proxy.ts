@@ -54,7 +54,9 @@ export interface ProxyRecord {
   authHeader?: string;
   /** the path of the upstream answer's Location header (an upload session) */
   location?: string;
-  /** when the request arrived and when its answer closed, on one counter shared by all requests (an order, not a time) */
+  /**
+   * when the request arrived and when its answer closed, on one counter shared by all requests (an order, not a time)
+   */
   openedAt: number;
   closedAt?: number;
 }
@@ -149,7 +151,9 @@ export interface FaultProxy {
     times?: number,
     maxBytes?: number,
   ): void;
-  /** inject random faults (5xx, 429, dropped bodies, reset connections) on a fraction of requests, until clearFaults() */
+  /**
+   * inject random faults (5xx, 429, dropped bodies, reset connections) on a fraction of requests, until clearFaults()
+   */
   chaos(opts: ChaosOptions): void;
   /** what chaos() injected so far */
   readonly chaosStats: ChaosStats;

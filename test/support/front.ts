@@ -1,4 +1,5 @@
-// A recording HTTP front for a test registry: classifies and counts requests, lets a hook answer or rewrite them, proxies the rest.
+// A recording HTTP front for a test registry: classifies and counts requests, lets a hook answer or rewrite them,
+// proxies the rest.
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Kind, type ProxyRecord, authKind, classify } from './fault-proxy.js';

@@ -1,4 +1,5 @@
-// Spawns Debian's `docker-registry` (CNCF distribution 2.8) on 127.0.0.1 with a temp root: plain, htpasswd or token auth.
+// Spawns Debian's `docker-registry` (CNCF distribution 2.8) on 127.0.0.1 with a temp root: plain, htpasswd or token
+// auth.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';

@@ -1,5 +1,5 @@
-// Local transports: round trips through oci, oci-archive and docker-archive destinations and sources, index.json upserts
-// under concurrency, abort cleanliness, classic and Docker 25+ docker save layouts, hostile archives refused.
+// Local transports: round trips through oci, oci-archive and docker-archive destinations and sources, index.json
+// upserts under concurrency, abort cleanliness, classic and Docker 25+ docker save layouts, hostile archives refused.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';

@@ -1,4 +1,5 @@
-// The build context and COPY rules: .dockerignore matching, sources and destinations, escapes, symlinks, special files, tar headers.
+// The build context and COPY rules: .dockerignore matching, sources and destinations, escapes, symlinks, special files,
+// tar headers.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

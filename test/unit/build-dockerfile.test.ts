@@ -1,4 +1,5 @@
-// Dockerfile parsing and Docker's variable expansion: directives, continuations, comments, flags, JSON forms, $VAR rules.
+// Dockerfile parsing and Docker's variable expansion: directives, continuations, comments, flags, JSON forms, $VAR
+// rules.
 import { describe, expect, it } from 'vitest';
 import { parseDockerfile, toStages } from '../../src/builder/dockerfile.js';
 import { expandWord, expandWords } from '../../src/builder/expand.js';

@@ -1,4 +1,5 @@
-// Layers: the parallel gzip is valid gzip whose digests match, entries come back as written, and the same input gives the same bytes.
+// Layers: the parallel gzip is valid gzip whose digests match, entries come back as written, and the same input gives
+// the same bytes.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

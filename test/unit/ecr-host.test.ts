@@ -1,4 +1,5 @@
-// ECR registry hosts (amazon-ecr-credential-helper's pattern): every partition, FIPS and dual-stack; and what is not ECR.
+// ECR registry hosts (amazon-ecr-credential-helper's pattern): every partition, FIPS and dual-stack; and what is not
+// ECR.
 import { describe, expect, it } from 'vitest';
 import { ecrTarget, parseEcrHost } from '../../src/ecr/host.js';
 

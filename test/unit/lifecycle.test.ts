@@ -1,4 +1,5 @@
-// The retention engine: ECR lifecycle policies (ordered rules, tag lists, count and age), the prune flags, durations, image filters.
+// The retention engine: ECR lifecycle policies (ordered rules, tag lists, count and age), the prune flags, durations,
+// image filters.
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/lifecycle/duration.js';
 import { type Candidate, evaluatePolicy, evaluateRetention, unevaluatedRules } from '../../src/lifecycle/evaluate.js';

@@ -1,4 +1,5 @@
-// Manifests: parsing OCI/Docker images and indexes from bytes, refusing what is unsafe or unsupported, toFetched's digest check.
+// Manifests: parsing OCI/Docker images and indexes from bytes, refusing what is unsafe or unsupported, toFetched's
+// digest check.
 import { describe, expect, it } from 'vitest';
 import { RegctlError } from '../../src/errors.js';
 import { type Digest, digestOf } from '../../src/oci/digest.js';

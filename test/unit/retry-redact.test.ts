@@ -1,4 +1,5 @@
-// Retry classification, Retry-After parsing, backoff bounds, network reasons, the TLS-or-not probe decision, and redaction.
+// Retry classification, Retry-After parsing, backoff bounds, network reasons, the TLS-or-not probe decision, and
+// redaction.
 import { describe, expect, it, vi } from 'vitest';
 import { redactText, redactUrl } from '../../src/registry-client/errors.js';
 import { Hosts, connectError } from '../../src/registry-client/hosts.js';

@@ -1,4 +1,5 @@
-// Sync tag selection: explicit lists, regex allow/deny, semver ranges over loose tags, newest N, deterministic order; shards.
+// Sync tag selection: explicit lists, regex allow/deny, semver ranges over loose tags, newest N, deterministic order;
+// shards.
 import { describe, expect, it } from 'vitest';
 import { compareTags, selectTags, tagVersion } from '../../src/sync/select.js';
 import type { TagRules } from '../../src/sync/spec.js';

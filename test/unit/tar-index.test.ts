@@ -1,4 +1,5 @@
-// TarIndex (ustar, pax, GNU long names, links, ranged reads, truncation) and util/fs (safeJoin, writeAtomic, withLock, TempTracker).
+// TarIndex (ustar, pax, GNU long names, links, ranged reads, truncation) and util/fs (safeJoin, writeAtomic, withLock,
+// TempTracker).
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
