@@ -45,7 +45,8 @@ export function resolveDest(dest: string, workdir: string): { path: string; isDi
 
 function refuseSpecial(where: string, tree: Tree, rel: string, node: TreeNode): never {
   throw new UsageError(
-    `${where}: /${rel} in ${tree.label} is a ${node.special ?? 'special file'}: only files, directories and symlinks can be copied`,
+    `${where}: /${rel} in ${tree.label} is a ${node.special ?? 'special file'}: ` +
+      `only files, directories and symlinks can be copied`,
   );
 }
 

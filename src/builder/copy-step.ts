@@ -138,7 +138,8 @@ async function archiveEntries(
   const counter = { n: 0 };
   const overCap = () =>
     new UsageError(
-      `Dockerfile:${ins.line}: ${ins.keyword}: the archives unpack to more than ${sizeText(cap, ' ')}, the most one ADD may extract`,
+      `Dockerfile:${ins.line}: ${ins.keyword}: ` +
+        `the archives unpack to more than ${sizeText(cap, ' ')}, the most one ADD may extract`,
       `raise the limit with --max-add-size (e.g. --max-add-size ${sizeText(cap * 4, '')})`,
     );
   for (const f of files) {
@@ -174,7 +175,8 @@ export async function copyStep(sh: Shared, ins: Instruction, env: CopyEnv): Prom
   if (flags.has('checksum') || flags.has('keep-git-dir'))
     throw dockerfileError(
       ins.line,
-      `ADD --${flags.has('checksum') ? 'checksum' : 'keep-git-dir'} applies to downloads, which regctl build does not do`,
+      `ADD --${flags.has('checksum') ? 'checksum' : 'keep-git-dir'} ` +
+        `applies to downloads, which regctl build does not do`,
     );
   if (flags.has('exclude') || flags.has('parents'))
     throw dockerfileError(

@@ -10,7 +10,8 @@ export function flagsOf(ins: Instruction, allowed: readonly string[]): Map<strin
     if (!allowed.includes(f.name)) {
       throw dockerfileError(
         ins.line,
-        `${ins.keyword}: unknown flag --${f.name}${allowed.length ? ` (allowed: ${allowed.map((a) => `--${a}`).join(', ')})` : ''}`,
+        `${ins.keyword}: unknown flag --${f.name}` +
+          (allowed.length ? ` (allowed: ${allowed.map((a) => `--${a}`).join(', ')})` : ''),
       );
     }
     out.set(f.name, f.value);
@@ -164,7 +165,8 @@ export function parseChownSpec(ins: Instruction, text: string): { user: string; 
 }
 
 const RUN_WHY =
-  'regctl build runs no commands (there is no container runtime here); do that work in an earlier CI step and COPY its output, or start FROM an image that already has it';
+  'regctl build runs no commands (there is no container runtime here); ' +
+  'do that work in an earlier CI step and COPY its output, or start FROM an image that already has it';
 
 /** Instructions that cannot be built without running anything. */
 export function refuse(ins: Instruction): never {
@@ -179,7 +181,8 @@ export function isUrl(src: string): boolean {
 export function refuseUrl(ins: Instruction, src: string): never {
   throw dockerfileError(
     ins.line,
-    `ADD ${src}: regctl build reads only the build context and never downloads (no network fetches, nothing to run); download it into the context in an earlier step and COPY it`,
+    `ADD ${src}: regctl build reads only the build context and never downloads (no network fetches, nothing to run); ` +
+      `download it into the context in an earlier step and COPY it`,
   );
 }
 

@@ -65,7 +65,8 @@ export class DestinationLayers implements LayerReuse {
       }
     } catch (err) {
       this.ctx.log.debug(
-        `reading ${loc.ref.registry}/${loc.ref.repository}:${loc.ref.tag} for layers to reuse: ${(err as Error).message}`,
+        `reading ${loc.ref.registry}/${loc.ref.repository}:${loc.ref.tag} ` +
+          `for layers to reuse: ${(err as Error).message}`,
       );
     }
   }

@@ -182,7 +182,8 @@ export class PlatformBuild {
       result.config.config.Env = [DEFAULT_PATH, ...(result.config.config.Env ?? [])];
     }
     this.step(
-      `FROM ${name}${def.name ? ` AS ${def.name}` : ''}${prior === undefined && name.toLowerCase() !== 'scratch' ? ` (${formatPlatform(result.platform)})` : ''}`,
+      `FROM ${name}${def.name ? ` AS ${def.name}` : ''}` +
+        (prior === undefined && name.toLowerCase() !== 'scratch' ? ` (${formatPlatform(result.platform)})` : ''),
     );
     const st = { args: new Map<string, string>(), cmdSet: false };
     sh.steps.total += triggers.length;
@@ -354,7 +355,8 @@ export class PlatformBuild {
     this.addLayer(result, l, out.entries ?? []);
     this.history(result, ins, false);
     this.step(
-      `${ins.original}: ${what} → layer ${l.digest.slice(7, 19)} (${formatBytes(l.size)}${l.from ? ', already at the destination' : ''})`,
+      `${ins.original}: ${what} → layer ${l.digest.slice(7, 19)} ` +
+        `(${formatBytes(l.size)}${l.from ? ', already at the destination' : ''})`,
     );
   }
 

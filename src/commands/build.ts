@@ -55,7 +55,8 @@ export const buildCommand: CommandDef = {
   summary: 'build an image from a Dockerfile (COPY/ADD, ENV, LABEL…; no RUN) straight into any location, no daemon',
   examples: [
     'regctl build -t localhost:5000/app:v1 .',
-    'regctl build -f deploy/Dockerfile --build-arg VERSION=1.2 -t 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.2 .',
+    'regctl build -f deploy/Dockerfile --build-arg VERSION=1.2 ' +
+      '-t 123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1.2 .',
     'regctl build --platform linux/amd64 --platform linux/arm64 -t ghcr.io/o/app:v1 -t oci:./out:v1 .',
     'SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) regctl build --platform all -t ghcr.io/o/app:v1 .',
   ],
@@ -131,12 +132,14 @@ export const buildCommand: CommandDef = {
       const ix = built.indexed;
       if (ix.layers) {
         say(
-          `base layers read once to index their directories (kept in the cache): ${ix.layers} (${formatBytes(ix.bytes)})`,
+          `base layers read once to index their directories (kept in the cache): ` +
+            `${ix.layers} (${formatBytes(ix.bytes)})`,
         );
       }
       if (early.blobs || early.mounted)
         say(
-          `base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ${early.mounted} mounted`,
+          `base layers moved while building: ${early.blobs} copied (${formatBytes(early.bytes)}), ` +
+            `${early.mounted} mounted`,
         );
       const root = built.image.root.desc;
       const layers = built.layers.map((l) => ({
@@ -147,7 +150,10 @@ export const buildCommand: CommandDef = {
       }));
       const found = built.layers.filter((l) => l.from).length;
       say(
-        `built ${root.digest} (${built.platforms.map(formatPlatform).join(', ')}): ${layers.length} layer${layers.length === 1 ? '' : 's'} from the context (${formatBytes(layers.reduce((n, l) => n + l.size, 0))})${found ? `, ${found} already at the destination` : ''}`,
+        `built ${root.digest} (${built.platforms.map(formatPlatform).join(', ')}): ` +
+          `${layers.length} layer${layers.length === 1 ? '' : 's'} from the context ` +
+          `(${formatBytes(layers.reduce((n, l) => n + l.size, 0))})` +
+          (found ? `, ${found} already at the destination` : ''),
       );
       if (dests.length === 0) {
         say('no -t given: nothing written');

@@ -28,7 +28,8 @@ export const mutateCommand: CommandDef = {
     'change an image config (labels, env, entrypoint, cmd, workdir, user) or annotations: new manifest, same layers',
   examples: [
     'regctl mutate localhost:5000/app:v1 --label org.opencontainers.image.revision=$(git rev-parse HEAD)',
-    `regctl mutate ghcr.io/o/app:v1 -t ghcr.io/o/app:v1-debug --env LOG_LEVEL=debug --entrypoint '["/app", "--verbose"]'`,
+    `regctl mutate ghcr.io/o/app:v1 -t ghcr.io/o/app:v1-debug ` +
+      `--env LOG_LEVEL=debug --entrypoint '["/app", "--verbose"]'`,
   ],
   configure(cmd) {
     cmd
@@ -82,7 +83,8 @@ export const mutateCommand: CommandDef = {
         sink.finish(
           result.upToDate
             ? `${formatLocation(dst)} is up to date`
-            : `mutated: ${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)}), ${existed} already there, ${mounted} mounted`,
+            : `mutated: ${sent} blob${sent === 1 ? '' : 's'} sent (${formatBytes(result.bytesSent)}), ` +
+                `${existed} already there, ${mounted} mounted`,
         );
         return {
           stdout: result.reference,

@@ -59,7 +59,8 @@ async function ruleFromFlags(opts: Record<string, unknown>): Promise<Decide> {
   if (untagged) label.push('--untagged');
   if (!untagged && keep === undefined && olderThanMs === undefined) {
     throw new UsageError(
-      'prune needs a rule: --keep N, --older-than DUR, --untagged, or --from-policy POLICY.json (e.g. prune REPO --keep 10 --dry-run)',
+      'prune needs a rule: --keep N, --older-than DUR, --untagged, or --from-policy POLICY.json ' +
+        '(e.g. prune REPO --keep 10 --dry-run)',
     );
   }
   return {
@@ -139,7 +140,8 @@ export const pruneCommand: CommandDef = {
   name: 'prune',
   args: '<repo>',
   summary:
-    "delete a repository's old images by retention rules (or an ECR lifecycle policy evaluated here); never an image a kept tag points to",
+    "delete a repository's old images by retention rules (or an ECR lifecycle policy evaluated here); " +
+    'never an image a kept tag points to',
   examples: [
     'regctl prune localhost:5000/app --keep 10 --dry-run',
     'regctl prune localhost:5000/app --keep 10 --yes   # in a script: no question asked',
@@ -250,7 +252,8 @@ export const pruneCommand: CommandDef = {
         ...keptLines,
       ];
       ctx.log.info(
-        `${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} in ${name} would be deleted (dry run)`,
+        `${going.length} of ${verdicts.length} image${verdicts.length === 1 ? '' : 's'} ` +
+          `in ${name} would be deleted (dry run)`,
       );
       return { stdout: rows.length ? render.table(rows) : '', json: json([], []) };
     }
@@ -277,7 +280,8 @@ export const pruneCommand: CommandDef = {
     if (failures.length > 0 && deleted.length === 0) {
       throw new RegctlError(
         'PRUNE_FAILED',
-        `prune ${name}: no image could be deleted: ${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}`,
+        `prune ${name}: no image could be deleted: ` +
+          `${failures[0]}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}`,
         {
           hint: ecr ? undefined : deletionHint(repo.registry),
         },

@@ -12,19 +12,22 @@ import type { CommandDef, CommandResult } from './types.js';
 import { MAX_JSON_BYTES } from '../oci/limits.js';
 
 const describe = (s: EcrRepoSettings) =>
-  `tags ${s.immutableTags ? 'immutable' : 'mutable'}, scan on push ${s.scanOnPush ? 'on' : 'off'}, encryption ${s.encryption}${s.kmsKey ? ` ${s.kmsKey}` : ''}`;
+  `tags ${s.immutableTags ? 'immutable' : 'mutable'}, scan on push ${s.scanOnPush ? 'on' : 'off'}, ` +
+  `encryption ${s.encryption}${s.kmsKey ? ` ${s.kmsKey}` : ''}`;
 
 /** What differs between an existing repository and the settings asked for, with the way to change each. */
 export function settingDifferences(have: EcrRepoSettings, want: CreateRepoSettings): string[] {
   const out: string[] = [];
   if (have.immutableTags !== Boolean(want.immutableTags)) {
     out.push(
-      `tags are ${have.immutableTags ? 'immutable' : 'mutable'}, asked ${want.immutableTags ? 'immutable' : 'mutable'} (aws ecr put-image-tag-mutability)`,
+      `tags are ${have.immutableTags ? 'immutable' : 'mutable'}, ` +
+        `asked ${want.immutableTags ? 'immutable' : 'mutable'} (aws ecr put-image-tag-mutability)`,
     );
   }
   if (have.scanOnPush !== Boolean(want.scanOnPush)) {
     out.push(
-      `scan on push is ${have.scanOnPush ? 'on' : 'off'}, asked ${want.scanOnPush ? 'on' : 'off'} (aws ecr put-image-scanning-configuration)`,
+      `scan on push is ${have.scanOnPush ? 'on' : 'off'}, asked ${want.scanOnPush ? 'on' : 'off'} ` +
+        `(aws ecr put-image-scanning-configuration)`,
     );
   }
   const wantEnc = want.kmsKey ? `KMS ${want.kmsKey}` : 'AES256';

@@ -163,7 +163,8 @@ export const syncCommand: CommandDef = {
       .option('--keep-going', 'after a failure, copy the rest (exit 1 at the end)')
       .option(
         '--rate-floor <n>',
-        `pause or stop when a registry's ratelimit-remaining falls under n; 0 turns it off (default ${DEFAULT_RATE_FLOOR})`,
+        `pause or stop when a registry's ratelimit-remaining falls under n; ` +
+          `0 turns it off (default ${DEFAULT_RATE_FLOOR})`,
         intFlag('--rate-floor', 0, 1_000_000),
       )
       .option(

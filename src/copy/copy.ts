@@ -237,7 +237,9 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
     root = withLayers(root, compressed);
     emit({
       type: 'warning',
-      message: `${compressed.size} uncompressed layer${compressed.size === 1 ? ' was' : 's were'} gzipped for the registry: the image digest is now ${root.desc.digest}`,
+      message:
+        `${compressed.size} uncompressed layer${compressed.size === 1 ? ' was' : 's were'} gzipped for the registry: ` +
+        `the image digest is now ${root.desc.digest}`,
     });
   }
   // Children before their index; the deepest were collected first.

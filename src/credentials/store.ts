@@ -82,7 +82,8 @@ export async function removeLogin(ctx: StoreDeps, registry: string): Promise<str
     );
     if (gone instanceof Error) {
       ctx.log.warn(
-        `could not delete the OS keychain entry of ${registry} (${gone.message.split('\n')[0]}); regctl no longer uses it`,
+        `could not delete the OS keychain entry of ${registry} (${gone.message.split('\n')[0]}); ` +
+          `regctl no longer uses it`,
       );
       removed.push("regctl's list of keychain logins");
     } else removed.push('the OS keychain');

@@ -26,9 +26,12 @@ export function ecrCreateOnPush(
       return Promise.reject(
         new RegctlError(
           'NAME_UNKNOWN',
-          `${repo.registry}/${repo.repository}: the ECR repository does not exist, and --no-create-repo forbids creating it`,
+          `${repo.registry}/${repo.repository}: the ECR repository does not exist, ` +
+            `and --no-create-repo forbids creating it`,
           {
-            hint: 'drop --no-create-repo to create it on push, create it first (`aws ecr create-repository`), or add an ECR repository creation template applied for CREATE_ON_PUSH so ECR creates it',
+            hint:
+              'drop --no-create-repo to create it on push, create it first (`aws ecr create-repository`), ' +
+              'or add an ECR repository creation template applied for CREATE_ON_PUSH so ECR creates it',
           },
         ),
       );

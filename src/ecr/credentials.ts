@@ -49,7 +49,9 @@ async function fetchToken(t: EcrTarget, signal?: AbortSignal): Promise<CachedTok
   } catch (err) {
     const e = err as Error;
     throw new RegctlError('ECR_AUTH', `ECR GetAuthorizationToken in ${t.region}: ${e.name}: ${e.message}`, {
-      hint: 'configure AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or an instance/role identity)',
+      hint:
+        'configure AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ' +
+        'or an instance/role identity)',
       cause: err,
     });
   }

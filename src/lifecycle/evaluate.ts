@@ -135,7 +135,10 @@ export function evaluateRetention(images: readonly Candidate[], o: RetentionOpti
       const outside = o.match ? img.tags.filter((t) => !o.match!.test(t)) : [];
       if (expire && outside.length > 0) {
         expire = false;
-        reason = `${reason}; but tag${outside.length > 1 ? 's' : ''} ${outside.join(', ')} ${outside.length > 1 ? 'are' : 'is'} kept (not matched by --match), so the digest stays`;
+        reason =
+          `${reason}; but tag${outside.length > 1 ? 's' : ''} ${outside.join(', ')} ` +
+          `${outside.length > 1 ? 'are' : 'is'} ` +
+          `kept (not matched by --match), so the digest stays`;
       }
       decided.set(img.digest, { ...img, expire, rule, reason });
     });

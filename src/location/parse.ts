@@ -98,7 +98,11 @@ export function parseLocation(input: string): Location {
 export function formatLocation(loc: Location): string {
   switch (loc.kind) {
     case 'registry':
-      return `${loc.ref.registry}/${loc.ref.repository}${loc.ref.tag && !loc.ref.digest ? `:${loc.ref.tag}` : ''}${loc.ref.digest ? `@${loc.ref.digest}` : ''}`;
+      return (
+        `${loc.ref.registry}/${loc.ref.repository}` +
+        (loc.ref.tag && !loc.ref.digest ? `:${loc.ref.tag}` : '') +
+        (loc.ref.digest ? `@${loc.ref.digest}` : '')
+      );
     case 'docker-archive':
       return `docker-archive:${loc.path}${loc.name ? `:${loc.name}` : ''}`;
     case 'path':

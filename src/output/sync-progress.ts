@@ -46,7 +46,10 @@ export function imageLine(r: ImageReport, width?: number): string {
     case 'up-to-date':
       return `${p.dim('up to date')}  ${where}`;
     case 'failed':
-      return `${p.error('failed')}      ${full}: ${r.error?.message ?? 'unknown error'}${r.error?.hint ? ` (hint: ${r.error.hint})` : ''}`;
+      return (
+        `${p.error('failed')}      ${full}: ${r.error?.message ?? 'unknown error'}` +
+        `${r.error?.hint ? ` (hint: ${r.error.hint})` : ''}`
+      );
     default:
       return `${p.warn('skipped')}     ${where}`;
   }

@@ -150,7 +150,10 @@ export function connectError(registry: string, err: unknown, timeoutMs?: number,
     // About the registry, whichever request met it first.
     what = undefined;
     reason = `the TLS certificate is not trusted (${redactText(msg)})`;
-    hint = `add the registry's CA to the hosts config ($REGCTL_CONFIG: {"hosts": {"${registry}": {"ca": "/path/ca.pem"}}}), or skip verification with --insecure`;
+    hint =
+      `add the registry's CA to the hosts config ` +
+      `($REGCTL_CONFIG: {"hosts": {"${registry}": {"ca": "/path/ca.pem"}}}), ` +
+      `or skip verification with --insecure`;
   } else {
     reason = networkReason(err, timeoutMs);
     if ((code === 'ENOTFOUND' || code === 'EAI_AGAIN') && offline()) {

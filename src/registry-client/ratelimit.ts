@@ -77,5 +77,8 @@ export function throttleHint(rl: RateLimit | undefined, retryAfterMs: number | u
   const at = retryAfterMs !== undefined ? new Date(now + retryAfterMs).toISOString().slice(11, 16) : undefined;
   const when = retryAfterMs !== undefined ? `retry in ${formatWait(retryAfterMs)} (after ${at} UTC)` : 'retry later';
   if (!rl) return `the registry is throttling requests: ${when}`;
-  return `rate limit reached (${formatRateLimit({ ...rl, remaining: rl.remaining ?? 0 })}): ${when}, or log in to raise the limit`;
+  return (
+    `rate limit reached (${formatRateLimit({ ...rl, remaining: rl.remaining ?? 0 })}): ` +
+    `${when}, or log in to raise the limit`
+  );
 }

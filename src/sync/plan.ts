@@ -78,7 +78,8 @@ export function parseShard(text: string, env: NodeJS.ProcessEnv): Shard {
     if (v === undefined || v.trim() === '') {
       throw new UsageError(
         `--shard auto/${count}: JOB_COMPLETION_INDEX is not set`,
-        'Kubernetes sets it in each pod of an Indexed Job (completionMode: Indexed); elsewhere give the index, e.g. --shard 0/3',
+        'Kubernetes sets it in each pod of an Indexed Job (completionMode: Indexed); ' +
+          'elsewhere give the index, e.g. --shard 0/3',
       );
     }
     if (!/^\d+$/.test(v.trim()))

@@ -137,7 +137,9 @@ export class RateGate {
         return {
           code: 'RATE_LIMIT',
           message: `${state}: stopped instead of using up the quota`,
-          hint: 'run again later (a re-run does only the work left), log in to raise the limit, wait for the window with --rate-wait 6h, or lower --rate-floor',
+          hint:
+            'run again later (a re-run does only the work left), log in to raise the limit, ' +
+            'wait for the window with --rate-wait 6h, or lower --rate-floor',
         };
       }
       if (!this.announced.has(registry)) {

@@ -309,7 +309,8 @@ export class RegistryDestination implements ImageDestination {
       if (tag && hasOciCode(err, 'TAG_INVALID') && err.status === 400) {
         throw new RegctlError(
           'TAG_INVALID',
-          `${formatReference({ ...this.ref, tag, digest: undefined })}: the tag already names another image and the repository's tags are immutable`,
+          `${formatReference({ ...this.ref, tag, digest: undefined })}: ` +
+            `the tag already names another image and the repository's tags are immutable`,
           {
             hint: 'push under a new tag (or set the repository to MUTABLE tags)',
             cause: err,

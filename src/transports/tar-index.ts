@@ -242,7 +242,8 @@ async function scan(
   for (let count = 0; ; count++) {
     if (count % 256 === 0) signal?.throwIfAborted();
     if (pos + BLOCK > fileSize) {
-      if (pos === fileSize && pos > 0) break; // ends on an entry boundary without the end-of-archive blocks (as Go's reader allows)
+      // Ends on an entry boundary without the end-of-archive blocks (as Go's reader allows).
+      if (pos === fileSize && pos > 0) break;
       throw tarError(
         path,
         fileSize === 0
