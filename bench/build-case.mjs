@@ -60,7 +60,9 @@ export function buildCase({ name, image, description, runs, targets }) {
       argv(ctx, s, d) {
         const common = `--root ${d.root} --runroot ${d.root}-run --storage-driver vfs`;
         const local = `localhost/regctl-bench-build:${d.label}`;
-        const bud = `buildah ${common} bud --tls-verify=false --quiet --layers=false -f ${s.dockerfile} -t ${local} ${s.context} >/dev/null`;
+        const bud =
+          `buildah ${common} bud --tls-verify=false --quiet --layers=false ` +
+          `-f ${s.dockerfile} -t ${local} ${s.context} >/dev/null`;
         const push = `buildah ${common} push --tls-verify=false --quiet ${local} docker://${ctx.dst.host}/${d.repo}:v1`;
         return ['sh', '-c', `${bud} && ${push}`];
       },

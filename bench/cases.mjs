@@ -145,7 +145,8 @@ export function syncCase({ name, images, description, runs, targets, rttMs = 0 }
       const spec = path.join(ctx.tmpDir, `${name}-${tool}-${label}.yaml`);
       const entries = state.layout.images.map(
         (i) =>
-          `  - { source: "${state.srcHost}/${prefix}/${i.name}:${state.layout.tag}", target: "${state.dstHost}/${repo}/${i.name}" }`,
+          `  - { source: "${state.srcHost}/${prefix}/${i.name}:${state.layout.tag}", ` +
+          `target: "${state.dstHost}/${repo}/${i.name}" }`,
       );
       fs.writeFileSync(spec, `sync:\n${entries.join('\n')}\n`);
       return { repo, spec };

@@ -419,11 +419,15 @@ function report(results) {
 
   const s = results.startup;
   out += `\nstartup   node -e 0 ${fmtMs(s.nodeMedianMs)}, regctl --version ${fmtMs(s.regctlVersionMedianMs)}`;
-  out += `, delta ${s.deltaMs == null ? '-' : fmtMs(s.deltaMs)} (target ≤ ${s.targetDeltaMs} ms)  ${s.pass ? 'PASS' : 'FAIL'}\n`;
+  out +=
+    `, delta ${s.deltaMs == null ? '-' : fmtMs(s.deltaMs)} (target ≤ ${s.targetDeltaMs} ms) ` +
+    ` ${s.pass ? 'PASS' : 'FAIL'}\n`;
   if (results.rss) {
     const r = results.rss;
     const mb = (x) => (x == null ? '-' : `${x.toFixed(1)} MB`);
-    out += `peak RSS  ${r.case}: regctl ${mb(r.regctlPeakMB)} (target ≤ ${r.targetMB} MB)  ${r.pass ? 'PASS' : 'FAIL'};  skopeo ${mb(r.skopeoPeakMB)}  [${results.rssMethod}, MB = 2^20 bytes]\n`;
+    out +=
+      `peak RSS  ${r.case}: regctl ${mb(r.regctlPeakMB)} (target ≤ ${r.targetMB} MB)  ${r.pass ? 'PASS' : 'FAIL'}; ` +
+      ` skopeo ${mb(r.skopeoPeakMB)}  [${results.rssMethod}, MB = 2^20 bytes]\n`;
   }
   const errors = [];
   if (s.error) errors.push(`regctl --version: ${s.error}`);
@@ -434,7 +438,9 @@ function report(results) {
   }
   if (errors.length)
     out += `\nerrors (first per case/tool):\n${errors.map((e) => `  ${e.replace(/\n/g, '\n    ')}`).join('\n')}\n`;
-  out += `\nregctl: ${results.regctlCommand} (${results.versions.regctl}); ${results.versions.skopeo}; ${results.versions.registry}; node ${results.versions.node}; ${results.machine.cpus} CPU(s)\n`;
+  out +=
+    `\nregctl: ${results.regctlCommand} (${results.versions.regctl}); ${results.versions.skopeo}; ` +
+    `${results.versions.registry}; node ${results.versions.node}; ${results.machine.cpus} CPU(s)\n`;
   return out;
 }
 

@@ -67,7 +67,8 @@ const code = readFileSync(BUNDLE, 'utf8');
 const nonAscii = /[^\x00-\x7f]/.exec(code);
 if (nonAscii)
   throw new Error(
-    `${BUNDLE} has a non-ASCII character near: ${code.slice(Math.max(0, nonAscii.index - 60), nonAscii.index + 20)} (write it as \\u escape in the source)`,
+    `${BUNDLE} has a non-ASCII character near: ` +
+      `${code.slice(Math.max(0, nonAscii.index - 60), nonAscii.index + 20)} (write it as \\u escape in the source)`,
   );
 const id = createHash('sha256').update(code).digest('hex').slice(0, 32);
 writeFileSync(BUNDLE, `// regctl-build ${id}\n${code}`);

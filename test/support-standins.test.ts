@@ -154,7 +154,9 @@ describe('ECR API stand-in (through the real SDK)', () => {
       body: { __type: 'MissingAuthenticationTokenException' },
     });
     const signed = {
-      authorization: `AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/ecr/aws4_request, SignedHeaders=host, Signature=${'0'.repeat(64)}`,
+      authorization:
+        `AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/ecr/aws4_request, ` +
+        `SignedHeaders=host, Signature=${'0'.repeat(64)}`,
     };
     expect(await post({ ...signed, 'x-amz-target': 'AmazonEC2ContainerRegistry_V20150921.NoSuchThing' })).toMatchObject(
       {

@@ -106,7 +106,8 @@ export async function seedSyncImages(ctx, layout, reg, prefix) {
     seeded++;
   }
   log(
-    `${reg.name}: ${seeded ? `seeded ${seeded}` : `all ${layout.images.length} already seeded`} sync images under ${prefix}/`,
+    `${reg.name}: ${seeded ? `seeded ${seeded}` : `all ${layout.images.length} already seeded`} ` +
+      `sync images under ${prefix}/`,
   );
   await warmBlobs(layout, reg);
 }

@@ -136,7 +136,8 @@ describe('regctl build, multi-platform', () => {
 describe('regctl build, stages and other images', () => {
   it('COPY --from an image takes its files with whiteouts and opaque directories applied; --chown names come from /etc/passwd', async () => {
     const r = await buildWith(
-      `FROM wh AS users\nCOPY --chown=app:staff notes.txt /home/app/\nFROM scratch\nCOPY --from=wh /data /data\nCOPY --from=users /home/app/notes.txt /notes.txt\n`,
+      `FROM wh AS users\nCOPY --chown=app:staff notes.txt /home/app/\nFROM scratch\n` +
+        `COPY --from=wh /data /data\nCOPY --from=users /home/app/notes.txt /notes.txt\n`,
       ['--build-context', `wh=oci:${whiteout}:v1`, '-t', `${R}/built/from:v1`],
     );
     expect(r.stderr).not.toMatch(/regctl:/);

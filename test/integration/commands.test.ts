@@ -209,7 +209,8 @@ describe('regctl rm', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(
         new RegExp(
-          `^regctl: ${ro.host}/lib/app:v1: v1\\.0 also names this image, and the registry cannot remove one tag alone .*\nhint: regctl rm --force `,
+          `^regctl: ${ro.host}/lib/app:v1: v1\\.0 also names this image, ` +
+            `and the registry cannot remove one tag alone .*\nhint: regctl rm --force `,
         ),
       );
       expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(2);

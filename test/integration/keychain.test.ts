@@ -93,7 +93,8 @@ async function inKeyringSession(home: string, steps: Array<[string, string]>): P
 
 const regctl = (args: string) => `node ${REGCTL_BIN} ${args}`;
 const keytarGet = (account: string) =>
-  `node --input-type=module -e "const k = (await import('keytar')).default; process.stdout.write(JSON.stringify(await k.getPassword('regctl', '${account}')))"`;
+  `node --input-type=module -e "const k = (await import('keytar')).default; ` +
+  `process.stdout.write(JSON.stringify(await k.getPassword('regctl', '${account}')))"`;
 const exists = (p: string) =>
   stat(p).then(
     () => true,

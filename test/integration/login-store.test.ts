@@ -78,7 +78,8 @@ describe('regctl login names its store once, and why', () => {
     const r = await login(join(tree, 'bin', 'regctl'));
     expect(r.code, r.stderr).toBe(0);
     expect(storeLines(r.stderr)).toEqual([
-      `warning: the OS keychain is not usable (keytar is installed but not built: npm did not run its install script): ` +
+      `warning: the OS keychain is not usable (keytar is installed but not built: ` +
+        `npm did not run its install script): ` +
         `storing the credentials unencrypted in ${join(r.home, '.docker', 'config.json')}; ` +
         'for the keychain: npm rebuild -g --allow-scripts=keytar keytar',
     ]);
@@ -101,7 +102,8 @@ describe('regctl login names its store once, and why', () => {
     const r = await login(REGCTL_BIN, { REGCTL_NO_KEYCHAIN: '1' });
     expect(r.code, r.stderr).toBe(0);
     expect(storeLines(r.stderr)).toEqual([
-      `credentials for ${reg.host} stored unencrypted in ${join(r.home, '.docker', 'config.json')} (REGCTL_NO_KEYCHAIN is set)`,
+      `credentials for ${reg.host} stored unencrypted in ${join(r.home, '.docker', 'config.json')} ` +
+        `(REGCTL_NO_KEYCHAIN is set)`,
     ]);
   });
 });

@@ -114,8 +114,10 @@ describe('--debug traces', () => {
     P.reset();
     const layer = image.layerDigests[0];
     const signed =
-      `${plain.url}/v2/lib/app/blobs/${layer}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${AMZ_CREDENTIAL}%2F20240101%2Fus-east-1%2Fs3%2Faws4_request` +
-      `&X-Amz-Date=20240101T000000Z&X-Amz-Expires=600&X-Amz-Security-Token=${SESSION_TOKEN}&X-Amz-SignedHeaders=host&X-Amz-Signature=${SIGNATURE}`;
+      `${plain.url}/v2/lib/app/blobs/${layer}?X-Amz-Algorithm=AWS4-HMAC-SHA256` +
+      `&X-Amz-Credential=${AMZ_CREDENTIAL}%2F20240101%2Fus-east-1%2Fs3%2Faws4_request` +
+      `&X-Amz-Date=20240101T000000Z&X-Amz-Expires=600&X-Amz-Security-Token=${SESSION_TOKEN}` +
+      `&X-Amz-SignedHeaders=host&X-Amz-Signature=${SIGNATURE}`;
     P.rewrite(
       (r) => r.kind === 'blob-get' && r.ref === layer,
       () => ({ status: 307, headers: { location: signed }, body: Buffer.alloc(0) }),
@@ -226,7 +228,9 @@ describe('error messages', () => {
     P.clearFaults();
     P.reset();
     const layer = image.layerDigests[1];
-    const signed = `${plain.url}/nowhere/${layer}?X-Amz-Credential=${AMZ_CREDENTIAL}&X-Amz-Security-Token=${SESSION_TOKEN}&X-Amz-Signature=${SIGNATURE}`;
+    const signed =
+      `${plain.url}/nowhere/${layer}?X-Amz-Credential=${AMZ_CREDENTIAL}` +
+      `&X-Amz-Security-Token=${SESSION_TOKEN}&X-Amz-Signature=${SIGNATURE}`;
     P.rewrite(
       (r) => r.kind === 'blob-get' && r.ref === layer,
       () => ({ status: 302, headers: { location: signed }, body: Buffer.alloc(0) }),

@@ -59,7 +59,8 @@ async function makeServerCert(
   const ext = join(dir, 'server.ext');
   await writeFile(
     ext,
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' +
+      'keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n',
   );
   await run('openssl', [
     'req',

@@ -57,7 +57,8 @@ async function putManifest(r: FrontRequest, ctx: OpContext, repo: string, immuta
         r,
         400,
         'TAG_INVALID',
-        `The image tag '${tag}' already exists in the '${repo}' repository and cannot be overwritten because the repository is immutable.`,
+        `The image tag '${tag}' already exists in the '${repo}' repository ` +
+          `and cannot be overwritten because the repository is immutable.`,
       );
       return true;
     }

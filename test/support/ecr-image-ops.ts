@@ -109,7 +109,9 @@ export const imageOps: Record<string, EcrOp> = {
         if (!found)
           throw new EcrError(
             'ImageNotFoundException',
-            `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} does not exist within the repository with name '${repo.repositoryName}' in the registry with id '${ACCOUNT}'`,
+            `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} ` +
+              `does not exist within the repository with name '${repo.repositoryName}' ` +
+              `in the registry with id '${ACCOUNT}'`,
           );
         return found;
       });
@@ -141,7 +143,8 @@ export const imageOps: Record<string, EcrOp> = {
     if (repo.lifecyclePolicyText === undefined) {
       throw new EcrError(
         'LifecyclePolicyNotFoundException',
-        `Lifecycle policy does not exist for the repository with name '${repo.repositoryName}' in the registry with id '${ACCOUNT}'`,
+        `Lifecycle policy does not exist for the repository ` +
+          `with name '${repo.repositoryName}' in the registry with id '${ACCOUNT}'`,
       );
     }
     return {
@@ -166,7 +169,8 @@ export const imageOps: Record<string, EcrOp> = {
     if (images.length > 0 && input.force !== true) {
       throw new EcrError(
         'RepositoryNotEmptyException',
-        `The repository with name '${repo.repositoryName}' in registry with id '${ACCOUNT}' cannot be deleted because it still contains images`,
+        `The repository with name '${repo.repositoryName}' in registry with id '${ACCOUNT}' ` +
+          `cannot be deleted because it still contains images`,
       );
     }
     for (const img of images)

@@ -9,7 +9,8 @@ import { EcrError } from './ecr-ops.js';
 const fail = (why: string): never => {
   throw new EcrError(
     'InvalidParameterException',
-    `Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: ${why}'`,
+    `Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: ` +
+      `'Lifecycle policy validation failure: ${why}'`,
   );
 };
 const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -75,7 +75,8 @@ export function repositoryOrThrow(state: EcrState, name: unknown, registryId?: u
   if (registryId !== undefined && registryId !== ACCOUNT)
     throw new EcrError(
       'RepositoryNotFoundException',
-      `The repository with name '${String(name)}' does not exist in the registry with id '${typeof registryId === 'string' ? registryId : JSON.stringify(registryId)}'`,
+      `The repository with name '${String(name)}' does not exist ` +
+        `in the registry with id '${typeof registryId === 'string' ? registryId : JSON.stringify(registryId)}'`,
     );
   const repo = typeof name === 'string' ? state.repositories.get(name) : undefined;
   if (!repo)

@@ -6,7 +6,8 @@ const HEX64 = '0123456789abcdef'.repeat(4);
 const HEX128 = '0123456789abcdef'.repeat(8);
 const EMPTY_SHA256 = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const EMPTY_SHA512 =
-  'sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e';
+  'sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce' +
+  '47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e';
 
 describe('isDigest / parseDigest', () => {
   it.each([
@@ -72,7 +73,8 @@ describe('digestOf', () => {
       '"abc", sha512',
       'abc',
       'sha512',
-      'sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f',
+      'sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a' +
+        '2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f',
     ],
   ])('%s', (_name, text, algorithm, expected) => {
     const bytes = new TextEncoder().encode(text);

@@ -263,7 +263,8 @@ describe('parseManifest: refused documents throw MANIFEST_INVALID', () => {
     [
       'size beyond safe integers',
       text(
-        `{"mediaType":"${MT.ociManifest}","config":${JSON.stringify(config)},"layers":[{"mediaType":"x","digest":"${d('1')}","size":9007199254740993}]}`,
+        `{"mediaType":"${MT.ociManifest}","config":${JSON.stringify(config)},` +
+          `"layers":[{"mediaType":"x","digest":"${d('1')}","size":9007199254740993}]}`,
       ),
       undefined,
       /invalid size/,

@@ -67,7 +67,8 @@ describe('formatting', () => {
   it('a 429 hint says what is left, when to retry (a wait and a UTC time), and how to raise the limit', () => {
     const now = Date.parse('2024-05-01T10:00:00Z');
     expect(throttleHint({ limit: 100, remaining: 0, windowSeconds: 21600 }, 3_600_000, now)).toBe(
-      'rate limit reached (0 of 100 pulls left per 6h): retry in 60 min (after 11:00 UTC), or log in to raise the limit',
+      'rate limit reached (0 of 100 pulls left per 6h): retry in 60 min (after 11:00 UTC), ' +
+        'or log in to raise the limit',
     );
     expect(throttleHint({ limit: 100 }, undefined, now)).toBe(
       'rate limit reached (0 of 100 pulls left): retry later, or log in to raise the limit',

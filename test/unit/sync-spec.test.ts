@@ -21,7 +21,8 @@ describe('parseSpec: a valid spec', () => {
     const spec = parseSpec(
       [
         'env: [ECR, TEAM]',
-        'defaults: { jobs: 8, images: 3, platforms: [linux/amd64, linux/arm64], keep-going: true, rate-floor: 20, rate-wait: 1h30m }',
+        'defaults: { jobs: 8, images: 3, platforms: [linux/amd64, linux/arm64], ' +
+          'keep-going: true, rate-floor: 20, rate-wait: 1h30m }',
         'sync:',
         '  - source: docker.io/library/alpine',
         '    target: ${ECR}/${TEAM}/alpine',
@@ -69,7 +70,8 @@ describe('parseSpec: a valid spec', () => {
 
   it('YAML anchors and aliases work', () => {
     const spec = parseSpec(
-      'sync:\n  - source: a\n    target: b\n    tags: &r { semver: ">=1" }\n  - source: c\n    target: d\n    tags: *r\n',
+      'sync:\n  - source: a\n    target: b\n    tags: &r { semver: ">=1" }\n' +
+        '  - source: c\n    target: d\n    tags: *r\n',
       'a.yaml',
       ENV,
     );
