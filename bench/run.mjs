@@ -282,9 +282,13 @@ async function main() {
           run.error = `copied but wrong: ${problem}`;
         }
       }
-      const extra = `${run.cpuMs != null ? `, CPU ${fmtSec(run.cpuMs)} s` : ''}${run.roundTrips != null ? `, ${run.roundTrips} round trips on ${run.connections} conn` : ''}`;
+      const extra =
+        (run.cpuMs != null ? `, CPU ${fmtSec(run.cpuMs)} s` : '') +
+        (run.roundTrips != null ? `, ${run.roundTrips} round trips on ${run.connections} conn` : '');
       log(
-        `  ${tool.padEnd(6)} ${run.ok ? 'ok ' : 'ERR'} ${fmtSec(run.ms)} s${extra}${run.rssKB ? `, ${(run.rssKB / 1024).toFixed(0)} MiB RSS` : ''}${run.ok ? '' : `  ${run.error.split('\n')[0]}`}`,
+        `  ${tool.padEnd(6)} ${run.ok ? 'ok ' : 'ERR'} ${fmtSec(run.ms)} s${extra}` +
+          (run.rssKB ? `, ${(run.rssKB / 1024).toFixed(0)} MiB RSS` : '') +
+          (run.ok ? '' : `  ${run.error.split('\n')[0]}`),
       );
       return run;
     };

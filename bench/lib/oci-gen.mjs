@@ -50,8 +50,8 @@ export async function ensureLayout(spec) {
   try {
     const t0 = Date.now();
     log(
-      `generating image "${spec.name}" (${spec.platforms.length} platform(s) × ${spec.layers} × ${spec.layerSize / MiB} MiB) ` +
-        `in ${dir}`,
+      `generating image "${spec.name}" ` +
+        `(${spec.platforms.length} platform(s) × ${spec.layers} × ${spec.layerSize / MiB} MiB) in ${dir}`,
     );
     const info = await writeLayout(tmp, spec);
     await fsp.writeFile(path.join(tmp, 'bench-layout.json'), JSON.stringify(info, null, 2));

@@ -248,7 +248,8 @@ sync:
     expect(r.code, explain(r)).toBe(2);
     expect(r.stderr).toMatch(
       new RegExp(
-        `^regctl: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5: sync\\[0\\]\\.tags\\.semver: invalid semver range ">=banana"`,
+        `^regctl: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:5: ` +
+          `sync\\[0\\]\\.tags\\.semver: invalid semver range ">=banana"`,
         'm',
       ),
     );

@@ -47,8 +47,10 @@ export async function startHub(opts: HubOptions = {}): Promise<Hub> {
   const registry = await startRegistry({ mode: 'token', token: tokens });
   const cdn = await startCdn({
     registryUrl: registry.url,
-    registryAuth: async (repo) =>
-      `Bearer ${await fetchToken(tokens.realm, tokens.service, [`repository:${repo}:pull`], { username: CDN_USER, password: cdnPassword })}`,
+    registryAuth: async (repo) => {
+      const creds = { username: CDN_USER, password: cdnPassword };
+      return `Bearer ${await fetchToken(tokens.realm, tokens.service, [`repository:${repo}:pull`], creds)}`;
+    },
   });
   const rateLimit: RateLimitState = { limit: 100, remaining: 100, windowSeconds: 21600 };
   let refused = 0;

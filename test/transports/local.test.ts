@@ -185,8 +185,9 @@ describe('oci layout destination and source', () => {
     // The processes run the built layout module from dist/ (`npm run build` comes before the tests, as for bin/regctl).
     const build = join(process.cwd(), 'dist');
     const out = join(tmp, 'procs');
+    const layoutModule = JSON.stringify(join(build, 'transports', 'oci-layout.js'));
     const script = `
-      const { openOciLayoutDestination, openOciLayoutSource } = await import(${JSON.stringify(join(build, 'transports', 'oci-layout.js'))});
+      const { openOciLayoutDestination, openOciLayoutSource } = await import(${layoutModule});
       const { blobsOf } = await import(${JSON.stringify(join(build, 'oci', 'manifest.js'))});
       const signal = new AbortController().signal;
       const [, dir, from, prefix] = process.argv;
