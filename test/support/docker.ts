@@ -2,9 +2,9 @@
 //
 // API (kept stable: other branches build on it)
 //   dockerMissing: string | undefined     why docker tests cannot run here (no dockerd, docker CLI, static busybox,
-//                                          or not root; undefined: they can). With
-//                                          REGCTL_REQUIRE_DOCKER=1 (CI) a missing daemon fails the import instead.
-//   describeDocker(name, fn)               describe(), skipped with `[skipped: <why>]` in its name when dockerMissing
+//                                          or not root; undefined: they can)
+//   describeDocker(name, fn)               describe() whose suite fails at once, saying why, when dockerMissing: the
+//                                          interop tests are never skipped (README's set-up installs docker.io)
 //   startDocker(opts?): DockerHandle       start dockerd as root: temp --data-root/--exec-root/--pidfile, a unix socket
 //                                          (no TCP), --storage-driver vfs --iptables=false --ip6tables=false
 //                                          --bridge=none; resolves once `docker version` answers. Call in beforeAll,
@@ -28,7 +28,7 @@ import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { delimiter, join } from 'node:path';
-import { describe } from 'vitest';
+import { describe, it } from 'vitest';
 import { BUSYBOX_BIN } from './busybox.js';
 import { atCleanup, killChild, makeTempDir, removeTempDir, trackChild } from './lifecycle.js';
 
@@ -80,15 +80,16 @@ function whyMissing(): string | undefined {
 }
 
 export const dockerMissing: string | undefined = whyMissing();
-if (dockerMissing && process.env.REGCTL_REQUIRE_DOCKER === '1') {
-  throw new Error(`REGCTL_REQUIRE_DOCKER=1 but the docker tests cannot run: ${dockerMissing}`);
-}
-if (dockerMissing) console.warn(`docker interop tests skipped: ${dockerMissing}`);
-
-/** describe() that runs only where a daemon can start; elsewhere skipped, saying why in its name. */
+/** describe() for tests that need a daemon; where none can start, its suite fails at once saying why (not skipped). */
 export function describeDocker(name: string, fn: () => void): void {
-  if (dockerMissing) describe.skip(`${name} [skipped: ${dockerMissing}]`, fn);
-  else describe(name, fn);
+  if (dockerMissing) {
+    const why = dockerMissing;
+    describe(name, () => {
+      it('needs Docker Engine', () => {
+        throw new Error(`the docker interop tests cannot run here: ${why}`);
+      });
+    });
+  } else describe(name, fn);
 }
 
 export interface DockerResult {
