@@ -192,7 +192,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const HOP_BY_HOP = new Set([
+/** Headers that belong to one connection, not to the message: a proxy does not forward them (RFC 9110 §7.6.1). */
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'transfer-encoding',

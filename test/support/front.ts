@@ -2,7 +2,7 @@
 // proxies the rest.
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Kind, type ProxyRecord, authKind, classify } from './fault-proxy.js';
+import { HOP_BY_HOP, type Kind, type ProxyRecord, authKind, classify } from './fault-proxy.js';
 
 export type { Kind } from './fault-proxy.js';
 
@@ -48,16 +48,6 @@ export interface Front {
   reset(): void;
   stop(): Promise<void>;
 }
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'proxy-connection',
-  'upgrade',
-  'te',
-  'trailer',
-]);
 
 export function filterHeaders(raw: string[], drop: readonly string[] = []): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
