@@ -54,7 +54,7 @@ export function createContext(
         config: ctx.config(),
         plainHttp: globals.plainHttp,
         insecure: globals.insecure,
-        connections: globals.jobs + 4,
+        connections: Math.max(globals.jobs, globals.lightJobs) + 4,
         timeoutMs: globals.timeout,
         ...(hooks.beforeFirstConnection ? { beforeFirstConnection: hooks.beforeFirstConnection } : {}),
       })),

@@ -12,6 +12,8 @@ import { escapeControl, jsonForTerminal } from './util/escape.js';
 
 import { VERSION } from './version.js';
 export const DEFAULT_JOBS = 8;
+/** Small blobs (< 4 MiB) at once when --jobs was not given: each costs ~3 round trips, so many hide the latency. */
+export const DEFAULT_LIGHT_JOBS = 32;
 
 function intOption(name: string, min: number, max: number) {
   return (v: string) => {
@@ -24,7 +26,12 @@ function intOption(name: string, min: number, max: number) {
 
 function addGlobals(cmd: Command): Command {
   return cmd
-    .option('-j, --jobs <n>', 'concurrent blob transfers', intOption('--jobs', 1, 64), DEFAULT_JOBS)
+    .option(
+      '-j, --jobs <n>',
+      `concurrent blob transfers (default: ${DEFAULT_JOBS}, and up to ${DEFAULT_LIGHT_JOBS} while the blobs are small)`,
+      intOption('--jobs', 1, 64),
+      DEFAULT_JOBS,
+    )
     .option('--creds <user:pass>', 'credentials for every registry')
     .option('--src-creds <user:pass>', 'credentials for the source registry')
     .option('--dest-creds <user:pass>', 'credentials for the destination registry')
@@ -76,6 +83,8 @@ async function execute(
   const io = { stdout: process.stdout, stderr: process.stderr, isTTY, color: color > 0 };
   const globals = {
     jobs: opts.jobs as number,
+    // A --jobs the user typed caps every transfer; without one, small blobs get more lanes.
+    lightJobs: opts.jobsGiven ? (opts.jobs as number) : Math.max(opts.jobs as number, DEFAULT_LIGHT_JOBS),
     creds: opts.creds as string | undefined,
     srcCreds: opts.srcCreds as string | undefined,
     destCreds: opts.destCreds as string | undefined,
@@ -160,7 +169,7 @@ export function buildProgram(onRun: (def: CommandDef, args: string[], opts: Reco
     def.configure?.(cmd);
     cmd.action((...params: unknown[]) => {
       const c = params[params.length - 1] as Command;
-      onRun(def, c.args, c.optsWithGlobals());
+      onRun(def, c.args, { ...c.optsWithGlobals(), jobsGiven: c.getOptionValueSourceWithGlobals('jobs') === 'cli' });
     });
     program.addCommand(cmd);
   }

@@ -11,7 +11,13 @@ import type { DestinationDeps, SourceDeps } from './transports/open.js';
 import type { Logger } from './util/log.js';
 
 export interface GlobalOptions {
+  /** Blob transfers at once. */
   jobs: number;
+  /**
+   * Blob transfers at once while the blobs are small (LIGHT_TASK): `jobs` when the user chose it, else more
+   * (DEFAULT_LIGHT_JOBS), since a small blob costs round trips more than bandwidth.
+   */
+  lightJobs: number;
   creds?: string;
   srcCreds?: string;
   destCreds?: string;

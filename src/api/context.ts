@@ -17,7 +17,10 @@ export interface CommonOptions {
    * for a side left out) the default chain answers: ECR, $REGISTRY_AUTH, the Docker config, the OS keychain.
    */
   credentials?: Credentials | { source?: Credentials; destination?: Credentials };
-  /** Concurrent blob transfers (default 8, at most 64). */
+  /**
+   * Concurrent blob transfers (at most 64). Default: 8, and up to 32 while the blobs are under 4 MiB; a `jobs` given
+   * caps them all.
+   */
   jobs?: number;
   /** Retries for failed requests (default 3). */
   retries?: number;
@@ -57,6 +60,8 @@ export function globalsOf(o: CommonOptions): GlobalOptions {
   const perSide = c !== undefined && !('username' in c);
   return {
     jobs: wholeNumber(o.jobs, 'jobs', 1, 64, 8),
+    // `jobs` given caps every transfer; without it small blobs get more lanes (as the CLI's --jobs).
+    lightJobs: o.jobs !== undefined ? wholeNumber(o.jobs, 'jobs', 1, 64, 8) : 32,
     ...(c && !perSide ? { creds: userPass(c, 'credentials') } : {}),
     ...(perSide && c.source ? { srcCreds: userPass(c.source, 'credentials.source') } : {}),
     ...(perSide && c.destination ? { destCreds: userPass(c.destination, 'credentials.destination') } : {}),

@@ -84,6 +84,7 @@ export async function copyLocations(
     await run.ready?.();
     const result = await copyImage(source, dest, {
       jobs: ctx.globals.jobs,
+      lightJobs: ctx.globals.lightJobs,
       platforms: run.platforms,
       tag: tagFor(src, dst),
       retries: ctx.globals.retries,

@@ -47,6 +47,7 @@ export async function pushMade(
     results.push(
       await copyImage(src, mountBaseOnly(opened[i], image), {
         jobs: ctx.globals.jobs,
+        lightJobs: ctx.globals.lightJobs,
         tag: destTag(loc),
         retries: ctx.globals.retries,
         signal: ctx.signal,

@@ -194,6 +194,8 @@ export const syncCommand: CommandDef = {
     const shard = opts.shard !== undefined ? parseShard(opts.shard as string, ctx.env) : undefined;
     // Before any client exists: the connection pools are sized from jobs.
     const jobs = opts.jobsGiven ? ctx.globals.jobs : (d.jobs ?? ctx.globals.jobs);
+    // jobs from the command line or the spec cap every transfer; otherwise small blobs get more lanes.
+    if (opts.jobsGiven || d.jobs !== undefined) ctx.globals.lightJobs = jobs;
     ctx.globals.jobs = jobs;
     const images = (opts.images as number | undefined) ?? d.images ?? DEFAULT_IMAGES;
     const keepGoing = Boolean(opts.keepGoing) || d.keepGoing === true;

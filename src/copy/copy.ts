@@ -11,11 +11,13 @@ import { gzip, gzippedType, withLayers } from './compress.js';
 import { compressedUpToDate } from './compressed-up-to-date.js';
 import { expand, selectRoot } from './plan.js';
 import type { SharedBlobs } from './shared.js';
-import { type Slots, runPool } from './pool.js';
+import { Slots, runPool } from './pool.js';
 import { resumable, verified } from './verify.js';
 
 export interface CopyOptions {
   jobs: number;
+  /** Transfers at once while the blobs are small (`Slots`' lightLimit); `jobs` when absent. */
+  lightJobs?: number;
   platforms?: Platform[];
   /** The tag to write the root under (registry: the destination's tag; layouts: the ref name). */
   tag?: string;
@@ -223,7 +225,7 @@ async function copyUnguarded(src: ImageSource, dst: ImageDestination, opts: Copy
       // Wait for another copy's upload of this blob (sync) without holding a slot.
       ...(shared ? { before: () => shared.settled(dst.location, b.digest) } : {}),
     })),
-    opts.blobSlots ?? limit,
+    opts.blobSlots ?? new Slots(limit, limit > 1 ? (opts.lightJobs ?? limit) : 1),
     signal,
   );
   outcomes.forEach((o, i) => {

@@ -16,17 +16,30 @@ export interface Task<T> {
  */
 export const SMALL_TASK = 256 * 1024;
 
-/** At most `limit` tasks at once, shared by every pool that runs on them (sync: all images of a run). */
+/**
+ * Tasks lighter than this may use the extra lanes of `Slots(limit, lightLimit)`: a blob of a few MiB costs about as
+ * much in round trips (GET, POST, PUT: 60 ms at a 20 ms RTT) as in bytes, so many at once hide the latency, while
+ * more than `limit` big streams would only share the same bandwidth.
+ */
+export const LIGHT_TASK = 4 * 1024 * 1024;
+
+/**
+ * At most `limit` big tasks at once and at most `lightLimit` tasks in all (light ones fill the rest), shared by every
+ * pool that runs on them (sync: all images of a run). With `lightLimit` = `limit` (the default, and whenever the user
+ * chose `--jobs`), `limit` caps every task.
+ */
 export class Slots {
   readonly limit: number;
+  readonly lightLimit: number;
   private running = 0;
   private bigRunning = 0;
   /** small tasks announced and not yet finished: while there are any, big tasks keep a slot free */
   private smallAhead = 0;
-  private readonly queue: Array<{ small: boolean; start: () => void }> = [];
+  private readonly queue: Array<{ weight: number; start: () => void }> = [];
 
-  constructor(limit: number) {
+  constructor(limit: number, lightLimit = limit) {
     this.limit = Math.max(1, Math.floor(limit));
+    this.lightLimit = Math.max(this.limit, Math.floor(lightLimit));
   }
 
   /** Announces `n` small tasks: from now until each has run (or been settled), one slot is theirs. */
@@ -40,34 +53,41 @@ export class Slots {
     this.pump();
   }
 
+  /** Big: counted against `limit`. Without extra lanes every task of SMALL_TASK or more is; with them, LIGHT_TASK. */
+  private isBig(weight: number): boolean {
+    return weight >= (this.lightLimit > this.limit ? LIGHT_TASK : SMALL_TASK);
+  }
+
   async run<T>(weight: number, fn: () => Promise<T>): Promise<T> {
-    const small = weight < SMALL_TASK;
     await new Promise<void>((start) => {
-      this.queue.push({ small, start });
+      this.queue.push({ weight, start });
       this.pump();
     });
     try {
       return await fn();
     } finally {
       this.running--;
-      if (small) this.smallAhead = Math.max(0, this.smallAhead - 1);
-      else this.bigRunning--;
+      if (weight < SMALL_TASK) this.smallAhead = Math.max(0, this.smallAhead - 1);
+      if (this.isBig(weight)) this.bigRunning--;
       this.pump();
     }
   }
 
-  /** Starts queued tasks in order while slots allow; a small one may pass big ones that must wait. */
+  /** Starts queued tasks in order while slots allow; a lighter one may pass big ones that must wait. */
   private pump(): void {
-    for (let i = 0; i < this.queue.length && this.running < this.limit;) {
-      const { small, start } = this.queue[i];
-      const bigCap = this.limit > 1 && this.smallAhead > 0 ? this.limit - 1 : this.limit;
-      if (!small && this.bigRunning >= bigCap) {
+    // The reserved slot matters only without extra lanes: with them, small tasks have lanes of their own.
+    const reserve = this.limit > 1 && this.smallAhead > 0 && this.lightLimit === this.limit;
+    const bigCap = reserve ? this.limit - 1 : this.limit;
+    for (let i = 0; i < this.queue.length && this.running < this.lightLimit;) {
+      const { weight, start } = this.queue[i];
+      const big = this.isBig(weight);
+      if (big && this.bigRunning >= bigCap) {
         i++;
         continue;
       }
       this.queue.splice(i, 1);
       this.running++;
-      if (!small) this.bigRunning++;
+      if (big) this.bigRunning++;
       start();
     }
   }

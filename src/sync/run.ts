@@ -177,7 +177,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
     import('../copy/shared.js'),
   ]);
   const hooks = opts.hooks ?? {};
-  const blobSlots = new Slots(opts.jobs);
+  const blobSlots = new Slots(opts.jobs, ctx.globals.jobs === opts.jobs ? ctx.globals.lightJobs : opts.jobs);
   const shared = new SharedBlobs();
   const imageLimit = pLimit(Math.max(1, opts.images));
   const gate = new RateGate(ctx, opts);

@@ -1,6 +1,6 @@
 // runPool: the limit, largest first, the reserved slots for small tasks, the first failure aborting the rest.
 import { describe, expect, it } from 'vitest';
-import { SMALL_TASK, Slots, runPool } from '../../src/copy/pool.js';
+import { LIGHT_TASK, SMALL_TASK, Slots, runPool } from '../../src/copy/pool.js';
 
 const MiB = 1024 * 1024;
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
@@ -131,5 +131,51 @@ describe('runPool', () => {
     ];
     await expect(runPool(tasks, 2, new AbortController().signal)).rejects.toThrow('boom');
     expect(seen).toEqual(['aborted']);
+  });
+});
+
+describe('Slots with extra lanes for light tasks (no --jobs given)', () => {
+  it('light tasks (under LIGHT_TASK) run up to lightLimit at once while big ones stay within limit', async () => {
+    const h = harness();
+    const big = Array.from({ length: 4 }, (_, i) => h.task(`big${i}`, LIGHT_TASK + i));
+    const light = Array.from({ length: 8 }, (_, i) => h.task(`light${i}`, LIGHT_TASK - 1 - i));
+    const cfg = h.task('cfg', 900);
+    const done = runPool([...big, ...light, cfg], new Slots(2, 6), new AbortController().signal);
+    await tick();
+    // Largest first: two big ones (limit 2), then light ones fill the lanes up to 6 in all; the other big ones wait.
+    expect(h.started).toEqual(['big3', 'big2', 'light0', 'light1', 'light2', 'light3']);
+    h.release('big3');
+    await tick();
+    // A big one's slot goes to the next big one, not to a light one.
+    expect(h.started.slice(6)).toEqual(['big1']);
+    h.release('light0');
+    await tick();
+    expect(h.started.slice(7)).toEqual(['light4']);
+    for (const name of ['big2', 'big1', 'light1', 'light2', 'light3', 'light4']) h.release(name);
+    await tick();
+    expect(h.started.slice(8)).toEqual(['big0', 'light5', 'light6', 'light7', 'cfg']);
+    for (const name of ['big0', 'light5', 'light6', 'light7', 'cfg']) h.release(name);
+    await done;
+    expect(h.peak()).toBe(6);
+  });
+
+  it('lightLimit equal to limit (a --jobs the user gave) keeps the old rules: every task within limit', async () => {
+    const h = harness();
+    const tasks = Array.from({ length: 6 }, (_, i) => h.task(`t${i}`, 1 * MiB + i));
+    const done = runPool(tasks, new Slots(3, 3), new AbortController().signal);
+    await tick();
+    expect(h.started).toHaveLength(3);
+    for (let i = 0; i < 6; i++) {
+      const name = `t${5 - i}`;
+      await tick();
+      h.release(name);
+    }
+    await done;
+    expect(h.peak()).toBe(3);
+  });
+
+  it('lightLimit is never below limit', () => {
+    expect(new Slots(8, 2).lightLimit).toBe(8);
+    expect(new Slots(8, 32).lightLimit).toBe(32);
   });
 });
