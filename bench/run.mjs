@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CASES } from './cases.mjs';
 import { startRegistry, killAllRegistriesSync } from './lib/registry.mjs';
-import { runTimed, killCurrent, HAVE_GNU_TIME } from './lib/proc.mjs';
+import { runTimed, killCurrent, procCpuMs, HAVE_GNU_TIME } from './lib/proc.mjs';
 import { REPO_DIR, WORK_DIR, median, log, splitCommand, fmtSec, fmtMs } from './lib/util.mjs';
 
 const STARTUP_TARGET_MS = 30;
@@ -70,6 +70,9 @@ function summarize(runs) {
   return {
     medianMs: median(good.map((r) => r.ms)),
     cpuMedianMs: median(good.map((r) => r.cpuMs)),
+    othersCpuMedianMs: median(good.map((r) => r.othersCpuMs)),
+    // The least wall time the machine's cores allow for the run: every process's CPU time over the core count.
+    cpuFloorMedianMs: median(good.map((r) => (r.cpuMs == null ? null : (r.cpuMs + r.othersCpuMs) / os.cpus().length))),
     roundTripsMedian: median(good.map((r) => r.roundTrips)),
     connectionsMedian: median(good.map((r) => r.connections)),
     okRuns: good.length,
@@ -259,13 +262,21 @@ async function main() {
       // A case that reaches the registries through latency proxies: they count this run's round trips and connections.
       const proxies = state.proxies ?? [];
       for (const p of proxies) p.reset();
+      // What the rest of the machine spent on the run: both registries, and this process (the latency proxies).
+      const othersCpu = () => {
+        const own = process.cpuUsage();
+        return procCpuMs(ctx.src.proc.pid) + procCpuMs(ctx.dst.proc.pid) + (own.user + own.system) / 1000;
+      };
+      const others0 = othersCpu();
       const r = await runTimed(argv, { env, rss });
+      const othersMs = othersCpu() - others0;
       if (aborted) throw new Error('interrupted');
       const run = {
         ms: +r.ms.toFixed(2),
         ok: r.ok,
         ...(r.rssKB ? { rssKB: r.rssKB } : {}),
         ...(r.cpuMs != null ? { cpuMs: r.cpuMs } : {}),
+        othersCpuMs: Math.round(othersMs),
       };
       if (proxies.length) {
         const counts = proxies.map((p) => p.counts());
@@ -283,7 +294,7 @@ async function main() {
         }
       }
       const extra =
-        (run.cpuMs != null ? `, CPU ${fmtSec(run.cpuMs)} s` : '') +
+        (run.cpuMs != null ? `, CPU ${fmtSec(run.cpuMs)} s (registries+proxies ${fmtSec(run.othersCpuMs)} s)` : '') +
         (run.roundTrips != null ? `, ${run.roundTrips} round trips on ${run.connections} conn` : '');
       log(
         `  ${tool.padEnd(6)} ${run.ok ? 'ok ' : 'ERR'} ${fmtSec(run.ms)} s${extra}` +
@@ -387,6 +398,7 @@ function report(results) {
       'target',
       'result',
       'CPU regctl/skopeo (s)',
+      'CPU floor regctl/skopeo (s)',
       'round trips (conns) regctl/skopeo',
     ],
   ];
@@ -407,6 +419,7 @@ function report(results) {
       target,
       (r.pass ? 'PASS' : 'FAIL') + note,
       `${fmtSec(r.regctl.cpuMedianMs)} / ${fmtSec(r.skopeo.cpuMedianMs)}`,
+      `${fmtSec(r.regctl.cpuFloorMedianMs)} / ${fmtSec(r.skopeo.cpuFloorMedianMs)}`,
       r.regctl.roundTripsMedian == null && r.skopeo.roundTripsMedian == null
         ? '-'
         : `${trips(r.regctl)} / ${trips(r.skopeo)}`,

@@ -6,6 +6,18 @@ import os from 'node:os';
 import path from 'node:path';
 
 const TIME_BIN = '/usr/bin/time';
+/** CPU time (user + sys, ms) a live process has used so far, from /proc/PID/stat (0 when it cannot be read). */
+export function procCpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
 export const HAVE_GNU_TIME = (() => {
   if (process.env.BENCH_NO_GNU_TIME === '1') return false; // force the /proc fallback
   try {
