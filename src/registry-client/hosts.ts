@@ -2,7 +2,7 @@
 // CAs.
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { Agent, type Dispatcher } from './undici-lite.js';
+import { type Dispatcher, originPools } from './undici-lite.js';
 import type { HostConfig, RegctlConfig } from '../config.js';
 import { RegctlError, UsageError, codeInChain, isAbortError } from '../errors.js';
 import { apiHostOf } from '../location/reference.js';
@@ -27,9 +27,9 @@ export function isLoopback(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
-/** Keeps one undici Agent per TLS mode/CA, and the scheme each registry answered on. */
+/** Keeps one dispatcher (a pool per origin) per TLS mode/CA, and the scheme each registry answered on. */
 export class Hosts {
-  private agents = new Map<string, InstanceType<typeof Agent>>();
+  private agents = new Map<string, Dispatcher>();
   private origins = new Map<string, Promise<string>>();
   /** registry → time (ms) before which no request may start: one worker's Retry-After holds every worker. */
   private pauses = new Map<string, number>();
@@ -72,7 +72,7 @@ export class Hosts {
       }
       const t = this.opts.timeoutMs;
       if (this.agents.size === 0) this.opts.beforeFirstConnection?.();
-      agent = new Agent({
+      agent = originPools({
         connections: this.opts.connections,
         keepAliveTimeout: 30_000,
         connect: { ...connect, ...(t ? { timeout: t } : {}) },

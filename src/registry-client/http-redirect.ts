@@ -29,6 +29,10 @@ async function dispatch(
     body: first ? (req.body as Dispatcher.DispatchOptions['body']) : undefined,
     dispatcher: ctx.hosts.dispatcherFor(isOwnOrigin(own, url) ? req.registry : undefined),
     signal: req.signal,
+    // undici closes a connection after a HEAD (nodejs/undici#258: a server that sent a body with its answer); a HEAD's
+    // answer has no content (RFC 9110 §9.3.2) and registries keep to it, so the connection is kept: a sync re-run is
+    // HEADs only, and each new connection costs a TCP and a TLS handshake.
+    ...(req.method === 'HEAD' ? { reset: false } : {}),
   });
   ctx.debug?.(`< ${r.statusCode} ${req.method} ${redactUrl(url.toString())} (${Date.now() - t0} ms)`);
   if (ctx.debug) for (const line of headerLines('<', r.headers)) ctx.debug(line);

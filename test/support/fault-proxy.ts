@@ -105,6 +105,8 @@ export interface FaultProxy {
   bytes(sel?: Selector): number;
   /** the most matching requests that were open (arrived, answer not yet closed) at one moment */
   peakConcurrent(sel?: Selector): number;
+  /** TCP connections clients opened to the proxy since the last reset (measurement only, no behaviour) */
+  connections(): number;
   reset(): void;
   readonly seenAuthorization: Array<{
     method: string;
@@ -608,6 +610,8 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
   const server = opts.tls
     ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, (req, res) => void handle(req, res))
     : createServer((req, res) => void handle(req, res));
+  let connections = 0;
+  server.on(opts.tls ? 'secureConnection' : 'connection', () => connections++);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: 0 }, resolve);
@@ -642,7 +646,11 @@ export async function startFaultProxy(target: string, opts: FaultProxyOptions = 
       for (const e of edges.sort((a, b) => a.at - b.at)) peak = Math.max(peak, (open += e.d));
       return peak;
     },
-    reset: () => void (stats.length = 0),
+    connections: () => connections,
+    reset: () => {
+      stats.length = 0;
+      connections = 0;
+    },
     get seenAuthorization() {
       return stats.map((r) => ({ method: r.method, path: r.path, kind: r.kind, authorization: r.authorization }));
     },

@@ -32,6 +32,7 @@ beforeAll(async () => {
   const env = { HOME: home, DOCKER_CONFIG: `${home}/.docker` };
   const globals = {
     jobs: 2,
+    lightJobs: 2,
     plainHttp: false,
     insecure: false,
     retries: 1,

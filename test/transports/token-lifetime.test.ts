@@ -1,11 +1,11 @@
 // Token lifetimes: an answer without `expires_in` (Azure ACR) lives as long as its JWT says, not the 60 s default.
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { Agent } from '../../src/registry-client/undici-lite.js';
+import { originPools } from '../../src/registry-client/undici-lite.js';
 import { TokenCache, fetchBearerToken } from '../../src/registry-client/auth.js';
 import { type TokenServerHandle, startTokenServer } from '../support/token-server.js';
 
 let server: TokenServerHandle;
-const agent = new Agent();
+const agent = originPools({});
 
 beforeAll(async () => {
   server = await startTokenServer({ expiresIn: 3600, omitExpiresIn: true });

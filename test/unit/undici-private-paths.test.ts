@@ -15,28 +15,25 @@ describe('undici private paths', () => {
   it('undici-lite.ts names the private modules it loads', () => {
     expect(privatePaths.sort()).toEqual([
       'undici/lib/api/api-request.js',
-      'undici/lib/dispatcher/agent.js',
       'undici/lib/dispatcher/dispatcher.js',
+      'undici/lib/dispatcher/pool.js',
     ]);
   });
 
   it.each(privatePaths)('%s exists in the installed undici and exports what undici-lite.ts uses', (path) => {
     const mod = require(path) as unknown;
     expect(typeof mod).toBe('function');
-    if (path.endsWith('agent.js')) {
+    if (path.endsWith('pool.js')) {
       const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as new () => object;
       expect((mod as { prototype: object }).prototype).toBeInstanceOf(Dispatcher);
     }
   });
 
-  it("after undici-lite.ts loads, an Agent has request() (what undici's index would have added)", async () => {
-    const { Agent } = await import('../../src/registry-client/undici-lite.js');
-    const agent = new Agent();
-    try {
-      expect(typeof (agent as unknown as { request?: unknown }).request).toBe('function');
-    } finally {
-      await agent.close();
-    }
+  it("a dispatcher from originPools has request() (what undici's index would have added) and closes", async () => {
+    const { originPools } = await import('../../src/registry-client/undici-lite.js');
+    const d = originPools({ connections: 2 });
+    expect(typeof (d as unknown as { request?: unknown }).request).toBe('function');
+    await d.close();
   });
 
   it('undici is pinned to the exact installed version in package.json and package-lock.json', () => {
