@@ -12,7 +12,6 @@ if (!('request' in DispatcherClass.prototype)) Object.assign(DispatcherClass.pro
 
 export type { Dispatcher };
 
-
 /**
  * One connection pool per origin, kept for the whole command: what undici's Agent does, without its dropping of an
  * origin's pool whenever the count of its connected sockets reaches zero. That count is kept by origin, not by pool,
