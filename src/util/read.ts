@@ -105,6 +105,9 @@ export async function streamRegular(
       await fh.close();
       return Readable.from([]);
     }
+    // Aborted while the file was opened: the caller's await fails. (Given an aborted signal, addAbortSignal destroys
+    // the stream on the next tick, before the caller, resumed later, could listen: an unhandled 'error' killed it.)
+    opts.signal?.throwIfAborted();
     const stream = fh.createReadStream({ start, end: size - 1, autoClose: true });
     return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
   } catch (err) {
