@@ -18,7 +18,7 @@ export interface CommonOptions {
    */
   credentials?: Credentials | { source?: Credentials; destination?: Credentials };
   /**
-   * Concurrent blob transfers (at most 64). Default: 8, and up to 32 while the blobs are under 4 MiB; a `jobs` given
+   * Concurrent blob transfers (at most 64). Default: 8, and up to 16 while the blobs are under 4 MiB; a `jobs` given
    * caps them all.
    */
   jobs?: number;
@@ -61,7 +61,7 @@ export function globalsOf(o: CommonOptions): GlobalOptions {
   return {
     jobs: wholeNumber(o.jobs, 'jobs', 1, 64, 8),
     // `jobs` given caps every transfer; without it small blobs get more lanes (as the CLI's --jobs).
-    lightJobs: o.jobs !== undefined ? wholeNumber(o.jobs, 'jobs', 1, 64, 8) : 32,
+    lightJobs: o.jobs !== undefined ? wholeNumber(o.jobs, 'jobs', 1, 64, 8) : 16,
     ...(c && !perSide ? { creds: userPass(c, 'credentials') } : {}),
     ...(perSide && c.source ? { srcCreds: userPass(c.source, 'credentials.source') } : {}),
     ...(perSide && c.destination ? { destCreds: userPass(c.destination, 'credentials.destination') } : {}),

@@ -1,5 +1,5 @@
 // --jobs N is the most blob transfers in flight, the small-blob lane included: counted at the source's proxy. Without
-// --jobs, small blobs (under 4 MiB) get more lanes (32) than big ones (8): their cost is round trips, not bytes.
+// --jobs, small blobs (under 4 MiB) get more lanes (16) than big ones (8): their cost is round trips, not bytes.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
