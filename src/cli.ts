@@ -11,13 +11,7 @@ import { colorLevel, enableColor, paint, stripColor, terminalText } from './outp
 import { escapeControl, jsonForTerminal } from './util/escape.js';
 
 import { VERSION } from './version.js';
-export const DEFAULT_JOBS = 8;
-/**
- * Small blobs (< 4 MiB) at once when --jobs was not given: each costs ~3 round trips, so more at once hide the latency.
- * 16: the bench's 64-layer copy at 20 ms RTT was no faster with 32 (its 2 cores were full), and half as many uploads
- * start per second against per-second quotas such as ECR's on InitiateLayerUpload ("Amazon ECR service quotas").
- */
-export const DEFAULT_LIGHT_JOBS = 16;
+import { DEFAULT_JOBS, DEFAULT_LIGHT_JOBS } from './copy/pool.js';
 
 function intOption(name: string, min: number, max: number) {
   return (v: string) => {

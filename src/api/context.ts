@@ -4,6 +4,7 @@ import type { AppContext, GlobalOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { fromFsError } from '../util/fs-errors.js';
 import type { Logger } from '../util/log.js';
+import { DEFAULT_JOBS, DEFAULT_LIGHT_JOBS } from '../copy/pool.js';
 
 export interface Credentials {
   username: string;
@@ -59,9 +60,9 @@ export function globalsOf(o: CommonOptions): GlobalOptions {
   const c = o.credentials;
   const perSide = c !== undefined && !('username' in c);
   return {
-    jobs: wholeNumber(o.jobs, 'jobs', 1, 64, 8),
+    jobs: wholeNumber(o.jobs, 'jobs', 1, 64, DEFAULT_JOBS),
     // `jobs` given caps every transfer; without it small blobs get more lanes (as the CLI's --jobs).
-    lightJobs: o.jobs !== undefined ? wholeNumber(o.jobs, 'jobs', 1, 64, 8) : 16,
+    lightJobs: o.jobs !== undefined ? wholeNumber(o.jobs, 'jobs', 1, 64, DEFAULT_JOBS) : DEFAULT_LIGHT_JOBS,
     ...(c && !perSide ? { creds: userPass(c, 'credentials') } : {}),
     ...(perSide && c.source ? { srcCreds: userPass(c.source, 'credentials.source') } : {}),
     ...(perSide && c.destination ? { destCreds: userPass(c.destination, 'credentials.destination') } : {}),

@@ -173,10 +173,8 @@ export const syncCommand: CommandDef = {
       )
       .option('--env <name>', 'let ${NAME} in the spec read it (repeatable; or list it in env:)', envName, [])
       .addHelpText('after', SPEC_HELP);
-    addCreateRepoFlags(cmd).hook('preAction', (self) => {
-      // --jobs is global with a default: only a --jobs the user typed overrides the spec's.
-      self.setOptionValue('jobsGiven', self.getOptionValueSourceWithGlobals('jobs') === 'cli');
-    });
+    // jobsGiven (a --jobs the user typed, which overrides the spec's) comes from cli.ts, as for every command.
+    addCreateRepoFlags(cmd);
   },
   async run(ctx, [specPath], opts) {
     const started = Date.now();
@@ -237,6 +235,7 @@ export const syncCommand: CommandDef = {
       result = await runPlan(plan, ctx, {
         images,
         jobs,
+        lightJobs: ctx.globals.lightJobs,
         keepGoing,
         rateFloor,
         rateWaitMs,

@@ -29,11 +29,11 @@ export function isLoopback(host: string): boolean {
 
 /** Keeps one dispatcher (a pool per origin) per TLS mode/CA, and the scheme each registry answered on. */
 export class Hosts {
-  private agents = new Map<string, Dispatcher>();
+  private dispatchers = new Map<string, Dispatcher>();
   private origins = new Map<string, Promise<string>>();
   /** registry → time (ms) before which no request may start: one worker's Retry-After holds every worker. */
   private pauses = new Map<string, number>();
-  /** The agents were closed (the command is over): requests still in flight fail for that, and are not retried. */
+  /** The dispatchers were closed (the command is over): requests still in flight fail for that, and are not retried. */
   closed = false;
 
   constructor(readonly opts: HostOptions) {}
@@ -60,8 +60,8 @@ export class Hosts {
     const cfg = registry ? this.hostConfig(registry) : undefined;
     const insecure = this.opts.insecure || cfg?.tls === 'insecure';
     const key = `${insecure ? 'insecure' : 'verify'}|${cfg?.ca ?? ''}`;
-    let agent = this.agents.get(key);
-    if (!agent) {
+    let dispatcher = this.dispatchers.get(key);
+    if (!dispatcher) {
       const connect: Record<string, unknown> = { rejectUnauthorized: !insecure };
       if (cfg?.ca) {
         try {
@@ -71,16 +71,16 @@ export class Hosts {
         }
       }
       const t = this.opts.timeoutMs;
-      if (this.agents.size === 0) this.opts.beforeFirstConnection?.();
-      agent = originPools({
+      if (this.dispatchers.size === 0) this.opts.beforeFirstConnection?.();
+      dispatcher = originPools({
         connections: this.opts.connections,
         keepAliveTimeout: 30_000,
         connect: { ...connect, ...(t ? { timeout: t } : {}) },
         ...(t ? { headersTimeout: t, bodyTimeout: t } : {}),
       });
-      this.agents.set(key, agent);
+      this.dispatchers.set(key, dispatcher);
     }
-    return agent;
+    return dispatcher;
   }
 
   /** The base URL (`https://host[:port]`) of a registry's API, probing HTTPS then HTTP on loopback like docker. */
@@ -122,8 +122,8 @@ export class Hosts {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.agents.values()].map((a) => a.close().catch(() => {})));
-    this.agents.clear();
+    await Promise.all([...this.dispatchers.values()].map((a) => a.close().catch(() => {})));
+    this.dispatchers.clear();
   }
 }
 

@@ -47,6 +47,8 @@ export interface RunOptions {
   images: number;
   /** Blob transfers at once, across every image. */
   jobs: number;
+  /** Transfers at once while the blobs are small (`Slots`' lightLimit); `jobs` when absent. */
+  lightJobs?: number;
   keepGoing: boolean;
   /** Pause or stop when a registry's `ratelimit-remaining` would fall under this (0: off). */
   rateFloor: number;
@@ -177,7 +179,7 @@ export async function runPlan(plan: Plan, ctx: AppContext, opts: RunOptions): Pr
     import('../copy/shared.js'),
   ]);
   const hooks = opts.hooks ?? {};
-  const blobSlots = new Slots(opts.jobs, ctx.globals.jobs === opts.jobs ? ctx.globals.lightJobs : opts.jobs);
+  const blobSlots = new Slots(opts.jobs, opts.lightJobs);
   const shared = new SharedBlobs();
   const imageLimit = pLimit(Math.max(1, opts.images));
   const gate = new RateGate(ctx, opts);

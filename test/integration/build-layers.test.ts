@@ -3,12 +3,12 @@
 // and a build context that cannot reach outside itself.
 import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_UID, type TarEntry, layoutLayers, makeParityBase } from '../support/build-base.js';
+import { APP_UID, type TarEntry, layoutLayers, makeParityBase, writeParityContext } from '../support/build-base.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 import { type RegistryHandle, startRegistry } from '../support/registry.js';
 import { runCli } from '../support/run-cli.js';
@@ -42,17 +42,7 @@ beforeAll(async () => {
   BASE = await makeParityBase(work, `${reg.host}/base/parity:v1`);
   ctx = join(work, 'ctx');
   out = join(work, 'out');
-  await mkdir(join(ctx, 'dir1/sub'), { recursive: true });
-  await writeFile(join(ctx, 'a.txt'), 'a\n');
-  await writeFile(join(ctx, 'b.txt'), 'b\n');
-  await writeFile(join(ctx, 'tool'), '#!/bin/sh\necho tool\n');
-  await chmod(join(ctx, 'tool'), 0o755);
-  await writeFile(join(ctx, 'dir1/one.txt'), '1\n');
-  await writeFile(join(ctx, 'dir1/sub/two.txt'), '2\n');
-  await chmod(join(ctx, 'dir1'), 0o700);
-  await mkdir(join(ctx, 'linked'));
-  await writeFile(join(ctx, 'linked/first'), 'same inode\n');
-  await link(join(ctx, 'linked/first'), join(ctx, 'linked/second'));
+  await writeParityContext(ctx);
 });
 
 afterAll(async () => {

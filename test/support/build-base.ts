@@ -1,7 +1,7 @@
 // A Debian-shaped base for build tests, made with `regctl build` (FROM scratch, ADD of a tar with owners): /bin ->
 // usr/bin, static busybox as usr/bin/busybox and sh, /tmp 1777, /home/app 0700 owned by app (1000), /usr/local/bin;
 // and a reader of the tar entries of an image's layers in an OCI layout.
-import { copyFile, chmod, chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, chmod, chown, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { extract } from 'tar-stream';
@@ -36,6 +36,24 @@ async function baseTar(dir: string): Promise<string> {
   const tar = join(dir, 'rootfs.tar');
   await run('tar', ['--sort=name', '--mtime=@0', '--numeric-owner', '-C', root, '-cf', tar, '.']);
   return tar;
+}
+
+/**
+ * The build context both parity suites copy from (regctl's build-layers and docker's docker-build): files, an
+ * executable, a 0700 directory with a nested one, two names of one inode.
+ */
+export async function writeParityContext(ctx: string): Promise<void> {
+  await mkdir(join(ctx, 'dir1/sub'), { recursive: true });
+  await writeFile(join(ctx, 'a.txt'), 'a\n');
+  await writeFile(join(ctx, 'b.txt'), 'b\n');
+  await writeFile(join(ctx, 'tool'), '#!/bin/sh\necho tool\n');
+  await chmod(join(ctx, 'tool'), 0o755);
+  await writeFile(join(ctx, 'dir1/one.txt'), '1\n');
+  await writeFile(join(ctx, 'dir1/sub/two.txt'), '2\n');
+  await chmod(join(ctx, 'dir1'), 0o700);
+  await mkdir(join(ctx, 'linked'));
+  await writeFile(join(ctx, 'linked/first'), 'same inode\n');
+  await link(join(ctx, 'linked/first'), join(ctx, 'linked/second'));
 }
 
 /** Builds the base with regctl into `dest` (e.g. REG/base/parity:v1); returns the image reference with its digest. */

@@ -1,42 +1,20 @@
 // The loopback HTTPS→HTTP probe: real servers on 127.0.0.1 (Node's HTTP and TLS servers, a raw TCP server), each
 // stopped by the test that started it.
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, type Server, createServer as createTcpServer } from 'node:net';
-import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { speaksTls } from '../../src/registry-client/tls-probe.js';
+import { selfSignedCert } from '../support/certs.js';
 import { makeTempDir, removeTempDir } from '../support/lifecycle.js';
 
-const run = promisify(execFile);
 let dir: string;
 let key: string;
 let cert: string;
 
 beforeAll(async () => {
   dir = await makeTempDir('tls-probe');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-keyout',
-    join(dir, 'k.pem'),
-    '-out',
-    join(dir, 'c.pem'),
-    '-subj',
-    '/CN=127.0.0.1',
-  ]);
-  key = await readFile(join(dir, 'k.pem'), 'utf8');
-  cert = await readFile(join(dir, 'c.pem'), 'utf8');
+  ({ key, cert } = await selfSignedCert(dir));
 });
 afterAll(() => removeTempDir(dir));
 
